@@ -1,0 +1,305 @@
+import { ShoalError } from '../errors.js';
+
+/**
+ * A decoded bencode value. Byte strings stay bytes (`Uint8Array`, sliced from the input
+ * without copying); dictionary keys are latin1 strings so that every byte survives and
+ * JavaScript string order equals the canonical raw-byte order. Integers are `number` when
+ * they fit in 2^53 and `bigint` otherwise.
+ */
+export type BValue = number | bigint | Uint8Array | BList | BDict;
+/** A bencode list. */
+export type BList = BValue[];
+/** A bencode dictionary keyed by latin1 strings (one char per raw byte). */
+export type BDict = Map<string, BValue>;
+
+/** Byte offsets `[start, end)` of a value inside the buffer it was decoded from. */
+export interface Span {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Bounds a decoder enforces so that hostile input costs bounded memory and time. */
+export interface BencodeLimits {
+  /** Deepest nesting of lists and dictionaries. */
+  readonly maxDepth: number;
+  /** Longest single byte string. */
+  readonly maxStringBytes: number;
+  /** Most values (of any kind) in one document. */
+  readonly maxValues: number;
+}
+
+/** Defaults generous enough for any real torrent, tight enough that garbage fails fast. */
+export const DEFAULT_BENCODE_LIMITS: BencodeLimits = {
+  maxDepth: 64,
+  maxStringBytes: 64 * 1024 * 1024,
+  maxValues: 4_000_000,
+};
+
+/** Why a bencode document was refused; `offset` points at the offending byte. */
+export class BencodeError extends ShoalError {
+  readonly offset: number;
+  constructor(message: string, offset: number) {
+    super('BENCODE_INVALID', `invalid bencode at byte ${offset}: ${message}`);
+    this.offset = offset;
+  }
+}
+
+/** Options for {@link decode}. */
+export interface DecodeOptions {
+  readonly limits?: Partial<BencodeLimits>;
+  /** When set, the span of every list and dictionary is recorded here. */
+  readonly spans?: WeakMap<object, Span>;
+}
+
+/** The outcome of {@link tryDecode}: a value, or the typed error explaining why not. */
+export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: BencodeError };
+
+const CH_D = 0x64; // d
+const CH_E = 0x65; // e
+const CH_I = 0x69; // i
+const CH_L = 0x6c; // l
+const CH_COLON = 0x3a;
+const CH_MINUS = 0x2d;
+const CH_0 = 0x30;
+const CH_9 = 0x39;
+
+class Decoder {
+  pos = 0;
+  values = 0;
+  constructor(
+    readonly buf: Uint8Array,
+    readonly limits: BencodeLimits,
+    readonly spans: WeakMap<object, Span> | undefined,
+  ) {}
+
+  fail(message: string, at = this.pos): never {
+    throw new BencodeError(message, at);
+  }
+
+  value(depth: number): BValue {
+    if (++this.values > this.limits.maxValues) this.fail('too many values');
+    const c = this.buf[this.pos];
+    if (c === undefined) this.fail('unexpected end of input');
+    if (c >= CH_0 && c <= CH_9) return this.bytes();
+    if (c === CH_I) return this.integer();
+    if (c === CH_L) return this.list(depth + 1);
+    if (c === CH_D) return this.dict(depth + 1);
+    return this.fail(`unexpected byte 0x${c.toString(16).padStart(2, '0')}`);
+  }
+
+  /** Reads unsigned decimal digits up to `terminator`; canonical (no leading zeros). */
+  digits(terminator: number, what: string): number {
+    const start = this.pos;
+    const buf = this.buf;
+    let n = 0;
+    for (;;) {
+      const c = buf[this.pos];
+      if (c === undefined) this.fail(`unterminated ${what}`);
+      if (c === terminator) break;
+      if (c < CH_0 || c > CH_9) this.fail(`bad digit in ${what}`);
+      n = n * 10 + (c - CH_0);
+      this.pos++;
+      if (this.pos - start > 16) this.fail(`${what} too long`, start);
+    }
+    const len = this.pos - start;
+    if (len === 0) this.fail(`empty ${what}`, start);
+    if (len > 1 && buf[start] === CH_0) this.fail(`leading zero in ${what}`, start);
+    this.pos++; // terminator
+    return n;
+  }
+
+  bytes(): Uint8Array {
+    const at = this.pos;
+    const len = this.digits(CH_COLON, 'string length');
+    if (len > this.limits.maxStringBytes) this.fail(`string of ${len} bytes exceeds limit`, at);
+    const end = this.pos + len;
+    if (end > this.buf.length) this.fail('string runs past end of input', at);
+    const out = this.buf.subarray(this.pos, end);
+    this.pos = end;
+    return out;
+  }
+
+  key(): string {
+    const bytes = this.bytes();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  }
+
+  integer(): number | bigint {
+    const at = this.pos;
+    this.pos++; // 'i'
+    let negative = false;
+    if (this.buf[this.pos] === CH_MINUS) {
+      negative = true;
+      this.pos++;
+    }
+    const start = this.pos;
+    const buf = this.buf;
+    for (;;) {
+      const c = buf[this.pos];
+      if (c === undefined) this.fail('unterminated integer', at);
+      if (c === CH_E) break;
+      if (c < CH_0 || c > CH_9) this.fail('bad digit in integer');
+      this.pos++;
+      if (this.pos - start > 64) this.fail('integer too long', at);
+    }
+    const len = this.pos - start;
+    if (len === 0) this.fail('empty integer', at);
+    if (len > 1 && buf[start] === CH_0) this.fail('leading zero in integer', at);
+    if (negative && buf[start] === CH_0) this.fail('negative zero', at);
+    this.pos++; // 'e'
+    if (len <= 15) {
+      let n = 0;
+      for (let i = start; i < start + len; i++) n = n * 10 + (buf[i]! - CH_0);
+      return negative ? -n : n;
+    }
+    const text = Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('latin1');
+    const big = BigInt(negative ? `-${text}` : text);
+    return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(big)
+      : big;
+  }
+
+  list(depth: number): BList {
+    if (depth > this.limits.maxDepth) this.fail('nesting too deep');
+    const start = this.pos;
+    this.pos++; // 'l'
+    const out: BList = [];
+    while (this.buf[this.pos] !== CH_E) {
+      if (this.pos >= this.buf.length) this.fail('unterminated list', start);
+      out.push(this.value(depth));
+    }
+    this.pos++;
+    this.spans?.set(out, { start, end: this.pos });
+    return out;
+  }
+
+  dict(depth: number): BDict {
+    if (depth > this.limits.maxDepth) this.fail('nesting too deep');
+    const start = this.pos;
+    this.pos++; // 'd'
+    const out: BDict = new Map();
+    let previous: string | undefined;
+    while (this.buf[this.pos] !== CH_E) {
+      const at = this.pos;
+      if (at >= this.buf.length) this.fail('unterminated dictionary', start);
+      const c = this.buf[at]!;
+      if (c < CH_0 || c > CH_9) this.fail('dictionary key is not a string');
+      if (++this.values > this.limits.maxValues) this.fail('too many values');
+      const k = this.key();
+      if (previous !== undefined && k <= previous) {
+        this.fail(k === previous ? 'duplicate dictionary key' : 'dictionary keys not sorted', at);
+      }
+      previous = k;
+      out.set(k, this.value(depth));
+    }
+    this.pos++;
+    this.spans?.set(out, { start, end: this.pos });
+    return out;
+  }
+}
+
+function makeDecoder(buf: Uint8Array, options: DecodeOptions | undefined, offset: number): Decoder {
+  const limits = { ...DEFAULT_BENCODE_LIMITS, ...options?.limits };
+  const d = new Decoder(buf, limits, options?.spans);
+  d.pos = offset;
+  return d;
+}
+
+/**
+ * Decodes exactly one canonical bencode value filling all of `buf`.
+ * @throws {BencodeError} on any malformed, non-canonical or over-limit input.
+ */
+export function decode(buf: Uint8Array, options?: DecodeOptions): BValue {
+  const d = makeDecoder(buf, options, 0);
+  const value = d.value(0);
+  if (d.pos !== buf.length) d.fail('trailing bytes after value');
+  return value;
+}
+
+/**
+ * Decodes one value starting at `offset` and reports where it ended, for protocols that put
+ * raw bytes after a bencoded header (BEP 9 metadata pieces).
+ * @throws {BencodeError}
+ */
+export function decodePrefix(
+  buf: Uint8Array,
+  offset = 0,
+  options?: DecodeOptions,
+): { value: BValue; end: number } {
+  const d = makeDecoder(buf, options, offset);
+  const value = d.value(0);
+  return { value, end: d.pos };
+}
+
+/** Like {@link decode} but returns the error instead of throwing it. */
+export function tryDecode(buf: Uint8Array, options?: DecodeOptions): DecodeResult<BValue> {
+  try {
+    return { ok: true, value: decode(buf, options) };
+  } catch (error) {
+    if (error instanceof BencodeError) return { ok: false, error };
+    throw error;
+  }
+}
+
+/** A value the encoder accepts: decoded values plus plain strings and objects for convenience. */
+export type Encodable =
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | readonly Encodable[]
+  | ReadonlyMap<string, Encodable>
+  | { readonly [key: string]: Encodable | undefined };
+
+/**
+ * Encodes a value canonically (dictionary keys sorted by raw bytes). Strings are written as
+ * UTF-8; map keys are read as latin1 (as {@link decode} produces them), object keys as UTF-8.
+ * Entries whose value is `undefined` are left out.
+ */
+export function encode(value: Encodable): Buffer {
+  const parts: Uint8Array[] = [];
+  encodeInto(value, parts);
+  return Buffer.concat(parts);
+}
+
+const encoder = new TextEncoder();
+
+function encodeInto(value: Encodable, out: Uint8Array[]): void {
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) throw new TypeError(`bencode integers must be whole: ${value}`);
+    out.push(encoder.encode(`i${value}e`));
+  } else if (typeof value === 'bigint') {
+    out.push(encoder.encode(`i${value}e`));
+  } else if (typeof value === 'string') {
+    const bytes = encoder.encode(value);
+    out.push(encoder.encode(`${bytes.length}:`), bytes);
+  } else if (value instanceof Uint8Array) {
+    out.push(encoder.encode(`${value.length}:`), value);
+  } else if (Array.isArray(value)) {
+    out.push(LIST_START);
+    for (const item of value as readonly Encodable[]) encodeInto(item, out);
+    out.push(END);
+  } else {
+    const entries: [Buffer, Encodable][] = [];
+    if (value instanceof Map) {
+      for (const [k, v] of value as ReadonlyMap<string, Encodable>) {
+        entries.push([Buffer.from(k, 'latin1'), v]);
+      }
+    } else {
+      for (const [k, v] of Object.entries(value as Record<string, Encodable | undefined>)) {
+        if (v !== undefined) entries.push([Buffer.from(k, 'utf8'), v]);
+      }
+    }
+    entries.sort((a, b) => Buffer.compare(a[0], b[0]));
+    out.push(DICT_START);
+    for (const [k, v] of entries) {
+      out.push(encoder.encode(`${k.length}:`), k);
+      encodeInto(v, out);
+    }
+    out.push(END);
+  }
+}
+
+const LIST_START = Uint8Array.of(CH_L);
+const DICT_START = Uint8Array.of(CH_D);
+const END = Uint8Array.of(CH_E);

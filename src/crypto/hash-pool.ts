@@ -1,0 +1,63 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { HashJob, HashJobResult } from './hash-job.js';
+
+interface Pending {
+  resolve: (result: HashJobResult) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * A fixed set of worker threads that hash pieces, so that creating or verifying a multi-GiB
+ * torrent keeps the event loop free. Jobs go to the least-busy worker; buffers are transferred,
+ * not copied, both ways.
+ */
+export class HashPool {
+  private readonly workers: { worker: Worker; busy: number }[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private closed = false;
+
+  /** `size` defaults to the number of cores the process may use. */
+  constructor(readonly size: number = availableParallelism()) {
+    for (let i = 0; i < Math.max(1, size); i++) {
+      const worker = new Worker(new URL('./hash-worker.js', import.meta.url));
+      const slot = { worker, busy: 0 };
+      worker.on('message', (m: { id: number; result: HashJobResult }) => {
+        slot.busy--;
+        if (slot.busy === 0) worker.unref();
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        p?.resolve(m.result);
+      });
+      worker.on('error', (error) => this.failAll(error));
+      worker.unref();
+      this.workers.push(slot);
+    }
+  }
+
+  /** Hashes `job` on a worker; `job.buffer` is unusable until the result hands it back. */
+  run(job: HashJob): Promise<HashJobResult> {
+    if (this.closed) return Promise.reject(new Error('hash pool is closed'));
+    const slot = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const id = this.nextId++;
+    slot.busy++;
+    slot.worker.ref(); // keep the process alive while a job is outstanding
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      slot.worker.postMessage({ id, job }, [job.buffer]);
+    });
+  }
+
+  /** Stops every worker; pending jobs fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.failAll(new Error('hash pool closed'));
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+
+  private failAll(error: Error): void {
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+  }
+}

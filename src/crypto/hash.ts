@@ -1,0 +1,16 @@
+import { createHash } from 'node:crypto';
+
+/** SHA-1 of `data`: v1 piece hashes and the v1 info-hash (BEP 3). */
+export function sha1(data: Uint8Array): Buffer {
+  return createHash('sha1').update(data).digest();
+}
+
+/** SHA-256 of `data`: v2 block hashes, merkle nodes and the v2 info-hash (BEP 52). */
+export function sha256(data: Uint8Array): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+/** SHA-256 of two 32-byte hashes side by side: one merkle tree node. */
+export function sha256Pair(left: Uint8Array, right: Uint8Array): Buffer {
+  return createHash('sha256').update(left).update(right).digest();
+}

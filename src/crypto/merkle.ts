@@ -1,0 +1,66 @@
+import { sha256, sha256Pair } from './hash.js';
+
+/** The v2 merkle leaf size: every file is hashed in 16 KiB blocks (BEP 52). */
+export const MERKLE_BLOCK_BYTES = 16 * 1024;
+/** Bytes in one SHA-256 hash. */
+export const HASH_BYTES = 32;
+
+/** A leaf beyond the end of a file hashes to 32 zero bytes (BEP 52). */
+const ZERO_LEAF = Buffer.alloc(HASH_BYTES);
+
+/** Smallest power of two ≥ n (and ≥ 1). */
+export function nextPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** Root of a perfect tree of `leafCount` zero leaves (`leafCount` a power of two). */
+export function zeroSubtreeRoot(leafCount: number): Buffer {
+  let h: Buffer = ZERO_LEAF;
+  for (let w = leafCount; w > 1; w /= 2) h = sha256Pair(h, h);
+  return h;
+}
+
+/**
+ * Merkle root over `hashes` (concatenated 32-byte nodes) completed on the right with `pad`
+ * nodes to `width` (a power of two ≥ the node count). `pad` is the value of a missing node at
+ * the level of `hashes` — a zero leaf, or the root of a zero subtree for piece layers.
+ */
+export function merkleRoot(hashes: Uint8Array, width: number, pad: Uint8Array = ZERO_LEAF): Buffer {
+  let count = hashes.length / HASH_BYTES;
+  if (count === 0) return Buffer.from(zeroSubtreeRootFrom(pad, width));
+  let layer = Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength);
+  let padNode: Uint8Array = pad;
+  for (let w = width; w > 1; w /= 2) {
+    const nextCount = Math.ceil(count / 2);
+    const next = Buffer.allocUnsafe(nextCount * HASH_BYTES);
+    for (let i = 0; i < nextCount; i++) {
+      const left = layer.subarray(2 * i * HASH_BYTES, (2 * i + 1) * HASH_BYTES);
+      const right =
+        2 * i + 1 < count ? layer.subarray((2 * i + 1) * HASH_BYTES, (2 * i + 2) * HASH_BYTES) : padNode;
+      sha256Pair(left, right).copy(next, i * HASH_BYTES);
+    }
+    padNode = sha256Pair(padNode, padNode);
+    layer = next;
+    count = nextCount;
+  }
+  return Buffer.from(layer.subarray(0, HASH_BYTES));
+}
+
+function zeroSubtreeRootFrom(pad: Uint8Array, width: number): Uint8Array {
+  let h = pad;
+  for (let w = width; w > 1; w /= 2) h = sha256Pair(h, h);
+  return h;
+}
+
+/** SHA-256 of each 16 KiB block of `data` (the last block may be short), concatenated. */
+export function blockHashes(data: Uint8Array): Buffer {
+  const count = Math.ceil(data.length / MERKLE_BLOCK_BYTES);
+  const out = Buffer.allocUnsafe(count * HASH_BYTES);
+  for (let i = 0; i < count; i++) {
+    const block = data.subarray(i * MERKLE_BLOCK_BYTES, (i + 1) * MERKLE_BLOCK_BYTES);
+    sha256(block).copy(out, i * HASH_BYTES);
+  }
+  return out;
+}

@@ -1,0 +1,225 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import * as fsp from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
+import { dirname, basename, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ShoalError } from '../errors.js';
+import { EgressPolicy } from './egress.js';
+import type {
+  ByteStream,
+  FileHandle,
+  FileStat,
+  FileSystem,
+  Runtime,
+  TcpFactory,
+  UdpFactory,
+  UdpSocket,
+} from './runtime.js';
+
+/** A socket or file operation failed at the OS level. */
+export class IoError extends ShoalError {
+  constructor(message: string, cause?: unknown) {
+    super('IO', message, { cause });
+  }
+}
+
+/** The production runtime: real clock, OS randomness, real sockets and disk, and egress checks. */
+export function createRealRuntime(egress: EgressPolicy = EgressPolicy.fromEnv()): Runtime {
+  return {
+    clock: { now: () => performance.now(), wallTime: () => Date.now() },
+    timers: {
+      setTimeout(callback, delayMs) {
+        const t = setTimeout(callback, delayMs);
+        return { cancel: () => clearTimeout(t) };
+      },
+      setInterval(callback, periodMs) {
+        const t = setInterval(callback, periodMs);
+        return { cancel: () => clearInterval(t) };
+      },
+    },
+    random: {
+      bytes: (length) => randomBytes(length),
+      float: () => randomBytes(6).readUIntBE(0, 6) / 2 ** 48,
+      int: (maxExclusive) => randomInt(maxExclusive),
+    },
+    udp: realUdp(egress),
+    tcp: realTcp(egress),
+    fs: realFs,
+    egress,
+  };
+}
+
+function realUdp(egress: EgressPolicy): UdpFactory {
+  return {
+    bind(options) {
+      const socket = createSocket({ type: options.family === 'IPv6' ? 'udp6' : 'udp4' });
+      return new Promise((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(options.port ?? 0, options.host, () => {
+          socket.off('error', reject);
+          const wrapped: UdpSocket = {
+            send(data, port, host) {
+              egress.assertAllowed(host, port, 'UDP send');
+              socket.send(data, port, host);
+            },
+            onMessage(handler) {
+              socket.on('message', (msg, rinfo) =>
+                handler(msg, {
+                  address: rinfo.address,
+                  port: rinfo.port,
+                  family: rinfo.family === 'IPv6' ? 'IPv6' : 'IPv4',
+                }),
+              );
+            },
+            onError(handler) {
+              socket.on('error', handler);
+            },
+            address: () => socket.address(),
+            close: () => new Promise((done) => socket.close(() => done())),
+          };
+          resolve(wrapped);
+        });
+      });
+    },
+  };
+}
+
+function wrapSocket(socket: Socket): ByteStream {
+  let closed = false;
+  const closeHandlers: ((error?: Error) => void)[] = [];
+  let lastError: Error | undefined;
+  socket.on('error', (error) => {
+    lastError = error;
+  });
+  socket.on('close', () => {
+    closed = true;
+    for (const h of closeHandlers) h(lastError);
+  });
+  return {
+    remoteAddress: socket.remoteAddress ?? '',
+    remotePort: socket.remotePort ?? 0,
+    localAddress: socket.localAddress ?? '',
+    localPort: socket.localPort ?? 0,
+    write: (data) => socket.write(data),
+    onData: (handler) => void socket.on('data', handler),
+    onDrain: (handler) => void socket.on('drain', handler),
+    onClose(handler) {
+      if (closed) handler(lastError);
+      else closeHandlers.push(handler);
+    },
+    pause: () => void socket.pause(),
+    resume: () => void socket.resume(),
+    end: () => void socket.end(),
+    destroy: (error) => void socket.destroy(error),
+  };
+}
+
+function realTcp(egress: EgressPolicy): TcpFactory {
+  return {
+    listen(options, onConnection) {
+      const server = createServer({ noDelay: true }, (socket) => onConnection(wrapSocket(socket)));
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.port ?? 0, options.host, () => {
+          server.off('error', reject);
+          resolve({
+            address: () => {
+              const a = server.address();
+              if (a === null || typeof a === 'string') return { address: '', port: 0 };
+              return { address: a.address, port: a.port };
+            },
+            close: () => new Promise((done) => server.close(() => done())),
+          });
+        });
+      });
+    },
+    connect(host, port, options) {
+      egress.assertAllowed(host, port, 'TCP connect');
+      return new Promise((resolve, reject) => {
+        const socket = connect({ host, port, noDelay: true });
+        const timer =
+          options?.timeoutMs === undefined
+            ? undefined
+            : setTimeout(() => {
+                socket.destroy();
+                reject(new IoError(`connect to ${host}:${port} timed out`));
+              }, options.timeoutMs);
+        socket.once('error', (error) => {
+          clearTimeout(timer);
+          reject(new IoError(`connect to ${host}:${port} failed: ${error.message}`, error));
+        });
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          socket.removeAllListeners('error');
+          resolve(wrapSocket(socket));
+        });
+      });
+    },
+  };
+}
+
+function toStat(s: import('node:fs').Stats): FileStat {
+  return {
+    size: s.size,
+    mtimeMs: s.mtimeMs,
+    isFile: s.isFile(),
+    isDirectory: s.isDirectory(),
+    isSymbolicLink: s.isSymbolicLink(),
+    isExecutable: (s.mode & 0o100) !== 0,
+  };
+}
+
+function wrapHandle(h: fsp.FileHandle): FileHandle {
+  return {
+    async read(target, offset, length, position) {
+      const { bytesRead } = await h.read(target, offset, length, position);
+      return bytesRead;
+    },
+    async write(data, position) {
+      let done = 0;
+      while (done < data.length) {
+        const { bytesWritten } = await h.write(data, done, data.length - done, position + done);
+        done += bytesWritten;
+      }
+    },
+    truncate: (length) => h.truncate(length),
+    sync: () => h.sync(),
+    close: () => h.close(),
+  };
+}
+
+let tempCounter = 0;
+
+/** The real disk through `node:fs/promises`. */
+export const realFs: FileSystem = {
+  stat: async (path) => toStat(await fsp.lstat(path)),
+  readdir: (path) => fsp.readdir(path),
+  readFile: (path) => fsp.readFile(path),
+  async writeFileAtomic(path, data) {
+    const dir = dirname(path);
+    const temp = join(dir, `.${basename(path)}.${process.pid}.${tempCounter++}.tmp`);
+    const h = await fsp.open(temp, 'w');
+    try {
+      await h.writeFile(data);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await fsp.rename(temp, path);
+    const d = await fsp.open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  },
+  open: async (path, mode) => wrapHandle(await fsp.open(path, mode)),
+  mkdir: async (path) => void (await fsp.mkdir(path, { recursive: true })),
+  rm: (path) => fsp.rm(path, { recursive: true, force: true }),
+  exists: (path) =>
+    fsp.access(path).then(
+      () => true,
+      () => false,
+    ),
+};

@@ -1,0 +1,146 @@
+/**
+ * The one seam between shoal and the outside world (DESIGN.md §2–3). Only code under
+ * `src/runtime/` touches timers, wall-clock time, the OS random source, sockets or the disk;
+ * everything else receives a `Runtime`, so the same code runs on real sockets, in unit tests
+ * with a manual clock, and in the simulator.
+ */
+export interface Runtime {
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly random: RandomSource;
+  readonly udp: UdpFactory;
+  readonly tcp: TcpFactory;
+  readonly fs: FileSystem;
+  readonly egress: EgressCheck;
+}
+
+/** Time as the runtime sees it. */
+export interface Clock {
+  /** Monotonic milliseconds, for measuring durations. */
+  now(): number;
+  /** Milliseconds since the Unix epoch, for timestamps that leave the process. */
+  wallTime(): number;
+}
+
+/** An opaque handle for a scheduled callback. */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/** Scheduling of callbacks on the runtime's clock. */
+export interface Timers {
+  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  setInterval(callback: () => void, periodMs: number): TimerHandle;
+}
+
+/** Randomness: the OS source in production, a seeded generator in tests and simulation. */
+export interface RandomSource {
+  /** `length` random bytes. */
+  bytes(length: number): Buffer;
+  /** A float in [0, 1). */
+  float(): number;
+  /** An integer in [0, maxExclusive). */
+  int(maxExclusive: number): number;
+}
+
+/** Decides whether a destination may be contacted (see {@link EgressPolicy}). */
+export interface EgressCheck {
+  /** Throws `EgressDeniedError` when `host` may not be contacted. */
+  assertAllowed(host: string, port: number, what: string): void;
+}
+
+/** Where a datagram came from. */
+export interface UdpRemote {
+  readonly address: string;
+  readonly port: number;
+  readonly family: 'IPv4' | 'IPv6';
+}
+
+/** A bound UDP socket. */
+export interface UdpSocket {
+  /** Sends a datagram; the egress policy is checked first. */
+  send(data: Uint8Array, port: number, host: string): void;
+  onMessage(handler: (data: Buffer, from: UdpRemote) => void): void;
+  onError(handler: (error: Error) => void): void;
+  address(): { address: string; port: number };
+  close(): Promise<void>;
+}
+
+/** Creates UDP sockets. */
+export interface UdpFactory {
+  bind(options: { port?: number; host?: string; family?: 'IPv4' | 'IPv6' }): Promise<UdpSocket>;
+}
+
+/** A connected, ordered byte stream (TCP or its simulated equivalent). */
+export interface ByteStream {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Queues bytes; returns false when the caller should wait for `onDrain` before writing more. */
+  write(data: Uint8Array): boolean;
+  onData(handler: (data: Buffer) => void): void;
+  onDrain(handler: () => void): void;
+  /** Called once when the stream ends for any reason (remote close, error, destroy). */
+  onClose(handler: (error?: Error) => void): void;
+  /** Stops reading from the peer (backpressure on our receive side). */
+  pause(): void;
+  resume(): void;
+  /** Graceful close after queued data is written. */
+  end(): void;
+  /** Immediate close. */
+  destroy(error?: Error): void;
+}
+
+/** A listening TCP server. */
+export interface TcpServer {
+  address(): { address: string; port: number };
+  close(): Promise<void>;
+}
+
+/** Opens TCP connections and listeners. */
+export interface TcpFactory {
+  listen(
+    options: { port?: number; host?: string },
+    onConnection: (stream: ByteStream) => void,
+  ): Promise<TcpServer>;
+  /** Connects; the egress policy is checked first. */
+  connect(host: string, port: number, options?: { timeoutMs?: number }): Promise<ByteStream>;
+}
+
+/** Metadata of a file system entry. */
+export interface FileStat {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly isFile: boolean;
+  readonly isDirectory: boolean;
+  readonly isSymbolicLink: boolean;
+  /** True when the owner may execute the file (the `x` attribute of BEP 47). */
+  readonly isExecutable: boolean;
+}
+
+/** An open file for positional reads and writes. */
+export interface FileHandle {
+  /** Reads up to `length` bytes at `position` into `target[offset..]`; returns bytes read. */
+  read(target: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  /** Writes all of `data` at `position`. */
+  write(data: Uint8Array, position: number): Promise<void>;
+  truncate(length: number): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The file system operations shoal's engines need, and no more. */
+export interface FileSystem {
+  /** `lstat`: symbolic links are reported, not followed. */
+  stat(path: string): Promise<FileStat>;
+  /** Entry names in a directory (unsorted). */
+  readdir(path: string): Promise<string[]>;
+  readFile(path: string): Promise<Buffer>;
+  /** Writes a whole file atomically: temp file, fsync, rename, fsync of the directory. */
+  writeFileAtomic(path: string, data: Uint8Array): Promise<void>;
+  open(path: string, mode: 'r' | 'r+' | 'w+'): Promise<FileHandle>;
+  mkdir(path: string): Promise<void>;
+  rm(path: string): Promise<void>;
+  exists(path: string): Promise<boolean>;
+}
