@@ -135,8 +135,8 @@ function realTcp(egress: EgressPolicy): TcpFactory {
       });
     },
     connect(host, port, options) {
-      egress.assertAllowed(host, port, 'TCP connect');
       return new Promise((resolve, reject) => {
+        egress.assertAllowed(host, port, 'TCP connect'); // a throw here rejects the promise
         const socket = connect({ host, port, noDelay: true });
         const timer =
           options?.timeoutMs === undefined

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { BencodeError, type BValue, decode, encode } from '../../src/codec/bencode.js';
+import { expectOnly, FUZZ_RUNS, mutated } from '../support/fuzz.js';
+
+const { bvalue } = fc.letrec<{ bvalue: BValue }>((tie) => ({
+  bvalue: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.integer(),
+    fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map((n) =>
+      n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n,
+    ),
+    fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u)),
+    fc.array(tie('bvalue'), { maxLength: 5 }),
+    fc
+      .dictionary(fc.string({ unit: 'binary-ascii', maxLength: 8 }), tie('bvalue'), { maxKeys: 5 })
+      .map((o) => new Map(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))),
+  ),
+}));
+
+test('encode then decode is the identity, and re-encoding gives the same bytes', () => {
+  fc.assert(
+    fc.property(bvalue, (v) => {
+      const bytes = encode(v);
+      const back = decode(bytes);
+      assert.deepEqual(back, v);
+      assert.deepEqual(encode(back), bytes);
+    }),
+    { numRuns: Math.min(FUZZ_RUNS, 20_000) },
+  );
+});
+
+test('random bytes never make decode throw anything but BencodeError', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      try {
+        decode(bytes);
+      } catch (error) {
+        expectOnly(error, BencodeError);
+      }
+    }),
+    { numRuns: FUZZ_RUNS },
+  );
+});
+
+test('mutated valid documents never make decode throw anything but BencodeError', () => {
+  const seed = encode({
+    announce: 'http://t.example/announce',
+    info: { files: [{ length: 5, path: ['a', 'b'] }], name: 'x', 'piece length': 16384, pieces: 'x'.repeat(20) },
+    n: [-1, 0, 1234567890123],
+  });
+  fc.assert(
+    fc.property(mutated(seed), (bytes) => {
+      try {
+        decode(bytes);
+      } catch (error) {
+        expectOnly(error, BencodeError);
+      }
+    }),
+    { numRuns: FUZZ_RUNS },
+  );
+});
