@@ -29,7 +29,9 @@ export function reportError(error: unknown): number {
     process.stderr.write(`shoal: cannot ${e.syscall}${path}: ${hint[e.code] ?? e.message}\n`);
     return EXIT_FAILURE;
   }
-  process.stderr.write(`shoal: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `shoal: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   return EXIT_FAILURE;
 }

@@ -7,13 +7,17 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
+  return unit === 0
+    ? `${bytes} B`
+    : `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
 }
 
 /** Parses a byte count with an optional K/M/G suffix (powers of 1024): `262144`, `256K`, `4M`. */
 export function parseByteSize(text: string): number | undefined {
   const m = /^(\d+)\s*([kKmMgG]i?[bB]?)?$/.exec(text.trim());
   if (!m) return undefined;
-  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').charAt(0).toLowerCase()];
+  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[
+    (m[2] ?? '').charAt(0).toLowerCase()
+  ];
   return scale === undefined ? undefined : Number(m[1]) * scale;
 }

@@ -25,7 +25,10 @@ async function main(argv: string[]): Promise<number> {
     .option('--v1', 'BitTorrent v1 only (SHA-1 pieces)')
     .option('--v2', 'BitTorrent v2 only (SHA-256 merkle trees, BEP 52)')
     .option('--hybrid', 'both v1 and v2 (the default)')
-    .option('--piece-length <bytes>', 'bytes per piece, a power of two ≥ 16K for v2 (default: chosen from the size)')
+    .option(
+      '--piece-length <bytes>',
+      'bytes per piece, a power of two ≥ 16K for v2 (default: chosen from the size)',
+    )
     .option('--tracker <url>', 'announce URL (repeatable, one tier each)', collect, [])
     .option('--web-seed <url>', 'web seed URL (repeatable)', collect, [])
     .option('--private', 'private torrent: peers only from its trackers')

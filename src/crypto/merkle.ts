@@ -38,7 +38,9 @@ export function merkleRoot(hashes: Uint8Array, width: number, pad: Uint8Array = 
     for (let i = 0; i < nextCount; i++) {
       const left = layer.subarray(2 * i * HASH_BYTES, (2 * i + 1) * HASH_BYTES);
       const right =
-        2 * i + 1 < count ? layer.subarray((2 * i + 1) * HASH_BYTES, (2 * i + 2) * HASH_BYTES) : padNode;
+        2 * i + 1 < count
+          ? layer.subarray((2 * i + 1) * HASH_BYTES, (2 * i + 2) * HASH_BYTES)
+          : padNode;
       sha256Pair(left, right).copy(next, i * HASH_BYTES);
     }
     padNode = sha256Pair(padNode, padNode);

@@ -3,7 +3,13 @@ import { type Encodable, encode } from '../codec/bencode.js';
 import type { HashJob, HashJobResult } from '../crypto/hash-job.js';
 import { leavesPerPiece } from '../crypto/hash-job.js';
 import type { HashPool } from '../crypto/hash-pool.js';
-import { HASH_BYTES, MERKLE_BLOCK_BYTES, merkleRoot, nextPowerOfTwo, zeroSubtreeRoot } from '../crypto/merkle.js';
+import {
+  HASH_BYTES,
+  MERKLE_BLOCK_BYTES,
+  merkleRoot,
+  nextPowerOfTwo,
+  zeroSubtreeRoot,
+} from '../crypto/merkle.js';
 import type { FileSystem } from '../runtime/runtime.js';
 import { MetainfoError } from './errors.js';
 import { parseTorrent } from './parse.js';
@@ -69,8 +75,13 @@ export async function createTorrent(
   const totalLength = files.reduce((n, f) => n + f.length, 0);
   if (totalLength === 0) throw new MetainfoError(`"${inputPath}" holds no data to share`);
   const pieceLength = options.pieceLength ?? choosePieceLength(totalLength);
-  if (version !== 'v1' && (pieceLength < MERKLE_BLOCK_BYTES || (pieceLength & (pieceLength - 1)) !== 0)) {
-    throw new MetainfoError(`piece length ${pieceLength} must be a power of two ≥ 16384 for v2 and hybrid`);
+  if (
+    version !== 'v1' &&
+    (pieceLength < MERKLE_BLOCK_BYTES || (pieceLength & (pieceLength - 1)) !== 0)
+  ) {
+    throw new MetainfoError(
+      `piece length ${pieceLength} must be a power of two ≥ 16384 for v2 and hybrid`,
+    );
   }
   if (!Number.isInteger(pieceLength) || pieceLength <= 0) {
     throw new MetainfoError(`piece length ${pieceLength} must be a positive integer`);
@@ -78,14 +89,25 @@ export async function createTorrent(
 
   const hasher = new Hasher(fs, pool, pieceLength, totalLength, options.onProgress);
   const hashes =
-    version === 'v1' ? await hasher.hashV1Stream(files) : await hasher.hashAligned(files, version, singleFile);
+    version === 'v1'
+      ? await hasher.hashV1Stream(files)
+      : await hasher.hashAligned(files, version, singleFile);
   await hasher.drain();
   if (version !== 'v1') hashes.v1 = hashes.perFile.flatMap((f) => f.v1);
 
-  const info = buildInfo(name, files, singleFile, pieceLength, version, options.private === true, hashes);
+  const info = buildInfo(
+    name,
+    files,
+    singleFile,
+    pieceLength,
+    version,
+    options.private === true,
+    hashes,
+  );
   const torrent = encode({
     announce: options.trackers?.[0],
-    'announce-list': (options.trackers?.length ?? 0) > 1 ? options.trackers!.map((t) => [t]) : undefined,
+    'announce-list':
+      (options.trackers?.length ?? 0) > 1 ? options.trackers!.map((t) => [t]) : undefined,
     comment: options.comment,
     'created by': options.createdBy ?? 'shoal',
     'creation date': options.creationDate,
@@ -105,7 +127,9 @@ async function collectFiles(
   assertSafePath([name]);
   if (top.isFile) {
     return {
-      files: [{ absolute: inputPath, path: [name], length: top.size, executable: top.isExecutable }],
+      files: [
+        { absolute: inputPath, path: [name], length: top.size, executable: top.isExecutable },
+      ],
       singleFile: true,
     };
   }
@@ -167,9 +191,12 @@ class Hasher {
       const slot = v1.length;
       v1.push(new Uint8Array(0));
       const length = filled;
-      await this.submit({ buffer, length, pieceLength: this.pieceLength, v1Length: length }, (r) => {
-        v1[slot] = r.v1!;
-      });
+      await this.submit(
+        { buffer, length, pieceLength: this.pieceLength, v1Length: length },
+        (r) => {
+          v1[slot] = r.v1!;
+        },
+      );
       buffer = this.takeBuffer();
       filled = 0;
     };
@@ -216,14 +243,22 @@ class Hasher {
           await readFully(handle, view, 0, length, position, file.absolute);
           let v1Length: number | undefined;
           if (version === 'hybrid') {
-            v1Length = singleFile ? length : Math.ceil(length / this.pieceLength) * this.pieceLength;
+            v1Length = singleFile
+              ? length
+              : Math.ceil(length / this.pieceLength) * this.pieceLength;
             view.fill(0, length, v1Length);
           }
           const slot = out.layer.length;
           out.layer.push(new Uint8Array(0));
           out.v1.push(new Uint8Array(0));
           await this.submit(
-            { buffer, length, pieceLength: this.pieceLength, v2Width, ...(v1Length !== undefined && { v1Length }) },
+            {
+              buffer,
+              length,
+              pieceLength: this.pieceLength,
+              v2Width,
+              ...(v1Length !== undefined && { v1Length }),
+            },
             (r) => {
               out.layer[slot] = r.v2!;
               if (r.v1) out.v1[slot] = r.v1;
@@ -336,7 +371,11 @@ function buildInfo(
   return info;
 }
 
-function pieceLayers(files: SourceFile[], pieceLength: number, perFile: FileHashes[]): Map<string, Encodable> {
+function pieceLayers(
+  files: SourceFile[],
+  pieceLength: number,
+  perFile: FileHashes[],
+): Map<string, Encodable> {
   const layers = new Map<string, Encodable>();
   files.forEach((f, i) => {
     if (f.length <= pieceLength) return;

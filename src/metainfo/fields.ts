@@ -28,7 +28,8 @@ export function intField(d: BDict, key: string, where: string, min: number, max:
   const v = d.get(key);
   if (typeof v === 'bigint') throw new MetainfoError(`${where}${key} is absurdly large`);
   if (typeof v !== 'number') throw new MetainfoError(`${where}${key} must be an integer`);
-  if (v < min || v > max) throw new MetainfoError(`${where}${key} = ${v} is outside ${min}..${max}`);
+  if (v < min || v > max)
+    throw new MetainfoError(`${where}${key} = ${v} is outside ${min}..${max}`);
   return v;
 }
 

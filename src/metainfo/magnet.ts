@@ -32,7 +32,8 @@ const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 /** Parses a `magnet:?` URI (BEP 9, BEP 52 `btmh`, BEP 53 `so`). @throws {MagnetError} */
 export function parseMagnet(uri: string): MagnetLink {
   if (uri.length > MAX_MAGNET_CHARS) throw new MagnetError('longer than 64 KiB');
-  if (!uri.toLowerCase().startsWith('magnet:?')) throw new MagnetError('must start with "magnet:?"');
+  if (!uri.toLowerCase().startsWith('magnet:?'))
+    throw new MagnetError('must start with "magnet:?"');
   const params = uri.slice('magnet:?'.length).split('&');
   if (params.length > MAX_PARAMS) throw new MagnetError('too many parameters');
   let infoHashV1: Buffer | undefined;
@@ -47,7 +48,7 @@ export function parseMagnet(uri: string): MagnetLink {
     const eq = param.indexOf('=');
     const rawKey = eq < 0 ? param : param.slice(0, eq);
     const key = rawKey.replace(/\.\d+$/, '').toLowerCase(); // xt.1, tr.2 …
-    const value = unescape(eq < 0 ? '' : param.slice(eq + 1), key === 'dn');
+    const value = percentDecode(eq < 0 ? '' : param.slice(eq + 1), key === 'dn');
     switch (key) {
       case 'xt': {
         const v = value.toLowerCase();
@@ -86,7 +87,7 @@ export function parseMagnet(uri: string): MagnetLink {
   };
 }
 
-function unescape(value: string, plusIsSpace: boolean): string {
+function percentDecode(value: string, plusIsSpace: boolean): string {
   try {
     return decodeURIComponent(plusIsSpace ? value.replace(/\+/g, ' ') : value);
   } catch {
@@ -97,13 +98,17 @@ function unescape(value: string, plusIsSpace: boolean): string {
 function parseBtih(text: string): Buffer {
   if (/^[0-9a-fA-F]{40}$/.test(text)) return Buffer.from(text, 'hex');
   if (/^[A-Za-z2-7]{32}$/.test(text)) return base32Decode(text.toUpperCase());
-  throw new MagnetError(`urn:btih must be 40 hex or 32 base32 characters, got "${text.slice(0, 80)}"`);
+  throw new MagnetError(
+    `urn:btih must be 40 hex or 32 base32 characters, got "${text.slice(0, 80)}"`,
+  );
 }
 
 function parseBtmh(text: string): Buffer {
   // A multihash: 0x12 (sha2-256), 0x20 (32 bytes), then the digest.
   if (!/^1220[0-9a-fA-F]{64}$/.test(text)) {
-    throw new MagnetError(`urn:btmh must be "1220" and 64 hex characters, got "${text.slice(0, 80)}"`);
+    throw new MagnetError(
+      `urn:btmh must be "1220" and 64 hex characters, got "${text.slice(0, 80)}"`,
+    );
   }
   return Buffer.from(text.slice(4), 'hex');
 }
@@ -144,7 +149,8 @@ function base32Encode(bytes: Uint8Array): string {
 export function parsePeer(text: string): PeerAddress {
   const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[2]) : 0;
-  if (!m || port < 1 || port > 65535) throw new MagnetError(`peer "${text.slice(0, 80)}" is not HOST:PORT`);
+  if (!m || port < 1 || port > 65535)
+    throw new MagnetError(`peer "${text.slice(0, 80)}" is not HOST:PORT`);
   return { host: m[1]!, port };
 }
 
@@ -152,7 +158,8 @@ function parseSelectOnly(text: string): IndexRange[] {
   const ranges: IndexRange[] = [];
   for (const part of text.split(',')) {
     const m = /^(\d{1,9})(?:-(\d{1,9}))?$/.exec(part);
-    if (!m) throw new MagnetError(`so must list file indices and ranges, got "${text.slice(0, 80)}"`);
+    if (!m)
+      throw new MagnetError(`so must list file indices and ranges, got "${text.slice(0, 80)}"`);
     const first = Number(m[1]);
     const last = m[2] === undefined ? first : Number(m[2]);
     if (last < first) throw new MagnetError(`so range ${part} runs backwards`);
@@ -171,15 +178,20 @@ export interface FormatMagnetOptions {
 export function formatMagnet(link: MagnetLink, options: FormatMagnetOptions = {}): string {
   const parts: string[] = [];
   if (link.infoHashV1) {
-    parts.push(`xt=urn:btih:${options.base32 ? base32Encode(link.infoHashV1) : link.infoHashV1.toString('hex')}`);
+    parts.push(
+      `xt=urn:btih:${options.base32 ? base32Encode(link.infoHashV1) : link.infoHashV1.toString('hex')}`,
+    );
   }
   if (link.infoHashV2) parts.push(`xt=urn:btmh:1220${link.infoHashV2.toString('hex')}`);
   if (link.name !== undefined) parts.push(`dn=${encodeURIComponent(link.name)}`);
   for (const t of link.trackers) parts.push(`tr=${encodeURIComponent(t)}`);
   for (const w of link.webSeeds) parts.push(`ws=${encodeURIComponent(w)}`);
-  for (const p of link.peers) parts.push(`x.pe=${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port}`);
+  for (const p of link.peers)
+    parts.push(`x.pe=${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port}`);
   if (link.selectOnly) {
-    parts.push(`so=${link.selectOnly.map((r) => (r.first === r.last ? `${r.first}` : `${r.first}-${r.last}`)).join(',')}`);
+    parts.push(
+      `so=${link.selectOnly.map((r) => (r.first === r.last ? `${r.first}` : `${r.first}-${r.last}`)).join(',')}`,
+    );
   }
   return `magnet:?${parts.join('&')}`;
 }

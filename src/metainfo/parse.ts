@@ -1,6 +1,12 @@
-import { type BDict, type BValue, BencodeError, decode, type Span } from '../codec/bencode.js';
+import { type BDict, BencodeError, type BValue, decode, type Span } from '../codec/bencode.js';
 import { sha1, sha256 } from '../crypto/hash.js';
-import { HASH_BYTES, MERKLE_BLOCK_BYTES, merkleRoot, nextPowerOfTwo, zeroSubtreeRoot } from '../crypto/merkle.js';
+import {
+  HASH_BYTES,
+  MERKLE_BLOCK_BYTES,
+  merkleRoot,
+  nextPowerOfTwo,
+  zeroSubtreeRoot,
+} from '../crypto/merkle.js';
 import { MetainfoError } from './errors.js';
 import {
   bytesField,
@@ -38,7 +44,9 @@ export const DEFAULT_METAINFO_LIMITS: MetainfoLimits = {
 export function parseTorrent(bytes: Uint8Array, limits: Partial<MetainfoLimits> = {}): Metainfo {
   const lim = { ...DEFAULT_METAINFO_LIMITS, ...limits };
   if (bytes.length > lim.maxTorrentBytes) {
-    throw new MetainfoError(`file of ${bytes.length} bytes exceeds the ${lim.maxTorrentBytes}-byte limit`);
+    throw new MetainfoError(
+      `file of ${bytes.length} bytes exceeds the ${lim.maxTorrentBytes}-byte limit`,
+    );
   }
   const spans = new WeakMap<object, Span>();
   const root = decodeOrExplain(bytes, spans);
@@ -56,7 +64,10 @@ export function parseTorrent(bytes: Uint8Array, limits: Partial<MetainfoLimits> 
  * v2 piece layers are not part of it and arrive later from peers.
  * @throws {MetainfoError}
  */
-export function parseInfoDictionary(infoBytes: Uint8Array, limits: Partial<MetainfoLimits> = {}): Metainfo {
+export function parseInfoDictionary(
+  infoBytes: Uint8Array,
+  limits: Partial<MetainfoLimits> = {},
+): Metainfo {
   const lim = { ...DEFAULT_METAINFO_LIMITS, ...limits };
   const info = decodeOrExplain(infoBytes, undefined);
   if (!isDict(info)) throw new MetainfoError('info must be a dictionary');
@@ -72,7 +83,10 @@ function decodeOrExplain(bytes: Uint8Array, spans: WeakMap<object, Span> | undef
   }
 }
 
-type InfoFields = Omit<Metainfo, 'announce' | 'webSeeds' | 'comment' | 'createdBy' | 'creationDate'>;
+type InfoFields = Omit<
+  Metainfo,
+  'announce' | 'webSeeds' | 'comment' | 'createdBy' | 'creationDate'
+>;
 
 function parseInfo(
   info: BDict,
@@ -92,7 +106,8 @@ function parseInfo(
       throw new MetainfoError(`v2 piece length ${pieceLength} is not a power of two ≥ 16 KiB`);
     }
   }
-  if (!hasV1 && !hasV2) throw new MetainfoError('info has neither pieces (v1) nor meta version (v2)');
+  if (!hasV1 && !hasV2)
+    throw new MetainfoError('info has neither pieces (v1) nor meta version (v2)');
   const version: TorrentVersion = hasV1 && hasV2 ? 'hybrid' : hasV2 ? 'v2' : 'v1';
 
   const v2Files = hasV2 ? readFileTree(info, lim) : undefined;
@@ -102,7 +117,8 @@ function parseInfo(
 
   const streamLength = layout.files.reduce((n, f) => n + f.length, 0);
   const totalLength = layout.files.reduce((n, f) => n + (f.padding ? 0 : f.length), 0);
-  if (totalLength > lim.maxTotalLength) throw new MetainfoError(`total size ${totalLength} is absurd`);
+  if (totalLength > lim.maxTotalLength)
+    throw new MetainfoError(`total size ${totalLength} is absurd`);
   const pieceCount = Math.ceil(streamLength / pieceLength);
   if (pieceCount > lim.maxPieces) {
     throw new MetainfoError(`${pieceCount} pieces exceed the limit of ${lim.maxPieces}`);
@@ -154,7 +170,12 @@ interface V2File {
   hidden: boolean;
 }
 
-function attrFlags(d: BDict): { padding: boolean; executable: boolean; hidden: boolean; symlink: boolean } {
+function attrFlags(d: BDict): {
+  padding: boolean;
+  executable: boolean;
+  hidden: boolean;
+  symlink: boolean;
+} {
   const a = d.get('attr');
   const s = a instanceof Uint8Array ? Buffer.from(a).toString('latin1') : '';
   return {
@@ -170,7 +191,16 @@ function readV1Files(info: BDict, name: string, lim: MetainfoLimits): Layout {
     const length = intField(info, 'length', 'info.', 0, lim.maxTotalLength);
     const f = attrFlags(info);
     return {
-      files: [{ path: [name], length, offset: 0, padding: false, executable: f.executable, hidden: f.hidden }],
+      files: [
+        {
+          path: [name],
+          length,
+          offset: 0,
+          padding: false,
+          executable: f.executable,
+          hidden: f.hidden,
+        },
+      ],
       singleFile: true,
     };
   }
@@ -189,7 +219,8 @@ function readV1Files(info: BDict, name: string, lim: MetainfoLimits): Layout {
     const rawPath = listField(entry, 'path', where);
     if (rawPath.length > lim.maxPathDepth) throw new MetainfoError(`${where}path is too deep`);
     const path = rawPath.map((c, j) => {
-      if (!(c instanceof Uint8Array)) throw new MetainfoError(`${where}path[${j}] must be a string`);
+      if (!(c instanceof Uint8Array))
+        throw new MetainfoError(`${where}path[${j}] must be a string`);
       return utf8Strict(c, `${where}path[${j}]`);
     });
     if (!flags.padding) assertSafePath(path);
@@ -223,10 +254,16 @@ function readFileTree(info: BDict, lim: MetainfoLimits): V2File[] {
         const length = intField(leaf, 'length', `${where}.`, 0, lim.maxTotalLength);
         const flags = attrFlags(leaf);
         if (flags.symlink) throw new MetainfoError(`${where}: symbolic links are not supported`);
-        const file: V2File = { path: childPath, length, executable: flags.executable, hidden: flags.hidden };
+        const file: V2File = {
+          path: childPath,
+          length,
+          executable: flags.executable,
+          hidden: flags.hidden,
+        };
         if (length > 0) {
           const root = bytesField(leaf, 'pieces root', `${where}.`);
-          if (root.length !== HASH_BYTES) throw new MetainfoError(`${where}.pieces root must be 32 bytes`);
+          if (root.length !== HASH_BYTES)
+            throw new MetainfoError(`${where}.pieces root must be 32 bytes`);
           file.piecesRoot = Buffer.from(root);
         }
         out.push(file);
@@ -251,11 +288,25 @@ function alignV2Files(v2: V2File[], pieceLength: number): Layout {
   const files: TorrentFile[] = [];
   let offset = 0;
   v2.forEach((f, i) => {
-    files.push({ path: f.path, length: f.length, offset, padding: false, executable: f.executable, hidden: f.hidden });
+    files.push({
+      path: f.path,
+      length: f.length,
+      offset,
+      padding: false,
+      executable: f.executable,
+      hidden: f.hidden,
+    });
     offset += f.length;
     const gap = (pieceLength - (offset % pieceLength)) % pieceLength;
     if (gap > 0 && i < v2.length - 1) {
-      files.push({ path: ['.pad', String(gap)], length: gap, offset, padding: true, executable: false, hidden: false });
+      files.push({
+        path: ['.pad', String(gap)],
+        length: gap,
+        offset,
+        padding: true,
+        executable: false,
+        hidden: false,
+      });
       offset += gap;
     }
   });
@@ -266,13 +317,17 @@ function checkHybridAgreement(v1: Layout, v2: V2File[], pieceLength: number): vo
   const real = v1.files.filter((f) => !f.padding);
   const single = v1.singleFile;
   if (real.length !== v2.length) {
-    throw new MetainfoError(`hybrid torrent lists ${real.length} v1 files but ${v2.length} v2 files`);
+    throw new MetainfoError(
+      `hybrid torrent lists ${real.length} v1 files but ${v2.length} v2 files`,
+    );
   }
   real.forEach((f, i) => {
     const g = v2[i]!;
     const samePath = single ? g.path.length === 1 : f.path.join('/') === g.path.join('/');
     if (!samePath || f.length !== g.length) {
-      throw new MetainfoError(`hybrid torrent's v1 and v2 file lists disagree at "${f.path.join('/')}"`);
+      throw new MetainfoError(
+        `hybrid torrent's v1 and v2 file lists disagree at "${f.path.join('/')}"`,
+      );
     }
     if (f.length > 0 && f.offset % pieceLength !== 0) {
       throw new MetainfoError(`hybrid torrent's file "${f.path.join('/')}" is not piece-aligned`);
@@ -289,7 +344,11 @@ function attachRoots(files: TorrentFile[], v2: V2File[]): TorrentFile[] {
   });
 }
 
-function readPieceLayers(dict: BDict | undefined, files: TorrentFile[], pieceLength: number): Map<string, Buffer> {
+function readPieceLayers(
+  dict: BDict | undefined,
+  files: TorrentFile[],
+  pieceLength: number,
+): Map<string, Buffer> {
   const layers = new Map<string, Buffer>();
   if (dict === undefined) return layers;
   const pad = zeroSubtreeRoot(pieceLength / MERKLE_BLOCK_BYTES);
@@ -303,14 +362,18 @@ function readPieceLayers(dict: BDict | undefined, files: TorrentFile[], pieceLen
       throw new MetainfoError(`piece layer of "${f.path.join('/')}" must hold ${count} hashes`);
     }
     if (!merkleRoot(layer, nextPowerOfTwo(count), pad).equals(f.piecesRoot)) {
-      throw new MetainfoError(`piece layer of "${f.path.join('/')}" does not match its pieces root`);
+      throw new MetainfoError(
+        `piece layer of "${f.path.join('/')}" does not match its pieces root`,
+      );
     }
     layers.set(f.piecesRoot.toString('hex'), Buffer.from(layer));
   }
   return layers;
 }
 
-function topLevelFields(root: BDict): Pick<Metainfo, 'announce' | 'webSeeds' | 'comment' | 'createdBy' | 'creationDate'> {
+function topLevelFields(
+  root: BDict,
+): Pick<Metainfo, 'announce' | 'webSeeds' | 'comment' | 'createdBy' | 'creationDate'> {
   const text = (v: BValue | undefined): string | undefined =>
     v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : undefined;
   const tiers: string[][] = [];

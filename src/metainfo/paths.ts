@@ -24,7 +24,8 @@ export function assertSafeComponent(component: string, fullPath: readonly string
   if (/^[a-zA-Z]:/.test(component)) fail('drive-letter path');
   if (RESERVED.test(component)) fail(`"${component}" is a reserved device name`);
   if (/[. ]$/.test(component)) fail('name ends with a dot or space');
-  if (Buffer.byteLength(component, 'utf8') > MAX_COMPONENT_BYTES) fail('name longer than 255 bytes');
+  if (Buffer.byteLength(component, 'utf8') > MAX_COMPONENT_BYTES)
+    fail('name longer than 255 bytes');
   if (component.includes('\ufffd')) fail('name is not valid UTF-8');
 }
 

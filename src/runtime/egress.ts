@@ -46,10 +46,16 @@ export class EgressPolicy implements EgressCheck {
   static fromEnv(env: NodeJS.ProcessEnv = process.env): EgressPolicy {
     const raw = env.SHOAL_EGRESS ?? 'open';
     if (raw !== 'open' && raw !== 'loopback') {
-      throw new ShoalError('CONFIG_INVALID', `SHOAL_EGRESS must be "open" or "loopback", not "${raw}"`);
+      throw new ShoalError(
+        'CONFIG_INVALID',
+        `SHOAL_EGRESS must be "open" or "loopback", not "${raw}"`,
+      );
     }
     const allow = (env.SHOAL_EGRESS_ALLOW ?? '').split(',').filter((s) => s.trim() !== '');
-    return new EgressPolicy(raw, allow.map((s) => s.trim()));
+    return new EgressPolicy(
+      raw,
+      allow.map((s) => s.trim()),
+    );
   }
 
   /** True when `host` may be contacted under this policy. */

@@ -64,7 +64,11 @@ export class ManualClock implements Clock, Timers {
     return this.queue.filter((s) => !s.cancelled).length;
   }
 
-  private schedule(callback: () => void, delayMs: number, periodMs: number | undefined): TimerHandle {
+  private schedule(
+    callback: () => void,
+    delayMs: number,
+    periodMs: number | undefined,
+  ): TimerHandle {
     const s: Scheduled = {
       at: this.time + Math.max(0, delayMs),
       seq: this.seq++,
@@ -73,6 +77,10 @@ export class ManualClock implements Clock, Timers {
       cancelled: false,
     };
     this.queue.push(s);
-    return { cancel: () => void (s.cancelled = true) };
+    return {
+      cancel: () => {
+        s.cancelled = true;
+      },
+    };
   }
 }

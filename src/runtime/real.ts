@@ -2,7 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import * as fsp from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
-import { dirname, basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ShoalError } from '../errors.js';
 import { EgressPolicy } from './egress.js';

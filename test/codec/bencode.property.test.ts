@@ -8,9 +8,13 @@ const { bvalue } = fc.letrec<{ bvalue: BValue }>((tie) => ({
   bvalue: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.integer(),
-    fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map((n) =>
-      n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n,
-    ),
+    fc
+      .bigInt({ min: -(2n ** 80n), max: 2n ** 80n })
+      .map((n) =>
+        n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER)
+          ? Number(n)
+          : n,
+      ),
     fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u)),
     fc.array(tie('bvalue'), { maxLength: 5 }),
     fc
@@ -47,7 +51,12 @@ test('random bytes never make decode throw anything but BencodeError', () => {
 test('mutated valid documents never make decode throw anything but BencodeError', () => {
   const seed = encode({
     announce: 'http://t.example/announce',
-    info: { files: [{ length: 5, path: ['a', 'b'] }], name: 'x', 'piece length': 16384, pieces: 'x'.repeat(20) },
+    info: {
+      files: [{ length: 5, path: ['a', 'b'] }],
+      name: 'x',
+      'piece length': 16384,
+      pieces: 'x'.repeat(20),
+    },
     n: [-1, 0, 1234567890123],
   });
   fc.assert(

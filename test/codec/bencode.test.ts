@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BencodeError, decode, decodePrefix, encode, type Span, tryDecode } from '../../src/codec/bencode.js';
+import {
+  BencodeError,
+  decode,
+  decodePrefix,
+  encode,
+  type Span,
+  tryDecode,
+} from '../../src/codec/bencode.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 
@@ -22,8 +29,19 @@ test('decodes the BEP 3 examples', () => {
 });
 
 test('encodes canonically with sorted keys', () => {
-  assert.equal(encode({ spam: ['a', 'b'], cow: 'moo' }).toString('latin1'), 'd3:cow3:moo4:spaml1:a1:bee');
-  assert.equal(encode(new Map([['b', 1], ['a', -2]])).toString(), 'd1:ai-2e1:bi1ee');
+  assert.equal(
+    encode({ spam: ['a', 'b'], cow: 'moo' }).toString('latin1'),
+    'd3:cow3:moo4:spaml1:a1:bee',
+  );
+  assert.equal(
+    encode(
+      new Map([
+        ['b', 1],
+        ['a', -2],
+      ]),
+    ).toString(),
+    'd1:ai-2e1:bi1ee',
+  );
   assert.equal(encode({ x: undefined, y: 0 }).toString(), 'd1:yi0ee');
 });
 
@@ -53,7 +71,11 @@ test('rejects non-canonical and malformed input with a typed error and offset', 
     ['i1.5e', /bad digit/],
   ];
   for (const [input, why] of cases) {
-    assert.throws(() => decode(b(input)), (e: unknown) => e instanceof BencodeError && why.test(e.message), input);
+    assert.throws(
+      () => decode(b(input)),
+      (e: unknown) => e instanceof BencodeError && why.test(e.message),
+      input,
+    );
   }
   const r = tryDecode(b('i03e'));
   assert.equal(r.ok, false);
@@ -67,7 +89,10 @@ test('enforces depth, string length and value-count limits', () => {
   const deep = `${'l'.repeat(65)}${'e'.repeat(65)}`;
   assert.throws(() => decode(b(deep)), /nesting too deep/);
   assert.doesNotThrow(() => decode(b(deep), { limits: { maxDepth: 70 } }));
-  assert.throws(() => decode(b('10:0123456789'), { limits: { maxStringBytes: 9 } }), /exceeds limit/);
+  assert.throws(
+    () => decode(b('10:0123456789'), { limits: { maxStringBytes: 9 } }),
+    /exceeds limit/,
+  );
   assert.throws(() => decode(b('li1ei2ei3ee'), { limits: { maxValues: 3 } }), /too many values/);
   // A huge declared length fails without allocating.
   assert.throws(() => decode(b('99999999999:x')), /exceeds limit/);
@@ -88,7 +113,13 @@ test('decodePrefix stops after one value', () => {
 });
 
 test('keeps binary keys and strings byte-exact', () => {
-  const raw = Buffer.concat([b('d2:'), Buffer.from([0xff, 0x00]), b('1:'), Buffer.from([0x80]), b('e')]);
+  const raw = Buffer.concat([
+    b('d2:'),
+    Buffer.from([0xff, 0x00]),
+    b('1:'),
+    Buffer.from([0x80]),
+    b('e'),
+  ]);
   const v = decode(raw);
   assert.deepEqual(encode(v as Map<string, Uint8Array>), raw);
 });

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sha256, sha256Pair } from '../../src/crypto/hash.js';
-import { blockHashes, merkleRoot, nextPowerOfTwo, zeroSubtreeRoot } from '../../src/crypto/merkle.js';
+import {
+  blockHashes,
+  merkleRoot,
+  nextPowerOfTwo,
+  zeroSubtreeRoot,
+} from '../../src/crypto/merkle.js';
 
 const ZERO = Buffer.alloc(32);
 
@@ -22,14 +27,20 @@ test('roots pad missing leaves with zero hashes (BEP 52)', () => {
     merkleRoot(Buffer.concat([a, b, c]), 4),
     sha256Pair(sha256Pair(a, b), sha256Pair(c, ZERO)),
   );
-  assert.deepEqual(merkleRoot(Buffer.concat([a]), 4), sha256Pair(sha256Pair(a, ZERO), sha256Pair(ZERO, ZERO)));
+  assert.deepEqual(
+    merkleRoot(Buffer.concat([a]), 4),
+    sha256Pair(sha256Pair(a, ZERO), sha256Pair(ZERO, ZERO)),
+  );
 });
 
 test('piece-layer roots pad with the root of a zero subtree', () => {
   const p = sha256(Buffer.from('piece'));
   const pad = zeroSubtreeRoot(4);
   assert.deepEqual(pad, sha256Pair(sha256Pair(ZERO, ZERO), sha256Pair(ZERO, ZERO)));
-  assert.deepEqual(merkleRoot(Buffer.concat([p, p, p]), 4, pad), sha256Pair(sha256Pair(p, p), sha256Pair(p, pad)));
+  assert.deepEqual(
+    merkleRoot(Buffer.concat([p, p, p]), 4, pad),
+    sha256Pair(sha256Pair(p, p), sha256Pair(p, pad)),
+  );
 });
 
 test('nextPowerOfTwo', () => {

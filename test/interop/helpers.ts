@@ -41,7 +41,10 @@ const probed = new Map<string, string | undefined>();
  * Why `probe` (a command line run synchronously, or a function returning a failure reason)
  * says the tool is unusable, or `undefined` when it is usable. Results are cached by `name`.
  */
-export function toolProblem(name: string, probe: readonly string[] | (() => string | undefined)): string | undefined {
+export function toolProblem(
+  name: string,
+  probe: readonly string[] | (() => string | undefined),
+): string | undefined {
   if (probed.has(name)) return probed.get(name);
   let problem: string | undefined;
   if (typeof probe === 'function') {
@@ -50,7 +53,8 @@ export function toolProblem(name: string, probe: readonly string[] | (() => stri
     const [cmd, ...args] = probe;
     const r = spawnSync(cmd!, args, { encoding: 'utf8', timeout: 30_000 });
     if (r.error) problem = `${probe.join(' ')}: ${r.error.message}`;
-    else if (r.status !== 0) problem = `${probe.join(' ')} exited with ${r.status}: ${r.stderr.trim()}`;
+    else if (r.status !== 0)
+      problem = `${probe.join(' ')} exited with ${r.status}: ${r.stderr.trim()}`;
   }
   probed.set(name, problem);
   return problem;
@@ -64,7 +68,10 @@ export function toolProblem(name: string, probe: readonly string[] | (() => stri
 export function requireTool(
   t: TestContext,
   name: string,
-  probe: readonly string[] | (() => string | undefined) = PROBES[name as keyof typeof PROBES] ?? [name, '--version'],
+  probe: readonly string[] | (() => string | undefined) = PROBES[name as keyof typeof PROBES] ?? [
+    name,
+    '--version',
+  ],
 ): boolean {
   const problem = toolProblem(name, probe);
   if (problem === undefined) return true;
@@ -106,7 +113,10 @@ export function run(
 }
 
 /** Runs the compiled shoal CLI (`node dist/src/cli/main.js ...args`). */
-export function runShoal(args: readonly string[], options: { cwd?: string } = {}): Promise<RunResult> {
+export function runShoal(
+  args: readonly string[],
+  options: { cwd?: string } = {},
+): Promise<RunResult> {
   return run(process.execPath, [SHOAL_CLI, ...args], options);
 }
 

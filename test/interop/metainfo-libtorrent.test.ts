@@ -17,7 +17,15 @@ import { HashPool } from '../../src/crypto/hash-pool.js';
 import { createTorrent } from '../../src/metainfo/create.js';
 import type { Metainfo, TorrentVersion } from '../../src/metainfo/types.js';
 import { realFs } from '../../src/runtime/real.js';
-import { pseudoRandomBytes, requireTool, run, runPython, runShoal, shoalInfo, tempDir } from './helpers.js';
+import {
+  pseudoRandomBytes,
+  requireTool,
+  run,
+  runPython,
+  runShoal,
+  shoalInfo,
+  tempDir,
+} from './helpers.js';
 
 interface Fixture {
   readonly title: string;
@@ -31,10 +39,25 @@ interface Fixture {
 const KiB = 1024;
 
 const FIXTURES: readonly Fixture[] = [
-  { title: 'single file, not a piece multiple', name: 'single.bin', content: 100_000, pieceLengths: [16 * KiB, 32 * KiB] },
-  { title: 'single file, exact piece multiple', name: 'exact.bin', content: 5 * 64 * KiB, pieceLengths: [16 * KiB, 64 * KiB] },
+  {
+    title: 'single file, not a piece multiple',
+    name: 'single.bin',
+    content: 100_000,
+    pieceLengths: [16 * KiB, 32 * KiB],
+  },
+  {
+    title: 'single file, exact piece multiple',
+    name: 'exact.bin',
+    content: 5 * 64 * KiB,
+    pieceLengths: [16 * KiB, 64 * KiB],
+  },
   { title: 'single file of one byte', name: 'tiny', content: 1, pieceLengths: [16 * KiB] },
-  { title: 'single file, unicode name, ~300 KB', name: '日本語 ファイル.bin', content: 307_201, pieceLengths: [32 * KiB] },
+  {
+    title: 'single file, unicode name, ~300 KB',
+    name: '日本語 ファイル.bin',
+    content: 307_201,
+    pieceLengths: [32 * KiB],
+  },
   {
     title: 'multi-file with nested folders',
     name: 'nested',
@@ -69,7 +92,15 @@ const FIXTURES: readonly Fixture[] = [
   {
     title: 'multi-file name ordering trap',
     name: 'order',
-    content: { 'a/inner.txt': 20_000, 'a-b': 16 * KiB, 'a.txt': 1_000, A: 33_000, 'B/b': 10, é: 17_000, _: 5 },
+    content: {
+      'a/inner.txt': 20_000,
+      'a-b': 16 * KiB,
+      'a.txt': 1_000,
+      A: 33_000,
+      'B/b': 10,
+      é: 17_000,
+      _: 5,
+    },
     pieceLengths: [16 * KiB],
   },
 ];
@@ -195,7 +226,10 @@ for (const fixture of FIXTURES) {
     const shoal = new Map<string, { path: string; meta: Metainfo }>();
     for (const pieceLength of fixture.pieceLengths) {
       for (const version of VERSIONS) {
-        const { torrent, metainfo } = await createTorrent(input, realFs, pool, { version, pieceLength });
+        const { torrent, metainfo } = await createTorrent(input, realFs, pool, {
+          version,
+          pieceLength,
+        });
         const path = join(out, `shoal-${version}-${pieceLength}.torrent`);
         await writeFile(path, torrent);
         shoal.set(`${version}-${pieceLength}`, { path, meta: metainfo });
@@ -203,8 +237,10 @@ for (const fixture of FIXTURES) {
     }
 
     // libtorrent, all in one process.
-    const ltPath = (version: string, pieceLength: number) => join(out, `lt-${version}-${pieceLength}.torrent`);
-    const orderedPath = (pieceLength: number) => join(out, `lt-v1-shoal-order-${pieceLength}.torrent`);
+    const ltPath = (version: string, pieceLength: number) =>
+      join(out, `lt-${version}-${pieceLength}.torrent`);
+    const orderedPath = (pieceLength: number) =>
+      join(out, `lt-v1-shoal-order-${pieceLength}.torrent`);
     const job = {
       parent: contentParent,
       name: fixture.name,
@@ -249,63 +285,104 @@ for (const fixture of FIXTURES) {
         }
       });
     } else {
-      await t.test('multi-file v1: libtorrent reads shoal’s torrent and lists the same files', () => {
-        for (const pieceLength of fixture.pieceLengths) {
-          const ours = shoal.get(`v1-${pieceLength}`)!;
-          const parsed = lt.parsed[ours.path]!;
-          const created = lt.created[ltPath('v1', pieceLength)]!;
-          assert.equal(parsed.v1, hex(ours.meta.infoHashV1));
-          assert.equal(parsed.v2, null);
-          assert.deepEqual(parsed.files, listed(ours.meta), 'libtorrent keeps shoal’s file order');
-          assert.deepEqual(realFiles(created.files), realFiles(listed(ours.meta)), 'same files and lengths');
-          assert.equal(created.files.filter((f) => f.pad).length, 0, 'libtorrent v1 has no padding');
-          // Same files in the same order: libtorrent must then produce the very same info dict.
-          assert.equal(lt.created[orderedPath(pieceLength)]!.v1, hex(ours.meta.infoHashV1), 'v1 in shoal order');
-        }
-      });
+      await t.test(
+        'multi-file v1: libtorrent reads shoal’s torrent and lists the same files',
+        () => {
+          for (const pieceLength of fixture.pieceLengths) {
+            const ours = shoal.get(`v1-${pieceLength}`)!;
+            const parsed = lt.parsed[ours.path]!;
+            const created = lt.created[ltPath('v1', pieceLength)]!;
+            assert.equal(parsed.v1, hex(ours.meta.infoHashV1));
+            assert.equal(parsed.v2, null);
+            assert.deepEqual(
+              parsed.files,
+              listed(ours.meta),
+              'libtorrent keeps shoal’s file order',
+            );
+            assert.deepEqual(
+              realFiles(created.files),
+              realFiles(listed(ours.meta)),
+              'same files and lengths',
+            );
+            assert.equal(
+              created.files.filter((f) => f.pad).length,
+              0,
+              'libtorrent v1 has no padding',
+            );
+            // Same files in the same order: libtorrent must then produce the very same info dict.
+            assert.equal(
+              lt.created[orderedPath(pieceLength)]!.v1,
+              hex(ours.meta.infoHashV1),
+              'v1 in shoal order',
+            );
+          }
+        },
+      );
     }
 
-    await t.test('libtorrent parses every shoal torrent with the info-hashes `shoal info` reports', async () => {
-      for (const { path, meta } of shoal.values()) {
-        const info = await shoalInfo(path);
-        const parsed = lt.parsed[path]!;
-        assert.equal(info.infoHashV1, hex(meta.infoHashV1), `${path}: shoal info vs library`);
-        assert.equal(info.infoHashV2, hex(meta.infoHashV2), `${path}: shoal info vs library`);
-        assert.equal(parsed.v1, info.infoHashV1, `${path}: libtorrent v1`);
-        assert.equal(parsed.v2, info.infoHashV2, `${path}: libtorrent v2`);
-        assert.deepEqual(realFiles(parsed.files), realFiles(info.files.map((f) => ({ ...f, pad: false }))));
-      }
-    });
+    await t.test(
+      'libtorrent parses every shoal torrent with the info-hashes `shoal info` reports',
+      async () => {
+        for (const { path, meta } of shoal.values()) {
+          const info = await shoalInfo(path);
+          const parsed = lt.parsed[path]!;
+          assert.equal(info.infoHashV1, hex(meta.infoHashV1), `${path}: shoal info vs library`);
+          assert.equal(info.infoHashV2, hex(meta.infoHashV2), `${path}: shoal info vs library`);
+          assert.equal(parsed.v1, info.infoHashV1, `${path}: libtorrent v1`);
+          assert.equal(parsed.v2, info.infoHashV2, `${path}: libtorrent v2`);
+          assert.deepEqual(
+            realFiles(parsed.files),
+            realFiles(info.files.map((f) => ({ ...f, pad: false }))),
+          );
+        }
+      },
+    );
 
-    await t.test('`shoal info` reads libtorrent’s torrents with libtorrent’s info-hashes', async () => {
-      const made = Object.entries(lt.created);
-      assert.equal(made.length, fixture.pieceLengths.length * (single ? 3 : 4));
-      for (const [path, theirs] of made) {
-        const info = await shoalInfo(path);
-        assert.equal(info.infoHashV1, theirs.v1, `${path}: v1`);
-        assert.equal(info.infoHashV2, theirs.v2, `${path}: v2`);
-        assert.deepEqual(realFiles(info.files.map((f) => ({ ...f, pad: false }))), realFiles(theirs.files));
-      }
-    });
+    await t.test(
+      '`shoal info` reads libtorrent’s torrents with libtorrent’s info-hashes',
+      async () => {
+        const made = Object.entries(lt.created);
+        assert.equal(made.length, fixture.pieceLengths.length * (single ? 3 : 4));
+        for (const [path, theirs] of made) {
+          const info = await shoalInfo(path);
+          assert.equal(info.infoHashV1, theirs.v1, `${path}: v1`);
+          assert.equal(info.infoHashV2, theirs.v2, `${path}: v2`);
+          assert.deepEqual(
+            realFiles(info.files.map((f) => ({ ...f, pad: false }))),
+            realFiles(theirs.files),
+          );
+        }
+      },
+    );
 
-    await t.test('`shoal info` reads transmission-create’s torrents with its info-hash', async (st) => {
-      if (!requireTool(st, 'transmission-create') || !requireTool(st, 'transmission-show')) return;
-      for (const pieceLength of fixture.pieceLengths) {
-        const path = join(out, `transmission-${pieceLength}.torrent`);
-        const created = await run('transmission-create', ['-o', path, '-s', String(pieceLength / KiB), input]);
-        assert.equal(created.code, 0, created.stderr);
-        const shown = await run('transmission-show', [path]);
-        assert.equal(shown.code, 0, shown.stderr);
-        const hash = /^\s*Hash(?: v1)?:\s*([0-9a-f]{40})\s*$/im.exec(shown.stdout)?.[1];
-        assert.ok(hash, `no Hash line in transmission-show output:\n${shown.stdout}`);
-        const info = await shoalInfo(path);
-        assert.equal(info.version, 'v1');
-        assert.equal(info.infoHashV1, hash);
-        assert.equal(info.infoHashV2, null);
-        const expected = realFiles(listed(shoal.get(`v1-${pieceLength}`)!.meta));
-        assert.deepEqual(realFiles(info.files.map((f) => ({ ...f, pad: false }))), expected);
-      }
-    });
+    await t.test(
+      '`shoal info` reads transmission-create’s torrents with its info-hash',
+      async (st) => {
+        if (!requireTool(st, 'transmission-create') || !requireTool(st, 'transmission-show'))
+          return;
+        for (const pieceLength of fixture.pieceLengths) {
+          const path = join(out, `transmission-${pieceLength}.torrent`);
+          const created = await run('transmission-create', [
+            '-o',
+            path,
+            '-s',
+            String(pieceLength / KiB),
+            input,
+          ]);
+          assert.equal(created.code, 0, created.stderr);
+          const shown = await run('transmission-show', [path]);
+          assert.equal(shown.code, 0, shown.stderr);
+          const hash = /^\s*Hash(?: v1)?:\s*([0-9a-f]{40})\s*$/im.exec(shown.stdout)?.[1];
+          assert.ok(hash, `no Hash line in transmission-show output:\n${shown.stdout}`);
+          const info = await shoalInfo(path);
+          assert.equal(info.version, 'v1');
+          assert.equal(info.infoHashV1, hash);
+          assert.equal(info.infoHashV2, null);
+          const expected = realFiles(listed(shoal.get(`v1-${pieceLength}`)!.meta));
+          assert.deepEqual(realFiles(info.files.map((f) => ({ ...f, pad: false }))), expected);
+        }
+      },
+    );
   });
 }
 
@@ -315,7 +392,10 @@ test('`shoal create` on the command line reports the library’s info-hashes', a
   const output = join(dir, 'cli.torrent');
   const r = await runShoal(['create', input, '-o', output, '--hybrid', '--piece-length', '16384']);
   assert.equal(r.code, 0, r.stderr);
-  const { metainfo } = await createTorrent(input, realFs, pool, { version: 'hybrid', pieceLength: 16 * KiB });
+  const { metainfo } = await createTorrent(input, realFs, pool, {
+    version: 'hybrid',
+    pieceLength: 16 * KiB,
+  });
   assert.match(r.stdout, new RegExp(`info-hash v1: ${hex(metainfo.infoHashV1)}`));
   assert.match(r.stdout, new RegExp(`info-hash v2: ${hex(metainfo.infoHashV2)}`));
   const info = await shoalInfo(output);

@@ -27,7 +27,9 @@ test('single-file v1: pieces are SHA-1 of consecutive piece-length slices', asyn
     private: true,
   });
   const data = fixtureBytes(40000, 'one.bin');
-  const expected = Buffer.concat([0, 1, 2].map((i) => sha1(data.subarray(i * 16384, (i + 1) * 16384))));
+  const expected = Buffer.concat(
+    [0, 1, 2].map((i) => sha1(data.subarray(i * 16384, (i + 1) * 16384))),
+  );
   assert.deepEqual(metainfo.pieces, expected);
   assert.equal(metainfo.version, 'v1');
   assert.equal(metainfo.singleFile, true);
@@ -68,7 +70,10 @@ test('multi-file hybrid: files sorted, padded to piece boundaries, v1 and v2 agr
 test('v2-only torrents have a file tree, no pieces, and piece-aligned files', async (t) => {
   const dir = await tempDir(t);
   await writeTree(join(dir, 'set'), { x: 100000, y: 3 });
-  const { metainfo } = await createTorrent(join(dir, 'set'), realFs, pool, { version: 'v2', pieceLength: 32768 });
+  const { metainfo } = await createTorrent(join(dir, 'set'), realFs, pool, {
+    version: 'v2',
+    pieceLength: 32768,
+  });
   assert.equal(metainfo.version, 'v2');
   assert.equal(metainfo.pieces, undefined);
   assert.equal(metainfo.infoHashV1, undefined);
@@ -86,7 +91,7 @@ test('v2-only torrents have a file tree, no pieces, and piece-aligned files', as
 
 test('hybrid creation is deterministic and the raw info bytes are re-hashable', async (t) => {
   const dir = await tempDir(t);
-  await writeTree(join(dir, 'd'), { 'f1': 50000, 'f2': 1 });
+  await writeTree(join(dir, 'd'), { f1: 50000, f2: 1 });
   const a = await createTorrent(join(dir, 'd'), realFs, pool, { pieceLength: 16384 });
   const b = await createTorrent(join(dir, 'd'), realFs, pool, { pieceLength: 16384 });
   assert.deepEqual(a.metainfo.infoHashV1, b.metainfo.infoHashV1);

@@ -1,7 +1,7 @@
-import { after, before, test } from 'node:test';
-import { join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { HashPool } from '../../src/crypto/hash-pool.js';
 import { ShoalError } from '../../src/errors.js';

@@ -10,7 +10,10 @@ test('parses hex and base32 btih to the same hash', () => {
   const b32 = parseMagnet('magnet:?xt=urn:btih:YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKEK');
   assert.equal(hex.infoHashV1?.toString('hex'), HEX);
   assert.deepEqual(b32.infoHashV1, hex.infoHashV1);
-  assert.equal(formatMagnet(hex, { base32: true }), 'magnet:?xt=urn:btih:YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKEK');
+  assert.equal(
+    formatMagnet(hex, { base32: true }),
+    'magnet:?xt=urn:btih:YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKEK',
+  );
 });
 
 test('parses v2 btmh, names, trackers, web seeds, peers and select-only', () => {
@@ -40,7 +43,7 @@ test('rejects broken magnets with MagnetError', () => {
     'http://x',
     'magnet:?dn=x',
     'magnet:?xt=urn:btih:1234',
-    'magnet:?xt=urn:btmh:1120' + 'a'.repeat(64),
+    `magnet:?xt=urn:btmh:1120${'a'.repeat(64)}`,
     `magnet:?xt=urn:btih:${HEX}&x.pe=nope`,
     `magnet:?xt=urn:btih:${HEX}&x.pe=1.2.3.4:0`,
     `magnet:?xt=urn:btih:${HEX}&so=5-1`,

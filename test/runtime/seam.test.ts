@@ -39,13 +39,19 @@ test('only src/runtime/ uses timers, wall-clock time, ambient randomness or raw 
     const text = await readFile(file, 'utf8');
     text.split('\n').forEach((line, i) => {
       if (/^\s*(\*|\/\/)/.test(line)) return; // comments may mention them
-      for (const [re, what] of FORBIDDEN) if (re.test(line)) violations.push(`${rel}:${i + 1}: ${what}`);
+      for (const [re, what] of FORBIDDEN)
+        if (re.test(line)) violations.push(`${rel}:${i + 1}: ${what}`);
     });
   }
   assert.deepEqual(violations, [], 'use the Runtime instead');
 });
 
 test('the seam check catches a violation', () => {
-  const hits = FORBIDDEN.filter(([re]) => re.test("const t = setTimeout(() => 1, 5); import x from 'node:dgram';"));
-  assert.deepEqual(hits.map(([, w]) => w), ['setTimeout', 'node:dgram']);
+  const hits = FORBIDDEN.filter(([re]) =>
+    re.test("const t = setTimeout(() => 1, 5); import x from 'node:dgram';"),
+  );
+  assert.deepEqual(
+    hits.map(([, w]) => w),
+    ['setTimeout', 'node:dgram'],
+  );
 });

@@ -25,8 +25,14 @@ test('SeededRandom replays the same sequence for the same seed', () => {
   const b = new SeededRandom(42);
   const c = new SeededRandom(43);
   const seqA = Array.from({ length: 8 }, () => a.next());
-  assert.deepEqual(seqA, Array.from({ length: 8 }, () => b.next()));
-  assert.notDeepEqual(seqA, Array.from({ length: 8 }, () => c.next()));
+  assert.deepEqual(
+    seqA,
+    Array.from({ length: 8 }, () => b.next()),
+  );
+  assert.notDeepEqual(
+    seqA,
+    Array.from({ length: 8 }, () => c.next()),
+  );
   assert.deepEqual(new SeededRandom(7).bytes(13), new SeededRandom(7).bytes(13));
   for (let i = 0; i < 1000; i++) {
     const n = a.int(10);

@@ -45,6 +45,11 @@ export function mutated(base: Uint8Array): fc.Arbitrary<Uint8Array> {
 }
 
 /** Asserts a thrown value is of one of the expected error classes, rethrowing anything else. */
-export function expectOnly(error: unknown, ...classes: (abstract new (...args: never[]) => Error)[]): void {
+export function expectOnly(
+  error: unknown,
+  ...classes: (abstract new (
+    ...args: never[]
+  ) => Error)[]
+): void {
   if (!classes.some((c) => error instanceof c)) throw error;
 }

@@ -24,7 +24,11 @@ export interface CreateCommandOptions {
 const PROGRESS_MIN_BYTES = 64 * 1024 * 1024;
 
 /** `shoal create <path>`: hashes a file or folder and writes a `.torrent`. */
-export async function createCommand(runtime: Runtime, path: string, opts: CreateCommandOptions): Promise<void> {
+export async function createCommand(
+  runtime: Runtime,
+  path: string,
+  opts: CreateCommandOptions,
+): Promise<void> {
   const chosen = (['v1', 'v2', 'hybrid'] as const).filter((v) => opts[v]);
   if (chosen.length > 1) throw new UsageError('choose at most one of --v1, --v2, --hybrid');
   const version: TorrentVersion = chosen[0] ?? 'hybrid';
@@ -32,7 +36,9 @@ export async function createCommand(runtime: Runtime, path: string, opts: Create
   if (opts.pieceLength !== undefined) {
     pieceLength = parseByteSize(opts.pieceLength);
     if (pieceLength === undefined || pieceLength <= 0) {
-      throw new UsageError(`--piece-length "${opts.pieceLength}" is not a byte count (e.g. 262144 or 256K)`);
+      throw new UsageError(
+        `--piece-length "${opts.pieceLength}" is not a byte count (e.g. 262144 or 256K)`,
+      );
     }
   }
   const input = resolve(path.replace(/\/+$/, '') || '/');

@@ -5,7 +5,11 @@ import type { Runtime } from '../../runtime/runtime.js';
 import { formatBytes } from '../format.js';
 
 /** `shoal info <file.torrent|magnet>`: prints what a torrent or magnet link describes. */
-export async function infoCommand(runtime: Runtime, source: string, opts: { json?: boolean }): Promise<void> {
+export async function infoCommand(
+  runtime: Runtime,
+  source: string,
+  opts: { json?: boolean },
+): Promise<void> {
   if (source.toLowerCase().startsWith('magnet:')) {
     const m = parseMagnet(source);
     const summary = {
@@ -42,8 +46,14 @@ export async function infoCommand(runtime: Runtime, source: string, opts: { json
     ['private', meta.private ? 'yes' : 'no'],
     ...(meta.comment !== undefined ? [['comment', meta.comment] as [string, string]] : []),
     ...(meta.createdBy !== undefined ? [['created by', meta.createdBy] as [string, string]] : []),
-    [`files (${summary.files.length})`, summary.files.map((f) => `${f.path}  ${formatBytes(f.length)}`).join('\n')],
-    ['trackers', meta.announce.map((tier, i) => `tier ${i + 1}: ${tier.join(' ')}`).join('\n') || '-'],
+    [
+      `files (${summary.files.length})`,
+      summary.files.map((f) => `${f.path}  ${formatBytes(f.length)}`).join('\n'),
+    ],
+    [
+      'trackers',
+      meta.announce.map((tier, i) => `tier ${i + 1}: ${tier.join(' ')}`).join('\n') || '-',
+    ],
     ['web seeds', meta.webSeeds.join('\n') || '-'],
     ['magnet', summary.magnet],
   ]);
@@ -81,7 +91,10 @@ function print(json: boolean, value: unknown, lines: () => [string, string][]): 
   const text = rows
     .map(([k, v]) => {
       const [first, ...rest] = v.split('\n');
-      return [`${`${k}:`.padEnd(width)}${first}`, ...rest.map((r) => `${' '.repeat(width)}${r}`)].join('\n');
+      return [
+        `${`${k}:`.padEnd(width)}${first}`,
+        ...rest.map((r) => `${' '.repeat(width)}${r}`),
+      ].join('\n');
     })
     .join('\n');
   process.stdout.write(`${text}\n`);

@@ -1,0 +1,44 @@
+/**
+ * The shoal library. Everything a program needs to read, write and inspect torrents, and the
+ * runtime seam the rest of shoal is built on.
+ */
+export {
+  type BDict,
+  BencodeError,
+  type BencodeLimits,
+  type BList,
+  type BValue,
+  DEFAULT_BENCODE_LIMITS,
+  decode,
+  decodePrefix,
+  type Encodable,
+  encode,
+  tryDecode,
+} from './codec/bencode.js';
+export { HashPool } from './crypto/hash-pool.js';
+export { ShoalError, UsageError } from './errors.js';
+export {
+  type CreatedTorrent,
+  type CreateTorrentOptions,
+  createTorrent,
+} from './metainfo/create.js';
+export { MagnetError, MetainfoError, UnsafePathError } from './metainfo/errors.js';
+export {
+  formatMagnet,
+  type MagnetLink,
+  magnetFromMetainfo,
+  parseMagnet,
+} from './metainfo/magnet.js';
+export {
+  DEFAULT_METAINFO_LIMITS,
+  type MetainfoLimits,
+  parseInfoDictionary,
+  parseTorrent,
+} from './metainfo/parse.js';
+export { choosePieceLength } from './metainfo/piece-length.js';
+export type { Metainfo, TorrentFile, TorrentVersion } from './metainfo/types.js';
+export { EgressDeniedError, type EgressMode, EgressPolicy } from './runtime/egress.js';
+export { ManualClock } from './runtime/manual-clock.js';
+export { createRealRuntime, IoError, realFs } from './runtime/real.js';
+export type * from './runtime/runtime.js';
+export { SeededRandom } from './runtime/seeded-random.js';
