@@ -87,26 +87,34 @@ function realUdp(egress: EgressPolicy): UdpFactory {
 
 function wrapSocket(socket: Socket): ByteStream {
   let closed = false;
-  const closeHandlers: ((error?: Error) => void)[] = [];
   let lastError: Error | undefined;
+  let onData: (data: Buffer) => void = () => {};
+  let onDrain: () => void = () => {};
+  let onClose: (error?: Error) => void = () => {};
+  socket.on('data', (d: Buffer) => onData(d));
+  socket.on('drain', () => onDrain());
   socket.on('error', (error) => {
     lastError = error;
   });
   socket.on('close', () => {
     closed = true;
-    for (const h of closeHandlers) h(lastError);
+    onClose(lastError);
   });
   return {
     remoteAddress: socket.remoteAddress ?? '',
     remotePort: socket.remotePort ?? 0,
     localAddress: socket.localAddress ?? '',
     localPort: socket.localPort ?? 0,
-    write: (data) => socket.write(data),
-    onData: (handler) => void socket.on('data', handler),
-    onDrain: (handler) => void socket.on('drain', handler),
+    write: (data) => !closed && socket.write(data),
+    onData(handler) {
+      onData = handler;
+    },
+    onDrain(handler) {
+      onDrain = handler;
+    },
     onClose(handler) {
+      onClose = handler;
       if (closed) handler(lastError);
-      else closeHandlers.push(handler);
     },
     pause: () => void socket.pause(),
     resume: () => void socket.resume(),

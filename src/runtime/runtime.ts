@@ -79,9 +79,11 @@ export interface ByteStream {
   readonly localPort: number;
   /** Queues bytes; returns false when the caller should wait for `onDrain` before writing more. */
   write(data: Uint8Array): boolean;
+  /** Sets the handler for received bytes, replacing any earlier one (so owners can hand over). */
   onData(handler: (data: Buffer) => void): void;
+  /** Sets the handler for "writable again", replacing any earlier one. */
   onDrain(handler: () => void): void;
-  /** Called once when the stream ends for any reason (remote close, error, destroy). */
+  /** Sets the handler called once when the stream ends for any reason, replacing any earlier one. */
   onClose(handler: (error?: Error) => void): void;
   /** Stops reading from the peer (backpressure on our receive side). */
   pause(): void;

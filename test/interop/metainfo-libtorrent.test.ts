@@ -132,7 +132,7 @@ interface LtReport {
  * `ordered`: v1 torrents whose files are added one by one in the given order;
  * `parse`: torrent files to load with torrent_info. Prints the findings as JSON.
  */
-const LIBTORRENT_SCRIPT = String.raw`
+const LIBTORRENT_SCRIPT = `
 import json, os, sys
 import libtorrent as lt
 
@@ -213,6 +213,12 @@ const realFiles = (files: readonly ListedFile[]) =>
   unpadded(files).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
 const hex = (b: Buffer | undefined): string | null => b?.toString('hex') ?? null;
+const SHA1_HEX = /^[0-9a-f]{40}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** `shoal info --json` files (padding already left out) as {@link ListedFile}s. */
+const fromInfo = (files: readonly { path: string; length: number }[]): ListedFile[] =>
+  files.map((f) => ({ ...f, pad: false }));
 
 for (const fixture of FIXTURES) {
   const single = typeof fixture.content === 'number';
@@ -270,6 +276,8 @@ for (const fixture of FIXTURES) {
           const ours = shoal.get(`${version}-${pieceLength}`)!.meta;
           const theirs = lt.created[ltPath(version, pieceLength)]!;
           const what = `${version}, piece length ${pieceLength}`;
+          assert.match(theirs.v2 ?? '', SHA256_HEX, `${what}: libtorrent made a v2 torrent`);
+          assert.match(theirs.v1 ?? 'none', version === 'hybrid' ? SHA1_HEX : /^none$/, what);
           if (version === 'hybrid') {
             // The v1 file list, BEP 47 padding included, is part of the info dictionary.
             assert.deepEqual(listed(ours), theirs.files, `${what}: file layout (order, padding)`);
@@ -279,7 +287,6 @@ for (const fixture of FIXTURES) {
           }
           assert.equal(hex(ours.infoHashV2), theirs.v2, `${what}: v2 info-hash`);
           assert.equal(hex(ours.infoHashV1), theirs.v1, `${what}: v1 info-hash`);
-          assert.equal(ours.version === 'hybrid', theirs.v1 !== null);
         }
       }
     });
@@ -289,6 +296,7 @@ for (const fixture of FIXTURES) {
         for (const pieceLength of fixture.pieceLengths) {
           const ours = shoal.get(`v1-${pieceLength}`)!.meta;
           const theirs = lt.created[ltPath('v1', pieceLength)]!;
+          assert.match(theirs.v1 ?? '', SHA1_HEX);
           assert.equal(theirs.v2, null);
           assert.deepEqual(listed(ours), theirs.files);
           assert.equal(hex(ours.infoHashV1), theirs.v1, `v1, piece length ${pieceLength}`);
@@ -302,6 +310,7 @@ for (const fixture of FIXTURES) {
             const ours = shoal.get(`v1-${pieceLength}`)!;
             const parsed = lt.parsed[ours.path]!;
             const created = lt.created[ltPath('v1', pieceLength)]!;
+            assert.match(parsed.v1 ?? '', SHA1_HEX);
             assert.equal(parsed.v1, hex(ours.meta.infoHashV1));
             assert.equal(parsed.v2, null);
             assert.deepEqual(
@@ -309,91 +318,72 @@ for (const fixture of FIXTURES) {
               listed(ours.meta),
               'libtorrent keeps shoal’s file order',
             );
-            assert.deepEqual(
-              realFiles(created.files),
-              realFiles(listed(ours.meta)),
-              'same files and lengths',
-            );
+            assert.deepEqual(realFiles(created.files), realFiles(listed(ours.meta)), 'same files');
             assert.equal(
               created.files.filter((f) => f.pad).length,
               0,
               'libtorrent v1 has no padding',
             );
-            // Same files in the same order: libtorrent must then produce the very same info dict.
-            assert.equal(
-              lt.created[orderedPath(pieceLength)]!.v1,
-              hex(ours.meta.infoHashV1),
-              'v1 in shoal order',
-            );
+            // The same files in the same order must give the very same info dictionary.
+            const ordered = lt.created[orderedPath(pieceLength)]!;
+            assert.equal(ordered.v1, hex(ours.meta.infoHashV1), 'libtorrent v1 in shoal’s order');
           }
         },
       );
     }
 
     await t.test(
-      'libtorrent parses every shoal torrent with the info-hashes `shoal info` reports',
+      'libtorrent parses every shoal torrent to the hashes `shoal info` reports',
       async () => {
-        for (const { path, meta } of shoal.values()) {
-          const info = await shoalInfo(path);
-          const parsed = lt.parsed[path]!;
+        const made = [...shoal.values()];
+        const infos = await Promise.all(made.map((s) => shoalInfo(s.path)));
+        for (const [i, { path, meta }] of made.entries()) {
+          const info = infos[i]!;
+          const parsed = lt.parsed[path];
+          assert.ok(parsed, `libtorrent did not load ${path}`);
           assert.equal(info.infoHashV1, hex(meta.infoHashV1), `${path}: shoal info vs library`);
           assert.equal(info.infoHashV2, hex(meta.infoHashV2), `${path}: shoal info vs library`);
+          assert.ok(info.infoHashV1 !== null || info.infoHashV2 !== null);
           assert.equal(parsed.v1, info.infoHashV1, `${path}: libtorrent v1`);
           assert.equal(parsed.v2, info.infoHashV2, `${path}: libtorrent v2`);
-          assert.deepEqual(
-            realFiles(parsed.files),
-            realFiles(info.files.map((f) => ({ ...f, pad: false }))),
-          );
+          assert.deepEqual(realFiles(parsed.files), realFiles(fromInfo(info.files)));
         }
       },
     );
 
-    await t.test(
-      '`shoal info` reads libtorrent’s torrents with libtorrent’s info-hashes',
-      async () => {
-        const made = Object.entries(lt.created);
-        assert.equal(made.length, fixture.pieceLengths.length * (single ? 3 : 4));
-        for (const [path, theirs] of made) {
-          const info = await shoalInfo(path);
-          assert.equal(info.infoHashV1, theirs.v1, `${path}: v1`);
-          assert.equal(info.infoHashV2, theirs.v2, `${path}: v2`);
-          assert.deepEqual(
-            realFiles(info.files.map((f) => ({ ...f, pad: false }))),
-            realFiles(theirs.files),
-          );
-        }
-      },
-    );
+    await t.test('`shoal info` reads libtorrent’s torrents with libtorrent’s hashes', async () => {
+      const made = Object.entries(lt.created);
+      assert.equal(made.length, fixture.pieceLengths.length * (single ? 3 : 4));
+      const infos = await Promise.all(made.map(([path]) => shoalInfo(path)));
+      for (const [i, [path, theirs]] of made.entries()) {
+        const info = infos[i]!;
+        assert.equal(info.infoHashV1, theirs.v1, `${path}: v1`);
+        assert.equal(info.infoHashV2, theirs.v2, `${path}: v2`);
+        assert.deepEqual(realFiles(fromInfo(info.files)), realFiles(theirs.files));
+      }
+    });
 
-    await t.test(
-      '`shoal info` reads transmission-create’s torrents with its info-hash',
-      async (st) => {
-        if (!requireTool(st, 'transmission-create') || !requireTool(st, 'transmission-show'))
-          return;
-        for (const pieceLength of fixture.pieceLengths) {
-          const path = join(out, `transmission-${pieceLength}.torrent`);
-          const created = await run('transmission-create', [
-            '-o',
-            path,
-            '-s',
-            String(pieceLength / KiB),
-            input,
-          ]);
-          assert.equal(created.code, 0, created.stderr);
-          const shown = await run('transmission-show', [path]);
-          assert.equal(shown.code, 0, shown.stderr);
-          const hash = /^\s*Hash(?: v1)?:\s*([0-9a-f]{40})\s*$/im.exec(shown.stdout)?.[1];
-          assert.ok(hash, `no Hash line in transmission-show output:\n${shown.stdout}`);
-          const info = await shoalInfo(path);
-          assert.equal(info.version, 'v1');
-          assert.equal(info.infoHashV1, hash);
-          assert.equal(info.infoHashV2, null);
-          // transmission-create 3.00 leaves empty files out of its torrents.
-        const expected = realFiles(listed(shoal.get(`v1-${pieceLength}`)!.meta)).filter((f) => f.length > 0);
-          assert.deepEqual(realFiles(info.files.map((f) => ({ ...f, pad: false }))), expected);
-        }
-      },
-    );
+    await t.test('`shoal info` reads transmission-create’s torrents with its hash', async (st) => {
+      if (!requireTool(st, 'transmission-create') || !requireTool(st, 'transmission-show')) return;
+      for (const pieceLength of fixture.pieceLengths) {
+        const path = join(out, `transmission-${pieceLength}.torrent`);
+        const kib = String(pieceLength / KiB);
+        const created = await run('transmission-create', ['-o', path, '-s', kib, input]);
+        assert.equal(created.code, 0, created.stderr);
+        const shown = await run('transmission-show', [path]);
+        assert.equal(shown.code, 0, shown.stderr);
+        const hash = /^\s*Hash(?: v1)?:\s*([0-9a-f]{40})\s*$/im.exec(shown.stdout)?.[1];
+        assert.ok(hash, `no Hash line in transmission-show output:\n${shown.stdout}`);
+        const info = await shoalInfo(path);
+        assert.equal(info.version, 'v1');
+        assert.equal(info.infoHashV1, hash);
+        assert.equal(info.infoHashV2, null);
+        // transmission-create 3.00 leaves empty files out of its torrents.
+        const expected = realFiles(listed(shoal.get(`v1-${pieceLength}`)!.meta));
+        const nonEmpty = expected.filter((f) => f.length > 0);
+        assert.deepEqual(realFiles(fromInfo(info.files)), nonEmpty);
+      }
+    });
   });
 }
 

@@ -1,0 +1,49 @@
+/**
+ * Benchmark runner: `node dist/bench/run.js [name]` (or `npm run bench -- [name]`) runs the named
+ * benchmark, or every benchmark when no name is given. An unknown name lists the available ones
+ * and exits with status 2.
+ */
+
+/** A benchmark module: runs itself and prints its figures. */
+interface Benchmark {
+  run(): Promise<void>;
+}
+
+/** Every benchmark, by name, with a one-line description and a lazy loader. */
+const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benchmark> }> = {
+  create: {
+    description: 'hash a 2 GiB file into a hybrid torrent: shoal vs libtorrent create_torrent',
+    load: () => import('./create.js'),
+  },
+};
+
+async function main(args: string[]): Promise<number> {
+  const [name, ...extra] = args;
+  if (extra.length > 0 || (name !== undefined && !Object.hasOwn(BENCHMARKS, name))) {
+    const width = Math.max(...Object.keys(BENCHMARKS).map((n) => n.length));
+    const list = Object.entries(BENCHMARKS)
+      .map(([n, b]) => `  ${n.padEnd(width)}  ${b.description}`)
+      .join('\n');
+    const problem =
+      extra.length > 0 ? 'give at most one benchmark name' : `unknown benchmark "${name}"`;
+    process.stderr.write(`${problem}; available:\n${list}\n`);
+    return 2;
+  }
+  for (const n of name === undefined ? Object.keys(BENCHMARKS) : [name]) {
+    process.stdout.write(`== ${n}: ${BENCHMARKS[n]!.description}\n`);
+    await (await BENCHMARKS[n]!.load()).run();
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

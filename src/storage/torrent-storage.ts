@@ -1,0 +1,137 @@
+import { dirname, join } from 'node:path';
+import type { FileHandle, FileSystem } from '../runtime/runtime.js';
+import type { PieceLayout } from './layout.js';
+
+interface OpenFile {
+  handle: Promise<FileHandle>;
+  writable: boolean;
+}
+
+/**
+ * Reads and writes a torrent's pieces in its files: positional I/O only, padding never
+ * written, files created sparse at their full length on first write, and at most
+ * `maxOpenFiles` handles open at once (least recently used closed first).
+ */
+export class TorrentStorage {
+  private readonly open = new Map<number, OpenFile>();
+
+  constructor(
+    private readonly fs: FileSystem,
+    /** The folder the torrent is saved in. */
+    readonly root: string,
+    private readonly layout: PieceLayout,
+    /** `name` for a single-file torrent, otherwise the torrent's folder name. */
+    private readonly name: string,
+    private readonly singleFile: boolean,
+    private readonly maxOpenFiles = 32,
+  ) {}
+
+  /** Where file `fileIndex` lives on disk. */
+  filePath(fileIndex: number): string {
+    const f = this.layout.files[fileIndex]!;
+    return this.singleFile ? join(this.root, this.name) : join(this.root, this.name, ...f.path);
+  }
+
+  /** Reads `length` bytes at stream offset `offset` into a new buffer (padding reads as zeros). */
+  async read(offset: number, length: number): Promise<Buffer> {
+    const out = Buffer.alloc(length);
+    let at = 0;
+    for (const s of this.layout.segments(offset, length)) {
+      if (!s.padding) {
+        const h = await this.handle(s.fileIndex, false);
+        let done = 0;
+        while (done < s.length) {
+          const n = await h.read(out, at + done, s.length - done, s.fileOffset + done);
+          if (n === 0) break; // short file: the rest stays zero and will fail verification
+          done += n;
+        }
+      }
+      at += s.length;
+    }
+    return out;
+  }
+
+  /** Writes `data` at stream offset `offset`, skipping padding. */
+  async write(offset: number, data: Uint8Array): Promise<void> {
+    let at = 0;
+    for (const s of this.layout.segments(offset, data.length)) {
+      if (!s.padding) {
+        const h = await this.handle(s.fileIndex, true);
+        await h.write(data.subarray(at, at + s.length), s.fileOffset);
+      }
+      at += s.length;
+    }
+  }
+
+  /** Creates every (non-padding) file at its full size, so empty files exist too. */
+  async allocate(): Promise<void> {
+    for (const [i, f] of this.layout.files.entries()) {
+      if (f.padding) continue;
+      const path = this.filePath(i);
+      const s = await this.fs.stat(path).catch(() => undefined);
+      if (s === undefined || s.size !== f.length) await this.handle(i, true);
+    }
+  }
+
+  /** Flushes and closes every open file. */
+  async close(): Promise<void> {
+    const all = [...this.open.values()];
+    this.open.clear();
+    await Promise.all(
+      all.map(async (o) => {
+        const h = await o.handle.catch(() => undefined);
+        if (h) {
+          if (o.writable) await h.sync().catch(() => undefined);
+          await h.close().catch(() => undefined);
+        }
+      }),
+    );
+  }
+
+  /** Flushes written data to disk without closing. */
+  async sync(): Promise<void> {
+    await Promise.all(
+      [...this.open.values()].filter((o) => o.writable).map(async (o) => (await o.handle).sync()),
+    );
+  }
+
+  private handle(fileIndex: number, writable: boolean): Promise<FileHandle> {
+    const cached = this.open.get(fileIndex);
+    if (cached && (cached.writable || !writable)) {
+      this.open.delete(fileIndex); // re-insert: most recently used last
+      this.open.set(fileIndex, cached);
+      return cached.handle;
+    }
+    if (cached) {
+      this.open.delete(fileIndex);
+      void cached.handle.then((h) => h.close()).catch(() => undefined);
+    }
+    const handle = writable ? this.openForWrite(fileIndex) : this.fs.open(this.filePath(fileIndex), 'r');
+    const entry = { handle, writable };
+    this.open.set(fileIndex, entry);
+    handle.catch(() => {
+      if (this.open.get(fileIndex) === entry) this.open.delete(fileIndex);
+    });
+    while (this.open.size > this.maxOpenFiles) {
+      const [oldest, o] = this.open.entries().next().value as [number, OpenFile];
+      this.open.delete(oldest);
+      void o.handle.then((h) => h.close()).catch(() => undefined);
+    }
+    return handle;
+  }
+
+  private async openForWrite(fileIndex: number): Promise<FileHandle> {
+    const path = this.filePath(fileIndex);
+    const length = this.layout.files[fileIndex]!.length;
+    if (await this.fs.exists(path)) {
+      const h = await this.fs.open(path, 'r+');
+      const s = await this.fs.stat(path);
+      if (s.size !== length) await h.truncate(length);
+      return h;
+    }
+    await this.fs.mkdir(dirname(path));
+    const h = await this.fs.open(path, 'w+');
+    await h.truncate(length);
+    return h;
+  }
+}

@@ -1,0 +1,84 @@
+import { Bitfield } from '../codec/bitfield.js';
+import type { ByteStream, Clock } from '../runtime/runtime.js';
+import type { ExtendedHandshake } from '../wire/extended.js';
+import type { Handshake } from '../wire/handshake.js';
+import type { BlockRef } from '../wire/messages.js';
+import { PeerWire, type PeerWireHandler } from '../wire/peer-wire.js';
+import { RateMeter } from './rate.js';
+
+let nextSessionId = 1;
+
+/**
+ * Everything the swarm knows about one connected peer: its wire, what it has, what we asked it
+ * for and it asked us for, and how fast data flows each way.
+ */
+export class PeerSession {
+  readonly id = nextSessionId++;
+  readonly wire: PeerWire;
+  readonly address: string;
+  readonly download: RateMeter;
+  readonly upload: RateMeter;
+  bits: Bitfield | undefined;
+  handshake: Handshake | undefined;
+  extended: ExtendedHandshake | undefined;
+  fast = false;
+  /** Our requests not yet answered: key → when sent. */
+  readonly outstanding = new Map<number, number>();
+  /** Its requests not yet served, oldest first. */
+  readonly incoming: BlockRef[] = [];
+  /** Pieces it lets us request while choked (BEP 6). */
+  readonly allowedFast = new Set<number>();
+  /** How many requests we keep in flight to it. */
+  pipelineTarget = 32;
+  lastReceivedAt: number;
+  lastSentAt: number;
+  lastPieceAt: number;
+  snubbed = false;
+  closed = false;
+  /** True while its socket buffer is full (we wait for drain). */
+  congested = false;
+  serving = false;
+  /** Messages received since the handshake (to accept a bitfield only first). */
+  messagesSeen = 0;
+
+  constructor(
+    readonly stream: ByteStream,
+    clock: Clock,
+    handler: PeerWireHandler,
+    maxMessageBytes: number,
+    readonly outgoing: boolean,
+  ) {
+    this.address = `${stream.remoteAddress}:${stream.remotePort}`;
+    this.download = new RateMeter(clock);
+    this.upload = new RateMeter(clock);
+    this.lastReceivedAt = clock.now();
+    this.lastSentAt = clock.now();
+    this.lastPieceAt = clock.now();
+    this.wire = new PeerWire(
+      (chunks) => {
+        let ok = true;
+        for (const c of chunks) ok = stream.write(c) && ok;
+        this.lastSentAt = clock.now();
+        if (!ok) this.congested = true;
+      },
+      handler,
+      maxMessageBytes,
+    );
+  }
+
+  /** The host part of the remote address (bans are per host). */
+  get host(): string {
+    return this.stream.remoteAddress;
+  }
+
+  /** How many requests it accepts at once (its `reqq`, or a common default). */
+  get requestLimit(): number {
+    return this.extended?.reqq ?? 250;
+  }
+
+  /** Bits of a peer that has not said anything yet: nothing. */
+  ensureBits(pieceCount: number): Bitfield {
+    this.bits ??= new Bitfield(pieceCount);
+    return this.bits;
+  }
+}

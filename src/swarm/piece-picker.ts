@@ -1,0 +1,79 @@
+import type { Bitfield } from '../codec/bitfield.js';
+import type { RandomSource } from '../runtime/runtime.js';
+
+/** How many pieces are picked at random before switching to rarest first. */
+const RANDOM_FIRST_PIECES = 4;
+
+/**
+ * Chooses which piece to start next from a peer: pieces we want (priority > 0) and lack,
+ * that the peer has and that are not already being fetched; the first few at random (so a new
+ * peer quickly has something to trade), then rarest first with random tie-breaks, higher
+ * priority before lower.
+ */
+export class PiecePicker {
+  /** How many connected peers have each piece. */
+  readonly availability: Uint32Array;
+  /** Per-piece priority: 0 = skip, 1 = normal, up to 7 = highest. */
+  readonly priority: Uint8Array;
+
+  constructor(
+    readonly pieceCount: number,
+    private readonly have: Bitfield,
+    private readonly random: RandomSource,
+  ) {
+    this.availability = new Uint32Array(pieceCount);
+    this.priority = new Uint8Array(pieceCount).fill(1);
+  }
+
+  /** A peer announced all the pieces in `bits`. */
+  addPeer(bits: Bitfield): void {
+    for (const i of bits.indices()) this.availability[i]!++;
+  }
+
+  /** A peer with `bits` left. */
+  removePeer(bits: Bitfield): void {
+    for (const i of bits.indices()) if (this.availability[i]! > 0) this.availability[i]!--;
+  }
+
+  /** A peer announced piece `index`. */
+  addHave(index: number): void {
+    this.availability[index]!++;
+  }
+
+  /** True while some wanted piece is missing. */
+  wantsMore(): boolean {
+    for (let i = 0; i < this.pieceCount; i++) if (this.priority[i]! > 0 && !this.have.has(i)) return true;
+    return false;
+  }
+
+  /** True when `peer` has a piece we want. */
+  interestedIn(peer: Bitfield): boolean {
+    for (let i = 0; i < this.pieceCount; i++) {
+      if (this.priority[i]! > 0 && !this.have.has(i) && peer.has(i)) return true;
+    }
+    return false;
+  }
+
+  /** The next piece to start from `peer`, or -1. `busy(i)` excludes pieces already in progress. */
+  pick(peer: Bitfield, busy: (index: number) => boolean): number {
+    const n = this.pieceCount;
+    const start = n > 0 ? this.random.int(n) : 0;
+    const randomMode = this.have.cardinality < RANDOM_FIRST_PIECES;
+    let best = -1;
+    let bestPriority = 0;
+    let bestAvail = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < n; k++) {
+      const i = (start + k) % n;
+      const p = this.priority[i]!;
+      if (p === 0 || this.have.has(i) || !peer.has(i) || busy(i)) continue;
+      if (randomMode) return i;
+      const a = this.availability[i]!;
+      if (p > bestPriority || (p === bestPriority && a < bestAvail)) {
+        best = i;
+        bestPriority = p;
+        bestAvail = a;
+      }
+    }
+    return best;
+  }
+}

@@ -1,0 +1,968 @@
+import { EventEmitter } from 'node:events';
+import { Bitfield } from '../codec/bitfield.js';
+import type { HashPool } from '../crypto/hash-pool.js';
+import { ShoalError } from '../errors.js';
+import type { Metainfo } from '../metainfo/types.js';
+import type { ByteStream, Runtime, TimerHandle } from '../runtime/runtime.js';
+import { PieceLayout } from '../storage/layout.js';
+import { loadResume, type ResumeData, saveResume } from '../storage/resume.js';
+import { TorrentStorage } from '../storage/torrent-storage.js';
+import { PieceVerifier } from '../storage/verifier.js';
+import { WireError } from '../wire/errors.js';
+import { decodeExtendedHandshake, encodeExtendedHandshake, ExtensionRegistry } from '../wire/extended.js';
+import { type Handshake, hasCapability, reservedBytes } from '../wire/handshake.js';
+import type { BlockRef, Message } from '../wire/messages.js';
+import { chooseUnchoked, pickOptimistic } from './choker.js';
+import { PeerSession } from './peer-session.js';
+import { BLOCK_BYTES, blockKey, PieceJob } from './piece-job.js';
+import { PiecePicker } from './piece-picker.js';
+import { RateMeter, TokenBucket } from './rate.js';
+
+/** Tunables of one torrent's swarm, with defaults in {@link DEFAULT_SWARM_OPTIONS}. */
+export interface SwarmOptions {
+  readonly maxPeers: number;
+  readonly uploadSlots: number;
+  readonly requestTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly keepAliveMs: number;
+  readonly idleTimeoutMs: number;
+  /** Requests a peer may queue with us before it is dropped for flooding. */
+  readonly maxIncomingRequests: number;
+  /** Hash failures a peer may be blamed for before it is banned. */
+  readonly banAfterFailures: number;
+  readonly resumeIntervalMs: number;
+  /** Bytes per second, 0 = unlimited. */
+  readonly uploadLimit: number;
+  readonly downloadLimit: number;
+  readonly pieceCacheBytes: number;
+  readonly clientName: string;
+}
+
+/** Defaults close to those of mainstream clients. */
+export const DEFAULT_SWARM_OPTIONS: SwarmOptions = {
+  maxPeers: 50,
+  uploadSlots: 8,
+  requestTimeoutMs: 30_000,
+  handshakeTimeoutMs: 10_000,
+  keepAliveMs: 60_000,
+  idleTimeoutMs: 180_000,
+  maxIncomingRequests: 1000,
+  banAfterFailures: 2,
+  resumeIntervalMs: 30_000,
+  uploadLimit: 0,
+  downloadLimit: 0,
+  pieceCacheBytes: 32 * 1024 * 1024,
+  clientName: 'shoal 0.1.0',
+};
+
+/** Where a torrent stands. */
+export type TorrentState = 'checking' | 'downloading' | 'seeding' | 'paused' | 'stopped';
+
+/** A snapshot of a torrent's progress for UIs and `--json` output. */
+export interface TorrentStats {
+  readonly state: TorrentState;
+  readonly infoHash: string;
+  readonly name: string;
+  readonly piecesHave: number;
+  readonly pieceCount: number;
+  readonly bytesHave: number;
+  readonly totalLength: number;
+  readonly progress: number;
+  readonly downloaded: number;
+  readonly uploaded: number;
+  /** Bytes received in pieces that failed their hash check. */
+  readonly wasted: number;
+  readonly downloadRate: number;
+  readonly uploadRate: number;
+  readonly peers: number;
+  readonly banned: number;
+}
+
+/** Everything a torrent needs from the node that owns it. */
+export interface TorrentDeps {
+  readonly runtime: Runtime;
+  readonly pool: HashPool;
+  readonly peerId: Buffer;
+  /** Our TCP listen port, sent in the extended handshake. */
+  readonly listenPort: () => number;
+  /** Node-wide limits shared by every torrent. */
+  readonly globalUpload: TokenBucket;
+  readonly globalDownload: TokenBucket;
+  /** Bans that apply to every torrent. */
+  readonly banned: Set<string>;
+}
+
+/** Options for one torrent. */
+export interface TorrentOptions {
+  /** Folder the content is saved in (or read from, when seeding). */
+  readonly downloadDir: string;
+  /** Where resume data is kept; none when absent. */
+  readonly resumePath?: string;
+  /** Verify every piece on start instead of trusting resume data. */
+  readonly recheck?: boolean;
+  /** Per-file priorities (0 = skip); all 1 when absent. */
+  readonly filePriorities?: readonly number[];
+  readonly swarm?: Partial<SwarmOptions>;
+}
+
+/** Events a torrent emits. */
+export interface TorrentEvents {
+  progress: [TorrentStats];
+  done: [TorrentStats];
+  error: [Error];
+  warning: [string];
+  banned: [string];
+}
+
+/** Raised when a torrent's files cannot be used (missing folder, disk errors). */
+export class TorrentError extends ShoalError {
+  constructor(message: string, cause?: unknown) {
+    super('TORRENT', message, { cause });
+  }
+}
+
+const TICK_MS = 1000;
+const CHOKE_INTERVAL_MS = 10_000;
+const OPTIMISTIC_INTERVAL_MS = 30_000;
+const MAX_REQUEST_BYTES = 128 * 1024;
+const MAX_UNSOLICITED_BYTES = 4 * 1024 * 1024;
+
+/**
+ * One torrent's swarm: the peers connected for it, which pieces to ask whom for, who may
+ * download from us, verification of every piece before it is written or offered, blame and
+ * bans for bad data, and resume data. Sockets come from the node; the rest is here.
+ */
+export class Torrent extends EventEmitter<TorrentEvents> {
+  readonly meta: Metainfo;
+  readonly layout: PieceLayout;
+  readonly storage: TorrentStorage;
+  readonly have: Bitfield;
+  /** 20-byte hashes peers may use for this torrent in handshakes (v1, and truncated v2). */
+  readonly handshakeHashes: Buffer[];
+  state: TorrentState = 'checking';
+  private readonly opts: SwarmOptions;
+  private readonly picker: PiecePicker;
+  private readonly verifier: PieceVerifier;
+  private readonly sessions = new Map<number, PeerSession>();
+  private readonly jobs = new Map<number, PieceJob>();
+  private readonly writing = new Map<number, Promise<void>>();
+  private readonly candidates = new Map<string, { host: string; port: number; retryAt: number; sticky: boolean }>();
+  private readonly connecting = new Set<string>();
+  private readonly strikes = new Map<string, number>();
+  private readonly extensions = new ExtensionRegistry();
+  private readonly downloadRate: RateMeter;
+  private readonly uploadRate: RateMeter;
+  private readonly upBucket: TokenBucket;
+  private readonly downBucket: TokenBucket;
+  private readonly cache = new Map<number, Promise<Buffer>>();
+  private timers: TimerHandle[] = [];
+  private optimistic: number | undefined;
+  private lastChokeAt = Number.NEGATIVE_INFINITY;
+  private lastOptimisticAt = Number.NEGATIVE_INFINITY;
+  private wasted = 0;
+  private doneEmitted = false;
+  private resumeDirty = false;
+  private unsolicited = new Map<number, number>();
+
+  constructor(
+    meta: Metainfo,
+    private readonly deps: TorrentDeps,
+    private readonly options: TorrentOptions,
+  ) {
+    super();
+    this.meta = meta;
+    this.opts = { ...DEFAULT_SWARM_OPTIONS, ...options.swarm };
+    this.layout = new PieceLayout(meta);
+    this.storage = new TorrentStorage(deps.runtime.fs, options.downloadDir, this.layout, meta.name, meta.singleFile);
+    this.have = new Bitfield(meta.pieceCount);
+    this.picker = new PiecePicker(meta.pieceCount, this.have, deps.runtime.random);
+    this.verifier = new PieceVerifier(this.layout, deps.pool);
+    const clock = deps.runtime.clock;
+    this.downloadRate = new RateMeter(clock);
+    this.uploadRate = new RateMeter(clock);
+    this.upBucket = new TokenBucket(clock, this.opts.uploadLimit);
+    this.downBucket = new TokenBucket(clock, this.opts.downloadLimit);
+    this.handshakeHashes = [];
+    if (meta.infoHashV1) this.handshakeHashes.push(meta.infoHashV1);
+    if (meta.infoHashV2) this.handshakeHashes.push(meta.infoHashV2.subarray(0, 20));
+    if (options.filePriorities) this.setFilePriorities(options.filePriorities);
+  }
+
+  /** The info-hash shown to users: v1 when there is one, else v2. */
+  get infoHashHex(): string {
+    return (this.meta.infoHashV1 ?? this.meta.infoHashV2)!.toString('hex');
+  }
+
+  /** Checks what is on disk (trusting resume data when files are unchanged), then joins the swarm. */
+  async start(): Promise<void> {
+    this.state = 'checking';
+    await this.checkExisting();
+    this.state = this.wantsMore() ? 'downloading' : 'seeding';
+    if (!this.wantsMore()) this.emitDone();
+    const t = this.deps.runtime.timers;
+    this.timers.push(t.setInterval(() => this.tick(), TICK_MS));
+    if (this.options.resumePath) {
+      this.timers.push(t.setInterval(() => void this.saveResumeData(), this.opts.resumeIntervalMs));
+    }
+    this.tick();
+  }
+
+  /** Stops: closes peers, flushes files and saves resume data. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    for (const t of this.timers) t.cancel();
+    this.timers = [];
+    for (const s of [...this.sessions.values()]) this.drop(s, undefined);
+    await Promise.allSettled([...this.writing.values()]);
+    await this.saveResumeData();
+    await this.storage.close();
+  }
+
+  /** Stops asking for and serving data, keeping files and state. */
+  pause(): void {
+    if (this.state === 'stopped') return;
+    this.state = 'paused';
+    for (const s of [...this.sessions.values()]) this.drop(s, undefined);
+  }
+
+  /** Undoes {@link pause}. */
+  resume(): void {
+    if (this.state !== 'paused') return;
+    this.state = this.wantsMore() ? 'downloading' : 'seeding';
+    this.tick();
+  }
+
+  /** Adds a place to find a peer. `sticky` candidates are retried until connected. */
+  addPeer(host: string, port: number, sticky = false): void {
+    const key = `${host}:${port}`;
+    if (!this.candidates.has(key)) this.candidates.set(key, { host, port, retryAt: 0, sticky });
+    if (this.state === 'downloading' || this.state === 'seeding') this.connectSome();
+  }
+
+  /** Sets file priorities (0 skips a file) and re-derives piece priorities. */
+  setFilePriorities(priorities: readonly number[]): void {
+    this.picker.priority.fill(0);
+    this.layout.files.forEach((f, i) => {
+      const range = this.layout.piecesOfFile(i);
+      if (!range || f.padding) return;
+      const p = Math.max(0, Math.min(7, priorities[i] ?? 1));
+      for (let k = range[0]; k <= range[1]; k++) {
+        this.picker.priority[k] = Math.max(this.picker.priority[k]!, p);
+      }
+    });
+    if (this.state === 'seeding' && this.wantsMore()) this.state = 'downloading';
+  }
+
+  stats(): TorrentStats {
+    let bytesHave = 0;
+    for (const i of this.have.indices()) bytesHave += this.layout.pieceSize(i);
+    const padding = this.meta.streamLength - this.meta.totalLength;
+    const total = this.meta.totalLength;
+    const adjusted = Math.max(0, Math.min(total, bytesHave - (this.have.complete ? padding : 0)));
+    return {
+      state: this.state,
+      infoHash: this.infoHashHex,
+      name: this.meta.name,
+      piecesHave: this.have.cardinality,
+      pieceCount: this.meta.pieceCount,
+      bytesHave: adjusted,
+      totalLength: total,
+      progress: this.meta.pieceCount === 0 ? 1 : this.have.cardinality / this.meta.pieceCount,
+      downloaded: this.downloadRate.total,
+      uploaded: this.uploadRate.total,
+      wasted: this.wasted,
+      downloadRate: this.downloadRate.bytesPerSecond,
+      uploadRate: this.uploadRate.bytesPerSecond,
+      peers: [...this.sessions.values()].filter((s) => s.bits !== undefined || s.wire.ready).length,
+      banned: this.strikesBanned(),
+    };
+  }
+
+  // ---------------------------------------------------------------- connections
+
+  /** Takes over an outgoing connection: sends our handshake and waits for the peer's. */
+  attachOutgoing(stream: ByteStream): void {
+    const session = this.newSession(stream, true);
+    session.wire.sendHandshake(this.ourHandshake(this.handshakeHashes[0]!));
+  }
+
+  /**
+   * Takes over an incoming connection whose handshake the node already read (to find us):
+   * answers with our handshake and continues on this torrent.
+   */
+  attachIncoming(stream: ByteStream, handshake: Handshake, rest: Buffer): void {
+    if (this.state === 'paused' || this.state === 'stopped' || this.sessions.size >= this.opts.maxPeers) {
+      stream.destroy();
+      return;
+    }
+    const session = this.newSession(stream, false);
+    session.wire.sendHandshake(this.ourHandshake(Buffer.from(handshake.infoHash)));
+    // Replay the handshake into the session's wire, then whatever followed it.
+    const again = Buffer.concat([
+      Buffer.from([19]),
+      Buffer.from('BitTorrent protocol', 'latin1'),
+      handshake.reserved,
+      handshake.infoHash,
+      handshake.peerId,
+      rest,
+    ]);
+    this.receive(session, again);
+  }
+
+  private ourHandshake(infoHash: Buffer): Handshake {
+    return {
+      reserved: reservedBytes(['extensionProtocol', 'fast', ...(this.meta.infoHashV2 ? (['v2'] as const) : [])]),
+      infoHash,
+      peerId: this.deps.peerId,
+    };
+  }
+
+  private newSession(stream: ByteStream, outgoing: boolean): PeerSession {
+    const maxMessage = Math.max(MAX_REQUEST_BYTES + 64, Math.ceil(this.meta.pieceCount / 8) + 64, 1 << 20);
+    const session: PeerSession = new PeerSession(
+      stream,
+      this.deps.runtime.clock,
+      {
+        handshake: (h) => this.onHandshake(session, h),
+        message: (m) => this.onMessage(session, m),
+      },
+      maxMessage,
+      outgoing,
+    );
+    this.sessions.set(session.id, session);
+    stream.onData((chunk) => this.receive(session, chunk));
+    stream.onDrain(() => {
+      session.congested = false;
+      void this.serve(session);
+    });
+    stream.onClose(() => this.drop(session, undefined));
+    return session;
+  }
+
+  private receive(session: PeerSession, chunk: Buffer): void {
+    if (session.closed) return;
+    session.lastReceivedAt = this.deps.runtime.clock.now();
+    try {
+      session.wire.receive(chunk);
+    } catch (error) {
+      this.drop(session, error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private drop(session: PeerSession, reason: Error | undefined): void {
+    if (session.closed) return;
+    session.closed = true;
+    this.sessions.delete(session.id);
+    if (session.bits && session.handshake) this.picker.removePeer(session.bits);
+    this.releaseAll(session);
+    session.incoming.length = 0;
+    this.unsolicited.delete(session.id);
+    session.stream.destroy();
+    if (reason && !(reason instanceof WireError)) this.emit('warning', `${session.address}: ${reason.message}`);
+    if (reason instanceof WireError) this.emit('warning', `${session.address} dropped: ${reason.message}`);
+    if (this.optimistic === session.id) this.optimistic = undefined;
+  }
+
+  private connectSome(): void {
+    const now = this.deps.runtime.clock.now();
+    const connected = new Set([...this.sessions.values()].map((s) => s.address));
+    for (const [key, c] of this.candidates) {
+      if (this.sessions.size + this.connecting.size >= this.opts.maxPeers) break;
+      if (connected.has(key) || this.connecting.has(key) || c.retryAt > now) continue;
+      if (this.deps.banned.has(c.host)) continue;
+      this.connecting.add(key);
+      c.retryAt = now + 10_000;
+      this.deps.runtime.tcp
+        .connect(c.host, c.port, { timeoutMs: this.opts.handshakeTimeoutMs })
+        .then((stream) => {
+          this.connecting.delete(key);
+          if (this.state === 'stopped' || this.state === 'paused') {
+            stream.destroy();
+            return;
+          }
+          this.attachOutgoing(stream);
+        })
+        .catch((error: Error) => {
+          this.connecting.delete(key);
+          if (!c.sticky) this.candidates.delete(key);
+          if (error instanceof ShoalError && error.code === 'EGRESS_DENIED') this.emit('warning', error.message);
+        });
+    }
+  }
+
+  // ---------------------------------------------------------------- protocol
+
+  private onHandshake(session: PeerSession, h: Handshake): void {
+    const known = this.handshakeHashes.some((x) => x.equals(h.infoHash));
+    if (!known) throw new WireError('handshake for a different torrent');
+    if (Buffer.from(h.peerId).equals(this.deps.peerId)) throw new WireError('connected to ourselves');
+    if (this.deps.banned.has(session.host)) throw new WireError('banned peer');
+    session.handshake = h;
+    session.fast = hasCapability(h.reserved, 'fast');
+    session.ensureBits(this.meta.pieceCount);
+    if (hasCapability(h.reserved, 'extensionProtocol')) {
+      const yourip = ipBytes(session.host);
+      const payload = encodeExtendedHandshake({
+        m: this.extensions.m,
+        v: this.opts.clientName,
+        p: this.deps.listenPort(),
+        reqq: this.opts.maxIncomingRequests,
+        ...(yourip && { yourip }),
+      });
+      session.wire.sendMessage({ type: 'extended', id: 0, payload });
+    }
+    if (session.fast && this.have.complete) session.wire.sendMessage({ type: 'have-all' });
+    else if (session.fast && this.have.cardinality === 0) session.wire.sendMessage({ type: 'have-none' });
+    else if (this.have.cardinality > 0) session.wire.sendMessage({ type: 'bitfield', bits: this.have.bytes });
+  }
+
+  private onMessage(session: PeerSession, m: Message): void {
+    const first = session.messagesSeen++ === 0 || (session.messagesSeen === 2 && session.extended !== undefined);
+    switch (m.type) {
+      case 'keep-alive':
+        return;
+      case 'bitfield': {
+        if (!first) throw new WireError('bitfield after other messages');
+        if (!Bitfield.isValid(this.meta.pieceCount, m.bits)) throw new WireError('bitfield of the wrong size');
+        this.setPeerBits(session, new Bitfield(this.meta.pieceCount, m.bits));
+        return;
+      }
+      case 'have-all':
+      case 'have-none':
+        if (!session.fast) throw new WireError(`${m.type} without the fast extension`);
+        this.setPeerBits(
+          session,
+          m.type === 'have-all' ? Bitfield.full(this.meta.pieceCount) : new Bitfield(this.meta.pieceCount),
+        );
+        return;
+      case 'have': {
+        if (m.index >= this.meta.pieceCount) throw new WireError(`have for piece ${m.index} out of range`);
+        const bits = session.ensureBits(this.meta.pieceCount);
+        if (!bits.has(m.index)) {
+          bits.set(m.index);
+          this.picker.addHave(m.index);
+          this.updateInterest(session);
+        }
+        if (this.have.complete && bits.complete) this.drop(session, undefined); // both seeds
+        return;
+      }
+      case 'choke':
+        for (const key of [...session.outstanding.keys()]) {
+          if (!session.fast || !session.allowedFast.has(Math.floor(key / 65536))) this.release(session, key);
+        }
+        return;
+      case 'unchoke':
+        this.fillRequests(session);
+        return;
+      case 'interested':
+        if (this.freeSlot()) this.unchoke(session);
+        return;
+      case 'not-interested':
+        return;
+      case 'request':
+        this.onRequest(session, m);
+        return;
+      case 'cancel': {
+        const i = session.incoming.findIndex((r) => r.index === m.index && r.begin === m.begin && r.length === m.length);
+        if (i >= 0) {
+          session.incoming.splice(i, 1);
+          if (session.fast) session.wire.sendMessage({ type: 'reject', index: m.index, begin: m.begin, length: m.length });
+        }
+        return;
+      }
+      case 'piece':
+        this.onBlock(session, m.index, m.begin, m.block);
+        return;
+      case 'reject': {
+        if (!session.fast) throw new WireError('reject without the fast extension');
+        const key = blockKey(m.index, Math.floor(m.begin / BLOCK_BYTES));
+        this.release(session, key);
+        this.fillRequests(session);
+        return;
+      }
+      case 'allowed-fast':
+        if (m.index < this.meta.pieceCount) session.allowedFast.add(m.index);
+        if (session.allowedFast.size > 64) throw new WireError('too many allowed-fast pieces');
+        this.fillRequests(session);
+        return;
+      case 'extended':
+        if (m.id === 0) {
+          session.extended = decodeExtendedHandshake(m.payload);
+          return;
+        }
+        this.extensions.lookup(m.id)?.onMessage(m.payload);
+        return;
+      case 'hash-request':
+        // Serving merkle proofs is not implemented yet; say so, as BEP 52 provides.
+        session.wire.sendMessage({ ...m, type: 'hash-reject' });
+        return;
+      default:
+        return; // port, suggest, hashes, hash-reject: nothing to do yet
+    }
+  }
+
+  private setPeerBits(session: PeerSession, bits: Bitfield): void {
+    if (session.bits && session.bits.cardinality > 0) this.picker.removePeer(session.bits);
+    session.bits = bits;
+    this.picker.addPeer(bits);
+    if (this.have.complete && bits.complete) {
+      this.drop(session, undefined); // two seeds have nothing to trade
+      return;
+    }
+    this.updateInterest(session);
+  }
+
+  private updateInterest(session: PeerSession): void {
+    if (session.closed || !session.bits) return;
+    const want = this.state === 'downloading' && this.picker.interestedIn(session.bits);
+    if (want && !session.wire.amInterested) session.wire.sendMessage({ type: 'interested' });
+    else if (!want && session.wire.amInterested) session.wire.sendMessage({ type: 'not-interested' });
+    if (want) this.fillRequests(session);
+  }
+
+  // ---------------------------------------------------------------- downloading
+
+  private fillRequests(session: PeerSession): void {
+    if (session.closed || this.state !== 'downloading' || !session.bits) return;
+    const canRequest = (index: number) => !session.wire.peerChoking || session.allowedFast.has(index);
+    if (session.wire.peerChoking && session.allowedFast.size === 0) return;
+    const limit = Math.min(session.pipelineTarget, session.requestLimit);
+    while (session.outstanding.size < limit) {
+      if (!this.downBucket.tryTake(0) || this.globalBlocked()) break;
+      const next = this.nextRequest(session, canRequest);
+      if (!next) break;
+      const { job, block } = next;
+      const key = blockKey(job.index, block);
+      job.inFlight[block]!++;
+      session.outstanding.set(key, this.deps.runtime.clock.now());
+      session.wire.sendMessage({
+        type: 'request',
+        index: job.index,
+        begin: block * BLOCK_BYTES,
+        length: job.blockLength(block),
+      });
+    }
+  }
+
+  private globalBlocked(): boolean {
+    return !this.deps.globalDownload.unlimited && this.deps.globalDownload.delayFor(BLOCK_BYTES) > 0;
+  }
+
+  private nextRequest(session: PeerSession, canRequest: (i: number) => boolean): { job: PieceJob; block: number } | undefined {
+    const bits = session.bits!;
+    const skip = (job: PieceJob) => (b: number) => session.outstanding.has(blockKey(job.index, b));
+    // Finish pieces already started before starting new ones.
+    for (const job of this.jobs.values()) {
+      if (job.verifying || !bits.has(job.index) || !canRequest(job.index)) continue;
+      if (job.exclusiveTo && job.exclusiveTo !== session) continue;
+      const b = job.nextBlock(skip(job), false);
+      if (b >= 0) return { job, block: b };
+    }
+    if (this.jobs.size < this.maxJobs()) {
+      const index = this.picker.pick(bits, (i) => this.jobs.has(i) || this.writing.has(i) || !canRequest(i));
+      if (index >= 0) {
+        const job = new PieceJob(index, this.layout.pieceSize(index));
+        this.jobs.set(index, job);
+        return { job, block: 0 };
+      }
+    }
+    // Endgame: nothing new left, so double up on blocks others are fetching.
+    for (const job of this.jobs.values()) {
+      if (job.verifying || !bits.has(job.index) || !canRequest(job.index) || job.exclusiveTo) continue;
+      const b = job.nextBlock(skip(job), true);
+      if (b >= 0) return { job, block: b };
+    }
+    return undefined;
+  }
+
+  private maxJobs(): number {
+    const peers = Math.max(1, this.sessions.size);
+    const perPeer = Math.ceil((this.maxPipeline() * BLOCK_BYTES) / this.meta.pieceLength) + 1;
+    return Math.max(4, peers * perPeer);
+  }
+
+  private maxPipeline(): number {
+    let max = 0;
+    for (const s of this.sessions.values()) max = Math.max(max, s.pipelineTarget);
+    return max;
+  }
+
+  private onBlock(session: PeerSession, index: number, begin: number, block: Uint8Array): void {
+    const b = Math.floor(begin / BLOCK_BYTES);
+    const key = blockKey(index, b);
+    const job = this.jobs.get(index);
+    const expected = session.outstanding.has(key);
+    if (!expected || !job || begin % BLOCK_BYTES !== 0 || block.length !== job.blockLength(b)) {
+      // Unrequested data (or a late duplicate after cancel): tolerate a little, then drop.
+      const total = (this.unsolicited.get(session.id) ?? 0) + block.length;
+      this.unsolicited.set(session.id, total);
+      if (expected) this.release(session, key);
+      if (total > MAX_UNSOLICITED_BYTES) throw new WireError('too much data we did not ask for');
+      return;
+    }
+    const now = this.deps.runtime.clock.now();
+    session.outstanding.delete(key);
+    job.inFlight[b] = Math.max(0, job.inFlight[b]! - 1);
+    session.lastPieceAt = now;
+    session.snubbed = false;
+    session.download.add(block.length);
+    this.downloadRate.add(block.length);
+    this.deps.globalDownload.tryTake(block.length);
+    this.downBucket.tryTake(block.length);
+    if (!job.received[b] && !job.verifying) {
+      job.view.set(block, begin);
+      job.received[b] = 1;
+      job.receivedCount++;
+      job.contributors.add(session);
+      if (job.inFlight[b]! > 0) this.cancelDuplicates(job, b, session);
+      if (job.complete) void this.finishPiece(job);
+    }
+    this.fillRequests(session);
+  }
+
+  private cancelDuplicates(job: PieceJob, b: number, except: PeerSession): void {
+    const key = blockKey(job.index, b);
+    for (const s of this.sessions.values()) {
+      if (s === except || !s.outstanding.has(key)) continue;
+      s.outstanding.delete(key);
+      job.inFlight[b] = Math.max(0, job.inFlight[b]! - 1);
+      s.wire.sendMessage({ type: 'cancel', index: job.index, begin: b * BLOCK_BYTES, length: job.blockLength(b) });
+    }
+  }
+
+  private async finishPiece(job: PieceJob): Promise<void> {
+    job.verifying = true;
+    let ok = false;
+    let buffer = job.buffer;
+    try {
+      const r = await this.verifier.verify(job.index, job.buffer);
+      ok = r.ok;
+      buffer = r.buffer;
+    } catch (error) {
+      if (this.state !== 'stopped') this.emit('error', error as Error);
+      return;
+    }
+    if (this.state === 'stopped') return;
+    this.jobs.delete(job.index);
+    if (!ok) {
+      this.onHashFailure(job);
+      return;
+    }
+    const write = this.storage.write(job.index * this.layout.pieceLength, new Uint8Array(buffer, 0, job.size));
+    this.writing.set(job.index, write);
+    try {
+      await write;
+    } catch (error) {
+      this.writing.delete(job.index);
+      this.emit('error', new TorrentError(`cannot write piece ${job.index}: ${(error as Error).message}`, error));
+      return;
+    }
+    this.writing.delete(job.index);
+    if (this.isStopped()) return;
+    for (const s of job.contributors) this.strikes.delete(s.host);
+    this.markHave(job.index);
+  }
+
+  private markHave(index: number): void {
+    this.have.set(index);
+    this.resumeDirty = true;
+    for (const s of this.sessions.values()) {
+      if (s.handshake && !s.closed) s.wire.sendMessage({ type: 'have', index });
+    }
+    if (!this.wantsMore()) {
+      this.state = 'seeding';
+      void this.saveResumeData().then(() => this.storage.sync().catch(() => undefined));
+      this.emitDone();
+      for (const s of [...this.sessions.values()]) {
+        if (s.bits?.complete) this.drop(s, undefined);
+        else this.updateInterest(s);
+      }
+    } else {
+      for (const s of this.sessions.values()) this.updateInterest(s);
+    }
+  }
+
+  private onHashFailure(job: PieceJob): void {
+    this.wasted += job.size;
+    const sole = job.contributors.size === 1;
+    for (const s of job.contributors) {
+      const n = (this.strikes.get(s.host) ?? 0) + (sole ? this.opts.banAfterFailures : 1);
+      this.strikes.set(s.host, n);
+      if (n >= this.opts.banAfterFailures) this.ban(s);
+    }
+    this.emit('warning', `piece ${job.index} failed its hash check (${job.contributors.size} peer(s) sent it)`);
+    // Fetch it again from one peer only, so the next failure points at the culprit.
+    const retry = new PieceJob(job.index, job.size);
+    const candidates = [...this.sessions.values()].filter((s) => !s.closed && s.bits?.has(job.index));
+    retry.exclusiveTo = job.contributors.size > 1 ? candidates[this.deps.runtime.random.int(Math.max(1, candidates.length))] : undefined;
+    if (retry.exclusiveTo) this.jobs.set(job.index, retry);
+    for (const s of this.sessions.values()) this.fillRequests(s);
+  }
+
+  private ban(session: PeerSession): void {
+    if (this.deps.banned.has(session.host)) return;
+    this.deps.banned.add(session.host);
+    this.emit('banned', session.host);
+    this.emit('warning', `banned ${session.host} for sending corrupt data`);
+    for (const s of [...this.sessions.values()]) if (s.host === session.host) this.drop(s, undefined);
+  }
+
+  private strikesBanned(): number {
+    let n = 0;
+    for (const host of this.strikes.keys()) if (this.deps.banned.has(host)) n++;
+    return n;
+  }
+
+  private release(session: PeerSession, key: number): void {
+    if (!session.outstanding.delete(key)) return;
+    const job = this.jobs.get(Math.floor(key / 65536));
+    if (job) {
+      const b = key % 65536;
+      job.inFlight[b] = Math.max(0, job.inFlight[b]! - 1);
+    }
+  }
+
+  private releaseAll(session: PeerSession): void {
+    for (const key of [...session.outstanding.keys()]) this.release(session, key);
+    for (const job of this.jobs.values()) {
+      if (job.exclusiveTo === session) job.exclusiveTo = undefined;
+      if (!job.verifying && job.receivedCount === 0 && !job.inFlight.some((n) => n > 0)) this.jobs.delete(job.index);
+    }
+  }
+
+  private isStopped(): boolean {
+    return this.state === 'stopped';
+  }
+
+  private wantsMore(): boolean {
+    return this.picker.wantsMore();
+  }
+
+  // ---------------------------------------------------------------- uploading
+
+  private onRequest(session: PeerSession, r: BlockRef): void {
+    const valid =
+      r.index < this.meta.pieceCount &&
+      r.length > 0 &&
+      r.length <= MAX_REQUEST_BYTES &&
+      r.begin + r.length <= this.layout.pieceSize(r.index);
+    if (!valid) throw new WireError(`invalid request ${r.index}:${r.begin}+${r.length}`);
+    if (!this.have.has(r.index) || session.wire.amChoking || this.state === 'paused') {
+      if (session.fast) session.wire.sendMessage({ type: 'reject', ...r });
+      return;
+    }
+    if (session.incoming.length >= this.opts.maxIncomingRequests) throw new WireError('request flood');
+    session.incoming.push({ index: r.index, begin: r.begin, length: r.length });
+    void this.serve(session);
+  }
+
+  private async serve(session: PeerSession): Promise<void> {
+    if (session.serving) return;
+    session.serving = true;
+    try {
+      while (!session.closed && !session.congested && session.incoming.length > 0 && !session.wire.amChoking) {
+        const r = session.incoming[0]!;
+        const wait = Math.max(this.upBucket.delayFor(r.length), this.deps.globalUpload.delayFor(r.length));
+        if (wait > 0) {
+          await new Promise<void>((resolve) => this.deps.runtime.timers.setTimeout(resolve, wait));
+          continue;
+        }
+        session.incoming.shift();
+        const piece = await this.readPiece(r.index);
+        if (session.closed || session.wire.amChoking) break;
+        this.upBucket.tryTake(r.length);
+        this.deps.globalUpload.tryTake(r.length);
+        session.wire.sendPiece(r.index, r.begin, piece.subarray(r.begin, r.begin + r.length));
+        session.upload.add(r.length);
+        this.uploadRate.add(r.length);
+      }
+    } catch (error) {
+      this.drop(session, error as Error);
+    } finally {
+      session.serving = false;
+    }
+  }
+
+  private readPiece(index: number): Promise<Buffer> {
+    const hit = this.cache.get(index);
+    if (hit) {
+      this.cache.delete(index);
+      this.cache.set(index, hit);
+      return hit;
+    }
+    const p = this.storage.read(index * this.layout.pieceLength, this.layout.pieceSize(index));
+    this.cache.set(index, p);
+    p.catch(() => this.cache.delete(index));
+    const maxEntries = Math.max(2, Math.floor(this.opts.pieceCacheBytes / this.layout.pieceLength));
+    while (this.cache.size > maxEntries) this.cache.delete(this.cache.keys().next().value!);
+    return p;
+  }
+
+  private freeSlot(): boolean {
+    let unchoked = 0;
+    for (const s of this.sessions.values()) if (!s.wire.amChoking) unchoked++;
+    return unchoked < this.opts.uploadSlots;
+  }
+
+  private unchoke(session: PeerSession): void {
+    if (session.closed || !session.handshake || !session.wire.amChoking) return;
+    session.wire.sendMessage({ type: 'unchoke' });
+  }
+
+  private choke(session: PeerSession): void {
+    if (session.closed || session.wire.amChoking) return;
+    session.wire.sendMessage({ type: 'choke' });
+    if (session.fast) for (const r of session.incoming) session.wire.sendMessage({ type: 'reject', ...r });
+    session.incoming.length = 0;
+  }
+
+  private rechoke(now: number): void {
+    const live = [...this.sessions.values()].filter((s) => s.handshake && !s.closed);
+    const candidates = live.map((s) => ({
+      id: s.id,
+      interested: s.wire.peerInterested,
+      downloadRate: s.download.bytesPerSecond,
+      uploadRate: s.upload.bytesPerSecond,
+      snubbed: s.snubbed,
+    }));
+    const seeding = this.state === 'seeding';
+    const regular = chooseUnchoked(candidates, this.opts.uploadSlots - 1, seeding, undefined);
+    if (now - this.lastOptimisticAt >= OPTIMISTIC_INTERVAL_MS || this.optimistic === undefined || !this.sessions.has(this.optimistic)) {
+      this.optimistic = pickOptimistic(candidates, regular, (n) => this.deps.runtime.random.int(n));
+      this.lastOptimisticAt = now;
+    }
+    if (this.optimistic !== undefined) regular.add(this.optimistic);
+    for (const s of live) {
+      if (regular.has(s.id)) this.unchoke(s);
+      else this.choke(s);
+    }
+  }
+
+  // ---------------------------------------------------------------- housekeeping
+
+  private tick(): void {
+    if (this.state === 'stopped' || this.state === 'paused' || this.state === 'checking') return;
+    const now = this.deps.runtime.clock.now();
+    for (const s of [...this.sessions.values()]) {
+      if (!s.handshake && now - s.lastReceivedAt > this.opts.handshakeTimeoutMs) {
+        this.drop(s, new WireError('no handshake in time'));
+        continue;
+      }
+      if (now - s.lastReceivedAt > this.opts.idleTimeoutMs) {
+        this.drop(s, new WireError('silent for too long'));
+        continue;
+      }
+      if (s.handshake && now - s.lastSentAt > this.opts.keepAliveMs) s.wire.sendMessage({ type: 'keep-alive' });
+      if (s.outstanding.size > 0 && now - s.lastPieceAt > this.opts.requestTimeoutMs) {
+        // A stalled peer: take its requests back so others can serve them.
+        if (s.snubbed) {
+          this.drop(s, new WireError('stalled: requests unanswered'));
+          continue;
+        }
+        s.snubbed = true;
+        s.lastPieceAt = now;
+        this.releaseAll(s);
+        s.pipelineTarget = 2;
+      } else if (!s.snubbed) {
+        // Keep enough requests in flight to cover about two seconds at the current rate.
+        const rate = s.download.bytesPerSecond;
+        s.pipelineTarget = Math.max(32, Math.min(2000, Math.ceil((rate * 2) / BLOCK_BYTES)));
+      }
+      this.fillRequests(s);
+    }
+    if (now - this.lastChokeAt >= CHOKE_INTERVAL_MS) {
+      this.lastChokeAt = now;
+      this.rechoke(now);
+    }
+    this.connectSome();
+    this.emit('progress', this.stats());
+  }
+
+  private emitDone(): void {
+    if (this.doneEmitted) return;
+    this.doneEmitted = true;
+    this.emit('done', this.stats());
+  }
+
+  // ---------------------------------------------------------------- disk state
+
+  private async checkExisting(): Promise<void> {
+    const resume =
+      this.options.resumePath && !this.options.recheck ? await loadResume(this.deps.runtime.fs, this.options.resumePath) : undefined;
+    if (resume && (await this.resumeStillValid(resume))) {
+      const bits = new Bitfield(this.meta.pieceCount, resume.have);
+      for (const i of bits.indices()) this.have.set(i);
+      return;
+    }
+    await this.recheck();
+  }
+
+  private async resumeStillValid(resume: ResumeData): Promise<boolean> {
+    if (!Bitfield.isValid(this.meta.pieceCount, resume.have) || resume.files.length !== this.layout.files.length) return false;
+    for (const [i, f] of this.layout.files.entries()) {
+      if (f.padding) continue;
+      const saved = resume.files[i]!;
+      const s = await this.deps.runtime.fs.stat(this.storage.filePath(i)).catch(() => undefined);
+      if (s === undefined) {
+        if (saved.length !== -1) return false;
+        continue;
+      }
+      if (s.size !== saved.length || Math.floor(s.mtimeMs) !== saved.mtimeMs) return false;
+    }
+    return true;
+  }
+
+  /** Verifies every piece whose files exist on disk. */
+  private async recheck(): Promise<void> {
+    const exists: boolean[] = [];
+    for (const [i, f] of this.layout.files.entries()) {
+      const s = f.padding ? undefined : await this.deps.runtime.fs.stat(this.storage.filePath(i)).catch(() => undefined);
+      exists.push(f.padding || (s !== undefined && s.isFile));
+    }
+    const candidates: number[] = [];
+    for (let p = 0; p < this.meta.pieceCount; p++) {
+      const segs = this.layout.segments(p * this.layout.pieceLength, this.layout.pieceSize(p));
+      if (segs.some((s) => !s.padding) && segs.every((s) => exists[s.fileIndex])) candidates.push(p);
+    }
+    const parallel = Math.max(2, this.deps.pool.size * 2);
+    let next = 0;
+    const worker = async () => {
+      while (next < candidates.length && !this.isStopped()) {
+        const p = candidates[next++]!;
+        const data = await this.storage.read(p * this.layout.pieceLength, this.layout.pieceSize(p));
+        const buffer = data.buffer.slice(data.byteOffset, data.byteOffset + data.length) as ArrayBuffer;
+        const r = await this.verifier.verify(p, buffer);
+        if (r.ok) this.have.set(p);
+      }
+    };
+    await Promise.all(Array.from({ length: parallel }, worker));
+    this.resumeDirty = true;
+  }
+
+  private async saveResumeData(): Promise<void> {
+    if (!this.options.resumePath || !this.resumeDirty) return;
+    this.resumeDirty = false;
+    try {
+      await this.storage.sync();
+      const files = [];
+      for (const [i, f] of this.layout.files.entries()) {
+        if (f.padding) {
+          files.push({ length: 0, mtimeMs: 0 });
+          continue;
+        }
+        const s = await this.deps.runtime.fs.stat(this.storage.filePath(i)).catch(() => undefined);
+        files.push(s ? { length: s.size, mtimeMs: s.mtimeMs } : { length: -1, mtimeMs: 0 });
+      }
+      await saveResume(this.deps.runtime.fs, this.options.resumePath, { have: this.have.bytes, files });
+    } catch (error) {
+      this.resumeDirty = true;
+      this.emit('warning', `could not save resume data: ${(error as Error).message}`);
+    }
+  }
+}
+
+function ipBytes(host: string): Uint8Array | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host.replace(/^::ffff:/, ''));
+  return m ? Uint8Array.from(m.slice(1, 5).map(Number)) : undefined;
+}

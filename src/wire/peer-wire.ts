@@ -1,0 +1,115 @@
+import { WireError } from './errors.js';
+import { decodeHandshake, encodeHandshake, HANDSHAKE_BYTES, type Handshake } from './handshake.js';
+import { decodeBody, encodeMessage, encodePieceHeader, type Message, MessageReader } from './messages.js';
+
+/** What a {@link PeerWire} reports as bytes arrive. */
+export interface PeerWireHandler {
+  handshake(h: Handshake): void;
+  message(m: Message): void;
+}
+
+/**
+ * One peer connection's protocol state, free of I/O: bytes in through {@link receive}, bytes out
+ * through the `send` callback, handshake and messages out through the handler. It tracks the
+ * four choke/interest flags and enforces the message size limit; anything malformed throws
+ * {@link WireError}, upon which the owner drops the connection.
+ */
+export class PeerWire {
+  amChoking = true;
+  amInterested = false;
+  peerChoking = true;
+  peerInterested = false;
+  /** Bytes of piece payload sent and received (for rates and accounting). */
+  uploaded = 0;
+  downloaded = 0;
+  private reader: MessageReader;
+  private handshaken = false;
+
+  constructor(
+    private readonly send: (chunks: readonly Uint8Array[]) => void,
+    private readonly handler: PeerWireHandler,
+    maxMessageBytes: number,
+  ) {
+    this.reader = new MessageReader(maxMessageBytes);
+  }
+
+  /** True once the peer's handshake arrived. */
+  get ready(): boolean {
+    return this.handshaken;
+  }
+
+  sendHandshake(h: Handshake): void {
+    this.send([encodeHandshake(h)]);
+  }
+
+  /** Feeds received bytes. @throws {WireError} */
+  receive(chunk: Buffer): void {
+    if (!this.handshaken) {
+      this.reader.append(chunk);
+      const raw = this.reader.take(HANDSHAKE_BYTES);
+      if (raw === undefined) return;
+      this.handshaken = true;
+      this.handler.handshake(decodeHandshake(raw));
+      chunk = Buffer.alloc(0);
+    }
+    for (const body of this.reader.push(chunk)) {
+      if (body === null) {
+        this.handler.message({ type: 'keep-alive' });
+        continue;
+      }
+      const m = decodeBody(body);
+      if (m === undefined) continue; // unknown message ids are ignored (BEP 3)
+      switch (m.type) {
+        case 'choke':
+          this.peerChoking = true;
+          break;
+        case 'unchoke':
+          this.peerChoking = false;
+          break;
+        case 'interested':
+          this.peerInterested = true;
+          break;
+        case 'not-interested':
+          this.peerInterested = false;
+          break;
+        case 'piece':
+          this.downloaded += m.block.length;
+          break;
+        default:
+          break;
+      }
+      this.handler.message(m);
+    }
+  }
+
+  /** Sends a message, keeping our own flags in step. */
+  sendMessage(m: Message): void {
+    if (!this.handshaken && m.type !== 'keep-alive') {
+      // Messages before the handshake completes are a bug in the caller, not the peer.
+      throw new WireError('message sent before the handshake');
+    }
+    switch (m.type) {
+      case 'choke':
+        this.amChoking = true;
+        break;
+      case 'unchoke':
+        this.amChoking = false;
+        break;
+      case 'interested':
+        this.amInterested = true;
+        break;
+      case 'not-interested':
+        this.amInterested = false;
+        break;
+      default:
+        break;
+    }
+    this.send([encodeMessage(m)]);
+  }
+
+  /** Sends a block without copying it into the message buffer. */
+  sendPiece(index: number, begin: number, block: Uint8Array): void {
+    this.uploaded += block.length;
+    this.send([encodePieceHeader(index, begin, block.length), block]);
+  }
+}
