@@ -3,7 +3,10 @@
 import { Command, CommanderError } from 'commander';
 import { createRealRuntime } from '../runtime/real.js';
 import { createCommand } from './commands/create.js';
+import { getCommand } from './commands/get.js';
 import { infoCommand } from './commands/info.js';
+import { shareCommand } from './commands/share.js';
+import { startCommand } from './commands/start.js';
 import { EXIT_USAGE, reportError } from './errors.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -14,7 +17,7 @@ async function main(argv: string[]): Promise<number> {
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  let action: Promise<void> | undefined;
+  let action: Promise<number | undefined> | Promise<void> | undefined;
   const runtime = () => createRealRuntime();
 
   program
@@ -46,10 +49,56 @@ async function main(argv: string[]): Promise<number> {
       action = infoCommand(runtime(), source, opts);
     });
 
+  const nodeFlags = (c: Command) =>
+    c
+      .option('--port <n>', 'TCP port for peers (0 = any free port)')
+      .option('--host <addr>', 'address to listen on (default 0.0.0.0)')
+      .option('--data-dir <dir>', 'where the node keeps its state (default $XDG_DATA_HOME/shoal)')
+      .option('--upload-limit <bytes/s>', 'node-wide upload limit, e.g. 20M (default unlimited)')
+      .option('--download-limit <bytes/s>', 'node-wide download limit (default unlimited)');
+
+  nodeFlags(
+    program
+      .command('share')
+      .description('seed a file or folder and print its magnet link')
+      .argument('<path>', 'file or folder to seed')
+      .option('--torrent <file>', 'use this .torrent instead of creating one')
+      .option('--tracker <url>', 'tracker URL (repeatable)', collect, [])
+      .option('--peer <host:port>', 'connect to this peer (repeatable)', collect, [])
+      .option('--v1', 'create a v1-only torrent')
+      .option('--v2', 'create a v2-only torrent')
+      .option('--json', 'one JSON object per line'),
+  ).action((path: string, opts) => {
+    action = shareCommand(runtime(), path, opts);
+  });
+
+  nodeFlags(
+    program
+      .command('get')
+      .description('download a torrent, verifying every piece')
+      .argument('<source>', '.torrent file')
+      .option('-o, --output <dir>', 'folder to save into (default: the download folder)')
+      .option('--peer <host:port>', 'connect to this peer (repeatable)', collect, [])
+      .option('--seed', 'keep seeding after the download completes')
+      .option('--recheck', 'verify data on disk instead of trusting resume data')
+      .option('--json', 'one JSON object per line instead of a progress bar'),
+  ).action((source: string, opts) => {
+    action = getCommand(runtime(), source, opts);
+  });
+
+  nodeFlags(
+    program
+      .command('start')
+      .description('run a node that seeds its library and resumes unfinished downloads')
+      .option('--json', 'one JSON object per line'),
+  ).action((opts) => {
+    action = startCommand(runtime(), opts);
+  });
+
   try {
     await program.parseAsync(argv);
-    if (action) await action;
-    return 0;
+    const code = action ? await action : 0;
+    return typeof code === 'number' ? code : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : EXIT_USAGE;

@@ -1,0 +1,63 @@
+import { resolve } from 'node:path';
+import { UsageError } from '../../errors.js';
+import { parseMagnet } from '../../metainfo/magnet.js';
+import { Node } from '../../node/node.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
+import { ProgressReporter } from '../progress.js';
+import { untilSignal } from '../signals.js';
+
+/** Options of `shoal get`. */
+export interface GetCommandOptions extends NodeFlags {
+  readonly output?: string;
+  readonly peer: string[];
+  readonly seed?: boolean;
+  readonly json?: boolean;
+  readonly recheck?: boolean;
+}
+
+/** `shoal get <torrent|magnet>`: downloads, verifies every piece, then exits or keeps seeding. */
+export async function getCommand(runtime: Runtime, source: string, opts: GetCommandOptions): Promise<number> {
+  const peers = parsePeers(opts.peer);
+  if (source.toLowerCase().startsWith('magnet:')) {
+    parseMagnet(source); // a malformed link is reported as such
+    throw new UsageError(
+      'downloading from a magnet link needs the metadata exchange (BEP 9), which this version lacks; use the .torrent file',
+    );
+  }
+  const bytes = await runtime.fs.readFile(source);
+  const config = await configFromFlags(runtime, opts);
+  const node = await Node.start(runtime, config);
+  const report = new ProgressReporter(opts.json === true);
+  const finished = new Promise<void>((done) => node.once('done', () => done()));
+  node.on('progress', (_t, s) => report.update(s));
+  node.on('warning', (w) => {
+    if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
+  });
+  try {
+    const torrent = await node.add(bytes, {
+      downloadDir: resolve(opts.output ?? config.downloadDir),
+      peers,
+      ...(opts.recheck && { recheck: true }),
+    });
+    report.event(
+      'started',
+      { infoHash: torrent.infoHashHex, port: node.port, name: torrent.meta.name },
+      `fetching ${torrent.meta.name} (${torrent.infoHashHex}) on port ${node.port}`,
+    );
+    const outcome = await Promise.race([finished.then(() => 'done' as const), untilSignal()]);
+    if (outcome === 'done') {
+      const s = torrent.stats();
+      report.event('done', { ...s }, `done: ${torrent.meta.name} verified (${s.piecesHave}/${s.pieceCount} pieces)`);
+      if (opts.seed) {
+        report.event('seeding', { port: node.port }, `seeding on port ${node.port}; Ctrl-C to stop`);
+        await untilSignal();
+      }
+      return 0;
+    }
+    return 130;
+  } finally {
+    report.stop();
+    await node.stop();
+  }
+}

@@ -1,0 +1,49 @@
+import { UsageError } from '../errors.js';
+import { parsePeer, type PeerAddress } from '../metainfo/magnet.js';
+import { loadConfig, type NodeConfig } from '../node/config.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { parseByteSize } from './format.js';
+
+/** Flags shared by every command that runs a node. */
+export interface NodeFlags {
+  readonly port?: string;
+  readonly host?: string;
+  readonly dataDir?: string;
+  readonly uploadLimit?: string;
+  readonly downloadLimit?: string;
+}
+
+/** Turns node flags into a resolved {@link NodeConfig}. */
+export async function configFromFlags(runtime: Runtime, flags: NodeFlags): Promise<NodeConfig> {
+  const overrides: Partial<NodeConfig> = {
+    ...(flags.port !== undefined && { port: parsePort(flags.port) }),
+    ...(flags.host !== undefined && { host: flags.host }),
+    ...(flags.dataDir !== undefined && { dataDir: flags.dataDir }),
+    ...(flags.uploadLimit !== undefined && { uploadLimit: parseRate(flags.uploadLimit, '--upload-limit') }),
+    ...(flags.downloadLimit !== undefined && { downloadLimit: parseRate(flags.downloadLimit, '--download-limit') }),
+  };
+  return loadConfig(runtime.fs, overrides);
+}
+
+function parsePort(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be 0..65535, not "${text}"`);
+  return n;
+}
+
+function parseRate(text: string, flag: string): number {
+  const n = parseByteSize(text);
+  if (n === undefined) throw new UsageError(`${flag} takes bytes per second (e.g. 20M), not "${text}"`);
+  return n;
+}
+
+/** Parses repeated `--peer HOST:PORT` flags. */
+export function parsePeers(values: readonly string[]): PeerAddress[] {
+  return values.map((v) => {
+    try {
+      return parsePeer(v);
+    } catch {
+      throw new UsageError(`--peer must be HOST:PORT or [IPv6]:PORT, not "${v}"`);
+    }
+  });
+}

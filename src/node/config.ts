@@ -1,0 +1,105 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ShoalError } from '../errors.js';
+import type { FileSystem } from '../runtime/runtime.js';
+import { DEFAULT_SWARM_OPTIONS } from '../swarm/torrent.js';
+
+/** Every setting of a node, in one typed object (defaults → config file → env → flags). */
+export interface NodeConfig {
+  /** Where the node keeps its state: torrents, resume data, identity. */
+  readonly dataDir: string;
+  /** Default folder for downloads. */
+  readonly downloadDir: string;
+  /** TCP port for peers; 0 picks a free one. */
+  readonly port: number;
+  /** Address to listen on. */
+  readonly host: string;
+  readonly maxPeersPerTorrent: number;
+  readonly uploadSlots: number;
+  /** Bytes per second for the whole node, 0 = unlimited. */
+  readonly uploadLimit: number;
+  readonly downloadLimit: number;
+  /** Worker threads for hashing; 0 = one per core. */
+  readonly hashWorkers: number;
+}
+
+/** The default data folder: `$XDG_DATA_HOME/shoal`, else `~/.local/share/shoal`. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.length > 0 ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+  return join(base, 'shoal');
+}
+
+/** Defaults for everything. */
+export function defaultConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  return {
+    dataDir: defaultDataDir(env),
+    downloadDir: join(homedir(), 'Downloads'),
+    port: 6881,
+    host: '0.0.0.0',
+    maxPeersPerTorrent: DEFAULT_SWARM_OPTIONS.maxPeers,
+    uploadSlots: DEFAULT_SWARM_OPTIONS.uploadSlots,
+    uploadLimit: 0,
+    downloadLimit: 0,
+    hashWorkers: 0,
+  };
+}
+
+/** A setting could not be understood. */
+export class ConfigError extends ShoalError {
+  constructor(message: string) {
+    super('CONFIG_INVALID', message);
+  }
+}
+
+const ENV_KEYS: Record<string, keyof NodeConfig> = {
+  SHOAL_DATA_DIR: 'dataDir',
+  SHOAL_DOWNLOAD_DIR: 'downloadDir',
+  SHOAL_PORT: 'port',
+  SHOAL_HOST: 'host',
+  SHOAL_UPLOAD_LIMIT: 'uploadLimit',
+  SHOAL_DOWNLOAD_LIMIT: 'downloadLimit',
+};
+
+/**
+ * Resolves the configuration: defaults, then `<dataDir>/config.json` if present, then
+ * `SHOAL_*` environment variables, then `overrides` (command-line flags).
+ */
+export async function loadConfig(
+  fs: FileSystem,
+  overrides: Partial<NodeConfig> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<NodeConfig> {
+  const base = defaultConfig(env);
+  const fromEnv: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') fromEnv[key] = typeof base[key] === 'number' ? Number(v) : v;
+  }
+  const dataDir = overrides.dataDir ?? (fromEnv.dataDir as string | undefined) ?? base.dataDir;
+  let fromFile: Record<string, unknown> = {};
+  const path = join(dataDir, 'config.json');
+  if (await fs.exists(path)) {
+    try {
+      fromFile = JSON.parse((await fs.readFile(path)).toString('utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new ConfigError(`${path} is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  const merged = { ...base, ...fromFile, ...fromEnv, ...stripUndefined(overrides), dataDir } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(merged)) {
+    const expected = typeof (base as unknown as Record<string, unknown>)[key];
+    if (expected === 'undefined') throw new ConfigError(`unknown setting "${key}"`);
+    if (typeof value !== expected || (expected === 'number' && !Number.isFinite(value))) {
+      throw new ConfigError(`setting "${key}" must be a ${expected}, got ${JSON.stringify(value)}`);
+    }
+  }
+  const config = merged as unknown as NodeConfig;
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
+    throw new ConfigError(`port must be 0..65535, got ${config.port}`);
+  }
+  return config;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

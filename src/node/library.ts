@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import type { FileSystem } from '../runtime/runtime.js';
+
+/** How a torrent in the library is to be run. */
+export interface LibraryEntry {
+  readonly infoHash: string;
+  readonly downloadDir: string;
+  readonly paused: boolean;
+}
+
+/**
+ * The node's list of torrents on disk: `<dataDir>/torrents/<hash>.torrent` (the file as
+ * given), `<hash>.json` (where and how to run it) and `<hash>.resume` (verified pieces). All
+ * written atomically, so `shoal start` after any crash resumes what was there.
+ */
+export class Library {
+  readonly dir: string;
+
+  constructor(
+    private readonly fs: FileSystem,
+    dataDir: string,
+  ) {
+    this.dir = join(dataDir, 'torrents');
+  }
+
+  resumePath(infoHash: string): string {
+    return join(this.dir, `${infoHash}.resume`);
+  }
+
+  async save(entry: LibraryEntry, torrent: Uint8Array): Promise<void> {
+    await this.fs.mkdir(this.dir);
+    await this.fs.writeFileAtomic(join(this.dir, `${entry.infoHash}.torrent`), torrent);
+    await this.fs.writeFileAtomic(join(this.dir, `${entry.infoHash}.json`), Buffer.from(JSON.stringify(entry)));
+  }
+
+  async remove(infoHash: string): Promise<void> {
+    for (const ext of ['torrent', 'json', 'resume']) await this.fs.rm(join(this.dir, `${infoHash}.${ext}`));
+  }
+
+  /** Every complete entry; half-written or unreadable ones are skipped. */
+  async list(): Promise<{ entry: LibraryEntry; torrent: Buffer }[]> {
+    if (!(await this.fs.exists(this.dir))) return [];
+    const out: { entry: LibraryEntry; torrent: Buffer }[] = [];
+    for (const name of (await this.fs.readdir(this.dir)).sort()) {
+      if (!name.endsWith('.json')) continue;
+      try {
+        const entry = JSON.parse((await this.fs.readFile(join(this.dir, name))).toString('utf8')) as LibraryEntry;
+        if (typeof entry.infoHash !== 'string' || typeof entry.downloadDir !== 'string') continue;
+        const torrent = await this.fs.readFile(join(this.dir, `${entry.infoHash}.torrent`));
+        out.push({ entry, torrent });
+      } catch {
+        // skipped: a later `add` rewrites it
+      }
+    }
+    return out;
+  }
+}

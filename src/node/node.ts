@@ -1,0 +1,205 @@
+import { EventEmitter } from 'node:events';
+import { HashPool } from '../crypto/hash-pool.js';
+import { ShoalError } from '../errors.js';
+import { parseTorrent } from '../metainfo/parse.js';
+import type { Metainfo } from '../metainfo/types.js';
+import type { ByteStream, Runtime, TcpServer } from '../runtime/runtime.js';
+import { TokenBucket } from '../swarm/rate.js';
+import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
+import { decodeHandshake, HANDSHAKE_BYTES } from '../wire/handshake.js';
+import type { NodeConfig } from './config.js';
+import { Library } from './library.js';
+
+/** How to add a torrent to a node. */
+export interface AddTorrentOptions {
+  /** Folder to save into (or seed from); the node's download folder when absent. */
+  readonly downloadDir?: string;
+  /** Peers to connect to directly, retried until connected. */
+  readonly peers?: readonly { host: string; port: number }[];
+  /** Verify everything on disk instead of trusting resume data. */
+  readonly recheck?: boolean;
+  /** Keep it in the node's library so `shoal start` resumes it (default true). */
+  readonly persist?: boolean;
+  /** Per-file priorities, 0 to skip a file. */
+  readonly filePriorities?: readonly number[];
+  readonly swarm?: Partial<SwarmOptions>;
+}
+
+/** Events of a node; torrent events are re-emitted with the torrent. */
+export interface NodeEvents {
+  progress: [Torrent, TorrentStats];
+  done: [Torrent, TorrentStats];
+  error: [Error, Torrent | undefined];
+  warning: [string, Torrent | undefined];
+}
+
+/** The torrent is already in this node. */
+export class DuplicateTorrentError extends ShoalError {
+  constructor(infoHash: string) {
+    super('TORRENT_EXISTS', `torrent ${infoHash} is already added`);
+  }
+}
+
+const CLIENT_PREFIX = '-SH0010-';
+
+/**
+ * A shoal node: one listening port, one hashing pool, node-wide rate limits and bans, and the
+ * torrents it runs. Incoming connections are matched to torrents by the info-hash in their
+ * handshake.
+ */
+export class Node extends EventEmitter<NodeEvents> {
+  readonly peerId: Buffer;
+  readonly library: Library;
+  private readonly torrents = new Map<string, Torrent>();
+  private readonly byHandshakeHash = new Map<string, Torrent>();
+  private readonly banned = new Set<string>();
+  private readonly pool: HashPool;
+  private readonly globalUpload: TokenBucket;
+  private readonly globalDownload: TokenBucket;
+  private server: TcpServer | undefined;
+  private stopped = false;
+
+  private constructor(
+    readonly runtime: Runtime,
+    readonly config: NodeConfig,
+  ) {
+    super();
+    this.peerId = Buffer.concat([Buffer.from(CLIENT_PREFIX, 'latin1'), runtime.random.bytes(12)]);
+    this.library = new Library(runtime.fs, config.dataDir);
+    this.pool = new HashPool(config.hashWorkers > 0 ? config.hashWorkers : undefined);
+    this.globalUpload = new TokenBucket(runtime.clock, config.uploadLimit);
+    this.globalDownload = new TokenBucket(runtime.clock, config.downloadLimit);
+  }
+
+  /** Starts a node listening on `config.port`. */
+  static async start(runtime: Runtime, config: NodeConfig): Promise<Node> {
+    const node = new Node(runtime, config);
+    await runtime.fs.mkdir(config.dataDir);
+    try {
+      node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) => node.onConnection(s));
+    } catch (error) {
+      await node.pool.close();
+      throw new ShoalError(
+        'LISTEN_FAILED',
+        `cannot listen on ${config.host}:${config.port}: ${(error as Error).message} (try --port 0 for any free port)`,
+        { cause: error },
+      );
+    }
+    return node;
+  }
+
+  /** The TCP port peers reach us on. */
+  get port(): number {
+    return this.server?.address().port ?? 0;
+  }
+
+  /** Resumes every torrent in the library (what `shoal start` does). */
+  async resumeLibrary(): Promise<Torrent[]> {
+    const out: Torrent[] = [];
+    for (const { entry, torrent } of await this.library.list()) {
+      try {
+        const t = await this.add(torrent, { downloadDir: entry.downloadDir, persist: false });
+        if (entry.paused) t.pause();
+        out.push(t);
+      } catch (error) {
+        this.emit('error', error as Error, undefined);
+      }
+    }
+    return out;
+  }
+
+  /** Adds a torrent (bytes of a `.torrent` file, or parsed) and starts it. */
+  async add(source: Uint8Array | Metainfo, options: AddTorrentOptions = {}): Promise<Torrent> {
+    const bytes = source instanceof Uint8Array ? source : undefined;
+    const meta = source instanceof Uint8Array ? parseTorrent(source) : source;
+    const id = (meta.infoHashV1 ?? meta.infoHashV2)!.toString('hex');
+    if (this.torrents.has(id)) throw new DuplicateTorrentError(id);
+    const downloadDir = options.downloadDir ?? this.config.downloadDir;
+    await this.runtime.fs.mkdir(downloadDir);
+    const persist = options.persist !== false;
+    if (persist && bytes) await this.library.save({ infoHash: id, downloadDir, paused: false }, bytes);
+    const torrent = new Torrent(
+      meta,
+      {
+        runtime: this.runtime,
+        pool: this.pool,
+        peerId: this.peerId,
+        listenPort: () => this.port,
+        globalUpload: this.globalUpload,
+        globalDownload: this.globalDownload,
+        banned: this.banned,
+      },
+      {
+        downloadDir,
+        resumePath: this.library.resumePath(id),
+        ...(options.recheck !== undefined && { recheck: options.recheck }),
+        ...(options.filePriorities && { filePriorities: options.filePriorities }),
+        swarm: { maxPeers: this.config.maxPeersPerTorrent, uploadSlots: this.config.uploadSlots, ...options.swarm },
+      },
+    );
+    this.torrents.set(id, torrent);
+    for (const h of torrent.handshakeHashes) this.byHandshakeHash.set(h.toString('hex'), torrent);
+    torrent.on('progress', (s) => this.emit('progress', torrent, s));
+    torrent.on('done', (s) => this.emit('done', torrent, s));
+    torrent.on('error', (e) => this.emit('error', e, torrent));
+    torrent.on('warning', (w) => this.emit('warning', w, torrent));
+    await torrent.start();
+    for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
+    return torrent;
+  }
+
+  /** The torrent with this info-hash (hex), if any. */
+  get(infoHash: string): Torrent | undefined {
+    return this.torrents.get(infoHash);
+  }
+
+  list(): Torrent[] {
+    return [...this.torrents.values()];
+  }
+
+  /** Stops a torrent and forgets it (files stay on disk). */
+  async remove(infoHash: string): Promise<void> {
+    const t = this.torrents.get(infoHash);
+    if (!t) return;
+    this.torrents.delete(infoHash);
+    for (const h of t.handshakeHashes) this.byHandshakeHash.delete(h.toString('hex'));
+    await t.stop();
+    await this.library.remove(infoHash);
+  }
+
+  /** Stops every torrent (saving resume data), the listener and the hashing workers. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    await this.server?.close();
+    await this.pool.close();
+  }
+
+  private onConnection(stream: ByteStream): void {
+    if (this.stopped || this.banned.has(stream.remoteAddress)) {
+      stream.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const timer = this.runtime.timers.setTimeout(() => stream.destroy(), 10_000);
+    stream.onClose(() => timer.cancel());
+    stream.onData((chunk) => {
+      chunks.push(chunk);
+      received += chunk.length;
+      if (received < HANDSHAKE_BYTES) return;
+      timer.cancel();
+      const all = Buffer.concat(chunks);
+      let torrent: Torrent | undefined;
+      try {
+        const h = decodeHandshake(all.subarray(0, HANDSHAKE_BYTES));
+        torrent = this.byHandshakeHash.get(Buffer.from(h.infoHash).toString('hex'));
+        if (!torrent) throw new Error('unknown torrent');
+        torrent.attachIncoming(stream, h, all.subarray(HANDSHAKE_BYTES));
+      } catch {
+        stream.destroy();
+      }
+    });
+  }
+}
