@@ -63,13 +63,14 @@ export class TorrentStorage {
     }
   }
 
-  /** Creates every (non-padding) file at its full size, so empty files exist too. */
-  async allocate(): Promise<void> {
+  /** Creates the torrent's empty files, which no piece covers and so no write would create. */
+  async createEmptyFiles(): Promise<void> {
     for (const [i, f] of this.layout.files.entries()) {
-      if (f.padding) continue;
+      if (f.padding || f.length > 0) continue;
       const path = this.filePath(i);
-      const s = await this.fs.stat(path).catch(() => undefined);
-      if (s === undefined || s.size !== f.length) await this.handle(i, true);
+      if (await this.fs.exists(path)) continue;
+      await this.fs.mkdir(dirname(path));
+      await (await this.fs.open(path, 'w+')).close();
     }
   }
 

@@ -197,6 +197,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   async start(): Promise<void> {
     this.state = 'checking';
     await this.checkExisting();
+    await this.storage.createEmptyFiles();
     this.state = this.wantsMore() ? 'downloading' : 'seeding';
     if (!this.wantsMore()) this.emitDone();
     const t = this.deps.runtime.timers;

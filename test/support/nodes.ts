@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { HashPool } from '../../src/crypto/hash-pool.js';
+import { createTorrent, type CreateTorrentOptions } from '../../src/metainfo/create.js';
+import { defaultConfig, type NodeConfig } from '../../src/node/config.js';
+import { Node } from '../../src/node/node.js';
+import { EgressPolicy } from '../../src/runtime/egress.js';
+import { createRealRuntime, realFs } from '../../src/runtime/real.js';
+import type { Torrent } from '../../src/swarm/torrent.js';
+import { tempDir, writeTree } from './tmp.js';
+
+/** Starts an in-process node on a loopback address with its own data folder; stopped after the test. */
+export async function startNode(t: TestContext, config: Partial<NodeConfig> = {}): Promise<Node> {
+  const dataDir = await tempDir(t, 'shoal-node-');
+  const node = await Node.start(createRealRuntime(new EgressPolicy('loopback')), {
+    ...defaultConfig(),
+    dataDir,
+    downloadDir: join(dataDir, 'downloads'),
+    port: 0,
+    host: '127.0.0.1',
+    hashWorkers: 1,
+    ...config,
+  });
+  t.after(() => node.stop());
+  return node;
+}
+
+/** Writes fixture files under `<dir>/<name>` and creates a torrent of them. */
+export async function fixtureTorrent(
+  dir: string,
+  name: string,
+  files: Record<string, number>,
+  options: CreateTorrentOptions = {},
+): Promise<Buffer> {
+  await writeTree(join(dir, name), files);
+  const pool = new HashPool(1);
+  try {
+    return (await createTorrent(join(dir, name), realFs, pool, options)).torrent;
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Resolves when `torrent` has every wanted piece, or rejects after `timeoutMs`. */
+export function whenDone(torrent: Torrent, timeoutMs = 30_000): Promise<void> {
+  if (torrent.stats().state === 'seeding') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not done after ${timeoutMs} ms: ${JSON.stringify(torrent.stats())}`)), timeoutMs);
+    torrent.once('done', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startCorruptPeer } from '../support/evil-peer.js';
+import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
+import { tempDir } from '../support/tmp.js';
+
+const FILES = { 'a.bin': 300_000, 'sub/b.bin': 65_536, 'sub/c.txt': 777, 'empty.dat': 0, 'z/last.bin': 123_457 };
+
+async function sameFiles(fromDir: string, toDir: string): Promise<void> {
+  for (const path of Object.keys(FILES)) {
+    const a = createHash('sha256').update(await readFile(join(fromDir, path))).digest('hex');
+    const b = createHash('sha256').update(await readFile(join(toDir, path))).digest('hex');
+    assert.equal(b, a, path);
+  }
+}
+
+for (const version of ['v1', 'v2', 'hybrid'] as const) {
+  test(`shoal to shoal: a multi-file ${version} torrent arrives byte-identical`, async (t) => {
+    const dir = await tempDir(t);
+    const torrent = await fixtureTorrent(dir, 'set', FILES, { version, pieceLength: 32768 });
+    const seeder = await startNode(t);
+    const leecher = await startNode(t);
+    const seeding = await seeder.add(torrent, { downloadDir: dir });
+    assert.equal(seeding.stats().state, 'seeding');
+    const out = join(dir, 'out');
+    const getting = await leecher.add(torrent, { downloadDir: out, peers: [{ host: '127.0.0.1', port: seeder.port }] });
+    await whenDone(getting);
+    await sameFiles(join(dir, 'set'), join(out, 'set'));
+    const s = getting.stats();
+    assert.equal(s.bytesHave, s.totalLength);
+    assert.equal(s.wasted, 0);
+    assert.ok(seeding.stats().uploaded >= s.totalLength - 32768, 'the seeder counted its upload');
+  });
+}
+
+test('a peer serving corrupt blocks is banned; the download completes with correct data', async (t) => {
+  const dir = await tempDir(t);
+  const torrent = await fixtureTorrent(dir, 'set', FILES, { version: 'hybrid', pieceLength: 16384 });
+  const evil = await startCorruptPeer('127.0.0.2');
+  t.after(() => evil.close());
+  const seeder = await startNode(t);
+  await seeder.add(torrent, { downloadDir: dir });
+  const leecher = await startNode(t);
+  const out = join(dir, 'out');
+  const banned: string[] = [];
+  const getting = await leecher.add(torrent, {
+    downloadDir: out,
+    peers: [
+      { host: '127.0.0.2', port: evil.port },
+      { host: '127.0.0.1', port: seeder.port },
+    ],
+  });
+  getting.on('banned', (host) => banned.push(host));
+  await whenDone(getting);
+  await sameFiles(join(dir, 'set'), join(out, 'set'));
+  assert.deepEqual(banned, ['127.0.0.2']);
+  const s = getting.stats();
+  // Waste is bounded: the evil peer gets at most two strikes' worth of pieces before the ban.
+  assert.ok(s.wasted <= 4 * 16384 * 4, `wasted ${s.wasted} bytes`);
+  assert.ok(evil.blocksSent() > 0, 'the evil peer was actually asked');
+});
