@@ -38,6 +38,8 @@ export class PeerSession {
   /** True while its socket buffer is full (we wait for drain). */
   congested = false;
   serving = false;
+  /** Requests it sent while we choked it (a flood when it keeps going). */
+  requestsWhileChoked = 0;
   /** Messages received since the handshake (to accept a bitfield only first). */
   messagesSeen = 0;
 

@@ -750,6 +750,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       r.begin + r.length <= this.layout.pieceSize(r.index);
     if (!valid) throw new WireError(`invalid request ${r.index}:${r.begin}+${r.length}`);
     if (!this.have.has(r.index) || session.wire.amChoking || this.state === 'paused') {
+      if (++session.requestsWhileChoked > this.opts.maxIncomingRequests) throw new WireError('request flood while choked');
       if (session.fast) session.wire.sendMessage({ type: 'reject', ...r });
       return;
     }

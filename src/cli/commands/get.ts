@@ -42,7 +42,14 @@ export async function getCommand(runtime: Runtime, source: string, opts: GetComm
     });
     report.event(
       'started',
-      { infoHash: torrent.infoHashHex, port: node.port, name: torrent.meta.name },
+      {
+        infoHash: torrent.infoHashHex,
+        port: node.port,
+        name: torrent.meta.name,
+        piecesHave: torrent.stats().piecesHave,
+        pieceCount: torrent.meta.pieceCount,
+        pieceLength: torrent.meta.pieceLength,
+      },
       `fetching ${torrent.meta.name} (${torrent.infoHashHex}) on port ${node.port}`,
     );
     const outcome = await Promise.race([finished.then(() => 'done' as const), untilSignal()]);
