@@ -55,7 +55,8 @@ export async function getCommand(runtime: Runtime, source: string, opts: GetComm
     const outcome = await Promise.race([finished.then(() => 'done' as const), untilSignal()]);
     if (outcome === 'done') {
       const s = torrent.stats();
-      report.event('done', { ...s }, `done: ${torrent.meta.name} verified (${s.piecesHave}/${s.pieceCount} pieces)`);
+      const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+      report.event('done', { ...s, peakRssBytes }, `done: ${torrent.meta.name} verified (${s.piecesHave}/${s.pieceCount} pieces)`);
       if (opts.seed) {
         report.event('seeding', { port: node.port }, `seeding on port ${node.port}; Ctrl-C to stop`);
         await untilSignal();
