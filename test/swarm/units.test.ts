@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Bitfield } from '../../src/codec/bitfield.js';
+import { ManualClock } from '../../src/runtime/manual-clock.js';
+import { SeededRandom } from '../../src/runtime/seeded-random.js';
+import { chooseUnchoked, pickOptimistic } from '../../src/swarm/choker.js';
+import { PiecePicker } from '../../src/swarm/piece-picker.js';
+import { RateMeter, TokenBucket } from '../../src/swarm/rate.js';
+
+test('Bitfield follows BEP 3 bit order and validates spare bits', () => {
+  const b = new Bitfield(10);
+  b.set(0);
+  b.set(9);
+  assert.deepEqual([...b.bytes], [0x80, 0x40]);
+  assert.equal(b.cardinality, 2);
+  assert.ok(Bitfield.isValid(10, Uint8Array.of(0xff, 0xc0)));
+  assert.ok(!Bitfield.isValid(10, Uint8Array.of(0xff, 0xe0)), 'spare bit set');
+  assert.ok(!Bitfield.isValid(10, Uint8Array.of(0xff)), 'too short');
+  assert.equal(Bitfield.full(10).complete, true);
+  assert.deepEqual([...new Bitfield(10, Uint8Array.of(0x81, 0x40)).indices()], [0, 7, 9]);
+});
+
+test('PiecePicker picks randomly at first, then rarest first, honouring priorities', () => {
+  const have = new Bitfield(8);
+  const picker = new PiecePicker(8, have, new SeededRandom(1));
+  const peerA = Bitfield.full(8);
+  const peerB = new Bitfield(8);
+  for (const i of [0, 1, 2, 3, 4, 5, 6]) peerB.set(i);
+  picker.addPeer(peerA);
+  picker.addPeer(peerB);
+  for (const i of [0, 1, 2, 3]) have.set(i);
+  // Piece 7 is held only by A: the rarest.
+  assert.equal(picker.pick(peerA, () => false), 7);
+  assert.equal(picker.pick(peerB, () => false) >= 4, true);
+  picker.priority[5] = 7;
+  assert.equal(picker.pick(peerA, () => false), 5, 'highest priority first');
+  picker.priority.fill(0);
+  assert.equal(picker.pick(peerA, () => false), -1, 'nothing wanted');
+  assert.equal(picker.wantsMore(), false);
+  const fresh = new PiecePicker(8, new Bitfield(8), new SeededRandom(2));
+  const seen = new Set(Array.from({ length: 50 }, () => fresh.pick(peerA, () => false)));
+  assert.ok(seen.size > 3, 'random-first spreads the first picks');
+});
+
+test('the choker reciprocates while leeching and favours fast uploads while seeding', () => {
+  const peers = [
+    { id: 1, interested: true, downloadRate: 100, uploadRate: 5, snubbed: false },
+    { id: 2, interested: true, downloadRate: 300, uploadRate: 1, snubbed: false },
+    { id: 3, interested: true, downloadRate: 900, uploadRate: 9, snubbed: true },
+    { id: 4, interested: false, downloadRate: 999, uploadRate: 99, snubbed: false },
+    { id: 5, interested: true, downloadRate: 0, uploadRate: 50, snubbed: false },
+  ];
+  assert.deepEqual([...chooseUnchoked(peers, 1, false, undefined)], [2]);
+  assert.deepEqual([...chooseUnchoked(peers, 1, true, 1)].sort(), [1, 5]);
+  const opt = pickOptimistic(peers, new Set([2]), () => 0);
+  assert.ok(opt !== undefined && ![2, 4].includes(opt));
+});
+
+test('TokenBucket limits a byte rate and RateMeter measures one', () => {
+  const clock = new ManualClock();
+  const bucket = new TokenBucket(clock, 100_000);
+  assert.ok(bucket.tryTake(20_000));
+  assert.ok(!bucket.tryTake(20_000));
+  assert.ok(bucket.delayFor(20_000) > 0);
+  clock.advance(200);
+  assert.ok(bucket.tryTake(20_000));
+  assert.ok(new TokenBucket(clock, 0).tryTake(1e12), '0 means unlimited');
+  const meter = new RateMeter(clock, 1000);
+  for (let i = 0; i < 50; i++) {
+    clock.advance(100);
+    meter.add(10_000);
+  }
+  assert.ok(Math.abs(meter.bytesPerSecond - 100_000) < 5000, `${meter.bytesPerSecond}`);
+  assert.equal(meter.total, 500_000);
+});
