@@ -5,8 +5,7 @@
  * read once beforehand so both sides hash from the page cache. Each side runs three times, in
  * alternating order, and the best time counts. Target: shoal ≥ 1.5× libtorrent.
  */
-import { createCipheriv } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,10 +13,10 @@ import { HashPool } from '../src/crypto/hash-pool.js';
 import { createTorrent } from '../src/metainfo/create.js';
 import { realFs } from '../src/runtime/real.js';
 import { PROBES, runPython, toolProblem } from '../test/interop/helpers.js';
+import { envBytes, mbps, warmPageCache, writeContent } from './support.js';
 
 const DEFAULT_BYTES = 2 * 1024 ** 3;
 const PIECE_LENGTH = 1024 * 1024;
-const BLOCK_BYTES = 64 * 1024 * 1024;
 const ROUNDS = 3;
 const TARGET_RATIO = 1.5;
 
@@ -43,54 +42,6 @@ interface Timing {
   v2: string;
 }
 
-function benchBytes(): number {
-  const raw = process.env.SHOAL_BENCH_CREATE_BYTES;
-  if (raw === undefined || raw === '') return DEFAULT_BYTES;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n <= 0) {
-    throw new Error(`SHOAL_BENCH_CREATE_BYTES="${raw}" is not a positive byte count`);
-  }
-  return n;
-}
-
-/**
- * Writes `size` pseudo-random bytes: AES-128-CTR keystream with a fixed key, the block number
- * as IV, so every 64 MiB block (and so every piece) differs and runs are reproducible.
- */
-async function writeContent(path: string, size: number): Promise<void> {
-  const key = Buffer.alloc(16, 0x5a);
-  const zeros = Buffer.alloc(BLOCK_BYTES);
-  const file = await open(path, 'w');
-  try {
-    for (let block = 0, offset = 0; offset < size; block++, offset += BLOCK_BYTES) {
-      const iv = Buffer.alloc(16);
-      iv.writeUInt32BE(block, 0);
-      const data = createCipheriv('aes-128-ctr', key, iv).update(
-        zeros.subarray(0, Math.min(BLOCK_BYTES, size - offset)),
-      );
-      await file.write(data, 0, data.length, offset);
-    }
-    await file.sync(); // so that write-back does not compete with the timed runs
-  } finally {
-    await file.close();
-  }
-}
-
-/** Reads the whole file once so that both contenders hash from the page cache. */
-async function warmPageCache(path: string): Promise<void> {
-  const buffer = Buffer.allocUnsafe(BLOCK_BYTES);
-  const file = await open(path, 'r');
-  try {
-    for (let position = 0; ; ) {
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
-      if (bytesRead === 0) break;
-      position += bytesRead;
-    }
-  } finally {
-    await file.close();
-  }
-}
-
 async function timeShoal(path: string, pool: HashPool): Promise<Timing> {
   const start = performance.now();
   const { metainfo } = await createTorrent(path, realFs, pool, {
@@ -109,12 +60,9 @@ async function timeLibtorrent(path: string): Promise<Timing> {
   return JSON.parse(await runPython(LIBTORRENT_SCRIPT, [path])) as Timing;
 }
 
-const mbps = (bytes: number, seconds: number): string =>
-  `${(bytes / 1e6 / seconds).toFixed(1)} MB/s`;
-
 /** Runs the benchmark and prints its figures. */
 export async function run(): Promise<void> {
-  const size = benchBytes();
+  const size = envBytes('SHOAL_BENCH_CREATE_BYTES', DEFAULT_BYTES);
   const ltProblem = toolProblem('libtorrent', PROBES.libtorrent);
   const dir = await mkdtemp(join(tmpdir(), 'shoal-bench-create-'));
   const pool = new HashPool();

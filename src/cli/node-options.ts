@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { parsePeer, type PeerAddress } from '../metainfo/magnet.js';
+import { type PeerAddress, parsePeer } from '../metainfo/magnet.js';
 import { loadConfig, type NodeConfig } from '../node/config.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { parseByteSize } from './format.js';
@@ -19,21 +19,27 @@ export async function configFromFlags(runtime: Runtime, flags: NodeFlags): Promi
     ...(flags.port !== undefined && { port: parsePort(flags.port) }),
     ...(flags.host !== undefined && { host: flags.host }),
     ...(flags.dataDir !== undefined && { dataDir: flags.dataDir }),
-    ...(flags.uploadLimit !== undefined && { uploadLimit: parseRate(flags.uploadLimit, '--upload-limit') }),
-    ...(flags.downloadLimit !== undefined && { downloadLimit: parseRate(flags.downloadLimit, '--download-limit') }),
+    ...(flags.uploadLimit !== undefined && {
+      uploadLimit: parseRate(flags.uploadLimit, '--upload-limit'),
+    }),
+    ...(flags.downloadLimit !== undefined && {
+      downloadLimit: parseRate(flags.downloadLimit, '--download-limit'),
+    }),
   };
   return loadConfig(runtime.fs, overrides);
 }
 
 function parsePort(text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be 0..65535, not "${text}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`--port must be 0..65535, not "${text}"`);
   return n;
 }
 
 function parseRate(text: string, flag: string): number {
   const n = parseByteSize(text);
-  if (n === undefined) throw new UsageError(`${flag} takes bytes per second (e.g. 20M), not "${text}"`);
+  if (n === undefined)
+    throw new UsageError(`${flag} takes bytes per second (e.g. 20M), not "${text}"`);
   return n;
 }
 

@@ -36,7 +36,9 @@ export class Bitfield {
   }
 
   has(index: number): boolean {
-    return index >= 0 && index < this.size && (this.bytes[index >> 3]! & (0x80 >> (index & 7))) !== 0;
+    return (
+      index >= 0 && index < this.size && (this.bytes[index >> 3]! & (0x80 >> (index & 7))) !== 0
+    );
   }
 
   set(index: number): void {

@@ -25,7 +25,10 @@ export interface NodeConfig {
 
 /** The default data folder: `$XDG_DATA_HOME/shoal`, else `~/.local/share/shoal`. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.length > 0 ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+  const base =
+    env.XDG_DATA_HOME && env.XDG_DATA_HOME.length > 0
+      ? env.XDG_DATA_HOME
+      : join(homedir(), '.local', 'share');
   return join(base, 'shoal');
 }
 
@@ -85,7 +88,13 @@ export async function loadConfig(
       throw new ConfigError(`${path} is not valid JSON: ${(error as Error).message}`);
     }
   }
-  const merged = { ...base, ...fromFile, ...fromEnv, ...stripUndefined(overrides), dataDir } as Record<string, unknown>;
+  const merged = {
+    ...base,
+    ...fromFile,
+    ...fromEnv,
+    ...stripUndefined(overrides),
+    dataDir,
+  } as Record<string, unknown>;
   for (const [key, value] of Object.entries(merged)) {
     const expected = typeof (base as unknown as Record<string, unknown>)[key];
     if (expected === 'undefined') throw new ConfigError(`unknown setting "${key}"`);

@@ -30,11 +30,15 @@ export class Library {
   async save(entry: LibraryEntry, torrent: Uint8Array): Promise<void> {
     await this.fs.mkdir(this.dir);
     await this.fs.writeFileAtomic(join(this.dir, `${entry.infoHash}.torrent`), torrent);
-    await this.fs.writeFileAtomic(join(this.dir, `${entry.infoHash}.json`), Buffer.from(JSON.stringify(entry)));
+    await this.fs.writeFileAtomic(
+      join(this.dir, `${entry.infoHash}.json`),
+      Buffer.from(JSON.stringify(entry)),
+    );
   }
 
   async remove(infoHash: string): Promise<void> {
-    for (const ext of ['torrent', 'json', 'resume']) await this.fs.rm(join(this.dir, `${infoHash}.${ext}`));
+    for (const ext of ['torrent', 'json', 'resume'])
+      await this.fs.rm(join(this.dir, `${infoHash}.${ext}`));
   }
 
   /** Every complete entry; half-written or unreadable ones are skipped. */
@@ -44,7 +48,9 @@ export class Library {
     for (const name of (await this.fs.readdir(this.dir)).sort()) {
       if (!name.endsWith('.json')) continue;
       try {
-        const entry = JSON.parse((await this.fs.readFile(join(this.dir, name))).toString('utf8')) as LibraryEntry;
+        const entry = JSON.parse(
+          (await this.fs.readFile(join(this.dir, name))).toString('utf8'),
+        ) as LibraryEntry;
         if (typeof entry.infoHash !== 'string' || typeof entry.downloadDir !== 'string') continue;
         const torrent = await this.fs.readFile(join(this.dir, `${entry.infoHash}.torrent`));
         out.push({ entry, torrent });

@@ -1,9 +1,12 @@
 import { EventEmitter } from 'node:events';
+import { encode } from '../codec/bencode.js';
 import { HashPool } from '../crypto/hash-pool.js';
 import { ShoalError } from '../errors.js';
-import { parseTorrent } from '../metainfo/parse.js';
+import type { MagnetLink } from '../metainfo/magnet.js';
+import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { ByteStream, Runtime, TcpServer } from '../runtime/runtime.js';
+import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { TokenBucket } from '../swarm/rate.js';
 import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
 import { decodeHandshake, HANDSHAKE_BYTES } from '../wire/handshake.js';
@@ -76,7 +79,9 @@ export class Node extends EventEmitter<NodeEvents> {
     const node = new Node(runtime, config);
     await runtime.fs.mkdir(config.dataDir);
     try {
-      node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) => node.onConnection(s));
+      node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) =>
+        node.onConnection(s),
+      );
     } catch (error) {
       await node.pool.close();
       throw new ShoalError(
@@ -117,7 +122,8 @@ export class Node extends EventEmitter<NodeEvents> {
     const downloadDir = options.downloadDir ?? this.config.downloadDir;
     await this.runtime.fs.mkdir(downloadDir);
     const persist = options.persist !== false;
-    if (persist && bytes) await this.library.save({ infoHash: id, downloadDir, paused: false }, bytes);
+    if (persist && bytes)
+      await this.library.save({ infoHash: id, downloadDir, paused: false }, bytes);
     const torrent = new Torrent(
       meta,
       {
@@ -134,7 +140,11 @@ export class Node extends EventEmitter<NodeEvents> {
         resumePath: this.library.resumePath(id),
         ...(options.recheck !== undefined && { recheck: options.recheck }),
         ...(options.filePriorities && { filePriorities: options.filePriorities }),
-        swarm: { maxPeers: this.config.maxPeersPerTorrent, uploadSlots: this.config.uploadSlots, ...options.swarm },
+        swarm: {
+          maxPeers: this.config.maxPeersPerTorrent,
+          uploadSlots: this.config.uploadSlots,
+          ...options.swarm,
+        },
       },
     );
     this.torrents.set(id, torrent);
@@ -146,6 +156,31 @@ export class Node extends EventEmitter<NodeEvents> {
     await torrent.start();
     for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
     return torrent;
+  }
+
+  /**
+   * Adds a torrent from a magnet link: fetches its info dictionary from the link's peers and
+   * `options.peers` (BEP 9), checks it against the info-hash, then downloads as usual.
+   */
+  async addMagnet(link: MagnetLink, options: AddTorrentOptions = {}): Promise<Torrent> {
+    const peers = [...link.peers, ...(options.peers ?? [])];
+    const info = await fetchMetadata(this.runtime, {
+      ...(link.infoHashV1 && { infoHashV1: link.infoHashV1 }),
+      ...(link.infoHashV2 && { infoHashV2: link.infoHashV2 }),
+      peers,
+      peerId: this.peerId,
+    });
+    parseInfoDictionary(info); // refuse a hostile info dictionary before writing anything
+    const torrent = Buffer.concat([
+      encode({ announce: link.trackers[0] }).subarray(0, -1),
+      Buffer.from('4:info'),
+      info,
+      link.webSeeds.length > 0
+        ? encode({ 'url-list': [...link.webSeeds] }).subarray(1, -1)
+        : Buffer.alloc(0),
+      Buffer.from('e'),
+    ]);
+    return this.add(torrent, { ...options, peers });
   }
 
   /** The torrent with this info-hash (hex), if any. */

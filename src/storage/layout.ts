@@ -13,7 +13,12 @@ export interface Segment {
 /** How to check one piece against the torrent's hashes. */
 export type PieceCheck =
   | { readonly kind: 'v1'; readonly hash: Buffer; readonly length: number }
-  | { readonly kind: 'v2'; readonly hash: Buffer; readonly dataLength: number; readonly width: number };
+  | {
+      readonly kind: 'v2';
+      readonly hash: Buffer;
+      readonly dataLength: number;
+      readonly width: number;
+    };
 
 /**
  * Maps pieces to files: every torrent, v1, v2 or hybrid, is one stream of files back to back
@@ -63,13 +68,20 @@ export class PieceLayout {
   piecesOfFile(fileIndex: number): [number, number] | undefined {
     const f = this.files[fileIndex]!;
     if (f.length === 0) return undefined;
-    return [Math.floor(f.offset / this.pieceLength), Math.floor((f.offset + f.length - 1) / this.pieceLength)];
+    return [
+      Math.floor(f.offset / this.pieceLength),
+      Math.floor((f.offset + f.length - 1) / this.pieceLength),
+    ];
   }
 
   /** How to verify piece `index`; undefined when the needed v2 hashes are not known yet. */
   check(index: number): PieceCheck | undefined {
     if (this.meta.pieces) {
-      return { kind: 'v1', hash: this.meta.pieces.subarray(index * 20, index * 20 + 20), length: this.pieceSize(index) };
+      return {
+        kind: 'v1',
+        hash: this.meta.pieces.subarray(index * 20, index * 20 + 20),
+        length: this.pieceSize(index),
+      };
     }
     const start = index * this.pieceLength;
     const f = this.files[this.fileAt(start)]!;
@@ -100,7 +112,8 @@ export class PieceLayout {
       else hi = mid - 1;
     }
     // Skip empty files that start at the same offset.
-    while (lo < this.files.length - 1 && this.files[lo]!.offset + this.files[lo]!.length <= offset) lo++;
+    while (lo < this.files.length - 1 && this.files[lo]!.offset + this.files[lo]!.length <= offset)
+      lo++;
     return lo;
   }
 }

@@ -107,7 +107,9 @@ export class TorrentStorage {
       this.open.delete(fileIndex);
       void cached.handle.then((h) => h.close()).catch(() => undefined);
     }
-    const handle = writable ? this.openForWrite(fileIndex) : this.fs.open(this.filePath(fileIndex), 'r');
+    const handle = writable
+      ? this.openForWrite(fileIndex)
+      : this.fs.open(this.filePath(fileIndex), 'r');
     const entry = { handle, writable };
     this.open.set(fileIndex, entry);
     handle.catch(() => {

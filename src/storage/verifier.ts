@@ -17,10 +17,20 @@ export class PieceVerifier {
     if (check === undefined) return { ok: false, buffer };
     const pieceLength = this.layout.pieceLength;
     if (check.kind === 'v1') {
-      const r = await this.pool.run({ buffer, length: check.length, pieceLength, v1Length: check.length });
+      const r = await this.pool.run({
+        buffer,
+        length: check.length,
+        pieceLength,
+        v1Length: check.length,
+      });
       return { ok: Buffer.from(r.v1!).equals(check.hash), buffer: r.buffer };
     }
-    const r = await this.pool.run({ buffer, length: check.dataLength, pieceLength, v2Width: check.width });
+    const r = await this.pool.run({
+      buffer,
+      length: check.dataLength,
+      pieceLength,
+      v2Width: check.width,
+    });
     return { ok: Buffer.from(r.v2!).equals(check.hash), buffer: r.buffer };
   }
 }

@@ -34,6 +34,10 @@ export class PeerSession {
   lastSentAt: number;
   lastPieceAt: number;
   snubbed = false;
+  /** It has contributed to a piece that verified; until then its pipeline stays short. */
+  trusted = false;
+  /** Pieces it contributed to that are waiting for their hash check. */
+  awaitingCheck = 0;
   closed = false;
   /** True while its socket buffer is full (we wait for drain). */
   congested = false;

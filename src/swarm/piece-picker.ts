@@ -42,7 +42,8 @@ export class PiecePicker {
 
   /** True while some wanted piece is missing. */
   wantsMore(): boolean {
-    for (let i = 0; i < this.pieceCount; i++) if (this.priority[i]! > 0 && !this.have.has(i)) return true;
+    for (let i = 0; i < this.pieceCount; i++)
+      if (this.priority[i]! > 0 && !this.have.has(i)) return true;
     return false;
   }
 

@@ -77,7 +77,9 @@ export class TokenBucket {
   delayFor(bytes: number): number {
     if (this.unlimited) return 0;
     this.refill();
-    return this.tokens >= bytes ? 0 : Math.ceil(((bytes - this.tokens) * 1000) / this.bytesPerSecond);
+    return this.tokens >= bytes
+      ? 0
+      : Math.ceil(((bytes - this.tokens) * 1000) / this.bytesPerSecond);
   }
 
   private refill(): void {

@@ -9,9 +9,19 @@ import { loadResume, type ResumeData, saveResume } from '../storage/resume.js';
 import { TorrentStorage } from '../storage/torrent-storage.js';
 import { PieceVerifier } from '../storage/verifier.js';
 import { WireError } from '../wire/errors.js';
-import { decodeExtendedHandshake, encodeExtendedHandshake, ExtensionRegistry } from '../wire/extended.js';
+import {
+  decodeExtendedHandshake,
+  ExtensionRegistry,
+  encodeExtendedHandshake,
+} from '../wire/extended.js';
 import { type Handshake, hasCapability, reservedBytes } from '../wire/handshake.js';
 import type { BlockRef, Message } from '../wire/messages.js';
+import {
+  decodeMetadataMessage,
+  encodeMetadataMessage,
+  METADATA_PIECE_BYTES,
+  type MetadataMessage,
+} from '../wire/ut-metadata.js';
 import { chooseUnchoked, pickOptimistic } from './choker.js';
 import { PeerSession } from './peer-session.js';
 import { BLOCK_BYTES, blockKey, PieceJob } from './piece-job.js';
@@ -146,10 +156,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly sessions = new Map<number, PeerSession>();
   private readonly jobs = new Map<number, PieceJob>();
   private readonly writing = new Map<number, Promise<void>>();
-  private readonly candidates = new Map<string, { host: string; port: number; retryAt: number; sticky: boolean }>();
+  private readonly candidates = new Map<
+    string,
+    { host: string; port: number; retryAt: number; sticky: boolean }
+  >();
   private readonly connecting = new Set<string>();
   private readonly strikes = new Map<string, number>();
-  private readonly extensions = new ExtensionRegistry();
+  private readonly extensions = new ExtensionRegistry<PeerSession>();
   private readonly downloadRate: RateMeter;
   private readonly uploadRate: RateMeter;
   private readonly upBucket: TokenBucket;
@@ -173,7 +186,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.meta = meta;
     this.opts = { ...DEFAULT_SWARM_OPTIONS, ...options.swarm };
     this.layout = new PieceLayout(meta);
-    this.storage = new TorrentStorage(deps.runtime.fs, options.downloadDir, this.layout, meta.name, meta.singleFile);
+    this.storage = new TorrentStorage(
+      deps.runtime.fs,
+      options.downloadDir,
+      this.layout,
+      meta.name,
+      meta.singleFile,
+    );
     this.have = new Bitfield(meta.pieceCount);
     this.picker = new PiecePicker(meta.pieceCount, this.have, deps.runtime.random);
     this.verifier = new PieceVerifier(this.layout, deps.pool);
@@ -186,6 +205,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (meta.infoHashV1) this.handshakeHashes.push(meta.infoHashV1);
     if (meta.infoHashV2) this.handshakeHashes.push(meta.infoHashV2.subarray(0, 20));
     if (options.filePriorities) this.setFilePriorities(options.filePriorities);
+    this.extensions.register('ut_metadata', (s, payload) => this.onMetadataMessage(s, payload));
   }
 
   /** The info-hash shown to users: v1 when there is one, else v2. */
@@ -293,7 +313,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    * answers with our handshake and continues on this torrent.
    */
   attachIncoming(stream: ByteStream, handshake: Handshake, rest: Buffer): void {
-    if (this.state === 'paused' || this.state === 'stopped' || this.sessions.size >= this.opts.maxPeers) {
+    if (
+      this.state === 'paused' ||
+      this.state === 'stopped' ||
+      this.sessions.size >= this.opts.maxPeers
+    ) {
       stream.destroy();
       return;
     }
@@ -313,14 +337,22 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private ourHandshake(infoHash: Buffer): Handshake {
     return {
-      reserved: reservedBytes(['extensionProtocol', 'fast', ...(this.meta.infoHashV2 ? (['v2'] as const) : [])]),
+      reserved: reservedBytes([
+        'extensionProtocol',
+        'fast',
+        ...(this.meta.infoHashV2 ? (['v2'] as const) : []),
+      ]),
       infoHash,
       peerId: this.deps.peerId,
     };
   }
 
   private newSession(stream: ByteStream, outgoing: boolean): PeerSession {
-    const maxMessage = Math.max(MAX_REQUEST_BYTES + 64, Math.ceil(this.meta.pieceCount / 8) + 64, 1 << 20);
+    const maxMessage = Math.max(
+      MAX_REQUEST_BYTES + 64,
+      Math.ceil(this.meta.pieceCount / 8) + 64,
+      1 << 20,
+    );
     const session: PeerSession = new PeerSession(
       stream,
       this.deps.runtime.clock,
@@ -360,8 +392,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     session.incoming.length = 0;
     this.unsolicited.delete(session.id);
     session.stream.destroy();
-    if (reason && !(reason instanceof WireError)) this.emit('warning', `${session.address}: ${reason.message}`);
-    if (reason instanceof WireError) this.emit('warning', `${session.address} dropped: ${reason.message}`);
+    if (reason && !(reason instanceof WireError))
+      this.emit('warning', `${session.address}: ${reason.message}`);
+    if (reason instanceof WireError)
+      this.emit('warning', `${session.address} dropped: ${reason.message}`);
     if (this.optimistic === session.id) this.optimistic = undefined;
   }
 
@@ -387,7 +421,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         .catch((error: Error) => {
           this.connecting.delete(key);
           if (!c.sticky) this.candidates.delete(key);
-          if (error instanceof ShoalError && error.code === 'EGRESS_DENIED') this.emit('warning', error.message);
+          if (error instanceof ShoalError && error.code === 'EGRESS_DENIED')
+            this.emit('warning', error.message);
         });
     }
   }
@@ -397,7 +432,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private onHandshake(session: PeerSession, h: Handshake): void {
     const known = this.handshakeHashes.some((x) => x.equals(h.infoHash));
     if (!known) throw new WireError('handshake for a different torrent');
-    if (Buffer.from(h.peerId).equals(this.deps.peerId)) throw new WireError('connected to ourselves');
+    if (Buffer.from(h.peerId).equals(this.deps.peerId))
+      throw new WireError('connected to ourselves');
     if (this.deps.banned.has(session.host)) throw new WireError('banned peer');
     session.handshake = h;
     session.fast = hasCapability(h.reserved, 'fast');
@@ -409,23 +445,29 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         v: this.opts.clientName,
         p: this.deps.listenPort(),
         reqq: this.opts.maxIncomingRequests,
+        metadataSize: this.meta.infoBytes.length,
         ...(yourip && { yourip }),
       });
       session.wire.sendMessage({ type: 'extended', id: 0, payload });
     }
     if (session.fast && this.have.complete) session.wire.sendMessage({ type: 'have-all' });
-    else if (session.fast && this.have.cardinality === 0) session.wire.sendMessage({ type: 'have-none' });
-    else if (this.have.cardinality > 0) session.wire.sendMessage({ type: 'bitfield', bits: this.have.bytes });
+    else if (session.fast && this.have.cardinality === 0)
+      session.wire.sendMessage({ type: 'have-none' });
+    else if (this.have.cardinality > 0)
+      session.wire.sendMessage({ type: 'bitfield', bits: this.have.bytes });
   }
 
   private onMessage(session: PeerSession, m: Message): void {
-    const first = session.messagesSeen++ === 0 || (session.messagesSeen === 2 && session.extended !== undefined);
+    const first =
+      session.messagesSeen++ === 0 ||
+      (session.messagesSeen === 2 && session.extended !== undefined);
     switch (m.type) {
       case 'keep-alive':
         return;
       case 'bitfield': {
         if (!first) throw new WireError('bitfield after other messages');
-        if (!Bitfield.isValid(this.meta.pieceCount, m.bits)) throw new WireError('bitfield of the wrong size');
+        if (!Bitfield.isValid(this.meta.pieceCount, m.bits))
+          throw new WireError('bitfield of the wrong size');
         this.setPeerBits(session, new Bitfield(this.meta.pieceCount, m.bits));
         return;
       }
@@ -434,11 +476,14 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         if (!session.fast) throw new WireError(`${m.type} without the fast extension`);
         this.setPeerBits(
           session,
-          m.type === 'have-all' ? Bitfield.full(this.meta.pieceCount) : new Bitfield(this.meta.pieceCount),
+          m.type === 'have-all'
+            ? Bitfield.full(this.meta.pieceCount)
+            : new Bitfield(this.meta.pieceCount),
         );
         return;
       case 'have': {
-        if (m.index >= this.meta.pieceCount) throw new WireError(`have for piece ${m.index} out of range`);
+        if (m.index >= this.meta.pieceCount)
+          throw new WireError(`have for piece ${m.index} out of range`);
         const bits = session.ensureBits(this.meta.pieceCount);
         if (!bits.has(m.index)) {
           bits.set(m.index);
@@ -450,7 +495,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       }
       case 'choke':
         for (const key of [...session.outstanding.keys()]) {
-          if (!session.fast || !session.allowedFast.has(Math.floor(key / 65536))) this.release(session, key);
+          if (!session.fast || !session.allowedFast.has(Math.floor(key / 65536)))
+            this.release(session, key);
         }
         return;
       case 'unchoke':
@@ -465,10 +511,18 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         this.onRequest(session, m);
         return;
       case 'cancel': {
-        const i = session.incoming.findIndex((r) => r.index === m.index && r.begin === m.begin && r.length === m.length);
+        const i = session.incoming.findIndex(
+          (r) => r.index === m.index && r.begin === m.begin && r.length === m.length,
+        );
         if (i >= 0) {
           session.incoming.splice(i, 1);
-          if (session.fast) session.wire.sendMessage({ type: 'reject', index: m.index, begin: m.begin, length: m.length });
+          if (session.fast)
+            session.wire.sendMessage({
+              type: 'reject',
+              index: m.index,
+              begin: m.begin,
+              length: m.length,
+            });
         }
         return;
       }
@@ -492,7 +546,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
           session.extended = decodeExtendedHandshake(m.payload);
           return;
         }
-        this.extensions.lookup(m.id)?.onMessage(m.payload);
+        this.extensions.lookup(m.id)?.(session, m.payload);
         return;
       case 'hash-request':
         // Serving merkle proofs is not implemented yet; say so, as BEP 52 provides.
@@ -501,6 +555,30 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       default:
         return; // port, suggest, hashes, hash-reject: nothing to do yet
     }
+  }
+
+  /** BEP 9: hands out our info dictionary in 16 KiB pieces to peers that came by magnet link. */
+  private onMetadataMessage(session: PeerSession, payload: Uint8Array): void {
+    const m = decodeMetadataMessage(payload);
+    if (m.type !== 'request') return; // we already have the metadata
+    const theirId = session.extended?.m.get('ut_metadata');
+    if (!theirId) return;
+    const info = this.meta.infoBytes;
+    const begin = m.piece * METADATA_PIECE_BYTES;
+    const reply: MetadataMessage =
+      begin < info.length
+        ? {
+            type: 'data',
+            piece: m.piece,
+            totalSize: info.length,
+            data: info.subarray(begin, begin + METADATA_PIECE_BYTES),
+          }
+        : { type: 'reject', piece: m.piece };
+    session.wire.sendMessage({
+      type: 'extended',
+      id: theirId,
+      payload: encodeMetadataMessage(reply),
+    });
   }
 
   private setPeerBits(session: PeerSession, bits: Bitfield): void {
@@ -518,7 +596,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (session.closed || !session.bits) return;
     const want = this.state === 'downloading' && this.picker.interestedIn(session.bits);
     if (want && !session.wire.amInterested) session.wire.sendMessage({ type: 'interested' });
-    else if (!want && session.wire.amInterested) session.wire.sendMessage({ type: 'not-interested' });
+    else if (!want && session.wire.amInterested)
+      session.wire.sendMessage({ type: 'not-interested' });
     if (want) this.fillRequests(session);
   }
 
@@ -526,9 +605,18 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private fillRequests(session: PeerSession): void {
     if (session.closed || this.state !== 'downloading' || !session.bits) return;
-    const canRequest = (index: number) => !session.wire.peerChoking || session.allowedFast.has(index);
+    const canRequest = (index: number) =>
+      !session.wire.peerChoking || session.allowedFast.has(index);
     if (session.wire.peerChoking && session.allowedFast.size === 0) return;
-    const limit = Math.min(session.pipelineTarget, session.requestLimit);
+    // Until a peer's data has verified once, keep little of it in flight: a peer sending garbage
+    // then costs at most about two pieces before its first failure gets it banned.
+    const untrustedCap = Math.max(4, 2 * Math.ceil(this.meta.pieceLength / BLOCK_BYTES));
+    const limit = Math.min(
+      session.pipelineTarget,
+      session.requestLimit,
+      session.trusted ? Infinity : untrustedCap,
+    );
+    if (!session.trusted && session.awaitingCheck >= 2) return;
     while (session.outstanding.size < limit) {
       if (!this.downBucket.tryTake(0) || this.globalBlocked()) break;
       const next = this.nextRequest(session, canRequest);
@@ -547,10 +635,15 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   private globalBlocked(): boolean {
-    return !this.deps.globalDownload.unlimited && this.deps.globalDownload.delayFor(BLOCK_BYTES) > 0;
+    return (
+      !this.deps.globalDownload.unlimited && this.deps.globalDownload.delayFor(BLOCK_BYTES) > 0
+    );
   }
 
-  private nextRequest(session: PeerSession, canRequest: (i: number) => boolean): { job: PieceJob; block: number } | undefined {
+  private nextRequest(
+    session: PeerSession,
+    canRequest: (i: number) => boolean,
+  ): { job: PieceJob; block: number } | undefined {
     const bits = session.bits!;
     const skip = (job: PieceJob) => (b: number) => session.outstanding.has(blockKey(job.index, b));
     // Finish pieces already started before starting new ones.
@@ -561,7 +654,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       if (b >= 0) return { job, block: b };
     }
     if (this.jobs.size < this.maxJobs()) {
-      const index = this.picker.pick(bits, (i) => this.jobs.has(i) || this.writing.has(i) || !canRequest(i));
+      const index = this.picker.pick(
+        bits,
+        (i) => this.jobs.has(i) || this.writing.has(i) || !canRequest(i),
+      );
       if (index >= 0) {
         const job = new PieceJob(index, this.layout.pieceSize(index));
         this.jobs.set(index, job);
@@ -570,7 +666,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }
     // Endgame: nothing new left, so double up on blocks others are fetching.
     for (const job of this.jobs.values()) {
-      if (job.verifying || !bits.has(job.index) || !canRequest(job.index) || job.exclusiveTo) continue;
+      if (job.verifying || !bits.has(job.index) || !canRequest(job.index) || job.exclusiveTo)
+        continue;
       const b = job.nextBlock(skip(job), true);
       if (b >= 0) return { job, block: b };
     }
@@ -628,7 +725,12 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       if (s === except || !s.outstanding.has(key)) continue;
       s.outstanding.delete(key);
       job.inFlight[b] = Math.max(0, job.inFlight[b]! - 1);
-      s.wire.sendMessage({ type: 'cancel', index: job.index, begin: b * BLOCK_BYTES, length: job.blockLength(b) });
+      s.wire.sendMessage({
+        type: 'cancel',
+        index: job.index,
+        begin: b * BLOCK_BYTES,
+        length: job.blockLength(b),
+      });
     }
   }
 
@@ -636,6 +738,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     job.verifying = true;
     let ok = false;
     let buffer = job.buffer;
+    for (const s of job.contributors) s.awaitingCheck++;
     try {
       const r = await this.verifier.verify(job.index, job.buffer);
       ok = r.ok;
@@ -643,6 +746,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     } catch (error) {
       if (this.state !== 'stopped') this.emit('error', error as Error);
       return;
+    } finally {
+      for (const s of job.contributors) {
+        s.awaitingCheck--;
+        if (!s.closed) this.fillRequests(s);
+      }
     }
     if (this.state === 'stopped') return;
     this.jobs.delete(job.index);
@@ -650,18 +758,27 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.onHashFailure(job);
       return;
     }
-    const write = this.storage.write(job.index * this.layout.pieceLength, new Uint8Array(buffer, 0, job.size));
+    const write = this.storage.write(
+      job.index * this.layout.pieceLength,
+      new Uint8Array(buffer, 0, job.size),
+    );
     this.writing.set(job.index, write);
     try {
       await write;
     } catch (error) {
       this.writing.delete(job.index);
-      this.emit('error', new TorrentError(`cannot write piece ${job.index}: ${(error as Error).message}`, error));
+      this.emit(
+        'error',
+        new TorrentError(`cannot write piece ${job.index}: ${(error as Error).message}`, error),
+      );
       return;
     }
     this.writing.delete(job.index);
     if (this.isStopped()) return;
-    for (const s of job.contributors) this.strikes.delete(s.host);
+    for (const s of job.contributors) {
+      this.strikes.delete(s.host);
+      s.trusted = true;
+    }
     this.markHave(job.index);
   }
 
@@ -692,11 +809,19 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.strikes.set(s.host, n);
       if (n >= this.opts.banAfterFailures) this.ban(s);
     }
-    this.emit('warning', `piece ${job.index} failed its hash check (${job.contributors.size} peer(s) sent it)`);
+    this.emit(
+      'warning',
+      `piece ${job.index} failed its hash check (${job.contributors.size} peer(s) sent it)`,
+    );
     // Fetch it again from one peer only, so the next failure points at the culprit.
     const retry = new PieceJob(job.index, job.size);
-    const candidates = [...this.sessions.values()].filter((s) => !s.closed && s.bits?.has(job.index));
-    retry.exclusiveTo = job.contributors.size > 1 ? candidates[this.deps.runtime.random.int(Math.max(1, candidates.length))] : undefined;
+    const candidates = [...this.sessions.values()].filter(
+      (s) => !s.closed && s.bits?.has(job.index),
+    );
+    retry.exclusiveTo =
+      job.contributors.size > 1
+        ? candidates[this.deps.runtime.random.int(Math.max(1, candidates.length))]
+        : undefined;
     if (retry.exclusiveTo) this.jobs.set(job.index, retry);
     for (const s of this.sessions.values()) this.fillRequests(s);
   }
@@ -706,7 +831,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.deps.banned.add(session.host);
     this.emit('banned', session.host);
     this.emit('warning', `banned ${session.host} for sending corrupt data`);
-    for (const s of [...this.sessions.values()]) if (s.host === session.host) this.drop(s, undefined);
+    for (const s of [...this.sessions.values()])
+      if (s.host === session.host) this.drop(s, undefined);
   }
 
   private strikesBanned(): number {
@@ -728,7 +854,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     for (const key of [...session.outstanding.keys()]) this.release(session, key);
     for (const job of this.jobs.values()) {
       if (job.exclusiveTo === session) job.exclusiveTo = undefined;
-      if (!job.verifying && job.receivedCount === 0 && !job.inFlight.some((n) => n > 0)) this.jobs.delete(job.index);
+      if (!job.verifying && job.receivedCount === 0 && !job.inFlight.some((n) => n > 0))
+        this.jobs.delete(job.index);
     }
   }
 
@@ -747,25 +874,45 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       r.index < this.meta.pieceCount &&
       r.length > 0 &&
       r.length <= MAX_REQUEST_BYTES &&
-      r.begin + r.length <= this.layout.pieceSize(r.index);
+      r.begin + r.length <= this.requestableSize(r.index);
     if (!valid) throw new WireError(`invalid request ${r.index}:${r.begin}+${r.length}`);
     if (!this.have.has(r.index) || session.wire.amChoking || this.state === 'paused') {
-      if (++session.requestsWhileChoked > this.opts.maxIncomingRequests) throw new WireError('request flood while choked');
+      if (++session.requestsWhileChoked > this.opts.maxIncomingRequests)
+        throw new WireError('request flood while choked');
       if (session.fast) session.wire.sendMessage({ type: 'reject', ...r });
       return;
     }
-    if (session.incoming.length >= this.opts.maxIncomingRequests) throw new WireError('request flood');
+    if (session.incoming.length >= this.opts.maxIncomingRequests)
+      throw new WireError('request flood');
     session.incoming.push({ index: r.index, begin: r.begin, length: r.length });
     void this.serve(session);
+  }
+
+  /**
+   * Bytes of piece `index` a peer may request. v2-only torrents align every file to a piece
+   * boundary, and libtorrent (2.0.4+) pads the last file too, so it asks for whole blocks of
+   * the torrent's last piece that run into that implied tail padding; BEP 47 says requests
+   * covering padding must be served (with zeros).
+   */
+  private requestableSize(index: number): number {
+    return this.meta.pieces === undefined ? this.layout.pieceLength : this.layout.pieceSize(index);
   }
 
   private async serve(session: PeerSession): Promise<void> {
     if (session.serving) return;
     session.serving = true;
     try {
-      while (!session.closed && !session.congested && session.incoming.length > 0 && !session.wire.amChoking) {
+      while (
+        !session.closed &&
+        !session.congested &&
+        session.incoming.length > 0 &&
+        !session.wire.amChoking
+      ) {
         const r = session.incoming[0]!;
-        const wait = Math.max(this.upBucket.delayFor(r.length), this.deps.globalUpload.delayFor(r.length));
+        const wait = Math.max(
+          this.upBucket.delayFor(r.length),
+          this.deps.globalUpload.delayFor(r.length),
+        );
         if (wait > 0) {
           await new Promise<void>((resolve) => this.deps.runtime.timers.setTimeout(resolve, wait));
           continue;
@@ -775,7 +922,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         if (session.closed || session.wire.amChoking) break;
         this.upBucket.tryTake(r.length);
         this.deps.globalUpload.tryTake(r.length);
-        session.wire.sendPiece(r.index, r.begin, piece.subarray(r.begin, r.begin + r.length));
+        let block = piece.subarray(r.begin, r.begin + r.length);
+        // Past the data of a v2 torrent's last piece: the implied tail padding, all zeros.
+        if (block.length < r.length)
+          block = Buffer.concat([block, Buffer.alloc(r.length - block.length)]);
+        session.wire.sendPiece(r.index, r.begin, block);
         session.upload.add(r.length);
         this.uploadRate.add(r.length);
       }
@@ -815,7 +966,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private choke(session: PeerSession): void {
     if (session.closed || session.wire.amChoking) return;
     session.wire.sendMessage({ type: 'choke' });
-    if (session.fast) for (const r of session.incoming) session.wire.sendMessage({ type: 'reject', ...r });
+    if (session.fast)
+      for (const r of session.incoming) session.wire.sendMessage({ type: 'reject', ...r });
     session.incoming.length = 0;
   }
 
@@ -830,7 +982,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }));
     const seeding = this.state === 'seeding';
     const regular = chooseUnchoked(candidates, this.opts.uploadSlots - 1, seeding, undefined);
-    if (now - this.lastOptimisticAt >= OPTIMISTIC_INTERVAL_MS || this.optimistic === undefined || !this.sessions.has(this.optimistic)) {
+    if (
+      now - this.lastOptimisticAt >= OPTIMISTIC_INTERVAL_MS ||
+      this.optimistic === undefined ||
+      !this.sessions.has(this.optimistic)
+    ) {
       this.optimistic = pickOptimistic(candidates, regular, (n) => this.deps.runtime.random.int(n));
       this.lastOptimisticAt = now;
     }
@@ -855,7 +1011,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         this.drop(s, new WireError('silent for too long'));
         continue;
       }
-      if (s.handshake && now - s.lastSentAt > this.opts.keepAliveMs) s.wire.sendMessage({ type: 'keep-alive' });
+      if (s.handshake && now - s.lastSentAt > this.opts.keepAliveMs)
+        s.wire.sendMessage({ type: 'keep-alive' });
       if (s.outstanding.size > 0 && now - s.lastPieceAt > this.opts.requestTimeoutMs) {
         // A stalled peer: take its requests back so others can serve them.
         if (s.snubbed) {
@@ -891,7 +1048,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private async checkExisting(): Promise<void> {
     const resume =
-      this.options.resumePath && !this.options.recheck ? await loadResume(this.deps.runtime.fs, this.options.resumePath) : undefined;
+      this.options.resumePath && !this.options.recheck
+        ? await loadResume(this.deps.runtime.fs, this.options.resumePath)
+        : undefined;
     if (resume && (await this.resumeStillValid(resume))) {
       const bits = new Bitfield(this.meta.pieceCount, resume.have);
       for (const i of bits.indices()) this.have.set(i);
@@ -901,7 +1060,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   private async resumeStillValid(resume: ResumeData): Promise<boolean> {
-    if (!Bitfield.isValid(this.meta.pieceCount, resume.have) || resume.files.length !== this.layout.files.length) return false;
+    if (
+      !Bitfield.isValid(this.meta.pieceCount, resume.have) ||
+      resume.files.length !== this.layout.files.length
+    )
+      return false;
     for (const [i, f] of this.layout.files.entries()) {
       if (f.padding) continue;
       const saved = resume.files[i]!;
@@ -919,13 +1082,16 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private async recheck(): Promise<void> {
     const exists: boolean[] = [];
     for (const [i, f] of this.layout.files.entries()) {
-      const s = f.padding ? undefined : await this.deps.runtime.fs.stat(this.storage.filePath(i)).catch(() => undefined);
+      const s = f.padding
+        ? undefined
+        : await this.deps.runtime.fs.stat(this.storage.filePath(i)).catch(() => undefined);
       exists.push(f.padding || (s !== undefined && s.isFile));
     }
     const candidates: number[] = [];
     for (let p = 0; p < this.meta.pieceCount; p++) {
       const segs = this.layout.segments(p * this.layout.pieceLength, this.layout.pieceSize(p));
-      if (segs.some((s) => !s.padding) && segs.every((s) => exists[s.fileIndex])) candidates.push(p);
+      if (segs.some((s) => !s.padding) && segs.every((s) => exists[s.fileIndex]))
+        candidates.push(p);
     }
     const parallel = Math.max(2, this.deps.pool.size * 2);
     let next = 0;
@@ -933,7 +1099,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       while (next < candidates.length && !this.isStopped()) {
         const p = candidates[next++]!;
         const data = await this.storage.read(p * this.layout.pieceLength, this.layout.pieceSize(p));
-        const buffer = data.buffer.slice(data.byteOffset, data.byteOffset + data.length) as ArrayBuffer;
+        const buffer = data.buffer.slice(
+          data.byteOffset,
+          data.byteOffset + data.length,
+        ) as ArrayBuffer;
         const r = await this.verifier.verify(p, buffer);
         if (r.ok) this.have.set(p);
       }
@@ -956,7 +1125,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         const s = await this.deps.runtime.fs.stat(this.storage.filePath(i)).catch(() => undefined);
         files.push(s ? { length: s.size, mtimeMs: s.mtimeMs } : { length: -1, mtimeMs: 0 });
       }
-      await saveResume(this.deps.runtime.fs, this.options.resumePath, { have: this.have.bytes, files });
+      await saveResume(this.deps.runtime.fs, this.options.resumePath, {
+        have: this.have.bytes,
+        files,
+      });
     } catch (error) {
       this.resumeDirty = true;
       this.emit('warning', `could not save resume data: ${(error as Error).message}`);

@@ -49,7 +49,8 @@ export function decodeExtendedHandshake(payload: Uint8Array): ExtendedHandshake 
   const rawM = root.get('m');
   if (rawM instanceof Map) {
     for (const [k, v] of rawM as BDict) {
-      if (typeof v === 'number' && v >= 0 && v <= 255) m.set(Buffer.from(k, 'latin1').toString('utf8'), v);
+      if (typeof v === 'number' && v >= 0 && v <= 255)
+        m.set(Buffer.from(k, 'latin1').toString('utf8'), v);
     }
   }
   const int = (key: string, max: number): number | undefined => {
@@ -66,31 +67,27 @@ export function decodeExtendedHandshake(payload: Uint8Array): ExtendedHandshake 
     ...(v instanceof Uint8Array && { v: Buffer.from(v).toString('utf8') }),
     ...(p !== undefined && { p }),
     ...(reqq !== undefined && { reqq }),
-    ...(yourip instanceof Uint8Array && (yourip.length === 4 || yourip.length === 16) && { yourip }),
+    ...(yourip instanceof Uint8Array &&
+      (yourip.length === 4 || yourip.length === 16) && { yourip }),
     ...(metadataSize !== undefined && { metadataSize }),
   };
 }
 
-/**
- * A BEP 10 extension a later layer plugs in (ut_metadata, ut_pex, …): its name, and what to do
- * with its messages. The registry assigns local message ids.
- */
-export interface Extension {
-  readonly name: string;
-  /** Extra fields this extension contributes to our extended handshake. */
-  handshakeFields?(): Partial<ExtendedHandshake>;
-  onMessage(payload: Uint8Array): void;
-}
+/** Handles the messages of one BEP 10 extension, for a peer of type `P`. */
+export type ExtensionHandler<P> = (peer: P, payload: Uint8Array) => void;
 
-/** Assigns our local ids to extensions and routes incoming extended messages to them. */
-export class ExtensionRegistry {
-  private readonly byId = new Map<number, Extension>();
+/**
+ * Assigns our local message ids to BEP 10 extensions (ut_metadata now; ut_pex and others as
+ * later layers plug in) and routes incoming extended messages to their handlers.
+ */
+export class ExtensionRegistry<P> {
+  private readonly byId = new Map<number, ExtensionHandler<P>>();
   private readonly ids = new Map<string, number>();
 
-  register(extension: Extension): void {
+  register(name: string, handler: ExtensionHandler<P>): void {
     const id = this.byId.size + 1;
-    this.byId.set(id, extension);
-    this.ids.set(extension.name, id);
+    this.byId.set(id, handler);
+    this.ids.set(name, id);
   }
 
   /** Our `m` dictionary. */
@@ -98,12 +95,8 @@ export class ExtensionRegistry {
     return this.ids;
   }
 
-  /** The extension an incoming extended message id is for, if any. */
-  lookup(id: number): Extension | undefined {
+  /** The handler an incoming extended message id is for, if any. */
+  lookup(id: number): ExtensionHandler<P> | undefined {
     return this.byId.get(id);
-  }
-
-  get extensions(): Iterable<Extension> {
-    return this.byId.values();
   }
 }

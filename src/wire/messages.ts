@@ -49,7 +49,12 @@ export type Message =
   | { readonly type: 'have'; readonly index: number }
   | { readonly type: 'bitfield'; readonly bits: Uint8Array }
   | ({ readonly type: 'request' } & BlockRef)
-  | { readonly type: 'piece'; readonly index: number; readonly begin: number; readonly block: Uint8Array }
+  | {
+      readonly type: 'piece';
+      readonly index: number;
+      readonly begin: number;
+      readonly block: Uint8Array;
+    }
   | ({ readonly type: 'cancel' } & BlockRef)
   | { readonly type: 'port'; readonly port: number }
   | { readonly type: 'suggest'; readonly index: number }
@@ -99,7 +104,12 @@ export function encodeMessage(m: Message): Buffer {
     case 'have':
     case 'suggest':
     case 'allowed-fast': {
-      const id = m.type === 'have' ? MessageId.have : m.type === 'suggest' ? MessageId.suggest : MessageId.allowedFast;
+      const id =
+        m.type === 'have'
+          ? MessageId.have
+          : m.type === 'suggest'
+            ? MessageId.suggest
+            : MessageId.allowedFast;
       const b = frame(id, 4);
       b.writeUInt32BE(m.index, 5);
       return b;
@@ -112,7 +122,12 @@ export function encodeMessage(m: Message): Buffer {
     case 'request':
     case 'cancel':
     case 'reject': {
-      const id = m.type === 'request' ? MessageId.request : m.type === 'cancel' ? MessageId.cancel : MessageId.reject;
+      const id =
+        m.type === 'request'
+          ? MessageId.request
+          : m.type === 'cancel'
+            ? MessageId.cancel
+            : MessageId.reject;
       const b = frame(id, 12);
       b.writeUInt32BE(m.index, 5);
       b.writeUInt32BE(m.begin, 9);
@@ -237,7 +252,8 @@ export function decodeBody(body: Buffer): Message | undefined {
     case MessageId.hashReject:
       return { type: 'hash-reject', ...hashRef() };
     case MessageId.hashes:
-      if (body.length < 49 || (body.length - 49) % 32 !== 0) throw new WireError('hashes message malformed');
+      if (body.length < 49 || (body.length - 49) % 32 !== 0)
+        throw new WireError('hashes message malformed');
       return { type: 'hashes', ...hashRef(), hashes: body.subarray(49) };
     default:
       return undefined;
@@ -270,7 +286,8 @@ export class MessageReader {
     for (;;) {
       if (this.buffered < 4) break;
       const length = this.peekLength();
-      if (length > this.maxMessageBytes) throw new WireError(`message of ${length} bytes exceeds the limit`);
+      if (length > this.maxMessageBytes)
+        throw new WireError(`message of ${length} bytes exceeds the limit`);
       if (this.buffered < 4 + length) break;
       this.consume(4);
       out.push(length === 0 ? null : this.consume(length));

@@ -1,6 +1,12 @@
 import { WireError } from './errors.js';
 import { decodeHandshake, encodeHandshake, HANDSHAKE_BYTES, type Handshake } from './handshake.js';
-import { decodeBody, encodeMessage, encodePieceHeader, type Message, MessageReader } from './messages.js';
+import {
+  decodeBody,
+  encodeMessage,
+  encodePieceHeader,
+  type Message,
+  MessageReader,
+} from './messages.js';
 
 /** What a {@link PeerWire} reports as bytes arrive. */
 export interface PeerWireHandler {

@@ -7,7 +7,9 @@ import { PeerWire } from '../../src/wire/peer-wire.js';
  * garbage: the "lying, corrupting peer" of the ban tests. Listens on `host` (use an address
  * other than the honest peers', since bans are per address).
  */
-export async function startCorruptPeer(host: string): Promise<{ port: number; blocksSent: () => number; close: () => Promise<void> }> {
+export async function startCorruptPeer(
+  host: string,
+): Promise<{ port: number; blocksSent: () => number; close: () => Promise<void> }> {
   let sent = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
@@ -20,7 +22,11 @@ export async function startCorruptPeer(host: string): Promise<{ port: number; bl
       },
       {
         handshake: (h) => {
-          wire.sendHandshake({ reserved: reservedBytes(['fast']), infoHash: h.infoHash, peerId: Buffer.alloc(20, 0xee) });
+          wire.sendHandshake({
+            reserved: reservedBytes(['fast']),
+            infoHash: h.infoHash,
+            peerId: Buffer.alloc(20, 0xee),
+          });
           wire.sendMessage({ type: 'have-all' });
           wire.sendMessage({ type: 'unchoke' });
         },

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { HashPool } from '../../src/crypto/hash-pool.js';
-import { createTorrent, type CreateTorrentOptions } from '../../src/metainfo/create.js';
+import { type CreateTorrentOptions, createTorrent } from '../../src/metainfo/create.js';
 import { defaultConfig, type NodeConfig } from '../../src/node/config.js';
 import { Node } from '../../src/node/node.js';
 import { EgressPolicy } from '../../src/runtime/egress.js';
@@ -45,7 +45,10 @@ export async function fixtureTorrent(
 export function whenDone(torrent: Torrent, timeoutMs = 30_000): Promise<void> {
   if (torrent.stats().state === 'seeding') return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not done after ${timeoutMs} ms: ${JSON.stringify(torrent.stats())}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`not done after ${timeoutMs} ms: ${JSON.stringify(torrent.stats())}`)),
+      timeoutMs,
+    );
     torrent.once('done', () => {
       clearTimeout(timer);
       resolve();

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createServer, type Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { test } from 'node:test';
 import { performance } from 'node:perf_hooks';
-import { encodeMessage } from '../../src/wire/messages.js';
+import { test } from 'node:test';
 import { reservedBytes } from '../../src/wire/handshake.js';
+import { encodeMessage } from '../../src/wire/messages.js';
 import { PeerWire } from '../../src/wire/peer-wire.js';
 import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
 import { rawHandshake, sendRaw } from '../support/raw-peer.js';
@@ -14,7 +14,12 @@ import { tempDir } from '../support/tmp.js';
 
 test('hostile peers are disconnected and memory stays bounded, while honest transfer goes on', async (t) => {
   const dir = await tempDir(t);
-  const torrent = await fixtureTorrent(dir, 'big', { 'data.bin': 2_000_000 }, { pieceLength: 32768 });
+  const torrent = await fixtureTorrent(
+    dir,
+    'big',
+    { 'data.bin': 2_000_000 },
+    { pieceLength: 32768 },
+  );
   const seeder = await startNode(t);
   const seeding = await seeder.add(torrent, { downloadDir: dir });
   const hash = seeding.handshakeHashes[0]!;
@@ -27,9 +32,18 @@ test('hostile peers are disconnected and memory stays bounded, while honest tran
     ['request flood', [rawHandshake(hash), encodeMessage({ type: 'interested' }), flood]],
     ['oversized message', [rawHandshake(hash), Buffer.from('7fffffff', 'hex'), Buffer.alloc(1000)]],
     ['malformed have', [rawHandshake(hash), Buffer.from('000000030400ff', 'hex')]],
-    ['bitfield of the wrong size', [rawHandshake(hash), encodeMessage({ type: 'bitfield', bits: Buffer.alloc(2000, 0xff) })]],
+    [
+      'bitfield of the wrong size',
+      [rawHandshake(hash), encodeMessage({ type: 'bitfield', bits: Buffer.alloc(2000, 0xff) })],
+    ],
     ['have out of range', [rawHandshake(hash), encodeMessage({ type: 'have', index: 1_000_000 })]],
-    ['request beyond the piece', [rawHandshake(hash), encodeMessage({ type: 'request', index: 0, begin: 32768, length: 16384 })]],
+    [
+      'request beyond the piece',
+      [
+        rawHandshake(hash),
+        encodeMessage({ type: 'request', index: 0, begin: 32768, length: 16384 }),
+      ],
+    ],
     ['garbage instead of a handshake', [Buffer.alloc(200, 0x41)]],
     ['unknown torrent', [rawHandshake(Buffer.alloc(20, 9))]],
   ];
@@ -37,12 +51,23 @@ test('hostile peers are disconnected and memory stays bounded, while honest tran
   // An honest leecher downloads at the same time.
   const leecher = await startNode(t);
   const out = join(dir, 'out');
-  const getting = await leecher.add(torrent, { downloadDir: out, peers: [{ host: '127.0.0.1', port }] });
-  const results = await Promise.all(attacks.map(([, chunks]) => sendRaw('127.0.0.1', port, chunks, 5000)));
-  attacks.forEach(([name], i) => assert.equal(results[i]!.closedByPeer, true, `${name} was not disconnected`));
+  const getting = await leecher.add(torrent, {
+    downloadDir: out,
+    peers: [{ host: '127.0.0.1', port }],
+  });
+  const results = await Promise.all(
+    attacks.map(([, chunks]) => sendRaw('127.0.0.1', port, chunks, 5000)),
+  );
+  attacks.forEach(([name], i) =>
+    assert.equal(results[i]!.closedByPeer, true, `${name} was not disconnected`),
+  );
   await whenDone(getting);
-  const want = createHash('sha256').update(await readFile(join(dir, 'big', 'data.bin'))).digest('hex');
-  const got = createHash('sha256').update(await readFile(join(out, 'big', 'data.bin'))).digest('hex');
+  const want = createHash('sha256')
+    .update(await readFile(join(dir, 'big', 'data.bin')))
+    .digest('hex');
+  const got = createHash('sha256')
+    .update(await readFile(join(out, 'big', 'data.bin')))
+    .digest('hex');
   assert.equal(got, want);
   const growth = process.memoryUsage().heapUsed - heapBefore;
   assert.ok(growth < 64 * 1024 * 1024, `heap grew by ${growth} bytes`);
@@ -66,7 +91,11 @@ test('a peer that lies in its bitfield and stalls is dropped; others finish the 
       },
       {
         handshake: (h) => {
-          wire.sendHandshake({ reserved: reservedBytes(['fast']), infoHash: h.infoHash, peerId: Buffer.alloc(20, 0x66) });
+          wire.sendHandshake({
+            reserved: reservedBytes(['fast']),
+            infoHash: h.infoHash,
+            peerId: Buffer.alloc(20, 0x66),
+          });
           wire.sendMessage({ type: 'have-all' });
           wire.sendMessage({ type: 'unchoke' });
         },
@@ -90,6 +119,9 @@ test('a peer that lies in its bitfield and stalls is dropped; others finish the 
   });
   await whenDone(getting, 60_000);
   const doneAt = performance.now();
-  assert.ok(liarClosedAt !== undefined && liarClosedAt < doneAt, 'the staller was disconnected before the download ended');
+  assert.ok(
+    liarClosedAt !== undefined && liarClosedAt < doneAt,
+    'the staller was disconnected before the download ended',
+  );
   assert.equal(getting.stats().wasted, 0);
 });

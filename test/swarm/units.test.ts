@@ -30,12 +30,23 @@ test('PiecePicker picks randomly at first, then rarest first, honouring prioriti
   picker.addPeer(peerB);
   for (const i of [0, 1, 2, 3]) have.set(i);
   // Piece 7 is held only by A: the rarest.
-  assert.equal(picker.pick(peerA, () => false), 7);
+  assert.equal(
+    picker.pick(peerA, () => false),
+    7,
+  );
   assert.equal(picker.pick(peerB, () => false) >= 4, true);
   picker.priority[5] = 7;
-  assert.equal(picker.pick(peerA, () => false), 5, 'highest priority first');
+  assert.equal(
+    picker.pick(peerA, () => false),
+    5,
+    'highest priority first',
+  );
   picker.priority.fill(0);
-  assert.equal(picker.pick(peerA, () => false), -1, 'nothing wanted');
+  assert.equal(
+    picker.pick(peerA, () => false),
+    -1,
+    'nothing wanted',
+  );
   assert.equal(picker.wantsMore(), false);
   const fresh = new PiecePicker(8, new Bitfield(8), new SeededRandom(2));
   const seen = new Set(Array.from({ length: 50 }, () => fresh.pick(peerA, () => false)));

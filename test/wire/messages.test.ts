@@ -3,7 +3,12 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { WireError } from '../../src/wire/errors.js';
 import { decodeExtendedHandshake, encodeExtendedHandshake } from '../../src/wire/extended.js';
-import { decodeHandshake, encodeHandshake, hasCapability, reservedBytes } from '../../src/wire/handshake.js';
+import {
+  decodeHandshake,
+  encodeHandshake,
+  hasCapability,
+  reservedBytes,
+} from '../../src/wire/handshake.js';
 import { decodeBody, encodeMessage, type Message, MessageReader } from '../../src/wire/messages.js';
 import { PeerWire } from '../../src/wire/peer-wire.js';
 import { expectOnly, FUZZ_RUNS, mutated } from '../support/fuzz.js';
@@ -19,8 +24,14 @@ test('messages encode byte for byte as BEP 3, 6, 10 and 52 define them', () => {
     [{ type: 'not-interested' }, '0000000103'],
     [{ type: 'have', index: 0x01020304 }, '000000050401020304'],
     [{ type: 'bitfield', bits: Uint8Array.of(0xf0, 0x80) }, '0000000305f080'],
-    [{ type: 'request', index: 1, begin: 0x4000, length: 0x4000 }, '0000000d06000000010000400000004000'],
-    [{ type: 'piece', index: 2, begin: 0, block: Uint8Array.of(0xaa, 0xbb) }, '0000000b070000000200000000aabb'],
+    [
+      { type: 'request', index: 1, begin: 0x4000, length: 0x4000 },
+      '0000000d06000000010000400000004000',
+    ],
+    [
+      { type: 'piece', index: 2, begin: 0, block: Uint8Array.of(0xaa, 0xbb) },
+      '0000000b070000000200000000aabb',
+    ],
     [{ type: 'cancel', index: 1, begin: 0, length: 16384 }, '0000000d08000000010000000000004000'],
     [{ type: 'port', port: 6881 }, '00000003091ae1'],
     [{ type: 'suggest', index: 7 }, '000000050d00000007'],
@@ -31,13 +42,23 @@ test('messages encode byte for byte as BEP 3, 6, 10 and 52 define them', () => {
     [{ type: 'extended', id: 3, payload: Buffer.from('de') }, '000000041403' + '6465'],
   ];
   for (const [m, expected] of cases) assert.equal(hex(encodeMessage(m)), expected, m.type);
-  const ref = { piecesRoot: Buffer.alloc(32, 1), baseLayer: 0, index: 4, length: 2, proofLayers: 3 };
+  const ref = {
+    piecesRoot: Buffer.alloc(32, 1),
+    baseLayer: 0,
+    index: 4,
+    length: 2,
+    proofLayers: 3,
+  };
   const req = encodeMessage({ type: 'hash-request', ...ref });
   assert.equal(req.length, 4 + 49);
   assert.equal(req[4], 21);
   assert.deepEqual(decodeBody(req.subarray(4)), { type: 'hash-request', ...ref });
   const hashes = encodeMessage({ type: 'hashes', ...ref, hashes: Buffer.alloc(64, 2) });
-  assert.deepEqual(decodeBody(hashes.subarray(4)), { type: 'hashes', ...ref, hashes: Buffer.alloc(64, 2) });
+  assert.deepEqual(decodeBody(hashes.subarray(4)), {
+    type: 'hashes',
+    ...ref,
+    hashes: Buffer.alloc(64, 2),
+  });
 });
 
 test('the handshake is 68 bytes with pstr, reserved bits, info-hash and peer id', () => {
@@ -69,18 +90,34 @@ test('a stream decodes the same from every split point', () => {
   for (let cut = 0; cut <= stream.length; cut++) {
     for (const cut2 of [cut, Math.min(stream.length, cut + 3)]) {
       const r = new MessageReader(1 << 20);
-      const got = [...r.push(stream.subarray(0, cut)), ...r.push(stream.subarray(cut, cut2)), ...r.push(stream.subarray(cut2))];
+      const got = [
+        ...r.push(stream.subarray(0, cut)),
+        ...r.push(stream.subarray(cut, cut2)),
+        ...r.push(stream.subarray(cut2)),
+      ];
       assert.deepEqual(got, reference, `split at ${cut}/${cut2}`);
     }
   }
 });
 
 test('PeerWire reads a handshake and messages split anywhere, and tracks choke state', () => {
-  const h = { reserved: reservedBytes(['fast']), infoHash: Buffer.alloc(20, 1), peerId: Buffer.alloc(20, 2) };
-  const bytes = Buffer.concat([encodeHandshake(h), encodeMessage({ type: 'unchoke' }), encodeMessage({ type: 'interested' })]);
+  const h = {
+    reserved: reservedBytes(['fast']),
+    infoHash: Buffer.alloc(20, 1),
+    peerId: Buffer.alloc(20, 2),
+  };
+  const bytes = Buffer.concat([
+    encodeHandshake(h),
+    encodeMessage({ type: 'unchoke' }),
+    encodeMessage({ type: 'interested' }),
+  ]);
   for (let cut = 0; cut <= bytes.length; cut++) {
     const seen: string[] = [];
-    const wire = new PeerWire(() => {}, { handshake: () => seen.push('handshake'), message: (m) => seen.push(m.type) }, 1 << 16);
+    const wire = new PeerWire(
+      () => {},
+      { handshake: () => seen.push('handshake'), message: (m) => seen.push(m.type) },
+      1 << 16,
+    );
     wire.receive(bytes.subarray(0, cut));
     wire.receive(bytes.subarray(cut));
     assert.deepEqual(seen, ['handshake', 'unchoke', 'interested']);
@@ -99,9 +136,24 @@ test('oversized and malformed messages are refused with WireError', () => {
 });
 
 test('extended handshake round-trips and ignores ill-typed fields', () => {
-  const h = { m: new Map([['ut_metadata', 2], ['ut_pex', 1]]), v: 'shoal 0.1.0', p: 6881, reqq: 500, yourip: Uint8Array.of(127, 0, 0, 1), metadataSize: 1234 };
-  assert.deepEqual(decodeExtendedHandshake(encodeExtendedHandshake(h)), { ...h, yourip: Buffer.from([127, 0, 0, 1]) });
-  const odd = decodeExtendedHandshake(Buffer.from('d1:md6:ut_pexi-1e5:ut_xxi999ee1:pi99999e4:reqq3:abce'));
+  const h = {
+    m: new Map([
+      ['ut_metadata', 2],
+      ['ut_pex', 1],
+    ]),
+    v: 'shoal 0.1.0',
+    p: 6881,
+    reqq: 500,
+    yourip: Uint8Array.of(127, 0, 0, 1),
+    metadataSize: 1234,
+  };
+  assert.deepEqual(decodeExtendedHandshake(encodeExtendedHandshake(h)), {
+    ...h,
+    yourip: Buffer.from([127, 0, 0, 1]),
+  });
+  const odd = decodeExtendedHandshake(
+    Buffer.from('d1:md6:ut_pexi-1e5:ut_xxi999ee1:pi99999e4:reqq3:abce'),
+  );
   assert.deepEqual([...odd.m], []);
   assert.equal(odd.p, undefined);
   assert.equal(odd.reqq, undefined);
@@ -112,12 +164,21 @@ test('fuzz: message bodies and streams never throw anything but WireError', () =
   const sample = Buffer.concat([
     encodeMessage({ type: 'request', index: 1, begin: 2, length: 3 }),
     encodeMessage({ type: 'bitfield', bits: Uint8Array.of(1, 2, 3) }),
-    encodeMessage({ type: 'hashes', piecesRoot: Buffer.alloc(32), baseLayer: 0, index: 0, length: 1, proofLayers: 0, hashes: Buffer.alloc(32) }),
+    encodeMessage({
+      type: 'hashes',
+      piecesRoot: Buffer.alloc(32),
+      baseLayer: 0,
+      index: 0,
+      length: 1,
+      proofLayers: 0,
+      hashes: Buffer.alloc(32),
+    }),
   ]);
   fc.assert(
     fc.property(fc.oneof(fc.uint8Array({ maxLength: 80 }), mutated(sample)), (bytes) => {
       try {
-        for (const body of new MessageReader(4096).push(Buffer.from(bytes))) if (body) decodeBody(body);
+        for (const body of new MessageReader(4096).push(Buffer.from(bytes)))
+          if (body) decodeBody(body);
       } catch (error) {
         expectOnly(error, WireError);
       }

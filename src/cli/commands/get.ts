@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { UsageError } from '../../errors.js';
 import { parseMagnet } from '../../metainfo/magnet.js';
 import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
@@ -17,15 +16,14 @@ export interface GetCommandOptions extends NodeFlags {
 }
 
 /** `shoal get <torrent|magnet>`: downloads, verifies every piece, then exits or keeps seeding. */
-export async function getCommand(runtime: Runtime, source: string, opts: GetCommandOptions): Promise<number> {
+export async function getCommand(
+  runtime: Runtime,
+  source: string,
+  opts: GetCommandOptions,
+): Promise<number> {
   const peers = parsePeers(opts.peer);
-  if (source.toLowerCase().startsWith('magnet:')) {
-    parseMagnet(source); // a malformed link is reported as such
-    throw new UsageError(
-      'downloading from a magnet link needs the metadata exchange (BEP 9), which this version lacks; use the .torrent file',
-    );
-  }
-  const bytes = await runtime.fs.readFile(source);
+  const magnet = source.toLowerCase().startsWith('magnet:') ? parseMagnet(source) : undefined;
+  const bytes = magnet ? undefined : await runtime.fs.readFile(source);
   const config = await configFromFlags(runtime, opts);
   const node = await Node.start(runtime, config);
   const report = new ProgressReporter(opts.json === true);
@@ -35,11 +33,15 @@ export async function getCommand(runtime: Runtime, source: string, opts: GetComm
     if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
   });
   try {
-    const torrent = await node.add(bytes, {
+    const addOptions = {
       downloadDir: resolve(opts.output ?? config.downloadDir),
       peers,
       ...(opts.recheck && { recheck: true }),
-    });
+    };
+    if (magnet) report.event('metadata', {}, 'fetching torrent metadata from peers…');
+    const torrent = magnet
+      ? await node.addMagnet(magnet, addOptions)
+      : await node.add(bytes!, addOptions);
     report.event(
       'started',
       {
@@ -56,9 +58,17 @@ export async function getCommand(runtime: Runtime, source: string, opts: GetComm
     if (outcome === 'done') {
       const s = torrent.stats();
       const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-      report.event('done', { ...s, peakRssBytes }, `done: ${torrent.meta.name} verified (${s.piecesHave}/${s.pieceCount} pieces)`);
+      report.event(
+        'done',
+        { ...s, peakRssBytes },
+        `done: ${torrent.meta.name} verified (${s.piecesHave}/${s.pieceCount} pieces)`,
+      );
       if (opts.seed) {
-        report.event('seeding', { port: node.port }, `seeding on port ${node.port}; Ctrl-C to stop`);
+        report.event(
+          'seeding',
+          { port: node.port },
+          `seeding on port ${node.port}; Ctrl-C to stop`,
+        );
         await untilSignal();
       }
       return 0;

@@ -20,7 +20,11 @@ export interface ShareCommandOptions extends NodeFlags {
 }
 
 /** `shoal share <path>`: seeds a file or folder until stopped, printing its magnet link. */
-export async function shareCommand(runtime: Runtime, path: string, opts: ShareCommandOptions): Promise<number> {
+export async function shareCommand(
+  runtime: Runtime,
+  path: string,
+  opts: ShareCommandOptions,
+): Promise<number> {
   const input = resolve(path.replace(/\/+$/, '') || '/');
   const config = await configFromFlags(runtime, opts);
   let torrentBytes: Buffer;
@@ -47,7 +51,10 @@ export async function shareCommand(runtime: Runtime, path: string, opts: ShareCo
     if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
   });
   try {
-    const torrent = await node.add(torrentBytes, { downloadDir: dirname(input), peers: parsePeers(opts.peer) });
+    const torrent = await node.add(torrentBytes, {
+      downloadDir: dirname(input),
+      peers: parsePeers(opts.peer),
+    });
     const s = torrent.stats();
     if (s.state !== 'seeding') {
       report.event(
@@ -56,10 +63,18 @@ export async function shareCommand(runtime: Runtime, path: string, opts: ShareCo
         `warning: only ${s.piecesHave} of ${s.pieceCount} pieces of ${meta.name} are on disk and verified`,
       );
     }
-    const magnet = formatMagnet({ ...magnetFromMetainfo(meta), trackers: [...meta.announce.flat(), ...opts.tracker] });
+    const magnet = formatMagnet({
+      ...magnetFromMetainfo(meta),
+      trackers: [...meta.announce.flat(), ...opts.tracker],
+    });
     report.event(
       'seeding',
-      { infoHash: torrent.infoHashHex, infoHashV2: meta.infoHashV2?.toString('hex') ?? null, port: node.port, magnet },
+      {
+        infoHash: torrent.infoHashHex,
+        infoHashV2: meta.infoHashV2?.toString('hex') ?? null,
+        port: node.port,
+        magnet,
+      },
       `seeding ${meta.name} on port ${node.port}\n${magnet}`,
     );
     if (!opts.json) process.stdout.write(`${magnet}\n`);

@@ -1,0 +1,343 @@
+/**
+ * Pieces shared by the benchmarks: reproducible pseudo-random content, page-cache warming,
+ * size overrides from the environment, and child processes that speak JSON lines.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createCipheriv, createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+
+const BLOCK_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A positive byte count from environment variable `name`, or `fallback` when it is unset.
+ * Plain bytes, or a K/M/G suffix in powers of 1024 (`128M`).
+ */
+export function envBytes(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const m = /^(\d+)\s*([kKmMgG])?$/.exec(raw.trim());
+  const scale = m ? { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase()] : undefined;
+  const n = m && scale !== undefined ? Number(m[1]) * scale : Number.NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new Error(`${name}="${raw}" is not a positive byte count`);
+  }
+  return n;
+}
+
+/**
+ * Writes `size` pseudo-random bytes: AES-128-CTR keystream with a fixed key, the block number
+ * as IV, so every 64 MiB block (and so every piece) differs and runs are reproducible.
+ */
+export async function writeContent(path: string, size: number): Promise<void> {
+  const key = Buffer.alloc(16, 0x5a);
+  const zeros = Buffer.alloc(Math.min(BLOCK_BYTES, size));
+  const file = await open(path, 'w');
+  try {
+    for (let block = 0, offset = 0; offset < size; block++, offset += BLOCK_BYTES) {
+      const iv = Buffer.alloc(16);
+      iv.writeUInt32BE(block, 0);
+      const data = createCipheriv('aes-128-ctr', key, iv).update(
+        zeros.subarray(0, Math.min(BLOCK_BYTES, size - offset)),
+      );
+      await file.write(data, 0, data.length, offset);
+    }
+    await file.sync(); // so that write-back does not compete with the timed runs
+  } finally {
+    await file.close();
+  }
+}
+
+/** Reads the whole file once so that later readers find it in the page cache. */
+export async function warmPageCache(path: string): Promise<void> {
+  const buffer = Buffer.allocUnsafe(BLOCK_BYTES);
+  const file = await open(path, 'r');
+  try {
+    for (let position = 0; ; ) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/** SHA-256 of a file, hex. */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) {
+    hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex');
+}
+
+/** `bytes` over `seconds` as decimal megabytes per second. */
+export const mbps = (bytes: number, seconds: number): string =>
+  `${(bytes / 1e6 / seconds).toFixed(1)} MB/s`;
+
+/** Bytes as MiB with one decimal. */
+export const mib = (bytes: number): string => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+
+/**
+ * `n` distinct TCP ports on 127.0.0.1 that were free a moment ago: each is bound to port 0
+ * (all held at once, so they differ) and released. Another program could take one before it is
+ * used; callers see that as a child failing to listen.
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+      });
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('no port bound');
+      ports.push(address.port);
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+}
+
+/** One JSON object printed by a child, with the time (performance.now(), ms) it arrived. */
+export interface JsonEvent {
+  readonly at: number;
+  readonly event?: string;
+  readonly [key: string]: unknown;
+}
+
+/** How a child ended. */
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+const tail = (text: string, max = 2000): string =>
+  text.length > max ? `…${text.slice(-max)}` : text;
+
+/**
+ * A child process whose stdout is JSON lines. Every line is kept (as a {@link JsonEvent}, or as
+ * text when it is not JSON) so callers can wait for an event, read the latest figures, and quote
+ * the output when something goes wrong.
+ */
+export class JsonChild {
+  readonly proc: ChildProcess;
+  readonly events: JsonEvent[] = [];
+  readonly spawnedAt: number;
+  private text = '';
+  private stderrText = '';
+  private exitInfo: Exit | undefined;
+  private readonly listeners = new Set<() => void>();
+  readonly exited: Promise<Exit>;
+
+  constructor(
+    readonly label: string,
+    cmd: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.spawnedAt = performance.now();
+    this.proc = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.exited = new Promise<Exit>((resolve) => {
+      this.proc.once('error', (error) => {
+        this.stderrText += `\n${error.message}`;
+        this.exitInfo ??= { code: null, signal: null };
+        this.notify();
+        resolve(this.exitInfo);
+      });
+      this.proc.once('close', (code, signal) => {
+        this.exitInfo ??= { code, signal };
+        this.notify();
+        resolve(this.exitInfo);
+      });
+    });
+    createInterface({ input: this.proc.stdout! }).on('line', (line) => {
+      const at = performance.now();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+        this.events.push({ ...(parsed as Record<string, unknown>), at });
+        this.notify();
+      } else {
+        this.text += `${line}\n`;
+      }
+    });
+    this.proc.stderr!.setEncoding('utf8');
+    this.proc.stderr!.on('data', (s: string) => {
+      this.stderrText = tail(this.stderrText + s, 20_000);
+    });
+    this.proc.stdin!.on('error', () => {}); // the child may exit before reading its stdin
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  get exit(): Exit | undefined {
+    return this.exitInfo;
+  }
+
+  /** The latest event named `name`, if any. */
+  last(name: string): JsonEvent | undefined {
+    for (let i = this.events.length - 1; i >= 0; i--) if (this.events[i]!.event === name) return this.events[i];
+    return undefined;
+  }
+
+  /** What the child printed that was not JSON, and its stderr: for error messages. */
+  output(): string {
+    const out = [this.text.trim(), this.stderrText.trim()].filter((s) => s !== '').join('\n');
+    return out === '' ? '(no output)' : tail(out);
+  }
+
+  /**
+   * Resolves with the first event (already received or still to come) for which `match` is
+   * true; rejects when the child exits first or `timeoutMs` passes.
+   */
+  waitFor(match: (e: JsonEvent) => boolean, timeoutMs: number, what: string): Promise<JsonEvent> {
+    return new Promise((resolve, reject) => {
+      let seen = 0;
+      const check = () => {
+        for (; seen < this.events.length; seen++) {
+          if (match(this.events[seen]!)) {
+            finish();
+            resolve(this.events[seen]!);
+            return;
+          }
+        }
+        if (this.exitInfo !== undefined) {
+          finish();
+          reject(
+            new Error(
+              `${this.label} exited (code ${this.exitInfo.code}, signal ${this.exitInfo.signal}) before ${what}:\n${this.output()}`,
+            ),
+          );
+        }
+      };
+      const timer = setTimeout(
+        () => {
+          finish();
+          const progress = this.last('progress');
+          reject(
+            new Error(
+              `${this.label}: no ${what} within ${(timeoutMs / 1000).toFixed(0)} s` +
+                (progress ? ` (last progress: ${JSON.stringify(progress)})` : '') +
+                `\n${this.output()}`,
+            ),
+          );
+        },
+        Math.max(0, timeoutMs),
+      );
+      const finish = () => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+      };
+      this.listeners.add(check);
+      check();
+    });
+  }
+
+  /** Resolves when the child exits, or rejects after `timeoutMs`. */
+  async waitExit(timeoutMs: number): Promise<Exit> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        this.exited,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`${this.label} did not exit within ${(timeoutMs / 1000).toFixed(0)} s`)),
+            Math.max(0, timeoutMs),
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops the child: closes its stdin, sends SIGTERM, and SIGKILL after `graceMs`. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (this.exitInfo !== undefined || this.proc.pid === undefined) return;
+    this.proc.stdin?.end();
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (this.exitInfo === undefined) this.proc.kill('SIGKILL');
+    }, graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** SIGKILL right away, for emergencies (the bench itself is being interrupted). */
+  killNow(): void {
+    if (this.exitInfo === undefined && this.proc.pid !== undefined) this.proc.kill('SIGKILL');
+  }
+
+  private notify(): void {
+    for (const l of [...this.listeners]) l();
+  }
+}
+
+/**
+ * The children a benchmark started, so that every one of them is stopped at the end, whatever
+ * happens — and, on Ctrl-C or SIGTERM to the benchmark, killed before it exits.
+ */
+export class Children {
+  private readonly all = new Set<JsonChild>();
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    for (const c of this.all) c.killNow();
+    this.cleanupSync?.();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+
+  /** `cleanupSync` runs on a signal, after the children are killed (e.g. removing temp dirs). */
+  constructor(private readonly cleanupSync?: () => void) {
+    process.once('SIGINT', this.onSignal);
+    process.once('SIGTERM', this.onSignal);
+  }
+
+  spawn(label: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): JsonChild {
+    const child = new JsonChild(label, cmd, args, env);
+    this.all.add(child);
+    void child.exited.then(() => this.all.delete(child));
+    return child;
+  }
+
+  /** Stops every child still running (in parallel). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.all].map((c) => c.stop()));
+  }
+
+  /** Stops every child and removes the signal handlers. */
+  async close(): Promise<void> {
+    await this.stopAll();
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+  }
+}
+
+/** A point in time after which waits give up. */
+export class Deadline {
+  private readonly end: number;
+  constructor(
+    readonly ms: number,
+    readonly what: string,
+  ) {
+    this.end = performance.now() + ms;
+  }
+  /** Milliseconds left (at least 0). */
+  left(): number {
+    return Math.max(0, this.end - performance.now());
+  }
+}

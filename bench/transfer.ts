@@ -1,0 +1,466 @@
+/**
+ * Benchmark `transfer`, in two parts, all on 127.0.0.1.
+ *
+ * 1. One seeder → one leecher, a 1 GiB file (SHOAL_BENCH_TRANSFER_BYTES), one v1 torrent with
+ *    1 MiB pieces used by both contenders: shoal → shoal (`shoal share` / `shoal get`) and
+ *    libtorrent → libtorrent (two Python processes). Each side runs twice, alternating, and the
+ *    best run counts. Throughput is the file size over the time from spawning the leecher to its
+ *    "done" line (process start-up included, for both). Prints MB/s, the ratio and each
+ *    leecher's peak RSS. Targets: shoal ≥ 1.5× libtorrent, shoal leecher peak RSS ≤ 256 MiB.
+ *
+ * 2. Swarming: one shoal seeder limited to 20 MB/s upload, eight unlimited shoal leechers, a
+ *    256 MiB file (SHOAL_BENCH_SWARM_BYTES) in 256 KiB pieces. Every leecher is told about the
+ *    seeder and all the others, and keeps seeding after it finishes (`get --seed`) until the
+ *    last one is done. The seeder can send each byte only once in T_min = F / u_s, the
+ *    Kumar–Ross lower bound for this swarm; target: the last leecher done within 1.3 × T_min.
+ *
+ * Every downloaded copy is checked against the source (SHA-256); a mismatch, a timeout or a
+ * crash makes the benchmark exit non-zero, while a missed target is only reported.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { PROBES, runShoal, SHOAL_CLI, SYSTEM_PYTHON, toolProblem } from '../test/interop/helpers.js';
+import {
+  Children,
+  Deadline,
+  envBytes,
+  freePorts,
+  type JsonChild,
+  type JsonEvent,
+  mbps,
+  mib,
+  sha256File,
+  writeContent,
+} from './support.js';
+
+const MiB = 1024 ** 2;
+const TRANSFER_DEFAULT_BYTES = 1024 ** 3;
+const TRANSFER_PIECE = '1M';
+const ROUNDS = 2;
+const TARGET_RATIO = 1.5;
+const TARGET_RSS = 256 * MiB;
+
+const SWARM_DEFAULT_BYTES = 256 * MiB;
+const SWARM_PIECE = '256K';
+const SWARM_LEECHERS = 8;
+/** Seeder upload limit in bytes per second: 20 MB/s, given to the CLI as a plain number. */
+const SWARM_SEED_RATE = 20_000_000;
+const SWARM_TARGET = 1.3;
+
+const PART_TIMEOUT_MS = 5 * 60_000;
+const FILE_NAME = 'content.bin';
+
+/** Settings common to both libtorrent sessions: loopback only, no discovery, TCP only. */
+const LT_SESSION = `
+import json, resource, sys, time
+import libtorrent as lt
+
+def session():
+    settings = {
+        'listen_interfaces': '127.0.0.1:0',
+        'outgoing_interfaces': '127.0.0.1',
+        'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+        # shoal speaks TCP only; libtorrent's uTP is the slower transport on loopback anyway.
+        'enable_incoming_utp': False, 'enable_outgoing_utp': False,
+        'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+    }
+    return lt.session(settings)
+
+def emit(event, **fields):
+    print(json.dumps(dict(event=event, **fields)), flush=True)
+
+def fail(message):
+    emit('error', message=message)
+    sys.exit(1)
+
+def check_errors(ses):
+    for a in ses.pop_alerts():
+        if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert, lt.listen_failed_alert)):
+            fail(a.message())
+`;
+
+/**
+ * Seeds `torrent` from `save_path` after a full check, prints {"event":"seeding","port":N},
+ * and runs until its stdin is closed (so it cannot outlive the benchmark).
+ */
+const LT_SEEDER = `${LT_SESSION}
+torrent, save_path = sys.argv[1], sys.argv[2]
+ses = session()
+atp = lt.add_torrent_params()
+atp.ti = lt.torrent_info(torrent)
+atp.save_path = save_path
+h = ses.add_torrent(atp)
+deadline = time.monotonic() + 600
+while not h.status().is_seeding:
+    ses.wait_for_alert(100)
+    check_errors(ses)
+    st = h.status()
+    if st.state == lt.torrent_status.seeding or st.is_seeding:
+        break
+    if st.state != lt.torrent_status.checking_files and st.state != lt.torrent_status.checking_resume_data and st.progress < 1:
+        fail('the seeder does not have the whole file: state %s, progress %.3f' % (st.state, st.progress))
+    if time.monotonic() > deadline:
+        fail('checking took too long')
+emit('seeding', port=ses.listen_port())
+sys.stdin.buffer.read()
+`;
+
+/**
+ * Downloads `torrent` into `save_path` from the peer at 127.0.0.1:`port`; prints "started" once
+ * the torrent is added and the peer dialled, then "done" with the seconds since then, the bytes
+ * downloaded and the process's peak RSS.
+ */
+const LT_LEECHER = `${LT_SESSION}
+torrent, save_path, port, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+ses = session()
+atp = lt.add_torrent_params()
+atp.ti = lt.torrent_info(torrent)
+atp.save_path = save_path
+h = ses.add_torrent(atp)
+h.connect_peer(('127.0.0.1', port))
+start = time.perf_counter()
+emit('started')
+finished = False
+while not finished:
+    ses.wait_for_alert(100)
+    for a in ses.pop_alerts():
+        if isinstance(a, lt.torrent_finished_alert):
+            finished = True
+        elif isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
+            fail(a.message())
+    if not finished:
+        st = h.status()
+        finished = st.is_finished or st.is_seeding
+        if time.perf_counter() - start > timeout:
+            fail('not finished after %.0f s: %d bytes' % (timeout, st.total_wanted_done))
+seconds = time.perf_counter() - start
+st = h.status()
+emit('done', seconds=seconds, downloaded=st.total_payload_download,
+     peakRssBytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+`;
+
+/** One timed download in part 1. */
+interface Run {
+  /** Spawning the leecher → its "done" line. */
+  readonly wallSeconds: number;
+  /** Torrent added (peer dialled) → "done": the transfer alone, without process start-up. */
+  readonly transferSeconds: number;
+  readonly downloaded: number;
+  readonly peakRssBytes: number;
+}
+
+/** The environment of every child: shoal may only talk to loopback. */
+const childEnv = (): NodeJS.ProcessEnv => ({ ...process.env, SHOAL_EGRESS: 'loopback' });
+
+const num = (e: JsonEvent | undefined, key: string): number => {
+  const v = e?.[key];
+  return typeof v === 'number' ? v : Number.NaN;
+};
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+
+/** Context shared by the parts: the temp folder and the children to clean up. */
+interface Bench {
+  readonly dir: string;
+  readonly children: Children;
+}
+
+async function createTorrentFile(path: string, torrent: string, pieceLength: string): Promise<void> {
+  const r = await runShoal(['create', path, '-o', torrent, '--piece-length', pieceLength, '--v1']);
+  if (r.code !== 0) throw new Error(`shoal create exited with ${r.code}:\n${r.stdout}${r.stderr}`);
+}
+
+/** Starts `shoal share` on `file` and waits until it says it is seeding; returns it and its port. */
+async function startShoalSeeder(
+  bench: Bench,
+  label: string,
+  file: string,
+  torrent: string,
+  deadline: Deadline,
+  extra: readonly string[] = [],
+): Promise<{ seeder: JsonChild; port: number }> {
+  const dataDir = await mkdtemp(join(bench.dir, 'seed-data-'));
+  const seeder = bench.children.spawn(
+    label,
+    process.execPath,
+    [SHOAL_CLI, 'share', file, '--torrent', torrent, '--port', '0', '--host', '127.0.0.1',
+      '--data-dir', dataDir, '--json', ...extra],
+    childEnv(),
+  );
+  const ready = await seeder.waitFor(
+    (e) => e.event === 'seeding' || e.event === 'incomplete',
+    deadline.left(),
+    '"seeding" line',
+  );
+  if (ready.event === 'incomplete') {
+    throw new Error(`${label} does not have the whole file: ${JSON.stringify(ready)}`);
+  }
+  return { seeder, port: num(ready, 'port') };
+}
+
+async function verify(path: string, expected: string, who: string): Promise<void> {
+  const actual = await sha256File(path);
+  if (actual !== expected) throw new Error(`${who}: downloaded file differs from the source (sha256 ${actual})`);
+}
+
+async function shoalRun(
+  bench: Bench,
+  source: string,
+  torrent: string,
+  sourceHash: string,
+  deadline: Deadline,
+): Promise<Run> {
+  const { seeder, port } = await startShoalSeeder(bench, 'shoal seeder', source, torrent, deadline);
+  const out = await mkdtemp(join(bench.dir, 'out-shoal-'));
+  const dataDir = await mkdtemp(join(bench.dir, 'leech-data-'));
+  try {
+    const leecher = bench.children.spawn(
+      'shoal leecher',
+      process.execPath,
+      [SHOAL_CLI, 'get', torrent, '-o', out, '--peer', `127.0.0.1:${port}`, '--port', '0',
+        '--host', '127.0.0.1', '--data-dir', dataDir, '--json'],
+      childEnv(),
+    );
+    const done = await leecher.waitFor((e) => e.event === 'done', deadline.left(), '"done" line');
+    const started = leecher.last('started');
+    const exit = await leecher.waitExit(Math.min(deadline.left(), 30_000));
+    if (exit.code !== 0) throw new Error(`shoal leecher exited with ${exit.code}:\n${leecher.output()}`);
+    await seeder.stop();
+    await verify(join(out, FILE_NAME), sourceHash, 'shoal leecher');
+    return {
+      wallSeconds: (done.at - leecher.spawnedAt) / 1000,
+      transferSeconds: (done.at - (started?.at ?? leecher.spawnedAt)) / 1000,
+      downloaded: num(done, 'downloaded'),
+      peakRssBytes: num(done, 'peakRssBytes'),
+    };
+  } finally {
+    await seeder.stop();
+    await rm(out, { recursive: true, force: true });
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function libtorrentRun(
+  bench: Bench,
+  sourceDir: string,
+  torrent: string,
+  sourceHash: string,
+  deadline: Deadline,
+): Promise<Run> {
+  const seeder = bench.children.spawn(
+    'libtorrent seeder',
+    SYSTEM_PYTHON,
+    ['-c', LT_SEEDER, torrent, sourceDir],
+    childEnv(),
+  );
+  const out = await mkdtemp(join(bench.dir, 'out-lt-'));
+  try {
+    const ready = await seeder.waitFor((e) => e.event === 'seeding', deadline.left(), '"seeding" line');
+    const leecher = bench.children.spawn(
+      'libtorrent leecher',
+      SYSTEM_PYTHON,
+      ['-c', LT_LEECHER, torrent, out, String(num(ready, 'port')), String(deadline.left() / 1000)],
+      childEnv(),
+    );
+    const done = await leecher.waitFor((e) => e.event === 'done', deadline.left() + 5000, '"done" line');
+    const started = leecher.last('started');
+    const exit = await leecher.waitExit(Math.min(deadline.left(), 30_000));
+    if (exit.code !== 0) throw new Error(`libtorrent leecher exited with ${exit.code}:\n${leecher.output()}`);
+    await seeder.stop();
+    await verify(join(out, FILE_NAME), sourceHash, 'libtorrent leecher');
+    return {
+      wallSeconds: (done.at - leecher.spawnedAt) / 1000,
+      transferSeconds: (done.at - (started?.at ?? leecher.spawnedAt)) / 1000,
+      downloaded: num(done, 'downloaded'),
+      peakRssBytes: num(done, 'peakRssBytes'),
+    };
+  } finally {
+    await seeder.stop();
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+const best = (runs: Run[]): Run => runs.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a));
+const metText = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+
+/** Part 1: shoal → shoal against libtorrent → libtorrent, one seeder and one leecher each. */
+async function pointToPoint(bench: Bench): Promise<void> {
+  const size = envBytes('SHOAL_BENCH_TRANSFER_BYTES', TRANSFER_DEFAULT_BYTES);
+  const ltProblem = toolProblem('libtorrent', PROBES.libtorrent);
+  const deadline = new Deadline(PART_TIMEOUT_MS, 'part 1');
+  const sourceDir = join(bench.dir, 'p2p-src');
+  await mkdir(sourceDir);
+  const source = join(sourceDir, FILE_NAME);
+  const torrent = join(bench.dir, 'p2p.torrent');
+  try {
+    let t = performance.now();
+    await writeContent(source, size);
+    const sourceHash = await sha256File(source); // also leaves the file in the page cache
+    process.stdout.write(`wrote and hashed ${size} bytes (${mib(size)}) in ${seconds(performance.now() - t)}\n`);
+    t = performance.now();
+    await createTorrentFile(source, torrent, TRANSFER_PIECE);
+    process.stdout.write(`v1 torrent, ${TRANSFER_PIECE} pieces, in ${seconds(performance.now() - t)}\n`);
+
+    const runs: Record<'shoal' | 'libtorrent', Run[]> = { shoal: [], libtorrent: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? (['shoal', 'libtorrent'] as const) : (['libtorrent', 'shoal'] as const);
+      for (const who of order) {
+        if (who === 'libtorrent' && ltProblem !== undefined) continue;
+        const r =
+          who === 'shoal'
+            ? await shoalRun(bench, source, torrent, sourceHash, deadline)
+            : await libtorrentRun(bench, sourceDir, torrent, sourceHash, deadline);
+        runs[who].push(r);
+        process.stdout.write(
+          `  round ${round + 1} ${who.padEnd(10)} ${mbps(size, r.wallSeconds).padStart(12)}  ` +
+            `(${r.wallSeconds.toFixed(2)} s from spawn; transfer alone ${r.transferSeconds.toFixed(2)} s = ` +
+            `${mbps(size, r.transferSeconds)})  peak RSS ${mib(r.peakRssBytes)}  downloaded ${r.downloaded}, sha256 ok\n`,
+        );
+      }
+    }
+
+    const s = best(runs.shoal);
+    const rssOk = s.peakRssBytes <= TARGET_RSS;
+    process.stdout.write(
+      `shoal       ${mbps(size, s.wallSeconds)} (best of ${runs.shoal.length}; transfer alone ${mbps(size, s.transferSeconds)})\n`,
+    );
+    if (ltProblem !== undefined) {
+      process.stdout.write(`libtorrent  skipped: ${ltProblem}\n`);
+    } else {
+      const l = best(runs.libtorrent);
+      const ratio = l.wallSeconds / s.wallSeconds;
+      process.stdout.write(
+        `libtorrent  ${mbps(size, l.wallSeconds)} (best of ${runs.libtorrent.length}; transfer alone ${mbps(size, l.transferSeconds)})\n`,
+      );
+      process.stdout.write(
+        `ratio       shoal/libtorrent = ${ratio.toFixed(2)}× (target ≥ ${TARGET_RATIO}×: ${metText(ratio >= TARGET_RATIO)})\n`,
+      );
+      process.stdout.write(`peak RSS    libtorrent leecher ${mib(l.peakRssBytes)} (includes its memory-mapped file pages)\n`);
+    }
+    process.stdout.write(
+      `peak RSS    shoal leecher ${mib(s.peakRssBytes)} (target ≤ ${mib(TARGET_RSS)}: ${metText(rssOk)}; worst run ${mib(Math.max(...runs.shoal.map((r) => r.peakRssBytes)))})\n`,
+    );
+  } finally {
+    await rm(sourceDir, { recursive: true, force: true });
+    await rm(torrent, { force: true });
+  }
+}
+
+/** Part 2: one rate-limited shoal seeder and eight shoal leechers that must trade. */
+async function swarm(bench: Bench): Promise<void> {
+  const size = envBytes('SHOAL_BENCH_SWARM_BYTES', SWARM_DEFAULT_BYTES);
+  const deadline = new Deadline(PART_TIMEOUT_MS, 'part 2');
+  const sourceDir = join(bench.dir, 'swarm-src');
+  await mkdir(sourceDir);
+  const source = join(sourceDir, FILE_NAME);
+  const torrent = join(bench.dir, 'swarm.torrent');
+  const outs: string[] = [];
+  try {
+    await writeContent(source, size);
+    const sourceHash = await sha256File(source);
+    await createTorrentFile(source, torrent, SWARM_PIECE);
+    const tMin = size / SWARM_SEED_RATE;
+    process.stdout.write(
+      `${mib(size)} file, v1, ${SWARM_PIECE} pieces; seeder upload limit ${SWARM_SEED_RATE} B/s; ` +
+        `${SWARM_LEECHERS} leechers\nT_min = F / u_s = ${size} / ${SWARM_SEED_RATE} = ${tMin.toFixed(2)} s\n`,
+    );
+    const { seeder, port } = await startShoalSeeder(bench, 'swarm seeder', source, torrent, deadline, [
+      '--upload-limit',
+      String(SWARM_SEED_RATE),
+    ]);
+    const ports = await freePorts(SWARM_LEECHERS);
+    const peers = (i: number) =>
+      [port, ...ports.filter((_, j) => j !== i)].flatMap((p) => ['--peer', `127.0.0.1:${p}`]);
+    const args: string[][] = [];
+    for (let i = 0; i < SWARM_LEECHERS; i++) {
+      const out = await mkdtemp(join(bench.dir, `swarm-out-${i}-`));
+      outs.push(out);
+      const dataDir = await mkdtemp(join(bench.dir, `swarm-data-${i}-`));
+      args.push([SHOAL_CLI, 'get', torrent, '-o', out, '--seed', ...peers(i), '--port', String(ports[i]),
+        '--host', '127.0.0.1', '--data-dir', dataDir, '--json']);
+    }
+    const t0 = performance.now();
+    const leechers = args.map((a, i) => bench.children.spawn(`leecher ${i + 1}`, process.execPath, a, childEnv()));
+    const dones = await Promise.all(
+      leechers.map((l) => l.waitFor((e) => e.event === 'done', deadline.left(), '"done" line')),
+    );
+    const last = Math.max(...dones.map((d) => d.at - t0)) / 1000;
+    // One more progress round from everybody, so the upload counters include the end.
+    const settle = performance.now();
+    await Promise.all(
+      [seeder, ...leechers].map((c) =>
+        c
+          .waitFor((e) => e.event === 'progress' && e.at > settle, Math.min(3000, deadline.left()), 'progress')
+          .catch(() => undefined),
+      ),
+    );
+    const uploaded = (c: JsonChild): number => {
+      for (let i = c.events.length - 1; i >= 0; i--) {
+        const v = c.events[i]!.uploaded;
+        if (typeof v === 'number') return v;
+      }
+      return 0;
+    };
+    const seederUp = uploaded(seeder);
+    await bench.children.stopAll();
+
+    let totalDown = 0;
+    let totalUp = 0;
+    for (let i = 0; i < SWARM_LEECHERS; i++) {
+      const d = dones[i]!;
+      const down = num(d, 'downloaded');
+      const up = uploaded(leechers[i]!);
+      totalDown += down;
+      totalUp += up;
+      process.stdout.write(
+        `  leecher ${i + 1}  done at ${((d.at - t0) / 1000).toFixed(2)} s  downloaded ${mib(down)}  ` +
+          `uploaded ${mib(up)}  peak RSS ${mib(num(d, 'peakRssBytes'))}\n`,
+      );
+    }
+    for (let i = 0; i < SWARM_LEECHERS; i++) await verify(join(outs[i]!, FILE_NAME), sourceHash, `leecher ${i + 1}`);
+    process.stdout.write(`all ${SWARM_LEECHERS} copies match the source (sha256)\n`);
+    process.stdout.write(
+      `seeder uploaded ${mib(seederUp)} = ${(seederUp / size).toFixed(2)} × the file; leechers downloaded ${mib(totalDown)} ` +
+        `in all, uploaded ${mib(totalUp)} to each other (${((100 * (totalDown - seederUp)) / totalDown).toFixed(0)}% of what they got came from other leechers)\n`,
+    );
+    const ratio = last / tMin;
+    process.stdout.write(
+      `last leecher done at ${last.toFixed(2)} s = ${ratio.toFixed(2)} × T_min ` +
+        `(target ≤ ${SWARM_TARGET} × ${tMin.toFixed(2)} s = ${(SWARM_TARGET * tMin).toFixed(2)} s: ${metText(ratio <= SWARM_TARGET)})\n`,
+    );
+  } finally {
+    await bench.children.stopAll();
+    await rm(sourceDir, { recursive: true, force: true });
+    await Promise.all(outs.map((o) => rm(o, { recursive: true, force: true })));
+  }
+}
+
+/** Runs both parts and prints their figures; a part that fails does not stop the other. */
+export async function run(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-bench-transfer-'));
+  const children = new Children(() => rmSync(dir, { recursive: true, force: true }));
+  const bench: Bench = { dir, children };
+  try {
+    const parts: [string, (b: Bench) => Promise<void>][] = [
+      ['part 1: one seeder → one leecher', pointToPoint],
+      ['part 2: swarming, one seeder at 20 MB/s and 8 leechers', swarm],
+    ];
+    for (const [title, part] of parts) {
+      process.stdout.write(`-- ${title}\n`);
+      try {
+        await part(bench);
+      } catch (error) {
+        process.stdout.write(`FAILED: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = 1;
+      } finally {
+        await children.stopAll();
+      }
+    }
+  } finally {
+    await children.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
