@@ -15,6 +15,11 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
     description: 'hash a 2 GiB file into a hybrid torrent: shoal vs libtorrent create_torrent',
     load: () => import('./create.js'),
   },
+  transfer: {
+    description:
+      '1 GiB seeder → leecher on loopback, shoal vs libtorrent; 8-leecher swarm behind a 20 MB/s seeder',
+    load: () => import('./transfer.js'),
+  },
 };
 
 async function main(args: string[]): Promise<number> {

@@ -75,11 +75,6 @@ def emit(event, **fields):
 def fail(message):
     emit('error', message=message)
     sys.exit(1)
-
-def check_errors(ses):
-    for a in ses.pop_alerts():
-        if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert, lt.listen_failed_alert)):
-            fail(a.message())
 `;
 
 /**
@@ -94,16 +89,19 @@ atp.ti = lt.torrent_info(torrent)
 atp.save_path = save_path
 h = ses.add_torrent(atp)
 deadline = time.monotonic() + 600
-while not h.status().is_seeding:
+checked = False
+while not checked:
     ses.wait_for_alert(100)
-    check_errors(ses)
-    st = h.status()
-    if st.state == lt.torrent_status.seeding or st.is_seeding:
-        break
-    if st.state != lt.torrent_status.checking_files and st.state != lt.torrent_status.checking_resume_data and st.progress < 1:
-        fail('the seeder does not have the whole file: state %s, progress %.3f' % (st.state, st.progress))
+    for a in ses.pop_alerts():
+        if isinstance(a, lt.torrent_checked_alert):
+            checked = True
+        elif isinstance(a, (lt.torrent_error_alert, lt.file_error_alert, lt.listen_failed_alert)):
+            fail(a.message())
     if time.monotonic() > deadline:
         fail('checking took too long')
+st = h.status()
+if not st.is_seeding:
+    fail('the seeder does not have the whole file: state %s, progress %.3f' % (st.state, st.progress))
 emit('seeding', port=ses.listen_port())
 sys.stdin.buffer.read()
 `;
@@ -415,8 +413,10 @@ async function swarm(bench: Bench): Promise<void> {
       const up = uploaded(leechers[i]!);
       totalDown += down;
       totalUp += up;
+      const started = leechers[i]!.last('started');
       process.stdout.write(
-        `  leecher ${i + 1}  done at ${((d.at - t0) / 1000).toFixed(2)} s  downloaded ${mib(down)}  ` +
+        `  leecher ${i + 1}  started at ${started ? ((started.at - t0) / 1000).toFixed(2) : '?'} s, ` +
+          `done at ${((d.at - t0) / 1000).toFixed(2)} s  downloaded ${mib(down)}  ` +
           `uploaded ${mib(up)}  peak RSS ${mib(num(d, 'peakRssBytes'))}\n`,
       );
     }

@@ -42,3 +42,17 @@ export { ManualClock } from './runtime/manual-clock.js';
 export { createRealRuntime, IoError, realFs } from './runtime/real.js';
 export type * from './runtime/runtime.js';
 export { SeededRandom } from './runtime/seeded-random.js';
+export { Bitfield } from './codec/bitfield.js';
+export { ConfigError, defaultConfig, defaultDataDir, loadConfig, type NodeConfig } from './node/config.js';
+export { type AddTorrentOptions, DuplicateTorrentError, Node, type NodeEvents } from './node/node.js';
+export { fetchMetadata, MetadataError } from './swarm/metadata-fetcher.js';
+export {
+  DEFAULT_SWARM_OPTIONS,
+  type SwarmOptions,
+  Torrent,
+  TorrentError,
+  type TorrentEvents,
+  type TorrentState,
+  type TorrentStats,
+} from './swarm/torrent.js';
+export { WireError } from './wire/errors.js';

@@ -116,13 +116,10 @@ async function fetchFrom(
             if (ext.metadataSize > MAX_METADATA_BYTES) throw new WireError('metadata too large');
             size = ext.metadataSize;
             pieces = new Array(Math.ceil(size / METADATA_PIECE_BYTES)).fill(undefined);
-            pieces.forEach((_, piece) =>
-              wire.sendMessage({
-                type: 'extended',
-                id: theirs,
-                payload: encodeMetadataMessage({ type: 'request', piece }),
-              }),
-            );
+            for (let piece = 0; piece < pieces.length; piece++) {
+              const payload = encodeMetadataMessage({ type: 'request', piece });
+              wire.sendMessage({ type: 'extended', id: theirs, payload });
+            }
             return;
           }
           if (m.id !== OUR_UT_METADATA_ID) return;

@@ -1085,7 +1085,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       const s = f.padding
         ? undefined
         : await this.deps.runtime.fs.stat(this.storage.filePath(i)).catch(() => undefined);
-      exists.push(f.padding || (s !== undefined && s.isFile));
+      exists.push(f.padding || s?.isFile === true);
     }
     const candidates: number[] = [];
     for (let p = 0; p < this.meta.pieceCount; p++) {

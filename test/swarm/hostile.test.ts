@@ -58,9 +58,9 @@ test('hostile peers are disconnected and memory stays bounded, while honest tran
   const results = await Promise.all(
     attacks.map(([, chunks]) => sendRaw('127.0.0.1', port, chunks, 5000)),
   );
-  attacks.forEach(([name], i) =>
-    assert.equal(results[i]!.closedByPeer, true, `${name} was not disconnected`),
-  );
+  for (const [i, [name]] of attacks.entries()) {
+    assert.equal(results[i]!.closedByPeer, true, `${name} was not disconnected`);
+  }
   await whenDone(getting);
   const want = createHash('sha256')
     .update(await readFile(join(dir, 'big', 'data.bin')))
