@@ -76,7 +76,7 @@ test('hostile peers are disconnected and memory stays bounded, while honest tran
 test('a peer that lies in its bitfield and stalls is dropped; others finish the download', async (t) => {
   const dir = await tempDir(t);
   const torrent = await fixtureTorrent(dir, 'd', { 'x.bin': 500_000 }, { pieceLength: 16384 });
-  const seeder = await startNode(t, { uploadLimit: 150_000 });
+  const seeder = await startNode(t, { uploadLimit: 100_000 });
   await seeder.add(torrent, { downloadDir: dir });
   // The liar: claims every piece, unchokes, and never answers.
   let liarClosedAt: number | undefined;
