@@ -43,7 +43,8 @@ async function main(args: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    // A benchmark may have set a failing exit code itself (e.g. a result that does not verify).
+    if (code !== 0 || !process.exitCode) process.exitCode = code;
   },
   (error: unknown) => {
     process.stderr.write(

@@ -4,13 +4,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 
 const BLOCK_BYTES = 64 * 1024 * 1024;
+const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * A positive byte count from environment variable `name`, or `fallback` when it is unset.
@@ -20,7 +21,9 @@ export function envBytes(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const m = /^(\d+)\s*([kKmMgG])?$/.exec(raw.trim());
-  const scale = m ? { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase()] : undefined;
+  const scale = m
+    ? { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase()]
+    : undefined;
   const n = m && scale !== undefined ? Number(m[1]) * scale : Number.NaN;
   if (!Number.isSafeInteger(n) || n <= 0) {
     throw new Error(`${name}="${raw}" is not a positive byte count`);
@@ -29,21 +32,26 @@ export function envBytes(name: string, fallback: number): number {
 }
 
 /**
- * Writes `size` pseudo-random bytes: AES-128-CTR keystream with a fixed key, the block number
- * as IV, so every 64 MiB block (and so every piece) differs and runs are reproducible.
+ * Writes `size` pseudo-random bytes: AES-128-CTR keystream with a fixed key, the number of each
+ * 64 MiB block as its IV, so every block (and so every piece) differs and runs are reproducible.
+ * Each block is produced and written in 4 MiB chunks (the keystream simply continues), which
+ * keeps this process small: children forked from it inherit its RSS into their ru_maxrss.
  */
 export async function writeContent(path: string, size: number): Promise<void> {
   const key = Buffer.alloc(16, 0x5a);
-  const zeros = Buffer.alloc(Math.min(BLOCK_BYTES, size));
+  const zeros = Buffer.alloc(Math.min(CHUNK_BYTES, size));
   const file = await open(path, 'w');
   try {
-    for (let block = 0, offset = 0; offset < size; block++, offset += BLOCK_BYTES) {
+    for (let block = 0, offset = 0; offset < size; block++) {
       const iv = Buffer.alloc(16);
       iv.writeUInt32BE(block, 0);
-      const data = createCipheriv('aes-128-ctr', key, iv).update(
-        zeros.subarray(0, Math.min(BLOCK_BYTES, size - offset)),
-      );
-      await file.write(data, 0, data.length, offset);
+      const cipher = createCipheriv('aes-128-ctr', key, iv);
+      const end = Math.min(offset + BLOCK_BYTES, size);
+      for (; offset < end; ) {
+        const data = cipher.update(zeros.subarray(0, Math.min(CHUNK_BYTES, end - offset)));
+        await file.write(data, 0, data.length, offset);
+        offset += data.length;
+      }
     }
     await file.sync(); // so that write-back does not compete with the timed runs
   } finally {
@@ -53,7 +61,7 @@ export async function writeContent(path: string, size: number): Promise<void> {
 
 /** Reads the whole file once so that later readers find it in the page cache. */
 export async function warmPageCache(path: string): Promise<void> {
-  const buffer = Buffer.allocUnsafe(BLOCK_BYTES);
+  const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   const file = await open(path, 'r');
   try {
     for (let position = 0; ; ) {
@@ -108,9 +116,13 @@ export async function freePorts(n: number): Promise<number[]> {
   }
 }
 
-/** One JSON object printed by a child, with the time (performance.now(), ms) it arrived. */
+/**
+ * One JSON object printed by a child, with the time (performance.now(), ms) it arrived and,
+ * for a child under {@link JsonChild.track}, the CPU seconds it had used by then.
+ */
 export interface JsonEvent {
   readonly at: number;
+  readonly cpu?: number;
   readonly event?: string;
   readonly [key: string]: unknown;
 }
@@ -137,6 +149,8 @@ export class JsonChild {
   private stderrText = '';
   private exitInfo: Exit | undefined;
   private readonly listeners = new Set<() => void>();
+  private peakRss: number | undefined;
+  private rssTimer: NodeJS.Timeout | undefined;
   readonly exited: Promise<Exit>;
 
   constructor(
@@ -149,12 +163,14 @@ export class JsonChild {
     this.proc = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.exited = new Promise<Exit>((resolve) => {
       this.proc.once('error', (error) => {
+        clearInterval(this.rssTimer);
         this.stderrText += `\n${error.message}`;
         this.exitInfo ??= { code: null, signal: null };
         this.notify();
         resolve(this.exitInfo);
       });
       this.proc.once('close', (code, signal) => {
+        clearInterval(this.rssTimer);
         this.exitInfo ??= { code, signal };
         this.notify();
         resolve(this.exitInfo);
@@ -162,6 +178,11 @@ export class JsonChild {
     });
     createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       const at = performance.now();
+      let cpu: number | undefined;
+      if (this.rssTimer !== undefined) {
+        this.sampleRss(); // so that a "done" line sees the peak so far
+        cpu = this.cpuSeconds();
+      }
       let parsed: unknown;
       try {
         parsed = JSON.parse(line);
@@ -169,7 +190,11 @@ export class JsonChild {
         parsed = undefined;
       }
       if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
-        this.events.push({ ...(parsed as Record<string, unknown>), at });
+        this.events.push({
+          ...(parsed as Record<string, unknown>),
+          at,
+          ...(cpu !== undefined && { cpu }),
+        });
         this.notify();
       } else {
         this.text += `${line}\n`;
@@ -182,6 +207,50 @@ export class JsonChild {
     this.proc.stdin!.on('error', () => {}); // the child may exit before reading its stdin
   }
 
+  /**
+   * Starts sampling the child's peak RSS: VmHWM from /proc/PID/status every `intervalMs` and
+   * whenever it prints a line (which also gets the child's CPU time so far). VmHWM belongs to the memory image of the running program, while
+   * getrusage's ru_maxrss (what `process.resourceUsage().maxRSS` reads) also counts the RSS
+   * of the parent at fork time, as Linux carries it over across exec.
+   */
+  track(intervalMs = 50): this {
+    this.sampleRss();
+    this.rssTimer = setInterval(() => this.sampleRss(), intervalMs);
+    this.rssTimer.unref();
+    return this;
+  }
+
+  /** The highest VmHWM seen by {@link track}, in bytes (undefined without /proc). */
+  get peakRssBytes(): number | undefined {
+    return this.peakRss;
+  }
+
+  private sampleRss(): void {
+    if (this.exitInfo !== undefined || this.proc.pid === undefined) return;
+    try {
+      const m = /^VmHWM:\s*(\d+)\s*kB/m.exec(readFileSync(`/proc/${this.proc.pid}/status`, 'utf8'));
+      if (m) this.peakRss = Math.max(this.peakRss ?? 0, Number(m[1]) * 1024);
+    } catch {
+      // no /proc, or the child is just exiting
+    }
+  }
+
+  /**
+   * CPU seconds (user + system, all threads) the child has used so far, from /proc/PID/stat;
+   * undefined without /proc or once it has exited. Assumes the usual 100 clock ticks a second.
+   */
+  cpuSeconds(): number | undefined {
+    if (this.exitInfo !== undefined || this.proc.pid === undefined) return undefined;
+    try {
+      const stat = readFileSync(`/proc/${this.proc.pid}/stat`, 'utf8');
+      // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return undefined;
+    }
+  }
+
   get pid(): number | undefined {
     return this.proc.pid;
   }
@@ -192,7 +261,8 @@ export class JsonChild {
 
   /** The latest event named `name`, if any. */
   last(name: string): JsonEvent | undefined {
-    for (let i = this.events.length - 1; i >= 0; i--) if (this.events[i]!.event === name) return this.events[i];
+    for (let i = this.events.length - 1; i >= 0; i--)
+      if (this.events[i]!.event === name) return this.events[i];
     return undefined;
   }
 
@@ -233,7 +303,7 @@ export class JsonChild {
           reject(
             new Error(
               `${this.label}: no ${what} within ${(timeoutMs / 1000).toFixed(0)} s` +
-                (progress ? ` (last progress: ${JSON.stringify(progress)})` : '') +
+                (progress ? ` (last progress: ${JSON.stringify({ ...progress, at: undefined, cpu: undefined })})` : '') +
                 `\n${this.output()}`,
             ),
           );
@@ -257,7 +327,10 @@ export class JsonChild {
         this.exited,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error(`${this.label} did not exit within ${(timeoutMs / 1000).toFixed(0)} s`)),
+            () =>
+              reject(
+                new Error(`${this.label} did not exit within ${(timeoutMs / 1000).toFixed(0)} s`),
+              ),
             Math.max(0, timeoutMs),
           );
         }),

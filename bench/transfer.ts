@@ -14,15 +14,24 @@
  *    last one is done. The seeder can send each byte only once in T_min = F / u_s, the
  *    Kumar–Ross lower bound for this swarm; target: the last leecher done within 1.3 × T_min.
  *
+ * SHOAL_BENCH_TRANSFER_PARTS picks the parts to run (`p2p`, `swarm`; both by default), and
+ * SHOAL_BENCH_TRANSFER_TIMEOUT_S bounds each part (300 s by default).
  * Every downloaded copy is checked against the source (SHA-256); a mismatch, a timeout or a
  * crash makes the benchmark exit non-zero, while a missed target is only reported.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+
 import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { PROBES, runShoal, SHOAL_CLI, SYSTEM_PYTHON, toolProblem } from '../test/interop/helpers.js';
+import {
+  PROBES,
+  runShoal,
+  SHOAL_CLI,
+  SYSTEM_PYTHON,
+  toolProblem,
+} from '../test/interop/helpers.js';
 import {
   Children,
   Deadline,
@@ -50,7 +59,13 @@ const SWARM_LEECHERS = 8;
 const SWARM_SEED_RATE = 20_000_000;
 const SWARM_TARGET = 1.3;
 
-const PART_TIMEOUT_MS = 5 * 60_000;
+/** Each part gives up after this long (SHOAL_BENCH_TRANSFER_TIMEOUT_S overrides, in seconds). */
+const partTimeoutMs = (): number => {
+  const raw = process.env.SHOAL_BENCH_TRANSFER_TIMEOUT_S;
+  const s = raw === undefined || raw === '' ? 300 : Number(raw);
+  if (!(s > 0)) throw new Error(`SHOAL_BENCH_TRANSFER_TIMEOUT_S="${raw}" is not a positive number`);
+  return s * 1000;
+};
 const FILE_NAME = 'content.bin';
 
 /** Settings common to both libtorrent sessions: loopback only, no discovery, TCP only. */
@@ -109,7 +124,7 @@ sys.stdin.buffer.read()
 /**
  * Downloads `torrent` into `save_path` from the peer at 127.0.0.1:`port`; prints "started" once
  * the torrent is added and the peer dialled, then "done" with the seconds since then, the bytes
- * downloaded and the process's peak RSS.
+ * downloaded and the process's peak RSS (VmHWM; ru_maxrss would include the parent's RSS at fork).
  */
 const LT_LEECHER = `${LT_SESSION}
 torrent, save_path, port, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
@@ -136,8 +151,11 @@ while not finished:
             fail('not finished after %.0f s: %d bytes' % (timeout, st.total_wanted_done))
 seconds = time.perf_counter() - start
 st = h.status()
+with open('/proc/self/status') as f:
+    hwm = [int(l.split()[1]) * 1024 for l in f if l.startswith('VmHWM:')]
 emit('done', seconds=seconds, downloaded=st.total_payload_download,
-     peakRssBytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+     peakRssBytes=hwm[0] if hwm else None,
+     ruMaxrssBytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 `;
 
 /** One timed download in part 1. */
@@ -147,7 +165,14 @@ interface Run {
   /** Torrent added (peer dialled) → "done": the transfer alone, without process start-up. */
   readonly transferSeconds: number;
   readonly downloaded: number;
+  /** VmHWM: the peak RSS of the leecher program itself. */
   readonly peakRssBytes: number;
+  /** What the leecher itself reported from getrusage's ru_maxrss (see JsonChild.track). */
+  readonly reportedMaxRss: number;
+  /** CPU seconds the leecher used up to its "done" line, start-up included. */
+  readonly leecherCpu: number;
+  /** CPU seconds the seeder used while the leecher ran. */
+  readonly seederCpu: number;
 }
 
 /** The environment of every child: shoal may only talk to loopback. */
@@ -166,7 +191,11 @@ interface Bench {
   readonly children: Children;
 }
 
-async function createTorrentFile(path: string, torrent: string, pieceLength: string): Promise<void> {
+async function createTorrentFile(
+  path: string,
+  torrent: string,
+  pieceLength: string,
+): Promise<void> {
   const r = await runShoal(['create', path, '-o', torrent, '--piece-length', pieceLength, '--v1']);
   if (r.code !== 0) throw new Error(`shoal create exited with ${r.code}:\n${r.stdout}${r.stderr}`);
 }
@@ -184,8 +213,21 @@ async function startShoalSeeder(
   const seeder = bench.children.spawn(
     label,
     process.execPath,
-    [SHOAL_CLI, 'share', file, '--torrent', torrent, '--port', '0', '--host', '127.0.0.1',
-      '--data-dir', dataDir, '--json', ...extra],
+    [
+      SHOAL_CLI,
+      'share',
+      file,
+      '--torrent',
+      torrent,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--data-dir',
+      dataDir,
+      '--json',
+      ...extra,
+    ],
     childEnv(),
   );
   const ready = await seeder.waitFor(
@@ -201,7 +243,51 @@ async function startShoalSeeder(
 
 async function verify(path: string, expected: string, who: string): Promise<void> {
   const actual = await sha256File(path);
-  if (actual !== expected) throw new Error(`${who}: downloaded file differs from the source (sha256 ${actual})`);
+  if (actual !== expected)
+    throw new Error(`${who}: downloaded file differs from the source (sha256 ${actual})`);
+}
+
+/**
+ * Times one download: spawns the leecher (`cmd args`, saving into `out`) against a `seeder`
+ * that is already seeding, waits for its "done" line and for it to exit, then stops the seeder
+ * and checks the copy against the source.
+ */
+async function timeDownload(
+  bench: Bench,
+  seeder: JsonChild,
+  label: string,
+  cmd: string,
+  args: readonly string[],
+  out: string,
+  sourceHash: string,
+  deadline: Deadline,
+  ruMaxrssKey: string,
+): Promise<Run> {
+  const seederCpu = seeder.cpuSeconds();
+  const leecher = bench.children.spawn(label, cmd, args, childEnv()).track();
+  const done = await leecher.waitFor((e) => e.event === 'done', deadline.left(), '"done" line');
+  const seederCpuAfter = seeder.cpuSeconds();
+  const started = leecher.last('started');
+  const exit = await leecher.waitExit(Math.min(deadline.left(), 30_000));
+  if (exit.code !== 0) throw new Error(`${label} exited with ${exit.code}:\n${leecher.output()}`);
+  await seeder.stop();
+  await verify(join(out, FILE_NAME), sourceHash, label);
+  const selfReported = num(done, 'peakRssBytes'); // VmHWM from libtorrent's script, ru_maxrss from shoal
+  return {
+    wallSeconds: (done.at - leecher.spawnedAt) / 1000,
+    transferSeconds: (done.at - (started?.at ?? leecher.spawnedAt)) / 1000,
+    downloaded: num(done, 'downloaded'),
+    peakRssBytes:
+      ruMaxrssKey === 'peakRssBytes'
+        ? (leecher.peakRssBytes ?? selfReported)
+        : Math.max(leecher.peakRssBytes ?? 0, selfReported),
+    reportedMaxRss: num(done, ruMaxrssKey),
+    leecherCpu: done.cpu ?? Number.NaN,
+    seederCpu:
+      seederCpu !== undefined && seederCpuAfter !== undefined
+        ? seederCpuAfter - seederCpu
+        : Number.NaN,
+  };
 }
 
 async function shoalRun(
@@ -215,25 +301,33 @@ async function shoalRun(
   const out = await mkdtemp(join(bench.dir, 'out-shoal-'));
   const dataDir = await mkdtemp(join(bench.dir, 'leech-data-'));
   try {
-    const leecher = bench.children.spawn(
+    const args = [
+      SHOAL_CLI,
+      'get',
+      torrent,
+      '-o',
+      out,
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--data-dir',
+      dataDir,
+      '--json',
+    ];
+    return await timeDownload(
+      bench,
+      seeder,
       'shoal leecher',
       process.execPath,
-      [SHOAL_CLI, 'get', torrent, '-o', out, '--peer', `127.0.0.1:${port}`, '--port', '0',
-        '--host', '127.0.0.1', '--data-dir', dataDir, '--json'],
-      childEnv(),
+      args,
+      out,
+      sourceHash,
+      deadline,
+      'peakRssBytes',
     );
-    const done = await leecher.waitFor((e) => e.event === 'done', deadline.left(), '"done" line');
-    const started = leecher.last('started');
-    const exit = await leecher.waitExit(Math.min(deadline.left(), 30_000));
-    if (exit.code !== 0) throw new Error(`shoal leecher exited with ${exit.code}:\n${leecher.output()}`);
-    await seeder.stop();
-    await verify(join(out, FILE_NAME), sourceHash, 'shoal leecher');
-    return {
-      wallSeconds: (done.at - leecher.spawnedAt) / 1000,
-      transferSeconds: (done.at - (started?.at ?? leecher.spawnedAt)) / 1000,
-      downloaded: num(done, 'downloaded'),
-      peakRssBytes: num(done, 'peakRssBytes'),
-    };
   } finally {
     await seeder.stop();
     await rm(out, { recursive: true, force: true });
@@ -256,25 +350,30 @@ async function libtorrentRun(
   );
   const out = await mkdtemp(join(bench.dir, 'out-lt-'));
   try {
-    const ready = await seeder.waitFor((e) => e.event === 'seeding', deadline.left(), '"seeding" line');
-    const leecher = bench.children.spawn(
+    const ready = await seeder.waitFor(
+      (e) => e.event === 'seeding',
+      deadline.left(),
+      '"seeding" line',
+    );
+    const args = [
+      '-c',
+      LT_LEECHER,
+      torrent,
+      out,
+      String(num(ready, 'port')),
+      String(deadline.left() / 1000),
+    ];
+    return await timeDownload(
+      bench,
+      seeder,
       'libtorrent leecher',
       SYSTEM_PYTHON,
-      ['-c', LT_LEECHER, torrent, out, String(num(ready, 'port')), String(deadline.left() / 1000)],
-      childEnv(),
+      args,
+      out,
+      sourceHash,
+      deadline,
+      'ruMaxrssBytes',
     );
-    const done = await leecher.waitFor((e) => e.event === 'done', deadline.left() + 5000, '"done" line');
-    const started = leecher.last('started');
-    const exit = await leecher.waitExit(Math.min(deadline.left(), 30_000));
-    if (exit.code !== 0) throw new Error(`libtorrent leecher exited with ${exit.code}:\n${leecher.output()}`);
-    await seeder.stop();
-    await verify(join(out, FILE_NAME), sourceHash, 'libtorrent leecher');
-    return {
-      wallSeconds: (done.at - leecher.spawnedAt) / 1000,
-      transferSeconds: (done.at - (started?.at ?? leecher.spawnedAt)) / 1000,
-      downloaded: num(done, 'downloaded'),
-      peakRssBytes: num(done, 'peakRssBytes'),
-    };
   } finally {
     await seeder.stop();
     await rm(out, { recursive: true, force: true });
@@ -282,13 +381,15 @@ async function libtorrentRun(
 }
 
 const best = (runs: Run[]): Run => runs.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a));
+const cpuText = (r: Run): string =>
+  `CPU ${(r.leecherCpu + r.seederCpu).toFixed(2)} s = leecher ${r.leecherCpu.toFixed(2)} + seeder ${r.seederCpu.toFixed(2)}`;
 const metText = (ok: boolean): string => (ok ? 'met' : 'NOT met');
 
 /** Part 1: shoal → shoal against libtorrent → libtorrent, one seeder and one leecher each. */
 async function pointToPoint(bench: Bench): Promise<void> {
   const size = envBytes('SHOAL_BENCH_TRANSFER_BYTES', TRANSFER_DEFAULT_BYTES);
   const ltProblem = toolProblem('libtorrent', PROBES.libtorrent);
-  const deadline = new Deadline(PART_TIMEOUT_MS, 'part 1');
+  const deadline = new Deadline(partTimeoutMs(), 'part 1');
   const sourceDir = join(bench.dir, 'p2p-src');
   await mkdir(sourceDir);
   const source = join(sourceDir, FILE_NAME);
@@ -297,14 +398,19 @@ async function pointToPoint(bench: Bench): Promise<void> {
     let t = performance.now();
     await writeContent(source, size);
     const sourceHash = await sha256File(source); // also leaves the file in the page cache
-    process.stdout.write(`wrote and hashed ${size} bytes (${mib(size)}) in ${seconds(performance.now() - t)}\n`);
+    process.stdout.write(
+      `wrote and hashed ${size} bytes (${mib(size)}) in ${seconds(performance.now() - t)}\n`,
+    );
     t = performance.now();
     await createTorrentFile(source, torrent, TRANSFER_PIECE);
-    process.stdout.write(`v1 torrent, ${TRANSFER_PIECE} pieces, in ${seconds(performance.now() - t)}\n`);
+    process.stdout.write(
+      `v1 torrent, ${TRANSFER_PIECE} pieces, in ${seconds(performance.now() - t)}\n`,
+    );
 
     const runs: Record<'shoal' | 'libtorrent', Run[]> = { shoal: [], libtorrent: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? (['shoal', 'libtorrent'] as const) : (['libtorrent', 'shoal'] as const);
+      const order =
+        round % 2 === 0 ? (['shoal', 'libtorrent'] as const) : (['libtorrent', 'shoal'] as const);
       for (const who of order) {
         if (who === 'libtorrent' && ltProblem !== undefined) continue;
         const r =
@@ -315,15 +421,19 @@ async function pointToPoint(bench: Bench): Promise<void> {
         process.stdout.write(
           `  round ${round + 1} ${who.padEnd(10)} ${mbps(size, r.wallSeconds).padStart(12)}  ` +
             `(${r.wallSeconds.toFixed(2)} s from spawn; transfer alone ${r.transferSeconds.toFixed(2)} s = ` +
-            `${mbps(size, r.transferSeconds)})  peak RSS ${mib(r.peakRssBytes)}  downloaded ${r.downloaded}, sha256 ok\n`,
+            `${mbps(size, r.transferSeconds)})\n` +
+            `          peak RSS ${mib(r.peakRssBytes)} (ru_maxrss ${mib(r.reportedMaxRss)}); ` +
+            `CPU leecher ${r.leecherCpu.toFixed(2)} s, seeder ${r.seederCpu.toFixed(2)} s; ` +
+            `downloaded ${r.downloaded}, sha256 ok\n`,
         );
       }
     }
 
     const s = best(runs.shoal);
-    const rssOk = s.peakRssBytes <= TARGET_RSS;
+    const worstRss = Math.max(...runs.shoal.map((r) => r.peakRssBytes));
+    const rssOk = worstRss <= TARGET_RSS;
     process.stdout.write(
-      `shoal       ${mbps(size, s.wallSeconds)} (best of ${runs.shoal.length}; transfer alone ${mbps(size, s.transferSeconds)})\n`,
+      `shoal       ${mbps(size, s.wallSeconds)} (best of ${runs.shoal.length}; transfer alone ${mbps(size, s.transferSeconds)}; ${cpuText(s)})\n`,
     );
     if (ltProblem !== undefined) {
       process.stdout.write(`libtorrent  skipped: ${ltProblem}\n`);
@@ -331,15 +441,17 @@ async function pointToPoint(bench: Bench): Promise<void> {
       const l = best(runs.libtorrent);
       const ratio = l.wallSeconds / s.wallSeconds;
       process.stdout.write(
-        `libtorrent  ${mbps(size, l.wallSeconds)} (best of ${runs.libtorrent.length}; transfer alone ${mbps(size, l.transferSeconds)})\n`,
+        `libtorrent  ${mbps(size, l.wallSeconds)} (best of ${runs.libtorrent.length}; transfer alone ${mbps(size, l.transferSeconds)}; ${cpuText(l)})\n`,
       );
       process.stdout.write(
         `ratio       shoal/libtorrent = ${ratio.toFixed(2)}× (target ≥ ${TARGET_RATIO}×: ${metText(ratio >= TARGET_RATIO)})\n`,
       );
-      process.stdout.write(`peak RSS    libtorrent leecher ${mib(l.peakRssBytes)} (includes its memory-mapped file pages)\n`);
+      process.stdout.write(
+        `peak RSS    libtorrent leecher ${mib(l.peakRssBytes)} (includes its memory-mapped file pages)\n`,
+      );
     }
     process.stdout.write(
-      `peak RSS    shoal leecher ${mib(s.peakRssBytes)} (target ≤ ${mib(TARGET_RSS)}: ${metText(rssOk)}; worst run ${mib(Math.max(...runs.shoal.map((r) => r.peakRssBytes)))})\n`,
+      `peak RSS    shoal leecher ${mib(worstRss)} at most over ${runs.shoal.length} runs (target ≤ ${mib(TARGET_RSS)}: ${metText(rssOk)})\n`,
     );
   } finally {
     await rm(sourceDir, { recursive: true, force: true });
@@ -350,7 +462,7 @@ async function pointToPoint(bench: Bench): Promise<void> {
 /** Part 2: one rate-limited shoal seeder and eight shoal leechers that must trade. */
 async function swarm(bench: Bench): Promise<void> {
   const size = envBytes('SHOAL_BENCH_SWARM_BYTES', SWARM_DEFAULT_BYTES);
-  const deadline = new Deadline(PART_TIMEOUT_MS, 'part 2');
+  const deadline = new Deadline(partTimeoutMs(), 'part 2');
   const sourceDir = join(bench.dir, 'swarm-src');
   await mkdir(sourceDir);
   const source = join(sourceDir, FILE_NAME);
@@ -365,10 +477,14 @@ async function swarm(bench: Bench): Promise<void> {
       `${mib(size)} file, v1, ${SWARM_PIECE} pieces; seeder upload limit ${SWARM_SEED_RATE} B/s; ` +
         `${SWARM_LEECHERS} leechers\nT_min = F / u_s = ${size} / ${SWARM_SEED_RATE} = ${tMin.toFixed(2)} s\n`,
     );
-    const { seeder, port } = await startShoalSeeder(bench, 'swarm seeder', source, torrent, deadline, [
-      '--upload-limit',
-      String(SWARM_SEED_RATE),
-    ]);
+    const { seeder, port } = await startShoalSeeder(
+      bench,
+      'swarm seeder',
+      source,
+      torrent,
+      deadline,
+      ['--upload-limit', String(SWARM_SEED_RATE)],
+    );
     const ports = await freePorts(SWARM_LEECHERS);
     const peers = (i: number) =>
       [port, ...ports.filter((_, j) => j !== i)].flatMap((p) => ['--peer', `127.0.0.1:${p}`]);
@@ -377,11 +493,27 @@ async function swarm(bench: Bench): Promise<void> {
       const out = await mkdtemp(join(bench.dir, `swarm-out-${i}-`));
       outs.push(out);
       const dataDir = await mkdtemp(join(bench.dir, `swarm-data-${i}-`));
-      args.push([SHOAL_CLI, 'get', torrent, '-o', out, '--seed', ...peers(i), '--port', String(ports[i]),
-        '--host', '127.0.0.1', '--data-dir', dataDir, '--json']);
+      args.push([
+        SHOAL_CLI,
+        'get',
+        torrent,
+        '-o',
+        out,
+        '--seed',
+        ...peers(i),
+        '--port',
+        String(ports[i]),
+        '--host',
+        '127.0.0.1',
+        '--data-dir',
+        dataDir,
+        '--json',
+      ]);
     }
     const t0 = performance.now();
-    const leechers = args.map((a, i) => bench.children.spawn(`leecher ${i + 1}`, process.execPath, a, childEnv()));
+    const leechers = args.map((a, i) =>
+      bench.children.spawn(`leecher ${i + 1}`, process.execPath, a, childEnv()).track(100),
+    );
     const dones = await Promise.all(
       leechers.map((l) => l.waitFor((e) => e.event === 'done', deadline.left(), '"done" line')),
     );
@@ -391,7 +523,11 @@ async function swarm(bench: Bench): Promise<void> {
     await Promise.all(
       [seeder, ...leechers].map((c) =>
         c
-          .waitFor((e) => e.event === 'progress' && e.at > settle, Math.min(3000, deadline.left()), 'progress')
+          .waitFor(
+            (e) => e.event === 'progress' && e.at > settle,
+            Math.min(3000, deadline.left()),
+            'progress',
+          )
           .catch(() => undefined),
       ),
     );
@@ -417,14 +553,22 @@ async function swarm(bench: Bench): Promise<void> {
       process.stdout.write(
         `  leecher ${i + 1}  started at ${started ? ((started.at - t0) / 1000).toFixed(2) : '?'} s, ` +
           `done at ${((d.at - t0) / 1000).toFixed(2)} s  downloaded ${mib(down)}  ` +
-          `uploaded ${mib(up)}  peak RSS ${mib(num(d, 'peakRssBytes'))}\n`,
+          `uploaded ${mib(up)}  peak RSS ${mib(leechers[i]!.peakRssBytes ?? Number.NaN)}\n`,
       );
     }
-    for (let i = 0; i < SWARM_LEECHERS; i++) await verify(join(outs[i]!, FILE_NAME), sourceHash, `leecher ${i + 1}`);
+    for (let i = 0; i < SWARM_LEECHERS; i++)
+      await verify(join(outs[i]!, FILE_NAME), sourceHash, `leecher ${i + 1}`);
     process.stdout.write(`all ${SWARM_LEECHERS} copies match the source (sha256)\n`);
+    const needed = SWARM_LEECHERS * size;
+    const firstDone = Math.min(...dones.map((d) => d.at - t0)) / 1000;
+    const lastStart = Math.max(...leechers.map((l) => (l.last('started')?.at ?? t0) - t0)) / 1000;
     process.stdout.write(
-      `seeder uploaded ${mib(seederUp)} = ${(seederUp / size).toFixed(2)} × the file; leechers downloaded ${mib(totalDown)} ` +
-        `in all, uploaded ${mib(totalUp)} to each other (${((100 * (totalDown - seederUp)) / totalDown).toFixed(0)}% of what they got came from other leechers)\n`,
+      `seeder uploaded ${mib(seederUp)} = ${(seederUp / size).toFixed(2)} × the file (ideal 1.00 ×); ` +
+        `leechers uploaded ${mib(totalUp)} to each other\n` +
+        `the ${SWARM_LEECHERS} leechers needed ${mib(needed)} (downloaded ${mib(totalDown)}): ` +
+        `${((100 * Math.max(0, needed - seederUp)) / needed).toFixed(0)}% at least came from other leechers; ` +
+        `${mib(seederUp + totalUp)} sent in all = ${((seederUp + totalUp) / needed).toFixed(2)} × what was needed\n` +
+        `first leecher done at ${firstDone.toFixed(2)} s; the last "started" line came at ${lastStart.toFixed(2)} s (process start-up)\n`,
     );
     const ratio = last / tMin;
     process.stdout.write(
@@ -444,11 +588,15 @@ export async function run(): Promise<void> {
   const children = new Children(() => rmSync(dir, { recursive: true, force: true }));
   const bench: Bench = { dir, children };
   try {
-    const parts: [string, (b: Bench) => Promise<void>][] = [
-      ['part 1: one seeder → one leecher', pointToPoint],
-      ['part 2: swarming, one seeder at 20 MB/s and 8 leechers', swarm],
+    const parts: [string, string, (b: Bench) => Promise<void>][] = [
+      ['p2p', 'part 1: one seeder → one leecher', pointToPoint],
+      ['swarm', 'part 2: swarming, one seeder at 20 MB/s and 8 leechers', swarm],
     ];
-    for (const [title, part] of parts) {
+    const wanted = (process.env.SHOAL_BENCH_TRANSFER_PARTS ?? 'p2p,swarm')
+      .split(',')
+      .map((w) => w.trim());
+    for (const [key, title, part] of parts) {
+      if (!wanted.includes(key)) continue;
       process.stdout.write(`-- ${title}\n`);
       try {
         await part(bench);

@@ -7,6 +7,7 @@ import { getCommand } from './commands/get.js';
 import { infoCommand } from './commands/info.js';
 import { shareCommand } from './commands/share.js';
 import { startCommand } from './commands/start.js';
+import { trackerCommand } from './commands/tracker.js';
 import { EXIT_USAGE, reportError } from './errors.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -79,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
       .argument('<source>', '.torrent file')
       .option('-o, --output <dir>', 'folder to save into (default: the download folder)')
       .option('--peer <host:port>', 'connect to this peer (repeatable)', collect, [])
+      .option('--tracker <url>', 'also announce to this tracker (repeatable)', collect, [])
       .option('--seed', 'keep seeding after the download completes')
       .option('--recheck', 'verify data on disk instead of trusting resume data')
       .option('--json', 'one JSON object per line instead of a progress bar'),
@@ -94,6 +96,20 @@ async function main(argv: string[]): Promise<number> {
   ).action((opts) => {
     action = startCommand(runtime(), opts);
   });
+
+  program
+    .command('tracker')
+    .description('run a BitTorrent tracker (HTTP and UDP); it coordinates peers and stores no data')
+    .option('--http-port <n>', 'HTTP announce port (default 6969 when neither port is given)')
+    .option('--udp-port <n>', 'UDP announce port (default 6969 when neither port is given)')
+    .option('--host <addr>', 'address to listen on (default 0.0.0.0)')
+    .option('--allow <infohash>', 'track only these info-hashes (repeatable)', collect, [])
+    .option('--interval <seconds>', 'announce interval told to clients (default 1800)')
+    .option('--rate-limit <per-second>', 'requests per second per address, 0 = unlimited (default 50)')
+    .option('--json', 'print the listening ports as JSON')
+    .action((opts) => {
+      action = trackerCommand(runtime(), opts);
+    });
 
   try {
     await program.parseAsync(argv);

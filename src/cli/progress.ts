@@ -1,5 +1,6 @@
 import { SingleBar } from 'cli-progress';
 import type { TorrentStats } from '../swarm/torrent.js';
+import type { TrackerStatus } from '../tracker/announcer.js';
 import { formatBytes } from './format.js';
 
 /**
@@ -8,15 +9,25 @@ import { formatBytes } from './format.js';
  */
 export class ProgressReporter {
   private bar: SingleBar | undefined;
+  private readonly trackerNotes = new Map<string, string>();
 
   constructor(private readonly json: boolean) {}
 
-  update(s: TorrentStats): void {
+  /** Shows progress; `showBar` false prints only tracker news (used while seeding). */
+  update(s: TorrentStats, trackers: readonly TrackerStatus[] = [], showBar = true): void {
     if (this.json) {
-      process.stdout.write(`${JSON.stringify({ event: 'progress', ...s })}\n`);
+      process.stdout.write(`${JSON.stringify({ event: 'progress', ...s, trackers })}\n`);
       return;
     }
-    if (!process.stderr.isTTY) return;
+    for (const t of trackers) {
+      // Tell the user what trackers say (failure reason, warning message), once per change.
+      const note = t.error ? `error: ${t.error}` : t.warning ? `warning: ${t.warning}` : '';
+      if (note !== (this.trackerNotes.get(t.url) ?? '')) {
+        this.trackerNotes.set(t.url, note);
+        if (note) this.event('tracker', {}, `tracker ${t.url}: ${note}`);
+      }
+    }
+    if (!process.stderr.isTTY || !showBar) return;
     const remaining = s.totalLength - s.bytesHave;
     const eta = s.downloadRate > 0 ? Math.ceil(remaining / s.downloadRate) : 0;
     const payload = {

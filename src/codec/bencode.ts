@@ -49,6 +49,11 @@ export interface DecodeOptions {
   readonly limits?: Partial<BencodeLimits>;
   /** When set, the span of every list and dictionary is recorded here. */
   readonly spans?: WeakMap<object, Span>;
+  /**
+   * Accept dictionary keys out of order (duplicates are still refused), for replies from
+   * software that writes non-canonical bencode, such as some trackers. Never for info-hashes.
+   */
+  readonly unsortedKeys?: boolean;
 }
 
 /** The outcome of {@link tryDecode}: a value, or the typed error explaining why not. */
@@ -70,6 +75,7 @@ class Decoder {
     readonly buf: Uint8Array,
     readonly limits: BencodeLimits,
     readonly spans: WeakMap<object, Span> | undefined,
+    readonly unsortedKeys: boolean,
   ) {}
 
   fail(message: string, at = this.pos): never {
@@ -186,7 +192,9 @@ class Decoder {
       if (c < CH_0 || c > CH_9) this.fail('dictionary key is not a string');
       if (++this.values > this.limits.maxValues) this.fail('too many values');
       const k = this.key();
-      if (previous !== undefined && k <= previous) {
+      if (this.unsortedKeys) {
+        if (out.has(k)) this.fail('duplicate dictionary key', at);
+      } else if (previous !== undefined && k <= previous) {
         this.fail(k === previous ? 'duplicate dictionary key' : 'dictionary keys not sorted', at);
       }
       previous = k;
@@ -200,7 +208,7 @@ class Decoder {
 
 function makeDecoder(buf: Uint8Array, options: DecodeOptions | undefined, offset: number): Decoder {
   const limits = { ...DEFAULT_BENCODE_LIMITS, ...options?.limits };
-  const d = new Decoder(buf, limits, options?.spans);
+  const d = new Decoder(buf, limits, options?.spans, options?.unsortedKeys === true);
   d.pos = offset;
   return d;
 }

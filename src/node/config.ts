@@ -21,6 +21,8 @@ export interface NodeConfig {
   readonly downloadLimit: number;
   /** Worker threads for hashing; 0 = one per core. */
   readonly hashWorkers: number;
+  /** First UDP tracker timeout (BEP 15: 15 s, doubling on each retry). */
+  readonly udpTrackerTimeoutMs: number;
 }
 
 /** The default data folder: `$XDG_DATA_HOME/shoal`, else `~/.local/share/shoal`. */
@@ -44,6 +46,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig 
     uploadLimit: 0,
     downloadLimit: 0,
     hashWorkers: 0,
+    udpTrackerTimeoutMs: 15_000,
   };
 }
 

@@ -8,6 +8,8 @@ import type { Metainfo } from '../metainfo/types.js';
 import type { ByteStream, Runtime, TcpServer } from '../runtime/runtime.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { TokenBucket } from '../swarm/rate.js';
+import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
+import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
 import { decodeHandshake, HANDSHAKE_BYTES } from '../wire/handshake.js';
 import type { NodeConfig } from './config.js';
@@ -25,6 +27,8 @@ export interface AddTorrentOptions {
   readonly persist?: boolean;
   /** Per-file priorities, 0 to skip a file. */
   readonly filePriorities?: readonly number[];
+  /** Tracker URLs to use besides the torrent's own (each its own tier). */
+  readonly trackers?: readonly string[];
   readonly swarm?: Partial<SwarmOptions>;
 }
 
@@ -59,6 +63,8 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly pool: HashPool;
   private readonly globalUpload: TokenBucket;
   private readonly globalDownload: TokenBucket;
+  private readonly announcers = new Map<string, Announcer>();
+  private udpTrackers: UdpTrackerClient | undefined;
   private server: TcpServer | undefined;
   private stopped = false;
 
@@ -155,6 +161,7 @@ export class Node extends EventEmitter<NodeEvents> {
     torrent.on('warning', (w) => this.emit('warning', w, torrent));
     await torrent.start();
     for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
+    this.startAnnouncer(id, torrent, options.trackers ?? []);
     return torrent;
   }
 
@@ -183,6 +190,35 @@ export class Node extends EventEmitter<NodeEvents> {
     return this.add(torrent, { ...options, peers });
   }
 
+  /** What each of a torrent's trackers last said. */
+  trackerStatus(infoHash: string): TrackerStatus[] {
+    return this.announcers.get(infoHash)?.status() ?? [];
+  }
+
+  private startAnnouncer(id: string, torrent: Torrent, extra: readonly string[]): void {
+    const known = new Set(torrent.meta.announce.flat());
+    const tiers = [...torrent.meta.announce, ...extra.filter((u) => !known.has(u)).map((u) => [u])];
+    const announcer = new Announcer(tiers, {
+      runtime: this.runtime,
+      udp: this.udpTrackers!,
+      infoHash: torrent.handshakeHashes[0]!,
+      peerId: this.peerId,
+      port: () => this.port,
+      state: () => {
+        const s = torrent.stats();
+        return { uploaded: s.uploaded, downloaded: s.downloaded, left: s.totalLength - s.bytesHave };
+      },
+      onPeers: (peers) => {
+        for (const p of peers) torrent.addPeer(p.host, p.port);
+      },
+    });
+    if (!announcer.hasTrackers) return;
+    this.announcers.set(id, announcer);
+    const wasDownloading = torrent.stats().state === 'downloading';
+    if (wasDownloading) torrent.once('done', () => announcer.completed());
+    announcer.start();
+  }
+
   /** The torrent with this info-hash (hex), if any. */
   get(infoHash: string): Torrent | undefined {
     return this.torrents.get(infoHash);
@@ -198,6 +234,8 @@ export class Node extends EventEmitter<NodeEvents> {
     if (!t) return;
     this.torrents.delete(infoHash);
     for (const h of t.handshakeHashes) this.byHandshakeHash.delete(h.toString('hex'));
+    await this.announcers.get(infoHash)?.stop();
+    this.announcers.delete(infoHash);
     await t.stop();
     await this.library.remove(infoHash);
   }
@@ -206,7 +244,9 @@ export class Node extends EventEmitter<NodeEvents> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await Promise.all([...this.announcers.values()].map((a) => a.stop()));
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    await this.udpTrackers?.close();
     await this.server?.close();
     await this.pool.close();
   }

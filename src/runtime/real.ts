@@ -1,6 +1,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import * as fsp from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect, createServer, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -11,6 +13,7 @@ import type {
   FileHandle,
   FileStat,
   FileSystem,
+  HttpClient,
   Runtime,
   TcpFactory,
   UdpFactory,
@@ -46,7 +49,48 @@ export function createRealRuntime(egress: EgressPolicy = EgressPolicy.fromEnv())
     udp: realUdp(egress),
     tcp: realTcp(egress),
     fs: realFs,
+    http: realHttp(egress),
     egress,
+  };
+}
+
+function realHttp(egress: EgressPolicy): HttpClient {
+  return {
+    get(url, options) {
+      return new Promise((resolve, reject) => {
+        let parsed: URL;
+        try {
+          parsed = new URL(url);
+        } catch {
+          reject(new IoError(`bad URL "${url}"`));
+          return;
+        }
+        if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+          reject(new IoError(`unsupported URL scheme in "${url}"`));
+          return;
+        }
+        const port = Number(parsed.port) || (parsed.protocol === 'https:' ? 443 : 80);
+        egress.assertAllowed(parsed.hostname, port, 'HTTP request');
+        const send = parsed.protocol === 'https:' ? httpsRequest : httpRequest;
+        const req = send(parsed, { method: 'GET', headers: { 'user-agent': 'shoal/0.1.0', ...options.headers } }, (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > options.maxBytes) {
+              req.destroy(new IoError(`reply from ${parsed.host} exceeds ${options.maxBytes} bytes`));
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        });
+        req.setTimeout(options.timeoutMs, () => req.destroy(new IoError(`${parsed.host} did not answer in ${options.timeoutMs} ms`)));
+        req.on('error', (error) => reject(error instanceof IoError ? error : new IoError(error.message, error)));
+        req.end();
+      });
+    },
   };
 }
 

@@ -11,7 +11,20 @@ export interface Runtime {
   readonly udp: UdpFactory;
   readonly tcp: TcpFactory;
   readonly fs: FileSystem;
+  readonly http: HttpClient;
   readonly egress: EgressCheck;
+}
+
+/** A completed HTTP(S) GET. */
+export interface HttpResponse {
+  readonly status: number;
+  readonly body: Buffer;
+}
+
+/** HTTP(S) GET for tracker announces and web seeds; the egress policy is checked first. */
+export interface HttpClient {
+  /** Fetches `url`; fails on timeout or when the body exceeds `maxBytes`. */
+  get(url: string, options: { timeoutMs: number; maxBytes: number; headers?: Record<string, string> }): Promise<HttpResponse>;
 }
 
 /** Time as the runtime sees it. */

@@ -4,10 +4,13 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { parseTorrent } from '../../src/metainfo/parse.js';
 
 /** The subset of a node:test context the helpers need. */
 interface TestContext {
@@ -81,10 +84,54 @@ export function requireTool(
   return false;
 }
 
+const cleanups = new WeakMap<TestContext, (() => unknown)[]>();
+
+/**
+ * Runs `fn` when test `t` ends, even when it fails. Deferred work runs last in, first out, so
+ * processes started after a folder or namespace was made are stopped before it is removed.
+ */
+export function defer(t: TestContext, fn: () => unknown): void {
+  let stack = cleanups.get(t);
+  if (stack === undefined) {
+    const s: (() => unknown)[] = [];
+    stack = s;
+    cleanups.set(t, s);
+    t.after(async () => {
+      const errors: unknown[] = [];
+      while (s.length > 0) {
+        try {
+          await s.pop()!();
+        } catch (error) {
+          errors.push(error);
+        }
+      }
+      if (errors.length > 0) throw new AggregateError(errors, 'cleanup failed');
+    });
+  }
+  stack.push(fn);
+}
+
+/**
+ * A stand-in test context for work shared by every test of a file (e.g. a fixture made once):
+ * what is deferred on it runs after the file's last test. Call it at module top level.
+ */
+export function fileScope(): TestContext {
+  const hooks: (() => unknown)[] = [];
+  after(async () => {
+    while (hooks.length > 0) await hooks.pop()!();
+  });
+  return {
+    after: (fn) => {
+      hooks.push(fn);
+    },
+    skip: () => undefined,
+  };
+}
+
 /** Makes a fresh temporary folder, removed recursively when test `t` ends. */
 export async function tempDir(t: TestContext, prefix = 'shoal-interop-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  defer(t, () => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -153,4 +200,974 @@ export function pseudoRandomBytes(seed: string, length: number): Buffer {
     block.copy(out, offset, 0, Math.min(32, length - offset));
   }
   return out;
+}
+
+// ---------------------------------------------------------------- long-running processes
+
+/** How a child process ended: its exit code, or 128 + signal number style codes. */
+export type ExitCode = number;
+
+/** A child process started for a test, stopped when the test ends (by its PID only). */
+export interface Proc {
+  readonly name: string;
+  readonly pid: number;
+  /** Complete lines printed on stdout so far. */
+  readonly lines: readonly string[];
+  /** The exit code once the process has ended. */
+  readonly exitCode: ExitCode | undefined;
+  /** Resolves with the exit code when the process ends. */
+  readonly exited: Promise<ExitCode>;
+  /** Every stdout line that is a JSON object, parsed. */
+  events(): Record<string, unknown>[];
+  /** The first JSON event named `name` (`{"event": name, ...}`) printed so far. */
+  event(name: string): Record<string, unknown> | undefined;
+  /** Waits (polling) for the first JSON event named `name`; fails if the process ends first. */
+  waitForEvent(name: string, timeoutMs: number): Promise<Record<string, unknown>>;
+  /** Waits (polling) for a stdout line matching `pattern`; fails if the process ends first. */
+  waitForLine(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
+  /** Waits for the process to end on its own; fails (naming the output) after `timeoutMs`. */
+  waitExit(timeoutMs: number): Promise<ExitCode>;
+  /** The end of stdout and stderr, for failure messages. */
+  tail(chars?: number): string;
+  /** SIGTERM, then SIGKILL if it has not ended within `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Resolves after `ms` milliseconds. */
+export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls `probe` every `intervalMs` until it returns something other than `undefined`, and
+ * returns that. `abort` is checked first on every round: a string it returns fails the wait
+ * at once (e.g. the process being waited for has exited). Throws after `timeoutMs`.
+ */
+export async function waitUntil<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  options: { intervalMs?: number; abort?: () => string | undefined; detail?: () => string } = {},
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const why = options.abort?.();
+    if (why !== undefined) throw new Error(`${why} while waiting for ${what}${detail()}`);
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${detail()}`);
+    }
+    await delay(options.intervalMs ?? 100);
+  }
+  function detail(): string {
+    const d = options.detail?.();
+    return d ? `\n${d}` : '';
+  }
+}
+
+/**
+ * Starts `cmd args` for test `t` with stdin closed, collecting its output. The process is
+ * stopped (SIGTERM, then SIGKILL) when the test ends, whatever the outcome.
+ */
+export function startProcess(
+  t: TestContext,
+  name: string,
+  cmd: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Proc {
+  const child = spawn(cmd, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let partial = '';
+  let output = '';
+  const keep = (s: string) => {
+    output = (output + s).slice(-64 * 1024);
+  };
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (s: string) => {
+    keep(s);
+    const parts = (partial + s).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+  });
+  child.stderr.on('data', keep);
+  let exitCode: ExitCode | undefined;
+  let spawnError: Error | undefined;
+  const exited = new Promise<ExitCode>((resolve) => {
+    child.on('error', (error) => {
+      spawnError = error;
+      exitCode = 127;
+      resolve(127);
+    });
+    child.on('close', (code, signal) => {
+      if (partial !== '') lines.push(partial);
+      partial = '';
+      exitCode = code ?? (signal ? 128 : 1);
+      resolve(exitCode);
+    });
+  });
+  const parsed = () => {
+    const out: Record<string, unknown>[] = [];
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const v: unknown = JSON.parse(line);
+        if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+          out.push(v as Record<string, unknown>);
+        }
+      } catch {
+        // not JSON: ignore
+      }
+    }
+    return out;
+  };
+  const tail = (chars = 3000) =>
+    `--- ${name} (pid ${child.pid}, ${exitCode === undefined ? 'running' : `exit ${exitCode}`}) ---\n` +
+    `${spawnError ? `${spawnError.message}\n` : ''}${output.slice(-chars)}`;
+  const ended = () =>
+    exitCode === undefined ? undefined : `${name} exited with ${exitCode} (${cmd})`;
+  const proc: Proc = {
+    name,
+    pid: child.pid ?? -1,
+    lines,
+    get exitCode() {
+      return exitCode;
+    },
+    exited,
+    events: parsed,
+    event: (event) => parsed().find((e) => e.event === event),
+    waitForEvent: (event, timeoutMs) =>
+      waitUntil(`${name} to print a "${event}" event`, () => proc.event(event), timeoutMs, {
+        abort: () => (proc.event(event) === undefined ? ended() : undefined),
+        detail: () => tail(),
+      }),
+    waitForLine: (pattern, timeoutMs) => {
+      const find = () => {
+        for (const line of lines) {
+          const m = pattern.exec(line);
+          if (m) return m;
+        }
+        return undefined;
+      };
+      return waitUntil(`${name} to print ${pattern}`, find, timeoutMs, {
+        abort: () => (find() === undefined ? ended() : undefined),
+        detail: () => tail(),
+      });
+    },
+    waitExit: (timeoutMs) =>
+      waitUntil(`${name} to exit`, () => exitCode, timeoutMs, { detail: () => tail() }),
+    tail,
+    async stop(graceMs = 5000) {
+      if (exitCode !== undefined || child.pid === undefined) return;
+      child.kill('SIGTERM');
+      const gone = await Promise.race([exited.then(() => true), delay(graceMs).then(() => false)]);
+      if (!gone && exitCode === undefined) {
+        child.kill('SIGKILL');
+        await Promise.race([exited, delay(2000)]);
+      }
+    },
+  };
+  defer(t, () => proc.stop());
+  return proc;
+}
+
+/** A TCP port that was free on `host` a moment ago (for clients that cannot pick their own). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- transfer fixture
+
+const KiB = 1024;
+
+/**
+ * The content every transfer test moves: a folder `payload/` of a few files, one in a nested
+ * folder, none a multiple of the piece length, about 3.4 MB in all.
+ */
+export const TRANSFER_FILES: Readonly<Record<string, number>> = {
+  'readme.txt': 70_001,
+  'docs/notes.md': 33_333,
+  'docs/deep/data.bin': 1_234_567,
+  'big.bin': 2_000_003,
+  'z-last.dat': 99_999,
+};
+
+/** Which kind of torrent a transfer uses. */
+export type TransferVersion = 'hybrid' | 'v1' | 'v2';
+
+/** Content on disk plus torrents of it made by `shoal create`. */
+export interface TransferFixture {
+  /** Folder that holds the content folder (what a seeder is pointed at as its save path). */
+  readonly root: string;
+  /** The content folder itself, `<root>/payload`. */
+  readonly content: string;
+  readonly name: string;
+  readonly pieceLength: number;
+  /** SHA-256 (hex) and length of every file, keyed by its path inside the content folder. */
+  readonly files: ReadonlyMap<string, { readonly length: number; readonly sha256: string }>;
+  /** Path of the `.torrent` of each version made. */
+  readonly torrents: Readonly<Partial<Record<TransferVersion, string>>>;
+  /** Info-hashes of each version, as `shoal info` reports them. */
+  readonly infoHashes: Readonly<
+    Partial<Record<TransferVersion, { v1: string | null; v2: string | null }>>
+  >;
+}
+
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * Writes the {@link TRANSFER_FILES} content under a new folder (removed when `t` ends) and makes
+ * a torrent of it for each of `versions` with `shoal create --piece-length pieceLength`.
+ */
+export async function makeTransferFixture(
+  t: TestContext,
+  versions: readonly TransferVersion[] = ['hybrid', 'v1', 'v2'],
+  pieceLength = 32 * KiB,
+): Promise<TransferFixture> {
+  const root = await tempDir(t, 'shoal-fixture-');
+  const name = 'payload';
+  const content = join(root, 'content', name);
+  const files = new Map<string, { length: number; sha256: string }>();
+  for (const [path, length] of Object.entries(TRANSFER_FILES)) {
+    const data = pseudoRandomBytes(`transfer/${path}`, length);
+    await mkdir(dirname(join(content, path)), { recursive: true });
+    await writeFile(join(content, path), data);
+    files.set(path, { length, sha256: sha256(data) });
+  }
+  const torrents: Partial<Record<TransferVersion, string>> = {};
+  const infoHashes: Partial<Record<TransferVersion, { v1: string | null; v2: string | null }>> =
+    {};
+  for (const version of versions) {
+    const out = join(root, `${name}-${version}.torrent`);
+    const r = await runShoal([
+      'create',
+      content,
+      '-o',
+      out,
+      `--${version}`,
+      '--piece-length',
+      String(pieceLength),
+    ]);
+    if (r.code !== 0) throw new Error(`shoal create --${version} failed (${r.code}): ${r.stderr}`);
+    const info = await shoalInfo(out);
+    torrents[version] = out;
+    infoHashes[version] = { v1: info.infoHashV1, v2: info.infoHashV2 };
+  }
+  return {
+    root: dirname(content),
+    content,
+    name,
+    pieceLength,
+    files,
+    torrents,
+    infoHashes,
+  };
+}
+
+/** The `.torrent` of `version` in `fixture`; throws if it was not made. */
+export function torrentOf(fixture: TransferFixture, version: TransferVersion): string {
+  const path = fixture.torrents[version];
+  if (path === undefined) throw new Error(`the fixture has no ${version} torrent`);
+  return path;
+}
+
+/** Copies the fixture's content folder into `saveDir` (so a client can seed it from there). */
+export async function copyContent(fixture: TransferFixture, saveDir: string): Promise<void> {
+  await cp(fixture.content, join(saveDir, fixture.name), { recursive: true });
+}
+
+/**
+ * Writes the BEP 47 padding files of `torrentPath` (zeros) under `saveDir`, as a client that
+ * does not know padding files would have stored them after downloading a hybrid torrent:
+ * such clients (aria2, Transmission) read them back to check and seed the pieces they span.
+ */
+export async function writePadFiles(torrentPath: string, saveDir: string): Promise<void> {
+  const meta = parseTorrent(await readFile(torrentPath));
+  for (const f of meta.files) {
+    if (!f.padding) continue;
+    const path = join(saveDir, meta.name, ...f.path);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, Buffer.alloc(f.length));
+  }
+}
+
+/**
+ * Checks that `saveDir/<name>/` holds every fixture file with the same length and SHA-256;
+ * throws naming each missing or different file. Extra files (e.g. `.pad/` written by clients
+ * that do not know BEP 47 padding files) are ignored.
+ */
+export async function assertSameContent(fixture: TransferFixture, saveDir: string): Promise<void> {
+  const problems: string[] = [];
+  for (const [path, want] of fixture.files) {
+    const full = join(saveDir, fixture.name, path);
+    let data: Buffer;
+    try {
+      data = await readFile(full);
+    } catch (error) {
+      problems.push(`${path}: ${(error as Error).message}`);
+      continue;
+    }
+    if (data.length !== want.length) {
+      problems.push(`${path}: ${data.length} bytes, expected ${want.length}`);
+    } else if (sha256(data) !== want.sha256) {
+      problems.push(`${path}: SHA-256 ${sha256(data)}, expected ${want.sha256}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new Error(`downloaded content differs from the source:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+// ---------------------------------------------------------------- shoal as a peer
+
+/** Where and how to run a shoal process. */
+export interface ShoalPeerOptions {
+  /** Address to listen on (and the only one other peers are told). */
+  readonly host: string;
+  /** Peers (`HOST:PORT`) shoal dials itself, retrying until connected. */
+  readonly peers?: readonly string[];
+  /** Run inside this network namespace, allowed to reach its addresses. */
+  readonly netns?: Netns;
+}
+
+/**
+ * Starts the shoal CLI for test `t` with `SHOAL_EGRESS=loopback` (plus the namespace's network
+ * in `SHOAL_EGRESS_ALLOW` when run inside one).
+ */
+export function startShoal(
+  t: TestContext,
+  args: readonly string[],
+  options: { netns?: Netns; name?: string } = {},
+): Proc {
+  const env: NodeJS.ProcessEnv = { ...process.env, SHOAL_EGRESS: 'loopback' };
+  if (options.netns) env.SHOAL_EGRESS_ALLOW = options.netns.cidr;
+  const argv = [SHOAL_CLI, ...args];
+  const name = options.name ?? `shoal ${args[0] ?? ''}`.trim();
+  return options.netns
+    ? startProcess(t, name, 'ip', ['netns', 'exec', options.netns.name, process.execPath, ...argv], {
+        env,
+      })
+    : startProcess(t, name, process.execPath, argv, { env });
+}
+
+const peerFlags = (peers: readonly string[] = []) => peers.flatMap((p) => ['--peer', p]);
+
+/**
+ * `shoal share` of the fixture's content with `torrentPath`; resolves once it reports
+ * `seeding` with every piece verified, with the port it listens on.
+ */
+export async function shoalSeed(
+  t: TestContext,
+  fixture: TransferFixture,
+  torrentPath: string,
+  options: ShoalPeerOptions,
+): Promise<{ proc: Proc; port: number }> {
+  const dataDir = await tempDir(t, 'shoal-seed-data-');
+  const proc = startShoal(
+    t,
+    [
+      'share',
+      fixture.content,
+      '--torrent',
+      torrentPath,
+      '--port',
+      '0',
+      '--host',
+      options.host,
+      '--data-dir',
+      dataDir,
+      '--json',
+      ...peerFlags(options.peers),
+    ],
+    { netns: options.netns, name: 'shoal share' },
+  );
+  const seeding = await proc.waitForEvent('seeding', 30_000);
+  if (proc.event('incomplete')) {
+    throw new Error(`shoal does not have all of its content to seed\n${proc.tail()}`);
+  }
+  return { proc, port: seeding.port as number };
+}
+
+/** What a finished `shoal get` reported. */
+export interface ShoalFetchResult {
+  readonly seconds: number;
+  readonly done: Record<string, unknown>;
+  readonly warnings: string[];
+}
+
+/**
+ * `shoal get torrentPath -o saveDir` until it exits; throws unless it exits 0 after a `done`
+ * event with every piece verified.
+ */
+export async function shoalFetch(
+  t: TestContext,
+  torrentPath: string,
+  saveDir: string,
+  options: ShoalPeerOptions & { timeoutMs: number },
+): Promise<ShoalFetchResult> {
+  const dataDir = await tempDir(t, 'shoal-get-data-');
+  const started = performance.now();
+  const proc = startShoal(
+    t,
+    [
+      'get',
+      torrentPath,
+      '-o',
+      saveDir,
+      '--port',
+      '0',
+      '--host',
+      options.host,
+      '--data-dir',
+      dataDir,
+      '--json',
+      ...peerFlags(options.peers),
+    ],
+    { netns: options.netns, name: 'shoal get' },
+  );
+  const code = await proc.waitExit(options.timeoutMs);
+  const seconds = (performance.now() - started) / 1000;
+  const done = proc.event('done');
+  if (code !== 0 || done === undefined) {
+    throw new Error(`shoal get exited with ${code} without finishing\n${proc.tail()}`);
+  }
+  if (done.piecesHave !== done.pieceCount) {
+    throw new Error(`shoal get reported done with ${done.piecesHave}/${done.pieceCount} pieces`);
+  }
+  const warnings = proc
+    .events()
+    .filter((e) => e.event === 'warning')
+    .map((e) => String(e.message));
+  return { seconds, done, warnings };
+}
+
+// ---------------------------------------------------------------- libtorrent (Python bindings)
+
+/**
+ * Runs one libtorrent session on one torrent: listens on HOST:PORT only (PORT 0 = any), with
+ * DHT, local peer discovery, UPnP, NAT-PMP and uTP off, adds the torrent with the given save
+ * path, and dials the given peers with connect_peer (again every few seconds while it has
+ * none). Prints JSON lines: `listening` (with the port), `seeding` once a seed's data is
+ * checked, `progress` twice a second, `alert` for errors and disconnects, and `done` when a
+ * leecher has every piece; a leecher then exits 0. Exits non-zero on errors or at the deadline.
+ */
+const LIBTORRENT_PEER_SCRIPT = String.raw`
+import json, sys, time
+import libtorrent as lt
+
+cfg = json.loads(sys.argv[1])
+mode, host = cfg['mode'], cfg['host']
+deadline = time.time() + cfg['timeout']
+
+def out(event, **fields):
+    fields['event'] = event
+    sys.stdout.write(json.dumps(fields) + '\n')
+    sys.stdout.flush()
+
+cat = lt.alert.category_t
+ses = lt.session({
+    'listen_interfaces': '%s:%d' % (host, cfg['port']),
+    'outgoing_interfaces': host,
+    'enable_dht': False,
+    'enable_lsd': False,
+    'enable_upnp': False,
+    'enable_natpmp': False,
+    'dht_bootstrap_nodes': '',
+    'enable_incoming_utp': False,
+    'enable_outgoing_utp': False,
+    'allow_multiple_connections_per_ip': True,
+    'alert_mask': cat.error_notification | cat.status_notification | cat.peer_notification
+        | cat.connect_notification,
+})
+
+def drain():
+    for a in ses.pop_alerts():
+        if isinstance(a, lt.listen_failed_alert):
+            out('error', message=a.message())
+            sys.exit(2)
+        if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert, lt.hash_failed_alert,
+                          lt.peer_error_alert, lt.peer_disconnected_alert,
+                          lt.peer_connect_alert, lt.incoming_connection_alert)):
+            out('alert', type=type(a).__name__, message=a.message())
+
+while ses.listen_port() == 0:
+    drain()
+    if time.time() > deadline:
+        out('error', message='never started listening')
+        sys.exit(2)
+    time.sleep(0.05)
+
+params = lt.add_torrent_params()
+params.ti = lt.torrent_info(cfg['torrent'])
+params.save_path = cfg['savePath']
+h = ses.add_torrent(params)
+out('listening', port=ses.listen_port())
+
+def status():
+    s = h.status()
+    return s, dict(state=str(s.state), progress=s.progress, pieces=s.num_pieces,
+                   peers=s.num_peers, downloaded=s.total_payload_download,
+                   uploaded=s.total_payload_upload, error=str(s.errc.message()) if s.errc.value() else '')
+
+if mode == 'seed':
+    check_deadline = min(deadline, time.time() + 30)
+    while True:
+        drain()
+        s, fields = status()
+        if s.is_seeding:
+            break
+        if time.time() > check_deadline:
+            out('error', message='the data to seed did not check out', **fields)
+            sys.exit(3)
+        time.sleep(0.05)
+    out('seeding', port=ses.listen_port())
+
+def dial():
+    for peer_host, peer_port in cfg['peers']:
+        h.connect_peer((peer_host, peer_port))
+
+dial()
+last_print = last_dial = time.time()
+while time.time() < deadline:
+    drain()
+    s, fields = status()
+    now = time.time()
+    if now - last_print >= 0.5:
+        last_print = now
+        out('progress', **fields)
+    if mode == 'leech' and s.is_seeding:
+        out('done', **fields)
+        ses.remove_torrent(h)
+        time.sleep(0.2)
+        drain()
+        del h
+        del ses
+        sys.exit(0)
+    if s.num_peers == 0 and now - last_dial >= 3:
+        last_dial = now
+        dial()
+    time.sleep(0.1)
+out('timeout', **status()[1])
+sys.exit(0 if mode == 'seed' else 4)
+`;
+
+/** A libtorrent session started by {@link startLibtorrent}. */
+export interface LibtorrentPeer {
+  readonly proc: Proc;
+  readonly port: number;
+}
+
+/**
+ * Starts a libtorrent session (system Python) that seeds or downloads `torrent` in `savePath`,
+ * listening on `host` and dialing `peers` (`HOST:PORT`). Resolves once it listens, and for a
+ * seed once its data is checked. A leecher prints `done` and exits 0 when complete.
+ */
+export async function startLibtorrent(
+  t: TestContext,
+  options: {
+    mode: 'seed' | 'leech';
+    torrent: string;
+    savePath: string;
+    host?: string;
+    port?: number;
+    peers?: readonly string[];
+    timeoutSeconds?: number;
+  },
+): Promise<LibtorrentPeer> {
+  const cfg = {
+    mode: options.mode,
+    torrent: options.torrent,
+    savePath: options.savePath,
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    peers: (options.peers ?? []).map(splitHostPort),
+    timeout: options.timeoutSeconds ?? 80,
+  };
+  const proc = startProcess(t, `libtorrent ${options.mode}`, SYSTEM_PYTHON, [
+    '-c',
+    LIBTORRENT_PEER_SCRIPT,
+    JSON.stringify(cfg),
+  ]);
+  const listening = await proc.waitForEvent('listening', 20_000);
+  if (options.mode === 'seed') await proc.waitForEvent('seeding', 30_000);
+  return { proc, port: listening.port as number };
+}
+
+function splitHostPort(peer: string): [string, number] {
+  const i = peer.lastIndexOf(':');
+  return [peer.slice(0, i).replace(/^\[(.*)\]$/, '$1'), Number(peer.slice(i + 1))];
+}
+
+// ---------------------------------------------------------------- aria2
+
+/** aria2 options that keep it off every network but loopback and away from user config. */
+const ARIA2_ISOLATION = [
+  '--no-conf=true',
+  '--interface=127.0.0.1',
+  '--disable-ipv6=true',
+  '--enable-dht=false',
+  '--enable-dht6=false',
+  '--bt-enable-lpd=false',
+  '--enable-peer-exchange=false',
+  '--follow-torrent=false',
+  '--file-allocation=none',
+  '--summary-interval=0',
+  '--console-log-level=notice',
+  '--enable-color=false',
+  '--auto-save-interval=0',
+];
+
+/** An aria2c process started by {@link startAria2}. */
+export interface Aria2Peer {
+  readonly proc: Proc;
+  /** Its BitTorrent listen port on 127.0.0.1 (aria2 cannot dial a peer it is not told of). */
+  readonly port: number;
+  /** Calls its JSON-RPC interface (on 127.0.0.1 only). */
+  rpc(method: string, params?: unknown[]): Promise<unknown>;
+}
+
+/**
+ * Starts `aria2c` on `torrent` with save folder `dir`, listening on 127.0.0.1 only. As a seed
+ * it checks the data first (`--check-integrity`) and seeds until stopped; resolves once it
+ * reports being a seeder. As a leecher (`--seed-time=0`) it exits 0 once the download is
+ * complete; resolves once it listens. It also exits if this test process dies.
+ */
+export async function startAria2(
+  t: TestContext,
+  options: { mode: 'seed' | 'leech'; torrent: string; dir: string; timeoutSeconds?: number },
+): Promise<Aria2Peer> {
+  const port = await freePort();
+  const rpcPort = await freePort();
+  const secret = createHash('sha256').update(`${process.pid}/${rpcPort}`).digest('hex');
+  const modeArgs =
+    options.mode === 'seed'
+      ? ['--check-integrity=true', '--seed-ratio=0.0', '--bt-seed-unverified=false']
+      : ['--seed-time=0'];
+  const proc = startProcess(t, `aria2c ${options.mode}`, 'aria2c', [
+    ...ARIA2_ISOLATION,
+    `--listen-port=${port}`,
+    '--enable-rpc=true',
+    '--rpc-listen-all=false',
+    `--rpc-listen-port=${rpcPort}`,
+    `--rpc-secret=${secret}`,
+    `--stop-with-process=${process.pid}`,
+    `--stop=${options.timeoutSeconds ?? 90}`,
+    '-d',
+    options.dir,
+    ...modeArgs,
+    options.torrent,
+  ]);
+  let id = 0;
+  const rpc = async (method: string, params: unknown[] = []) => {
+    const res = await fetch(`http://127.0.0.1:${rpcPort}/jsonrpc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params: [`token:${secret}`, ...params] }),
+      signal: AbortSignal.timeout(5000),
+    });
+    const body = (await res.json()) as { result?: unknown; error?: { message: string } };
+    if (body.error) throw new Error(`aria2 ${method}: ${body.error.message}`);
+    return body.result;
+  };
+  await proc.waitForLine(new RegExp(`listening on TCP port ${port}\\b`), 20_000);
+  if (options.mode === 'seed') {
+    await waitUntil(
+      'aria2 to check its data and become a seeder',
+      async () => {
+        const active = (await rpc('aria2.tellActive', [
+          ['status', 'seeder', 'completedLength', 'totalLength', 'errorMessage'],
+        ])) as { seeder: string; completedLength: string; totalLength: string }[];
+        const d = active[0];
+        return d?.seeder === 'true' && d.completedLength === d.totalLength ? true : undefined;
+      },
+      30_000,
+      {
+        intervalMs: 200,
+        abort: () => (proc.exitCode !== undefined ? `aria2c exited with ${proc.exitCode}` : undefined),
+        detail: () => proc.tail(),
+      },
+    );
+  }
+  return { proc, port, rpc };
+}
+
+/**
+ * Why aria2 cannot take part in the swarm of `torrent` (whose v1 info-hash is `infoHashV1`),
+ * or undefined. aria2 1.36 drops the empty-string keys of a v2 file tree when it re-encodes the
+ * info dictionary to hash it, so it computes a wrong info-hash for every hybrid torrent
+ * (aria2 issue #1903, fixed in 1.37.0).
+ */
+export async function aria2InfoHashProblem(
+  torrent: string,
+  infoHashV1: string,
+): Promise<string | undefined> {
+  const r = await run('aria2c', ['--no-conf=true', '-S', torrent]);
+  const m = /^Info Hash: ([0-9a-f]{40})$/im.exec(r.stdout);
+  if (r.code !== 0 || !m) return `aria2c -S cannot read the torrent (exit ${r.code}): ${r.stderr}`;
+  const got = m[1]!.toLowerCase();
+  if (got === infoHashV1) return undefined;
+  const version = (await run('aria2c', ['--version'])).stdout.split('\n')[0]?.trim();
+  return (
+    `${version} computes info-hash ${got} for this torrent instead of ${infoHashV1}: it drops ` +
+    'the empty keys of the v2 file tree, so it cannot join any hybrid swarm ' +
+    '(aria2 issue #1903, fixed in 1.37.0)'
+  );
+}
+
+// ---------------------------------------------------------------- network namespaces
+
+/** A network namespace made by a test, with its own loopback addresses. */
+export interface Netns {
+  readonly name: string;
+  /** The addresses on its loopback device (a /32 each). */
+  readonly addresses: readonly string[];
+  /** Network that covers them, for `SHOAL_EGRESS_ALLOW`. */
+  readonly cidr: string;
+}
+
+let netnsCounter = 0;
+
+/** {@link requireTool} probe: can this machine make network namespaces (root, iproute2)? */
+export function netnsProbe(): string | undefined {
+  const name = `shoal-probe-${process.pid}`;
+  const add = spawnSync('ip', ['netns', 'add', name], { encoding: 'utf8', timeout: 10_000 });
+  if (add.error) return `ip: ${add.error.message}`;
+  if (add.status !== 0) return `ip netns add exited with ${add.status}: ${add.stderr.trim()}`;
+  spawnSync('ip', ['netns', 'del', name], { timeout: 10_000 });
+  return undefined;
+}
+
+/**
+ * Makes a network namespace for test `t` with loopback up and `10.201.0.1` … `10.201.0.<count>`
+ * on it, deleted when the test ends (after the processes started later are stopped). Traffic
+ * to those addresses never leaves the namespace.
+ */
+export async function createNetns(t: TestContext, prefix: string, count = 2): Promise<Netns> {
+  const name = `${prefix}-${process.pid}-${++netnsCounter}`;
+  const ip = async (...args: string[]) => {
+    const r = await run('ip', args);
+    if (r.code !== 0) throw new Error(`ip ${args.join(' ')} exited with ${r.code}: ${r.stderr}`);
+  };
+  await ip('netns', 'add', name);
+  defer(t, () => run('ip', ['netns', 'del', name]));
+  await ip('-n', name, 'link', 'set', 'lo', 'up');
+  const addresses: string[] = [];
+  for (let i = 1; i <= count; i++) {
+    addresses.push(`10.201.0.${i}`);
+    await ip('-n', name, 'addr', 'add', `10.201.0.${i}/32`, 'dev', 'lo');
+  }
+  return { name, addresses, cidr: '10.201.0.0/16' };
+}
+
+// ---------------------------------------------------------------- Transmission
+
+/** Talks to a Transmission daemon's RPC on 127.0.0.1 inside its namespace. */
+const TRANSMISSION_RPC_SCRIPT = String.raw`
+import json, sys, urllib.request, urllib.error
+port, method, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+body = json.dumps({'method': method, 'arguments': args}).encode()
+session = ''
+for attempt in range(3):
+    req = urllib.request.Request('http://127.0.0.1:%s/transmission/rpc' % port, data=body,
+                                 headers={'X-Transmission-Session-Id': session,
+                                          'Content-Type': 'application/json'})
+    try:
+        with opener.open(req, timeout=10) as r:
+            sys.stdout.write(r.read().decode('utf8'))
+            sys.exit(0)
+    except urllib.error.HTTPError as e:
+        if e.code != 409:
+            raise
+        session = e.headers.get('X-Transmission-Session-Id', '')
+sys.exit(1)
+`;
+
+/** Fields of a torrent in Transmission's RPC. */
+export interface TransmissionTorrent {
+  readonly id: number;
+  readonly hashString: string;
+  /** 0 stopped, 1 queued to check, 2 checking, 3 queued to download, 4 downloading, 5 queued to seed, 6 seeding. */
+  readonly status: number;
+  readonly percentDone: number;
+  readonly leftUntilDone: number;
+  readonly error: number;
+  readonly errorString: string;
+  readonly peersConnected: number;
+  readonly peers: readonly { address: string; port: number; clientName: string }[];
+}
+
+/** A transmission-daemon started by {@link startTransmission}. */
+export interface TransmissionPeer {
+  readonly proc: Proc;
+  readonly address: string;
+  readonly peerPort: number;
+  rpc(method: string, args?: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Adds `torrent`, saving into (or seeding from) `downloadDir`; resolves with its id. */
+  add(torrent: string, downloadDir: string): Promise<number>;
+  get(id: number): Promise<TransmissionTorrent>;
+  /** Polls torrent `id` until `done` holds; fails on a torrent error or after `timeoutMs`. */
+  waitFor(
+    id: number,
+    what: string,
+    done: (s: TransmissionTorrent) => boolean,
+    timeoutMs: number,
+  ): Promise<TransmissionTorrent>;
+}
+
+/**
+ * Starts `transmission-daemon` inside `netns`, bound to `address` for peers (port 51413) and to
+ * 127.0.0.1 inside the namespace for RPC, with DHT, LPD, PEX, uTP, port forwarding and the
+ * blocklist off. Resolves once its RPC answers.
+ */
+export async function startTransmission(
+  t: TestContext,
+  netns: Netns,
+  address: string,
+): Promise<TransmissionPeer> {
+  const configDir = await tempDir(t, 'shoal-transmission-');
+  const peerPort = 51413;
+  const rpcPort = 9091;
+  await writeFile(
+    join(configDir, 'settings.json'),
+    JSON.stringify(
+      {
+        'bind-address-ipv4': address,
+        'bind-address-ipv6': '::1',
+        'rpc-bind-address': '127.0.0.1',
+        'rpc-port': rpcPort,
+        'rpc-authentication-required': false,
+        'rpc-whitelist-enabled': false,
+        'rpc-host-whitelist-enabled': false,
+        'peer-port': peerPort,
+        'peer-port-random-on-start': false,
+        'dht-enabled': false,
+        'lpd-enabled': false,
+        'pex-enabled': false,
+        'utp-enabled': false,
+        'port-forwarding-enabled': false,
+        'blocklist-enabled': false,
+        'download-dir': configDir,
+        'incomplete-dir-enabled': false,
+        'watch-dir-enabled': false,
+        'start-added-torrents': true,
+        'ratio-limit-enabled': false,
+        'idle-seeding-limit-enabled': false,
+        'message-level': 2,
+      },
+      null,
+      2,
+    ),
+  );
+  const proc = startProcess(t, 'transmission-daemon', 'ip', [
+    'netns',
+    'exec',
+    netns.name,
+    'transmission-daemon',
+    '--foreground',
+    '--config-dir',
+    configDir,
+    '--no-auth',
+  ]);
+  const rpc = async (method: string, args: Record<string, unknown> = {}) => {
+    const r = await run('ip', [
+      'netns',
+      'exec',
+      netns.name,
+      SYSTEM_PYTHON,
+      '-c',
+      TRANSMISSION_RPC_SCRIPT,
+      String(rpcPort),
+      method,
+      JSON.stringify(args),
+    ]);
+    if (r.code !== 0) throw new Error(`transmission RPC ${method} failed (${r.code}): ${r.stderr}`);
+    const body = JSON.parse(r.stdout) as { result: string; arguments?: Record<string, unknown> };
+    if (body.result !== 'success') throw new Error(`transmission RPC ${method}: ${body.result}`);
+    return body.arguments ?? {};
+  };
+  const exitedWhy = () =>
+    proc.exitCode !== undefined ? `transmission-daemon exited with ${proc.exitCode}` : undefined;
+  await waitUntil(
+    'transmission-daemon RPC',
+    () => rpc('session-get').then(
+      () => true,
+      () => undefined,
+    ),
+    20_000,
+    { intervalMs: 200, abort: exitedWhy, detail: () => proc.tail() },
+  );
+  const fields = [
+    'id',
+    'hashString',
+    'status',
+    'percentDone',
+    'leftUntilDone',
+    'error',
+    'errorString',
+    'peersConnected',
+    'peers',
+  ];
+  const get = async (id: number) => {
+    const args = await rpc('torrent-get', { ids: [id], fields });
+    const list = args.torrents as TransmissionTorrent[];
+    if (list.length !== 1) throw new Error(`transmission has no torrent ${id}`);
+    return list[0]!;
+  };
+  return {
+    proc,
+    address,
+    peerPort,
+    rpc,
+    get,
+    async add(torrent, downloadDir) {
+      const args = await rpc('torrent-add', { filename: torrent, 'download-dir': downloadDir });
+      const added = (args['torrent-added'] ?? args['torrent-duplicate']) as { id: number };
+      return added.id;
+    },
+    async waitFor(id, what, done, timeoutMs) {
+      let last: TransmissionTorrent | undefined;
+      return waitUntil(
+        `transmission torrent ${id} ${what}`,
+        async () => {
+          last = await get(id);
+          if (last.error !== 0) throw new Error(`transmission: ${last.errorString}`);
+          return done(last) ? last : undefined;
+        },
+        timeoutMs,
+        {
+          intervalMs: 300,
+          abort: exitedWhy,
+          detail: () => `last state: ${JSON.stringify(last)}\n${proc.tail()}`,
+        },
+      );
+    },
+  };
+}
+
+/**
+ * Why Transmission cannot load `torrent`, or undefined. Transmission 3.00's bencode parser
+ * rejects the empty dictionary keys of a v2 file tree, so it cannot open any hybrid (or v2)
+ * torrent (transmission issue #1339, fixed in 4.0).
+ */
+export async function transmissionLoadProblem(torrent: string): Promise<string | undefined> {
+  const r = await run('transmission-show', [torrent]);
+  if (r.code === 0) return undefined;
+  const version = (await run('transmission-daemon', ['--version'])).stderr.trim().split('\n')[0];
+  return (
+    `${version || 'transmission'} cannot parse this torrent (${(r.stderr || r.stdout).trim()}): ` +
+    'its bencode parser rejects the empty keys of the v2 file tree, so it cannot open hybrid ' +
+    'torrents (transmission issue #1339, fixed in 4.0)'
+  );
 }

@@ -10,6 +10,7 @@ import { untilSignal } from '../signals.js';
 export interface GetCommandOptions extends NodeFlags {
   readonly output?: string;
   readonly peer: string[];
+  readonly tracker: string[];
   readonly seed?: boolean;
   readonly json?: boolean;
   readonly recheck?: boolean;
@@ -28,7 +29,7 @@ export async function getCommand(
   const node = await Node.start(runtime, config);
   const report = new ProgressReporter(opts.json === true);
   const finished = new Promise<void>((done) => node.once('done', () => done()));
-  node.on('progress', (_t, s) => report.update(s));
+  node.on('progress', (t, s) => report.update(s, node.trackerStatus(t.infoHashHex)));
   node.on('warning', (w) => {
     if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
   });
@@ -36,6 +37,7 @@ export async function getCommand(
     const addOptions = {
       downloadDir: resolve(opts.output ?? config.downloadDir),
       peers,
+      trackers: opts.tracker,
       ...(opts.recheck && { recheck: true }),
     };
     if (magnet) report.event('metadata', {}, 'fetching torrent metadata from peers…');

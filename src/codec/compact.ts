@@ -1,0 +1,95 @@
+/** A peer's transport address. */
+export interface PeerEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * BEP 23 / BEP 7 compact peer lists: 6 bytes per IPv4 peer (address, port), 18 per IPv6 peer.
+ * Entries with port 0 are skipped when decoding; a trailing partial entry is ignored.
+ */
+export function decodeCompactPeers(bytes: Uint8Array, family: 4 | 6): PeerEndpoint[] {
+  const size = family === 4 ? 6 : 18;
+  const out: PeerEndpoint[] = [];
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 0; at + size <= view.length; at += size) {
+    const port = view.readUInt16BE(at + size - 2);
+    if (port === 0) continue;
+    out.push({ host: family === 4 ? ipv4ToString(view, at) : ipv6ToString(view, at), port });
+  }
+  return out;
+}
+
+/** Encodes peers of one family compactly; peers of the other family are left out. */
+export function encodeCompactPeers(peers: readonly PeerEndpoint[], family: 4 | 6): Buffer {
+  const size = family === 4 ? 6 : 18;
+  const chosen = peers.filter((p) => ipFamily(p.host) === family);
+  const out = Buffer.alloc(chosen.length * size);
+  chosen.forEach((p, i) => {
+    (family === 4 ? ipv4Bytes(p.host) : ipv6Bytes(p.host)).copy(out, i * size);
+    out.writeUInt16BE(p.port, i * size + size - 2);
+  });
+  return out;
+}
+
+function ipv4ToString(b: Buffer, at: number): string {
+  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+}
+
+function ipv6ToString(b: Buffer, at: number): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(at + 2 * i).toString(16));
+  return compressIpv6(groups);
+}
+
+function compressIpv6(groups: string[]): string {
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestStart < 0) return groups.join(':');
+  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLen).join(':')}`;
+}
+
+/** The 4 bytes of a dotted IPv4 address. */
+export function ipv4Bytes(host: string): Buffer {
+  return Buffer.from(host.split('.').map(Number));
+}
+
+/** The 16 bytes of an IPv6 address (any textual form, including embedded IPv4). */
+export function ipv6Bytes(host: string): Buffer {
+  let text = host;
+  const out = Buffer.alloc(16);
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    ipv4Bytes(v4[1]!).copy(out, 12);
+    text = `${text.slice(0, -v4[1]!.length)}0:0`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const h = head ? head.split(':').filter((g) => g !== '') : [];
+  const t = tail ? tail.split(':').filter((g) => g !== '') : [];
+  const groups = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  groups.slice(0, 8).forEach((g, i) => {
+    if (!(v4 && i >= 6)) out.writeUInt16BE(Number.parseInt(g, 16) || 0, i * 2);
+  });
+  return out;
+}
+
+/** 4 for a dotted IPv4 address, 6 for an IPv6 address, 0 for anything else (a host name). */
+export function ipFamily(host: string): 0 | 4 | 6 {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  if (v4) return v4.slice(1).every((o) => Number(o) <= 255) ? 4 : 0;
+  if (/^[0-9a-fA-F:.]+$/.test(host) && host.includes(':') && (host.match(/::/g) ?? []).length <= 1) return 6;
+  return 0;
+}

@@ -1,0 +1,285 @@
+import { createHash } from 'node:crypto';
+import { ShoalError } from '../errors.js';
+import type { ByteStream, Runtime, TcpServer, TimerHandle, UdpRemote, UdpSocket } from '../runtime/runtime.js';
+import {
+  encodeAnnounceResponse,
+  encodeFailure,
+  encodeScrapeResponse,
+  parseAnnounceQuery,
+  parseScrapeQuery,
+  TrackerProtocolError,
+} from './http-messages.js';
+import { HttpRequestError, HttpRequestReader, httpResponse } from './http-request.js';
+import { IpRateLimiter } from './ip-limiter.js';
+import { type RegistryOptions, SwarmRegistry } from './registry.js';
+import {
+  decodeUdpRequest,
+  encodeUdpResponse,
+  MAX_SCRAPE_HASHES,
+  TrackerPacketError,
+  type UdpResponse,
+} from './udp-messages.js';
+
+/** Settings of a tracker server, with defaults in {@link DEFAULT_TRACKER_OPTIONS}. */
+export interface TrackerOptions extends RegistryOptions {
+  /** TCP port for HTTP announces; `undefined` = no HTTP. */
+  readonly httpPort?: number;
+  /** UDP port for BEP 15 announces; `undefined` = no UDP. */
+  readonly udpPort?: number;
+  readonly host: string;
+  readonly defaultNumWant: number;
+  readonly maxNumWant: number;
+  /** Requests per second per source address (0 = unlimited) and the burst allowed. */
+  readonly perIpRate: number;
+  readonly perIpBurst: number;
+  readonly maxHttpConnections: number;
+}
+
+/** Defaults like those of public trackers. */
+export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
+  host: '0.0.0.0',
+  intervalSeconds: 1800,
+  minIntervalSeconds: 900,
+  peerTimeoutSeconds: 2 * 1800 + 300,
+  maxSwarms: 1_000_000,
+  maxPeersPerSwarm: 100_000,
+  defaultNumWant: 50,
+  maxNumWant: 200,
+  perIpRate: 50,
+  perIpBurst: 100,
+  maxHttpConnections: 4096,
+};
+
+const MAX_UDP_PACKET = 2048;
+const HTTP_IDLE_MS = 30_000;
+
+/**
+ * A BitTorrent tracker (hybrid P2P): HTTP announce/scrape (BEP 3, 23, 7, 48) and UDP
+ * (BEP 15), coordinating who is in which swarm and storing no content. UDP connection ids are
+ * keyed hashes of the client's address and the minute, so a spoofed source cannot use one;
+ * every request is rate-limited per address; malformed requests get an error reply.
+ */
+export class TrackerServer {
+  readonly registry: SwarmRegistry;
+  private readonly options: TrackerOptions;
+  private readonly limiter: IpRateLimiter;
+  private readonly secret: Buffer;
+  private readonly startedAt: number;
+  private http: TcpServer | undefined;
+  private udp: UdpSocket | undefined;
+  private expiry: TimerHandle | undefined;
+  private readonly connections = new Set<ByteStream>();
+  private counters = { httpRequests: 0, udpPackets: 0, errors: 0, rateLimited: 0 };
+
+  private constructor(
+    private readonly runtime: Runtime,
+    options: Partial<TrackerOptions>,
+  ) {
+    this.options = { ...DEFAULT_TRACKER_OPTIONS, ...options };
+    this.registry = new SwarmRegistry(this.options, runtime.random);
+    this.limiter = new IpRateLimiter(runtime.clock, this.options.perIpRate, this.options.perIpBurst);
+    this.secret = runtime.random.bytes(32);
+    this.startedAt = runtime.clock.now();
+  }
+
+  /** Starts listening on the configured ports. */
+  static async start(runtime: Runtime, options: Partial<TrackerOptions>): Promise<TrackerServer> {
+    const t = new TrackerServer(runtime, options);
+    const { host, httpPort, udpPort } = t.options;
+    try {
+      if (httpPort !== undefined) t.http = await runtime.tcp.listen({ port: httpPort, host }, (s) => t.onHttpConnection(s));
+      if (udpPort !== undefined) {
+        t.udp = await runtime.udp.bind({ port: udpPort, host, family: host.includes(':') ? 'IPv6' : 'IPv4' });
+        t.udp.onMessage((data, from) => t.onUdp(data, from));
+        t.udp.onError(() => {
+          t.counters.errors++;
+        });
+      }
+    } catch (error) {
+      await t.stop();
+      throw new ShoalError('LISTEN_FAILED', `tracker cannot listen: ${(error as Error).message}`, { cause: error });
+    }
+    t.expiry = runtime.timers.setInterval(() => t.registry.expire(runtime.clock.wallTime()), 60_000);
+    return t;
+  }
+
+  /** The HTTP and UDP ports actually bound. */
+  get ports(): { http?: number; udp?: number } {
+    return {
+      ...(this.http && { http: this.http.address().port }),
+      ...(this.udp && { udp: this.udp.address().port }),
+    };
+  }
+
+  /** Everything the stats endpoint reports. */
+  stats(): Record<string, number> {
+    return {
+      ...this.registry.stats(),
+      ...this.counters,
+      uptimeSeconds: Math.floor((this.runtime.clock.now() - this.startedAt) / 1000),
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.expiry?.cancel();
+    for (const c of this.connections) c.destroy();
+    await this.http?.close();
+    await this.udp?.close();
+  }
+
+  // ------------------------------------------------------------------ HTTP
+
+  private onHttpConnection(stream: ByteStream): void {
+    if (this.connections.size >= this.options.maxHttpConnections) {
+      stream.destroy();
+      return;
+    }
+    this.connections.add(stream);
+    const reader = new HttpRequestReader();
+    let idle = this.runtime.timers.setTimeout(() => stream.destroy(), HTTP_IDLE_MS);
+    stream.onClose(() => {
+      idle.cancel();
+      this.connections.delete(stream);
+    });
+    stream.onData((chunk) => {
+      idle.cancel();
+      idle = this.runtime.timers.setTimeout(() => stream.destroy(), HTTP_IDLE_MS);
+      let requests;
+      try {
+        requests = reader.push(chunk);
+      } catch (error) {
+        this.counters.errors++;
+        const status = error instanceof HttpRequestError ? error.status : 400;
+        stream.write(httpResponse(status, Buffer.from((error as Error).message), 'text/plain', false));
+        stream.end();
+        return;
+      }
+      for (const req of requests) {
+        this.counters.httpRequests++;
+        const { status, body, type } = this.handleHttp(req.path, req.query, stream.remoteAddress);
+        stream.write(httpResponse(status, body, type, req.keepAlive));
+        if (!req.keepAlive) {
+          stream.end();
+          return;
+        }
+      }
+    });
+  }
+
+  private handleHttp(path: string, query: string, remote: string): { status: number; body: Buffer; type: string } {
+    const bencoded = 'text/plain';
+    const host = unmapV4(remote);
+    if (path === '/stats') {
+      return { status: 200, body: Buffer.from(JSON.stringify(this.stats())), type: 'application/json' };
+    }
+    if (path !== '/announce' && path !== '/scrape') {
+      return { status: 404, body: Buffer.from('not found: try /announce, /scrape or /stats'), type: 'text/plain' };
+    }
+    if (!this.limiter.allow(host)) {
+      this.counters.rateLimited++;
+      return { status: 200, body: encodeFailure('too many requests; slow down'), type: bencoded };
+    }
+    try {
+      if (path === '/scrape') {
+        const hashes = parseScrapeQuery(query, MAX_SCRAPE_HASHES);
+        if (hashes.length === 0) return { status: 200, body: encodeFailure('full scrapes are not supported'), type: bencoded };
+        return { status: 200, body: encodeScrapeResponse(this.registry.scrape(hashes)), type: bencoded };
+      }
+      const r = parseAnnounceQuery(query, this.options);
+      const outcome = this.registry.announce(r, host, this.runtime.clock.wallTime());
+      if (!outcome.ok) return { status: 200, body: encodeFailure(outcome.reason), type: bencoded };
+      return { status: 200, body: encodeAnnounceResponse(outcome.response, r.compact, r.noPeerId ? undefined : outcome.peerIds), type: bencoded };
+    } catch (error) {
+      this.counters.errors++;
+      if (error instanceof TrackerProtocolError) return { status: 200, body: encodeFailure(error.message), type: bencoded };
+      throw error;
+    }
+  }
+
+  // ------------------------------------------------------------------ UDP
+
+  private connectionId(from: UdpRemote, minute: number): bigint {
+    const h = createHash('sha256').update(this.secret).update(`${from.address}|${from.port}|${minute}`).digest();
+    return h.readBigUInt64BE(0);
+  }
+
+  private validConnectionId(id: bigint, from: UdpRemote): boolean {
+    const minute = Math.floor(this.runtime.clock.now() / 60_000);
+    // Valid for the minute it was issued in and two more, as BEP 15 asks.
+    return [0, 1, 2].some((back) => this.connectionId(from, minute - back) === id);
+  }
+
+  private onUdp(data: Buffer, from: UdpRemote): void {
+    this.counters.udpPackets++;
+    if (data.length > MAX_UDP_PACKET) return;
+    const host = unmapV4(from.address);
+    const family = from.family === 'IPv6' && host.includes(':') ? 6 : 4;
+    const send = (r: UdpResponse) => this.udp?.send(encodeUdpResponse(r, family), from.port, from.address);
+    let request;
+    try {
+      request = decodeUdpRequest(data);
+    } catch (error) {
+      this.counters.errors++;
+      if (error instanceof TrackerPacketError && data.length >= 16) {
+        send({ action: 'error', transactionId: data.readUInt32BE(12), message: error.message });
+      }
+      return;
+    }
+    if (!this.limiter.allow(host)) {
+      this.counters.rateLimited++;
+      return; // silently: a reply would let a spoofed flood bounce off us
+    }
+    if (request.action === 'connect') {
+      send({ action: 'connect', transactionId: request.transactionId, connectionId: this.connectionId(from, Math.floor(this.runtime.clock.now() / 60_000)) });
+      return;
+    }
+    if (!this.validConnectionId(request.connectionId, from)) {
+      this.counters.errors++;
+      send({ action: 'error', transactionId: request.transactionId, message: 'connection id expired or invalid' });
+      return;
+    }
+    if (request.action === 'scrape') {
+      const counts = [...this.registry.scrape(request.infoHashes).values()];
+      send({ action: 'scrape', transactionId: request.transactionId, files: counts.map((c) => ({ seeders: c.complete, completed: c.downloaded, leechers: c.incomplete })) });
+      return;
+    }
+    if (request.port === 0) {
+      send({ action: 'error', transactionId: request.transactionId, message: 'port must not be 0' });
+      return;
+    }
+    const numWant = request.numWant < 0 ? this.options.defaultNumWant : Math.min(request.numWant, this.options.maxNumWant);
+    const outcome = this.registry.announce(
+      {
+        infoHash: request.infoHash,
+        peerId: request.peerId,
+        port: request.port,
+        uploaded: Number(request.uploaded),
+        downloaded: Number(request.downloaded),
+        left: Number(request.left),
+        event: request.event,
+        numWant,
+        compact: true,
+        noPeerId: true,
+      },
+      host,
+      this.runtime.clock.wallTime(),
+    );
+    if (!outcome.ok) {
+      send({ action: 'error', transactionId: request.transactionId, message: outcome.reason });
+      return;
+    }
+    const r = outcome.response;
+    send({
+      action: 'announce',
+      transactionId: request.transactionId,
+      interval: r.interval,
+      leechers: r.incomplete,
+      seeders: r.complete,
+      peers: r.peers.filter((p) => (family === 6) === p.host.includes(':')),
+    });
+  }
+}
+
+function unmapV4(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
