@@ -303,7 +303,9 @@ export class JsonChild {
           reject(
             new Error(
               `${this.label}: no ${what} within ${(timeoutMs / 1000).toFixed(0)} s` +
-                (progress ? ` (last progress: ${JSON.stringify({ ...progress, at: undefined, cpu: undefined })})` : '') +
+                (progress
+                  ? ` (last progress: ${JSON.stringify({ ...progress, at: undefined, cpu: undefined })})`
+                  : '') +
                 `\n${this.output()}`,
             ),
           );

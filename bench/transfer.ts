@@ -59,6 +59,8 @@ const SWARM_LEECHERS = 8;
 const SWARM_SEED_RATE = 20_000_000;
 const SWARM_TARGET = 1.3;
 
+const FILE_NAME = 'content.bin';
+
 /** Each part gives up after this long (SHOAL_BENCH_TRANSFER_TIMEOUT_S overrides, in seconds). */
 const partTimeoutMs = (): number => {
   const raw = process.env.SHOAL_BENCH_TRANSFER_TIMEOUT_S;
@@ -66,7 +68,6 @@ const partTimeoutMs = (): number => {
   if (!(s > 0)) throw new Error(`SHOAL_BENCH_TRANSFER_TIMEOUT_S="${raw}" is not a positive number`);
   return s * 1000;
 };
-const FILE_NAME = 'content.bin';
 
 /** Settings common to both libtorrent sessions: loopback only, no discovery, TCP only. */
 const LT_SESSION = `
@@ -78,7 +79,7 @@ def session():
         'listen_interfaces': '127.0.0.1:0',
         'outgoing_interfaces': '127.0.0.1',
         'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-        # shoal speaks TCP only; libtorrent's uTP is the slower transport on loopback anyway.
+        # shoal speaks TCP only, so both contenders use TCP.
         'enable_incoming_utp': False, 'enable_outgoing_utp': False,
         'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
     }
@@ -117,6 +118,8 @@ while not checked:
 st = h.status()
 if not st.is_seeding:
     fail('the seeder does not have the whole file: state %s, progress %.3f' % (st.state, st.progress))
+if ses.listen_port() == 0:
+    fail('not listening')
 emit('seeding', port=ses.listen_port())
 sys.stdin.buffer.read()
 `;

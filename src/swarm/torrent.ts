@@ -895,7 +895,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    * covering padding must be served (with zeros).
    */
   private requestableSize(index: number): number {
-    return this.layout.pieceSize(index); // TEMP-REVERT
+    return this.meta.pieces === undefined ? this.layout.pieceLength : this.layout.pieceSize(index);
   }
 
   private async serve(session: PeerSession): Promise<void> {
