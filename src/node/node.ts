@@ -88,7 +88,9 @@ export class Node extends EventEmitter<NodeEvents> {
       node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) =>
         node.onConnection(s),
       );
+      node.udpTrackers = await UdpTrackerClient.open(runtime, { firstTimeoutMs: config.udpTrackerTimeoutMs });
     } catch (error) {
+      await node.server?.close();
       await node.pool.close();
       throw new ShoalError(
         'LISTEN_FAILED',

@@ -282,19 +282,17 @@ export function startProcess(
   });
   const lines: string[] = [];
   let partial = '';
-  let output = '';
-  const keep = (s: string) => {
-    output = (output + s).slice(-64 * 1024);
-  };
+  let errors = '';
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
   child.stdout.on('data', (s: string) => {
-    keep(s);
     const parts = (partial + s).split('\n');
     partial = parts.pop()!;
     lines.push(...parts);
   });
-  child.stderr.on('data', keep);
+  child.stderr.on('data', (s: string) => {
+    errors = (errors + s).slice(-16 * 1024);
+  });
   let exitCode: ExitCode | undefined;
   let spawnError: Error | undefined;
   const exited = new Promise<ExitCode>((resolve) => {
@@ -325,9 +323,18 @@ export function startProcess(
     }
     return out;
   };
-  const tail = (chars = 3000) =>
-    `--- ${name} (pid ${child.pid}, ${exitCode === undefined ? 'running' : `exit ${exitCode}`}) ---\n` +
-    `${spawnError ? `${spawnError.message}\n` : ''}${output.slice(-chars)}`;
+  // Output for failure messages: stdout without all but the last progress line, then stderr.
+  const tail = (chars = 4000) => {
+    const isProgress = (l: string) => /"event": ?"progress"/.test(l);
+    let lastProgress = lines.length - 1;
+    while (lastProgress >= 0 && !isProgress(lines[lastProgress]!)) lastProgress--;
+    const shown = lines.filter((l, i) => !isProgress(l) || i === lastProgress).join('\n');
+    const state = exitCode === undefined ? 'running' : `exit ${exitCode}`;
+    return (
+      `--- ${name} (pid ${child.pid}, ${state}) stdout ---\n${shown.slice(-chars)}\n` +
+      `--- ${name} stderr ---\n${spawnError ? `${spawnError.message}\n` : ''}${errors.slice(-chars)}`
+    );
+  };
   const ended = () =>
     exitCode === undefined ? undefined : `${name} exited with ${exitCode} (${cmd})`;
   const proc: Proc = {
