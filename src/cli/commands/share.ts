@@ -54,6 +54,7 @@ export async function shareCommand(
     const torrent = await node.add(torrentBytes, {
       downloadDir: dirname(input),
       peers: parsePeers(opts.peer),
+      trackers: opts.tracker,
     });
     const s = torrent.stats();
     if (s.state !== 'seeding') {
