@@ -15,6 +15,7 @@ export {
   encode,
   tryDecode,
 } from './codec/bencode.js';
+export { Bitfield } from './codec/bitfield.js';
 export { HashPool } from './crypto/hash-pool.js';
 export { ShoalError, UsageError } from './errors.js';
 export {
@@ -37,14 +38,24 @@ export {
 } from './metainfo/parse.js';
 export { choosePieceLength } from './metainfo/piece-length.js';
 export type { Metainfo, TorrentFile, TorrentVersion } from './metainfo/types.js';
+export {
+  ConfigError,
+  defaultConfig,
+  defaultDataDir,
+  loadConfig,
+  type NodeConfig,
+} from './node/config.js';
+export {
+  type AddTorrentOptions,
+  DuplicateTorrentError,
+  Node,
+  type NodeEvents,
+} from './node/node.js';
 export { EgressDeniedError, type EgressMode, EgressPolicy } from './runtime/egress.js';
 export { ManualClock } from './runtime/manual-clock.js';
 export { createRealRuntime, IoError, realFs } from './runtime/real.js';
 export type * from './runtime/runtime.js';
 export { SeededRandom } from './runtime/seeded-random.js';
-export { Bitfield } from './codec/bitfield.js';
-export { ConfigError, defaultConfig, defaultDataDir, loadConfig, type NodeConfig } from './node/config.js';
-export { type AddTorrentOptions, DuplicateTorrentError, Node, type NodeEvents } from './node/node.js';
 export { fetchMetadata, MetadataError } from './swarm/metadata-fetcher.js';
 export {
   DEFAULT_SWARM_OPTIONS,

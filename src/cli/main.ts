@@ -105,7 +105,10 @@ async function main(argv: string[]): Promise<number> {
     .option('--host <addr>', 'address to listen on (default 0.0.0.0)')
     .option('--allow <infohash>', 'track only these info-hashes (repeatable)', collect, [])
     .option('--interval <seconds>', 'announce interval told to clients (default 1800)')
-    .option('--rate-limit <per-second>', 'requests per second per address, 0 = unlimited (default 50)')
+    .option(
+      '--rate-limit <per-second>',
+      'requests per second per address, 0 = unlimited (default 50)',
+    )
     .option('--json', 'print the listening ports as JSON')
     .action((opts) => {
       action = trackerCommand(runtime(), opts);

@@ -90,6 +90,7 @@ export function ipv6Bytes(host: string): Buffer {
 export function ipFamily(host: string): 0 | 4 | 6 {
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
   if (v4) return v4.slice(1).every((o) => Number(o) <= 255) ? 4 : 0;
-  if (/^[0-9a-fA-F:.]+$/.test(host) && host.includes(':') && (host.match(/::/g) ?? []).length <= 1) return 6;
+  if (/^[0-9a-fA-F:.]+$/.test(host) && host.includes(':') && (host.match(/::/g) ?? []).length <= 1)
+    return 6;
   return 0;
 }

@@ -8,9 +8,9 @@ import type { Metainfo } from '../metainfo/types.js';
 import type { ByteStream, Runtime, TcpServer } from '../runtime/runtime.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { TokenBucket } from '../swarm/rate.js';
+import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
-import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
 import { decodeHandshake, HANDSHAKE_BYTES } from '../wire/handshake.js';
 import type { NodeConfig } from './config.js';
 import { Library } from './library.js';
@@ -88,7 +88,9 @@ export class Node extends EventEmitter<NodeEvents> {
       node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) =>
         node.onConnection(s),
       );
-      node.udpTrackers = await UdpTrackerClient.open(runtime, { firstTimeoutMs: config.udpTrackerTimeoutMs });
+      node.udpTrackers = await UdpTrackerClient.open(runtime, {
+        firstTimeoutMs: config.udpTrackerTimeoutMs,
+      });
     } catch (error) {
       await node.server?.close();
       await node.pool.close();
@@ -208,7 +210,11 @@ export class Node extends EventEmitter<NodeEvents> {
       port: () => this.port,
       state: () => {
         const s = torrent.stats();
-        return { uploaded: s.uploaded, downloaded: s.downloaded, left: s.totalLength - s.bytesHave };
+        return {
+          uploaded: s.uploaded,
+          downloaded: s.downloaded,
+          left: s.totalLength - s.bytesHave,
+        };
       },
       onPeers: (peers) => {
         for (const p of peers) torrent.addPeer(p.host, p.port);

@@ -72,22 +72,34 @@ function realHttp(egress: EgressPolicy): HttpClient {
         const port = Number(parsed.port) || (parsed.protocol === 'https:' ? 443 : 80);
         egress.assertAllowed(parsed.hostname, port, 'HTTP request');
         const send = parsed.protocol === 'https:' ? httpsRequest : httpRequest;
-        const req = send(parsed, { method: 'GET', headers: { 'user-agent': 'shoal/0.1.0', ...options.headers } }, (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > options.maxBytes) {
-              req.destroy(new IoError(`reply from ${parsed.host} exceeds ${options.maxBytes} bytes`));
-              return;
-            }
-            chunks.push(c);
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-          res.on('error', reject);
-        });
-        req.setTimeout(options.timeoutMs, () => req.destroy(new IoError(`${parsed.host} did not answer in ${options.timeoutMs} ms`)));
-        req.on('error', (error) => reject(error instanceof IoError ? error : new IoError(error.message, error)));
+        const req = send(
+          parsed,
+          { method: 'GET', headers: { 'user-agent': 'shoal/0.1.0', ...options.headers } },
+          (res) => {
+            const chunks: Buffer[] = [];
+            let size = 0;
+            res.on('data', (c: Buffer) => {
+              size += c.length;
+              if (size > options.maxBytes) {
+                req.destroy(
+                  new IoError(`reply from ${parsed.host} exceeds ${options.maxBytes} bytes`),
+                );
+                return;
+              }
+              chunks.push(c);
+            });
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }),
+            );
+            res.on('error', reject);
+          },
+        );
+        req.setTimeout(options.timeoutMs, () =>
+          req.destroy(new IoError(`${parsed.host} did not answer in ${options.timeoutMs} ms`)),
+        );
+        req.on('error', (error) =>
+          reject(error instanceof IoError ? error : new IoError(error.message, error)),
+        );
         req.end();
       });
     },
@@ -150,6 +162,14 @@ function wrapSocket(socket: Socket): ByteStream {
     localAddress: socket.localAddress ?? '',
     localPort: socket.localPort ?? 0,
     write: (data) => !closed && socket.write(data),
+    writev(chunks) {
+      if (closed) return false;
+      socket.cork();
+      let ok = true;
+      for (const c of chunks) ok = socket.write(c) && ok;
+      socket.uncork();
+      return ok;
+    },
     onData(handler) {
       onData = handler;
     },

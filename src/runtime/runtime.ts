@@ -24,7 +24,10 @@ export interface HttpResponse {
 /** HTTP(S) GET for tracker announces and web seeds; the egress policy is checked first. */
 export interface HttpClient {
   /** Fetches `url`; fails on timeout or when the body exceeds `maxBytes`. */
-  get(url: string, options: { timeoutMs: number; maxBytes: number; headers?: Record<string, string> }): Promise<HttpResponse>;
+  get(
+    url: string,
+    options: { timeoutMs: number; maxBytes: number; headers?: Record<string, string> },
+  ): Promise<HttpResponse>;
 }
 
 /** Time as the runtime sees it. */
@@ -92,6 +95,8 @@ export interface ByteStream {
   readonly localPort: number;
   /** Queues bytes; returns false when the caller should wait for `onDrain` before writing more. */
   write(data: Uint8Array): boolean;
+  /** Queues several chunks as one write (one system call where possible), without copying them. */
+  writev(chunks: readonly Uint8Array[]): boolean;
   /** Sets the handler for received bytes, replacing any earlier one (so owners can hand over). */
   onData(handler: (data: Buffer) => void): void;
   /** Sets the handler for "writable again", replacing any earlier one. */

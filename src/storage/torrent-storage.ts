@@ -34,20 +34,22 @@ export class TorrentStorage {
 
   /** Reads `length` bytes at stream offset `offset` into a new buffer (padding reads as zeros). */
   async read(offset: number, length: number): Promise<Buffer> {
-    const out = Buffer.alloc(length);
+    const out = Buffer.allocUnsafe(length); // every byte is written below: data, or zeros
     let at = 0;
     for (const s of this.layout.segments(offset, length)) {
+      let done = 0;
       if (!s.padding) {
         const h = await this.handle(s.fileIndex, false);
-        let done = 0;
         while (done < s.length) {
           const n = await h.read(out, at + done, s.length - done, s.fileOffset + done);
-          if (n === 0) break; // short file: the rest stays zero and will fail verification
+          if (n === 0) break; // short file: the rest reads as zeros and will fail verification
           done += n;
         }
       }
+      out.fill(0, at + done, at + s.length);
       at += s.length;
     }
+    out.fill(0, at);
     return out;
   }
 

@@ -62,14 +62,23 @@ export class PeerSession {
     this.lastPieceAt = clock.now();
     this.wire = new PeerWire(
       (chunks) => {
-        let ok = true;
-        for (const c of chunks) ok = stream.write(c) && ok;
+        // Everything sent in one turn of the event loop leaves in one write.
+        for (const c of chunks) this.outbox.push(c);
+        if (this.outbox.length === chunks.length) queueMicrotask(() => this.flush());
         this.lastSentAt = clock.now();
-        if (!ok) this.congested = true;
       },
       handler,
       maxMessageBytes,
     );
+  }
+
+  private outbox: Uint8Array[] = [];
+
+  private flush(): void {
+    const chunks = this.outbox;
+    this.outbox = [];
+    if (chunks.length === 0 || this.closed) return;
+    if (!this.stream.writev(chunks)) this.congested = true;
   }
 
   /** The host part of the remote address (bans are per host). */

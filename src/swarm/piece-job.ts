@@ -9,11 +9,12 @@ export const BLOCK_BYTES = 16 * 1024;
  * flight, and who contributed (to blame when the piece fails its hash check).
  */
 export class PieceJob {
-  readonly buffer: ArrayBuffer;
   readonly view: Uint8Array;
   readonly blockCount: number;
   readonly received: Uint8Array;
-  readonly inFlight: Uint8Array;
+  private readonly inFlight: Uint8Array;
+  /** Every block before it is received or requested. */
+  private cursor = 0;
   receivedCount = 0;
   readonly contributors = new Set<PeerSession>();
   verifying = false;
@@ -23,9 +24,10 @@ export class PieceJob {
   constructor(
     readonly index: number,
     readonly size: number,
+    /** At least `size` bytes; reused from earlier pieces when possible. */
+    readonly buffer: ArrayBuffer = new ArrayBuffer(size),
   ) {
-    this.buffer = new ArrayBuffer(size);
-    this.view = new Uint8Array(this.buffer);
+    this.view = new Uint8Array(buffer, 0, size);
     this.blockCount = Math.ceil(size / BLOCK_BYTES);
     this.received = new Uint8Array(this.blockCount);
     this.inFlight = new Uint8Array(this.blockCount);
@@ -36,13 +38,48 @@ export class PieceJob {
     return Math.min(BLOCK_BYTES, this.size - b * BLOCK_BYTES);
   }
 
-  /** Next block nobody is fetching, or -1. With `duplicates`, also blocks fetched by others. */
-  nextBlock(skip: (b: number) => boolean, duplicates: boolean): number {
+  /** True when every block has arrived or been asked for. */
+  get fullyRequested(): boolean {
+    return this.cursor >= this.blockCount;
+  }
+
+  /** The next block nobody has asked for, or -1. */
+  nextFreeBlock(): number {
+    while (
+      this.cursor < this.blockCount &&
+      (this.received[this.cursor] || this.inFlight[this.cursor]! > 0)
+    ) {
+      this.cursor++;
+    }
+    return this.cursor < this.blockCount ? this.cursor : -1;
+  }
+
+  /** Endgame: a missing block already asked for once, that `mine(b)` has not asked for. */
+  duplicateBlock(mine: (b: number) => boolean): number {
     for (let b = 0; b < this.blockCount; b++) {
-      if (this.received[b] || skip(b)) continue;
-      if (this.inFlight[b] === 0 || (duplicates && this.inFlight[b]! < 2)) return b;
+      if (!this.received[b] && this.inFlight[b]! < 2 && !mine(b)) return b;
     }
     return -1;
+  }
+
+  /** Requests now in flight for block `b`. */
+  requestsFor(b: number): number {
+    return this.inFlight[b]!;
+  }
+
+  requested(b: number): void {
+    this.inFlight[b]!++;
+  }
+
+  /** A request for block `b` was answered, cancelled or lost. */
+  released(b: number): void {
+    if (this.inFlight[b]! > 0) this.inFlight[b]!--;
+    if (this.inFlight[b] === 0 && !this.received[b] && b < this.cursor) this.cursor = b;
+  }
+
+  /** True while no request is in flight and nothing has arrived. */
+  get idle(): boolean {
+    return this.receivedCount === 0 && this.inFlight.every((n) => n === 0);
   }
 
   get complete(): boolean {
@@ -53,4 +90,31 @@ export class PieceJob {
 /** A number identifying (piece, block) for request bookkeeping. */
 export function blockKey(index: number, block: number): number {
   return index * 65536 + block;
+}
+
+/**
+ * Spare piece buffers, so a download does not allocate (and zero) a fresh buffer per piece.
+ * Bounded: at most `max` buffers are kept.
+ */
+export class BufferPool {
+  private readonly spare: ArrayBuffer[] = [];
+
+  constructor(
+    private readonly bytes: number,
+    private readonly max = 32,
+  ) {}
+
+  /** A buffer of at least `size` bytes (contents undefined). */
+  take(size: number): ArrayBuffer {
+    if (size <= this.bytes) {
+      const b = this.spare.pop();
+      if (b) return b;
+      return new ArrayBuffer(this.bytes);
+    }
+    return new ArrayBuffer(size);
+  }
+
+  give(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === this.bytes && this.spare.length < this.max) this.spare.push(buffer);
+  }
 }

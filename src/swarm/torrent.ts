@@ -24,7 +24,7 @@ import {
 } from '../wire/ut-metadata.js';
 import { chooseUnchoked, pickOptimistic } from './choker.js';
 import { PeerSession } from './peer-session.js';
-import { BLOCK_BYTES, blockKey, PieceJob } from './piece-job.js';
+import { BLOCK_BYTES, BufferPool, blockKey, PieceJob } from './piece-job.js';
 import { PiecePicker } from './piece-picker.js';
 import { RateMeter, TokenBucket } from './rate.js';
 
@@ -170,6 +170,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly cache = new Map<number, Promise<Buffer>>();
   private timers: TimerHandle[] = [];
   private optimistic: number | undefined;
+  private jobLimit = 4;
+  private readonly buffers: BufferPool;
   private lastChokeAt = Number.NEGATIVE_INFINITY;
   private lastOptimisticAt = Number.NEGATIVE_INFINITY;
   private wasted = 0;
@@ -186,6 +188,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.meta = meta;
     this.opts = { ...DEFAULT_SWARM_OPTIONS, ...options.swarm };
     this.layout = new PieceLayout(meta);
+    this.buffers = new BufferPool(meta.pieceLength);
     this.storage = new TorrentStorage(
       deps.runtime.fs,
       options.downloadDir,
@@ -623,7 +626,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       if (!next) break;
       const { job, block } = next;
       const key = blockKey(job.index, block);
-      job.inFlight[block]!++;
+      job.requested(block);
       session.outstanding.set(key, this.deps.runtime.clock.now());
       session.wire.sendMessage({
         type: 'request',
@@ -645,39 +648,44 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     canRequest: (i: number) => boolean,
   ): { job: PieceJob; block: number } | undefined {
     const bits = session.bits!;
-    const skip = (job: PieceJob) => (b: number) => session.outstanding.has(blockKey(job.index, b));
     // Finish pieces already started before starting new ones.
     for (const job of this.jobs.values()) {
-      if (job.verifying || !bits.has(job.index) || !canRequest(job.index)) continue;
+      if (job.fullyRequested || job.verifying || !bits.has(job.index) || !canRequest(job.index))
+        continue;
       if (job.exclusiveTo && job.exclusiveTo !== session) continue;
-      const b = job.nextBlock(skip(job), false);
+      const b = job.nextFreeBlock();
       if (b >= 0) return { job, block: b };
     }
-    if (this.jobs.size < this.maxJobs()) {
-      const index = this.picker.pick(
-        bits,
-        (i) => this.jobs.has(i) || this.writing.has(i) || !canRequest(i),
+    const index = this.picker.pick(
+      bits,
+      (i) => this.jobs.has(i) || this.writing.has(i) || !canRequest(i),
+    );
+    if (index >= 0) {
+      if (this.jobs.size >= this.jobLimit) return undefined; // wait for pieces to finish
+      const job = new PieceJob(
+        index,
+        this.layout.pieceSize(index),
+        this.buffers.take(this.layout.pieceSize(index)),
       );
-      if (index >= 0) {
-        const job = new PieceJob(index, this.layout.pieceSize(index));
-        this.jobs.set(index, job);
-        return { job, block: 0 };
-      }
+      this.jobs.set(index, job);
+      return { job, block: job.nextFreeBlock() };
     }
-    // Endgame: nothing new left, so double up on blocks others are fetching.
+    // Endgame: no piece is left to start, so double up on blocks others are fetching.
+    if (this.picker.pick(bits, (i) => this.writing.has(i) || !canRequest(i)) < 0) return undefined;
     for (const job of this.jobs.values()) {
       if (job.verifying || !bits.has(job.index) || !canRequest(job.index) || job.exclusiveTo)
         continue;
-      const b = job.nextBlock(skip(job), true);
+      const b = job.duplicateBlock((blk) => session.outstanding.has(blockKey(job.index, blk)));
       if (b >= 0) return { job, block: b };
     }
     return undefined;
   }
 
-  private maxJobs(): number {
+  /** How many pieces may be in progress: enough to keep every peer's pipeline full. */
+  private updateJobLimit(): void {
     const peers = Math.max(1, this.sessions.size);
     const perPeer = Math.ceil((this.maxPipeline() * BLOCK_BYTES) / this.meta.pieceLength) + 1;
-    return Math.max(4, peers * perPeer);
+    this.jobLimit = Math.max(4, peers * perPeer);
   }
 
   private maxPipeline(): number {
@@ -701,7 +709,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }
     const now = this.deps.runtime.clock.now();
     session.outstanding.delete(key);
-    job.inFlight[b] = Math.max(0, job.inFlight[b]! - 1);
+    job.released(b);
     session.lastPieceAt = now;
     session.snubbed = false;
     session.download.add(block.length);
@@ -713,7 +721,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       job.received[b] = 1;
       job.receivedCount++;
       job.contributors.add(session);
-      if (job.inFlight[b]! > 0) this.cancelDuplicates(job, b, session);
+      if (job.requestsFor(b) > 0) this.cancelDuplicates(job, b, session);
       if (job.complete) void this.finishPiece(job);
     }
     this.fillRequests(session);
@@ -724,7 +732,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     for (const s of this.sessions.values()) {
       if (s === except || !s.outstanding.has(key)) continue;
       s.outstanding.delete(key);
-      job.inFlight[b] = Math.max(0, job.inFlight[b]! - 1);
+      job.released(b);
       s.wire.sendMessage({
         type: 'cancel',
         index: job.index,
@@ -755,6 +763,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (this.state === 'stopped') return;
     this.jobs.delete(job.index);
     if (!ok) {
+      this.buffers.give(buffer);
       this.onHashFailure(job);
       return;
     }
@@ -767,6 +776,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       await write;
     } catch (error) {
       this.writing.delete(job.index);
+      this.buffers.give(buffer);
       this.emit(
         'error',
         new TorrentError(`cannot write piece ${job.index}: ${(error as Error).message}`, error),
@@ -774,6 +784,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       return;
     }
     this.writing.delete(job.index);
+    this.buffers.give(buffer);
     if (this.isStopped()) return;
     for (const s of job.contributors) {
       this.strikes.delete(s.host);
@@ -845,8 +856,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (!session.outstanding.delete(key)) return;
     const job = this.jobs.get(Math.floor(key / 65536));
     if (job) {
-      const b = key % 65536;
-      job.inFlight[b] = Math.max(0, job.inFlight[b]! - 1);
+      job.released(key % 65536);
     }
   }
 
@@ -854,8 +864,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     for (const key of [...session.outstanding.keys()]) this.release(session, key);
     for (const job of this.jobs.values()) {
       if (job.exclusiveTo === session) job.exclusiveTo = undefined;
-      if (!job.verifying && job.receivedCount === 0 && !job.inFlight.some((n) => n > 0))
-        this.jobs.delete(job.index);
+      if (!job.verifying && job.idle) this.jobs.delete(job.index);
     }
   }
 
@@ -1002,6 +1011,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private tick(): void {
     if (this.state === 'stopped' || this.state === 'paused' || this.state === 'checking') return;
     const now = this.deps.runtime.clock.now();
+    this.updateJobLimit();
     for (const s of [...this.sessions.values()]) {
       if (!s.handshake && now - s.lastReceivedAt > this.opts.handshakeTimeoutMs) {
         this.drop(s, new WireError('no handshake in time'));

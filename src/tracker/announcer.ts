@@ -1,6 +1,11 @@
 import type { PeerEndpoint } from '../codec/compact.js';
 import type { Runtime, TimerHandle } from '../runtime/runtime.js';
-import { type AnnounceRequest, type AnnounceResponse, announceUrl, decodeAnnounceResponse } from './http-messages.js';
+import {
+  type AnnounceRequest,
+  type AnnounceResponse,
+  announceUrl,
+  decodeAnnounceResponse,
+} from './http-messages.js';
 import type { UdpTrackerClient } from './udp-client.js';
 import type { AnnounceEvent } from './udp-messages.js';
 
@@ -77,7 +82,11 @@ export class Announcer {
       .map((urls, t) =>
         shuffle([...new Set(urls)], (n) => random.int(n))
           .filter((url) => /^(https?|udp):\/\//i.test(url))
-          .map((url) => ({ url, tier: t, status: { url, tier: t, state: 'idle' as const, peersReceived: 0 } })),
+          .map((url) => ({
+            url,
+            tier: t,
+            status: { url, tier: t, state: 'idle' as const, peersReceived: 0 },
+          })),
       )
       .filter((tier) => tier.length > 0);
     this.key = random.bytes(4).readUInt32BE(0);
@@ -93,7 +102,9 @@ export class Announcer {
     const now = this.deps.runtime.clock.now();
     return this.tiers.flat().map((e) => ({
       ...e.status,
-      ...(this.timer && { nextAnnounceInSeconds: Math.max(0, Math.round((this.nextAt - now) / 1000)) }),
+      ...(this.timer && {
+        nextAnnounceInSeconds: Math.max(0, Math.round((this.nextAt - now) / 1000)),
+      }),
     }));
   }
 
@@ -152,7 +163,10 @@ export class Announcer {
     this.timer = this.deps.runtime.timers.setTimeout(() => void this.announceAll(next), delayMs);
   }
 
-  private async announceOne(entry: Entry, event: AnnounceEvent): Promise<AnnounceResponse | undefined> {
+  private async announceOne(
+    entry: Entry,
+    event: AnnounceEvent,
+  ): Promise<AnnounceResponse | undefined> {
     const s = this.deps.state();
     const request: AnnounceRequest = {
       infoHash: this.deps.infoHash,
@@ -193,7 +207,10 @@ export class Announcer {
       const host = u.hostname.replace(/^\[|\]$/g, '');
       return this.deps.udp.announce(host, Number(u.port) || 80, request, this.key);
     }
-    const res = await this.deps.runtime.http.get(announceUrl(url, request), { timeoutMs: HTTP_TIMEOUT_MS, maxBytes: MAX_REPLY_BYTES });
+    const res = await this.deps.runtime.http.get(announceUrl(url, request), {
+      timeoutMs: HTTP_TIMEOUT_MS,
+      maxBytes: MAX_REPLY_BYTES,
+    });
     if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
     return decodeAnnounceResponse(res.body);
   }

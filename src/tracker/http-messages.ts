@@ -1,5 +1,10 @@
 import { type BDict, type BValue, decode, type Encodable, encode } from '../codec/bencode.js';
-import { decodeCompactPeers, encodeCompactPeers, ipFamily, type PeerEndpoint } from '../codec/compact.js';
+import {
+  decodeCompactPeers,
+  encodeCompactPeers,
+  ipFamily,
+  type PeerEndpoint,
+} from '../codec/compact.js';
 import { ShoalError } from '../errors.js';
 import type { AnnounceEvent } from './udp-messages.js';
 
@@ -88,7 +93,10 @@ export function scrapeUrl(announce: string, infoHashes: readonly Uint8Array[]): 
   const slash = path.lastIndexOf('/');
   if (!path.slice(slash + 1).startsWith('announce')) return undefined;
   const base = `${path.slice(0, slash + 1)}scrape${path.slice(slash + 1 + 'announce'.length)}`;
-  const query = [q < 0 ? '' : announce.slice(q + 1), ...infoHashes.map((h) => `info_hash=${percentEncodeBytes(h)}`)]
+  const query = [
+    q < 0 ? '' : announce.slice(q + 1),
+    ...infoHashes.map((h) => `info_hash=${percentEncodeBytes(h)}`),
+  ]
     .filter((s) => s !== '')
     .join('&');
   return `${base}?${query}`;
@@ -165,7 +173,8 @@ export function parseAnnounceQuery(query: string, limits: AnnounceLimits): Annou
   if (port === 0) throw new TrackerProtocolError('port must not be 0');
   const eventText = one('event')?.toString('latin1') ?? '';
   const event = eventText === '' || eventText === 'empty' ? 'none' : (eventText as AnnounceEvent);
-  if (!EVENTS.includes(event)) throw new TrackerProtocolError(`unknown event "${eventText.slice(0, 20)}"`);
+  if (!EVENTS.includes(event))
+    throw new TrackerProtocolError(`unknown event "${eventText.slice(0, 20)}"`);
   const numWantRaw = one('numwant')?.toString('latin1');
   const numWant =
     numWantRaw === undefined || numWantRaw === '' || numWantRaw === '-1'
@@ -193,12 +202,17 @@ export function parseAnnounceQuery(query: string, limits: AnnounceLimits): Annou
 export function parseScrapeQuery(query: string, maxHashes: number): Buffer[] {
   const hashes = parseQuery(query, maxHashes + 8).get('info_hash') ?? [];
   if (hashes.length > maxHashes) throw new TrackerProtocolError('scrape of too many info-hashes');
-  for (const h of hashes) if (h.length !== 20) throw new TrackerProtocolError('info_hash must be 20 bytes');
+  for (const h of hashes)
+    if (h.length !== 20) throw new TrackerProtocolError('info_hash must be 20 bytes');
   return hashes;
 }
 
 /** Encodes an announce reply; compact unless the client asked otherwise (BEP 23, BEP 7). */
-export function encodeAnnounceResponse(r: AnnounceResponse, compact: boolean, peerIds?: ReadonlyMap<string, Uint8Array>): Buffer {
+export function encodeAnnounceResponse(
+  r: AnnounceResponse,
+  compact: boolean,
+  peerIds?: ReadonlyMap<string, Uint8Array>,
+): Buffer {
   const dict: { [k: string]: Encodable | undefined } = {
     complete: r.complete,
     incomplete: r.incomplete,
@@ -228,7 +242,8 @@ export function encodeFailure(reason: string): Buffer {
 export function decodeAnnounceResponse(body: Uint8Array): AnnounceResponse {
   const d = decodeDict(body);
   const failure = d.get('failure reason');
-  if (failure instanceof Uint8Array) throw new TrackerFailure(Buffer.from(failure).toString('utf8').slice(0, 500));
+  if (failure instanceof Uint8Array)
+    throw new TrackerFailure(Buffer.from(failure).toString('utf8').slice(0, 500));
   const num = (key: string, fallback: number) => {
     const v = d.get(key);
     return typeof v === 'number' && v >= 0 ? v : fallback;
@@ -248,8 +263,12 @@ export function decodeAnnounceResponse(body: Uint8Array): AnnounceResponse {
     complete: num('complete', 0),
     incomplete: num('incomplete', 0),
     peers,
-    ...(warning instanceof Uint8Array && { warning: Buffer.from(warning).toString('utf8').slice(0, 500) }),
-    ...(trackerId instanceof Uint8Array && { trackerId: Buffer.from(trackerId).toString('latin1') }),
+    ...(warning instanceof Uint8Array && {
+      warning: Buffer.from(warning).toString('utf8').slice(0, 500),
+    }),
+    ...(trackerId instanceof Uint8Array && {
+      trackerId: Buffer.from(trackerId).toString('latin1'),
+    }),
   };
 }
 
@@ -257,7 +276,8 @@ export function decodeAnnounceResponse(body: Uint8Array): AnnounceResponse {
 export function decodeScrapeResponse(body: Uint8Array): Map<string, ScrapeCounts> {
   const d = decodeDict(body);
   const failure = d.get('failure reason');
-  if (failure instanceof Uint8Array) throw new TrackerFailure(Buffer.from(failure).toString('utf8').slice(0, 500));
+  if (failure instanceof Uint8Array)
+    throw new TrackerFailure(Buffer.from(failure).toString('utf8').slice(0, 500));
   const files = d.get('files');
   const out = new Map<string, ScrapeCounts>();
   if (!(files instanceof Map)) return out;
@@ -267,7 +287,11 @@ export function decodeScrapeResponse(body: Uint8Array): Map<string, ScrapeCounts
       const x = v.get(k);
       return typeof x === 'number' && x >= 0 ? x : 0;
     };
-    out.set(Buffer.from(key, 'latin1').toString('hex'), { complete: n('complete'), downloaded: n('downloaded'), incomplete: n('incomplete') });
+    out.set(Buffer.from(key, 'latin1').toString('hex'), {
+      complete: n('complete'),
+      downloaded: n('downloaded'),
+      incomplete: n('incomplete'),
+    });
   }
   return out;
 }
@@ -284,7 +308,9 @@ function decodeDict(body: Uint8Array): BDict {
   try {
     v = decode(body, { limits: { maxDepth: 8, maxValues: 100_000 }, unsortedKeys: true });
   } catch (error) {
-    throw new TrackerProtocolError(`tracker reply is not valid bencode: ${(error as Error).message}`);
+    throw new TrackerProtocolError(
+      `tracker reply is not valid bencode: ${(error as Error).message}`,
+    );
   }
   if (!(v instanceof Map)) throw new TrackerProtocolError('tracker reply is not a dictionary');
   return v;
@@ -296,7 +322,8 @@ function dictPeers(list: BValue[]): PeerEndpoint[] {
     if (!(p instanceof Map)) continue;
     const ip = p.get('ip');
     const port = p.get('port');
-    if (!(ip instanceof Uint8Array) || typeof port !== 'number' || port <= 0 || port > 65535) continue;
+    if (!(ip instanceof Uint8Array) || typeof port !== 'number' || port <= 0 || port > 65535)
+      continue;
     const host = Buffer.from(ip).toString('utf8');
     if (ipFamily(host) !== 0) out.push({ host, port });
   }

@@ -36,7 +36,8 @@ export class HttpRequestReader {
     for (;;) {
       const end = this.buffer.indexOf('\r\n\r\n');
       if (end < 0) {
-        if (this.buffer.length > MAX_HEAD_BYTES) throw new HttpRequestError('request head too large', 431);
+        if (this.buffer.length > MAX_HEAD_BYTES)
+          throw new HttpRequestError('request head too large', 431);
         return out;
       }
       if (end > MAX_HEAD_BYTES) throw new HttpRequestError('request head too large', 431);
@@ -61,8 +62,13 @@ function parseHead(head: string): HttpRequest {
     if (name === 'content-length' && h.slice(colon + 1).trim() !== '0') {
       throw new HttpRequestError('request bodies are not accepted', 400);
     }
-    if (name === 'transfer-encoding') throw new HttpRequestError('request bodies are not accepted', 400);
-    if (name === 'connection') connection = h.slice(colon + 1).trim().toLowerCase();
+    if (name === 'transfer-encoding')
+      throw new HttpRequestError('request bodies are not accepted', 400);
+    if (name === 'connection')
+      connection = h
+        .slice(colon + 1)
+        .trim()
+        .toLowerCase();
   }
   const q = target!.indexOf('?');
   return {
@@ -74,8 +80,20 @@ function parseHead(head: string): HttpRequest {
 }
 
 /** Formats a complete HTTP/1.1 response. */
-export function httpResponse(status: number, body: Uint8Array, contentType: string, keepAlive: boolean): Buffer {
-  const reason: Record<number, string> = { 200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large' };
+export function httpResponse(
+  status: number,
+  body: Uint8Array,
+  contentType: string,
+  keepAlive: boolean,
+): Buffer {
+  const reason: Record<number, string> = {
+    200: 'OK',
+    400: 'Bad Request',
+    404: 'Not Found',
+    405: 'Method Not Allowed',
+    429: 'Too Many Requests',
+    431: 'Request Header Fields Too Large',
+  };
   const head =
     `HTTP/1.1 ${status} ${reason[status] ?? 'Error'}\r\n` +
     `Content-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n` +

@@ -26,7 +26,8 @@ export class IpRateLimiter {
     b.tokens = Math.min(this.burst, b.tokens + ((now - b.last) * this.perSecond) / 1000);
     b.last = now;
     this.buckets.set(address, b);
-    if (this.buckets.size > this.maxAddresses) this.buckets.delete(this.buckets.keys().next().value!);
+    if (this.buckets.size > this.maxAddresses)
+      this.buckets.delete(this.buckets.keys().next().value!);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;

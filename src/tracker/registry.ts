@@ -30,7 +30,9 @@ interface Swarm {
 }
 
 /** The outcome of an announce: a reply, or the reason to refuse. */
-export type AnnounceOutcome = { ok: true; response: AnnounceResponse; peerIds: Map<string, Uint8Array> } | { ok: false; reason: string };
+export type AnnounceOutcome =
+  | { ok: true; response: AnnounceResponse; peerIds: Map<string, Uint8Array> }
+  | { ok: false; reason: string };
 
 /**
  * Who is in which swarm: the whole state of a tracker. Peers are keyed by address and port,
@@ -55,9 +57,11 @@ export class SwarmRegistry {
     this.announces++;
     let swarm = this.swarms.get(key);
     if (!swarm) {
-      if (r.event === 'stopped') return { ok: true, response: this.reply(undefined, []), peerIds: new Map() };
+      if (r.event === 'stopped')
+        return { ok: true, response: this.reply(undefined, []), peerIds: new Map() };
       if (this.swarms.size >= this.options.maxSwarms) this.expire(nowMs);
-      if (this.swarms.size >= this.options.maxSwarms) return { ok: false, reason: 'tracker is full' };
+      if (this.swarms.size >= this.options.maxSwarms)
+        return { ok: false, reason: 'tracker is full' };
       swarm = { peers: new Map(), seeders: 0, downloaded: 0 };
       this.swarms.set(key, swarm);
     }
@@ -72,7 +76,13 @@ export class SwarmRegistry {
     if (r.event === 'completed' && existing && !existing.seed) swarm.downloaded++;
     if (!existing && swarm.peers.size >= this.options.maxPeersPerSwarm) this.evictOldest(swarm);
     const seed = r.left === 0;
-    swarm.peers.set(peerKey, { host, port: r.port, peerId: Buffer.from(r.peerId), seed, lastSeenMs: nowMs });
+    swarm.peers.set(peerKey, {
+      host,
+      port: r.port,
+      peerId: Buffer.from(r.peerId),
+      seed,
+      lastSeenMs: nowMs,
+    });
     if (seed) swarm.seeders++;
     const picked = this.pick(swarm, peerKey, r.numWant, nowMs, seed);
     const peerIds = new Map(picked.map((p) => [`${p.host}:${p.port}`, p.peerId]));
@@ -86,7 +96,11 @@ export class SwarmRegistry {
     for (const h of infoHashes) {
       const key = Buffer.from(h).toString('hex');
       const s = this.swarms.get(key);
-      out.set(key, { complete: s?.seeders ?? 0, downloaded: s?.downloaded ?? 0, incomplete: s ? s.peers.size - s.seeders : 0 });
+      out.set(key, {
+        complete: s?.seeders ?? 0,
+        downloaded: s?.downloaded ?? 0,
+        incomplete: s ? s.peers.size - s.seeders : 0,
+      });
     }
     return out;
   }
@@ -113,7 +127,13 @@ export class SwarmRegistry {
       peers += s.peers.size;
       seeders += s.seeders;
     }
-    return { swarms: this.swarms.size, peers, seeders, announces: this.announces, scrapes: this.scrapes };
+    return {
+      swarms: this.swarms.size,
+      peers,
+      seeders,
+      announces: this.announces,
+      scrapes: this.scrapes,
+    };
   }
 
   private reply(swarm: Swarm | undefined, peers: PeerEntry[]): AnnounceResponse {
@@ -127,7 +147,13 @@ export class SwarmRegistry {
   }
 
   /** Up to `want` random live peers other than the asker (seeds get no other seeds). */
-  private pick(swarm: Swarm, self: string, want: number, nowMs: number, askerIsSeed: boolean): PeerEntry[] {
+  private pick(
+    swarm: Swarm,
+    self: string,
+    want: number,
+    nowMs: number,
+    askerIsSeed: boolean,
+  ): PeerEntry[] {
     const limit = this.options.peerTimeoutSeconds * 1000;
     const all: PeerEntry[] = [];
     for (const [key, p] of swarm.peers) {

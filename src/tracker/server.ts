@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { ShoalError } from '../errors.js';
-import type { ByteStream, Runtime, TcpServer, TimerHandle, UdpRemote, UdpSocket } from '../runtime/runtime.js';
+import type {
+  ByteStream,
+  Runtime,
+  TcpServer,
+  TimerHandle,
+  UdpRemote,
+  UdpSocket,
+} from '../runtime/runtime.js';
 import {
   encodeAnnounceResponse,
   encodeFailure,
@@ -9,7 +16,12 @@ import {
   parseScrapeQuery,
   TrackerProtocolError,
 } from './http-messages.js';
-import { HttpRequestError, HttpRequestReader, httpResponse } from './http-request.js';
+import {
+  type HttpRequest,
+  HttpRequestError,
+  HttpRequestReader,
+  httpResponse,
+} from './http-request.js';
 import { IpRateLimiter } from './ip-limiter.js';
 import { type RegistryOptions, SwarmRegistry } from './registry.js';
 import {
@@ -17,6 +29,7 @@ import {
   encodeUdpResponse,
   MAX_SCRAPE_HASHES,
   TrackerPacketError,
+  type UdpRequest,
   type UdpResponse,
 } from './udp-messages.js';
 
@@ -77,7 +90,11 @@ export class TrackerServer {
   ) {
     this.options = { ...DEFAULT_TRACKER_OPTIONS, ...options };
     this.registry = new SwarmRegistry(this.options, runtime.random);
-    this.limiter = new IpRateLimiter(runtime.clock, this.options.perIpRate, this.options.perIpBurst);
+    this.limiter = new IpRateLimiter(
+      runtime.clock,
+      this.options.perIpRate,
+      this.options.perIpBurst,
+    );
     this.secret = runtime.random.bytes(32);
     this.startedAt = runtime.clock.now();
   }
@@ -87,9 +104,14 @@ export class TrackerServer {
     const t = new TrackerServer(runtime, options);
     const { host, httpPort, udpPort } = t.options;
     try {
-      if (httpPort !== undefined) t.http = await runtime.tcp.listen({ port: httpPort, host }, (s) => t.onHttpConnection(s));
+      if (httpPort !== undefined)
+        t.http = await runtime.tcp.listen({ port: httpPort, host }, (s) => t.onHttpConnection(s));
       if (udpPort !== undefined) {
-        t.udp = await runtime.udp.bind({ port: udpPort, host, family: host.includes(':') ? 'IPv6' : 'IPv4' });
+        t.udp = await runtime.udp.bind({
+          port: udpPort,
+          host,
+          family: host.includes(':') ? 'IPv6' : 'IPv4',
+        });
         t.udp.onMessage((data, from) => t.onUdp(data, from));
         t.udp.onError(() => {
           t.counters.errors++;
@@ -97,9 +119,14 @@ export class TrackerServer {
       }
     } catch (error) {
       await t.stop();
-      throw new ShoalError('LISTEN_FAILED', `tracker cannot listen: ${(error as Error).message}`, { cause: error });
+      throw new ShoalError('LISTEN_FAILED', `tracker cannot listen: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
-    t.expiry = runtime.timers.setInterval(() => t.registry.expire(runtime.clock.wallTime()), 60_000);
+    t.expiry = runtime.timers.setInterval(
+      () => t.registry.expire(runtime.clock.wallTime()),
+      60_000,
+    );
     return t;
   }
 
@@ -144,13 +171,15 @@ export class TrackerServer {
     stream.onData((chunk) => {
       idle.cancel();
       idle = this.runtime.timers.setTimeout(() => stream.destroy(), HTTP_IDLE_MS);
-      let requests;
+      let requests: HttpRequest[];
       try {
         requests = reader.push(chunk);
       } catch (error) {
         this.counters.errors++;
         const status = error instanceof HttpRequestError ? error.status : 400;
-        stream.write(httpResponse(status, Buffer.from((error as Error).message), 'text/plain', false));
+        stream.write(
+          httpResponse(status, Buffer.from((error as Error).message), 'text/plain', false),
+        );
         stream.end();
         return;
       }
@@ -166,14 +195,26 @@ export class TrackerServer {
     });
   }
 
-  private handleHttp(path: string, query: string, remote: string): { status: number; body: Buffer; type: string } {
+  private handleHttp(
+    path: string,
+    query: string,
+    remote: string,
+  ): { status: number; body: Buffer; type: string } {
     const bencoded = 'text/plain';
     const host = unmapV4(remote);
     if (path === '/stats') {
-      return { status: 200, body: Buffer.from(JSON.stringify(this.stats())), type: 'application/json' };
+      return {
+        status: 200,
+        body: Buffer.from(JSON.stringify(this.stats())),
+        type: 'application/json',
+      };
     }
     if (path !== '/announce' && path !== '/scrape') {
-      return { status: 404, body: Buffer.from('not found: try /announce, /scrape or /stats'), type: 'text/plain' };
+      return {
+        status: 404,
+        body: Buffer.from('not found: try /announce, /scrape or /stats'),
+        type: 'text/plain',
+      };
     }
     if (!this.limiter.allow(host)) {
       this.counters.rateLimited++;
@@ -182,16 +223,34 @@ export class TrackerServer {
     try {
       if (path === '/scrape') {
         const hashes = parseScrapeQuery(query, MAX_SCRAPE_HASHES);
-        if (hashes.length === 0) return { status: 200, body: encodeFailure('full scrapes are not supported'), type: bencoded };
-        return { status: 200, body: encodeScrapeResponse(this.registry.scrape(hashes)), type: bencoded };
+        if (hashes.length === 0)
+          return {
+            status: 200,
+            body: encodeFailure('full scrapes are not supported'),
+            type: bencoded,
+          };
+        return {
+          status: 200,
+          body: encodeScrapeResponse(this.registry.scrape(hashes)),
+          type: bencoded,
+        };
       }
       const r = parseAnnounceQuery(query, this.options);
       const outcome = this.registry.announce(r, host, this.runtime.clock.wallTime());
       if (!outcome.ok) return { status: 200, body: encodeFailure(outcome.reason), type: bencoded };
-      return { status: 200, body: encodeAnnounceResponse(outcome.response, r.compact, r.noPeerId ? undefined : outcome.peerIds), type: bencoded };
+      return {
+        status: 200,
+        body: encodeAnnounceResponse(
+          outcome.response,
+          r.compact,
+          r.noPeerId ? undefined : outcome.peerIds,
+        ),
+        type: bencoded,
+      };
     } catch (error) {
       this.counters.errors++;
-      if (error instanceof TrackerProtocolError) return { status: 200, body: encodeFailure(error.message), type: bencoded };
+      if (error instanceof TrackerProtocolError)
+        return { status: 200, body: encodeFailure(error.message), type: bencoded };
       throw error;
     }
   }
@@ -199,7 +258,10 @@ export class TrackerServer {
   // ------------------------------------------------------------------ UDP
 
   private connectionId(from: UdpRemote, minute: number): bigint {
-    const h = createHash('sha256').update(this.secret).update(`${from.address}|${from.port}|${minute}`).digest();
+    const h = createHash('sha256')
+      .update(this.secret)
+      .update(`${from.address}|${from.port}|${minute}`)
+      .digest();
     return h.readBigUInt64BE(0);
   }
 
@@ -214,8 +276,9 @@ export class TrackerServer {
     if (data.length > MAX_UDP_PACKET) return;
     const host = unmapV4(from.address);
     const family = from.family === 'IPv6' && host.includes(':') ? 6 : 4;
-    const send = (r: UdpResponse) => this.udp?.send(encodeUdpResponse(r, family), from.port, from.address);
-    let request;
+    const send = (r: UdpResponse) =>
+      this.udp?.send(encodeUdpResponse(r, family), from.port, from.address);
+    let request: UdpRequest;
     try {
       request = decodeUdpRequest(data);
     } catch (error) {
@@ -230,24 +293,47 @@ export class TrackerServer {
       return; // silently: a reply would let a spoofed flood bounce off us
     }
     if (request.action === 'connect') {
-      send({ action: 'connect', transactionId: request.transactionId, connectionId: this.connectionId(from, Math.floor(this.runtime.clock.now() / 60_000)) });
+      send({
+        action: 'connect',
+        transactionId: request.transactionId,
+        connectionId: this.connectionId(from, Math.floor(this.runtime.clock.now() / 60_000)),
+      });
       return;
     }
     if (!this.validConnectionId(request.connectionId, from)) {
       this.counters.errors++;
-      send({ action: 'error', transactionId: request.transactionId, message: 'connection id expired or invalid' });
+      send({
+        action: 'error',
+        transactionId: request.transactionId,
+        message: 'connection id expired or invalid',
+      });
       return;
     }
     if (request.action === 'scrape') {
       const counts = [...this.registry.scrape(request.infoHashes).values()];
-      send({ action: 'scrape', transactionId: request.transactionId, files: counts.map((c) => ({ seeders: c.complete, completed: c.downloaded, leechers: c.incomplete })) });
+      send({
+        action: 'scrape',
+        transactionId: request.transactionId,
+        files: counts.map((c) => ({
+          seeders: c.complete,
+          completed: c.downloaded,
+          leechers: c.incomplete,
+        })),
+      });
       return;
     }
     if (request.port === 0) {
-      send({ action: 'error', transactionId: request.transactionId, message: 'port must not be 0' });
+      send({
+        action: 'error',
+        transactionId: request.transactionId,
+        message: 'port must not be 0',
+      });
       return;
     }
-    const numWant = request.numWant < 0 ? this.options.defaultNumWant : Math.min(request.numWant, this.options.maxNumWant);
+    const numWant =
+      request.numWant < 0
+        ? this.options.defaultNumWant
+        : Math.min(request.numWant, this.options.maxNumWant);
     const outcome = this.registry.announce(
       {
         infoHash: request.infoHash,

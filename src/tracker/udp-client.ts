@@ -2,7 +2,12 @@ import { ShoalError } from '../errors.js';
 import type { Runtime, UdpSocket } from '../runtime/runtime.js';
 import type { AnnounceRequest, AnnounceResponse, ScrapeCounts } from './http-messages.js';
 import { TrackerFailure } from './http-messages.js';
-import { decodeUdpResponse, encodeUdpRequest, type UdpRequest, type UdpResponse } from './udp-messages.js';
+import {
+  decodeUdpResponse,
+  encodeUdpRequest,
+  type UdpRequest,
+  type UdpResponse,
+} from './udp-messages.js';
 
 /** A UDP tracker did not answer in time. */
 export class TrackerTimeoutError extends ShoalError {
@@ -52,9 +57,16 @@ export class UdpTrackerClient {
     socket.onError(() => {});
   }
 
-  static async open(runtime: Runtime, options: Partial<UdpClientOptions> = {}): Promise<UdpTrackerClient> {
+  static async open(
+    runtime: Runtime,
+    options: Partial<UdpClientOptions> = {},
+  ): Promise<UdpTrackerClient> {
     const socket = await runtime.udp.bind({ port: 0 });
-    return new UdpTrackerClient(runtime, socket, { firstTimeoutMs: 15_000, retries: 2, ...options });
+    return new UdpTrackerClient(runtime, socket, {
+      firstTimeoutMs: 15_000,
+      retries: 2,
+      ...options,
+    });
   }
 
   async close(): Promise<void> {
@@ -64,7 +76,12 @@ export class UdpTrackerClient {
   }
 
   /** Announces to `udp://host:port`. */
-  async announce(host: string, port: number, r: AnnounceRequest, key: number): Promise<AnnounceResponse> {
+  async announce(
+    host: string,
+    port: number,
+    r: AnnounceRequest,
+    key: number,
+  ): Promise<AnnounceResponse> {
     const reply = await this.withConnection(host, port, (connectionId, transactionId) => ({
       action: 'announce',
       connectionId,
@@ -81,11 +98,20 @@ export class UdpTrackerClient {
       port: r.port,
     }));
     if (reply.action !== 'announce') throw new TrackerFailure(`unexpected ${reply.action} reply`);
-    return { interval: Math.max(1, reply.interval), complete: reply.seeders, incomplete: reply.leechers, peers: reply.peers };
+    return {
+      interval: Math.max(1, reply.interval),
+      complete: reply.seeders,
+      incomplete: reply.leechers,
+      peers: reply.peers,
+    };
   }
 
   /** Scrapes `infoHashes` from `udp://host:port`. */
-  async scrape(host: string, port: number, infoHashes: readonly Uint8Array[]): Promise<ScrapeCounts[]> {
+  async scrape(
+    host: string,
+    port: number,
+    infoHashes: readonly Uint8Array[],
+  ): Promise<ScrapeCounts[]> {
     const reply = await this.withConnection(host, port, (connectionId, transactionId) => ({
       action: 'scrape',
       connectionId,
@@ -93,7 +119,11 @@ export class UdpTrackerClient {
       infoHashes,
     }));
     if (reply.action !== 'scrape') throw new TrackerFailure(`unexpected ${reply.action} reply`);
-    return reply.files.map((f) => ({ complete: f.seeders, downloaded: f.completed, incomplete: f.leechers }));
+    return reply.files.map((f) => ({
+      complete: f.seeders,
+      downloaded: f.completed,
+      incomplete: f.leechers,
+    }));
   }
 
   private async withConnection(
@@ -120,15 +150,26 @@ export class UdpTrackerClient {
     const key = `${host}:${port}`;
     const cached = this.connections.get(key);
     if (cached && cached.expiresAt > this.runtime.clock.now()) return cached.id;
-    const reply = await this.exchange(host, port, (transactionId) => ({ action: 'connect', transactionId }));
+    const reply = await this.exchange(host, port, (transactionId) => ({
+      action: 'connect',
+      transactionId,
+    }));
     if (reply.action === 'error') throw new TrackerFailure(reply.message);
-    if (reply.action !== 'connect') throw new TrackerFailure(`unexpected ${reply.action} reply to connect`);
-    this.connections.set(key, { id: reply.connectionId, expiresAt: this.runtime.clock.now() + CONNECTION_ID_TTL_MS });
+    if (reply.action !== 'connect')
+      throw new TrackerFailure(`unexpected ${reply.action} reply to connect`);
+    this.connections.set(key, {
+      id: reply.connectionId,
+      expiresAt: this.runtime.clock.now() + CONNECTION_ID_TTL_MS,
+    });
     return reply.connectionId;
   }
 
   /** Sends a request and waits for the reply with the same transaction id, retransmitting. */
-  private exchange(host: string, port: number, build: (transactionId: number) => UdpRequest): Promise<UdpResponse> {
+  private exchange(
+    host: string,
+    port: number,
+    build: (transactionId: number) => UdpRequest,
+  ): Promise<UdpResponse> {
     const transactionId = this.runtime.random.bytes(4).readUInt32BE(0);
     const packet = encodeUdpRequest(build(transactionId));
     return new Promise((resolve, reject) => {
@@ -146,12 +187,15 @@ export class UdpTrackerClient {
           reject(error as Error);
           return;
         }
-        timer = this.runtime.timers.setTimeout(() => {
-          if (attempt++ >= this.options.retries) {
-            done();
-            reject(new TrackerTimeoutError(`${host}:${port}`));
-          } else sendOnce();
-        }, this.options.firstTimeoutMs * 2 ** attempt);
+        timer = this.runtime.timers.setTimeout(
+          () => {
+            if (attempt++ >= this.options.retries) {
+              done();
+              reject(new TrackerTimeoutError(`${host}:${port}`));
+            } else sendOnce();
+          },
+          this.options.firstTimeoutMs * 2 ** attempt,
+        );
       };
       this.pending.set(transactionId, {
         resolve: (r) => {

@@ -140,7 +140,9 @@ export function decodeUdpRequest(b: Buffer): UdpRequest {
     const count = Math.floor((b.length - 16) / 20);
     if (count === 0) throw new TrackerPacketError('scrape without info-hashes');
     if (count > MAX_SCRAPE_HASHES) throw new TrackerPacketError('scrape of too many info-hashes');
-    const infoHashes = Array.from({ length: count }, (_, i) => b.subarray(16 + 20 * i, 36 + 20 * i));
+    const infoHashes = Array.from({ length: count }, (_, i) =>
+      b.subarray(16 + 20 * i, 36 + 20 * i),
+    );
     return { action: 'scrape', connectionId, transactionId, infoHashes };
   }
   throw new TrackerPacketError(`unknown action ${action}`);
@@ -209,7 +211,11 @@ export function decodeUdpResponse(b: Buffer, family: 4 | 6 = 4): UdpResponse {
     case UdpAction.scrape: {
       const files = [];
       for (let at = 8; at + 12 <= b.length; at += 12) {
-        files.push({ seeders: b.readUInt32BE(at), completed: b.readUInt32BE(at + 4), leechers: b.readUInt32BE(at + 8) });
+        files.push({
+          seeders: b.readUInt32BE(at),
+          completed: b.readUInt32BE(at + 4),
+          leechers: b.readUInt32BE(at + 8),
+        });
       }
       return { action: 'scrape', transactionId, files };
     }

@@ -59,7 +59,7 @@ export async function getCommand(
     const outcome = await Promise.race([finished.then(() => 'done' as const), untilSignal()]);
     if (outcome === 'done') {
       const s = torrent.stats();
-      const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+      const peakRssBytes = await peakRss(runtime);
       report.event(
         'done',
         { ...s, peakRssBytes },
@@ -80,4 +80,11 @@ export async function getCommand(
     report.stop();
     await node.stop();
   }
+}
+
+/** This process's peak resident set: VmHWM on Linux (exact), else the rusage maximum. */
+async function peakRss(runtime: Runtime): Promise<number> {
+  const status = await runtime.fs.readFile('/proc/self/status').catch(() => undefined);
+  const m = status && /VmHWM:\s+(\d+) kB/.exec(status.toString('latin1'));
+  return m ? Number(m[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
 }

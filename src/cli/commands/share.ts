@@ -79,7 +79,9 @@ export async function shareCommand(
       `seeding ${meta.name} on port ${node.port}\n${magnet}`,
     );
     if (!opts.json) process.stdout.write(`${magnet}\n`);
-    node.on('progress', (t, st) => report.update(st, node.trackerStatus(t.infoHashHex), opts.json === true));
+    node.on('progress', (t, st) =>
+      report.update(st, node.trackerStatus(t.infoHashHex), opts.json === true),
+    );
     await untilSignal();
     return 0;
   } finally {

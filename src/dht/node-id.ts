@@ -1,0 +1,88 @@
+import { ipFamily, ipv4Bytes, ipv6Bytes } from '../codec/compact.js';
+import type { RandomSource } from '../runtime/runtime.js';
+import { crc32c } from './crc32c.js';
+
+/** Bytes in a node id, an info-hash or a BEP 44 target. */
+export const ID_BYTES = 20;
+
+const V4_MASK = [0x03, 0x0f, 0x3f, 0xff];
+const V6_MASK = [0x01, 0x03, 0x07, 0x0f, 0x1f, 0x3f, 0x7f, 0xff];
+
+function idPrefix(ip: string, r: number): number | undefined {
+  const family = ipFamily(ip);
+  if (family === 0) return undefined;
+  const bytes = family === 4 ? ipv4Bytes(ip) : ipv6Bytes(ip).subarray(0, 8);
+  const mask = family === 4 ? V4_MASK : V6_MASK;
+  const masked = Uint8Array.from(bytes, (b, i) => b & mask[i]!);
+  masked[0]! |= (r & 7) << 5;
+  return crc32c(masked);
+}
+
+/** A BEP 42 node id for external address `ip`: 21 bits from CRC32C(ip, r), r in the last byte. */
+export function nodeIdForIp(ip: string, random: RandomSource): Buffer {
+  const id = random.bytes(ID_BYTES);
+  const r = id[19]! & 7;
+  const crc = idPrefix(ip, r);
+  if (crc === undefined) return id;
+  id[0] = (crc >>> 24) & 0xff;
+  id[1] = (crc >>> 16) & 0xff;
+  id[2] = ((crc >>> 8) & 0xf8) | (id[2]! & 7);
+  return id;
+}
+
+/** True when `id` is a valid BEP 42 id for `ip` (addresses exempt by the BEP always pass). */
+export function idMatchesIp(id: Uint8Array, ip: string): boolean {
+  if (isExemptAddress(ip)) return true;
+  const crc = idPrefix(ip, id[19]! & 7);
+  if (crc === undefined) return false;
+  return (
+    id[0] === ((crc >>> 24) & 0xff) &&
+    id[1] === ((crc >>> 16) & 0xff) &&
+    (id[2]! & 0xf8) === ((crc >>> 8) & 0xf8)
+  );
+}
+
+/** Local and private addresses, which BEP 42 exempts from id checks. */
+export function isExemptAddress(ip: string): boolean {
+  const a = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  if (ipFamily(a) === 4) {
+    const [b0, b1] = a.split('.').map(Number) as [number, number];
+    return (
+      b0 === 10 ||
+      b0 === 127 ||
+      (b0 === 172 && b1 >= 16 && b1 <= 31) ||
+      (b0 === 192 && b1 === 168) ||
+      (b0 === 169 && b1 === 254)
+    );
+  }
+  const lower = a.toLowerCase();
+  return (
+    lower === '::1' || lower.startsWith('fc') || lower.startsWith('fd') || lower.startsWith('fe80')
+  );
+}
+
+/** XOR distance between two ids, as a comparable buffer. */
+export function distance(a: Uint8Array, b: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(ID_BYTES);
+  for (let i = 0; i < ID_BYTES; i++) out[i] = a[i]! ^ b[i]!;
+  return out;
+}
+
+/** Negative when `a` is closer to `target` than `b`. */
+export function compareDistance(target: Uint8Array, a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < ID_BYTES; i++) {
+    const da = a[i]! ^ target[i]!;
+    const db = b[i]! ^ target[i]!;
+    if (da !== db) return da - db;
+  }
+  return 0;
+}
+
+/** Number of leading bits `a` and `b` share (0..160). */
+export function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < ID_BYTES; i++) {
+    const x = a[i]! ^ b[i]!;
+    if (x !== 0) return i * 8 + Math.clz32(x) - 24;
+  }
+  return ID_BYTES * 8;
+}
