@@ -29,7 +29,7 @@ export class PeerSession {
   /** Pieces it lets us request while choked (BEP 6). */
   readonly allowedFast = new Set<number>();
   /** How many requests we keep in flight to it. */
-  pipelineTarget = 32;
+  pipelineTarget = 64;
   lastReceivedAt: number;
   lastSentAt: number;
   lastPieceAt: number;

@@ -168,6 +168,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly upBucket: TokenBucket;
   private readonly downBucket: TokenBucket;
   private readonly cache = new Map<number, Promise<Buffer>>();
+  /** The pieces of `cache` whose reads have finished. */
+  private readonly ready = new Map<number, Buffer>();
   private timers: TimerHandle[] = [];
   private optimistic: number | undefined;
   private jobLimit = 4;
@@ -461,16 +463,15 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   private onMessage(session: PeerSession, m: Message): void {
-    const first =
-      session.messagesSeen++ === 0 ||
-      (session.messagesSeen === 2 && session.extended !== undefined);
+    session.messagesSeen++;
     switch (m.type) {
       case 'keep-alive':
         return;
       case 'bitfield': {
-        if (!first) throw new WireError('bitfield after other messages');
         if (!Bitfield.isValid(this.meta.pieceCount, m.bits))
           throw new WireError('bitfield of the wrong size');
+        // BEP 3 sends the bitfield only first, but aria2 also sends one later instead of a run
+        // of haves (after have-none, even); take a late one as the peer's new set of pieces.
         this.setPeerBits(session, new Bitfield(this.meta.pieceCount, m.bits));
         return;
       }
@@ -611,6 +612,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const canRequest = (index: number) =>
       !session.wire.peerChoking || session.allowedFast.has(index);
     if (session.wire.peerChoking && session.allowedFast.size === 0) return;
+    // Top the pipeline up in batches rather than one request per block received.
+    const target = Math.min(session.pipelineTarget, session.requestLimit);
+    if (
+      session.outstanding.size > 0 &&
+      session.outstanding.size > target - Math.max(1, target >> 3)
+    )
+      return;
     // Until a peer's data has verified once, keep little of it in flight: a peer sending garbage
     // then costs at most about two pieces before its first failure gets it banned.
     const untrustedCap = Math.max(4, 2 * Math.ceil(this.meta.pieceLength / BLOCK_BYTES));
@@ -910,6 +918,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private async serve(session: PeerSession): Promise<void> {
     if (session.serving) return;
     session.serving = true;
+    let batch = 0;
     try {
       while (
         !session.closed &&
@@ -927,7 +936,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
           continue;
         }
         session.incoming.shift();
-        const piece = await this.readPiece(r.index);
+        // Cached pieces are served without yielding, so a run of blocks leaves in one write;
+        // every 64 blocks we yield so the socket can report congestion.
+        let piece = this.cachedPiece(r.index);
+        if (piece === undefined || ++batch % 64 === 0) piece = await this.readPiece(r.index);
         if (session.closed || session.wire.amChoking) break;
         this.upBucket.tryTake(r.length);
         this.deps.globalUpload.tryTake(r.length);
@@ -946,6 +958,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }
   }
 
+  private cachedPiece(index: number): Buffer | undefined {
+    return this.ready.get(index);
+  }
+
   private readPiece(index: number): Promise<Buffer> {
     const hit = this.cache.get(index);
     if (hit) {
@@ -955,9 +971,18 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }
     const p = this.storage.read(index * this.layout.pieceLength, this.layout.pieceSize(index));
     this.cache.set(index, p);
-    p.catch(() => this.cache.delete(index));
+    p.then(
+      (b) => {
+        if (this.cache.get(index) === p) this.ready.set(index, b);
+      },
+      () => this.cache.delete(index),
+    );
     const maxEntries = Math.max(2, Math.floor(this.opts.pieceCacheBytes / this.layout.pieceLength));
-    while (this.cache.size > maxEntries) this.cache.delete(this.cache.keys().next().value!);
+    while (this.cache.size > maxEntries) {
+      const oldest = this.cache.keys().next().value!;
+      this.cache.delete(oldest);
+      this.ready.delete(oldest);
+    }
     return p;
   }
 
@@ -1036,7 +1061,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       } else if (!s.snubbed) {
         // Keep enough requests in flight to cover about two seconds at the current rate.
         const rate = s.download.bytesPerSecond;
-        s.pipelineTarget = Math.max(32, Math.min(2000, Math.ceil((rate * 2) / BLOCK_BYTES)));
+        s.pipelineTarget = Math.max(64, Math.min(2000, Math.ceil((rate * 2) / BLOCK_BYTES)));
       }
       this.fillRequests(s);
     }
