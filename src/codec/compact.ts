@@ -94,3 +94,42 @@ export function ipFamily(host: string): 0 | 4 | 6 {
     return 6;
   return 0;
 }
+
+/** A DHT contact: node id and address (BEP 5 "compact node info"). */
+export interface NodeContact {
+  readonly id: Buffer;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Decodes compact node info: 26 bytes per IPv4 node, 38 per IPv6 node (BEP 5, BEP 32). */
+export function decodeCompactNodes(bytes: Uint8Array, family: 4 | 6): NodeContact[] {
+  const size = family === 4 ? 26 : 38;
+  const out: NodeContact[] = [];
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 0; at + size <= view.length; at += size) {
+    const port = view.readUInt16BE(at + size - 2);
+    if (port === 0) continue;
+    const host = family === 4 ? ipv4ToString(view, at + 20) : ipv6ToString(view, at + 20);
+    out.push({ id: Buffer.from(view.subarray(at, at + 20)), host, port });
+  }
+  return out;
+}
+
+/** Encodes contacts of one family as compact node info. */
+export function encodeCompactNodes(nodes: readonly NodeContact[], family: 4 | 6): Buffer {
+  const chosen = nodes.filter((n) => ipFamily(n.host) === family);
+  const size = family === 4 ? 26 : 38;
+  const out = Buffer.alloc(chosen.length * size);
+  chosen.forEach((n, i) => {
+    n.id.copy(out, i * size);
+    (family === 4 ? ipv4Bytes(n.host) : ipv6Bytes(n.host)).copy(out, i * size + 20);
+    out.writeUInt16BE(n.port, i * size + size - 2);
+  });
+  return out;
+}
+
+/** A peer or node address in compact form: 6 bytes (IPv4) or 18 (IPv6). */
+export function encodeCompactAddress(host: string, port: number): Buffer {
+  return encodeCompactPeers([{ host, port }], ipFamily(host) === 6 ? 6 : 4);
+}

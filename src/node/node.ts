@@ -7,7 +7,7 @@ import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { ByteStream, Runtime, TcpServer } from '../runtime/runtime.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
-import { TokenBucket } from '../swarm/rate.js';
+import { TokenBucket } from '../shared/rate.js';
 import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';

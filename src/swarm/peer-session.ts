@@ -4,7 +4,7 @@ import type { ExtendedHandshake } from '../wire/extended.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { BlockRef } from '../wire/messages.js';
 import { PeerWire, type PeerWireHandler } from '../wire/peer-wire.js';
-import { RateMeter } from './rate.js';
+import { RateMeter } from '../shared/rate.js';
 
 let nextSessionId = 1;
 

@@ -26,7 +26,7 @@ import { chooseUnchoked, pickOptimistic } from './choker.js';
 import { PeerSession } from './peer-session.js';
 import { BLOCK_BYTES, BufferPool, blockKey, PieceJob } from './piece-job.js';
 import { PiecePicker } from './piece-picker.js';
-import { RateMeter, TokenBucket } from './rate.js';
+import { RateMeter, TokenBucket } from '../shared/rate.js';
 
 /** Tunables of one torrent's swarm, with defaults in {@link DEFAULT_SWARM_OPTIONS}. */
 export interface SwarmOptions {

@@ -22,7 +22,7 @@ import {
   HttpRequestReader,
   httpResponse,
 } from './http-request.js';
-import { IpRateLimiter } from './ip-limiter.js';
+import { IpRateLimiter } from '../shared/ip-rate-limiter.js';
 import { type RegistryOptions, SwarmRegistry } from './registry.js';
 import {
   decodeUdpRequest,

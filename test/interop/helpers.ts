@@ -1,6 +1,9 @@
 /**
- * Shared harness for interoperability tests against real BitTorrent clients (libtorrent through
- * its Python bindings, Transmission's command-line tools). Tests run from `dist/test/interop/`.
+ * Shared harness for interoperability tests against real BitTorrent clients: libtorrent through
+ * its Python bindings, aria2, and Transmission (command-line tools, and transmission-daemon in
+ * a network namespace of the test's own). Every process a test starts is stopped, and every
+ * folder and namespace it makes is removed, when the test ends, pass or fail; peers listen on
+ * loopback or namespace addresses only. Tests run from `dist/test/interop/`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -155,6 +158,8 @@ export function run(
         stderr: Buffer.concat(err).toString('utf8'),
       }),
     );
+    // A child that exits without reading its input must not fail the test with EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }
@@ -453,8 +458,7 @@ export async function makeTransferFixture(
     files.set(path, { length, sha256: sha256(data) });
   }
   const torrents: Partial<Record<TransferVersion, string>> = {};
-  const infoHashes: Partial<Record<TransferVersion, { v1: string | null; v2: string | null }>> =
-    {};
+  const infoHashes: Partial<Record<TransferVersion, { v1: string | null; v2: string | null }>> = {};
   for (const version of versions) {
     const out = join(root, `${name}-${version}.torrent`);
     const r = await runShoal([
@@ -562,9 +566,15 @@ export function startShoal(
   const argv = [SHOAL_CLI, ...args];
   const name = options.name ?? `shoal ${args[0] ?? ''}`.trim();
   return options.netns
-    ? startProcess(t, name, 'ip', ['netns', 'exec', options.netns.name, process.execPath, ...argv], {
-        env,
-      })
+    ? startProcess(
+        t,
+        name,
+        'ip',
+        ['netns', 'exec', options.netns.name, process.execPath, ...argv],
+        {
+          env,
+        },
+      )
     : startProcess(t, name, process.execPath, argv, { env });
 }
 
@@ -840,7 +850,7 @@ export interface Aria2Peer {
   readonly proc: Proc;
   /** Its BitTorrent listen port on 127.0.0.1 (aria2 cannot dial a peer it is not told of). */
   readonly port: number;
-  /** Calls its JSON-RPC interface (on 127.0.0.1 only). */
+  /** Calls its JSON-RPC interface (on 127.0.0.1 only; seeds only). */
   rpc(method: string, params?: unknown[]): Promise<unknown>;
 }
 
@@ -857,17 +867,23 @@ export async function startAria2(
   const port = await freePort();
   const rpcPort = await freePort();
   const secret = createHash('sha256').update(`${process.pid}/${rpcPort}`).digest('hex');
+  // A seed answers RPC so the test can see when its check is done; a leecher has no RPC
+  // (aria2 would stay up for it) and exits once complete.
   const modeArgs =
     options.mode === 'seed'
-      ? ['--check-integrity=true', '--seed-ratio=0.0', '--bt-seed-unverified=false']
+      ? [
+          '--check-integrity=true',
+          '--seed-ratio=0.0',
+          '--bt-seed-unverified=false',
+          '--enable-rpc=true',
+          '--rpc-listen-all=false',
+          `--rpc-listen-port=${rpcPort}`,
+          `--rpc-secret=${secret}`,
+        ]
       : ['--seed-time=0'];
   const proc = startProcess(t, `aria2c ${options.mode}`, 'aria2c', [
     ...ARIA2_ISOLATION,
     `--listen-port=${port}`,
-    '--enable-rpc=true',
-    '--rpc-listen-all=false',
-    `--rpc-listen-port=${rpcPort}`,
-    `--rpc-secret=${secret}`,
     `--stop-with-process=${process.pid}`,
     `--stop=${options.timeoutSeconds ?? 90}`,
     '-d',
@@ -880,7 +896,12 @@ export async function startAria2(
     const res = await fetch(`http://127.0.0.1:${rpcPort}/jsonrpc`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params: [`token:${secret}`, ...params] }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: ++id,
+        method,
+        params: [`token:${secret}`, ...params],
+      }),
       signal: AbortSignal.timeout(5000),
     });
     const body = (await res.json()) as { result?: unknown; error?: { message: string } };
@@ -892,16 +913,22 @@ export async function startAria2(
     await waitUntil(
       'aria2 to check its data and become a seeder',
       async () => {
-        const active = (await rpc('aria2.tellActive', [
-          ['status', 'seeder', 'completedLength', 'totalLength', 'errorMessage'],
-        ])) as { seeder: string; completedLength: string; totalLength: string }[];
+        let active: { seeder: string; completedLength: string; totalLength: string }[];
+        try {
+          active = (await rpc('aria2.tellActive', [
+            ['status', 'seeder', 'completedLength', 'totalLength'],
+          ])) as typeof active;
+        } catch {
+          return undefined; // RPC not answering yet: ask again
+        }
         const d = active[0];
         return d?.seeder === 'true' && d.completedLength === d.totalLength ? true : undefined;
       },
       30_000,
       {
         intervalMs: 200,
-        abort: () => (proc.exitCode !== undefined ? `aria2c exited with ${proc.exitCode}` : undefined),
+        abort: () =>
+          proc.exitCode !== undefined ? `aria2c exited with ${proc.exitCode}` : undefined,
         detail: () => proc.tail(),
       },
     );
@@ -980,7 +1007,7 @@ export async function createNetns(t: TestContext, prefix: string, count = 2): Pr
 // ---------------------------------------------------------------- Transmission
 
 /** Talks to a Transmission daemon's RPC on 127.0.0.1 inside its namespace. */
-const TRANSMISSION_RPC_SCRIPT = String.raw`
+const TRANSMISSION_RPC_SCRIPT = `
 import json, sys, urllib.request, urllib.error
 port, method, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -1108,10 +1135,11 @@ export async function startTransmission(
     proc.exitCode !== undefined ? `transmission-daemon exited with ${proc.exitCode}` : undefined;
   await waitUntil(
     'transmission-daemon RPC',
-    () => rpc('session-get').then(
-      () => true,
-      () => undefined,
-    ),
+    () =>
+      rpc('session-get').then(
+        () => true,
+        () => undefined,
+      ),
     20_000,
     { intervalMs: 200, abort: exitedWhy, detail: () => proc.tail() },
   );

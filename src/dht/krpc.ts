@@ -1,0 +1,117 @@
+import { type BDict, type BValue, decode, type Encodable, encode } from '../codec/bencode.js';
+import { ShoalError } from '../errors.js';
+
+/** A KRPC message could not be decoded or is missing a required field. */
+export class KrpcError extends ShoalError {
+  constructor(message: string) {
+    super('KRPC_INVALID', `bad DHT message: ${message}`);
+  }
+}
+
+/** KRPC error codes (BEP 5). */
+export const KrpcErrorCode = {
+  generic: 201,
+  server: 202,
+  protocol: 203,
+  methodUnknown: 204,
+  /** BEP 44: v too big. */
+  messageTooBig: 205,
+  invalidSignature: 206,
+  saltTooBig: 207,
+  casMismatch: 301,
+  seqTooLow: 302,
+} as const;
+
+/** A decoded KRPC message: query, response or error. */
+export type KrpcMessage =
+  | {
+      readonly y: 'q';
+      readonly t: Uint8Array;
+      readonly q: string;
+      readonly a: BDict;
+      /** BEP 43: the sender is read-only and should not be added to routing tables. */
+      readonly readOnly: boolean;
+      readonly v?: Uint8Array;
+    }
+  | { readonly y: 'r'; readonly t: Uint8Array; readonly r: BDict; readonly ip?: Uint8Array; readonly v?: Uint8Array }
+  | { readonly y: 'e'; readonly t: Uint8Array; readonly code: number; readonly message: string; readonly ip?: Uint8Array };
+
+/** Largest datagram the DHT accepts or sends. */
+export const MAX_KRPC_BYTES = 1500;
+
+/** Decodes a KRPC datagram. @throws {KrpcError} */
+export function decodeKrpc(packet: Uint8Array): KrpcMessage {
+  if (packet.length > MAX_KRPC_BYTES) throw new KrpcError('datagram too large');
+  let root: BValue;
+  try {
+    root = decode(packet, { limits: { maxDepth: 6, maxValues: 512, maxStringBytes: MAX_KRPC_BYTES }, unsortedKeys: true });
+  } catch (error) {
+    throw new KrpcError((error as Error).message);
+  }
+  if (!(root instanceof Map)) throw new KrpcError('not a dictionary');
+  const t = root.get('t');
+  if (!(t instanceof Uint8Array) || t.length > 16) throw new KrpcError('missing or oversized transaction id');
+  const y = asText(root.get('y'));
+  const v = root.get('v');
+  const ip = root.get('ip');
+  const extras = {
+    ...(v instanceof Uint8Array && { v }),
+  };
+  const ipField = ip instanceof Uint8Array && (ip.length === 6 || ip.length === 18) ? { ip } : {};
+  if (y === 'q') {
+    const q = asText(root.get('q'));
+    const a = root.get('a');
+    if (q === undefined || q.length > 64) throw new KrpcError('query without a method name');
+    if (!(a instanceof Map)) throw new KrpcError('query without arguments');
+    return { y: 'q', t, q, a, readOnly: root.get('ro') === 1, ...extras };
+  }
+  if (y === 'r') {
+    const r = root.get('r');
+    if (!(r instanceof Map)) throw new KrpcError('response without a body');
+    return { y: 'r', t, r, ...ipField, ...extras };
+  }
+  if (y === 'e') {
+    const e = root.get('e');
+    if (!Array.isArray(e) || typeof e[0] !== 'number') throw new KrpcError('error without a code');
+    return { y: 'e', t, code: e[0], message: asText(e[1]) ?? '', ...ipField };
+  }
+  throw new KrpcError('unknown message type');
+}
+
+function asText(v: BValue | undefined): string | undefined {
+  return v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : undefined;
+}
+
+/** Encodes a query. */
+export function encodeQuery(t: Uint8Array, q: string, a: Record<string, Encodable | undefined>, readOnly: boolean, v?: Uint8Array): Buffer {
+  return encode({ a, q, t, y: 'q', ...(readOnly && { ro: 1 }), ...(v && { v }) });
+}
+
+/** Encodes a response; `ip` is the requester's compact address (BEP 42). */
+export function encodeResponse(t: Uint8Array, r: Record<string, Encodable | undefined>, ip?: Uint8Array, v?: Uint8Array): Buffer {
+  return encode({ ip, r, t, y: 'r', ...(v && { v }) });
+}
+
+/** Encodes an error reply. */
+export function encodeError(t: Uint8Array, code: number, message: string, ip?: Uint8Array): Buffer {
+  return encode({ e: [code, message], ip, t, y: 'e' });
+}
+
+/** A 20-byte id field of a KRPC body, or an error naming it. */
+export function idField(d: BDict, key: string): Buffer {
+  const v = d.get(key);
+  if (!(v instanceof Uint8Array) || v.length !== 20) throw new KrpcError(`${key} must be 20 bytes`);
+  return Buffer.from(v);
+}
+
+/** An optional byte-string field. */
+export function bytesField(d: BDict, key: string): Buffer | undefined {
+  const v = d.get(key);
+  return v instanceof Uint8Array ? Buffer.from(v) : undefined;
+}
+
+/** An optional integer field. */
+export function intField(d: BDict, key: string): number | undefined {
+  const v = d.get(key);
+  return typeof v === 'number' ? v : undefined;
+}

@@ -1,0 +1,190 @@
+import type { NodeContact } from '../codec/compact.js';
+import { commonPrefixBits, compareDistance, ID_BYTES } from './node-id.js';
+
+/** Nodes per bucket (Kademlia's k). */
+export const K = 8;
+/** A node unheard of for this long is "questionable" (BEP 5). */
+export const QUESTIONABLE_AFTER_MS = 15 * 60_000;
+/** Failed queries after which a node is "bad". */
+const BAD_AFTER_FAILURES = 2;
+
+/** A node in the routing table. */
+export interface RoutingEntry extends NodeContact {
+  lastSeen: number;
+  failures: number;
+  /** It has answered one of our queries (so its address is really its own). */
+  responded: boolean;
+}
+
+interface Bucket {
+  nodes: RoutingEntry[];
+  replacements: RoutingEntry[];
+  lastChanged: number;
+}
+
+/** What {@link RoutingTable.insert} did, and whom to ping if the bucket was full. */
+export type InsertOutcome =
+  | { readonly kind: 'added' | 'updated' | 'replaced' | 'cached' | 'ignored' }
+  | { readonly kind: 'full'; readonly ping: RoutingEntry };
+
+/**
+ * The Kademlia routing table of BEP 5: 160-bit ids, buckets of k = 8, splitting only the bucket
+ * our own id falls in. Bucket j holds the nodes sharing exactly j leading bits with us (the last
+ * bucket everything deeper). Good nodes are kept; bad ones (two failed queries) give way to
+ * newcomers; when a bucket is full the least recently seen questionable node is handed out to
+ * be pinged, and newcomers wait in a bounded replacement cache.
+ */
+export class RoutingTable {
+  private buckets: Bucket[];
+
+  constructor(
+    public id: Buffer,
+    private readonly clock: () => number,
+  ) {
+    this.buckets = [{ nodes: [], replacements: [], lastChanged: clock() }];
+  }
+
+  /** Number of nodes in the table. */
+  get size(): number {
+    return this.buckets.reduce((n, b) => n + b.nodes.length, 0);
+  }
+
+  /** Number of buckets (a measure of how deep the table has split). */
+  get depth(): number {
+    return this.buckets.length;
+  }
+
+  /** Adds or refreshes a node heard from; `responded` when it answered our query. */
+  insert(contact: NodeContact, responded: boolean): InsertOutcome {
+    if (contact.id.length !== ID_BYTES || contact.id.equals(this.id)) return { kind: 'ignored' };
+    const now = this.clock();
+    for (;;) {
+      const bucket = this.bucketFor(contact.id);
+      const existing = bucket.nodes.find((n) => n.id.equals(contact.id));
+      if (existing) {
+        // An id seen at another address is not moved: that would let anyone hijack an entry.
+        if (existing.host !== contact.host || existing.port !== contact.port) return { kind: 'ignored' };
+        existing.lastSeen = now;
+        existing.failures = 0;
+        existing.responded ||= responded;
+        bucket.lastChanged = now;
+        return { kind: 'updated' };
+      }
+      const entry: RoutingEntry = { id: contact.id, host: contact.host, port: contact.port, lastSeen: now, failures: 0, responded };
+      if (bucket.nodes.length < K) {
+        bucket.nodes.push(entry);
+        bucket.lastChanged = now;
+        return { kind: 'added' };
+      }
+      if (bucket === this.buckets.at(-1) && this.buckets.length < ID_BYTES * 8) {
+        this.split();
+        continue;
+      }
+      const bad = bucket.nodes.findIndex((n) => n.failures >= BAD_AFTER_FAILURES);
+      if (bad >= 0) {
+        bucket.nodes[bad] = entry;
+        bucket.lastChanged = now;
+        return { kind: 'replaced' };
+      }
+      const cache = bucket.replacements.filter((n) => !n.id.equals(contact.id));
+      cache.push(entry);
+      bucket.replacements = cache.slice(-K);
+      const stalest = bucket.nodes.reduce((a, b) => (b.lastSeen < a.lastSeen ? b : a));
+      return now - stalest.lastSeen > QUESTIONABLE_AFTER_MS ? { kind: 'full', ping: stalest } : { kind: 'cached' };
+    }
+  }
+
+  /** A query to `id` failed; after two failures it is replaced from the cache if possible. */
+  failed(id: Uint8Array): void {
+    const bucket = this.bucketFor(id);
+    const i = bucket.nodes.findIndex((n) => n.id.equals(id));
+    if (i < 0) return;
+    const n = bucket.nodes[i]!;
+    n.failures++;
+    if (n.failures >= BAD_AFTER_FAILURES && bucket.replacements.length > 0) {
+      bucket.nodes[i] = bucket.replacements.pop()!;
+      bucket.lastChanged = this.clock();
+    }
+  }
+
+  /** Removes a node (e.g. one that proved hostile). */
+  remove(id: Uint8Array): void {
+    const bucket = this.bucketFor(id);
+    bucket.nodes = bucket.nodes.filter((n) => !n.id.equals(id));
+  }
+
+  /** The `count` known good-or-questionable nodes closest to `target`. */
+  closest(target: Uint8Array, count = K): RoutingEntry[] {
+    const all: RoutingEntry[] = [];
+    for (const b of this.buckets) for (const n of b.nodes) if (n.failures < BAD_AFTER_FAILURES) all.push(n);
+    all.sort((a, b) => compareDistance(target, a.id, b.id));
+    return all.slice(0, count);
+  }
+
+  /** Every node (for persistence and stats). */
+  all(): RoutingEntry[] {
+    return this.buckets.flatMap((b) => b.nodes);
+  }
+
+  /** Finds a node by id. */
+  get(id: Uint8Array): RoutingEntry | undefined {
+    return this.bucketFor(id).nodes.find((n) => n.id.equals(id));
+  }
+
+  /** Buckets unchanged for `ageMs`, as random ids inside each (targets for refresh lookups). */
+  staleBucketTargets(ageMs: number, random: (n: number) => Buffer): Buffer[] {
+    const now = this.clock();
+    const out: Buffer[] = [];
+    this.buckets.forEach((b, depth) => {
+      if (now - b.lastChanged < ageMs) return;
+      out.push(this.randomIdInBucket(depth, random));
+      b.lastChanged = now;
+    });
+    return out;
+  }
+
+  /** Counts of good, questionable and bad nodes (routing-table health). */
+  health(): { good: number; questionable: number; bad: number } {
+    const now = this.clock();
+    let good = 0;
+    let questionable = 0;
+    let bad = 0;
+    for (const n of this.all()) {
+      if (n.failures >= BAD_AFTER_FAILURES) bad++;
+      else if (now - n.lastSeen > QUESTIONABLE_AFTER_MS) questionable++;
+      else good++;
+    }
+    return { good, questionable, bad };
+  }
+
+  private bucketFor(id: Uint8Array): Bucket {
+    return this.buckets[Math.min(commonPrefixBits(this.id, id), this.buckets.length - 1)]!;
+  }
+
+  private split(): void {
+    const last = this.buckets.at(-1)!;
+    const depth = this.buckets.length - 1;
+    const stay: Bucket = { nodes: [], replacements: [], lastChanged: last.lastChanged };
+    const deeper: Bucket = { nodes: [], replacements: [], lastChanged: last.lastChanged };
+    for (const n of last.nodes) (commonPrefixBits(this.id, n.id) > depth ? deeper : stay).nodes.push(n);
+    for (const n of last.replacements) (commonPrefixBits(this.id, n.id) > depth ? deeper : stay).replacements.push(n);
+    this.buckets[depth] = stay;
+    this.buckets.push(deeper);
+  }
+
+  /** A random id sharing exactly `depth` leading bits with ours (or ≥ depth for the last bucket). */
+  private randomIdInBucket(depth: number, random: (n: number) => Buffer): Buffer {
+    const id = random(ID_BYTES);
+    for (let bit = 0; bit < depth && bit < 160; bit++) {
+      const byte = bit >> 3;
+      const mask = 0x80 >> (bit & 7);
+      id[byte] = (id[byte]! & ~mask) | (this.id[byte]! & mask);
+    }
+    if (depth < 160 && depth < this.buckets.length - 1) {
+      const byte = depth >> 3;
+      const mask = 0x80 >> (depth & 7);
+      id[byte] = (id[byte]! & ~mask) | (~this.id[byte]! & mask);
+    }
+    return id;
+  }
+}
