@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRealRuntime } from '../runtime/real.js';
 import { createCommand } from './commands/create.js';
+import { dhtGetCommand, dhtLookupCommand, dhtPutCommand, dhtRunCommand } from './commands/dht.js';
 import { getCommand } from './commands/get.js';
 import { infoCommand } from './commands/info.js';
 import { shareCommand } from './commands/share.js';
@@ -56,7 +57,16 @@ async function main(argv: string[]): Promise<number> {
       .option('--host <addr>', 'address to listen on (default 0.0.0.0)')
       .option('--data-dir <dir>', 'where the node keeps its state (default $XDG_DATA_HOME/shoal)')
       .option('--upload-limit <bytes/s>', 'node-wide upload limit, e.g. 20M (default unlimited)')
-      .option('--download-limit <bytes/s>', 'node-wide download limit (default unlimited)');
+      .option('--download-limit <bytes/s>', 'node-wide download limit (default unlimited)')
+      .option('--no-dht', 'do not use the mainline DHT')
+      .option(
+        '--dht-bootstrap <host:port>',
+        'DHT node to bootstrap from (repeatable; replaces the public routers)',
+        collect,
+        [],
+      )
+      .option('--no-pex', 'do not exchange peers with peers (BEP 11)')
+      .option('--lsd', 'find peers on the local network by multicast (BEP 14)');
 
   nodeFlags(
     program
@@ -113,6 +123,59 @@ async function main(argv: string[]): Promise<number> {
     .action((opts) => {
       action = trackerCommand(runtime(), opts);
     });
+
+  const dht = program
+    .command('dht')
+    .description('the mainline DHT: run a node, look up peers, store and fetch items');
+  const dhtFlags = (c: Command) =>
+    c
+      .option('--port <n>', 'UDP port (run: 6881; others: any free port)')
+      .option('--host <addr>', 'address to bind (default 0.0.0.0)')
+      .option(
+        '--bootstrap <host:port>',
+        'node to bootstrap from (repeatable; default: the public routers)',
+        collect,
+        [],
+      )
+      .option('--data-dir <dir>', 'where the node id and routing table are kept')
+      .option('--json', 'JSON output');
+  dhtFlags(
+    dht
+      .command('run', { isDefault: true })
+      .description('run a standalone DHT node with a status line'),
+  )
+    .option('--read-only', 'BEP 43 read-only node')
+    .action((opts) => {
+      action = dhtRunCommand(runtime(), opts);
+    });
+  dhtFlags(
+    dht
+      .command('lookup')
+      .description('find peers for an info-hash')
+      .argument('<infohash>', '40 hex digits'),
+  ).action((infoHash: string, opts) => {
+    action = dhtLookupCommand(runtime(), infoHash, opts);
+  });
+  dhtFlags(
+    dht
+      .command('put')
+      .description('store a BEP 44 item (immutable, or mutable with --key)')
+      .argument('<value>', 'the value (a string)')
+      .option('--key <file>', 'ed25519 seed file for a mutable item (created if missing)')
+      .option('--salt <text>', 'salt for a mutable item')
+      .option('--seq <n>', 'sequence number (default: one above the current)'),
+  ).action((value: string, opts) => {
+    action = dhtPutCommand(runtime(), value, opts);
+  });
+  dhtFlags(
+    dht
+      .command('get')
+      .description('fetch a BEP 44 item by target')
+      .argument('<target>', '40 hex digits')
+      .option('--salt <text>', 'salt of a mutable item'),
+  ).action((target: string, opts) => {
+    action = dhtGetCommand(runtime(), target, opts);
+  });
 
   try {
     await program.parseAsync(argv);

@@ -11,6 +11,12 @@ export interface NodeFlags {
   readonly dataDir?: string;
   readonly uploadLimit?: string;
   readonly downloadLimit?: string;
+  /** `--no-dht` sets this false. */
+  readonly dht?: boolean;
+  readonly dhtBootstrap?: string[];
+  /** `--no-pex` sets this false. */
+  readonly pex?: boolean;
+  readonly lsd?: boolean;
 }
 
 /** Turns node flags into a resolved {@link NodeConfig}. */
@@ -25,6 +31,11 @@ export async function configFromFlags(runtime: Runtime, flags: NodeFlags): Promi
     ...(flags.downloadLimit !== undefined && {
       downloadLimit: parseRate(flags.downloadLimit, '--download-limit'),
     }),
+    ...(flags.dht === false && { dht: false }),
+    ...(flags.dhtBootstrap !== undefined &&
+      flags.dhtBootstrap.length > 0 && { dhtBootstrap: flags.dhtBootstrap }),
+    ...(flags.pex === false && { pex: false }),
+    ...(flags.lsd === true && { lsd: true }),
   };
   return loadConfig(runtime.fs, overrides);
 }

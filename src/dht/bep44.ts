@@ -26,7 +26,10 @@ export function immutableTarget(v: Uint8Array): Buffer {
 
 /** Target of a mutable item: SHA-1 of the public key followed by the salt. */
 export function mutableTarget(k: Uint8Array, salt?: Uint8Array): Buffer {
-  return createHash('sha1').update(k).update(salt ?? Buffer.alloc(0)).digest();
+  return createHash('sha1')
+    .update(k)
+    .update(salt ?? Buffer.alloc(0))
+    .digest();
 }
 
 /** The bytes a mutable item's signature covers (BEP 44). */
@@ -39,9 +42,20 @@ export function signedBytes(v: Uint8Array, seq: number, salt?: Uint8Array): Buff
 
 /** True when `sig` is `k`'s ed25519 signature over the item. */
 export function verifyMutable(item: DhtItem): boolean {
-  if (!item.k || !item.sig || item.seq === undefined || item.k.length !== 32 || item.sig.length !== 64) return false;
+  if (
+    !item.k ||
+    !item.sig ||
+    item.seq === undefined ||
+    item.k.length !== 32 ||
+    item.sig.length !== 64
+  )
+    return false;
   try {
-    const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519, item.k]), format: 'der', type: 'spki' });
+    const key = createPublicKey({
+      key: Buffer.concat([SPKI_ED25519, item.k]),
+      format: 'der',
+      type: 'spki',
+    });
     return verify(null, signedBytes(item.v, item.seq, item.salt), key, item.sig);
   } catch {
     return false;
@@ -56,15 +70,28 @@ export interface Ed25519Keys {
 
 /** The public key of a 32-byte ed25519 seed. */
 export function keysFromSeed(seed: Buffer): Ed25519Keys {
-  const priv = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: 'der', type: 'pkcs8' });
+  const priv = createPrivateKey({
+    key: Buffer.concat([PKCS8_ED25519, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' });
   return { publicKey: Buffer.from(spki.subarray(spki.length - 32)), seed };
 }
 
 /** Signs a mutable item value. */
-export function signMutable(keys: Ed25519Keys, value: Encodable, seq: number, salt?: Buffer): DhtItem {
+export function signMutable(
+  keys: Ed25519Keys,
+  value: Encodable,
+  seq: number,
+  salt?: Buffer,
+): DhtItem {
   const v = encode(value);
-  const priv = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, keys.seed]), format: 'der', type: 'pkcs8' });
+  const priv = createPrivateKey({
+    key: Buffer.concat([PKCS8_ED25519, keys.seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const sig = sign(null, signedBytes(v, seq, salt), priv);
   return { v, k: keys.publicKey, sig, seq, ...(salt && salt.length > 0 && { salt }) };
 }

@@ -150,7 +150,15 @@ export class Dht extends EventEmitter<DhtEvents> {
   private timers: TimerHandle[] = [];
   private family: 4 | 6 = 4;
   externalIp: string | undefined;
-  readonly counters = { queriesIn: 0, queriesOut: 0, responsesIn: 0, errorsIn: 0, timeouts: 0, rateLimited: 0, dropped: 0 };
+  readonly counters = {
+    queriesIn: 0,
+    queriesOut: 0,
+    responsesIn: 0,
+    errorsIn: 0,
+    timeouts: 0,
+    rateLimited: 0,
+    dropped: 0,
+  };
   readonly queriesByType = new Map<string, number>();
 
   private constructor(
@@ -164,11 +172,19 @@ export class Dht extends EventEmitter<DhtEvents> {
     this.table = new RoutingTable(id, now);
     this.tokens = new TokenIssuer(runtime.random, now);
     this.peers = new PeerStore(
-      { maxInfoHashes: this.options.maxInfoHashes, maxPeersPerInfoHash: this.options.maxPeersPerInfoHash, ttlMs: PEER_TTL_MS },
+      {
+        maxInfoHashes: this.options.maxInfoHashes,
+        maxPeersPerInfoHash: this.options.maxPeersPerInfoHash,
+        ttlMs: PEER_TTL_MS,
+      },
       runtime.random,
     );
     this.items = new ItemStore(this.options.maxItems, ITEM_TTL_MS);
-    this.limiter = new IpRateLimiter(runtime.clock, this.options.ratePerSecond, this.options.rateBurst);
+    this.limiter = new IpRateLimiter(
+      runtime.clock,
+      this.options.ratePerSecond,
+      this.options.rateBurst,
+    );
   }
 
   /** Binds the UDP socket, restores saved state, and bootstraps in the background. */
@@ -178,7 +194,11 @@ export class Dht extends EventEmitter<DhtEvents> {
     const dht = new Dht(runtime, options, id);
     const host = dht.options.host;
     dht.family = host.includes(':') ? 6 : 4;
-    dht.socket = await runtime.udp.bind({ port: dht.options.port, host, family: dht.family === 6 ? 'IPv6' : 'IPv4' });
+    dht.socket = await runtime.udp.bind({
+      port: dht.options.port,
+      host,
+      family: dht.family === 6 ? 'IPv6' : 'IPv4',
+    });
     dht.socket.onMessage((data, from) => dht.onPacket(data, from));
     dht.socket.onError((e) => dht.emit('warning', `DHT socket: ${e.message}`));
     for (const n of saved?.nodes ?? []) dht.table.insert(n, false);
@@ -203,10 +223,12 @@ export class Dht extends EventEmitter<DhtEvents> {
       this.query({ host: b.host, port: b.port }, 'find_node', { target: this.id })
         .then((r) => {
           const id = r.get('id');
-          if (id instanceof Uint8Array && id.length === ID_BYTES) seeds.push({ id: Buffer.from(id), host: b.host, port: b.port });
+          if (id instanceof Uint8Array && id.length === ID_BYTES)
+            seeds.push({ id: Buffer.from(id), host: b.host, port: b.port });
         })
         .catch((e: Error) => {
-          if (e instanceof ShoalError && e.code === 'EGRESS_DENIED') this.emit('warning', e.message);
+          if (e instanceof ShoalError && e.code === 'EGRESS_DENIED')
+            this.emit('warning', e.message);
         }),
     );
     await Promise.all(pings);
@@ -226,33 +248,49 @@ export class Dht extends EventEmitter<DhtEvents> {
     const start = this.runtime.clock.now();
     const seen = new Set<string>();
     const found: PeerEndpoint[] = [];
-    const r = await this.lookup(infoHash, 'get_peers', () => ({ info_hash: infoHash }), undefined, (reply) => {
-      const values = reply.r.get('values');
-      if (!Array.isArray(values)) return;
-      const fresh: PeerEndpoint[] = [];
-      for (const v of values.slice(0, 200)) {
-        if (!(v instanceof Uint8Array)) continue;
-        for (const p of decodeCompactPeers(v, v.length === 18 ? 6 : 4)) {
-          const key = `${p.host}:${p.port}`;
-          if (!seen.has(key)) {
-            seen.add(key);
-            fresh.push(p);
+    const r = await this.lookup(
+      infoHash,
+      'get_peers',
+      () => ({ info_hash: infoHash }),
+      undefined,
+      (reply) => {
+        const values = reply.r.get('values');
+        if (!Array.isArray(values)) return;
+        const fresh: PeerEndpoint[] = [];
+        for (const v of values.slice(0, 200)) {
+          if (!(v instanceof Uint8Array)) continue;
+          for (const p of decodeCompactPeers(v, v.length === 18 ? 6 : 4)) {
+            const key = `${p.host}:${p.port}`;
+            if (!seen.has(key)) {
+              seen.add(key);
+              fresh.push(p);
+            }
           }
         }
-      }
-      if (fresh.length > 0) {
-        found.push(...fresh);
-        onPeers?.(fresh);
-      }
-    });
-    return { peers: found, hops: r.hops, queried: r.queried, ms: this.runtime.clock.now() - start, closest: r.closest };
+        if (fresh.length > 0) {
+          found.push(...fresh);
+          onPeers?.(fresh);
+        }
+      },
+    );
+    return {
+      peers: found,
+      hops: r.hops,
+      queried: r.queried,
+      ms: this.runtime.clock.now() - start,
+      closest: r.closest,
+    };
   }
 
   /**
    * Announces that we have `infoHash` on `port` to the closest nodes (get_peers, then
    * announce_peer with each node's token); also returns the peers found on the way.
    */
-  async announce(infoHash: Buffer, port: number, options: { impliedPort?: boolean; seed?: boolean; onPeers?: (p: PeerEndpoint[]) => void } = {}): Promise<PeerLookup> {
+  async announce(
+    infoHash: Buffer,
+    port: number,
+    options: { impliedPort?: boolean; seed?: boolean; onPeers?: (p: PeerEndpoint[]) => void } = {},
+  ): Promise<PeerLookup> {
     const lookup = await this.getPeers(infoHash, options.onPeers);
     if (!this.options.readOnly) {
       await Promise.all(
@@ -275,14 +313,19 @@ export class Dht extends EventEmitter<DhtEvents> {
   /** Stores an immutable value (BEP 44); resolves with its target and how many nodes took it. */
   async putImmutable(value: Encodable): Promise<{ target: Buffer; stored: number }> {
     const v = encode(value);
-    if (v.length > MAX_VALUE_BYTES) throw new DhtError(`value is ${v.length} bytes; BEP 44 allows ${MAX_VALUE_BYTES}`);
+    if (v.length > MAX_VALUE_BYTES)
+      throw new DhtError(`value is ${v.length} bytes; BEP 44 allows ${MAX_VALUE_BYTES}`);
     const target = immutableTarget(v);
     const stored = await this.put(target, { v }, () => ({ v: decode(v) as Encodable }));
     return { target, stored };
   }
 
   /** Stores a mutable value signed with `keys` (BEP 44); seq defaults to one above what is found. */
-  async putMutable(keys: Ed25519Keys, value: Encodable, options: { seq?: number; salt?: Buffer } = {}): Promise<{ target: Buffer; seq: number; stored: number }> {
+  async putMutable(
+    keys: Ed25519Keys,
+    value: Encodable,
+    options: { seq?: number; salt?: Buffer } = {},
+  ): Promise<{ target: Buffer; seq: number; stored: number }> {
     const salt = options.salt;
     if (salt && salt.length > MAX_SALT_BYTES) throw new DhtError('salt longer than 64 bytes');
     const target = mutableTarget(keys.publicKey, salt);
@@ -292,7 +335,8 @@ export class Dht extends EventEmitter<DhtEvents> {
       seq = (current?.seq ?? -1) + 1;
     }
     const item = signMutable(keys, value, seq, salt);
-    if (item.v.length > MAX_VALUE_BYTES) throw new DhtError(`value is ${item.v.length} bytes; BEP 44 allows ${MAX_VALUE_BYTES}`);
+    if (item.v.length > MAX_VALUE_BYTES)
+      throw new DhtError(`value is ${item.v.length} bytes; BEP 44 allows ${MAX_VALUE_BYTES}`);
     const stored = await this.put(target, item, () => ({
       v: decode(item.v) as Encodable,
       k: item.k,
@@ -307,11 +351,17 @@ export class Dht extends EventEmitter<DhtEvents> {
   async getItem(target: Buffer, salt?: Buffer): Promise<DhtItem | undefined> {
     const local = this.items.get(target, this.runtime.clock.now());
     let best: DhtItem | undefined = local;
-    await this.lookup(target, 'get', () => ({ target }), undefined, (reply) => {
-      const item = itemFromReply(reply.r, salt);
-      if (!item || !validItem(target, item)) return;
-      if (!best || (item.seq !== undefined && (best.seq ?? -1) < item.seq)) best = item;
-    });
+    await this.lookup(
+      target,
+      'get',
+      () => ({ target }),
+      undefined,
+      (reply) => {
+        const item = itemFromReply(reply.r, salt);
+        if (!item || !validItem(target, item)) return;
+        if (!best || (item.seq !== undefined && (best.seq ?? -1) < item.seq)) best = item;
+      },
+    );
     return best;
   }
 
@@ -365,7 +415,11 @@ export class Dht extends EventEmitter<DhtEvents> {
     });
   }
 
-  private async put(target: Buffer, item: DhtItem, args: () => Record<string, Encodable | undefined>): Promise<number> {
+  private async put(
+    target: Buffer,
+    item: DhtItem,
+    args: () => Record<string, Encodable | undefined>,
+  ): Promise<number> {
     this.items.set(target, item, this.runtime.clock.now());
     const r = await this.lookup(target, 'get', () => ({ target }));
     const results = await Promise.all(
@@ -384,7 +438,11 @@ export class Dht extends EventEmitter<DhtEvents> {
   // ----------------------------------------------------------------- outgoing queries
 
   /** Sends one query and resolves with the response body. */
-  query(to: { host: string; port: number; id?: Buffer }, q: string, a: Record<string, Encodable | undefined>): Promise<BDict> {
+  query(
+    to: { host: string; port: number; id?: Buffer },
+    q: string,
+    a: Record<string, Encodable | undefined>,
+  ): Promise<BDict> {
     return new Promise((resolve, reject) => {
       if (!this.socket) {
         reject(new DhtError('DHT is not running'));
@@ -394,7 +452,13 @@ export class Dht extends EventEmitter<DhtEvents> {
       do t = this.runtime.random.bytes(2);
       while (this.pending.has(t.toString('hex')));
       const key = t.toString('hex');
-      const packet = encodeQuery(t, q, { ...a, id: this.id }, this.options.readOnly, CLIENT_VERSION);
+      const packet = encodeQuery(
+        t,
+        q,
+        { ...a, id: this.id },
+        this.options.readOnly,
+        CLIENT_VERSION,
+      );
       try {
         this.socket.send(packet, to.port, to.host);
       } catch (error) {
@@ -408,7 +472,14 @@ export class Dht extends EventEmitter<DhtEvents> {
         if (to.id) this.table.failed(to.id);
         reject(new DhtError(`${to.host}:${to.port} did not answer ${q}`));
       }, this.options.queryTimeoutMs);
-      this.pending.set(key, { resolve, reject, timer, host: to.host, port: to.port, ...(to.id && { id: to.id }) });
+      this.pending.set(key, {
+        resolve,
+        reject,
+        timer,
+        host: to.host,
+        port: to.port,
+        ...(to.id && { id: to.id }),
+      });
     });
   }
 
@@ -452,7 +523,12 @@ export class Dht extends EventEmitter<DhtEvents> {
     p.resolve(msg.r);
   }
 
-  private onQuery(msg: Extract<KrpcMessage, { y: 'q' }>, requestBytes: number, host: string, port: number): void {
+  private onQuery(
+    msg: Extract<KrpcMessage, { y: 'q' }>,
+    requestBytes: number,
+    host: string,
+    port: number,
+  ): void {
     this.counters.queriesIn++;
     this.queriesByType.set(msg.q, (this.queriesByType.get(msg.q) ?? 0) + 1);
     if (this.options.readOnly) return; // BEP 43: read-only nodes answer nothing
@@ -471,7 +547,12 @@ export class Dht extends EventEmitter<DhtEvents> {
         let values = r.values as Encodable[];
         while (packet.length > cap && values.length > 0) {
           values = values.slice(0, Math.floor(values.length / 2));
-          packet = encodeResponse(msg.t, { ...r, values: values.length > 0 ? values : undefined, id: this.id }, ip, CLIENT_VERSION);
+          packet = encodeResponse(
+            msg.t,
+            { ...r, values: values.length > 0 ? values : undefined, id: this.id },
+            ip,
+            CLIENT_VERSION,
+          );
         }
       }
       // Then give up the node lists, IPv6 first: the asker can learn those elsewhere.
@@ -483,7 +564,8 @@ export class Dht extends EventEmitter<DhtEvents> {
       if (packet.length > cap) return;
       this.send(packet, host, port);
     };
-    const fail = (code: number, message: string) => this.send(encodeError(msg.t, code, message, ip), host, port);
+    const fail = (code: number, message: string) =>
+      this.send(encodeError(msg.t, code, message, ip), host, port);
     try {
       const senderId = idField(msg.a, 'id');
       if (!msg.readOnly) {
@@ -510,7 +592,9 @@ export class Dht extends EventEmitter<DhtEvents> {
     const nodesFor = (target: Uint8Array, want?: BDict) => {
       const closest = this.table.closest(target, K);
       const wantList = want?.get('want');
-      const wants = Array.isArray(wantList) ? wantList.map((w) => (w instanceof Uint8Array ? Buffer.from(w).toString() : '')) : [];
+      const wants = Array.isArray(wantList)
+        ? wantList.map((w) => (w instanceof Uint8Array ? Buffer.from(w).toString() : ''))
+        : [];
       const v4 = wants.length === 0 ? this.family === 4 : wants.includes('n4');
       const v6 = wants.length === 0 ? this.family === 6 : wants.includes('n6');
       return {
@@ -529,8 +613,14 @@ export class Dht extends EventEmitter<DhtEvents> {
         const infoHash = idField(a, 'info_hash');
         const found = this.peers.get(infoHash, MAX_VALUES_PER_REPLY, now);
         const family = ipFamily(host) === 6 ? 6 : 4;
-        const values = found.filter((p) => ipFamily(p.host) === family).map((p) => encodeCompactPeers([p], family));
-        reply({ token: this.tokens.issue(host), ...(values.length > 0 && { values }), ...nodesFor(infoHash, a) });
+        const values = found
+          .filter((p) => ipFamily(p.host) === family)
+          .map((p) => encodeCompactPeers([p], family));
+        reply({
+          token: this.tokens.issue(host),
+          ...(values.length > 0 && { values }),
+          ...nodesFor(infoHash, a),
+        });
         return;
       }
       case 'announce_peer': {
@@ -560,7 +650,10 @@ export class Dht extends EventEmitter<DhtEvents> {
         const target = idField(a, 'target');
         const item = this.items.get(target, now);
         const seq = intField(a, 'seq');
-        const r: Record<string, Encodable | undefined> = { token: this.tokens.issue(host), ...nodesFor(target, a) };
+        const r: Record<string, Encodable | undefined> = {
+          token: this.tokens.issue(host),
+          ...nodesFor(target, a),
+        };
         if (item && !(seq !== undefined && item.seq !== undefined && item.seq <= seq)) {
           r.v = decode(item.v) as Encodable;
           if (item.k) {
@@ -581,7 +674,12 @@ export class Dht extends EventEmitter<DhtEvents> {
       case 'sample_infohashes': {
         const target = idField(a, 'target');
         const { samples, total } = this.peers.sample(20);
-        reply({ interval: SAMPLE_INTERVAL_S, num: total, samples: Buffer.concat(samples), ...nodesFor(target, a) });
+        reply({
+          interval: SAMPLE_INTERVAL_S,
+          num: total,
+          samples: Buffer.concat(samples),
+          ...nodesFor(target, a),
+        });
         return;
       }
       default:
@@ -624,7 +722,13 @@ export class Dht extends EventEmitter<DhtEvents> {
     }
     const seq = intField(a, 'seq');
     const sig = bytesField(a, 'sig');
-    const item: DhtItem = { v, k, ...(sig && { sig }), ...(seq !== undefined && { seq }), ...(salt && salt.length > 0 && { salt }) };
+    const item: DhtItem = {
+      v,
+      k,
+      ...(sig && { sig }),
+      ...(seq !== undefined && { seq }),
+      ...(salt && salt.length > 0 && { salt }),
+    };
     if (!verifyMutable(item)) {
       fail(KrpcErrorCode.invalidSignature, 'invalid signature');
       return;
@@ -680,9 +784,13 @@ export class Dht extends EventEmitter<DhtEvents> {
   private async maintain(): Promise<void> {
     const now = this.runtime.clock.now();
     this.peers.expire(now);
-    const targets = this.table.staleBucketTargets(REFRESH_AFTER_MS, (n) => this.runtime.random.bytes(n));
-    for (const target of targets.slice(0, 4)) await this.lookup(target, 'find_node', () => ({ target })).catch(() => undefined);
-    if (this.table.size === 0 && this.options.bootstrap.length > 0) await this.bootstrap().catch(() => 0);
+    const targets = this.table.staleBucketTargets(REFRESH_AFTER_MS, (n) =>
+      this.runtime.random.bytes(n),
+    );
+    for (const target of targets.slice(0, 4))
+      await this.lookup(target, 'find_node', () => ({ target })).catch(() => undefined);
+    if (this.table.size === 0 && this.options.bootstrap.length > 0)
+      await this.bootstrap().catch(() => 0);
     await this.saveState();
   }
 
@@ -694,7 +802,9 @@ export class Dht extends EventEmitter<DhtEvents> {
       nodes: encodeCompactNodes(nodes, 4),
       nodes6: encodeCompactNodes(nodes, 6),
     });
-    await this.runtime.fs.writeFileAtomic(this.options.statePath, state).catch((e: Error) => this.emit('warning', `cannot save DHT state: ${e.message}`));
+    await this.runtime.fs
+      .writeFileAtomic(this.options.statePath, state)
+      .catch((e: Error) => this.emit('warning', `cannot save DHT state: ${e.message}`));
   }
 }
 
@@ -718,14 +828,20 @@ function validItem(target: Buffer, item: DhtItem): boolean {
   return mutableTarget(item.k, item.salt).equals(target) && verifyMutable(item);
 }
 
-async function loadState(runtime: Runtime, path: string): Promise<{ id: Buffer; nodes: NodeContact[] } | undefined> {
+async function loadState(
+  runtime: Runtime,
+  path: string,
+): Promise<{ id: Buffer; nodes: NodeContact[] } | undefined> {
   try {
     const root = decode(await runtime.fs.readFile(path));
     if (!(root instanceof Map)) return undefined;
     const id = root.get('id');
     const nodes = root.get('nodes');
     if (!(id instanceof Uint8Array) || id.length !== ID_BYTES) return undefined;
-    return { id: Buffer.from(id), nodes: nodes instanceof Uint8Array ? decodeCompactNodes(nodes, 4) : [] };
+    return {
+      id: Buffer.from(id),
+      nodes: nodes instanceof Uint8Array ? decodeCompactNodes(nodes, 4) : [],
+    };
   } catch {
     return undefined;
   }

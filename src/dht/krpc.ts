@@ -33,8 +33,20 @@ export type KrpcMessage =
       readonly readOnly: boolean;
       readonly v?: Uint8Array;
     }
-  | { readonly y: 'r'; readonly t: Uint8Array; readonly r: BDict; readonly ip?: Uint8Array; readonly v?: Uint8Array }
-  | { readonly y: 'e'; readonly t: Uint8Array; readonly code: number; readonly message: string; readonly ip?: Uint8Array };
+  | {
+      readonly y: 'r';
+      readonly t: Uint8Array;
+      readonly r: BDict;
+      readonly ip?: Uint8Array;
+      readonly v?: Uint8Array;
+    }
+  | {
+      readonly y: 'e';
+      readonly t: Uint8Array;
+      readonly code: number;
+      readonly message: string;
+      readonly ip?: Uint8Array;
+    };
 
 /** Largest datagram the DHT accepts or sends. */
 export const MAX_KRPC_BYTES = 1500;
@@ -44,13 +56,17 @@ export function decodeKrpc(packet: Uint8Array): KrpcMessage {
   if (packet.length > MAX_KRPC_BYTES) throw new KrpcError('datagram too large');
   let root: BValue;
   try {
-    root = decode(packet, { limits: { maxDepth: 6, maxValues: 512, maxStringBytes: MAX_KRPC_BYTES }, unsortedKeys: true });
+    root = decode(packet, {
+      limits: { maxDepth: 6, maxValues: 512, maxStringBytes: MAX_KRPC_BYTES },
+      unsortedKeys: true,
+    });
   } catch (error) {
     throw new KrpcError((error as Error).message);
   }
   if (!(root instanceof Map)) throw new KrpcError('not a dictionary');
   const t = root.get('t');
-  if (!(t instanceof Uint8Array) || t.length > 16) throw new KrpcError('missing or oversized transaction id');
+  if (!(t instanceof Uint8Array) || t.length > 16)
+    throw new KrpcError('missing or oversized transaction id');
   const y = asText(root.get('y'));
   const v = root.get('v');
   const ip = root.get('ip');
@@ -83,12 +99,23 @@ function asText(v: BValue | undefined): string | undefined {
 }
 
 /** Encodes a query. */
-export function encodeQuery(t: Uint8Array, q: string, a: Record<string, Encodable | undefined>, readOnly: boolean, v?: Uint8Array): Buffer {
+export function encodeQuery(
+  t: Uint8Array,
+  q: string,
+  a: Record<string, Encodable | undefined>,
+  readOnly: boolean,
+  v?: Uint8Array,
+): Buffer {
   return encode({ a, q, t, y: 'q', ...(readOnly && { ro: 1 }), ...(v && { v }) });
 }
 
 /** Encodes a response; `ip` is the requester's compact address (BEP 42). */
-export function encodeResponse(t: Uint8Array, r: Record<string, Encodable | undefined>, ip?: Uint8Array, v?: Uint8Array): Buffer {
+export function encodeResponse(
+  t: Uint8Array,
+  r: Record<string, Encodable | undefined>,
+  ip?: Uint8Array,
+  v?: Uint8Array,
+): Buffer {
   return encode({ ip, r, t, y: 'r', ...(v && { v }) });
 }
 

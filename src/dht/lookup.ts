@@ -57,9 +57,13 @@ export function iterativeLookup(o: LookupOptions): Promise<LookupResult> {
 
   return new Promise((resolve) => {
     const sorted = () =>
-      [...byId.values()].filter((c) => c.state !== 'failed').sort((a, b) => compareDistance(o.target, a.contact.id, b.contact.id));
+      [...byId.values()]
+        .filter((c) => c.state !== 'failed')
+        .sort((a, b) => compareDistance(o.target, a.contact.id, b.contact.id));
     const finish = () => {
-      const answered = sorted().filter((c) => c.state === 'done').slice(0, o.k);
+      const answered = sorted()
+        .filter((c) => c.state === 'done')
+        .slice(0, o.k);
       resolve({
         closest: answered.map((c) => ({ contact: c.contact, r: c.reply! })),
         hops: answered[0]?.depth ?? 0,

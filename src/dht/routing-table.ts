@@ -63,14 +63,22 @@ export class RoutingTable {
       const existing = bucket.nodes.find((n) => n.id.equals(contact.id));
       if (existing) {
         // An id seen at another address is not moved: that would let anyone hijack an entry.
-        if (existing.host !== contact.host || existing.port !== contact.port) return { kind: 'ignored' };
+        if (existing.host !== contact.host || existing.port !== contact.port)
+          return { kind: 'ignored' };
         existing.lastSeen = now;
         existing.failures = 0;
         existing.responded ||= responded;
         bucket.lastChanged = now;
         return { kind: 'updated' };
       }
-      const entry: RoutingEntry = { id: contact.id, host: contact.host, port: contact.port, lastSeen: now, failures: 0, responded };
+      const entry: RoutingEntry = {
+        id: contact.id,
+        host: contact.host,
+        port: contact.port,
+        lastSeen: now,
+        failures: 0,
+        responded,
+      };
       if (bucket.nodes.length < K) {
         bucket.nodes.push(entry);
         bucket.lastChanged = now;
@@ -90,7 +98,9 @@ export class RoutingTable {
       cache.push(entry);
       bucket.replacements = cache.slice(-K);
       const stalest = bucket.nodes.reduce((a, b) => (b.lastSeen < a.lastSeen ? b : a));
-      return now - stalest.lastSeen > QUESTIONABLE_AFTER_MS ? { kind: 'full', ping: stalest } : { kind: 'cached' };
+      return now - stalest.lastSeen > QUESTIONABLE_AFTER_MS
+        ? { kind: 'full', ping: stalest }
+        : { kind: 'cached' };
     }
   }
 
@@ -116,7 +126,8 @@ export class RoutingTable {
   /** The `count` known good-or-questionable nodes closest to `target`. */
   closest(target: Uint8Array, count = K): RoutingEntry[] {
     const all: RoutingEntry[] = [];
-    for (const b of this.buckets) for (const n of b.nodes) if (n.failures < BAD_AFTER_FAILURES) all.push(n);
+    for (const b of this.buckets)
+      for (const n of b.nodes) if (n.failures < BAD_AFTER_FAILURES) all.push(n);
     all.sort((a, b) => compareDistance(target, a.id, b.id));
     return all.slice(0, count);
   }
@@ -166,8 +177,10 @@ export class RoutingTable {
     const depth = this.buckets.length - 1;
     const stay: Bucket = { nodes: [], replacements: [], lastChanged: last.lastChanged };
     const deeper: Bucket = { nodes: [], replacements: [], lastChanged: last.lastChanged };
-    for (const n of last.nodes) (commonPrefixBits(this.id, n.id) > depth ? deeper : stay).nodes.push(n);
-    for (const n of last.replacements) (commonPrefixBits(this.id, n.id) > depth ? deeper : stay).replacements.push(n);
+    for (const n of last.nodes)
+      (commonPrefixBits(this.id, n.id) > depth ? deeper : stay).nodes.push(n);
+    for (const n of last.replacements)
+      (commonPrefixBits(this.id, n.id) > depth ? deeper : stay).replacements.push(n);
     this.buckets[depth] = stay;
     this.buckets.push(deeper);
   }

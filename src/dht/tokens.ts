@@ -31,7 +31,9 @@ export class TokenIssuer {
   valid(token: Uint8Array, host: string): boolean {
     this.rotate();
     const t = Buffer.from(token);
-    return t.equals(this.tokenFor(this.current, host)) || t.equals(this.tokenFor(this.previous, host));
+    return (
+      t.equals(this.tokenFor(this.current, host)) || t.equals(this.tokenFor(this.previous, host))
+    );
   }
 
   private rotate(): void {

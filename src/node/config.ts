@@ -23,6 +23,17 @@ export interface NodeConfig {
   readonly hashWorkers: number;
   /** First UDP tracker timeout (BEP 15: 15 s, doubling on each retry). */
   readonly udpTrackerTimeoutMs: number;
+  /** Run a mainline DHT node (BEP 5) on the same port number, over UDP. */
+  readonly dht: boolean;
+  /**
+   * DHT nodes to bootstrap from, as `host:port`. The default names the public routers; under
+   * `SHOAL_EGRESS=loopback` contacting them fails loudly, so tests name their own.
+   */
+  readonly dhtBootstrap: readonly string[];
+  /** Exchange peers with peers (BEP 11 ut_pex). */
+  readonly pex: boolean;
+  /** Local service discovery (BEP 14 multicast); off by default. */
+  readonly lsd: boolean;
 }
 
 /** The default data folder: `$XDG_DATA_HOME/shoal`, else `~/.local/share/shoal`. */
@@ -47,6 +58,14 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig 
     downloadLimit: 0,
     hashWorkers: 0,
     udpTrackerTimeoutMs: 15_000,
+    dht: true,
+    dhtBootstrap: [
+      'router.bittorrent.com:6881',
+      'dht.transmissionbt.com:6881',
+      'router.utorrent.com:6881',
+    ],
+    pex: true,
+    lsd: false,
   };
 }
 
@@ -64,6 +83,10 @@ const ENV_KEYS: Record<string, keyof NodeConfig> = {
   SHOAL_HOST: 'host',
   SHOAL_UPLOAD_LIMIT: 'uploadLimit',
   SHOAL_DOWNLOAD_LIMIT: 'downloadLimit',
+  SHOAL_DHT: 'dht',
+  SHOAL_DHT_BOOTSTRAP: 'dhtBootstrap',
+  SHOAL_PEX: 'pex',
+  SHOAL_LSD: 'lsd',
 };
 
 /**
@@ -79,7 +102,19 @@ export async function loadConfig(
   const fromEnv: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const v = env[name];
-    if (v !== undefined && v !== '') fromEnv[key] = typeof base[key] === 'number' ? Number(v) : v;
+    if (v === undefined || v === '') continue;
+    const kind = typeof base[key];
+    fromEnv[key] =
+      kind === 'number'
+        ? Number(v)
+        : kind === 'boolean'
+          ? !['0', 'false', 'no', 'off'].includes(v.toLowerCase())
+          : Array.isArray(base[key])
+            ? v
+                .split(',')
+                .map((x) => x.trim())
+                .filter((x) => x !== '')
+            : v;
   }
   const dataDir = overrides.dataDir ?? (fromEnv.dataDir as string | undefined) ?? base.dataDir;
   let fromFile: Record<string, unknown> = {};
@@ -101,8 +136,14 @@ export async function loadConfig(
   for (const [key, value] of Object.entries(merged)) {
     const expected = typeof (base as unknown as Record<string, unknown>)[key];
     if (expected === 'undefined') throw new ConfigError(`unknown setting "${key}"`);
-    if (typeof value !== expected || (expected === 'number' && !Number.isFinite(value))) {
-      throw new ConfigError(`setting "${key}" must be a ${expected}, got ${JSON.stringify(value)}`);
+    const list = Array.isArray((base as unknown as Record<string, unknown>)[key]);
+    const ok = list
+      ? Array.isArray(value) && value.every((x) => typeof x === 'string')
+      : typeof value === expected && (expected !== 'number' || Number.isFinite(value));
+    if (!ok) {
+      throw new ConfigError(
+        `setting "${key}" must be ${list ? 'a list of strings' : `a ${expected}`}, got ${JSON.stringify(value)}`,
+      );
     }
   }
   const config = merged as unknown as NodeConfig;

@@ -1,13 +1,15 @@
 import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
 import { encode } from '../codec/bencode.js';
 import { HashPool } from '../crypto/hash-pool.js';
+import { Dht } from '../dht/dht.js';
 import { ShoalError } from '../errors.js';
-import type { MagnetLink } from '../metainfo/magnet.js';
+import { type MagnetLink, type PeerAddress, parsePeer } from '../metainfo/magnet.js';
 import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
-import type { ByteStream, Runtime, TcpServer } from '../runtime/runtime.js';
-import { fetchMetadata } from '../swarm/metadata-fetcher.js';
+import type { ByteStream, Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
+import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
@@ -66,6 +68,10 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly announcers = new Map<string, Announcer>();
   private udpTrackers: UdpTrackerClient | undefined;
   private server: TcpServer | undefined;
+  private dht: Dht | undefined;
+  /** Settles when the DHT's first bootstrap is over (announces wait for it). */
+  private dhtReady: Promise<number> = Promise.resolve(0);
+  private readonly dhtTimers = new Map<string, TimerHandle>();
   private stopped = false;
 
   private constructor(
@@ -91,7 +97,9 @@ export class Node extends EventEmitter<NodeEvents> {
       node.udpTrackers = await UdpTrackerClient.open(runtime, {
         firstTimeoutMs: config.udpTrackerTimeoutMs,
       });
+      if (config.dht) node.dht = await node.startDht();
     } catch (error) {
+      await node.udpTrackers?.close();
       await node.server?.close();
       await node.pool.close();
       throw new ShoalError(
@@ -101,6 +109,33 @@ export class Node extends EventEmitter<NodeEvents> {
       );
     }
     return node;
+  }
+
+  /** Starts the DHT on the TCP port's number (or any port if taken) and bootstraps it. */
+  private async startDht(): Promise<Dht> {
+    const bootstrap = this.config.dhtBootstrap.map((text) => {
+      try {
+        return parsePeer(text);
+      } catch {
+        throw new ShoalError('CONFIG_INVALID', `DHT bootstrap node "${text}" is not HOST:PORT`);
+      }
+    });
+    const options = {
+      host: this.config.host,
+      bootstrap,
+      statePath: join(this.config.dataDir, 'dht.state'),
+    };
+    const dht = await Dht.start(this.runtime, { ...options, port: this.port }).catch(() =>
+      Dht.start(this.runtime, { ...options, port: 0 }),
+    );
+    dht.on('warning', (w) => this.emit('warning', `DHT: ${w}`, undefined));
+    this.dhtReady = dht.bootstrap().catch(() => 0);
+    return dht;
+  }
+
+  /** The DHT node, when enabled. */
+  get dhtNode(): Dht | undefined {
+    return this.dht;
   }
 
   /** The TCP port peers reach us on. */
@@ -166,6 +201,7 @@ export class Node extends EventEmitter<NodeEvents> {
     await torrent.start();
     for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
     this.startAnnouncer(id, torrent, options.trackers ?? []);
+    this.startDhtAnnounces(id, torrent);
     return torrent;
   }
 
@@ -174,13 +210,45 @@ export class Node extends EventEmitter<NodeEvents> {
    * `options.peers` (BEP 9), checks it against the info-hash, then downloads as usual.
    */
   async addMagnet(link: MagnetLink, options: AddTorrentOptions = {}): Promise<Torrent> {
-    const peers = [...link.peers, ...(options.peers ?? [])];
-    const info = await fetchMetadata(this.runtime, {
-      ...(link.infoHashV1 && { infoHashV1: link.infoHashV1 }),
-      ...(link.infoHashV2 && { infoHashV2: link.infoHashV2 }),
-      peers,
-      peerId: this.peerId,
-    });
+    const peers: PeerAddress[] = [...link.peers, ...(options.peers ?? [])];
+    const hash = (link.infoHashV1 ?? link.infoHashV2!.subarray(0, 20)) as Buffer;
+    // Peers to ask for the metadata also come from the link's trackers and the DHT.
+    const finders: Announcer[] = [];
+    const trackers = [...link.trackers, ...(options.trackers ?? [])];
+    if (trackers.length > 0) {
+      const a = new Announcer(
+        trackers.map((t) => [t]),
+        {
+          runtime: this.runtime,
+          udp: this.udpTrackers!,
+          infoHash: hash,
+          peerId: this.peerId,
+          port: () => this.port,
+          state: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
+          onPeers: (found) => peers.push(...found),
+        },
+      );
+      a.start();
+      finders.push(a);
+    }
+    const dht = this.dht;
+    if (dht) {
+      void this.dhtReady
+        .then(() => dht.getPeers(hash, (found) => peers.push(...found)))
+        .catch(() => undefined);
+    }
+    const dynamic = finders.length > 0 || this.dht !== undefined;
+    let info: Buffer;
+    try {
+      info = await fetchMetadata(this.runtime, {
+        ...(link.infoHashV1 && { infoHashV1: link.infoHashV1 }),
+        ...(link.infoHashV2 && { infoHashV2: link.infoHashV2 }),
+        peers: dynamic ? () => peers : peers,
+        peerId: this.peerId,
+      });
+    } finally {
+      await Promise.all(finders.map((a) => a.stop()));
+    }
     parseInfoDictionary(info); // refuse a hostile info dictionary before writing anything
     const torrent = Buffer.concat([
       encode({ announce: link.trackers[0] }).subarray(0, -1),
@@ -192,6 +260,26 @@ export class Node extends EventEmitter<NodeEvents> {
       Buffer.from('e'),
     ]);
     return this.add(torrent, { ...options, peers });
+  }
+
+  /** Announces a public torrent to the DHT now and every 15 minutes; peers found join the swarm. */
+  private startDhtAnnounces(id: string, torrent: Torrent): void {
+    const dht = this.dht;
+    if (!dht || torrent.meta.private) return;
+    const hash = torrent.handshakeHashes[0]!;
+    const announce = () =>
+      void this.dhtReady
+        .then(() =>
+          dht.announce(hash, this.port, {
+            seed: torrent.stats().state === 'seeding',
+            onPeers: (peers) => {
+              for (const p of peers) torrent.addPeer(p.host, p.port);
+            },
+          }),
+        )
+        .catch(() => undefined);
+    announce();
+    this.dhtTimers.set(id, this.runtime.timers.setInterval(announce, 15 * 60_000));
   }
 
   /** What each of a torrent's trackers last said. */
@@ -244,6 +332,8 @@ export class Node extends EventEmitter<NodeEvents> {
     for (const h of t.handshakeHashes) this.byHandshakeHash.delete(h.toString('hex'));
     await this.announcers.get(infoHash)?.stop();
     this.announcers.delete(infoHash);
+    this.dhtTimers.get(infoHash)?.cancel();
+    this.dhtTimers.delete(infoHash);
     await t.stop();
     await this.library.remove(infoHash);
   }
@@ -254,6 +344,8 @@ export class Node extends EventEmitter<NodeEvents> {
     this.stopped = true;
     await Promise.all([...this.announcers.values()].map((a) => a.stop()));
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    for (const t of this.dhtTimers.values()) t.cancel();
+    await this.dht?.stop();
     await this.udpTrackers?.close();
     await this.server?.close();
     await this.pool.close();

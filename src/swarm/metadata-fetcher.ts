@@ -24,7 +24,8 @@ export class MetadataError extends ShoalError {
 export interface FetchMetadataOptions {
   readonly infoHashV1?: Buffer;
   readonly infoHashV2?: Buffer;
-  readonly peers: readonly PeerAddress[];
+  /** Peers to ask; a function is read again each round (peers arriving from the DHT). */
+  readonly peers: readonly PeerAddress[] | (() => readonly PeerAddress[]);
   readonly peerId: Buffer;
   readonly timeoutMs?: number;
 }
@@ -42,7 +43,7 @@ export async function fetchMetadata(
 ): Promise<Buffer> {
   const handshakeHash = options.infoHashV1 ?? options.infoHashV2?.subarray(0, 20);
   if (!handshakeHash) throw new MetadataError('the magnet link has no info-hash');
-  if (options.peers.length === 0) {
+  if (Array.isArray(options.peers) && options.peers.length === 0) {
     throw new MetadataError(
       'no peers to fetch the torrent metadata from (give --peer HOST:PORT or x.pe in the link)',
     );
@@ -50,7 +51,12 @@ export async function fetchMetadata(
   const deadline = runtime.clock.now() + (options.timeoutMs ?? 60_000);
   const problems: string[] = [];
   for (let round = 0; runtime.clock.now() < deadline; round++) {
-    for (const peer of options.peers) {
+    const peers = typeof options.peers === 'function' ? options.peers() : options.peers;
+    const tried = new Set<string>();
+    for (const peer of peers) {
+      const key = `${peer.host}:${peer.port}`;
+      if (tried.has(key)) continue;
+      tried.add(key);
       const left = deadline - runtime.clock.now();
       if (left <= 0) break;
       try {
@@ -64,7 +70,9 @@ export async function fetchMetadata(
     );
   }
   throw new MetadataError(
-    `could not fetch the torrent metadata: ${problems.slice(-3).join('; ') || 'timed out'}`,
+    problems.length === 0
+      ? 'no peers found to fetch the torrent metadata from (give --peer HOST:PORT, x.pe in the link, or use the DHT)'
+      : `could not fetch the torrent metadata: ${problems.slice(-3).join('; ')}`,
   );
 }
 

@@ -1,10 +1,10 @@
 import { Bitfield } from '../codec/bitfield.js';
 import type { ByteStream, Clock } from '../runtime/runtime.js';
+import { RateMeter } from '../shared/rate.js';
 import type { ExtendedHandshake } from '../wire/extended.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { BlockRef } from '../wire/messages.js';
 import { PeerWire, type PeerWireHandler } from '../wire/peer-wire.js';
-import { RateMeter } from '../shared/rate.js';
 
 let nextSessionId = 1;
 

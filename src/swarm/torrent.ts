@@ -4,6 +4,7 @@ import type { HashPool } from '../crypto/hash-pool.js';
 import { ShoalError } from '../errors.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { ByteStream, Runtime, TimerHandle } from '../runtime/runtime.js';
+import { RateMeter, TokenBucket } from '../shared/rate.js';
 import { PieceLayout } from '../storage/layout.js';
 import { loadResume, type ResumeData, saveResume } from '../storage/resume.js';
 import { TorrentStorage } from '../storage/torrent-storage.js';
@@ -26,7 +27,6 @@ import { chooseUnchoked, pickOptimistic } from './choker.js';
 import { PeerSession } from './peer-session.js';
 import { BLOCK_BYTES, BufferPool, blockKey, PieceJob } from './piece-job.js';
 import { PiecePicker } from './piece-picker.js';
-import { RateMeter, TokenBucket } from '../shared/rate.js';
 
 /** Tunables of one torrent's swarm, with defaults in {@link DEFAULT_SWARM_OPTIONS}. */
 export interface SwarmOptions {

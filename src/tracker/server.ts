@@ -8,6 +8,7 @@ import type {
   UdpRemote,
   UdpSocket,
 } from '../runtime/runtime.js';
+import { IpRateLimiter } from '../shared/ip-rate-limiter.js';
 import {
   encodeAnnounceResponse,
   encodeFailure,
@@ -22,7 +23,6 @@ import {
   HttpRequestReader,
   httpResponse,
 } from './http-request.js';
-import { IpRateLimiter } from '../shared/ip-rate-limiter.js';
 import { type RegistryOptions, SwarmRegistry } from './registry.js';
 import {
   decodeUdpRequest,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { keysFromSeed } from '../../src/dht/bep44.js';
 import { Dht, type DhtOptions } from '../../src/dht/dht.js';
 import { decodeKrpc, encodeQuery } from '../../src/dht/krpc.js';
@@ -12,12 +12,18 @@ import { tempDir } from '../support/tmp.js';
 const runtime = createRealRuntime(new EgressPolicy('loopback'));
 
 /** Starts `n` DHT nodes on their own loopback addresses, bootstrapped from the first. */
-async function network(t: TestContext, n: number, options: Partial<DhtOptions> = {}): Promise<Dht[]> {
+async function network(
+  t: TestContext,
+  n: number,
+  options: Partial<DhtOptions> = {},
+): Promise<Dht[]> {
   const nodes: Dht[] = [];
   for (let i = 0; i < n; i++) {
     const host = `127.0.1.${i + 1}`;
     const bootstrap = i === 0 ? [] : [{ host: '127.0.1.1', port: nodes[0]!.port }];
-    nodes.push(await Dht.start(runtime, { host, port: 0, bootstrap, queryTimeoutMs: 1000, ...options }));
+    nodes.push(
+      await Dht.start(runtime, { host, port: 0, bootstrap, queryTimeoutMs: 1000, ...options }),
+    );
   }
   t.after(() => Promise.all(nodes.map((d) => d.stop())));
   for (const d of nodes.slice(1)) await d.bootstrap();
@@ -27,8 +33,14 @@ async function network(t: TestContext, n: number, options: Partial<DhtOptions> =
 
 test('a 60-node DHT: peers announced at one node are found from any other; items round-trip', async (t) => {
   const nodes = await network(t, 60);
-  assert.ok(nodes.every((d) => d.table.size >= 4), 'every node knows others');
-  assert.ok(nodes.reduce((n, d) => n + d.table.size, 0) / nodes.length >= 8, 'tables are well filled');
+  assert.ok(
+    nodes.every((d) => d.table.size >= 4),
+    'every node knows others',
+  );
+  assert.ok(
+    nodes.reduce((n, d) => n + d.table.size, 0) / nodes.length >= 8,
+    'tables are well filled',
+  );
   const infoHash = Buffer.alloc(20, 0x42);
   await nodes[7]!.announce(infoHash, 51413);
   await nodes[23]!.announce(infoHash, 51414, { impliedPort: true });
@@ -70,7 +82,8 @@ test('a flooding address is rate-limited while others are still answered; no amp
     floodReplies++;
     floodBytesIn += m.length;
   });
-  const ping = (i: number) => encodeQuery(Buffer.from([i >> 8, i & 255]), 'ping', { id: Buffer.alloc(20, 1) }, false);
+  const ping = (i: number) =>
+    encodeQuery(Buffer.from([i >> 8, i & 255]), 'ping', { id: Buffer.alloc(20, 1) }, false);
   let floodBytesOut = 0;
   for (let i = 0; i < 500; i++) {
     const p = ping(i);
@@ -96,7 +109,12 @@ test('the node id and routing table survive a restart', async (t) => {
   const dir = await tempDir(t);
   const statePath = join(dir, 'dht.state');
   const others = await network(t, 12);
-  const a = await Dht.start(runtime, { host: '127.0.1.200', port: 0, bootstrap: [{ host: '127.0.1.1', port: others[0]!.port }], statePath });
+  const a = await Dht.start(runtime, {
+    host: '127.0.1.200',
+    port: 0,
+    bootstrap: [{ host: '127.0.1.1', port: others[0]!.port }],
+    statePath,
+  });
   await a.bootstrap();
   const id = a.id;
   const size = a.table.size;

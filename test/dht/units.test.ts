@@ -3,7 +3,13 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { encode } from '../../src/codec/bencode.js';
 import { decodeCompactNodes, encodeCompactNodes } from '../../src/codec/compact.js';
-import { immutableTarget, keysFromSeed, mutableTarget, signMutable, verifyMutable } from '../../src/dht/bep44.js';
+import {
+  immutableTarget,
+  keysFromSeed,
+  mutableTarget,
+  signMutable,
+  verifyMutable,
+} from '../../src/dht/bep44.js';
 import { crc32c } from '../../src/dht/crc32c.js';
 import { decodeKrpc, encodeQuery, KrpcError } from '../../src/dht/krpc.js';
 import { commonPrefixBits, idMatchesIp, nodeIdForIp } from '../../src/dht/node-id.js';
@@ -28,7 +34,8 @@ test('BEP 42 node ids: the spec test vectors validate, and generated ids match t
   for (const [ip, id] of vectors) assert.ok(idMatchesIp(Buffer.from(id, 'hex'), ip), ip);
   assert.ok(!idMatchesIp(Buffer.from(vectors[0]![1], 'hex'), '21.75.31.124'));
   const random = new SeededRandom(5);
-  for (const ip of ['8.8.4.4', '203.0.113.7', '2001:db8::5']) assert.ok(idMatchesIp(nodeIdForIp(ip, random), ip), ip);
+  for (const ip of ['8.8.4.4', '203.0.113.7', '2001:db8::5'])
+    assert.ok(idMatchesIp(nodeIdForIp(ip, random), ip), ip);
   assert.ok(idMatchesIp(Buffer.alloc(20), '127.0.0.1'), 'loopback is exempt');
   assert.ok(idMatchesIp(Buffer.alloc(20), '192.168.1.2'), 'private ranges are exempt');
 });
@@ -43,13 +50,25 @@ test('KRPC decodes the BEP 5 examples and refuses garbage with KrpcError', () =>
   assert.deepEqual(err.y === 'e' && [err.code, err.message], [201, 'A Generic Error Ocurred']);
   const ro = decodeKrpc(encodeQuery(Buffer.from('xy'), 'ping', { id: Buffer.alloc(20) }, true));
   assert.ok(ro.y === 'q' && ro.readOnly);
-  for (const bad of ['', 'de', 'd1:t2:aa1:y1:qe', 'd1:t2:aa1:y1:xe', 'i1e', 'd1:t2:aa1:y1:q1:q4:pinge']) {
+  for (const bad of [
+    '',
+    'de',
+    'd1:t2:aa1:y1:qe',
+    'd1:t2:aa1:y1:xe',
+    'i1e',
+    'd1:t2:aa1:y1:q1:q4:pinge',
+  ]) {
     assert.throws(() => decodeKrpc(Buffer.from(bad)), KrpcError, bad);
   }
 });
 
 test('fuzz: KRPC decoding never throws anything but KrpcError', () => {
-  const sample = encodeQuery(Buffer.from('ab'), 'get_peers', { id: Buffer.alloc(20, 1), info_hash: Buffer.alloc(20, 2), want: ['n4', 'n6'] }, false);
+  const sample = encodeQuery(
+    Buffer.from('ab'),
+    'get_peers',
+    { id: Buffer.alloc(20, 1), info_hash: Buffer.alloc(20, 2), want: ['n4', 'n6'] },
+    false,
+  );
   fc.assert(
     fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), mutated(sample)), (bytes) => {
       try {
@@ -76,7 +95,8 @@ test('the routing table splits only its own bucket, keeps k per bucket, and repl
   const random = new SeededRandom(1);
   const own = Buffer.alloc(20, 0);
   const table = new RoutingTable(own, () => clock.now());
-  for (let i = 0; i < 2000; i++) table.insert({ id: random.bytes(20), host: '10.0.0.1', port: 1000 + (i % 60000) }, true);
+  for (let i = 0; i < 2000; i++)
+    table.insert({ id: random.bytes(20), host: '10.0.0.1', port: 1000 + (i % 60000) }, true);
   assert.ok(table.depth > 4, 'split a few times');
   // Far bucket (first bit differs) holds at most k.
   const far = table.all().filter((n) => commonPrefixBits(own, n.id) === 0);
@@ -88,9 +108,17 @@ test('the routing table splits only its own bucket, keeps k per bucket, and repl
   table.failed(victim.id);
   assert.ok(table.get(victim.id), 'one failure is forgiven');
   table.failed(victim.id);
-  assert.equal(table.get(victim.id), undefined, 'a bad node gives way to one from the replacement cache');
+  assert.equal(
+    table.get(victim.id),
+    undefined,
+    'a bad node gives way to one from the replacement cache',
+  );
   const kept = far[1]!;
-  assert.equal(table.insert({ id: kept.id, host: '10.6.6.6', port: 1 }, true).kind, 'ignored', 'no hijacking an id');
+  assert.equal(
+    table.insert({ id: kept.id, host: '10.6.6.6', port: 1 }, true).kind,
+    'ignored',
+    'no hijacking an id',
+  );
   clock.advance(20 * 60_000);
   const other = { id: Buffer.from(far[1]!.id), host: '10.0.0.10', port: 10 };
   other.id[19] ^= 2;
@@ -116,6 +144,9 @@ test('BEP 44: signatures verify, targets are hashes, tampering is detected', () 
   assert.ok(verifyMutable(item));
   assert.ok(!verifyMutable({ ...item, seq: 2 }));
   assert.ok(!verifyMutable({ ...item, v: encode('Hello World?') }));
-  assert.deepEqual(immutableTarget(encode('Hello World!')).toString('hex'), 'e5f96f6f38320f0f33959cb4d3d656452117aadb');
+  assert.deepEqual(
+    immutableTarget(encode('Hello World!')).toString('hex'),
+    'e5f96f6f38320f0f33959cb4d3d656452117aadb',
+  );
   assert.equal(mutableTarget(keys.publicKey, Buffer.from('foobar')).length, 20);
 });

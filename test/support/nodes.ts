@@ -19,6 +19,7 @@ export async function startNode(t: TestContext, config: Partial<NodeConfig> = {}
     port: 0,
     host: '127.0.0.1',
     hashWorkers: 1,
+    dht: false,
     ...config,
   });
   t.after(() => node.stop());
