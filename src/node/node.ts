@@ -176,6 +176,7 @@ export class Node extends EventEmitter<NodeEvents> {
         pool: this.pool,
         peerId: this.peerId,
         listenPort: () => this.port,
+        localAddress: this.config.host,
         globalUpload: this.globalUpload,
         globalDownload: this.globalDownload,
         banned: this.banned,
@@ -186,6 +187,7 @@ export class Node extends EventEmitter<NodeEvents> {
         ...(options.recheck !== undefined && { recheck: options.recheck }),
         ...(options.filePriorities && { filePriorities: options.filePriorities }),
         swarm: {
+          pex: this.config.pex,
           maxPeers: this.config.maxPeersPerTorrent,
           uploadSlots: this.config.uploadSlots,
           ...options.swarm,

@@ -209,7 +209,9 @@ function realTcp(egress: EgressPolicy): TcpFactory {
     connect(host, port, options) {
       return new Promise((resolve, reject) => {
         egress.assertAllowed(host, port, 'TCP connect'); // a throw here rejects the promise
-        const socket = connect({ host, port, noDelay: true });
+        const local = options?.localAddress;
+        const bindable = local !== undefined && local !== '0.0.0.0' && local !== '::' && local !== '';
+        const socket = connect({ host, port, noDelay: true, ...(bindable && { localAddress: local }) });
         const timer =
           options?.timeoutMs === undefined
             ? undefined

@@ -125,7 +125,11 @@ export interface TcpFactory {
     onConnection: (stream: ByteStream) => void,
   ): Promise<TcpServer>;
   /** Connects; the egress policy is checked first. */
-  connect(host: string, port: number, options?: { timeoutMs?: number }): Promise<ByteStream>;
+  connect(
+    host: string,
+    port: number,
+    options?: { timeoutMs?: number; /** Source address to bind, if not any. */ localAddress?: string },
+  ): Promise<ByteStream>;
 }
 
 /** Metadata of a file system entry. */

@@ -24,6 +24,7 @@ import {
   type MetadataMessage,
 } from '../wire/ut-metadata.js';
 import { chooseUnchoked, pickOptimistic } from './choker.js';
+import { PeerExchange, listenAddress } from './peer-exchange.js';
 import { PeerSession } from './peer-session.js';
 import { BLOCK_BYTES, BufferPool, blockKey, PieceJob } from './piece-job.js';
 import { PiecePicker } from './piece-picker.js';
@@ -46,6 +47,9 @@ export interface SwarmOptions {
   readonly downloadLimit: number;
   readonly pieceCacheBytes: number;
   readonly clientName: string;
+  /** Exchange peers with peers (BEP 11); never for private torrents. */
+  readonly pex: boolean;
+  readonly pexIntervalMs: number;
 }
 
 /** Defaults close to those of mainstream clients. */
@@ -63,6 +67,8 @@ export const DEFAULT_SWARM_OPTIONS: SwarmOptions = {
   downloadLimit: 0,
   pieceCacheBytes: 32 * 1024 * 1024,
   clientName: 'shoal 0.1.0',
+  pex: true,
+  pexIntervalMs: 60_000,
 };
 
 /** Where a torrent stands. */
@@ -95,6 +101,8 @@ export interface TorrentDeps {
   readonly peerId: Buffer;
   /** Our TCP listen port, sent in the extended handshake. */
   readonly listenPort: () => number;
+  /** The address we listen on; outgoing connections leave from it too (unless it is "any"). */
+  readonly localAddress?: string;
   /** Node-wide limits shared by every torrent. */
   readonly globalUpload: TokenBucket;
   readonly globalDownload: TokenBucket;
@@ -174,6 +182,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private optimistic: number | undefined;
   private jobLimit = 4;
   private readonly buffers: BufferPool;
+  private pex: PeerExchange | undefined;
   private lastChokeAt = Number.NEGATIVE_INFINITY;
   private lastOptimisticAt = Number.NEGATIVE_INFINITY;
   private wasted = 0;
@@ -211,6 +220,15 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (meta.infoHashV2) this.handshakeHashes.push(meta.infoHashV2.subarray(0, 20));
     if (options.filePriorities) this.setFilePriorities(options.filePriorities);
     this.extensions.register('ut_metadata', (s, payload) => this.onMetadataMessage(s, payload));
+    if (this.opts.pex && !meta.private) {
+      this.pex = new PeerExchange(
+        (host, port) => this.addPeer(host, port),
+        () => deps.runtime.clock.now(),
+        this.opts.pexIntervalMs,
+      );
+      const pex = this.pex;
+      this.extensions.register('ut_pex', (s, payload) => pex.onMessage(s, payload));
+    }
   }
 
   /** The info-hash shown to users: v1 when there is one, else v2. */
@@ -303,6 +321,16 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       peers: [...this.sessions.values()].filter((s) => s.bits !== undefined || s.wire.ready).length,
       banned: this.strikesBanned(),
     };
+  }
+
+  /** Addresses (where they listen, when known) of the peers connected now. */
+  peerAddresses(): string[] {
+    return [...this.sessions.values()]
+      .filter((s) => s.handshake && !s.closed)
+      .map((s) => {
+        const a = listenAddress(s);
+        return a ? `${a.host}:${a.port}` : `${s.host}:${s.stream.remotePort}`;
+      });
   }
 
   // ---------------------------------------------------------------- connections
@@ -414,7 +442,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.connecting.add(key);
       c.retryAt = now + 10_000;
       this.deps.runtime.tcp
-        .connect(c.host, c.port, { timeoutMs: this.opts.handshakeTimeoutMs })
+        .connect(c.host, c.port, {
+          timeoutMs: this.opts.handshakeTimeoutMs,
+          ...(this.deps.localAddress !== undefined && { localAddress: this.deps.localAddress }),
+        })
         .then((stream) => {
           this.connecting.delete(key);
           if (this.state === 'stopped' || this.state === 'paused') {
@@ -437,8 +468,18 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private onHandshake(session: PeerSession, h: Handshake): void {
     const known = this.handshakeHashes.some((x) => x.equals(h.infoHash));
     if (!known) throw new WireError('handshake for a different torrent');
-    if (Buffer.from(h.peerId).equals(this.deps.peerId))
-      throw new WireError('connected to ourselves');
+    if (Buffer.from(h.peerId).equals(this.deps.peerId)) throw new WireError('connected to ourselves');
+    for (const other of this.sessions.values()) {
+      if (other === session || !other.handshake || !Buffer.from(other.handshake.peerId).equals(h.peerId)) continue;
+      // Two connections to one peer (both dialled at once): both sides keep the one opened by
+      // the peer with the lower id, so they agree on which to close.
+      const keepOutgoing = Buffer.compare(this.deps.peerId, Buffer.from(h.peerId)) < 0;
+      if (session.outgoing === keepOutgoing && other.outgoing !== keepOutgoing) {
+        this.drop(other, undefined);
+        break;
+      }
+      throw new WireError('already connected to this peer');
+    }
     if (this.deps.banned.has(session.host)) throw new WireError('banned peer');
     session.handshake = h;
     session.fast = hasCapability(h.reserved, 'fast');
@@ -1070,6 +1111,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.rechoke(now);
     }
     this.connectSome();
+    this.pex?.tick(this.sessions.values(), (s, payload) => {
+      const id = s.extended?.m.get('ut_pex');
+      if (id) s.wire.sendMessage({ type: 'extended', id, payload });
+    });
     this.emit('progress', this.stats());
   }
 

@@ -125,3 +125,22 @@ test('metadata that does not match the info-hash is refused', async (t) => {
     MetadataError,
   );
 });
+
+test('PEX: leechers that only know the seeder learn of each other (BEP 11)', async (t) => {
+  const dir = await tempDir(t);
+  const torrent = await fixtureTorrent(dir, 'set', FILES, { pieceLength: 16384 });
+  const swarm = { pexIntervalMs: 500 };
+  const seeder = await startNode(t, { uploadLimit: 100_000 });
+  await seeder.add(torrent, { downloadDir: dir, swarm });
+  const a = await startNode(t, { host: '127.0.0.5' });
+  const b = await startNode(t, { host: '127.0.0.6' });
+  const seederAt = [{ host: '127.0.0.1', port: seeder.port }];
+  const ta = await a.add(torrent, { downloadDir: join(dir, 'a'), peers: seederAt, swarm });
+  const tb = await b.add(torrent, { downloadDir: join(dir, 'b'), peers: seederAt, swarm });
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && !ta.peerAddresses().includes(`127.0.0.6:${b.port}`)) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(ta.peerAddresses().includes(`127.0.0.6:${b.port}`), `A is connected to ${ta.peerAddresses()}`);
+  assert.ok(tb.peerAddresses().some((p) => p.startsWith('127.0.0.5')), 'and B to A');
+});

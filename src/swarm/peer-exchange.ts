@@ -1,0 +1,83 @@
+import type { PeerEndpoint } from '../codec/compact.js';
+import { decodePex, encodePex, PexFlag, type PexPeer } from '../wire/ut-pex.js';
+import type { PeerSession } from './peer-session.js';
+
+
+interface PexState {
+  told: Map<string, PeerEndpoint>;
+  lastSentAt: number;
+  lastReceivedAt: number;
+}
+
+/**
+ * Peer exchange (BEP 11 `ut_pex`) for one torrent: tells each supporting peer, at most once a
+ * minute, which peers we connected to or lost since last time (≤ 50 each), and hands the peers
+ * others tell us about to `addPeer`. Messages arriving faster than BEP 11 allows are ignored.
+ */
+export class PeerExchange {
+  private readonly state = new WeakMap<PeerSession, PexState>();
+
+  constructor(
+    private readonly addPeer: (host: string, port: number) => void,
+    private readonly now: () => number,
+    /** BEP 11: one message per peer per minute; senders much faster than that are ignored. */
+    private readonly intervalMs = 60_000,
+  ) {}
+
+  /** Handles a `ut_pex` message from `session`. @throws {WireError} on a malformed one */
+  onMessage(session: PeerSession, payload: Uint8Array): void {
+    const s = this.stateOf(session);
+    const now = this.now();
+    const tooSoon = now - s.lastReceivedAt < this.intervalMs * 0.75;
+    const message = decodePex(payload);
+    if (tooSoon && s.lastReceivedAt > 0) return;
+    s.lastReceivedAt = now;
+    for (const p of message.added) if (p.port > 0) this.addPeer(p.host, p.port);
+  }
+
+  /** Sends due messages to every peer that speaks `ut_pex`. */
+  tick(sessions: Iterable<PeerSession>, send: (session: PeerSession, payload: Buffer) => void): void {
+    const list = [...sessions].filter((s) => !s.closed && s.handshake);
+    const current = new Map<string, PexPeer>();
+    for (const s of list) {
+      const address = listenAddress(s);
+      if (!address) continue;
+      const flags = (s.outgoing ? PexFlag.reachable : 0) | (s.bits?.complete ? PexFlag.seed : 0);
+      current.set(`${address.host}:${address.port}`, { ...address, flags });
+    }
+    const now = this.now();
+    for (const s of list) {
+      if (!s.extended?.m.get('ut_pex')) continue;
+      const st = this.stateOf(s);
+      if (now - st.lastSentAt < this.intervalMs) continue;
+      const self = listenAddress(s);
+      const selfKey = self ? `${self.host}:${self.port}` : '';
+      const added = [...current].filter(([k]) => k !== selfKey && !st.told.has(k)).map(([, p]) => p);
+      const dropped = [...st.told].filter(([k]) => !current.has(k)).map(([, p]) => p);
+      if (added.length === 0 && dropped.length === 0 && st.lastSentAt > 0) continue;
+      const addedNow = added.slice(0, 50);
+      const droppedNow = dropped.slice(0, 50);
+      for (const p of addedNow) st.told.set(`${p.host}:${p.port}`, p);
+      for (const p of droppedNow) st.told.delete(`${p.host}:${p.port}`);
+      st.lastSentAt = now;
+      send(s, encodePex({ added: addedNow, dropped: droppedNow }));
+    }
+  }
+
+  private stateOf(session: PeerSession): PexState {
+    let s = this.state.get(session);
+    if (!s) {
+      s = { told: new Map(), lastSentAt: 0, lastReceivedAt: 0 };
+      this.state.set(session, s);
+    }
+    return s;
+  }
+}
+
+/** Where a peer accepts connections: the address we dialled, or its advertised port. */
+export function listenAddress(s: PeerSession): PeerEndpoint | undefined {
+  const host = s.host.startsWith('::ffff:') ? s.host.slice(7) : s.host;
+  if (s.outgoing) return { host, port: s.stream.remotePort };
+  const p = s.extended?.p;
+  return p ? { host, port: p } : undefined;
+}
