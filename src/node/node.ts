@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { encode } from '../codec/bencode.js';
 import { HashPool } from '../crypto/hash-pool.js';
 import { Dht } from '../dht/dht.js';
+import { LocalDiscovery } from '../discovery/lsd.js';
 import { ShoalError } from '../errors.js';
 import { type MagnetLink, type PeerAddress, parsePeer } from '../metainfo/magnet.js';
 import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
@@ -69,6 +70,7 @@ export class Node extends EventEmitter<NodeEvents> {
   private udpTrackers: UdpTrackerClient | undefined;
   private server: TcpServer | undefined;
   private dht: Dht | undefined;
+  private lsd: LocalDiscovery | undefined;
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
   private dhtReady: Promise<number> = Promise.resolve(0);
   private readonly dhtTimers = new Map<string, TimerHandle>();
@@ -98,6 +100,14 @@ export class Node extends EventEmitter<NodeEvents> {
         firstTimeoutMs: config.udpTrackerTimeoutMs,
       });
       if (config.dht) node.dht = await node.startDht();
+      if (config.lsd) {
+        node.lsd = await LocalDiscovery.start(runtime, {
+          listenPort: () => node.port,
+          ...(config.host !== '0.0.0.0' &&
+            config.host !== '::' && { interfaceAddress: config.host }),
+          onPeer: (infoHash, host, port) => node.byHandshakeHash.get(infoHash)?.addPeer(host, port),
+        });
+      }
     } catch (error) {
       await node.udpTrackers?.close();
       await node.server?.close();
@@ -204,6 +214,7 @@ export class Node extends EventEmitter<NodeEvents> {
     for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
     this.startAnnouncer(id, torrent, options.trackers ?? []);
     this.startDhtAnnounces(id, torrent);
+    if (!torrent.meta.private) this.lsd?.add(torrent.handshakeHashes[0]!.toString('hex'));
     return torrent;
   }
 
@@ -335,6 +346,7 @@ export class Node extends EventEmitter<NodeEvents> {
     await this.announcers.get(infoHash)?.stop();
     this.announcers.delete(infoHash);
     this.dhtTimers.get(infoHash)?.cancel();
+    this.lsd?.remove(t.handshakeHashes[0]!.toString('hex'));
     this.dhtTimers.delete(infoHash);
     await t.stop();
     await this.library.remove(infoHash);
@@ -348,6 +360,7 @@ export class Node extends EventEmitter<NodeEvents> {
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
     for (const t of this.dhtTimers.values()) t.cancel();
     await this.dht?.stop();
+    await this.lsd?.stop();
     await this.udpTrackers?.close();
     await this.server?.close();
     await this.pool.close();

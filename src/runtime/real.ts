@@ -109,7 +109,10 @@ function realHttp(egress: EgressPolicy): HttpClient {
 function realUdp(egress: EgressPolicy): UdpFactory {
   return {
     bind(options) {
-      const socket = createSocket({ type: options.family === 'IPv6' ? 'udp6' : 'udp4' });
+      const socket = createSocket({
+        type: options.family === 'IPv6' ? 'udp6' : 'udp4',
+        reuseAddr: options.reuseAddr === true,
+      });
       return new Promise((resolve, reject) => {
         socket.once('error', reject);
         socket.bind(options.port ?? 0, options.host, () => {
@@ -132,6 +135,11 @@ function realUdp(egress: EgressPolicy): UdpFactory {
               socket.on('error', handler);
             },
             address: () => socket.address(),
+            addMembership(group, interfaceAddress) {
+              socket.addMembership(group, interfaceAddress);
+              socket.setMulticastTTL(2);
+              if (interfaceAddress) socket.setMulticastInterface(interfaceAddress);
+            },
             close: () => new Promise((done) => socket.close(() => done())),
           };
           resolve(wrapped);
@@ -210,8 +218,14 @@ function realTcp(egress: EgressPolicy): TcpFactory {
       return new Promise((resolve, reject) => {
         egress.assertAllowed(host, port, 'TCP connect'); // a throw here rejects the promise
         const local = options?.localAddress;
-        const bindable = local !== undefined && local !== '0.0.0.0' && local !== '::' && local !== '';
-        const socket = connect({ host, port, noDelay: true, ...(bindable && { localAddress: local }) });
+        const bindable =
+          local !== undefined && local !== '0.0.0.0' && local !== '::' && local !== '';
+        const socket = connect({
+          host,
+          port,
+          noDelay: true,
+          ...(bindable && { localAddress: local }),
+        });
         const timer =
           options?.timeoutMs === undefined
             ? undefined

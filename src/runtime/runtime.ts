@@ -79,12 +79,20 @@ export interface UdpSocket {
   onMessage(handler: (data: Buffer, from: UdpRemote) => void): void;
   onError(handler: (error: Error) => void): void;
   address(): { address: string; port: number };
+  /** Joins a multicast group (for local service discovery). */
+  addMembership(group: string, interfaceAddress?: string): void;
   close(): Promise<void>;
 }
 
 /** Creates UDP sockets. */
 export interface UdpFactory {
-  bind(options: { port?: number; host?: string; family?: 'IPv4' | 'IPv6' }): Promise<UdpSocket>;
+  bind(options: {
+    port?: number;
+    host?: string;
+    family?: 'IPv4' | 'IPv6';
+    /** Share the port with other sockets (multicast listeners). */
+    reuseAddr?: boolean;
+  }): Promise<UdpSocket>;
 }
 
 /** A connected, ordered byte stream (TCP or its simulated equivalent). */
@@ -128,7 +136,10 @@ export interface TcpFactory {
   connect(
     host: string,
     port: number,
-    options?: { timeoutMs?: number; /** Source address to bind, if not any. */ localAddress?: string },
+    options?: {
+      timeoutMs?: number /** Source address to bind, if not any. */;
+      localAddress?: string;
+    },
   ): Promise<ByteStream>;
 }
 

@@ -2,7 +2,6 @@ import type { PeerEndpoint } from '../codec/compact.js';
 import { decodePex, encodePex, PexFlag, type PexPeer } from '../wire/ut-pex.js';
 import type { PeerSession } from './peer-session.js';
 
-
 interface PexState {
   told: Map<string, PeerEndpoint>;
   lastSentAt: number;
@@ -36,7 +35,10 @@ export class PeerExchange {
   }
 
   /** Sends due messages to every peer that speaks `ut_pex`. */
-  tick(sessions: Iterable<PeerSession>, send: (session: PeerSession, payload: Buffer) => void): void {
+  tick(
+    sessions: Iterable<PeerSession>,
+    send: (session: PeerSession, payload: Buffer) => void,
+  ): void {
     const list = [...sessions].filter((s) => !s.closed && s.handshake);
     const current = new Map<string, PexPeer>();
     for (const s of list) {
@@ -52,7 +54,9 @@ export class PeerExchange {
       if (now - st.lastSentAt < this.intervalMs) continue;
       const self = listenAddress(s);
       const selfKey = self ? `${self.host}:${self.port}` : '';
-      const added = [...current].filter(([k]) => k !== selfKey && !st.told.has(k)).map(([, p]) => p);
+      const added = [...current]
+        .filter(([k]) => k !== selfKey && !st.told.has(k))
+        .map(([, p]) => p);
       const dropped = [...st.told].filter(([k]) => !current.has(k)).map(([, p]) => p);
       if (added.length === 0 && dropped.length === 0 && st.lastSentAt > 0) continue;
       const addedNow = added.slice(0, 50);

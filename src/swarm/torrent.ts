@@ -24,7 +24,7 @@ import {
   type MetadataMessage,
 } from '../wire/ut-metadata.js';
 import { chooseUnchoked, pickOptimistic } from './choker.js';
-import { PeerExchange, listenAddress } from './peer-exchange.js';
+import { listenAddress, PeerExchange } from './peer-exchange.js';
 import { PeerSession } from './peer-session.js';
 import { BLOCK_BYTES, BufferPool, blockKey, PieceJob } from './piece-job.js';
 import { PiecePicker } from './piece-picker.js';
@@ -468,9 +468,15 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private onHandshake(session: PeerSession, h: Handshake): void {
     const known = this.handshakeHashes.some((x) => x.equals(h.infoHash));
     if (!known) throw new WireError('handshake for a different torrent');
-    if (Buffer.from(h.peerId).equals(this.deps.peerId)) throw new WireError('connected to ourselves');
+    if (Buffer.from(h.peerId).equals(this.deps.peerId))
+      throw new WireError('connected to ourselves');
     for (const other of this.sessions.values()) {
-      if (other === session || !other.handshake || !Buffer.from(other.handshake.peerId).equals(h.peerId)) continue;
+      if (
+        other === session ||
+        !other.handshake ||
+        !Buffer.from(other.handshake.peerId).equals(h.peerId)
+      )
+        continue;
       // Two connections to one peer (both dialled at once): both sides keep the one opened by
       // the peer with the lower id, so they agree on which to close.
       const keepOutgoing = Buffer.compare(this.deps.peerId, Buffer.from(h.peerId)) < 0;

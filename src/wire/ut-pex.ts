@@ -1,12 +1,23 @@
 import { type BValue, decode, encode } from '../codec/bencode.js';
-import { decodeCompactPeers, encodeCompactPeers, ipFamily, type PeerEndpoint } from '../codec/compact.js';
+import {
+  decodeCompactPeers,
+  encodeCompactPeers,
+  ipFamily,
+  type PeerEndpoint,
+} from '../codec/compact.js';
 import { WireError } from './errors.js';
 
 /** BEP 11 caps: at most 50 added and 50 dropped peers per message. */
 export const MAX_PEX_PEERS = 50;
 
 /** BEP 11 peer flags. */
-export const PexFlag = { encryption: 0x01, seed: 0x02, utp: 0x04, holepunch: 0x08, reachable: 0x10 } as const;
+export const PexFlag = {
+  encryption: 0x01,
+  seed: 0x02,
+  utp: 0x04,
+  holepunch: 0x08,
+  reachable: 0x10,
+} as const;
 
 /** A peer in a PEX message, with its flags. */
 export interface PexPeer extends PeerEndpoint {
@@ -39,7 +50,10 @@ export function encodePex(m: PexMessage): Buffer {
 export function decodePex(payload: Uint8Array): PexMessage {
   let root: BValue;
   try {
-    root = decode(payload, { limits: { maxDepth: 4, maxValues: 64, maxStringBytes: 64 * 1024 }, unsortedKeys: true });
+    root = decode(payload, {
+      limits: { maxDepth: 4, maxValues: 64, maxStringBytes: 64 * 1024 },
+      unsortedKeys: true,
+    });
   } catch (error) {
     throw new WireError(`ut_pex: ${(error as Error).message}`);
   }
@@ -48,11 +62,15 @@ export function decodePex(payload: Uint8Array): PexMessage {
     const v = root.get(key);
     return v instanceof Uint8Array ? v : new Uint8Array(0);
   };
-  const withFlags = (peers: PeerEndpoint[], flags: Uint8Array): PexPeer[] => peers.map((p, i) => ({ ...p, flags: flags[i] ?? 0 }));
+  const withFlags = (peers: PeerEndpoint[], flags: Uint8Array): PexPeer[] =>
+    peers.map((p, i) => ({ ...p, flags: flags[i] ?? 0 }));
   const added = [
     ...withFlags(decodeCompactPeers(bytes('added'), 4), bytes('added.f')),
     ...withFlags(decodeCompactPeers(bytes('added6'), 6), bytes('added6.f')),
   ].slice(0, MAX_PEX_PEERS);
-  const dropped = [...decodeCompactPeers(bytes('dropped'), 4), ...decodeCompactPeers(bytes('dropped6'), 6)].slice(0, MAX_PEX_PEERS);
+  const dropped = [
+    ...decodeCompactPeers(bytes('dropped'), 4),
+    ...decodeCompactPeers(bytes('dropped6'), 6),
+  ].slice(0, MAX_PEX_PEERS);
   return { added, dropped };
 }

@@ -141,6 +141,12 @@ test('PEX: leechers that only know the seeder learn of each other (BEP 11)', asy
   while (Date.now() < deadline && !ta.peerAddresses().includes(`127.0.0.6:${b.port}`)) {
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.ok(ta.peerAddresses().includes(`127.0.0.6:${b.port}`), `A is connected to ${ta.peerAddresses()}`);
-  assert.ok(tb.peerAddresses().some((p) => p.startsWith('127.0.0.5')), 'and B to A');
+  assert.ok(
+    ta.peerAddresses().includes(`127.0.0.6:${b.port}`),
+    `A is connected to ${ta.peerAddresses()}`,
+  );
+  assert.ok(
+    tb.peerAddresses().some((p) => p.startsWith('127.0.0.5')),
+    'and B to A',
+  );
 });

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import { Bitfield } from '../../src/codec/bitfield.js';
 import { ManualClock } from '../../src/runtime/manual-clock.js';
 import { SeededRandom } from '../../src/runtime/seeded-random.js';
+import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
 import { chooseUnchoked, pickOptimistic } from '../../src/swarm/choker.js';
 import { PiecePicker } from '../../src/swarm/piece-picker.js';
-import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
 
 test('Bitfield follows BEP 3 bit order and validates spare bits', () => {
   const b = new Bitfield(10);
