@@ -187,6 +187,12 @@ export class Node extends EventEmitter<NodeEvents> {
         peerId: this.peerId,
         listenPort: () => this.port,
         localAddress: this.config.host,
+        ...(this.dht && {
+          dht: {
+            port: () => this.dht?.port ?? 0,
+            nodeSeen: (host: string, port: number) => void this.dht?.query({ host, port }, 'ping', {}).catch(() => undefined),
+          },
+        }),
         globalUpload: this.globalUpload,
         globalDownload: this.globalDownload,
         banned: this.banned,

@@ -108,6 +108,8 @@ export interface TorrentDeps {
   readonly globalDownload: TokenBucket;
   /** Bans that apply to every torrent. */
   readonly banned: Set<string>;
+  /** The node's DHT, when it runs one (BEP 5 port messages). */
+  readonly dht?: { port(): number; nodeSeen(host: string, port: number): void };
 }
 
 /** Options for one torrent. */
@@ -374,6 +376,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         'extensionProtocol',
         'fast',
         ...(this.meta.infoHashV2 ? (['v2'] as const) : []),
+        ...(this.deps.dht && !this.meta.private ? (['dht'] as const) : []),
       ]),
       infoHash,
       peerId: this.deps.peerId,
@@ -507,6 +510,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       session.wire.sendMessage({ type: 'have-none' });
     else if (this.have.cardinality > 0)
       session.wire.sendMessage({ type: 'bitfield', bits: this.have.bytes });
+    const dhtPort = this.deps.dht?.port();
+    if (dhtPort && !this.meta.private && hasCapability(h.reserved, 'dht')) {
+      session.wire.sendMessage({ type: 'port', port: dhtPort });
+    }
   }
 
   private onMessage(session: PeerSession, m: Message): void {
@@ -603,8 +610,12 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         // Serving merkle proofs is not implemented yet; say so, as BEP 52 provides.
         session.wire.sendMessage({ ...m, type: 'hash-reject' });
         return;
+      case 'port':
+        // BEP 5: the peer runs a DHT node there; let our DHT meet it.
+        if (m.port > 0 && !this.meta.private) this.deps.dht?.nodeSeen(session.host, m.port);
+        return;
       default:
-        return; // port, suggest, hashes, hash-reject: nothing to do yet
+        return; // suggest, hashes, hash-reject: nothing to do yet
     }
   }
 
