@@ -190,7 +190,8 @@ export class Node extends EventEmitter<NodeEvents> {
         ...(this.dht && {
           dht: {
             port: () => this.dht?.port ?? 0,
-            nodeSeen: (host: string, port: number) => void this.dht?.query({ host, port }, 'ping', {}).catch(() => undefined),
+            nodeSeen: (host: string, port: number) =>
+              void this.dht?.query({ host, port }, 'ping', {}).catch(() => undefined),
           },
         }),
         globalUpload: this.globalUpload,
@@ -251,10 +252,18 @@ export class Node extends EventEmitter<NodeEvents> {
       finders.push(a);
     }
     const dht = this.dht;
+    let searching = dht !== undefined;
     if (dht) {
-      void this.dhtReady
-        .then(() => dht.getPeers(hash, (found) => peers.push(...found)))
-        .catch(() => undefined);
+      // Ask the DHT again every few seconds until the metadata arrives: a first lookup on a
+      // young routing table may miss.
+      void (async () => {
+        await this.dhtReady;
+        while (searching) {
+          await dht.getPeers(hash, (found) => peers.push(...found)).catch(() => undefined);
+          if (searching)
+            await new Promise<void>((resolve) => this.runtime.timers.setTimeout(resolve, 3000));
+        }
+      })();
     }
     const dynamic = finders.length > 0 || this.dht !== undefined;
     let info: Buffer;
@@ -266,6 +275,7 @@ export class Node extends EventEmitter<NodeEvents> {
         peerId: this.peerId,
       });
     } finally {
+      searching = false;
       await Promise.all(finders.map((a) => a.stop()));
     }
     parseInfoDictionary(info); // refuse a hostile info dictionary before writing anything

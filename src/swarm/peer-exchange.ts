@@ -29,7 +29,7 @@ export class PeerExchange {
     const now = this.now();
     const tooSoon = now - s.lastReceivedAt < this.intervalMs * 0.75;
     const message = decodePex(payload);
-    if (tooSoon && s.lastReceivedAt > 0) return;
+    if (tooSoon) return;
     s.lastReceivedAt = now;
     for (const p of message.added) if (p.port > 0) this.addPeer(p.host, p.port);
   }
@@ -58,7 +58,8 @@ export class PeerExchange {
         .filter(([k]) => k !== selfKey && !st.told.has(k))
         .map(([, p]) => p);
       const dropped = [...st.told].filter(([k]) => !current.has(k)).map(([, p]) => p);
-      if (added.length === 0 && dropped.length === 0 && st.lastSentAt > 0) continue;
+      if (added.length === 0 && dropped.length === 0 && st.lastSentAt > Number.NEGATIVE_INFINITY)
+        continue;
       const addedNow = added.slice(0, 50);
       const droppedNow = dropped.slice(0, 50);
       for (const p of addedNow) st.told.set(`${p.host}:${p.port}`, p);
@@ -71,7 +72,11 @@ export class PeerExchange {
   private stateOf(session: PeerSession): PexState {
     let s = this.state.get(session);
     if (!s) {
-      s = { told: new Map(), lastSentAt: 0, lastReceivedAt: 0 };
+      s = {
+        told: new Map(),
+        lastSentAt: Number.NEGATIVE_INFINITY,
+        lastReceivedAt: Number.NEGATIVE_INFINITY,
+      };
       this.state.set(session, s);
     }
     return s;

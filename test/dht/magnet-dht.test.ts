@@ -68,7 +68,14 @@ test('shoal get with a bare magnet link finds a seeder through a private 50-node
       '--json',
     ],
     { timeout: 60_000, env: { ...process.env, SHOAL_EGRESS: 'loopback' } },
-  );
+  ).catch((error: { stdout?: string; stderr?: string; message: string }) => {
+    throw new Error(
+      `${error.message}\nstdout: ${error.stdout
+        ?.split('\n')
+        .filter((l) => !l.includes('"progress"'))
+        .join('\n')}\nstderr: ${error.stderr}`,
+    );
+  });
   assert.match(stdout, /"event":"done"/);
   for (const f of ['film.mkv', 'subs.srt']) {
     assert.deepEqual(await readFile(join(out, 'film', f)), await readFile(join(dir, 'film', f)), f);
