@@ -29,7 +29,7 @@ test('PEX: a shoal leecher learns of a libtorrent leecher from the seeder', {
   const fx = await makeTransferFixture(scope, ['v1']);
   const torrent = torrentOf(fx, 'v1');
   const seeder = await startNode(t, { host: '127.0.0.1', uploadLimit: 150_000 });
-  const seeding = await seeder.add(await readFile(torrent), { downloadDir: fx.root + '/content' });
+  const seeding = await seeder.add(await readFile(torrent), { downloadDir: `${fx.root}/content` });
   const seedPort = seeder.port;
   const lt = await startLibtorrent(t, {
     mode: 'leech',

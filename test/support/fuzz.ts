@@ -53,3 +53,26 @@ export function expectOnly(
 ): void {
   if (!classes.some((c) => error instanceof c)) throw error;
 }
+
+/**
+ * The property every decoder must have: on any input from `inputs` it returns or throws one of
+ * `errors`, nothing else (no TypeError, no RangeError, no hang). Runs {@link FUZZ_RUNS} cases.
+ */
+export function assertDecoderSafe<T>(
+  inputs: fc.Arbitrary<T>,
+  decodeIt: (input: T) => unknown,
+  ...errors: (abstract new (
+    ...args: never[]
+  ) => Error)[]
+): void {
+  fc.assert(
+    fc.property(inputs, (input) => {
+      try {
+        decodeIt(input);
+      } catch (error) {
+        expectOnly(error, ...errors);
+      }
+    }),
+    { numRuns: FUZZ_RUNS },
+  );
+}

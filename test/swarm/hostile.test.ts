@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
-import { reservedBytes } from '../../src/wire/handshake.js';
 import { encodeMessage } from '../../src/wire/messages.js';
-import { PeerWire } from '../../src/wire/peer-wire.js';
+import { startFakeSeed } from '../support/evil-peer.js';
 import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
 import { rawHandshake, sendRaw } from '../support/raw-peer.js';
 import { tempDir } from '../support/tmp.js';
@@ -79,35 +77,9 @@ test('a peer that lies in its bitfield and stalls is dropped; others finish the 
   const seeder = await startNode(t, { uploadLimit: 100_000 });
   await seeder.add(torrent, { downloadDir: dir });
   // The liar: claims every piece, unchokes, and never answers.
-  let liarClosedAt: number | undefined;
-  const liar = createServer((socket: Socket) => {
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      liarClosedAt ??= performance.now();
-    });
-    const wire: PeerWire = new PeerWire(
-      (chunks) => {
-        for (const c of chunks) socket.write(c);
-      },
-      {
-        handshake: (h) => {
-          wire.sendHandshake({
-            reserved: reservedBytes(['fast']),
-            infoHash: h.infoHash,
-            peerId: Buffer.alloc(20, 0x66),
-          });
-          wire.sendMessage({ type: 'have-all' });
-          wire.sendMessage({ type: 'unchoke' });
-        },
-        message: () => {},
-      },
-      1 << 20,
-    );
-    socket.on('data', (d) => wire.receive(d));
-  });
-  await new Promise<void>((resolve) => liar.listen(0, '127.0.0.3', resolve));
-  t.after(() => new Promise<void>((resolve) => liar.close(() => resolve())));
-  const liarPort = (liar.address() as { port: number }).port;
+  const liar = await startFakeSeed('127.0.0.3', () => {});
+  t.after(() => liar.close());
+  const liarPort = liar.port;
   const leecher = await startNode(t);
   const getting = await leecher.add(torrent, {
     downloadDir: join(dir, 'out'),
@@ -119,6 +91,7 @@ test('a peer that lies in its bitfield and stalls is dropped; others finish the 
   });
   await whenDone(getting, 60_000);
   const doneAt = performance.now();
+  const liarClosedAt = liar.closedAt();
   assert.ok(
     liarClosedAt !== undefined && liarClosedAt < doneAt,
     'the staller was disconnected before the download ended',
