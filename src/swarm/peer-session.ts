@@ -36,6 +36,10 @@ export class PeerSession {
   snubbed = false;
   /** It has contributed to a piece that verified; until then its pipeline stays short. */
   trusted = false;
+  /** Pieces it refused to send us (BEP 6 reject), by when: asked elsewhere for a while. */
+  readonly rejected = new Map<number, number>();
+  /** Pieces we, as a seed, pointed it elsewhere for once (it gets them if it asks again). */
+  readonly redirected = new Set<number>();
   /** Pieces it contributed to that are waiting for their hash check. */
   awaitingCheck = 0;
   closed = false;

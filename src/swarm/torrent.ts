@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Bitfield } from '../codec/bitfield.js';
-import type { HashPool } from '../crypto/hash-pool.js';
+import type { PieceHasher } from '../crypto/hash-job.js';
 import { ShoalError } from '../errors.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { ByteStream, Runtime, TimerHandle } from '../runtime/runtime.js';
@@ -97,7 +97,8 @@ export interface TorrentStats {
 /** Everything a torrent needs from the node that owns it. */
 export interface TorrentDeps {
   readonly runtime: Runtime;
-  readonly pool: HashPool;
+  /** Hashes pieces for verification (a worker pool, or inline in the simulator). */
+  readonly pool: PieceHasher;
   readonly peerId: Buffer;
   /** Our TCP listen port, sent in the extended handshake. */
   readonly listenPort: () => number;
@@ -146,6 +147,8 @@ const CHOKE_INTERVAL_MS = 10_000;
 const OPTIMISTIC_INTERVAL_MS = 30_000;
 const MAX_REQUEST_BYTES = 128 * 1024;
 const MAX_UNSOLICITED_BYTES = 4 * 1024 * 1024;
+/** How long a piece a peer refused is asked for elsewhere before that peer is tried again. */
+const REJECT_BACKOFF_MS = 10_000;
 
 /**
  * One torrent's swarm: the peers connected for it, which pieces to ask whom for, who may
@@ -184,6 +187,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private optimistic: number | undefined;
   private jobLimit = 4;
   private readonly buffers: BufferPool;
+  /** How often each piece was requested from us from its start (a seed spreads pieces evenly). */
+  private readonly timesSent: Uint16Array;
+  private neverSent: number;
   private pex: PeerExchange | undefined;
   private lastChokeAt = Number.NEGATIVE_INFINITY;
   private lastOptimisticAt = Number.NEGATIVE_INFINITY;
@@ -202,6 +208,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.opts = { ...DEFAULT_SWARM_OPTIONS, ...options.swarm };
     this.layout = new PieceLayout(meta);
     this.buffers = new BufferPool(meta.pieceLength);
+    this.timesSent = new Uint16Array(meta.pieceCount);
+    this.neverSent = meta.pieceCount;
     this.storage = new TorrentStorage(
       deps.runtime.fs,
       options.downloadDir,
@@ -590,6 +598,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       case 'reject': {
         if (!session.fast) throw new WireError('reject without the fast extension');
         const key = blockKey(m.index, Math.floor(m.begin / BLOCK_BYTES));
+        if (session.outstanding.has(key)) session.rejected.set(m.index, this.deps.runtime.clock.now());
         this.release(session, key);
         this.fillRequests(session);
         return;
@@ -667,8 +676,15 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private fillRequests(session: PeerSession): void {
     if (session.closed || this.state !== 'downloading' || !session.bits) return;
-    const canRequest = (index: number) =>
-      !session.wire.peerChoking || session.allowedFast.has(index);
+    const now = this.deps.runtime.clock.now();
+    const canRequest = (index: number) => {
+      const rejectedAt = session.rejected.get(index);
+      if (rejectedAt !== undefined) {
+        if (now - rejectedAt < REJECT_BACKOFF_MS) return false;
+        session.rejected.delete(index);
+      }
+      return !session.wire.peerChoking || session.allowedFast.has(index);
+    };
     if (session.wire.peerChoking && session.allowedFast.size === 0) return;
     // Top the pipeline up in batches rather than one request per block received.
     const target = Math.min(session.pipelineTarget, session.requestLimit);
@@ -959,8 +975,30 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }
     if (session.incoming.length >= this.opts.maxIncomingRequests)
       throw new WireError('request flood');
+    if (this.shouldRedirect(session, r.index)) {
+      // A seed's upload is the swarm's scarcest resource: a piece it has sent before and
+      // another peer already holds is better fetched from that peer. Said once per piece
+      // (BEP 6 reject); a peer that asks again gets it.
+      session.redirected.add(r.index);
+      session.wire.sendMessage({ type: 'reject', ...r });
+      return;
+    }
+    if (r.begin === 0) {
+      if (this.timesSent[r.index] === 0) this.neverSent--;
+      this.timesSent[r.index] = Math.min(65535, this.timesSent[r.index]! + 1);
+    }
     session.incoming.push({ index: r.index, begin: r.begin, length: r.length });
     void this.serve(session);
+  }
+
+  private shouldRedirect(session: PeerSession, index: number): boolean {
+    if (this.state !== 'seeding' || !session.fast || this.timesSent[index] === 0) return false;
+    if (session.redirected.has(index)) return false;
+    if (this.neverSent > 0) return true; // first, every piece out once
+    for (const other of this.sessions.values()) {
+      if (other !== session && !other.closed && other.bits?.has(index)) return true;
+    }
+    return false;
   }
 
   /**
