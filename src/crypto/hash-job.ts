@@ -23,6 +23,18 @@ export interface HashJobResult {
   readonly v2?: Uint8Array;
 }
 
+/**
+ * Whatever hashes pieces for verification and torrent creation: the worker-thread `HashPool` in
+ * production, or an `InlineHasher` where hashing must happen on the calling thread (the
+ * simulator, whose virtual time cannot wait for real threads).
+ */
+export interface PieceHasher {
+  /** How many jobs it works on at once (callers keep about twice that many in flight). */
+  readonly size: number;
+  /** Hashes `job`; `job.buffer` is unusable until the result hands it back. */
+  run(job: HashJob): Promise<HashJobResult>;
+}
+
 /** Does the hashing of one job; runs inside a worker (and inline when no pool is wanted). */
 export function runHashJob(job: HashJob): HashJobResult {
   const data = new Uint8Array(job.buffer);

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { HashJob, HashJobResult } from './hash-job.js';
+import type { HashJob, HashJobResult, PieceHasher } from './hash-job.js';
 
 interface Pending {
   resolve: (result: HashJobResult) => void;
@@ -12,7 +12,7 @@ interface Pending {
  * torrent keeps the event loop free. Jobs go to the least-busy worker; buffers are transferred,
  * not copied, both ways.
  */
-export class HashPool {
+export class HashPool implements PieceHasher {
   private readonly workers: { worker: Worker; busy: number }[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;

@@ -1,8 +1,7 @@
 import { basename, join } from 'node:path';
 import { type Encodable, encode } from '../codec/bencode.js';
-import type { HashJob, HashJobResult } from '../crypto/hash-job.js';
+import type { HashJob, HashJobResult, PieceHasher } from '../crypto/hash-job.js';
 import { leavesPerPiece } from '../crypto/hash-job.js';
-import type { HashPool } from '../crypto/hash-pool.js';
 import {
   HASH_BYTES,
   MERKLE_BLOCK_BYTES,
@@ -66,7 +65,7 @@ const JOB_TARGET_BYTES = 4 * 1024 * 1024;
 export async function createTorrent(
   inputPath: string,
   fs: FileSystem,
-  pool: HashPool,
+  pool: PieceHasher,
   options: CreateTorrentOptions = {},
 ): Promise<CreatedTorrent> {
   const version = options.version ?? 'hybrid';
@@ -174,7 +173,7 @@ class Hasher {
 
   constructor(
     private readonly fs: FileSystem,
-    private readonly pool: HashPool,
+    private readonly pool: PieceHasher,
     private readonly pieceLength: number,
     private readonly totalLength: number,
     private readonly onProgress?: (hashedBytes: number, totalBytes: number) => void,

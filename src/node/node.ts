@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { encode } from '../codec/bencode.js';
+import type { PieceHasher } from '../crypto/hash-job.js';
 import { HashPool } from '../crypto/hash-pool.js';
 import { Dht } from '../dht/dht.js';
 import { LocalDiscovery } from '../discovery/lsd.js';
@@ -63,7 +64,9 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly torrents = new Map<string, Torrent>();
   private readonly byHandshakeHash = new Map<string, Torrent>();
   private readonly banned = new Set<string>();
-  private readonly pool: HashPool;
+  private readonly pool: PieceHasher;
+  /** The worker pool this node created (and so closes); none when a hasher was given. */
+  private readonly ownPool: HashPool | undefined;
   private readonly globalUpload: TokenBucket;
   private readonly globalDownload: TokenBucket;
   private readonly announcers = new Map<string, Announcer>();
@@ -79,18 +82,25 @@ export class Node extends EventEmitter<NodeEvents> {
   private constructor(
     readonly runtime: Runtime,
     readonly config: NodeConfig,
+    hasher: PieceHasher | undefined,
   ) {
     super();
     this.peerId = Buffer.concat([Buffer.from(CLIENT_PREFIX, 'latin1'), runtime.random.bytes(12)]);
     this.library = new Library(runtime.fs, config.dataDir);
-    this.pool = new HashPool(config.hashWorkers > 0 ? config.hashWorkers : undefined);
+    this.ownPool = hasher
+      ? undefined
+      : new HashPool(config.hashWorkers > 0 ? config.hashWorkers : undefined);
+    this.pool = hasher ?? this.ownPool!;
     this.globalUpload = new TokenBucket(runtime.clock, config.uploadLimit);
     this.globalDownload = new TokenBucket(runtime.clock, config.downloadLimit);
   }
 
-  /** Starts a node listening on `config.port`. */
-  static async start(runtime: Runtime, config: NodeConfig): Promise<Node> {
-    const node = new Node(runtime, config);
+  /**
+   * Starts a node listening on `config.port`. `hasher` replaces the node's own worker pool
+   * (the simulator passes an inline one); the caller then owns it.
+   */
+  static async start(runtime: Runtime, config: NodeConfig, hasher?: PieceHasher): Promise<Node> {
+    const node = new Node(runtime, config, hasher);
     await runtime.fs.mkdir(config.dataDir);
     try {
       node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) =>
@@ -111,7 +121,7 @@ export class Node extends EventEmitter<NodeEvents> {
     } catch (error) {
       await node.udpTrackers?.close();
       await node.server?.close();
-      await node.pool.close();
+      await node.ownPool?.close();
       throw new ShoalError(
         'LISTEN_FAILED',
         `cannot listen on ${config.host}:${config.port}: ${(error as Error).message} (try --port 0 for any free port)`,
@@ -379,7 +389,7 @@ export class Node extends EventEmitter<NodeEvents> {
     await this.lsd?.stop();
     await this.udpTrackers?.close();
     await this.server?.close();
-    await this.pool.close();
+    await this.ownPool?.close();
   }
 
   private onConnection(stream: ByteStream): void {

@@ -1,4 +1,4 @@
-import type { HashPool } from '../crypto/hash-pool.js';
+import type { PieceHasher } from '../crypto/hash-job.js';
 import type { PieceLayout } from './layout.js';
 
 /**
@@ -8,7 +8,7 @@ import type { PieceLayout } from './layout.js';
 export class PieceVerifier {
   constructor(
     private readonly layout: PieceLayout,
-    private readonly pool: HashPool,
+    private readonly pool: PieceHasher,
   ) {}
 
   /** Resolves with the verdict and the buffer (handed back by the worker). */
