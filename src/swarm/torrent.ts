@@ -6,7 +6,7 @@ import type { Metainfo } from '../metainfo/types.js';
 import type { ByteStream, Runtime, TimerHandle } from '../runtime/runtime.js';
 import { RateMeter, TokenBucket } from '../shared/rate.js';
 import { PieceLayout } from '../storage/layout.js';
-import { loadResume, type ResumeData, saveResume } from '../storage/resume.js';
+import { PieceState } from '../storage/piece-state.js';
 import { TorrentStorage } from '../storage/torrent-storage.js';
 import { PieceVerifier } from '../storage/verifier.js';
 import { WireError } from '../wire/errors.js';
@@ -16,18 +16,18 @@ import {
   encodeExtendedHandshake,
 } from '../wire/extended.js';
 import { type Handshake, hasCapability, reservedBytes } from '../wire/handshake.js';
-import type { BlockRef, Message } from '../wire/messages.js';
+import type { Message } from '../wire/messages.js';
 import {
   decodeMetadataMessage,
   encodeMetadataMessage,
   METADATA_PIECE_BYTES,
   type MetadataMessage,
 } from '../wire/ut-metadata.js';
-import { chooseUnchoked, pickOptimistic } from './choker.js';
 import { listenAddress, PeerExchange } from './peer-exchange.js';
 import { PeerSession } from './peer-session.js';
 import { BLOCK_BYTES, BufferPool, blockKey, PieceJob } from './piece-job.js';
 import { PiecePicker } from './piece-picker.js';
+import { Uploader } from './uploader.js';
 
 /** Tunables of one torrent's swarm, with defaults in {@link DEFAULT_SWARM_OPTIONS}. */
 export interface SwarmOptions {
@@ -144,8 +144,8 @@ export class TorrentError extends ShoalError {
 
 const TICK_MS = 1000;
 const CHOKE_INTERVAL_MS = 10_000;
-const OPTIMISTIC_INTERVAL_MS = 30_000;
-const MAX_REQUEST_BYTES = 128 * 1024;
+/** Largest message accepted beyond a block and its header. */
+const MAX_BLOCK_MESSAGE = 128 * 1024 + 64;
 const MAX_UNSOLICITED_BYTES = 4 * 1024 * 1024;
 /** How long a piece a peer refused is asked for elsewhere before that peer is tried again. */
 const REJECT_BACKOFF_MS = 10_000;
@@ -166,6 +166,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly opts: SwarmOptions;
   private readonly picker: PiecePicker;
   private readonly verifier: PieceVerifier;
+  private readonly pieceState: PieceState;
   private readonly sessions = new Map<number, PeerSession>();
   private readonly jobs = new Map<number, PieceJob>();
   private readonly writing = new Map<number, Promise<void>>();
@@ -180,19 +181,12 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly uploadRate: RateMeter;
   private readonly upBucket: TokenBucket;
   private readonly downBucket: TokenBucket;
-  private readonly cache = new Map<number, Promise<Buffer>>();
-  /** The pieces of `cache` whose reads have finished. */
-  private readonly ready = new Map<number, Buffer>();
+  private readonly uploader: Uploader;
   private timers: TimerHandle[] = [];
-  private optimistic: number | undefined;
   private jobLimit = 4;
   private readonly buffers: BufferPool;
-  /** How often each piece was requested from us from its start (a seed spreads pieces evenly). */
-  private readonly timesSent: Uint16Array;
-  private neverSent: number;
   private pex: PeerExchange | undefined;
   private lastChokeAt = Number.NEGATIVE_INFINITY;
-  private lastOptimisticAt = Number.NEGATIVE_INFINITY;
   private wasted = 0;
   private doneEmitted = false;
   private resumeDirty = false;
@@ -208,8 +202,6 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.opts = { ...DEFAULT_SWARM_OPTIONS, ...options.swarm };
     this.layout = new PieceLayout(meta);
     this.buffers = new BufferPool(meta.pieceLength);
-    this.timesSent = new Uint16Array(meta.pieceCount);
-    this.neverSent = meta.pieceCount;
     this.storage = new TorrentStorage(
       deps.runtime.fs,
       options.downloadDir,
@@ -220,6 +212,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.have = new Bitfield(meta.pieceCount);
     this.picker = new PiecePicker(meta.pieceCount, this.have, deps.runtime.random);
     this.verifier = new PieceVerifier(this.layout, deps.pool);
+    this.pieceState = new PieceState(
+      deps.runtime.fs,
+      this.layout,
+      this.storage,
+      this.verifier,
+      options.resumePath,
+    );
     const clock = deps.runtime.clock;
     this.downloadRate = new RateMeter(clock);
     this.uploadRate = new RateMeter(clock);
@@ -229,6 +228,24 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (meta.infoHashV1) this.handshakeHashes.push(meta.infoHashV1);
     if (meta.infoHashV2) this.handshakeHashes.push(meta.infoHashV2.subarray(0, 20));
     if (options.filePriorities) this.setFilePriorities(options.filePriorities);
+    this.uploader = new Uploader({
+      layout: this.layout,
+      storage: this.storage,
+      timers: deps.runtime.timers,
+      random: (n) => deps.runtime.random.int(n),
+      have: this.have,
+      v2Only: meta.pieces === undefined,
+      seeding: () => this.state === 'seeding',
+      paused: () => this.state === 'paused',
+      sessions: () => this.sessions.values(),
+      drop: (s, e) => this.drop(s, e),
+      bucket: this.upBucket,
+      globalBucket: deps.globalUpload,
+      meter: this.uploadRate,
+      uploadSlots: this.opts.uploadSlots,
+      maxIncomingRequests: this.opts.maxIncomingRequests,
+      pieceCacheBytes: this.opts.pieceCacheBytes,
+    });
     this.extensions.register('ut_metadata', (s, payload) => this.onMetadataMessage(s, payload));
     if (this.opts.pex && !meta.private) {
       this.pex = new PeerExchange(
@@ -249,7 +266,12 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   /** Checks what is on disk (trusting resume data when files are unchanged), then joins the swarm. */
   async start(): Promise<void> {
     this.state = 'checking';
-    await this.checkExisting();
+    await this.pieceState.load(this.have, {
+      recheck: this.options.recheck === true,
+      parallel: Math.max(2, this.deps.pool.size * 2),
+      stopped: () => this.isStopped(),
+    });
+    this.resumeDirty = true;
     await this.storage.createEmptyFiles();
     this.state = this.wantsMore() ? 'downloading' : 'seeding';
     if (!this.wantsMore()) this.emitDone();
@@ -393,7 +415,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private newSession(stream: ByteStream, outgoing: boolean): PeerSession {
     const maxMessage = Math.max(
-      MAX_REQUEST_BYTES + 64,
+      MAX_BLOCK_MESSAGE,
       Math.ceil(this.meta.pieceCount / 8) + 64,
       1 << 20,
     );
@@ -411,7 +433,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     stream.onData((chunk) => this.receive(session, chunk));
     stream.onDrain(() => {
       session.congested = false;
-      void this.serve(session);
+      void this.uploader.serve(session);
     });
     stream.onClose(() => this.drop(session, undefined));
     return session;
@@ -440,7 +462,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.emit('warning', `${session.address}: ${reason.message}`);
     if (reason instanceof WireError)
       this.emit('warning', `${session.address} dropped: ${reason.message}`);
-    if (this.optimistic === session.id) this.optimistic = undefined;
+    this.uploader.forget(session);
   }
 
   private connectSome(): void {
@@ -569,36 +591,24 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         this.fillRequests(session);
         return;
       case 'interested':
-        if (this.freeSlot()) this.unchoke(session);
+        this.uploader.onInterested(session);
         return;
       case 'not-interested':
         return;
       case 'request':
-        this.onRequest(session, m);
+        this.uploader.onRequest(session, m);
         return;
-      case 'cancel': {
-        const i = session.incoming.findIndex(
-          (r) => r.index === m.index && r.begin === m.begin && r.length === m.length,
-        );
-        if (i >= 0) {
-          session.incoming.splice(i, 1);
-          if (session.fast)
-            session.wire.sendMessage({
-              type: 'reject',
-              index: m.index,
-              begin: m.begin,
-              length: m.length,
-            });
-        }
+      case 'cancel':
+        this.uploader.onCancel(session, m);
         return;
-      }
       case 'piece':
         this.onBlock(session, m.index, m.begin, m.block);
         return;
       case 'reject': {
         if (!session.fast) throw new WireError('reject without the fast extension');
         const key = blockKey(m.index, Math.floor(m.begin / BLOCK_BYTES));
-        if (session.outstanding.has(key)) session.rejected.set(m.index, this.deps.runtime.clock.now());
+        if (session.outstanding.has(key))
+          session.rejected.set(m.index, this.deps.runtime.clock.now());
         this.release(session, key);
         this.fillRequests(session);
         return;
@@ -958,175 +968,6 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     return this.picker.wantsMore();
   }
 
-  // ---------------------------------------------------------------- uploading
-
-  private onRequest(session: PeerSession, r: BlockRef): void {
-    const valid =
-      r.index < this.meta.pieceCount &&
-      r.length > 0 &&
-      r.length <= MAX_REQUEST_BYTES &&
-      r.begin + r.length <= this.requestableSize(r.index);
-    if (!valid) throw new WireError(`invalid request ${r.index}:${r.begin}+${r.length}`);
-    if (!this.have.has(r.index) || session.wire.amChoking || this.state === 'paused') {
-      if (++session.requestsWhileChoked > this.opts.maxIncomingRequests)
-        throw new WireError('request flood while choked');
-      if (session.fast) session.wire.sendMessage({ type: 'reject', ...r });
-      return;
-    }
-    if (session.incoming.length >= this.opts.maxIncomingRequests)
-      throw new WireError('request flood');
-    if (this.shouldRedirect(session, r.index)) {
-      // A seed's upload is the swarm's scarcest resource: a piece it has sent before and
-      // another peer already holds is better fetched from that peer. Said once per piece
-      // (BEP 6 reject); a peer that asks again gets it.
-      session.redirected.add(r.index);
-      session.wire.sendMessage({ type: 'reject', ...r });
-      return;
-    }
-    if (r.begin === 0) {
-      if (this.timesSent[r.index] === 0) this.neverSent--;
-      this.timesSent[r.index] = Math.min(65535, this.timesSent[r.index]! + 1);
-    }
-    session.incoming.push({ index: r.index, begin: r.begin, length: r.length });
-    void this.serve(session);
-  }
-
-  private shouldRedirect(session: PeerSession, index: number): boolean {
-    if (this.state !== 'seeding' || !session.fast || this.timesSent[index] === 0) return false;
-    if (session.redirected.has(index)) return false;
-    if (this.neverSent > 0) return true; // first, every piece out once
-    for (const other of this.sessions.values()) {
-      if (other !== session && !other.closed && other.bits?.has(index)) return true;
-    }
-    return false;
-  }
-
-  /**
-   * Bytes of piece `index` a peer may request. v2-only torrents align every file to a piece
-   * boundary, and libtorrent (2.0.4+) pads the last file too, so it asks for whole blocks of
-   * the torrent's last piece that run into that implied tail padding; BEP 47 says requests
-   * covering padding must be served (with zeros).
-   */
-  private requestableSize(index: number): number {
-    return this.meta.pieces === undefined ? this.layout.pieceLength : this.layout.pieceSize(index);
-  }
-
-  private async serve(session: PeerSession): Promise<void> {
-    if (session.serving) return;
-    session.serving = true;
-    let batch = 0;
-    try {
-      while (
-        !session.closed &&
-        !session.congested &&
-        session.incoming.length > 0 &&
-        !session.wire.amChoking
-      ) {
-        const r = session.incoming[0]!;
-        const wait = Math.max(
-          this.upBucket.delayFor(r.length),
-          this.deps.globalUpload.delayFor(r.length),
-        );
-        if (wait > 0) {
-          await new Promise<void>((resolve) => this.deps.runtime.timers.setTimeout(resolve, wait));
-          continue;
-        }
-        session.incoming.shift();
-        // Cached pieces are served without yielding, so a run of blocks leaves in one write;
-        // every 64 blocks we yield so the socket can report congestion.
-        let piece = this.cachedPiece(r.index);
-        if (piece === undefined || ++batch % 64 === 0) piece = await this.readPiece(r.index);
-        if (session.closed || session.wire.amChoking) break;
-        this.upBucket.tryTake(r.length);
-        this.deps.globalUpload.tryTake(r.length);
-        let block = piece.subarray(r.begin, r.begin + r.length);
-        // Past the data of a v2 torrent's last piece: the implied tail padding, all zeros.
-        if (block.length < r.length)
-          block = Buffer.concat([block, Buffer.alloc(r.length - block.length)]);
-        session.wire.sendPiece(r.index, r.begin, block);
-        session.upload.add(r.length);
-        this.uploadRate.add(r.length);
-      }
-    } catch (error) {
-      this.drop(session, error as Error);
-    } finally {
-      session.serving = false;
-    }
-  }
-
-  private cachedPiece(index: number): Buffer | undefined {
-    return this.ready.get(index);
-  }
-
-  private readPiece(index: number): Promise<Buffer> {
-    const hit = this.cache.get(index);
-    if (hit) {
-      this.cache.delete(index);
-      this.cache.set(index, hit);
-      return hit;
-    }
-    const p = this.storage.read(index * this.layout.pieceLength, this.layout.pieceSize(index));
-    this.cache.set(index, p);
-    p.then(
-      (b) => {
-        if (this.cache.get(index) === p) this.ready.set(index, b);
-      },
-      () => this.cache.delete(index),
-    );
-    const maxEntries = Math.max(2, Math.floor(this.opts.pieceCacheBytes / this.layout.pieceLength));
-    while (this.cache.size > maxEntries) {
-      const oldest = this.cache.keys().next().value!;
-      this.cache.delete(oldest);
-      this.ready.delete(oldest);
-    }
-    return p;
-  }
-
-  private freeSlot(): boolean {
-    let unchoked = 0;
-    for (const s of this.sessions.values()) if (!s.wire.amChoking) unchoked++;
-    return unchoked < this.opts.uploadSlots;
-  }
-
-  private unchoke(session: PeerSession): void {
-    if (session.closed || !session.handshake || !session.wire.amChoking) return;
-    session.wire.sendMessage({ type: 'unchoke' });
-  }
-
-  private choke(session: PeerSession): void {
-    if (session.closed || session.wire.amChoking) return;
-    session.wire.sendMessage({ type: 'choke' });
-    if (session.fast)
-      for (const r of session.incoming) session.wire.sendMessage({ type: 'reject', ...r });
-    session.incoming.length = 0;
-  }
-
-  private rechoke(now: number): void {
-    const live = [...this.sessions.values()].filter((s) => s.handshake && !s.closed);
-    const candidates = live.map((s) => ({
-      id: s.id,
-      interested: s.wire.peerInterested,
-      downloadRate: s.download.bytesPerSecond,
-      uploadRate: s.upload.bytesPerSecond,
-      snubbed: s.snubbed,
-    }));
-    const seeding = this.state === 'seeding';
-    const regular = chooseUnchoked(candidates, this.opts.uploadSlots - 1, seeding, undefined);
-    if (
-      now - this.lastOptimisticAt >= OPTIMISTIC_INTERVAL_MS ||
-      this.optimistic === undefined ||
-      !this.sessions.has(this.optimistic)
-    ) {
-      this.optimistic = pickOptimistic(candidates, regular, (n) => this.deps.runtime.random.int(n));
-      this.lastOptimisticAt = now;
-    }
-    if (this.optimistic !== undefined) regular.add(this.optimistic);
-    for (const s of live) {
-      if (regular.has(s.id)) this.unchoke(s);
-      else this.choke(s);
-    }
-  }
-
   // ---------------------------------------------------------------- housekeeping
 
   private tick(): void {
@@ -1163,7 +1004,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }
     if (now - this.lastChokeAt >= CHOKE_INTERVAL_MS) {
       this.lastChokeAt = now;
-      this.rechoke(now);
+      this.uploader.rechoke(now);
     }
     this.connectSome();
     this.pex?.tick(this.sessions.values(), (s, payload) => {
@@ -1179,91 +1020,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.emit('done', this.stats());
   }
 
-  // ---------------------------------------------------------------- disk state
-
-  private async checkExisting(): Promise<void> {
-    const resume =
-      this.options.resumePath && !this.options.recheck
-        ? await loadResume(this.deps.runtime.fs, this.options.resumePath)
-        : undefined;
-    if (resume && (await this.resumeStillValid(resume))) {
-      const bits = new Bitfield(this.meta.pieceCount, resume.have);
-      for (const i of bits.indices()) this.have.set(i);
-      return;
-    }
-    await this.recheck();
-  }
-
-  private async resumeStillValid(resume: ResumeData): Promise<boolean> {
-    if (
-      !Bitfield.isValid(this.meta.pieceCount, resume.have) ||
-      resume.files.length !== this.layout.files.length
-    )
-      return false;
-    for (const [i, f] of this.layout.files.entries()) {
-      if (f.padding) continue;
-      const saved = resume.files[i]!;
-      const s = await this.deps.runtime.fs.stat(this.storage.filePath(i)).catch(() => undefined);
-      if (s === undefined) {
-        if (saved.length !== -1) return false;
-        continue;
-      }
-      if (s.size !== saved.length || Math.floor(s.mtimeMs) !== saved.mtimeMs) return false;
-    }
-    return true;
-  }
-
-  /** Verifies every piece whose files exist on disk. */
-  private async recheck(): Promise<void> {
-    const exists: boolean[] = [];
-    for (const [i, f] of this.layout.files.entries()) {
-      const s = f.padding
-        ? undefined
-        : await this.deps.runtime.fs.stat(this.storage.filePath(i)).catch(() => undefined);
-      exists.push(f.padding || s?.isFile === true);
-    }
-    const candidates: number[] = [];
-    for (let p = 0; p < this.meta.pieceCount; p++) {
-      const segs = this.layout.segments(p * this.layout.pieceLength, this.layout.pieceSize(p));
-      if (segs.some((s) => !s.padding) && segs.every((s) => exists[s.fileIndex]))
-        candidates.push(p);
-    }
-    const parallel = Math.max(2, this.deps.pool.size * 2);
-    let next = 0;
-    const worker = async () => {
-      while (next < candidates.length && !this.isStopped()) {
-        const p = candidates[next++]!;
-        const data = await this.storage.read(p * this.layout.pieceLength, this.layout.pieceSize(p));
-        const buffer = data.buffer.slice(
-          data.byteOffset,
-          data.byteOffset + data.length,
-        ) as ArrayBuffer;
-        const r = await this.verifier.verify(p, buffer);
-        if (r.ok) this.have.set(p);
-      }
-    };
-    await Promise.all(Array.from({ length: parallel }, worker));
-    this.resumeDirty = true;
-  }
-
   private async saveResumeData(): Promise<void> {
-    if (!this.options.resumePath || !this.resumeDirty) return;
+    if (!this.resumeDirty) return;
     this.resumeDirty = false;
     try {
-      await this.storage.sync();
-      const files = [];
-      for (const [i, f] of this.layout.files.entries()) {
-        if (f.padding) {
-          files.push({ length: 0, mtimeMs: 0 });
-          continue;
-        }
-        const s = await this.deps.runtime.fs.stat(this.storage.filePath(i)).catch(() => undefined);
-        files.push(s ? { length: s.size, mtimeMs: s.mtimeMs } : { length: -1, mtimeMs: 0 });
-      }
-      await saveResume(this.deps.runtime.fs, this.options.resumePath, {
-        have: this.have.bytes,
-        files,
-      });
+      await this.pieceState.save(this.have);
     } catch (error) {
       this.resumeDirty = true;
       this.emit('warning', `could not save resume data: ${(error as Error).message}`);

@@ -1,0 +1,105 @@
+import { Bitfield } from '../codec/bitfield.js';
+import type { FileSystem } from '../runtime/runtime.js';
+import type { PieceLayout } from './layout.js';
+import { loadResume, type ResumeData, saveResume } from './resume.js';
+import type { TorrentStorage } from './torrent-storage.js';
+import type { PieceVerifier } from './verifier.js';
+
+/**
+ * Which pieces of a torrent are verified on disk, across restarts: resume data is trusted only
+ * while every file's size and mtime still match what was saved with it; otherwise every piece
+ * whose files exist is hashed again. Saving is atomic, after the files are synced.
+ */
+export class PieceState {
+  constructor(
+    private readonly fs: FileSystem,
+    private readonly layout: PieceLayout,
+    private readonly storage: TorrentStorage,
+    private readonly verifier: PieceVerifier,
+    /** Where resume data lives; none kept when undefined. */
+    private readonly resumePath: string | undefined,
+  ) {}
+
+  /**
+   * Marks in `have` what is verified on disk. `recheck` ignores resume data; `parallel` bounds
+   * the pieces hashed at once; `stopped` aborts a long check.
+   */
+  async load(
+    have: Bitfield,
+    options: { recheck: boolean; parallel: number; stopped: () => boolean },
+  ): Promise<void> {
+    const resume =
+      this.resumePath && !options.recheck ? await loadResume(this.fs, this.resumePath) : undefined;
+    if (resume && (await this.stillValid(resume))) {
+      for (const i of new Bitfield(this.layout.pieceCount, resume.have).indices()) have.set(i);
+      return;
+    }
+    await this.recheck(have, options.parallel, options.stopped);
+  }
+
+  /** Saves `have` with each file's current size and mtime. */
+  async save(have: Bitfield): Promise<void> {
+    if (!this.resumePath) return;
+    await this.storage.sync();
+    const files = [];
+    for (const [i, f] of this.layout.files.entries()) {
+      if (f.padding) {
+        files.push({ length: 0, mtimeMs: 0 });
+        continue;
+      }
+      const s = await this.fs.stat(this.storage.filePath(i)).catch(() => undefined);
+      files.push(s ? { length: s.size, mtimeMs: s.mtimeMs } : { length: -1, mtimeMs: 0 });
+    }
+    await saveResume(this.fs, this.resumePath, { have: have.bytes, files });
+  }
+
+  private async stillValid(resume: ResumeData): Promise<boolean> {
+    if (
+      !Bitfield.isValid(this.layout.pieceCount, resume.have) ||
+      resume.files.length !== this.layout.files.length
+    ) {
+      return false;
+    }
+    for (const [i, f] of this.layout.files.entries()) {
+      if (f.padding) continue;
+      const saved = resume.files[i]!;
+      const s = await this.fs.stat(this.storage.filePath(i)).catch(() => undefined);
+      if (s === undefined) {
+        if (saved.length !== -1) return false;
+        continue;
+      }
+      if (s.size !== saved.length || Math.floor(s.mtimeMs) !== saved.mtimeMs) return false;
+    }
+    return true;
+  }
+
+  /** Verifies every piece whose files exist on disk. */
+  private async recheck(have: Bitfield, parallel: number, stopped: () => boolean): Promise<void> {
+    const exists: boolean[] = [];
+    for (const [i, f] of this.layout.files.entries()) {
+      const s = f.padding
+        ? undefined
+        : await this.fs.stat(this.storage.filePath(i)).catch(() => undefined);
+      exists.push(f.padding || s?.isFile === true);
+    }
+    const candidates: number[] = [];
+    for (let p = 0; p < this.layout.pieceCount; p++) {
+      const segs = this.layout.segments(p * this.layout.pieceLength, this.layout.pieceSize(p));
+      if (segs.some((s) => !s.padding) && segs.every((s) => exists[s.fileIndex]))
+        candidates.push(p);
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < candidates.length && !stopped()) {
+        const p = candidates[next++]!;
+        const data = await this.storage.read(p * this.layout.pieceLength, this.layout.pieceSize(p));
+        const buffer = data.buffer.slice(
+          data.byteOffset,
+          data.byteOffset + data.length,
+        ) as ArrayBuffer;
+        if ((await this.verifier.verify(p, buffer)).ok) have.set(p);
+      }
+    };
+    await Promise.all(Array.from({ length: parallel }, worker));
+  }
+}

@@ -1,0 +1,253 @@
+import type { Bitfield } from '../codec/bitfield.js';
+import type { Timers } from '../runtime/runtime.js';
+import type { RateMeter, TokenBucket } from '../shared/rate.js';
+import type { PieceLayout } from '../storage/layout.js';
+import type { TorrentStorage } from '../storage/torrent-storage.js';
+import { WireError } from '../wire/errors.js';
+import type { BlockRef } from '../wire/messages.js';
+import { chooseUnchoked, pickOptimistic } from './choker.js';
+import type { PeerSession } from './peer-session.js';
+
+/** Largest block a peer may request (16 KiB is usual; some clients ask for more). */
+const MAX_REQUEST_BYTES = 128 * 1024;
+const OPTIMISTIC_INTERVAL_MS = 30_000;
+
+/** What the uploader needs from its torrent. */
+export interface UploaderDeps {
+  readonly layout: PieceLayout;
+  readonly storage: TorrentStorage;
+  readonly timers: Timers;
+  readonly random: (n: number) => number;
+  readonly have: Bitfield;
+  /** True for v2-only torrents (their last piece may be requested up to full length). */
+  readonly v2Only: boolean;
+  readonly seeding: () => boolean;
+  readonly paused: () => boolean;
+  readonly sessions: () => Iterable<PeerSession>;
+  readonly drop: (session: PeerSession, error: Error) => void;
+  /** Torrent-wide and node-wide upload limits, and the torrent's upload meter. */
+  readonly bucket: TokenBucket;
+  readonly globalBucket: TokenBucket;
+  readonly meter: RateMeter;
+  readonly uploadSlots: number;
+  readonly maxIncomingRequests: number;
+  readonly pieceCacheBytes: number;
+}
+
+/**
+ * The upload half of a swarm: validates and queues peers' requests, serves blocks from a small
+ * cache of whole pieces within the rate limits, and decides who is unchoked (BEP 3 choking:
+ * reciprocation while leeching, fastest uploads while seeding, one optimistic slot). As a seed
+ * it spreads pieces: each goes out once before any goes out twice, and a peer asking for a
+ * piece others already hold is pointed at them once (BEP 6 reject).
+ */
+export class Uploader {
+  private readonly cache = new Map<number, Promise<Buffer>>();
+  /** The pieces of `cache` whose reads have finished. */
+  private readonly ready = new Map<number, Buffer>();
+  private readonly timesSent: Uint16Array;
+  private neverSent: number;
+  private optimistic: number | undefined;
+  private lastOptimisticAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly deps: UploaderDeps) {
+    this.timesSent = new Uint16Array(deps.layout.pieceCount);
+    this.neverSent = deps.layout.pieceCount;
+  }
+
+  /** Handles a `request`. @throws {WireError} for invalid requests and floods */
+  onRequest(session: PeerSession, r: BlockRef): void {
+    const valid =
+      r.index < this.deps.layout.pieceCount &&
+      r.length > 0 &&
+      r.length <= MAX_REQUEST_BYTES &&
+      r.begin + r.length <= this.requestableSize(r.index);
+    if (!valid) throw new WireError(`invalid request ${r.index}:${r.begin}+${r.length}`);
+    if (!this.deps.have.has(r.index) || session.wire.amChoking || this.deps.paused()) {
+      if (++session.requestsWhileChoked > this.deps.maxIncomingRequests)
+        throw new WireError('request flood while choked');
+      if (session.fast) session.wire.sendMessage({ type: 'reject', ...r });
+      return;
+    }
+    if (session.incoming.length >= this.deps.maxIncomingRequests)
+      throw new WireError('request flood');
+    if (this.shouldRedirect(session, r.index)) {
+      session.redirected.add(r.index);
+      session.wire.sendMessage({ type: 'reject', ...r });
+      return;
+    }
+    if (r.begin === 0) {
+      if (this.timesSent[r.index] === 0) this.neverSent--;
+      this.timesSent[r.index] = Math.min(65535, this.timesSent[r.index]! + 1);
+    }
+    session.incoming.push({ index: r.index, begin: r.begin, length: r.length });
+    void this.serve(session);
+  }
+
+  /** Handles a `cancel`: forgets the request if it is still queued. */
+  onCancel(session: PeerSession, r: BlockRef): void {
+    const i = session.incoming.findIndex(
+      (q) => q.index === r.index && q.begin === r.begin && q.length === r.length,
+    );
+    if (i < 0) return;
+    session.incoming.splice(i, 1);
+    if (session.fast)
+      session.wire.sendMessage({
+        type: 'reject',
+        index: r.index,
+        begin: r.begin,
+        length: r.length,
+      });
+  }
+
+  /** A peer became interested: unchoke it at once if a slot is free. */
+  onInterested(session: PeerSession): void {
+    let unchoked = 0;
+    for (const s of this.deps.sessions()) if (!s.wire.amChoking) unchoked++;
+    if (unchoked < this.deps.uploadSlots) this.unchoke(session);
+  }
+
+  /** A peer left. */
+  forget(session: PeerSession): void {
+    if (this.optimistic === session.id) this.optimistic = undefined;
+  }
+
+  /** Serves queued requests until the queue empties, the socket fills or the peer is choked. */
+  async serve(session: PeerSession): Promise<void> {
+    if (session.serving) return;
+    session.serving = true;
+    let batch = 0;
+    try {
+      while (
+        !session.closed &&
+        !session.congested &&
+        session.incoming.length > 0 &&
+        !session.wire.amChoking
+      ) {
+        const r = session.incoming[0]!;
+        const wait = Math.max(
+          this.deps.bucket.delayFor(r.length),
+          this.deps.globalBucket.delayFor(r.length),
+        );
+        if (wait > 0) {
+          await new Promise<void>((resolve) => this.deps.timers.setTimeout(resolve, wait));
+          continue;
+        }
+        session.incoming.shift();
+        // Cached pieces are served without yielding, so a run of blocks leaves in one write;
+        // every 64 blocks we yield so the socket can report congestion.
+        let piece = this.ready.get(r.index);
+        if (piece === undefined || ++batch % 64 === 0) piece = await this.readPiece(r.index);
+        if (session.closed || session.wire.amChoking) break;
+        this.deps.bucket.tryTake(r.length);
+        this.deps.globalBucket.tryTake(r.length);
+        let block = piece.subarray(r.begin, r.begin + r.length);
+        // Past the data of a v2 torrent's last piece: the implied tail padding, all zeros.
+        if (block.length < r.length)
+          block = Buffer.concat([block, Buffer.alloc(r.length - block.length)]);
+        session.wire.sendPiece(r.index, r.begin, block);
+        session.upload.add(r.length);
+        this.deps.meter.add(r.length);
+      }
+    } catch (error) {
+      this.deps.drop(session, error as Error);
+    } finally {
+      session.serving = false;
+    }
+  }
+
+  /** Re-decides who is unchoked (every 10 s); the optimistic slot rotates every 30 s. */
+  rechoke(now: number): void {
+    const live = [...this.deps.sessions()].filter((s) => s.handshake && !s.closed);
+    const candidates = live.map((s) => ({
+      id: s.id,
+      interested: s.wire.peerInterested,
+      downloadRate: s.download.bytesPerSecond,
+      uploadRate: s.upload.bytesPerSecond,
+      snubbed: s.snubbed,
+    }));
+    const regular = chooseUnchoked(
+      candidates,
+      this.deps.uploadSlots - 1,
+      this.deps.seeding(),
+      undefined,
+    );
+    const known = live.some((s) => s.id === this.optimistic);
+    if (
+      now - this.lastOptimisticAt >= OPTIMISTIC_INTERVAL_MS ||
+      this.optimistic === undefined ||
+      !known
+    ) {
+      this.optimistic = pickOptimistic(candidates, regular, this.deps.random);
+      this.lastOptimisticAt = now;
+    }
+    if (this.optimistic !== undefined) regular.add(this.optimistic);
+    for (const s of live) {
+      if (regular.has(s.id)) this.unchoke(s);
+      else this.choke(s);
+    }
+  }
+
+  /**
+   * Bytes of piece `index` a peer may request. v2-only torrents align every file to a piece
+   * boundary, and libtorrent (2.0.4+) pads the last file too, so it asks for whole blocks of
+   * the torrent's last piece that run into that implied tail padding; BEP 47 says requests
+   * covering padding must be served (with zeros).
+   */
+  private requestableSize(index: number): number {
+    return this.deps.v2Only ? this.deps.layout.pieceLength : this.deps.layout.pieceSize(index);
+  }
+
+  /**
+   * A seed's upload is the swarm's scarcest resource: until every piece has gone out once, a
+   * piece already sent is refused once (the peer picks another); after that, a piece another
+   * peer holds is refused once (the peer fetches it there). A peer that asks again gets it.
+   */
+  private shouldRedirect(session: PeerSession, index: number): boolean {
+    if (!this.deps.seeding() || !session.fast || this.timesSent[index] === 0) return false;
+    if (session.redirected.has(index)) return false;
+    if (this.neverSent > 0) return true;
+    for (const other of this.deps.sessions()) {
+      if (other !== session && !other.closed && other.bits?.has(index)) return true;
+    }
+    return false;
+  }
+
+  private readPiece(index: number): Promise<Buffer> {
+    const hit = this.cache.get(index);
+    if (hit) {
+      this.cache.delete(index);
+      this.cache.set(index, hit);
+      return hit;
+    }
+    const layout = this.deps.layout;
+    const p = this.deps.storage.read(index * layout.pieceLength, layout.pieceSize(index));
+    this.cache.set(index, p);
+    p.then(
+      (b) => {
+        if (this.cache.get(index) === p) this.ready.set(index, b);
+      },
+      () => this.cache.delete(index),
+    );
+    const maxEntries = Math.max(2, Math.floor(this.deps.pieceCacheBytes / layout.pieceLength));
+    while (this.cache.size > maxEntries) {
+      const oldest = this.cache.keys().next().value!;
+      this.cache.delete(oldest);
+      this.ready.delete(oldest);
+    }
+    return p;
+  }
+
+  private unchoke(session: PeerSession): void {
+    if (session.closed || !session.handshake || !session.wire.amChoking) return;
+    session.wire.sendMessage({ type: 'unchoke' });
+  }
+
+  private choke(session: PeerSession): void {
+    if (session.closed || session.wire.amChoking) return;
+    session.wire.sendMessage({ type: 'choke' });
+    if (session.fast)
+      for (const r of session.incoming) session.wire.sendMessage({ type: 'reject', ...r });
+    session.incoming.length = 0;
+  }
+}
