@@ -561,7 +561,10 @@ export class Dht extends EventEmitter<DhtEvents> {
         r = { ...r, [drop]: undefined };
         packet = encodeResponse(msg.t, { ...r, id: this.id }, ip, CLIENT_VERSION);
       }
-      if (packet.length > cap) return;
+      // A BEP 44 value (up to 1000 bytes) cannot be cut down and is what the asker came for:
+      // it goes out without node lists even to an unverified address, or a fresh node (every
+      // `shoal dht get`, any other client) could never fetch an item of more than ~250 bytes.
+      if (packet.length > cap && r.v === undefined) return;
       this.send(packet, host, port);
     };
     const fail = (code: number, message: string) =>

@@ -76,6 +76,9 @@ export class Uploader {
       session.wire.sendMessage({ type: 'reject', ...r });
       return;
     }
+    // Once we send a peer part of a piece, the rest of that piece is never redirected: its
+    // first block bumps timesSent, which would otherwise refuse it the piece's other blocks.
+    session.redirected.add(r.index);
     if (r.begin === 0) {
       if (this.timesSent[r.index] === 0) this.neverSent--;
       this.timesSent[r.index] = Math.min(65535, this.timesSent[r.index]! + 1);
