@@ -20,6 +20,16 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
       '1 GiB seeder → leecher on loopback, shoal vs libtorrent; 8-leecher swarm behind a 20 MB/s seeder',
     load: () => import('./transfer.js'),
   },
+  tracker: {
+    description:
+      'UDP and HTTP announces/s and p99 latency on loopback: shoal tracker vs opentracker',
+    load: () => import('./tracker.js'),
+  },
+  dht: {
+    description:
+      'DHT queries/s one node serves and lookup time in a 200-node loopback DHT: shoal vs bittorrent-dht',
+    load: () => import('./dht.js'),
+  },
 };
 
 async function main(args: string[]): Promise<number> {

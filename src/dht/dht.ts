@@ -541,7 +541,7 @@ export class Dht extends EventEmitter<DhtEvents> {
       let r = body;
       let packet = encodeResponse(msg.t, { ...r, id: this.id }, ip, CLIENT_VERSION);
       // Never answer an address we have not verified with much more than it sent us.
-      const verified = this.isVerified(host, port);
+      const verified = this.isVerified(msg.a.get('id'), host, port);
       const cap = verified ? MAX_KRPC_BYTES : Math.max(4 * requestBytes, 128);
       if (packet.length > cap && Array.isArray(r.values)) {
         let values = r.values as Encodable[];
@@ -751,9 +751,13 @@ export class Dht extends EventEmitter<DhtEvents> {
     reply({});
   }
 
-  private isVerified(host: string, port: number): boolean {
-    return this.table.all().some((n) => n.responded && n.host === host && n.port === port);
+  /** True when the sender is in our table at this very address and has answered us before. */
+  private isVerified(id: unknown, host: string, port: number): boolean {
+    if (!(id instanceof Uint8Array) || id.length !== ID_BYTES) return false;
+    const n = this.table.get(id);
+    return n !== undefined && n.responded && n.host === host && n.port === port;
   }
+
 
   private send(packet: Buffer, host: string, port: number): void {
     try {

@@ -7,7 +7,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createSocket } from 'node:dgram';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -39,6 +40,8 @@ export const PROBES = {
   libtorrent: [SYSTEM_PYTHON, '-c', 'import libtorrent'],
   'transmission-create': ['transmission-create', '--version'],
   'transmission-show': ['transmission-show', '--version'],
+  // `opentracker --version` is not an option it knows: it would start a tracker on port 6969.
+  opentracker: ['opentracker', '-h'],
 } satisfies Record<string, readonly string[]>;
 
 const probed = new Map<string, string | undefined>();
@@ -399,6 +402,18 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** A UDP port that was free on `host` a moment ago. */
+export function freeUdpPort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    socket.once('error', reject);
+    socket.bind(0, host, () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    });
+  });
+}
+
 // ---------------------------------------------------------------- transfer fixture
 
 const KiB = 1024;
@@ -550,6 +565,8 @@ export interface ShoalPeerOptions {
   readonly peers?: readonly string[];
   /** Run inside this network namespace, allowed to reach its addresses. */
   readonly netns?: Netns;
+  /** More command-line arguments (e.g. `--tracker URL`, `--no-dht`). */
+  readonly args?: readonly string[];
 }
 
 /**
@@ -606,6 +623,7 @@ export async function shoalSeed(
       dataDir,
       '--json',
       ...peerFlags(options.peers),
+      ...(options.args ?? []),
     ],
     { netns: options.netns, name: 'shoal share' },
   );
@@ -618,6 +636,8 @@ export async function shoalSeed(
 
 /** What a finished `shoal get` reported. */
 export interface ShoalFetchResult {
+  /** The finished `shoal get` process (its output stays readable). */
+  readonly proc: Proc;
   readonly seconds: number;
   readonly done: Record<string, unknown>;
   readonly warnings: string[];
@@ -650,6 +670,7 @@ export async function shoalFetch(
       dataDir,
       '--json',
       ...peerFlags(options.peers),
+      ...(options.args ?? []),
     ],
     { netns: options.netns, name: 'shoal get' },
   );
@@ -666,7 +687,7 @@ export async function shoalFetch(
     .events()
     .filter((e) => e.event === 'warning')
     .map((e) => String(e.message));
-  return { seconds, done, warnings };
+  return { proc, seconds, done, warnings };
 }
 
 // ---------------------------------------------------------------- libtorrent (Python bindings)
@@ -675,9 +696,11 @@ export async function shoalFetch(
  * Runs one libtorrent session on one torrent: listens on HOST:PORT only (PORT 0 = any), with
  * DHT, local peer discovery, UPnP, NAT-PMP and uTP off, adds the torrent with the given save
  * path, and dials the given peers with connect_peer (again every few seconds while it has
- * none). Prints JSON lines: `listening` (with the port), `seeding` once a seed's data is
- * checked, `progress` twice a second, `alert` for errors and disconnects, and `done` when a
- * leecher has every piece; a leecher then exits 0. Exits non-zero on errors or at the deadline.
+ * none). It announces to the torrent's own trackers (none are added). Prints JSON lines:
+ * `listening` (with the port), `seeding` once a seed's data is checked, `progress` twice a
+ * second, `alert` for errors and disconnects, `tracker` for each announce sent and each tracker
+ * reply (with the number of peers it gave), error and warning, and `done` when a leecher has
+ * every piece; a leecher then exits 0. Exits non-zero on errors or at the deadline.
  */
 const LIBTORRENT_PEER_SCRIPT = String.raw`
 import json, sys, time
@@ -705,7 +728,7 @@ ses = lt.session({
     'enable_outgoing_utp': False,
     'allow_multiple_connections_per_ip': True,
     'alert_mask': cat.error_notification | cat.status_notification | cat.peer_notification
-        | cat.connect_notification,
+        | cat.connect_notification | cat.tracker_notification,
 })
 
 def drain():
@@ -713,6 +736,13 @@ def drain():
         if isinstance(a, lt.listen_failed_alert):
             out('error', message=a.message())
             sys.exit(2)
+        if isinstance(a, (lt.tracker_reply_alert, lt.tracker_error_alert,
+                          lt.tracker_warning_alert, lt.tracker_announce_alert)):
+            fields = dict(type=type(a).__name__, url=a.tracker_url(), message=a.message())
+            if isinstance(a, lt.tracker_reply_alert):
+                fields['peers'] = a.num_peers
+            out('tracker', **fields)
+            continue
         if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert, lt.hash_failed_alert,
                           lt.peer_error_alert, lt.peer_disconnected_alert,
                           lt.peer_connect_alert, lt.incoming_connection_alert)):
@@ -787,8 +817,9 @@ export interface LibtorrentPeer {
 
 /**
  * Starts a libtorrent session (system Python) that seeds or downloads `torrent` in `savePath`,
- * listening on `host` and dialing `peers` (`HOST:PORT`). Resolves once it listens, and for a
- * seed once its data is checked. A leecher prints `done` and exits 0 when complete.
+ * listening on `host` and dialing `peers` (`HOST:PORT`), inside `netns` when given. Resolves
+ * once it listens, and for a seed once its data is checked. A leecher prints `done` and exits 0
+ * when complete.
  */
 export async function startLibtorrent(
   t: TestContext,
@@ -800,6 +831,7 @@ export async function startLibtorrent(
     port?: number;
     peers?: readonly string[];
     timeoutSeconds?: number;
+    netns?: Netns;
   },
 ): Promise<LibtorrentPeer> {
   const cfg = {
@@ -811,11 +843,11 @@ export async function startLibtorrent(
     peers: (options.peers ?? []).map(splitHostPort),
     timeout: options.timeoutSeconds ?? 80,
   };
-  const proc = startProcess(t, `libtorrent ${options.mode}`, SYSTEM_PYTHON, [
-    '-c',
-    LIBTORRENT_PEER_SCRIPT,
-    JSON.stringify(cfg),
-  ]);
+  const python = [SYSTEM_PYTHON, '-c', LIBTORRENT_PEER_SCRIPT, JSON.stringify(cfg)];
+  const [cmd, ...args] = options.netns
+    ? ['ip', 'netns', 'exec', options.netns.name, ...python]
+    : python;
+  const proc = startProcess(t, `libtorrent ${options.mode}`, cmd!, args);
   const listening = await proc.waitForEvent('listening', 20_000);
   if (options.mode === 'seed') await proc.waitForEvent('seeding', 30_000);
   return { proc, port: listening.port as number };
@@ -1205,4 +1237,125 @@ export async function transmissionLoadProblem(torrent: string): Promise<string |
     'its bencode parser rejects the empty keys of the v2 file tree, so it cannot open hybrid ' +
     'torrents (transmission issue #1339, fixed in 4.0)'
   );
+}
+
+// ---------------------------------------------------------------- opentracker
+
+/** An `opentracker` process started by {@link startOpentracker}. */
+export interface Opentracker {
+  readonly proc: Proc;
+  readonly host: string;
+  readonly httpPort: number;
+  readonly udpPort: number;
+  /** `http://host:httpPort/announce` */
+  readonly httpUrl: string;
+  /** `udp://host:udpPort/announce` */
+  readonly udpUrl: string;
+  /** Its counters, from the stats page it serves to its admin address (`host`). */
+  stats(): Promise<OpentrackerStats>;
+}
+
+/** What {@link Opentracker.stats} reads from `/stats?mode=everything`. */
+export interface OpentrackerStats {
+  readonly torrents: number;
+  readonly peers: number;
+  readonly seeds: number;
+  readonly tcpAnnounces: number;
+  readonly udpConnects: number;
+  readonly udpAnnounces: number;
+}
+
+/**
+ * Starts Debian's `opentracker` on `host` (HTTP and UDP, ports of its own), with `whitelist`
+ * (hex v1 info-hashes) as the only torrents it serves: the Debian build is compiled with
+ * WANT_ACCESSLIST_WHITE and refuses every other hash. It will not run as root, so it drops to
+ * `nobody` and chroots to a temporary folder (mode 755, whitelist 644, so `nobody` can read
+ * it). `host` is its admin address, allowed to read the stats page. Resolves once it answers an
+ * announce for a whitelisted hash (the whitelist is loaded in the background at start).
+ */
+export async function startOpentracker(
+  t: TestContext,
+  options: { whitelist: readonly string[]; host?: string },
+): Promise<Opentracker> {
+  if (options.whitelist.length === 0) throw new Error('opentracker needs a whitelist');
+  const host = options.host ?? '127.0.0.1';
+  const dir = await tempDir(t, 'shoal-opentracker-');
+  await chmod(dir, 0o755);
+  const list = join(dir, 'whitelist.txt');
+  await writeFile(list, `${options.whitelist.map((h) => h.toLowerCase()).join('\n')}\n`);
+  await chmod(list, 0o644);
+  const httpPort = await freePort(host);
+  const udpPort = await freeUdpPort(host);
+  // -i applies to the -p/-P after it; -A blesses the stats reader.
+  const proc = startProcess(t, 'opentracker', 'opentracker', [
+    '-i',
+    host,
+    '-p',
+    String(httpPort),
+    '-P',
+    String(udpPort),
+    '-d',
+    dir,
+    '-u',
+    'nobody',
+    '-w',
+    'whitelist.txt',
+    '-A',
+    host,
+  ]);
+  const base = `http://${host}:${httpPort}`;
+  const probeHash = Buffer.from(options.whitelist[0]!, 'hex');
+  const probe = `${base}/announce?info_hash=${percentEncode(probeHash)}&peer_id=${percentEncode(
+    Buffer.from('-SHOALPROBE-00000000'),
+  )}&port=1&uploaded=0&downloaded=0&left=0&compact=1&event=stopped`;
+  await waitUntil(
+    'opentracker to serve its whitelist',
+    async () => {
+      try {
+        const res = await fetch(probe, { signal: AbortSignal.timeout(2000) });
+        const body = Buffer.from(await res.arrayBuffer()).toString('latin1');
+        return res.status === 200 && body.includes('8:interval') ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    15_000,
+    {
+      intervalMs: 100,
+      abort: () =>
+        proc.exitCode !== undefined ? `opentracker exited with ${proc.exitCode}` : undefined,
+      detail: () => proc.tail(),
+    },
+  );
+  const stats = async (): Promise<OpentrackerStats> => {
+    const res = await fetch(`${base}/stats?mode=everything`, { signal: AbortSignal.timeout(5000) });
+    const xml = await res.text();
+    const num = (re: RegExp) => {
+      const m = re.exec(xml);
+      if (!m) throw new Error(`opentracker stats without ${re}:\n${xml.slice(0, 2000)}`);
+      return Number(m[1]);
+    };
+    return {
+      torrents: num(/<count_mutex>(\d+)<\/count_mutex>/),
+      peers: num(/<peers>\s*<count>(\d+)<\/count>/),
+      seeds: num(/<seeds>\s*<count>(\d+)<\/count>/),
+      tcpAnnounces: num(/<tcp>[\s\S]*?<announce>(\d+)<\/announce>/),
+      udpConnects: num(/<udp>[\s\S]*?<connect>(\d+)<\/connect>/),
+      udpAnnounces: num(/<udp>[\s\S]*?<announce>(\d+)<\/announce>/),
+    };
+  };
+  return {
+    proc,
+    host,
+    httpPort,
+    udpPort,
+    httpUrl: `${base}/announce`,
+    udpUrl: `udp://${host}:${udpPort}/announce`,
+    stats,
+  };
+}
+
+/** Every byte as %XX (what a tracker query wants for binary info-hashes and peer ids). */
+export function percentEncode(bytes: Uint8Array): string {
+  return [...bytes].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 }
