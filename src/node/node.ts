@@ -108,6 +108,7 @@ export class Node extends EventEmitter<NodeEvents> {
       );
       node.udpTrackers = await UdpTrackerClient.open(runtime, {
         firstTimeoutMs: config.udpTrackerTimeoutMs,
+        host: config.host,
       });
       if (config.dht) node.dht = await node.startDht();
       if (config.lsd) {
@@ -332,6 +333,8 @@ export class Node extends EventEmitter<NodeEvents> {
     const announcer = new Announcer(tiers, {
       runtime: this.runtime,
       udp: this.udpTrackers!,
+      ...(this.config.host !== '0.0.0.0' &&
+        this.config.host !== '::' && { localAddress: this.config.host }),
       infoHash: torrent.handshakeHashes[0]!,
       peerId: this.peerId,
       port: () => this.port,

@@ -74,7 +74,11 @@ function realHttp(egress: EgressPolicy): HttpClient {
         const send = parsed.protocol === 'https:' ? httpsRequest : httpRequest;
         const req = send(
           parsed,
-          { method: 'GET', headers: { 'user-agent': 'shoal/0.1.0', ...options.headers } },
+          {
+            method: 'GET',
+            headers: { 'user-agent': 'shoal/0.1.0', ...options.headers },
+            ...(isSpecific(options.localAddress) && { localAddress: options.localAddress }),
+          },
           (res) => {
             const chunks: Buffer[] = [];
             let size = 0;
@@ -311,3 +315,8 @@ export const realFs: FileSystem = {
       () => false,
     ),
 };
+
+/** True for a concrete address to bind to (not undefined, empty, 0.0.0.0 or ::). */
+function isSpecific(address: string | undefined): address is string {
+  return address !== undefined && address !== '' && address !== '0.0.0.0' && address !== '::';
+}

@@ -26,7 +26,13 @@ export interface HttpClient {
   /** Fetches `url`; fails on timeout or when the body exceeds `maxBytes`. */
   get(
     url: string,
-    options: { timeoutMs: number; maxBytes: number; headers?: Record<string, string> },
+    options: {
+      timeoutMs: number;
+      maxBytes: number;
+      headers?: Record<string, string>;
+      /** Source address to send from (the node's listen address), if not "any". */
+      localAddress?: string;
+    },
   ): Promise<HttpResponse>;
 }
 

@@ -42,6 +42,8 @@ export interface AnnouncerDeps {
   readonly port: () => number;
   readonly state: () => AnnounceState;
   readonly onPeers: (peers: readonly PeerEndpoint[], url: string) => void;
+  /** The node's listen address: HTTP announces leave from it (and it is left out of replies). */
+  readonly localAddress?: string;
   readonly numWant?: number;
 }
 
@@ -192,7 +194,13 @@ export class Announcer {
       delete entry.status.error;
       if (reply.warning) entry.status.warning = reply.warning;
       else delete entry.status.warning;
-      if (reply.peers.length > 0) this.deps.onPeers(reply.peers, entry.url);
+      // Some trackers list the asker too: drop our own address (a self-connection would
+      // be caught by peer id anyway; this saves the attempt).
+      const port = this.deps.port();
+      const peers = reply.peers.filter(
+        (p) => !(p.port === port && p.host === this.deps.localAddress),
+      );
+      if (peers.length > 0) this.deps.onPeers(peers, entry.url);
       return reply;
     } catch (error) {
       entry.status.state = 'error';
@@ -210,6 +218,7 @@ export class Announcer {
     const res = await this.deps.runtime.http.get(announceUrl(url, request), {
       timeoutMs: HTTP_TIMEOUT_MS,
       maxBytes: MAX_REPLY_BYTES,
+      ...(this.deps.localAddress !== undefined && { localAddress: this.deps.localAddress }),
     });
     if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
     return decodeAnnounceResponse(res.body);

@@ -59,13 +59,14 @@ export class UdpTrackerClient {
 
   static async open(
     runtime: Runtime,
-    options: Partial<UdpClientOptions> = {},
+    options: Partial<UdpClientOptions> & { host?: string } = {},
   ): Promise<UdpTrackerClient> {
-    const socket = await runtime.udp.bind({ port: 0 });
+    // Announce from the listen address, so the tracker records the address peers can reach.
+    const host = options.host === '0.0.0.0' || options.host === '::' ? undefined : options.host;
+    const socket = await runtime.udp.bind({ port: 0, ...(host !== undefined && { host }) });
     return new UdpTrackerClient(runtime, socket, {
-      firstTimeoutMs: 15_000,
-      retries: 2,
-      ...options,
+      firstTimeoutMs: options.firstTimeoutMs ?? 15_000,
+      retries: options.retries ?? 2,
     });
   }
 
