@@ -24,6 +24,7 @@ export type EgressMode = 'open' | 'loopback';
 export class EgressPolicy implements EgressCheck {
   readonly mode: EgressMode;
   private readonly allowed = new BlockList();
+  private readonly verdicts = new Map<string, boolean>();
 
   constructor(mode: EgressMode, allowedCidrs: readonly string[] = []) {
     this.mode = mode;
@@ -61,6 +62,16 @@ export class EgressPolicy implements EgressCheck {
   /** True when `host` may be contacted under this policy. */
   isAllowed(host: string): boolean {
     if (this.mode === 'open') return true;
+    // Servers answer the same addresses over and over: remember recent verdicts.
+    const cached = this.verdicts.get(host);
+    if (cached !== undefined) return cached;
+    const verdict = this.decide(host);
+    if (this.verdicts.size >= 4096) this.verdicts.clear();
+    this.verdicts.set(host, verdict);
+    return verdict;
+  }
+
+  private decide(host: string): boolean {
     if (host === 'localhost') return true;
     const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
     const family = isIP(bare);

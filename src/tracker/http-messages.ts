@@ -212,6 +212,8 @@ export function encodeAnnounceResponse(
   r: AnnounceResponse,
   compact: boolean,
   peerIds?: ReadonlyMap<string, Uint8Array>,
+  /** The peers already in compact form (a tracker keeps them so), to skip re-encoding. */
+  precomputed?: { v4: Buffer; v6: Buffer },
 ): Buffer {
   const dict: { [k: string]: Encodable | undefined } = {
     complete: r.complete,
@@ -221,8 +223,8 @@ export function encodeAnnounceResponse(
     'warning message': r.warning,
   };
   if (compact) {
-    dict.peers = encodeCompactPeers(r.peers, 4);
-    const v6 = encodeCompactPeers(r.peers, 6);
+    dict.peers = precomputed?.v4 ?? encodeCompactPeers(r.peers, 4);
+    const v6 = precomputed?.v6 ?? encodeCompactPeers(r.peers, 6);
     if (v6.length > 0) dict.peers6 = v6;
   } else {
     dict.peers = r.peers.map((p) => {

@@ -1,4 +1,4 @@
-import type { PeerEndpoint } from '../codec/compact.js';
+import { encodeCompactPeers, ipFamily, type PeerEndpoint } from '../codec/compact.js';
 import type { RandomSource } from '../runtime/runtime.js';
 import type { AnnounceRequest, AnnounceResponse, ScrapeCounts } from './http-messages.js';
 
@@ -15,28 +15,37 @@ export interface RegistryOptions {
   readonly allowList?: ReadonlySet<string>;
 }
 
-interface PeerEntry {
-  host: string;
-  port: number;
+/** A peer as the tracker keeps it: its compact address is computed once, at its first announce. */
+export interface TrackedPeer {
+  readonly host: string;
+  readonly port: number;
+  readonly family: 4 | 6;
+  /** 6 (IPv4) or 18 (IPv6) bytes, ready for compact replies. */
+  readonly compact: Buffer;
   peerId: Uint8Array;
   seed: boolean;
   lastSeenMs: number;
+  /** Position in its swarm's list (for O(1) removal). */
+  slot: number;
 }
 
 interface Swarm {
-  readonly peers: Map<string, PeerEntry>;
+  readonly peers: Map<string, TrackedPeer>;
+  readonly list: TrackedPeer[];
   seeders: number;
   downloaded: number;
 }
 
-/** The outcome of an announce: a reply, or the reason to refuse. */
+/** The outcome of an announce: a reply with the peers picked, or the reason to refuse. */
 export type AnnounceOutcome =
-  | { ok: true; response: AnnounceResponse; peerIds: Map<string, Uint8Array> }
+  | { ok: true; response: AnnounceResponse; picked: readonly TrackedPeer[] }
   | { ok: false; reason: string };
 
 /**
  * Who is in which swarm: the whole state of a tracker. Peers are keyed by address and port,
  * expire when they stop announcing, and every structure is bounded. It never sees content.
+ * Built for speed: peers are sampled at random without copying the swarm, and their compact
+ * addresses are kept ready.
  */
 export class SwarmRegistry {
   private readonly swarms = new Map<string, Swarm>();
@@ -58,35 +67,46 @@ export class SwarmRegistry {
     let swarm = this.swarms.get(key);
     if (!swarm) {
       if (r.event === 'stopped')
-        return { ok: true, response: this.reply(undefined, []), peerIds: new Map() };
+        return { ok: true, response: this.reply(undefined, []), picked: [] };
       if (this.swarms.size >= this.options.maxSwarms) this.expire(nowMs);
       if (this.swarms.size >= this.options.maxSwarms)
         return { ok: false, reason: 'tracker is full' };
-      swarm = { peers: new Map(), seeders: 0, downloaded: 0 };
+      swarm = { peers: new Map(), list: [], seeders: 0, downloaded: 0 };
       this.swarms.set(key, swarm);
     }
     const peerKey = `${host}:${r.port}`;
-    const existing = swarm.peers.get(peerKey);
-    if (existing?.seed) swarm.seeders--;
+    let peer = swarm.peers.get(peerKey);
     if (r.event === 'stopped') {
-      swarm.peers.delete(peerKey);
+      if (peer) this.remove(swarm, peerKey, peer);
       if (swarm.peers.size === 0 && swarm.downloaded === 0) this.swarms.delete(key);
-      return { ok: true, response: this.reply(swarm, []), peerIds: new Map() };
+      return { ok: true, response: this.reply(swarm, []), picked: [] };
     }
-    if (r.event === 'completed' && existing && !existing.seed) swarm.downloaded++;
-    if (!existing && swarm.peers.size >= this.options.maxPeersPerSwarm) this.evictOldest(swarm);
+    if (r.event === 'completed' && peer && !peer.seed) swarm.downloaded++;
     const seed = r.left === 0;
-    swarm.peers.set(peerKey, {
-      host,
-      port: r.port,
-      peerId: Buffer.from(r.peerId),
-      seed,
-      lastSeenMs: nowMs,
-    });
-    if (seed) swarm.seeders++;
-    const picked = this.pick(swarm, peerKey, r.numWant, nowMs, seed);
-    const peerIds = new Map(picked.map((p) => [`${p.host}:${p.port}`, p.peerId]));
-    return { ok: true, response: this.reply(swarm, picked), peerIds };
+    if (peer) {
+      if (peer.seed !== seed) swarm.seeders += seed ? 1 : -1;
+      peer.seed = seed;
+      peer.lastSeenMs = nowMs;
+      peer.peerId = Buffer.from(r.peerId);
+    } else {
+      if (swarm.peers.size >= this.options.maxPeersPerSwarm) this.evictOldest(swarm);
+      const family = ipFamily(host) === 6 ? 6 : 4;
+      peer = {
+        host,
+        port: r.port,
+        family,
+        compact: encodeCompactPeers([{ host, port: r.port }], family),
+        peerId: Buffer.from(r.peerId),
+        seed,
+        lastSeenMs: nowMs,
+        slot: swarm.list.length,
+      };
+      swarm.peers.set(peerKey, peer);
+      swarm.list.push(peer);
+      if (seed) swarm.seeders++;
+    }
+    const picked = this.pick(swarm, peer, r.numWant, nowMs);
+    return { ok: true, response: this.reply(swarm, picked), picked };
   }
 
   /** Counts for each info-hash (hex) asked about; unknown ones are all zero. */
@@ -109,12 +129,8 @@ export class SwarmRegistry {
   expire(nowMs: number): void {
     const limit = this.options.peerTimeoutSeconds * 1000;
     for (const [key, swarm] of this.swarms) {
-      for (const [peerKey, p] of swarm.peers) {
-        if (nowMs - p.lastSeenMs > limit) {
-          swarm.peers.delete(peerKey);
-          if (p.seed) swarm.seeders--;
-        }
-      }
+      for (const [peerKey, p] of swarm.peers)
+        if (nowMs - p.lastSeenMs > limit) this.remove(swarm, peerKey, p);
       if (swarm.peers.size === 0) this.swarms.delete(key);
     }
   }
@@ -136,49 +152,51 @@ export class SwarmRegistry {
     };
   }
 
-  private reply(swarm: Swarm | undefined, peers: PeerEntry[]): AnnounceResponse {
+  private reply(swarm: Swarm | undefined, picked: readonly TrackedPeer[]): AnnounceResponse {
     return {
       interval: this.options.intervalSeconds,
       minInterval: this.options.minIntervalSeconds,
       complete: swarm?.seeders ?? 0,
       incomplete: swarm ? swarm.peers.size - swarm.seeders : 0,
-      peers: peers.map((p): PeerEndpoint => ({ host: p.host, port: p.port })),
+      peers: picked.map((p): PeerEndpoint => ({ host: p.host, port: p.port })),
     };
   }
 
-  /** Up to `want` random live peers other than the asker (seeds get no other seeds). */
-  private pick(
-    swarm: Swarm,
-    self: string,
-    want: number,
-    nowMs: number,
-    askerIsSeed: boolean,
-  ): PeerEntry[] {
+  /**
+   * Up to `want` random live peers other than the asker (seeds get no other seeds), sampled
+   * by random index so a large swarm is not copied for every announce.
+   */
+  private pick(swarm: Swarm, self: TrackedPeer, want: number, nowMs: number): TrackedPeer[] {
     const limit = this.options.peerTimeoutSeconds * 1000;
-    const all: PeerEntry[] = [];
-    for (const [key, p] of swarm.peers) {
-      if (key === self || nowMs - p.lastSeenMs > limit || (askerIsSeed && p.seed)) continue;
-      all.push(p);
+    const usable = (p: TrackedPeer) =>
+      p !== self && nowMs - p.lastSeenMs <= limit && !(self.seed && p.seed);
+    const list = swarm.list;
+    if (list.length - 1 <= want) return list.filter(usable);
+    const out: TrackedPeer[] = [];
+    const seen = new Set<number>();
+    for (let tries = 0; out.length < want && tries < want * 3; tries++) {
+      const i = this.random.int(list.length);
+      if (seen.has(i)) continue;
+      seen.add(i);
+      const p = list[i]!;
+      if (usable(p)) out.push(p);
     }
-    if (all.length <= want) return all;
-    for (let i = 0; i < want; i++) {
-      const j = i + this.random.int(all.length - i);
-      [all[i], all[j]] = [all[j]!, all[i]!];
+    return out;
+  }
+
+  private remove(swarm: Swarm, key: string, peer: TrackedPeer): void {
+    swarm.peers.delete(key);
+    if (peer.seed) swarm.seeders--;
+    const last = swarm.list.pop()!;
+    if (last !== peer) {
+      swarm.list[peer.slot] = last;
+      last.slot = peer.slot;
     }
-    return all.slice(0, want);
   }
 
   private evictOldest(swarm: Swarm): void {
-    let oldestKey: string | undefined;
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const [k, p] of swarm.peers) {
-      if (p.lastSeenMs < oldest) {
-        oldest = p.lastSeenMs;
-        oldestKey = k;
-      }
-    }
-    if (oldestKey === undefined) return;
-    if (swarm.peers.get(oldestKey)?.seed) swarm.seeders--;
-    swarm.peers.delete(oldestKey);
+    let oldest: TrackedPeer | undefined;
+    for (const p of swarm.list) if (!oldest || p.lastSeenMs < oldest.lastSeenMs) oldest = p;
+    if (oldest) this.remove(swarm, `${oldest.host}:${oldest.port}`, oldest);
   }
 }

@@ -23,12 +23,13 @@ import {
   HttpRequestReader,
   httpResponse,
 } from './http-request.js';
-import { type RegistryOptions, SwarmRegistry } from './registry.js';
+import { type RegistryOptions, SwarmRegistry, type TrackedPeer } from './registry.js';
 import {
   decodeUdpRequest,
   encodeUdpResponse,
   MAX_SCRAPE_HASHES,
   TrackerPacketError,
+  UdpAction,
   type UdpRequest,
   type UdpResponse,
 } from './udp-messages.js';
@@ -243,7 +244,10 @@ export class TrackerServer {
         body: encodeAnnounceResponse(
           outcome.response,
           r.compact,
-          r.noPeerId ? undefined : outcome.peerIds,
+          r.noPeerId
+            ? undefined
+            : new Map(outcome.picked.map((p) => [`${p.host}:${p.port}`, p.peerId])),
+          compactOf(outcome.picked),
         ),
         type: bencoded,
       };
@@ -354,18 +358,29 @@ export class TrackerServer {
       send({ action: 'error', transactionId: request.transactionId, message: outcome.reason });
       return;
     }
+    // The hot path: the reply is assembled from the peers' ready-made compact addresses.
     const r = outcome.response;
-    send({
-      action: 'announce',
-      transactionId: request.transactionId,
-      interval: r.interval,
-      leechers: r.incomplete,
-      seeders: r.complete,
-      peers: r.peers.filter((p) => (family === 6) === p.host.includes(':')),
-    });
+    const peers = outcome.picked.filter((p) => p.family === family);
+    const reply = Buffer.allocUnsafe(20 + peers.reduce((n, p) => n + p.compact.length, 0));
+    reply.writeUInt32BE(UdpAction.announce, 0);
+    reply.writeUInt32BE(request.transactionId >>> 0, 4);
+    reply.writeUInt32BE(r.interval, 8);
+    reply.writeUInt32BE(r.incomplete, 12);
+    reply.writeUInt32BE(r.complete, 16);
+    let at = 20;
+    for (const p of peers) at += p.compact.copy(reply, at);
+    this.udp?.send(reply, from.port, from.address);
   }
 }
 
 function unmapV4(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/** The picked peers' compact addresses, per family, for a compact HTTP reply. */
+function compactOf(picked: readonly TrackedPeer[]): { v4: Buffer; v6: Buffer } {
+  return {
+    v4: Buffer.concat(picked.filter((p) => p.family === 4).map((p) => p.compact)),
+    v6: Buffer.concat(picked.filter((p) => p.family === 6).map((p) => p.compact)),
+  };
 }
