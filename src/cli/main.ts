@@ -7,6 +7,7 @@ import { dhtGetCommand, dhtLookupCommand, dhtPutCommand, dhtRunCommand } from '.
 import { getCommand } from './commands/get.js';
 import { infoCommand } from './commands/info.js';
 import { shareCommand } from './commands/share.js';
+import { simCommand, simScenarioFlags } from './commands/sim.js';
 import { startCommand } from './commands/start.js';
 import { trackerCommand } from './commands/tracker.js';
 import { EXIT_USAGE, reportError } from './errors.js';
@@ -175,6 +176,26 @@ async function main(argv: string[]): Promise<number> {
       .option('--salt <text>', 'salt of a mutable item'),
   ).action((target: string, opts) => {
     action = dhtGetCommand(runtime(), target, opts);
+  });
+
+  const sim = program
+    .command('sim')
+    .description('run a simulation scenario (dht, swarm) over a simulated network, in virtual time')
+    .argument('<scenario>', 'dht or swarm')
+    .option('--seed <n>', 'seed of the run; the same seed gives the same run (default 1)')
+    .option('--json', 'print one JSON object')
+    .option('--report <file>', 'write charts to FILE.svg or FILE.html')
+    .option('--check-determinism', 'run twice and compare the trace digests');
+  for (const { spec, scenarios } of simScenarioFlags()) {
+    sim.option(
+      spec.kind === 'boolean'
+        ? `--${spec.flag}`
+        : `--${spec.flag} <${spec.kind === 'int' ? 'n' : 'x'}>`,
+      `${scenarios.join(', ')}: ${spec.description}`,
+    );
+  }
+  sim.action((scenario: string, opts) => {
+    action = simCommand(runtime(), scenario, opts);
   });
 
   try {

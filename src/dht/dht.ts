@@ -758,7 +758,6 @@ export class Dht extends EventEmitter<DhtEvents> {
     return n !== undefined && n.responded && n.host === host && n.port === port;
   }
 
-
   private send(packet: Buffer, host: string, port: number): void {
     try {
       this.socket?.send(packet, port, host);

@@ -1,0 +1,120 @@
+import { SimError } from './errors.js';
+
+/**
+ * The NAT behaviours of RFC 4787 that matter to peer-to-peer traffic, as the classic four:
+ * - `full-cone`: one mapping per internal port; anyone may send to it;
+ * - `restricted`: one mapping per internal port; only addresses we sent to may send back;
+ * - `port-restricted`: likewise, but only the exact address:port we sent to;
+ * - `symmetric`: a new mapping (new external port) per destination, open only to it.
+ */
+export type NatType = 'full-cone' | 'restricted' | 'port-restricted' | 'symmetric';
+
+/** Every NAT type, for option parsing. */
+export const NAT_TYPES: readonly NatType[] = [
+  'full-cone',
+  'restricted',
+  'port-restricted',
+  'symmetric',
+];
+
+interface Mapping {
+  readonly internalPort: number;
+  readonly externalPort: number;
+  /** Symmetric NATs: the one remote endpoint this mapping serves. */
+  readonly remote: string | undefined;
+  /** Remote addresses (restricted) or endpoints (port-restricted) we sent to, and when. */
+  readonly permissions: Map<string, number>;
+  lastUsed: number;
+}
+
+/**
+ * One home router in front of one simulated host: UDP mappings with an idle timeout
+ * (default 120 s, RFC 4787's minimum is 2 minutes) and the type's filtering. TCP is simpler in
+ * the model: outgoing connections get a fresh external port and unsolicited incoming
+ * connections are dropped (no port forwarding, no UPnP).
+ */
+export class Nat {
+  private readonly byKey = new Map<string, Mapping>();
+  private readonly byPort = new Map<number, Mapping>();
+  private nextPort = 20_000;
+
+  constructor(
+    readonly type: NatType,
+    /** The router's public address, which the outside world sees. */
+    readonly publicIp: string,
+    readonly udpTimeoutMs = 120_000,
+  ) {}
+
+  /** Translates an outgoing datagram's source port; returns the external port. */
+  outbound(internalPort: number, remoteIp: string, remotePort: number, now: number): number {
+    const endpoint = `${remoteIp}:${remotePort}`;
+    const key = this.type === 'symmetric' ? `${internalPort}>${endpoint}` : `${internalPort}`;
+    let m = this.byKey.get(key);
+    if (m !== undefined && now - m.lastUsed > this.udpTimeoutMs) {
+      this.byKey.delete(key);
+      this.byPort.delete(m.externalPort);
+      m = undefined;
+    }
+    if (m === undefined) {
+      m = {
+        internalPort,
+        externalPort: this.allocatePort(now),
+        remote: this.type === 'symmetric' ? endpoint : undefined,
+        permissions: new Map(),
+        lastUsed: now,
+      };
+      this.byKey.set(key, m);
+      this.byPort.set(m.externalPort, m);
+    }
+    m.lastUsed = now;
+    if (this.type === 'restricted') m.permissions.set(remoteIp, now);
+    else if (this.type === 'port-restricted') m.permissions.set(endpoint, now);
+    return m.externalPort;
+  }
+
+  /** Filters an incoming datagram; returns the internal port, or undefined to drop it. */
+  inbound(
+    externalPort: number,
+    remoteIp: string,
+    remotePort: number,
+    now: number,
+  ): number | undefined {
+    const m = this.byPort.get(externalPort);
+    if (m === undefined || now - m.lastUsed > this.udpTimeoutMs) return undefined;
+    switch (this.type) {
+      case 'full-cone':
+        break;
+      case 'symmetric':
+        if (m.remote !== `${remoteIp}:${remotePort}`) return undefined;
+        break;
+      default: {
+        const key = this.type === 'restricted' ? remoteIp : `${remoteIp}:${remotePort}`;
+        const sent = m.permissions.get(key);
+        if (sent === undefined || now - sent > this.udpTimeoutMs) return undefined;
+      }
+    }
+    // Inbound traffic does not refresh the mapping (conservative, as many routers behave).
+    return m.internalPort;
+  }
+
+  /** An external port for a new outgoing TCP connection. */
+  tcpPort(now: number): number {
+    return this.allocatePort(now);
+  }
+
+  /** The next free external port; mappings idle past their timeout are reclaimed on the way. */
+  private allocatePort(now: number): number {
+    for (let tries = 0; tries < 65_536; tries++) {
+      const p = this.nextPort;
+      this.nextPort = this.nextPort >= 65_535 ? 20_000 : this.nextPort + 1;
+      const m = this.byPort.get(p);
+      if (m !== undefined && now - m.lastUsed > this.udpTimeoutMs) {
+        this.byPort.delete(p);
+        const key = m.remote === undefined ? `${m.internalPort}` : `${m.internalPort}>${m.remote}`;
+        if (this.byKey.get(key) === m) this.byKey.delete(key);
+      }
+      if (!this.byPort.has(p)) return p;
+    }
+    throw new SimError('SIM_NAT_FULL', `NAT ${this.publicIp} has no free port left`);
+  }
+}

@@ -1,0 +1,747 @@
+import type { ByteStream, UdpRemote } from '../runtime/runtime.js';
+import { SimIoError } from './errors.js';
+import type { SimOwner } from './event-queue.js';
+import { DEFAULT_LATENCY, LatencyModel, type LatencyOptions, type Location } from './latency.js';
+import type { MemFs } from './memfs.js';
+import { Nat, type NatType } from './nat.js';
+import { EventKind, type Simulator } from './simulator.js';
+
+/** Settings of the network model, with defaults in {@link DEFAULT_NETWORK}. */
+export interface NetworkOptions {
+  readonly latency: Partial<LatencyOptions>;
+  /** Probability that a datagram is lost. TCP is reliable in the model (see ARCHITECTURE). */
+  readonly udpLoss: number;
+  /** Default access-link capacities, bytes per second. */
+  readonly upBytesPerSecond: number;
+  readonly downBytesPerSecond: number;
+  /** TCP receive window: a flow may have this many bytes sent but not yet read. */
+  readonly tcpWindowBytes: number;
+  /** A stream's `write` returns false once this many bytes wait to be sent. */
+  readonly tcpHighWaterBytes: number;
+  /** How long an unanswered connect waits when the caller gives no timeout. */
+  readonly connectTimeoutMs: number;
+}
+
+/** Defaults: a 20/100 Mbit/s line, 0.5 % datagram loss, realistic latency. */
+export const DEFAULT_NETWORK: NetworkOptions = {
+  latency: DEFAULT_LATENCY,
+  udpLoss: 0.005,
+  upBytesPerSecond: 2_500_000,
+  downBytesPerSecond: 12_500_000,
+  tcpWindowBytes: 1 << 20,
+  tcpHighWaterBytes: 128 * 1024,
+  connectTimeoutMs: 20_000,
+};
+
+/** How to create one simulated host. */
+export interface HostOptions {
+  readonly upBytesPerSecond?: number;
+  readonly downBytesPerSecond?: number;
+  /** Behind a home router of this type; the host then has a private address. */
+  readonly nat?: NatType;
+  /** Index into `REGIONS`; random by weight when absent. */
+  readonly region?: number;
+}
+
+/** IP + UDP header bytes counted against link capacity per datagram. */
+const UDP_OVERHEAD = 28;
+/** TCP/IP header overhead as a share of payload (40 bytes per 1460). */
+const TCP_OVERHEAD = 1.0274;
+/** How long a flow blocked by a partition waits before trying again (a retransmission). */
+const PARTITION_RETRY_MS = 1000;
+/** Datagram copies are carved from slabs this big (cheaper than one allocation each). */
+const SLAB_BYTES = 256 * 1024;
+
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * A private copy of a datagram: the sender may reuse its buffer while the copy is still
+ * travelling for many virtual milliseconds, which on a real socket would be microseconds.
+ */
+function copyDatagram(data: Uint8Array): Buffer {
+  const n = data.length;
+  if (n > SLAB_BYTES / 4) return Buffer.from(data);
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + n);
+  out.set(data);
+  slabUsed += (n + 7) & ~7;
+  return out;
+}
+
+/** One direction of a host's access link: capacity, and the time it is busy until. */
+export class Link {
+  busyUntil = 0;
+  /** Bytes carried so far (payload and headers), for utilisation figures. */
+  bytes = 0;
+  /** Streams with data waiting to be sent on this (upload) link, served round-robin. */
+  readonly flows: SimStream[] = [];
+  next = 0;
+  scheduled = false;
+  /**
+   * Largest TCP segment the model moves as one event: about 20 ms of the link's time, between
+   * 16 and 64 KiB (coarser than real packets, which keeps bulk transfers cheap to simulate;
+   * small writes still go alone, so requests are not held back by it).
+   */
+  readonly segmentBytes: number;
+
+  constructor(readonly bytesPerMs: number) {
+    this.segmentBytes = Math.max(16 * 1024, Math.min(64 * 1024, Math.round(bytesPerMs * 20)));
+  }
+
+  /** Books `bytes` on the link first-come first-served from `from`; returns when they are through. */
+  reserve(from: number, bytes: number): number {
+    this.busyUntil = Math.max(from, this.busyUntil) + bytes / this.bytesPerMs;
+    this.bytes += bytes;
+    return this.busyUntil;
+  }
+}
+
+/** A bound simulated UDP socket (implements the runtime's `UdpSocket` through the runtime). */
+export class SimUdpSocket {
+  handler: ((data: Buffer, from: UdpRemote) => void) | undefined;
+  closed = false;
+
+  constructor(
+    readonly host: SimHost,
+    readonly boundAddress: string,
+    readonly port: number,
+  ) {}
+}
+
+interface Listener {
+  readonly port: number;
+  readonly onConnection: (stream: ByteStream) => void;
+  closed: boolean;
+}
+
+/**
+ * One simulated machine: its own address (public, or private behind its own NAT), access link
+ * capacities, location for latency, sockets, and file system. It is an event owner: when it
+ * leaves (churn), its timers and deliveries stop.
+ */
+export class SimHost implements SimOwner {
+  alive = true;
+  /** The address the host itself has (private when behind a NAT). */
+  readonly ip: string;
+  /** The address the rest of the network sees (the NAT's when behind one). */
+  readonly publicIp: string;
+  readonly nat: Nat | undefined;
+  readonly up: Link;
+  readonly down: Link;
+  readonly udp = new Map<number, SimUdpSocket>();
+  readonly listeners = new Map<number, Listener>();
+  readonly streams = new Set<SimStream>();
+  /** Set by whoever gives the host a file system (the runtime factory). */
+  fs: MemFs | undefined;
+  /** When it joined, virtual ms. */
+  readonly bornAt: number;
+  private nextPort = 49_152;
+
+  constructor(
+    readonly index: number,
+    publicIp: string,
+    privateIp: string | undefined,
+    nat: NatType | undefined,
+    readonly location: Location,
+    upBytesPerMs: number,
+    downBytesPerMs: number,
+    now: number,
+  ) {
+    this.publicIp = publicIp;
+    this.ip = privateIp ?? publicIp;
+    this.nat = nat === undefined ? undefined : new Nat(nat, publicIp);
+    this.up = new Link(upBytesPerMs);
+    this.down = new Link(downBytesPerMs);
+    this.bornAt = now;
+  }
+
+  /** A free local port for an outgoing connection or an unnamed socket. */
+  ephemeralPort(): number {
+    for (;;) {
+      const p = this.nextPort;
+      this.nextPort = p >= 65_535 ? 49_152 : p + 1;
+      if (!this.udp.has(p) && !this.listeners.has(p)) return p;
+    }
+  }
+}
+
+/**
+ * The simulated Internet: hosts with addresses, access links, NATs and locations; datagrams
+ * and byte streams between them with latency, jitter, loss, capacity sharing, backpressure and
+ * partitions. Every delivery is an event in the simulator; nothing real is touched.
+ */
+export class Network {
+  readonly options: NetworkOptions;
+  readonly latency: LatencyModel;
+  readonly hosts: SimHost[] = [];
+  private readonly byIp = new Map<string, SimHost>();
+  private partitionOf: ((host: SimHost) => number) | undefined;
+  /** Datagrams sent, delivered and dropped (by cause). */
+  readonly counters = {
+    udpSent: 0,
+    udpDelivered: 0,
+    udpLost: 0,
+    udpUnreachable: 0,
+    udpFiltered: 0,
+    tcpConnects: 0,
+    tcpRefused: 0,
+    tcpSegments: 0,
+  };
+
+  constructor(
+    readonly sim: Simulator,
+    options: Partial<NetworkOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_NETWORK, ...options };
+    this.latency = new LatencyModel(sim.seed ^ 0x5eed, this.options.latency);
+  }
+
+  /** Adds a host with a fresh public address (and a NAT with a private one, if asked). */
+  addHost(options: HostOptions = {}): SimHost {
+    const index = this.hosts.length;
+    const publicIp = this.freshPublicIp();
+    const privateIp =
+      options.nat === undefined
+        ? undefined
+        : `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${(index & 255) | 1}`;
+    const location = this.latency.place(this.sim.random, options.region);
+    const host = new SimHost(
+      index,
+      publicIp,
+      privateIp,
+      options.nat,
+      location,
+      (options.upBytesPerSecond ?? this.options.upBytesPerSecond) / 1000,
+      (options.downBytesPerSecond ?? this.options.downBytesPerSecond) / 1000,
+      this.sim.now,
+    );
+    this.hosts.push(host);
+    this.byIp.set(publicIp, host);
+    return host;
+  }
+
+  /** The host at a public address. */
+  hostAt(ip: string): SimHost | undefined {
+    return this.byIp.get(ip);
+  }
+
+  /**
+   * Takes a host off the network at once, as a crash or a pulled cable would: its events stop,
+   * its sockets vanish, and its peers notice only through their own timeouts.
+   */
+  kill(host: SimHost): void {
+    if (!host.alive) return;
+    host.alive = false;
+    for (const s of host.streams) s.closed = true;
+    host.streams.clear();
+    host.udp.clear();
+    host.listeners.clear();
+    this.byIp.delete(host.publicIp);
+  }
+
+  /**
+   * Splits the network: datagrams between hosts in different groups are lost and streams
+   * between them stall until {@link heal}. `groupOf` names each host's group.
+   */
+  partition(groupOf: (host: SimHost) => number): void {
+    this.partitionOf = groupOf;
+  }
+
+  /** Ends a partition; stalled streams resume. */
+  heal(): void {
+    this.partitionOf = undefined;
+  }
+
+  /** One-way delay between two hosts, without jitter. */
+  oneWayMs(a: SimHost, b: SimHost): number {
+    return this.latency.oneWay(a.index, a.location, b.index, b.location);
+  }
+
+  /** Median round-trip time over random pairs of the hosts present (a property of the model). */
+  medianRttMs(samples = 20_000): number {
+    const live = this.hosts.filter((h) => h.alive);
+    if (live.length < 2) return 0;
+    const rtts: number[] = [];
+    // A private generator: sampling the model must not perturb the simulation's stream.
+    let state = 0x9e3779b9 ^ this.sim.seed;
+    const next = () => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return state;
+    };
+    for (let i = 0; i < samples; i++) {
+      const a = live[next() % live.length]!;
+      const b = live[next() % live.length]!;
+      if (a !== b) rtts.push(2 * this.oneWayMs(a, b));
+    }
+    rtts.sort((x, y) => x - y);
+    return rtts[Math.floor(rtts.length / 2)] ?? 0;
+  }
+
+  // ------------------------------------------------------------------ UDP
+
+  /** Binds a UDP socket on `host`. */
+  bindUdp(host: SimHost, port: number, address: string): SimUdpSocket {
+    const p = port === 0 ? host.ephemeralPort() : port;
+    if (host.udp.has(p)) throw new SimIoError('EADDRINUSE', `bind UDP port ${p} on ${host.ip}`);
+    const s = new SimUdpSocket(host, address, p);
+    host.udp.set(p, s);
+    return s;
+  }
+
+  /** Sends one datagram from `socket` to `ip:port`. */
+  sendUdp(socket: SimUdpSocket, data: Uint8Array, port: number, ip: string): void {
+    const sim = this.sim;
+    sim.activity++;
+    const from = socket.host;
+    if (!from.alive || socket.closed) return;
+    this.counters.udpSent++;
+    const to = this.resolve(from, ip);
+    let srcPort = socket.port;
+    if (from.nat !== undefined && to !== from)
+      srcPort = from.nat.outbound(srcPort, ip, port, sim.now);
+    const bytes = data.length + UDP_OVERHEAD;
+    const departs = from.up.reserve(sim.now, bytes);
+    if (to === undefined || !to.alive) {
+      this.counters.udpUnreachable++;
+      return;
+    }
+    if (this.options.udpLoss > 0 && sim.random.float() < this.options.udpLoss) {
+      this.counters.udpLost++;
+      return;
+    }
+    if (this.partitioned(from, to)) {
+      this.counters.udpLost++;
+      return;
+    }
+    const path = this.oneWayMs(from, to);
+    const arrives = departs + path + this.latency.jitter(sim.random, path);
+    const delivered = to.down.reserve(arrives, bytes);
+    const copy = copyDatagram(data);
+    const srcIp = to === from ? from.ip : from.publicIp;
+    sim.at(
+      delivered,
+      () => this.deliverUdp(to, srcIp, srcPort, port, copy, from.index),
+      to,
+      EventKind.udp,
+    );
+  }
+
+  private deliverUdp(
+    to: SimHost,
+    srcIp: string,
+    srcPort: number,
+    port: number,
+    data: Buffer,
+    fromIndex: number,
+  ): void {
+    const sim = this.sim;
+    sim.trace.note(fromIndex, data.length);
+    sim.trace.bytes(data);
+    let local = port;
+    if (to.nat !== undefined && srcIp !== to.ip) {
+      const inside = to.nat.inbound(port, srcIp, srcPort, sim.now);
+      if (inside === undefined) {
+        this.counters.udpFiltered++;
+        return;
+      }
+      local = inside;
+    }
+    const socket = to.udp.get(local);
+    if (socket === undefined || socket.closed || socket.handler === undefined) {
+      this.counters.udpUnreachable++;
+      return;
+    }
+    this.counters.udpDelivered++;
+    socket.handler(data, { address: srcIp, port: srcPort, family: 'IPv4' });
+  }
+
+  // ------------------------------------------------------------------ TCP
+
+  /** Listens for TCP connections on `host`. */
+  listenTcp(host: SimHost, port: number, onConnection: (s: ByteStream) => void): Listener {
+    const p = port === 0 ? host.ephemeralPort() : port;
+    if (host.listeners.has(p))
+      throw new SimIoError('EADDRINUSE', `listen on TCP port ${p} of ${host.ip}`);
+    const l: Listener = { port: p, onConnection, closed: false };
+    host.listeners.set(p, l);
+    return l;
+  }
+
+  /** Opens a TCP connection from `from` to `ip:port` (three-way handshake in virtual time). */
+  connectTcp(from: SimHost, ip: string, port: number, timeoutMs?: number): Promise<ByteStream> {
+    const sim = this.sim;
+    sim.activity++;
+    this.counters.tcpConnects++;
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const fail = (reason: string, what: string) => {
+        if (done) return;
+        done = true;
+        timer.cancel();
+        reject(new SimIoError(reason, `connect to ${ip}:${port} ${what}`));
+      };
+      const timer = sim.after(
+        timeoutMs ?? this.options.connectTimeoutMs,
+        () => fail('ETIMEDOUT', 'timed out'),
+        from,
+      );
+      const to = this.resolve(from, ip);
+      if (to === undefined || !to.alive || this.partitioned(from, to)) return; // SYN lost
+      // Behind a NAT, an unsolicited SYN finds no mapping and is dropped.
+      if (to.nat !== undefined && to !== from) return;
+      const localPort = from.ephemeralPort();
+      const srcPort = from.nat !== undefined && to !== from ? from.nat.tcpPort(sim.now) : localPort;
+      const srcIp = to === from ? from.ip : from.publicIp;
+      const oneWay = this.oneWayMs(from, to);
+      const synArrives = sim.now + oneWay + this.latency.jitter(sim.random, oneWay);
+      sim.at(
+        synArrives,
+        () => {
+          const listener = to.listeners.get(port);
+          if (listener === undefined || listener.closed) {
+            this.counters.tcpRefused++;
+            sim.after(oneWay, () => fail('ECONNREFUSED', 'refused'), from, EventKind.tcpControl);
+            return;
+          }
+          sim.after(
+            oneWay,
+            () => {
+              if (done) return; // gave up before the SYN-ACK: the server's half times out alone
+              done = true;
+              timer.cancel();
+              const client = new SimStream(this, from, from.ip, localPort, to.publicIp, port);
+              const server = new SimStream(this, to, to.ip, port, srcIp, srcPort);
+              client.peer = server;
+              server.peer = client;
+              from.streams.add(client);
+              // The server accepts when the client's ACK arrives, one more trip later.
+              sim.after(
+                oneWay,
+                () => {
+                  if (listener.closed || client.closed) {
+                    server.closed = true;
+                    client.remoteClosed();
+                    return;
+                  }
+                  to.streams.add(server);
+                  listener.onConnection(server);
+                },
+                to,
+                EventKind.tcpControl,
+              );
+              resolve(client);
+            },
+            from,
+            EventKind.tcpControl,
+          );
+        },
+        to,
+        EventKind.tcpControl,
+      );
+    });
+  }
+
+  /** Puts `stream`'s host's uplink to work if it has something to send. */
+  kick(stream: SimStream): void {
+    const link = stream.host.up;
+    if (!stream.onLink) {
+      stream.onLink = true;
+      link.flows.push(stream);
+    }
+    if (!link.scheduled) {
+      link.scheduled = true;
+      this.sim.at(link.busyUntil, () => this.serve(stream.host), stream.host, EventKind.tcpSegment);
+    }
+  }
+
+  /** Sends the next segment of the next flow in round-robin order on `host`'s uplink. */
+  private serve(host: SimHost): void {
+    const link = host.up;
+    link.scheduled = false;
+    const flows = link.flows;
+    while (flows.length > 0) {
+      if (link.next >= flows.length) link.next = 0;
+      const s = flows[link.next]!;
+      const window = this.options.tcpWindowBytes - s.inFlight - s.peer.inboxBytes;
+      if (s.closed || s.queued === 0 || window <= 0) {
+        flows.splice(link.next, 1);
+        s.onLink = false;
+        continue;
+      }
+      if (this.partitioned(host, s.peer.host)) {
+        flows.splice(link.next, 1);
+        s.onLink = false;
+        this.sim.after(PARTITION_RETRY_MS, () => this.kick(s), host);
+        continue;
+      }
+      link.next++;
+      this.transmit(s, Math.min(s.queued, link.segmentBytes, window));
+      link.scheduled = true;
+      this.sim.at(link.busyUntil, () => this.serve(host), host, EventKind.tcpSegment);
+      return;
+    }
+  }
+
+  private transmit(s: SimStream, size: number): void {
+    const sim = this.sim;
+    const from = s.host;
+    const to = s.peer.host;
+    const chunks = s.take(size);
+    s.inFlight += size;
+    this.counters.tcpSegments++;
+    const sent = from.up.reserve(sim.now, size * TCP_OVERHEAD);
+    const path = this.oneWayMs(from, to);
+    const arrives = sent + path + this.latency.jitter(sim.random, path);
+    let delivered = to.down.reserve(arrives, size * TCP_OVERHEAD);
+    if (delivered < s.lastDelivery) delivered = s.lastDelivery;
+    s.lastDelivery = delivered;
+    const receiver = s.peer;
+    sim.at(delivered, () => receiver.receive(chunks, size), to, EventKind.tcpSegment);
+    s.afterTransmit();
+  }
+
+  /** Schedules `fn` on `to` once everything `s` sent before has arrived (FIN, RST). */
+  afterInFlight(s: SimStream, fn: () => void): void {
+    const to = s.peer.host;
+    const at = Math.max(this.sim.now + this.oneWayMs(s.host, to), s.lastDelivery);
+    s.lastDelivery = at;
+    this.sim.at(at, fn, to, EventKind.tcpControl);
+  }
+
+  private resolve(from: SimHost, ip: string): SimHost | undefined {
+    if (ip === 'localhost' || ip === '127.0.0.1' || ip === from.ip || ip === '0.0.0.0') return from;
+    return this.byIp.get(ip);
+  }
+
+  private partitioned(a: SimHost, b: SimHost): boolean {
+    const p = this.partitionOf;
+    return p !== undefined && a !== b && p(a) !== p(b);
+  }
+
+  private freshPublicIp(): string {
+    for (;;) {
+      const v = this.sim.random.next();
+      const a = v >>> 24;
+      const b = (v >>> 16) & 255;
+      const reserved =
+        a === 0 ||
+        a === 10 ||
+        a === 127 ||
+        a >= 224 ||
+        (a === 100 && b >= 64 && b < 128) ||
+        (a === 169 && b === 254) ||
+        (a === 172 && b >= 16 && b < 32) ||
+        (a === 192 && b === 168) ||
+        (v & 255) === 0 ||
+        (v & 255) === 255;
+      if (reserved) continue;
+      const ip = `${a}.${b}.${(v >>> 8) & 255}.${v & 255}`;
+      if (!this.byIp.has(ip)) return ip;
+    }
+  }
+}
+
+/**
+ * One end of a simulated TCP connection, implementing the runtime's `ByteStream`: ordered,
+ * reliable bytes; `write` returns false above the high-water mark and `onDrain` fires when the
+ * queue empties; `pause` stops delivery, and the unread bytes count against the sender's
+ * window, so a slow reader slows its sender (backpressure end to end).
+ */
+export class SimStream implements ByteStream {
+  peer!: SimStream;
+  closed = false;
+  /** On its host's uplink round-robin list. */
+  onLink = false;
+  /** Bytes queued but not yet sent. */
+  queued = 0;
+  /** Bytes sent and not yet delivered to the peer. */
+  inFlight = 0;
+  /** Bytes delivered but held because we are paused (or nobody reads yet). */
+  inboxBytes = 0;
+  /** Delivery time of our last segment to the peer (deliveries never reorder). */
+  lastDelivery = 0;
+  private readonly sendq: Buffer[] = [];
+  private head = 0;
+  private readonly inbox: Buffer[] = [];
+  private paused = false;
+  private ending = false;
+  private needDrain = false;
+  private closeNotified = false;
+  private closeError: Error | undefined;
+  private dataHandler: ((data: Buffer) => void) | undefined;
+  private drainHandler: (() => void) | undefined;
+  private closeHandler: ((error?: Error) => void) | undefined;
+
+  constructor(
+    private readonly net: Network,
+    readonly host: SimHost,
+    readonly localAddress: string,
+    readonly localPort: number,
+    readonly remoteAddress: string,
+    readonly remotePort: number,
+  ) {}
+
+  write(data: Uint8Array): boolean {
+    return this.writev([data]);
+  }
+
+  writev(chunks: readonly Uint8Array[]): boolean {
+    this.net.sim.activity++;
+    if (this.closed || this.ending) return false;
+    for (const c of chunks) {
+      if (c.length === 0) continue;
+      this.sendq.push(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.length));
+      this.queued += c.length;
+    }
+    if (this.queued > 0) this.net.kick(this);
+    if (this.queued >= this.net.options.tcpHighWaterBytes) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  onData(handler: (data: Buffer) => void): void {
+    this.dataHandler = handler;
+    if (!this.paused && this.inbox.length > 0) this.scheduleFlush();
+  }
+
+  onDrain(handler: () => void): void {
+    this.drainHandler = handler;
+  }
+
+  onClose(handler: (error?: Error) => void): void {
+    this.closeHandler = handler;
+    if (this.closeNotified) handler(this.closeError);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.inbox.length > 0) this.scheduleFlush();
+  }
+
+  end(): void {
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    if (this.queued === 0) this.sendFin();
+  }
+
+  destroy(error?: Error): void {
+    if (this.closed) return;
+    this.closeLocal(error);
+    // The peer sees the connection end once what is already on the wire has arrived.
+    const peer = this.peer;
+    this.net.afterInFlight(this, () => peer.remoteClosed());
+  }
+
+  /** Takes `size` bytes off the send queue as a list of (zero-copy) slices. */
+  take(size: number): Buffer[] {
+    const out: Buffer[] = [];
+    let left = size;
+    while (left > 0) {
+      const first = this.sendq[0]!;
+      const avail = first.length - this.head;
+      if (avail <= left) {
+        out.push(this.head === 0 ? first : first.subarray(this.head));
+        this.sendq.shift();
+        this.head = 0;
+        left -= avail;
+      } else {
+        out.push(first.subarray(this.head, this.head + left));
+        this.head += left;
+        left = 0;
+      }
+    }
+    this.queued -= size;
+    return out;
+  }
+
+  /** After a segment left: report drain, and finish a graceful close. */
+  afterTransmit(): void {
+    if (this.queued > 0) return;
+    if (this.needDrain) {
+      this.needDrain = false;
+      this.net.sim.after(0, () => this.drainHandler?.(), this.host, EventKind.tcpControl);
+    }
+    if (this.ending) this.sendFin();
+  }
+
+  /** A segment arrived from the peer. */
+  receive(chunks: Buffer[], size: number): void {
+    const sim = this.net.sim;
+    sim.trace.note(this.peer.host.index, size);
+    this.peer.inFlight -= size;
+    if (this.closed) return;
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    if (this.paused || this.dataHandler === undefined || this.inbox.length > 0) {
+      this.inbox.push(data);
+      this.inboxBytes += size;
+    } else {
+      this.dataHandler(data);
+    }
+    if (this.peer.queued > 0 && !this.peer.closed) this.net.kick(this.peer);
+  }
+
+  /** The peer closed (FIN or RST reached us). */
+  remoteClosed(): void {
+    if (this.closed) return;
+    this.closeLocal(undefined);
+  }
+
+  private sendFin(): void {
+    if (this.closed) return;
+    const peer = this.peer;
+    this.net.afterInFlight(this, () => {
+      peer.flushInbox();
+      peer.remoteClosed();
+      this.closeLocal(undefined);
+    });
+  }
+
+  private scheduleFlush(): void {
+    this.net.sim.after(0, () => this.flushInbox(), this.host, EventKind.tcpControl);
+  }
+
+  /** Hands held data to the reader, unless paused. */
+  flushInbox(): void {
+    while (
+      !this.paused &&
+      !this.closed &&
+      this.dataHandler !== undefined &&
+      this.inbox.length > 0
+    ) {
+      const data = this.inbox.shift()!;
+      this.inboxBytes -= data.length;
+      this.dataHandler(data);
+    }
+    if (this.peer.queued > 0 && !this.peer.closed) this.net.kick(this.peer);
+  }
+
+  private closeLocal(error: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sendq.length = 0;
+    this.queued = 0;
+    this.host.streams.delete(this);
+    this.net.sim.after(
+      0,
+      () => {
+        if (this.closeNotified) return;
+        this.closeNotified = true;
+        this.closeError = error;
+        this.closeHandler?.(error);
+      },
+      this.host,
+      EventKind.tcpControl,
+    );
+  }
+}
