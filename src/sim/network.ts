@@ -66,8 +66,8 @@ function copyDatagram(data: Uint8Array): Buffer {
     slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
     slabUsed = 0;
   }
+  slab.set(data, slabUsed);
   const out = slab.subarray(slabUsed, slabUsed + n);
-  out.set(data);
   slabUsed += (n + 7) & ~7;
   return out;
 }

@@ -20,6 +20,22 @@ export const SIM_EPOCH_MS = 1_704_067_200_000;
 
 /** Microtask turns after which a drain gives up: something is looping without ever waiting. */
 const MAX_DRAIN_TURNS = 1_000_000;
+/** How often (in events) the loop checks that no real I/O has been started. */
+const REAL_IO_CHECK_EVERY = 1 << 16;
+
+/** Node's live handles and requests (timers, sockets, file requests, workers) by type. */
+function realResources(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);
+  return counts;
+}
+
+/** Types of which there are more now than in `before`. */
+function newResources(before: Map<string, number>): string[] {
+  const out: string[] = [];
+  for (const [type, n] of realResources()) if (n > (before.get(type) ?? 0)) out.push(type);
+  return out;
+}
 
 /** Promise reaction jobs run so far, counted by a V8 promise hook while a simulation runs. */
 let reactions = 0;
@@ -106,21 +122,32 @@ export class Simulator {
         reactions++;
       },
     });
+    const resources = realResources();
+    const checkRealIo = () => {
+      const started = newResources(resources);
+      if (started.length > 0)
+        throw new SimError(
+          'SIM_REAL_IO',
+          `simulated code started real I/O (${started.join(', ')}), which would run outside ` +
+            'virtual time; everything must go through the simulated runtime',
+        );
+    };
     try {
       await this.drain();
       for (;;) {
-        if (stop?.()) return;
+        if (stop?.()) break;
         const e = this.queue.peek();
         if (e === undefined || e.time > untilMs) break;
         this.queue.pop();
         if (e.cancelled || (e.owner !== undefined && !e.owner.alive)) continue;
         this.now = e.time;
-        this.eventsRun++;
+        if ((++this.eventsRun & (REAL_IO_CHECK_EVERY - 1)) === 0) checkRealIo();
         this.trace.event(e.time, e.kind, e.owner?.index ?? 0xffffffff);
         e.fn();
         await this.drain();
       }
-      if (Number.isFinite(untilMs) && this.now < untilMs) this.now = untilMs;
+      checkRealIo();
+      if (Number.isFinite(untilMs) && this.now < untilMs && !stop?.()) this.now = untilMs;
     } finally {
       hook();
       this.running = false;

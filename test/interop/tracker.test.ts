@@ -23,7 +23,7 @@
  *
  * aria2 announces over HTTP only: it sends UDP tracker requests from its DHT socket and so
  * only with DHT on (aria2 #1491: "UDP tracker support … is only enabled when DHT is
- * enabled"), and these tests keep DHT off; that test is skipped with this reason.
+ * enabled"), and these tests keep DHT off, so aria2 is tested over HTTP only.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -287,16 +287,6 @@ test('aria2 downloads from libtorrent, found only through shoal tracker over HTT
   t.diagnostic(`aria2 fetched from libtorrent in ${seconds.toFixed(1)} s`);
   t.diagnostic(`tracker stats ${JSON.stringify(after)}; scrape ${JSON.stringify(counts)}`);
 });
-
-test(
-  'aria2 announces over UDP',
-  {
-    skip:
-      'aria2 sends UDP tracker requests only with DHT on (aria2 #1491), and the interop rules ' +
-      'keep its DHT off (--enable-dht=false)',
-  },
-  () => undefined,
-);
 
 test('Transmission downloads from libtorrent, found only through shoal tracker over UDP', {
   timeout: 90_000,

@@ -58,7 +58,9 @@ async function prepare(
   return { fx, torrent };
 }
 
-for (const version of ['hybrid', 'v1'] as const) {
+// Hybrid torrents are left out while Debian ships a client that cannot use them (see above):
+// a test that could only ever skip proves nothing. Add 'hybrid' back with a newer client.
+for (const version of ['v1'] as TransferVersion[]) {
   test(`shoal downloads a multi-file ${version} torrent from aria2`, {
     timeout: 90_000,
   }, async (t) => {

@@ -74,7 +74,9 @@ async function transmissionInNamespace(t: TestContext) {
   return { netns, tr, shoalAddress, trPeer: `${trAddress}:${tr.peerPort}` };
 }
 
-for (const version of ['hybrid', 'v1'] as const) {
+// Hybrid torrents are left out while Debian ships a client that cannot use them (see above):
+// a test that could only ever skip proves nothing. Add 'hybrid' back with a newer client.
+for (const version of ['v1'] as TransferVersion[]) {
   test(`shoal downloads a multi-file ${version} torrent from Transmission`, {
     timeout: 90_000,
   }, async (t) => {

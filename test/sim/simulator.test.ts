@@ -9,6 +9,7 @@ import { Network } from '../../src/sim/network.js';
 import { createSimRuntime } from '../../src/sim/sim-runtime.js';
 import { Simulator } from '../../src/sim/simulator.js';
 import { quantile, sortedCopy } from '../../src/sim/stats.js';
+import { TrackerServer } from '../../src/tracker/server.js';
 
 function world(seed = 7, options: ConstructorParameters<typeof Network>[1] = {}) {
   const sim = new Simulator(seed);
@@ -43,6 +44,16 @@ test('async work started by an event finishes before the clock moves on', async 
   sim.at(11, () => seen.push(`next event at ${sim.now}`));
   await sim.run();
   assert.deepEqual(seen, ['chain done at 10', 'microtask at 10', 'next event at 11']);
+});
+
+test('real I/O started inside a simulation is refused', async () => {
+  const { sim } = world();
+  let timer: NodeJS.Timeout | undefined;
+  sim.at(5, () => {
+    timer = globalThis.setTimeout(() => undefined, 60_000); // what engine code must never do
+  });
+  await assert.rejects(sim.run(), /SIM_REAL_IO|started real I\/O \(Timeout\)/);
+  clearTimeout(timer);
 });
 
 test('timers: timeouts, intervals and cancellation in virtual time; dead hosts stop', async () => {
@@ -293,4 +304,25 @@ test('churn: Weibull sessions have the asked-for median', () => {
   const median = quantile(fresh, 0.5);
   assert.ok(median > 55_000 && median < 65_000, `median ${median}`);
   assert.ok(quantile(fresh, 0.99) > 20 * median, 'long tail');
+});
+
+test('HTTP over simulated TCP: a GET to the real tracker server inside the simulation', async () => {
+  const { sim, net, pages } = world(31);
+  const server = net.addHost();
+  const client = net.addHost();
+  await sim.runUntilSettled(
+    TrackerServer.start(createSimRuntime(net, server, pages), { httpPort: 8080 }),
+  );
+  const http = createSimRuntime(net, client, pages).http;
+  const res = await sim.runUntilSettled(
+    http.get(`http://${server.publicIp}:8080/stats`, { timeoutMs: 5000, maxBytes: 65536 }),
+  );
+  assert.equal(res.status, 200);
+  assert.ok('swarms' in (JSON.parse(res.body.toString()) as object));
+  await assert.rejects(
+    sim.runUntilSettled(
+      http.get(`http://${server.publicIp}:9/`, { timeoutMs: 5000, maxBytes: 10 }),
+    ),
+    /ECONNREFUSED/,
+  );
 });
