@@ -755,7 +755,7 @@ export class Dht extends EventEmitter<DhtEvents> {
   private isVerified(id: unknown, host: string, port: number): boolean {
     if (!(id instanceof Uint8Array) || id.length !== ID_BYTES) return false;
     const n = this.table.get(id);
-    return n !== undefined && n.responded && n.host === host && n.port === port;
+    return n?.responded === true && n.host === host && n.port === port;
   }
 
   private send(packet: Buffer, host: string, port: number): void {
