@@ -234,6 +234,17 @@ export class Dht extends EventEmitter<DhtEvents> {
     await Promise.all(pings);
     if (seeds.length === 0) return 0;
     await this.lookup(this.id, 'find_node', () => ({ target: this.id }), seeds);
+    // Kademlia's join: also look up an id in every bucket, so the far buckets fill now
+    // rather than at their first refresh a quarter of an hour later.
+    const targets = this.table.staleBucketTargets(0, (n) => this.runtime.random.bytes(n));
+    for (let i = 0; i < targets.length; i += this.options.alpha) {
+      const batch = targets.slice(i, i + this.options.alpha);
+      await Promise.all(
+        batch.map((target) =>
+          this.lookup(target, 'find_node', () => ({ target })).catch(() => undefined),
+        ),
+      );
+    }
     return this.table.size;
   }
 
@@ -793,8 +804,15 @@ export class Dht extends EventEmitter<DhtEvents> {
     const targets = this.table.staleBucketTargets(REFRESH_AFTER_MS, (n) =>
       this.runtime.random.bytes(n),
     );
-    for (const target of targets.slice(0, 4))
-      await this.lookup(target, 'find_node', () => ({ target })).catch(() => undefined);
+    // Every stale bucket was marked refreshed, so every one is looked up (a few at a time).
+    for (let i = 0; i < targets.length; i += this.options.alpha) {
+      const batch = targets.slice(i, i + this.options.alpha);
+      await Promise.all(
+        batch.map((target) =>
+          this.lookup(target, 'find_node', () => ({ target })).catch(() => undefined),
+        ),
+      );
+    }
     if (this.table.size === 0 && this.options.bootstrap.length > 0)
       await this.bootstrap().catch(() => 0);
     await this.saveState();

@@ -467,7 +467,14 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private connectSome(): void {
     const now = this.deps.runtime.clock.now();
-    const connected = new Set([...this.sessions.values()].map((s) => s.address));
+    // A peer that dialled us shows its ephemeral port; its listen address (from its extended
+    // handshake) is what candidates name, so match on both to avoid redialling it.
+    const connected = new Set<string>();
+    for (const s of this.sessions.values()) {
+      connected.add(s.address);
+      const listen = listenAddress(s);
+      if (listen) connected.add(`${listen.host}:${listen.port}`);
+    }
     for (const [key, c] of this.candidates) {
       if (this.sessions.size + this.connecting.size >= this.opts.maxPeers) break;
       if (connected.has(key) || this.connecting.has(key) || c.retryAt > now) continue;
