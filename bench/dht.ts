@@ -24,7 +24,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Impl, LoadResult, LookupResult, WorkerConfig } from './dht-worker.js';
-import { Children, Deadline, type JsonChild, type JsonEvent } from './support.js';
+import { Children, Deadline, type JsonChild, type JsonEvent, runParts } from './support.js';
 
 const WORKER = fileURLToPath(new URL('./dht-worker.js', import.meta.url));
 const IMPLS: readonly Impl[] = ['shoal', 'bittorrent-dht'];
@@ -212,21 +212,7 @@ export async function run(): Promise<void> {
       ['qps', 'part 1: queries per second one node serves', qps],
       ['lookup', 'part 2: get_peers lookups in a loopback DHT', lookup],
     ];
-    const wanted = (process.env.SHOAL_BENCH_DHT_PARTS ?? 'qps,lookup')
-      .split(',')
-      .map((w) => w.trim());
-    for (const [key, title, part] of parts) {
-      if (!wanted.includes(key)) continue;
-      process.stdout.write(`-- ${title}\n`);
-      try {
-        await part(children);
-      } catch (error) {
-        process.stdout.write(`FAILED: ${error instanceof Error ? error.message : String(error)}\n`);
-        process.exitCode = 1;
-      } finally {
-        await children.stopAll();
-      }
-    }
+    await runParts('SHOAL_BENCH_DHT_PARTS', parts, children, children);
   } finally {
     await children.close();
   }

@@ -416,3 +416,31 @@ export class Deadline {
     return Math.max(0, this.end - performance.now());
   }
 }
+
+/**
+ * Runs the named parts of a benchmark in order, those listed in environment variable `envVar`
+ * (comma-separated; all by default). A part that throws is reported and fails the run; the
+ * children it started are stopped either way.
+ */
+export async function runParts<T>(
+  envVar: string,
+  parts: readonly (readonly [key: string, title: string, part: (arg: T) => Promise<void>])[],
+  arg: T,
+  children: Children,
+): Promise<void> {
+  const wanted = (process.env[envVar] ?? parts.map(([key]) => key).join(','))
+    .split(',')
+    .map((w) => w.trim());
+  for (const [key, title, part] of parts) {
+    if (!wanted.includes(key)) continue;
+    process.stdout.write(`-- ${title}\n`);
+    try {
+      await part(arg);
+    } catch (error) {
+      process.stdout.write(`FAILED: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    } finally {
+      await children.stopAll();
+    }
+  }
+}

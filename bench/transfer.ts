@@ -41,6 +41,7 @@ import {
   type JsonEvent,
   mbps,
   mib,
+  runParts,
   sha256File,
   writeContent,
 } from './support.js';
@@ -595,21 +596,7 @@ export async function run(): Promise<void> {
       ['p2p', 'part 1: one seeder → one leecher', pointToPoint],
       ['swarm', 'part 2: swarming, one seeder at 20 MB/s and 8 leechers', swarm],
     ];
-    const wanted = (process.env.SHOAL_BENCH_TRANSFER_PARTS ?? 'p2p,swarm')
-      .split(',')
-      .map((w) => w.trim());
-    for (const [key, title, part] of parts) {
-      if (!wanted.includes(key)) continue;
-      process.stdout.write(`-- ${title}\n`);
-      try {
-        await part(bench);
-      } catch (error) {
-        process.stdout.write(`FAILED: ${error instanceof Error ? error.message : String(error)}\n`);
-        process.exitCode = 1;
-      } finally {
-        await children.stopAll();
-      }
-    }
+    await runParts('SHOAL_BENCH_TRANSFER_PARTS', parts, bench, children);
   } finally {
     await children.close();
     await rm(dir, { recursive: true, force: true });
