@@ -597,6 +597,19 @@ export function startShoal(
 
 const peerFlags = (peers: readonly string[] = []) => peers.flatMap((p) => ['--peer', p]);
 
+/** The flags every test-run shoal node gets: any port, the given host and peers, JSON output. */
+const nodeArgs = (options: ShoalPeerOptions, dataDir: string): string[] => [
+  '--port',
+  '0',
+  '--host',
+  options.host,
+  '--data-dir',
+  dataDir,
+  '--json',
+  ...peerFlags(options.peers),
+  ...(options.args ?? []),
+];
+
 /**
  * `shoal share` of the fixture's content with `torrentPath`; resolves once it reports
  * `seeding` with every piece verified, with the port it listens on.
@@ -610,21 +623,7 @@ export async function shoalSeed(
   const dataDir = await tempDir(t, 'shoal-seed-data-');
   const proc = startShoal(
     t,
-    [
-      'share',
-      fixture.content,
-      '--torrent',
-      torrentPath,
-      '--port',
-      '0',
-      '--host',
-      options.host,
-      '--data-dir',
-      dataDir,
-      '--json',
-      ...peerFlags(options.peers),
-      ...(options.args ?? []),
-    ],
+    ['share', fixture.content, '--torrent', torrentPath, ...nodeArgs(options, dataDir)],
     { netns: options.netns, name: 'shoal share' },
   );
   const seeding = await proc.waitForEvent('seeding', 30_000);
@@ -655,25 +654,10 @@ export async function shoalFetch(
 ): Promise<ShoalFetchResult> {
   const dataDir = await tempDir(t, 'shoal-get-data-');
   const started = performance.now();
-  const proc = startShoal(
-    t,
-    [
-      'get',
-      torrentPath,
-      '-o',
-      saveDir,
-      '--port',
-      '0',
-      '--host',
-      options.host,
-      '--data-dir',
-      dataDir,
-      '--json',
-      ...peerFlags(options.peers),
-      ...(options.args ?? []),
-    ],
-    { netns: options.netns, name: 'shoal get' },
-  );
+  const proc = startShoal(t, ['get', torrentPath, '-o', saveDir, ...nodeArgs(options, dataDir)], {
+    netns: options.netns,
+    name: 'shoal get',
+  });
   const code = await proc.waitExit(options.timeoutMs);
   const seconds = (performance.now() - started) / 1000;
   const done = proc.event('done');
