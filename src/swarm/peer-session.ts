@@ -48,8 +48,6 @@ export class PeerSession {
   serving = false;
   /** Requests it sent while we choked it (a flood when it keeps going). */
   requestsWhileChoked = 0;
-  /** Messages received since the handshake (to accept a bitfield only first). */
-  messagesSeen = 0;
 
   constructor(
     readonly stream: ByteStream,

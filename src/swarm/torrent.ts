@@ -554,7 +554,6 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   private onMessage(session: PeerSession, m: Message): void {
-    session.messagesSeen++;
     switch (m.type) {
       case 'keep-alive':
         return;
