@@ -31,6 +31,8 @@ export class PieceLayout {
   readonly streamLength: number;
   readonly files: readonly TorrentFile[];
   private readonly starts: number[];
+  /** v2 piece layers by hex pieces root: the torrent's own, then those verified since. */
+  private readonly layers: Map<string, Buffer>;
 
   constructor(private readonly meta: Metainfo) {
     this.pieceLength = meta.pieceLength;
@@ -38,6 +40,34 @@ export class PieceLayout {
     this.streamLength = meta.streamLength;
     this.files = meta.files;
     this.starts = meta.files.map((f) => f.offset);
+    this.layers = new Map(meta.pieceLayers);
+  }
+
+  /** The piece layer of the file with this pieces root, when known. */
+  pieceLayer(root: Buffer): Buffer | undefined {
+    return this.layers.get(root.toString('hex'));
+  }
+
+  /**
+   * Adds a piece layer that did not come with the torrent (a magnet link's info dictionary has
+   * none): the caller has verified it against the file's pieces root (BEP 52 hash exchange or
+   * resume data), so the file's pieces can be checked from now on.
+   */
+  addPieceLayer(root: Buffer, layer: Buffer): void {
+    this.layers.set(root.toString('hex'), layer);
+  }
+
+  /** Piece layers added by {@link addPieceLayer} (what resume data keeps), by hex root. */
+  addedPieceLayers(): Map<string, Buffer> {
+    const out = new Map<string, Buffer>();
+    for (const [root, layer] of this.layers)
+      if (!this.meta.pieceLayers.has(root)) out.set(root, layer);
+    return out;
+  }
+
+  /** Whether piece `index` can be verified now (a v2 file's piece layer may still be missing). */
+  canVerify(index: number): boolean {
+    return this.check(index) !== undefined;
   }
 
   /** Bytes in piece `index` (the last one may be short). */
@@ -92,7 +122,7 @@ export class PieceLayout {
       const width = nextPowerOfTwo(Math.ceil(f.length / MERKLE_BLOCK_BYTES));
       return { kind: 'v2', hash: f.piecesRoot, dataLength, width };
     }
-    const layer = this.meta.pieceLayers.get(f.piecesRoot.toString('hex'));
+    const layer = this.layers.get(f.piecesRoot.toString('hex'));
     if (layer === undefined) return undefined;
     return {
       kind: 'v2',

@@ -1,4 +1,6 @@
 import { Bitfield } from '../codec/bitfield.js';
+import { HASH_BYTES, merkleRoot, nextPowerOfTwo } from '../crypto/merkle.js';
+import { pieceLayerPad } from '../crypto/merkle-proof.js';
 import type { FileSystem } from '../runtime/runtime.js';
 import type { PieceLayout } from './layout.js';
 import { loadResume, type ResumeData, saveResume } from './resume.js';
@@ -28,8 +30,11 @@ export class PieceState {
     have: Bitfield,
     options: { recheck: boolean; parallel: number; stopped: () => boolean },
   ): Promise<void> {
-    const resume =
-      this.resumePath && !options.recheck ? await loadResume(this.fs, this.resumePath) : undefined;
+    const saved = this.resumePath ? await loadResume(this.fs, this.resumePath) : undefined;
+    // Piece layers fetched from peers are checked against the roots, not against the files,
+    // so they are kept even when a recheck is asked for or the files changed.
+    if (saved?.pieceLayers) this.restorePieceLayers(saved.pieceLayers);
+    const resume = options.recheck ? undefined : saved;
     if (resume && (await this.stillValid(resume))) {
       for (const i of new Bitfield(this.layout.pieceCount, resume.have).indices()) have.set(i);
       return;
@@ -50,7 +55,26 @@ export class PieceState {
       const s = await this.fs.stat(this.storage.filePath(i)).catch(() => undefined);
       files.push(s ? { length: s.size, mtimeMs: s.mtimeMs } : { length: -1, mtimeMs: 0 });
     }
-    await saveResume(this.fs, this.resumePath, { have: have.bytes, files });
+    await saveResume(this.fs, this.resumePath, {
+      have: have.bytes,
+      files,
+      pieceLayers: this.layout.addedPieceLayers(),
+    });
+  }
+
+  /** Adds the saved piece layers that still hash to a file's pieces root; drops the rest. */
+  private restorePieceLayers(layers: ReadonlyMap<string, Uint8Array>): void {
+    const pieceLength = this.layout.pieceLength;
+    const pad = pieceLayerPad(pieceLength);
+    for (const f of this.layout.files) {
+      if (f.padding || f.piecesRoot === undefined || f.length <= pieceLength) continue;
+      const layer = layers.get(f.piecesRoot.toString('hex'));
+      if (layer === undefined || this.layout.pieceLayer(f.piecesRoot)) continue;
+      const pieces = Math.ceil(f.length / pieceLength);
+      if (layer.length !== pieces * HASH_BYTES) continue;
+      if (!merkleRoot(layer, nextPowerOfTwo(pieces), pad).equals(f.piecesRoot)) continue;
+      this.layout.addPieceLayer(f.piecesRoot, Buffer.from(layer));
+    }
   }
 
   private async stillValid(resume: ResumeData): Promise<boolean> {

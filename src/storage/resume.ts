@@ -7,6 +7,12 @@ export interface ResumeData {
   readonly have: Uint8Array;
   /** Size and modification time of each file when `have` was saved. */
   readonly files: readonly { readonly length: number; readonly mtimeMs: number }[];
+  /**
+   * v2 piece layers fetched from peers (BEP 52), keyed by the hex of their file's pieces root,
+   * so a magnet download does not ask for them again after a restart. Whoever loads them
+   * checks them against the roots again.
+   */
+  readonly pieceLayers?: ReadonlyMap<string, Uint8Array>;
 }
 
 /** Saves resume data atomically (temp file, fsync, rename), so a crash leaves old or new. */
@@ -17,6 +23,8 @@ export async function saveResume(fs: FileSystem, path: string, data: ResumeData)
       version: 1,
       have: data.have,
       files: data.files.map((f) => ({ length: f.length, mtime: Math.floor(f.mtimeMs) })),
+      ...(data.pieceLayers &&
+        data.pieceLayers.size > 0 && { 'piece layers': new Map(data.pieceLayers) }),
     }),
   );
 }
@@ -41,5 +49,12 @@ export async function loadResume(fs: FileSystem, path: string): Promise<ResumeDa
     if (typeof length !== 'number' || typeof mtime !== 'number') return undefined;
     out.push({ length, mtimeMs: mtime });
   }
-  return { have, files: out };
+  const layers = root.get('piece layers');
+  const pieceLayers = new Map<string, Uint8Array>();
+  if (layers instanceof Map) {
+    for (const [key, layer] of layers) {
+      if (/^[0-9a-f]{64}$/.test(key) && layer instanceof Uint8Array) pieceLayers.set(key, layer);
+    }
+  }
+  return { have, files: out, ...(pieceLayers.size > 0 && { pieceLayers }) };
 }

@@ -23,6 +23,7 @@ import {
   METADATA_PIECE_BYTES,
   type MetadataMessage,
 } from '../wire/ut-metadata.js';
+import { HashExchange, HashesInvalidError } from './hash-exchange.js';
 import { listenAddress, PeerExchange } from './peer-exchange.js';
 import { PeerSession } from './peer-session.js';
 import { BLOCK_BYTES, BufferPool, blockKey, PieceJob } from './piece-job.js';
@@ -182,6 +183,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly upBucket: TokenBucket;
   private readonly downBucket: TokenBucket;
   private readonly uploader: Uploader;
+  private readonly hashes: HashExchange;
   private timers: TimerHandle[] = [];
   private jobLimit = 4;
   private readonly buffers: BufferPool;
@@ -245,6 +247,20 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       uploadSlots: this.opts.uploadSlots,
       maxIncomingRequests: this.opts.maxIncomingRequests,
       pieceCacheBytes: this.opts.pieceCacheBytes,
+    });
+    this.hashes = new HashExchange({
+      layout: this.layout,
+      storage: this.storage,
+      have: this.have,
+      clock,
+      fetchLayers: meta.pieces === undefined,
+      bucket: this.upBucket,
+      globalBucket: deps.globalUpload,
+      maxIncomingRequests: this.opts.maxIncomingRequests,
+      layerAdded: () => {
+        this.resumeDirty = true;
+        for (const s of this.sessions.values()) this.fillRequests(s);
+      },
     });
     this.extensions.register('ut_metadata', (s, payload) => this.onMetadataMessage(s, payload));
     if (this.opts.pex && !meta.private) {
@@ -463,6 +479,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (reason instanceof WireError)
       this.emit('warning', `${session.address} dropped: ${reason.message}`);
     this.uploader.forget(session);
+    this.hashes.forget(session);
   }
 
   private connectSome(): void {
@@ -632,15 +649,26 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         this.extensions.lookup(m.id)?.(session, m.payload);
         return;
       case 'hash-request':
-        // Serving merkle proofs is not implemented yet; say so, as BEP 52 provides.
-        session.wire.sendMessage({ ...m, type: 'hash-reject' });
+        this.hashes.onRequest(session, m);
+        return;
+      case 'hashes':
+        try {
+          this.hashes.onHashes(session, m);
+        } catch (error) {
+          // Hashes that fail their proof are provably bad data from this one peer.
+          if (error instanceof HashesInvalidError && error.forged) this.ban(session);
+          throw error;
+        }
+        return;
+      case 'hash-reject':
+        this.hashes.onReject(session, m);
         return;
       case 'port':
         // BEP 5: the peer runs a DHT node there; let our DHT meet it.
         if (m.port > 0 && !this.meta.private) this.deps.dht?.nodeSeen(session.host, m.port);
         return;
       default:
-        return; // suggest, hashes, hash-reject: nothing to do yet
+        return;
     }
   }
 
@@ -692,8 +720,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private fillRequests(session: PeerSession): void {
     if (session.closed || this.state !== 'downloading' || !session.bits) return;
+    this.hashes.requestFrom(session); // v2 piece layers a magnet link lacks
     const now = this.deps.runtime.clock.now();
     const canRequest = (index: number) => {
+      if (!this.hashes.canVerify(index)) return false;
       const rejectedAt = session.rejected.get(index);
       if (rejectedAt !== undefined) {
         if (now - rejectedAt < REJECT_BACKOFF_MS) return false;

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { reservedBytes } from '../../src/wire/handshake.js';
-import type { BlockRef } from '../../src/wire/messages.js';
+import type { BlockRef, Message } from '../../src/wire/messages.js';
 import { PeerWire } from '../../src/wire/peer-wire.js';
 
 /** A scripted hostile peer started by {@link startFakeSeed}. */
@@ -16,12 +16,14 @@ export interface FakeSeed {
 
 /**
  * A peer that claims to have every piece (have-all) and unchokes at once, then answers each
- * request with `answer`: garbage for a corrupting peer, nothing for a staller. Listens on
- * `host`; use an address other than the honest peers', since bans are per address.
+ * request with `answer`: garbage for a corrupting peer, nothing for a staller; `other` sees
+ * every other message (e.g. to answer BEP 52 hash requests). Listens on `host`; use an
+ * address other than the honest peers', since bans are per address.
  */
 export async function startFakeSeed(
   host: string,
   answer: (request: BlockRef, wire: PeerWire) => void,
+  other?: (message: Message, wire: PeerWire) => void,
 ): Promise<FakeSeed> {
   let requests = 0;
   let closedAt: number | undefined;
@@ -48,7 +50,10 @@ export async function startFakeSeed(
           wire.sendMessage({ type: 'unchoke' });
         },
         message: (m) => {
-          if (m.type !== 'request') return;
+          if (m.type !== 'request') {
+            other?.(m, wire);
+            return;
+          }
           requests++;
           answer(m, wire);
         },
