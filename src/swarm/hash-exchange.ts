@@ -51,6 +51,16 @@ export interface HashExchangeDeps {
   readonly layerAdded: (root: Buffer) => void;
 }
 
+/** What the hash exchange of one torrent has done, for stats and `--json` progress. */
+export interface HashExchangeStats {
+  /** Hash requests of peers answered with hashes. */
+  readonly served: number;
+  /** Hash requests of peers refused (hash reject). */
+  readonly refused: number;
+  /** Piece layers fetched from peers and verified against their roots. */
+  readonly layersFetched: number;
+}
+
 /** Our hash requests a peer may have unanswered at once. */
 const MAX_ASKED_PER_PEER = 4;
 /** After this long without an answer, another peer may be asked for the same hashes. */
@@ -117,6 +127,9 @@ export class HashExchange {
   /** Per piece: 1 while its file's piece layer is missing. */
   private blocked: Uint8Array | undefined;
   private reading = 0;
+  private served = 0;
+  private refused = 0;
+  private layersFetched = 0;
 
   constructor(private readonly deps: HashExchangeDeps) {
     const { layout } = deps;
@@ -132,6 +145,11 @@ export class HashExchange {
         firstPiece: file.offset / layout.pieceLength,
       });
     }
+  }
+
+  /** Counts of what was served, refused and fetched. */
+  stats(): HashExchangeStats {
+    return { served: this.served, refused: this.refused, layersFetched: this.layersFetched };
   }
 
   // ---------------------------------------------------------------- serving
@@ -274,11 +292,13 @@ export class HashExchange {
     this.deps.bucket.tryTake(charge);
     this.deps.globalBucket.tryTake(charge);
     peer.refusedInARow = 0;
+    this.served++;
     session.wire.sendMessage({ ...ref(r), type: 'hashes', hashes });
   }
 
   private refuse(session: PeerSession, peer: PeerHashes, r: HashRef, count: boolean): void {
     session.wire.sendMessage({ ...ref(r), type: 'hash-reject' });
+    this.refused++;
     if (count && ++peer.refusedInARow > this.deps.maxIncomingRequests)
       throw new WireError('hash request flood');
   }
@@ -351,6 +371,7 @@ export class HashExchange {
     if (--fetch.remaining > 0) return;
     this.fetches!.delete(root.toString('hex'));
     this.deps.layout.addPieceLayer(root, fetch.layer);
+    this.layersFetched++;
     this.unblock();
     this.deps.layerAdded(root);
   }

@@ -23,7 +23,7 @@ import {
   METADATA_PIECE_BYTES,
   type MetadataMessage,
 } from '../wire/ut-metadata.js';
-import { HashExchange, HashesInvalidError } from './hash-exchange.js';
+import { HashExchange, type HashExchangeStats, HashesInvalidError } from './hash-exchange.js';
 import { listenAddress, PeerExchange } from './peer-exchange.js';
 import { PeerSession } from './peer-session.js';
 import { BLOCK_BYTES, BufferPool, blockKey, PieceJob } from './piece-job.js';
@@ -93,6 +93,8 @@ export interface TorrentStats {
   readonly uploadRate: number;
   readonly peers: number;
   readonly banned: number;
+  /** BEP 52 hash requests served and refused, piece layers fetched. */
+  readonly hashExchange: HashExchangeStats;
 }
 
 /** Everything a torrent needs from the node that owns it. */
@@ -368,6 +370,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       uploadRate: this.uploadRate.bytesPerSecond,
       peers: [...this.sessions.values()].filter((s) => s.bits !== undefined || s.wire.ready).length,
       banned: this.strikesBanned(),
+      hashExchange: this.hashes.stats(),
     };
   }
 

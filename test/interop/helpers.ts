@@ -454,19 +454,21 @@ export interface TransferFixture {
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 /**
- * Writes the {@link TRANSFER_FILES} content under a new folder (removed when `t` ends) and makes
- * a torrent of it for each of `versions` with `shoal create --piece-length pieceLength`.
+ * Writes the {@link TRANSFER_FILES} content (or `sizes`: path → length) under a new folder
+ * (removed when `t` ends) and makes a torrent of it for each of `versions` with
+ * `shoal create --piece-length pieceLength`.
  */
 export async function makeTransferFixture(
   t: TestContext,
   versions: readonly TransferVersion[] = ['hybrid', 'v1', 'v2'],
   pieceLength = 32 * KiB,
+  sizes: Readonly<Record<string, number>> = TRANSFER_FILES,
 ): Promise<TransferFixture> {
   const root = await tempDir(t, 'shoal-fixture-');
   const name = 'payload';
   const content = join(root, 'content', name);
   const files = new Map<string, { length: number; sha256: string }>();
-  for (const [path, length] of Object.entries(TRANSFER_FILES)) {
+  for (const [path, length] of Object.entries(sizes)) {
     const data = pseudoRandomBytes(`transfer/${path}`, length);
     await mkdir(dirname(join(content, path)), { recursive: true });
     await writeFile(join(content, path), data);
@@ -680,7 +682,9 @@ export async function shoalFetch(
  * Runs one libtorrent session on one torrent: listens on HOST:PORT only (PORT 0 = any), with
  * DHT, local peer discovery, UPnP, NAT-PMP and uTP off, adds the torrent with the given save
  * path, and dials the given peers with connect_peer (again every few seconds while it has
- * none). It announces to the torrent's own trackers (none are added). Prints JSON lines:
+ * none). Given a magnet link instead of a torrent, it fetches the metadata (and, for v2, the
+ * piece layers) from those peers. It announces to the torrent's own trackers (none are added).
+ * Prints JSON lines:
  * `listening` (with the port), `seeding` once a seed's data is checked, `progress` twice a
  * second, `alert` for errors and disconnects, `tracker` for each announce sent and each tracker
  * reply (with the number of peers it gave), error and warning, and `done` when a leecher has
@@ -739,8 +743,11 @@ while ses.listen_port() == 0:
         sys.exit(2)
     time.sleep(0.05)
 
-params = lt.add_torrent_params()
-params.ti = lt.torrent_info(cfg['torrent'])
+if cfg.get('magnet'):
+    params = lt.parse_magnet_uri(cfg['magnet'])
+else:
+    params = lt.add_torrent_params()
+    params.ti = lt.torrent_info(cfg['torrent'])
 params.save_path = cfg['savePath']
 h = ses.add_torrent(params)
 out('listening', port=ses.listen_port())
@@ -800,16 +807,17 @@ export interface LibtorrentPeer {
 }
 
 /**
- * Starts a libtorrent session (system Python) that seeds or downloads `torrent` in `savePath`,
- * listening on `host` and dialing `peers` (`HOST:PORT`), inside `netns` when given. Resolves
- * once it listens, and for a seed once its data is checked. A leecher prints `done` and exits 0
- * when complete.
+ * Starts a libtorrent session (system Python) that seeds or downloads `torrent` (or, leeching,
+ * a `magnet` link) in `savePath`, listening on `host` and dialing `peers` (`HOST:PORT`), inside
+ * `netns` when given. Resolves once it listens, and for a seed once its data is checked. A
+ * leecher prints `done` and exits 0 when complete.
  */
 export async function startLibtorrent(
   t: TestContext,
   options: {
     mode: 'seed' | 'leech';
-    torrent: string;
+    torrent?: string;
+    magnet?: string;
     savePath: string;
     host?: string;
     port?: number;
@@ -821,6 +829,7 @@ export async function startLibtorrent(
   const cfg = {
     mode: options.mode,
     torrent: options.torrent,
+    magnet: options.magnet,
     savePath: options.savePath,
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
