@@ -69,6 +69,10 @@ const ASK_TIMEOUT_MS = 20_000;
 const REFUSED_BACKOFF_MS = 10_000;
 /** Bytes of hashes one peer may take per second (burst: one second's worth). */
 const PEER_HASH_BYTES_PER_SECOND = 1024 * 1024;
+/** Requests a peer may have waiting for its socket to drain; more are refused. */
+const MAX_WAITING_PER_PEER = 16;
+/** Bytes of a `hashes` message before its hashes: length, id, root and four numbers. */
+const HASHES_HEADER_BYTES = 4 + 1 + 32 + 16;
 /** Upload charged per reply: like one block, however many hashes it carries. */
 const MAX_CHARGE = 16 * 1024;
 /** Pieces read from disk at once to answer requests for leaf hashes, per peer and in all. */
@@ -107,6 +111,8 @@ interface PeerHashes {
   refusedInARow: number;
   /** Its leaf-hash requests being read from disk. */
   reading: number;
+  /** Its requests that arrived while its socket was full, answered when it drains. */
+  readonly waiting: HashRef[];
   readonly budget: TokenBucket;
 }
 
@@ -160,19 +166,43 @@ export class HashExchange {
    */
   onRequest(session: PeerSession, r: HashRef): void {
     const peer = this.peer(session);
+    if (session.congested) {
+      // Its socket is full (we are sending it blocks): answer once it drains, as BEP 52 asks
+      // hash requests to be paced like piece requests, rather than pile hashes up meanwhile.
+      if (peer.waiting.length < MAX_WAITING_PER_PEER)
+        peer.waiting.push({ ...ref(r), piecesRoot: Buffer.from(r.piecesRoot) });
+      else this.refuse(session, peer, r, true);
+      return;
+    }
+    this.answer(session, peer, r, true);
+  }
+
+  /** The peer's socket drained: answers the requests that waited for it. */
+  drained(session: PeerSession): void {
+    const peer = this.peers.get(session);
+    while (peer && peer.waiting.length > 0 && !session.congested && !session.closed) {
+      this.answer(session, peer, peer.waiting.shift()!, false);
+    }
+  }
+
+  /**
+   * Sends `hashes` or `hash reject` for one request. `count` makes refusals count towards the
+   * flood limit (then this may throw {@link WireError}).
+   */
+  private answer(session: PeerSession, peer: PeerHashes, r: HashRef, count: boolean): void {
     const served = this.byRoot.get(hex(r.piecesRoot));
     if (served === undefined || hashRequestProblem(served.shape, r) !== undefined) {
-      this.refuse(session, peer, r, true);
+      this.refuse(session, peer, r, count);
       return;
     }
     // With 16 KiB pieces the piece layer is the leaf layer: served from the layer either way.
     if (!(served.shape.hasPieceLayer && r.baseLayer === served.shape.pieceLayer)) {
-      void this.serveLeaves(session, peer, served, r);
+      this.serveLeaves(session, peer, served, r, count);
       return;
     }
     const tree = this.layerTree(served);
     if (tree === undefined) {
-      this.refuse(session, peer, r, true);
+      this.refuse(session, peer, r, count);
       return;
     }
     this.reply(
@@ -180,7 +210,7 @@ export class HashExchange {
       peer,
       r,
       buildHashes((h, p) => tree.node(h, p), r),
-      true,
+      count,
     );
   }
 
@@ -193,6 +223,7 @@ export class HashExchange {
     peer: PeerHashes,
     served: ServedFile,
     r: HashRef,
+    count: boolean,
   ): void {
     const { shape } = served;
     const leavesPerPiece = 2 ** shape.pieceLayer;
@@ -206,7 +237,7 @@ export class HashExchange {
       peer.reading >= MAX_LEAF_READS_PER_PEER ||
       this.reading >= MAX_LEAF_READS
     ) {
-      this.refuse(session, peer, r, true);
+      this.refuse(session, peer, r, count);
       return;
     }
     peer.reading++;
@@ -279,9 +310,8 @@ export class HashExchange {
     hashes: Buffer,
     countRefusal: boolean,
   ): void {
-    const charge = Math.min(MAX_CHARGE, hashes.length + 53);
+    const charge = Math.min(MAX_CHARGE, HASHES_HEADER_BYTES + hashes.length);
     if (
-      session.congested ||
       this.deps.bucket.delayFor(charge) > 0 ||
       this.deps.globalBucket.delayFor(charge) > 0 ||
       !peer.budget.tryTake(hashes.length)
@@ -449,6 +479,7 @@ export class HashExchange {
         refused: new Map(),
         refusedInARow: 0,
         reading: 0,
+        waiting: [],
         budget: new TokenBucket(this.deps.clock, PEER_HASH_BYTES_PER_SECOND, 1),
       };
       this.peers.set(session, peer);

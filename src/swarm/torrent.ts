@@ -452,6 +452,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     stream.onData((chunk) => this.receive(session, chunk));
     stream.onDrain(() => {
       session.congested = false;
+      this.hashes.drained(session);
       void this.uploader.serve(session);
     });
     stream.onClose(() => this.drop(session, undefined));

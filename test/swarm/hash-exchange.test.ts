@@ -315,6 +315,32 @@ test('malformed, unknown or out-of-range hash requests are rejected; a flood of 
   }, WireError);
 });
 
+test('requests that arrive while the socket is full wait for it to drain; a queue of 16 at most', async (t) => {
+  const dir = await tempDir(t);
+  const { full } = await v2Fixture(dir, { 'a.bin': 1_000_000 }, 65536);
+  const clock = new ManualClock();
+  const seed = side(t, full, dir, clock, true);
+  const peer = fakeSession(clock, full.pieceCount);
+  const root = full.files[0]!.piecesRoot!;
+  const r: HashRef = { piecesRoot: root, baseLayer: 2, index: 0, length: 16, proofLayers: 3 };
+  peer.session.congested = true;
+  for (let i = 0; i < 17; i++) seed.hx.onRequest(peer.session, r);
+  assert.deepEqual(
+    (await peer.sent()).map((m) => m.type),
+    ['hash-reject'],
+    'only the 17th is refused',
+  );
+  peer.session.congested = false;
+  seed.hx.drained(peer.session);
+  const answers = await peer.sent();
+  assert.equal(answers.length, 16);
+  for (const m of answers) {
+    assert.equal(m.type, 'hashes');
+    assert.deepEqual(ref(m as Hashes), r);
+  }
+  assert.deepEqual(seed.hx.stats(), { served: 16, refused: 1, layersFetched: 0 });
+});
+
 test('forged hashes fail their proof; hashes nobody asked for are refused; the layer is asked again', async (t) => {
   const dir = await tempDir(t);
   const { full, bare } = await v2Fixture(dir, { 'a.bin': 1_000_000 }, 65536);
