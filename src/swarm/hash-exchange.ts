@@ -78,6 +78,13 @@ const MAX_CHARGE = 16 * 1024;
 /** Pieces read from disk at once to answer requests for leaf hashes, per peer and in all. */
 const MAX_LEAF_READS_PER_PEER = 2;
 const MAX_LEAF_READS = 8;
+/**
+ * Leaf hashes cost a piece read and hashed for 32 bytes a leaf, so they are rationed: a peer
+ * gets one piece's worth every 2 s, the torrent hashes at most 16 MiB/s for all of them.
+ * (Peers ask for leaves only after a piece failed its check, which is rare.)
+ */
+const LEAF_SECONDS_PER_PIECE = 2;
+const LEAF_BYTES_PER_SECOND = 16 * 1024 * 1024;
 /** Piece-layer trees kept for serving proofs (each about the size of its layer). */
 const TREE_CACHE_ENTRIES = 32;
 const ZERO_LEAF = Buffer.alloc(HASH_BYTES);
@@ -114,6 +121,8 @@ interface PeerHashes {
   /** Its requests that arrived while its socket was full, answered when it drains. */
   readonly waiting: HashRef[];
   readonly budget: TokenBucket;
+  /** Piece bytes it may have us read and hash for leaf hashes. */
+  readonly leafBudget: TokenBucket;
 }
 
 /**
@@ -133,6 +142,7 @@ export class HashExchange {
   /** Per piece: 1 while its file's piece layer is missing. */
   private blocked: Uint8Array | undefined;
   private reading = 0;
+  private readonly leafBudget: TokenBucket;
   private served = 0;
   private refused = 0;
   private layersFetched = 0;
@@ -140,6 +150,11 @@ export class HashExchange {
   constructor(private readonly deps: HashExchangeDeps) {
     const { layout } = deps;
     this.pad = pieceLayerPad(layout.pieceLength);
+    this.leafBudget = new TokenBucket(
+      deps.clock,
+      LEAF_BYTES_PER_SECOND,
+      Math.max(1, (2 * layout.pieceLength) / LEAF_BYTES_PER_SECOND),
+    );
     for (const file of layout.files) {
       if (file.padding || file.piecesRoot === undefined || file.length === 0) continue;
       const key = file.piecesRoot.toString('hex');
@@ -229,17 +244,25 @@ export class HashExchange {
     const leavesPerPiece = 2 ** shape.pieceLayer;
     const k = Math.floor(r.index / leavesPerPiece); // the piece, counted within the file
     const upper = shape.hasPieceLayer ? this.layerTree(served) : undefined;
+    const size = Math.min(
+      this.deps.layout.pieceLength,
+      served.file.length - k * this.deps.layout.pieceLength,
+    );
     if (
       r.length > leavesPerPiece || // we hash one piece at a time
       k >= shape.pieces ||
       !this.deps.have.has(served.firstPiece + k) ||
       (shape.hasPieceLayer && upper === undefined) ||
       peer.reading >= MAX_LEAF_READS_PER_PEER ||
-      this.reading >= MAX_LEAF_READS
+      this.reading >= MAX_LEAF_READS ||
+      peer.leafBudget.delayFor(size) > 0 ||
+      this.leafBudget.delayFor(size) > 0
     ) {
       this.refuse(session, peer, r, count);
       return;
     }
+    peer.leafBudget.tryTake(size);
+    this.leafBudget.tryTake(size);
     peer.reading++;
     this.reading++;
     void this.pieceProof(served, k, upper)
@@ -481,6 +504,11 @@ export class HashExchange {
         reading: 0,
         waiting: [],
         budget: new TokenBucket(this.deps.clock, PEER_HASH_BYTES_PER_SECOND, 1),
+        leafBudget: new TokenBucket(
+          this.deps.clock,
+          this.deps.layout.pieceLength / LEAF_SECONDS_PER_PIECE,
+          LEAF_SECONDS_PER_PIECE,
+        ),
       };
       this.peers.set(session, peer);
     }

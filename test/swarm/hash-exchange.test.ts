@@ -234,6 +234,7 @@ test('leaf hashes of a piece come from its data on disk, with uncles up to the f
     ],
   ];
   for (const [r, leaves] of cases) {
+    clock.advance(2000); // a peer gets one piece's leaves every 2 s
     seed.hx.onRequest(peer.session, r);
     const m = (await answer(peer))[0];
     assert.ok(m?.type === 'hashes', `no hashes for leaf ${r.index}`);
@@ -257,19 +258,26 @@ test('leaf hashes of a piece come from its data on disk, with uncles up to the f
   const changed = Buffer.from(data);
   changed[7 * 65536 + 9]! ^= 1;
   await writeFile(join(dir, 'set', 'a.bin'), changed);
+  clock.advance(2000);
   seed.hx.onRequest(peer.session, { ...cases[0]![0], index: 28 });
   assert.deepEqual(
     (await answer(peer, 2)).map((m) => m.type === 'hash-reject' && m.index),
     [12, 28],
   );
-  // At most two pieces are read for one peer at a time; more requests wait their turn elsewhere.
-  for (const index of [0, 4, 8]) seed.hx.onRequest(peer.session, { ...cases[0]![0], index });
-  assert.deepEqual(
-    (await answer(peer, 3)).map(
+  // Reading and hashing a piece costs far more than the answer: one piece per peer every 2 s.
+  const said = async (n: number) =>
+    (await answer(peer, n)).map(
       (m) => `${m.type} ${m.type !== 'keep-alive' && 'index' in m && m.index}`,
-    ),
-    ['hash-reject 8', 'hashes 0', 'hashes 4'],
-  );
+    );
+  clock.advance(2000);
+  for (const index of [0, 4]) seed.hx.onRequest(peer.session, { ...cases[0]![0], index });
+  assert.deepEqual(await said(2), ['hash-reject 4', 'hashes 0']);
+  clock.advance(1000);
+  seed.hx.onRequest(peer.session, { ...cases[0]![0], index: 4 });
+  assert.deepEqual(await said(1), ['hash-reject 4']);
+  clock.advance(1000);
+  seed.hx.onRequest(peer.session, { ...cases[0]![0], index: 4 });
+  assert.deepEqual(await said(1), ['hashes 4']);
 });
 
 test('malformed, unknown or out-of-range hash requests are rejected; a flood of them drops the peer', async (t) => {
