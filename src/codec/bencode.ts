@@ -265,49 +265,107 @@ export type Encodable =
  * Entries whose value is `undefined` are left out.
  */
 export function encode(value: Encodable): Buffer {
-  const parts: Uint8Array[] = [];
-  encodeInto(value, parts);
-  return Buffer.concat(parts);
+  const w = new ByteWriter();
+  encodeInto(value, w);
+  return w.take();
 }
 
-const encoder = new TextEncoder();
+/**
+ * A growable output buffer. Encoding is synchronous, so one scratch buffer is shared by every
+ * call and the result is copied out at the end: no array of parts, no per-token allocations.
+ */
+class ByteWriter {
+  private static scratch = Buffer.allocUnsafe(64 * 1024);
+  private buf = ByteWriter.scratch;
+  private pos = 0;
 
-function encodeInto(value: Encodable, out: Uint8Array[]): void {
+  ascii(s: string): void {
+    this.reserve(s.length);
+    this.pos += this.buf.write(s, this.pos, 'latin1');
+  }
+
+  byte(b: number): void {
+    this.reserve(1);
+    this.buf[this.pos++] = b;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.ascii(`${b.length}:`);
+    this.reserve(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  utf8(s: string): void {
+    const n = Buffer.byteLength(s, 'utf8');
+    this.ascii(`${n}:`);
+    this.reserve(n);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+
+  private reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+    // Keep growth for later calls, within reason (large torrents are encoded rarely).
+    if (bigger.length <= 1024 * 1024) ByteWriter.scratch = bigger;
+  }
+}
+
+/** Short dictionary keys recur (every KRPC message has `t`, `y`, `a`…): their bytes are kept. */
+const keyCaches = { latin1: new Map<string, Buffer>(), utf8: new Map<string, Buffer>() };
+const KEY_CACHE_ENTRIES = 256;
+
+function keyBytes(key: string, encoding: 'latin1' | 'utf8'): Buffer {
+  if (key.length > 16) return Buffer.from(key, encoding);
+  const cache = keyCaches[encoding];
+  let bytes = cache.get(key);
+  if (bytes === undefined) {
+    bytes = Buffer.from(key, encoding);
+    if (cache.size < KEY_CACHE_ENTRIES) cache.set(key, bytes);
+  }
+  return bytes;
+}
+
+function encodeInto(value: Encodable, out: ByteWriter): void {
   if (typeof value === 'number') {
     if (!Number.isInteger(value)) throw new TypeError(`bencode integers must be whole: ${value}`);
-    out.push(encoder.encode(`i${value}e`));
+    out.ascii(`i${value}e`);
   } else if (typeof value === 'bigint') {
-    out.push(encoder.encode(`i${value}e`));
+    out.ascii(`i${value}e`);
   } else if (typeof value === 'string') {
-    const bytes = encoder.encode(value);
-    out.push(encoder.encode(`${bytes.length}:`), bytes);
+    out.utf8(value);
   } else if (value instanceof Uint8Array) {
-    out.push(encoder.encode(`${value.length}:`), value);
+    out.bytes(value);
   } else if (Array.isArray(value)) {
-    out.push(LIST_START);
+    out.byte(CH_L);
     for (const item of value as readonly Encodable[]) encodeInto(item, out);
-    out.push(END);
+    out.byte(CH_E);
   } else {
     const entries: [Buffer, Encodable][] = [];
     if (value instanceof Map) {
       for (const [k, v] of value as ReadonlyMap<string, Encodable>) {
-        entries.push([Buffer.from(k, 'latin1'), v]);
+        entries.push([keyBytes(k, 'latin1'), v]);
       }
     } else {
       for (const [k, v] of Object.entries(value as Record<string, Encodable | undefined>)) {
-        if (v !== undefined) entries.push([Buffer.from(k, 'utf8'), v]);
+        if (v !== undefined) entries.push([keyBytes(k, 'utf8'), v]);
       }
     }
-    entries.sort((a, b) => Buffer.compare(a[0], b[0]));
-    out.push(DICT_START);
+    if (entries.length > 1) entries.sort((a, b) => Buffer.compare(a[0], b[0]));
+    out.byte(CH_D);
     for (const [k, v] of entries) {
-      out.push(encoder.encode(`${k.length}:`), k);
+      out.bytes(k);
       encodeInto(v, out);
     }
-    out.push(END);
+    out.byte(CH_E);
   }
 }
-
-const LIST_START = Uint8Array.of(CH_L);
-const DICT_START = Uint8Array.of(CH_D);
-const END = Uint8Array.of(CH_E);

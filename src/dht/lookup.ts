@@ -42,62 +42,83 @@ interface Candidate {
 
 /**
  * Kademlia's iterative lookup (BEP 5): keep α queries in flight to the closest nodes not yet
- * asked, learn closer nodes from every answer, and stop when the k closest known nodes have all
- * answered (or failed) and nothing in flight could improve on them.
+ * answered, learn closer nodes from every answer, and stop as soon as the k closest known nodes
+ * have all answered. Only queries to nodes still among the k closest count against α, so a slow
+ * node pushed out by closer ones no longer holds the lookup back, and nor does the wait for
+ * answers from nodes too far away to matter.
  */
 export function iterativeLookup(o: LookupOptions): Promise<LookupResult> {
-  const byId = new Map<string, Candidate>();
+  const seen = new Set<string>();
+  /** Candidates, closest first. */
+  const list: Candidate[] = [];
   const add = (contact: NodeContact, depth: number) => {
-    const key = contact.id.toString('hex');
-    if (!byId.has(key)) byId.set(key, { contact, state: 'new', depth });
+    const key = contact.id.toString('latin1');
+    if (seen.has(key)) return;
+    seen.add(key);
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareDistance(o.target, list[mid]!.contact.id, contact.id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, { contact, state: 'new', depth });
   };
   for (const s of o.seeds) add(s, 1);
   let inFlight = 0;
   let queried = 0;
+  let finished = false;
 
   return new Promise((resolve) => {
-    const sorted = () =>
-      [...byId.values()]
-        .filter((c) => c.state !== 'failed')
-        .sort((a, b) => compareDistance(o.target, a.contact.id, b.contact.id));
     const finish = () => {
-      const answered = sorted()
-        .filter((c) => c.state === 'done')
-        .slice(0, o.k);
+      finished = true;
+      const answered = list.filter((c) => c.state === 'done').slice(0, o.k);
       resolve({
         closest: answered.map((c) => ({ contact: c.contact, r: c.reply! })),
         hops: answered[0]?.depth ?? 0,
         queried,
       });
     };
+    const ask = (c: Candidate) => {
+      c.state = 'pending';
+      inFlight++;
+      queried++;
+      o.ask(c.contact).then(
+        (r) => {
+          c.state = 'done';
+          c.reply = r;
+          const nodes = r.get(o.family === 4 ? 'nodes' : 'nodes6');
+          if (nodes instanceof Uint8Array) {
+            for (const n of decodeCompactNodes(nodes, o.family).slice(0, 16)) add(n, c.depth + 1);
+          }
+          inFlight--;
+          if (finished) return;
+          o.onReply?.({ contact: c.contact, r });
+          step();
+        },
+        () => {
+          c.state = 'failed';
+          inFlight--;
+          if (!finished) step();
+        },
+      );
+    };
     const step = () => {
-      const top = sorted().slice(0, o.k);
-      for (const c of top) {
-        if (inFlight >= o.alpha || queried >= o.maxQueries) break;
-        if (c.state !== 'new') continue;
-        c.state = 'pending';
-        inFlight++;
-        queried++;
-        o.ask(c.contact).then(
-          (r) => {
-            c.state = 'done';
-            c.reply = r;
-            const nodes = r.get(o.family === 4 ? 'nodes' : 'nodes6');
-            if (nodes instanceof Uint8Array) {
-              for (const n of decodeCompactNodes(nodes, o.family).slice(0, 16)) add(n, c.depth + 1);
-            }
-            o.onReply?.({ contact: c.contact, r });
-            inFlight--;
-            step();
-          },
-          () => {
-            c.state = 'failed';
-            inFlight--;
-            step();
-          },
-        );
+      let considered = 0;
+      let active = 0;
+      let allDone = true;
+      for (const c of list) {
+        if (c.state === 'failed') continue;
+        if (considered++ >= o.k) break;
+        if (c.state === 'done') continue;
+        allDone = false;
+        if (c.state === 'pending') active++;
+        else if (active < o.alpha && queried < o.maxQueries) {
+          active++;
+          ask(c);
+        }
       }
-      if (inFlight === 0) finish();
+      if (allDone || inFlight === 0) finish();
     };
     step();
   });

@@ -5,6 +5,13 @@ import { commonPrefixBits, compareDistance, ID_BYTES } from './node-id.js';
 export const K = 8;
 /** A node unheard of for this long is "questionable" (BEP 5). */
 export const QUESTIONABLE_AFTER_MS = 15 * 60_000;
+/**
+ * The buckets farthest from us hold more than k nodes: 128, 64, 32 and 16 (an "extended"
+ * table, as libtorrent keeps). They cover most of the id space, so a lookup's first step lands
+ * about 4 bits closer to its target than with 8, saving about one round trip per lookup for a
+ * few hundred more entries.
+ */
+const EXTENDED_BUCKETS = 4;
 /** Failed queries after which a node is "bad". */
 const BAD_AFTER_FAILURES = 2;
 
@@ -28,8 +35,8 @@ export type InsertOutcome =
   | { readonly kind: 'full'; readonly ping: RoutingEntry };
 
 /**
- * The Kademlia routing table of BEP 5: 160-bit ids, buckets of k = 8, splitting only the bucket
- * our own id falls in. Bucket j holds the nodes sharing exactly j leading bits with us (the last
+ * The Kademlia routing table of BEP 5: 160-bit ids, buckets of k = 8 (more in the first few,
+ * see {@link EXTENDED_BUCKETS}), splitting only the bucket our own id falls in. Bucket j holds the nodes sharing exactly j leading bits with us (the last
  * bucket everything deeper). Good nodes are kept; bad ones (two failed queries) give way to
  * newcomers; when a bucket is full the least recently seen questionable node is handed out to
  * be pinged, and newcomers wait in a bounded replacement cache.
@@ -59,7 +66,8 @@ export class RoutingTable {
     if (contact.id.length !== ID_BYTES || contact.id.equals(this.id)) return { kind: 'ignored' };
     const now = this.clock();
     for (;;) {
-      const bucket = this.bucketFor(contact.id);
+      const depth = this.depthOf(contact.id);
+      const bucket = this.buckets[depth]!;
       const existing = bucket.nodes.find((n) => n.id.equals(contact.id));
       if (existing) {
         // An id seen at another address is not moved: that would let anyone hijack an entry.
@@ -79,7 +87,7 @@ export class RoutingTable {
         failures: 0,
         responded,
       };
-      if (bucket.nodes.length < K) {
+      if (bucket.nodes.length < bucketCapacity(depth)) {
         bucket.nodes.push(entry);
         bucket.lastChanged = now;
         return { kind: 'added' };
@@ -123,13 +131,24 @@ export class RoutingTable {
     bucket.nodes = bucket.nodes.filter((n) => !n.id.equals(id));
   }
 
-  /** The `count` known good-or-questionable nodes closest to `target`. */
+  /**
+   * The `count` known good-or-questionable nodes closest to `target`. Buckets are visited in
+   * order of distance, so only a few small ones are sorted: the target's own bucket j holds
+   * nodes sharing more than j bits with it, every deeper bucket nodes sharing exactly j, and
+   * each shallower bucket i < j nodes sharing exactly i.
+   */
   closest(target: Uint8Array, count = K): RoutingEntry[] {
-    const all: RoutingEntry[] = [];
-    for (const b of this.buckets)
-      for (const n of b.nodes) if (n.failures < BAD_AFTER_FAILURES) all.push(n);
-    all.sort((a, b) => compareDistance(target, a.id, b.id));
-    return all.slice(0, count);
+    const j = this.depthOf(target);
+    const out: RoutingEntry[] = [];
+    const take = (nodes: RoutingEntry[]) => {
+      const usable = nodes.filter((n) => n.failures < BAD_AFTER_FAILURES);
+      usable.sort((a, b) => compareDistance(target, a.id, b.id));
+      for (const n of usable) out.push(n);
+    };
+    take(this.buckets[j]!.nodes);
+    if (out.length < count) take(this.buckets.slice(j + 1).flatMap((b) => b.nodes));
+    for (let i = j - 1; i >= 0 && out.length < count; i--) take(this.buckets[i]!.nodes);
+    return out.length > count ? out.slice(0, count) : out;
   }
 
   /** Every node (for persistence and stats). */
@@ -169,7 +188,12 @@ export class RoutingTable {
   }
 
   private bucketFor(id: Uint8Array): Bucket {
-    return this.buckets[Math.min(commonPrefixBits(this.id, id), this.buckets.length - 1)]!;
+    return this.buckets[this.depthOf(id)]!;
+  }
+
+  /** Index of the bucket `id` belongs in. */
+  private depthOf(id: Uint8Array): number {
+    return Math.min(commonPrefixBits(this.id, id), this.buckets.length - 1);
   }
 
   private split(): void {
@@ -200,4 +224,9 @@ export class RoutingTable {
     }
     return id;
   }
+}
+
+/** How many nodes the bucket at `depth` holds. */
+function bucketCapacity(depth: number): number {
+  return depth < EXTENDED_BUCKETS ? K << (EXTENDED_BUCKETS - depth) : K;
 }

@@ -38,14 +38,18 @@ export class PeerSession {
   trusted = false;
   /** Pieces it refused to send us (BEP 6 reject), by when: asked elsewhere for a while. */
   readonly rejected = new Map<number, number>();
-  /** Pieces we, as a seed, pointed it elsewhere for once (it gets them if it asks again). */
-  readonly redirected = new Set<number>();
+  /** Pieces we, as a seed, agreed to send it (their remaining blocks are never refused). */
+  readonly seedAccepted = new Set<number>();
+  /** Pieces it suggested we fetch from it (BEP 6), tried before our own picks. */
+  readonly suggested = new Set<number>();
   /** Pieces it contributed to that are waiting for their hash check. */
   awaitingCheck = 0;
   closed = false;
   /** True while its socket buffer is full (we wait for drain). */
   congested = false;
   serving = false;
+  /** When it last asked us for a block (or we unchoked it). */
+  lastRequestAt = 0;
   /** Requests it sent while we choked it (a flood when it keeps going). */
   requestsWhileChoked = 0;
 

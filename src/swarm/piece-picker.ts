@@ -40,6 +40,11 @@ export class PiecePicker {
     this.availability[index]!++;
   }
 
+  /** True when piece `index` is wanted and missing. */
+  wants(index: number): boolean {
+    return this.priority[index]! > 0 && !this.have.has(index);
+  }
+
   /** True while some wanted piece is missing. */
   wantsMore(): boolean {
     for (let i = 0; i < this.pieceCount; i++)

@@ -56,7 +56,7 @@ export interface SwarmOptions {
 /** Defaults close to those of mainstream clients. */
 export const DEFAULT_SWARM_OPTIONS: SwarmOptions = {
   maxPeers: 50,
-  uploadSlots: 8,
+  uploadSlots: 4,
   requestTimeoutMs: 30_000,
   handshakeTimeoutMs: 10_000,
   keepAliveMs: 60_000,
@@ -147,11 +147,16 @@ export class TorrentError extends ShoalError {
 
 const TICK_MS = 1000;
 const CHOKE_INTERVAL_MS = 10_000;
+/** Requests kept in flight to a peer, at least and at most (blocks of 16 KiB). */
+const MIN_PIPELINE = 4;
+const MAX_PIPELINE = 2000;
 /** Largest message accepted beyond a block and its header. */
 const MAX_BLOCK_MESSAGE = 128 * 1024 + 64;
 const MAX_UNSOLICITED_BYTES = 4 * 1024 * 1024;
 /** How long a piece a peer refused is asked for elsewhere before that peer is tried again. */
 const REJECT_BACKOFF_MS = 10_000;
+/** Suggestions (BEP 6) remembered per peer; older ones are forgotten first. */
+const MAX_SUGGESTED = 16;
 
 /**
  * One torrent's swarm: the peers connected for it, which pieces to ask whom for, who may
@@ -240,6 +245,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       have: this.have,
       v2Only: meta.pieces === undefined,
       seeding: () => this.state === 'seeding',
+      now: () => this.deps.runtime.clock.now(),
       paused: () => this.state === 'paused',
       sessions: () => this.sessions.values(),
       drop: (s, e) => this.drop(s, e),
@@ -609,10 +615,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         return;
       }
       case 'choke':
-        for (const key of [...session.outstanding.keys()]) {
-          if (!session.fast || !session.allowedFast.has(Math.floor(key / 65536)))
-            this.release(session, key);
-        }
+        // BEP 6: with the fast extension a choke no longer cancels requests; the peer rejects
+        // those it will not serve, and blocks already on their way still arrive.
+        if (!session.fast)
+          for (const key of [...session.outstanding.keys()]) this.release(session, key);
         return;
       case 'unchoke':
         this.fillRequests(session);
@@ -651,6 +657,14 @@ export class Torrent extends EventEmitter<TorrentEvents> {
           return;
         }
         this.extensions.lookup(m.id)?.(session, m.payload);
+        return;
+      case 'suggest':
+        if (m.index < this.meta.pieceCount && !this.have.has(m.index)) {
+          session.suggested.add(m.index);
+          if (session.suggested.size > MAX_SUGGESTED)
+            session.suggested.delete(session.suggested.values().next().value!);
+          this.fillRequests(session);
+        }
         return;
       case 'hash-request':
         this.hashes.onRequest(session, m);
@@ -758,6 +772,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       if (!next) break;
       const { job, block } = next;
       const key = blockKey(job.index, block);
+      // The stall clock runs from the later of the last block and the first request after an
+      // idle spell: a peer we asked nothing of for a minute has not stalled.
+      if (session.outstanding.size === 0) session.lastPieceAt = this.deps.runtime.clock.now();
       job.requested(block);
       session.outstanding.set(key, this.deps.runtime.clock.now());
       session.wire.sendMessage({
@@ -788,10 +805,16 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       const b = job.nextFreeBlock();
       if (b >= 0) return { job, block: b };
     }
-    const index = this.picker.pick(
-      bits,
-      (i) => this.jobs.has(i) || this.writing.has(i) || !canRequest(i),
-    );
+    const busy = (i: number) => this.jobs.has(i) || this.writing.has(i) || !canRequest(i);
+    let index = -1;
+    for (const i of session.suggested) {
+      session.suggested.delete(i);
+      if (bits.has(i) && this.picker.wants(i) && !busy(i)) {
+        index = i;
+        break;
+      }
+    }
+    if (index < 0) index = this.picker.pick(bits, busy);
     if (index >= 0) {
       if (this.jobs.size >= this.jobLimit) return undefined; // wait for pieces to finish
       const job = new PieceJob(
@@ -802,7 +825,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.jobs.set(index, job);
       return { job, block: job.nextFreeBlock() };
     }
-    // Endgame: no piece is left to start, so double up on blocks others are fetching.
+    // Endgame: no piece is left to start from anyone, so double up on blocks others are
+    // fetching. (A peer whose pieces are all in progress elsewhere is no reason to: that would
+    // fetch them twice mid-download.)
+    if (!this.allStarted()) return undefined;
     if (this.picker.pick(bits, (i) => this.writing.has(i) || !canRequest(i)) < 0) return undefined;
     for (const job of this.jobs.values()) {
       if (job.verifying || !bits.has(job.index) || !canRequest(job.index) || job.exclusiveTo)
@@ -811,6 +837,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       if (b >= 0) return { job, block: b };
     }
     return undefined;
+  }
+
+  /** True when every wanted piece we lack is in progress or being written: the endgame. */
+  private allStarted(): boolean {
+    for (let i = 0; i < this.meta.pieceCount; i++)
+      if (this.picker.wants(i) && !this.jobs.has(i) && !this.writing.has(i)) return false;
+    return true;
   }
 
   /** How many pieces may be in progress: enough to keep every peer's pipeline full. */
@@ -1035,17 +1068,22 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         s.lastPieceAt = now;
         this.releaseAll(s);
         s.pipelineTarget = 2;
-      } else if (!s.snubbed) {
-        // Keep enough requests in flight to cover about two seconds at the current rate.
+      } else if (!s.snubbed && s.download.total > 0) {
+        // Keep enough requests in flight to cover about two seconds at the current rate. A slow
+        // peer gets a short queue: requests it sits on for a minute tie pieces up, and a seed
+        // would count them as given out long before they are.
         const rate = s.download.bytesPerSecond;
-        s.pipelineTarget = Math.max(64, Math.min(2000, Math.ceil((rate * 2) / BLOCK_BYTES)));
+        s.pipelineTarget = Math.max(
+          MIN_PIPELINE,
+          Math.min(MAX_PIPELINE, Math.ceil((rate * 2) / BLOCK_BYTES)),
+        );
       }
       this.fillRequests(s);
     }
     if (now - this.lastChokeAt >= CHOKE_INTERVAL_MS) {
       this.lastChokeAt = now;
       this.uploader.rechoke(now);
-    }
+    } else this.uploader.reassignIdleSlots();
     this.connectSome();
     this.pex?.tick(this.sessions.values(), (s, payload) => {
       const id = s.extended?.m.get('ut_pex');

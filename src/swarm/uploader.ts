@@ -11,12 +11,17 @@ import type { PeerSession } from './peer-session.js';
 /** Largest block a peer may request (16 KiB is usual; some clients ask for more). */
 const MAX_REQUEST_BYTES = 128 * 1024;
 const OPTIMISTIC_INTERVAL_MS = 30_000;
+/** An unchoked peer that has asked for nothing this long gives its slot to another. */
+const IDLE_SLOT_MS = 3000;
+/** How many less-sent pieces a seed suggests when it refuses a request. */
+const SUGGESTIONS = 3;
 
 /** What the uploader needs from its torrent. */
 export interface UploaderDeps {
   readonly layout: PieceLayout;
   readonly storage: TorrentStorage;
   readonly timers: Timers;
+  readonly now: () => number;
   readonly random: (n: number) => number;
   readonly have: Bitfield;
   /** True for v2-only torrents (their last piece may be requested up to full length). */
@@ -38,21 +43,18 @@ export interface UploaderDeps {
  * The upload half of a swarm: validates and queues peers' requests, serves blocks from a small
  * cache of whole pieces within the rate limits, and decides who is unchoked (BEP 3 choking:
  * reciprocation while leeching, fastest uploads while seeding, one optimistic slot). As a seed
- * it spreads pieces: each goes out once before any goes out twice, and a peer asking for a
- * piece others already hold is pointed at them once (BEP 6 reject).
+ * it spreads pieces: each goes out once before any goes out twice (BEP 6 reject and suggest).
  */
 export class Uploader {
   private readonly cache = new Map<number, Promise<Buffer>>();
   /** The pieces of `cache` whose reads have finished. */
   private readonly ready = new Map<number, Buffer>();
   private readonly timesSent: Uint16Array;
-  private neverSent: number;
   private optimistic: number | undefined;
   private lastOptimisticAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly deps: UploaderDeps) {
     this.timesSent = new Uint16Array(deps.layout.pieceCount);
-    this.neverSent = deps.layout.pieceCount;
   }
 
   /** Handles a `request`. @throws {WireError} for invalid requests and floods */
@@ -66,23 +68,23 @@ export class Uploader {
     if (!this.deps.have.has(r.index) || session.wire.amChoking || this.deps.paused()) {
       if (++session.requestsWhileChoked > this.deps.maxIncomingRequests)
         throw new WireError('request flood while choked');
-      if (session.fast) session.wire.sendMessage({ type: 'reject', ...r });
+      if (session.fast) reject(session, r);
       return;
     }
     if (session.incoming.length >= this.deps.maxIncomingRequests)
       throw new WireError('request flood');
-    if (this.shouldRedirect(session, r.index)) {
-      session.redirected.add(r.index);
-      session.wire.sendMessage({ type: 'reject', ...r });
-      return;
-    }
-    // Once we send a peer part of a piece, the rest of that piece is never redirected: its
-    // first block bumps timesSent, which would otherwise refuse it the piece's other blocks.
-    session.redirected.add(r.index);
-    if (r.begin === 0) {
-      if (this.timesSent[r.index] === 0) this.neverSent--;
+    if (!session.seedAccepted.has(r.index)) {
+      const better = this.lessSentPieces(session, r.index);
+      if (better.length > 0) {
+        for (const q of better) session.wire.sendMessage({ type: 'suggest', index: q });
+        reject(session, r);
+        return;
+      }
+      // Once a peer gets part of a piece, the rest of that piece is never refused.
+      session.seedAccepted.add(r.index);
       this.timesSent[r.index] = Math.min(65535, this.timesSent[r.index]! + 1);
     }
+    session.lastRequestAt = this.deps.now();
     session.incoming.push({ index: r.index, begin: r.begin, length: r.length });
     void this.serve(session);
   }
@@ -94,13 +96,7 @@ export class Uploader {
     );
     if (i < 0) return;
     session.incoming.splice(i, 1);
-    if (session.fast)
-      session.wire.sendMessage({
-        type: 'reject',
-        index: r.index,
-        begin: r.begin,
-        length: r.length,
-      });
+    if (session.fast) reject(session, r);
   }
 
   /** A peer became interested: unchoke it at once if a slot is free. */
@@ -192,6 +188,29 @@ export class Uploader {
   }
 
   /**
+   * Gives the slot of an unchoked peer that has asked for nothing for a few seconds to an
+   * interested peer we choke (checked every second): when pieces are scarce, peers we unchoke
+   * are often fetching everything we could give them elsewhere, and a slot nobody uses is
+   * upload capacity lost until the next rechoke.
+   */
+  reassignIdleSlots(): void {
+    const now = this.deps.now();
+    const live = [...this.deps.sessions()].filter((s) => s.handshake && !s.closed);
+    const waiting = live.filter((s) => s.wire.amChoking && s.wire.peerInterested);
+    if (waiting.length === 0) return;
+    for (const s of live) {
+      if (waiting.length === 0) break;
+      const idle =
+        !s.wire.amChoking && s.incoming.length === 0 && now - s.lastRequestAt > IDLE_SLOT_MS;
+      if (!idle) continue;
+      const next = waiting.splice(this.deps.random(waiting.length), 1)[0]!;
+      if (this.optimistic === s.id) this.optimistic = next.id;
+      this.choke(s);
+      this.unchoke(next);
+    }
+  }
+
+  /**
    * Bytes of piece `index` a peer may request. v2-only torrents align every file to a piece
    * boundary, and libtorrent (2.0.4+) pads the last file too, so it asks for whole blocks of
    * the torrent's last piece that run into that implied tail padding; BEP 47 says requests
@@ -202,18 +221,39 @@ export class Uploader {
   }
 
   /**
-   * A seed's upload is the swarm's scarcest resource: until every piece has gone out once, a
-   * piece already sent is refused once (the peer picks another); after that, a piece another
-   * peer holds is refused once (the peer fetches it there). A peer that asks again gets it.
+   * A seed's upload is the swarm's scarcest resource, so it sends every piece once before any
+   * twice: a request for a piece sent more often than some piece the peer lacks is refused
+   * (BEP 6 reject) with up to {@link SUGGESTIONS} of the least-sent such pieces suggested in
+   * its place; the peer gets the piece it asked for once nothing it lacks was sent less.
+   * Returns the pieces to suggest, or none to serve the request.
    */
-  private shouldRedirect(session: PeerSession, index: number): boolean {
-    if (!this.deps.seeding() || !session.fast || this.timesSent[index] === 0) return false;
-    if (session.redirected.has(index)) return false;
-    if (this.neverSent > 0) return true;
-    for (const other of this.deps.sessions()) {
-      if (other !== session && !other.closed && other.bits?.has(index)) return true;
+  private lessSentPieces(session: PeerSession, index: number): number[] {
+    const sent = this.timesSent[index]!;
+    if (!this.deps.seeding() || !session.fast || sent === 0 || !session.bits) return [];
+    const bits = session.bits;
+    const n = this.deps.layout.pieceCount;
+    let least = sent;
+    let found: number[] = [];
+    let seen = 0;
+    // One pass from a random start; reservoir sampling keeps the suggestions spread.
+    const start = this.deps.random(n);
+    for (let k = 0; k < n; k++) {
+      const i = (start + k) % n;
+      const t = this.timesSent[i]!;
+      if (t > least || (t === least && t === sent) || bits.has(i)) continue;
+      if (t < least) {
+        least = t;
+        found = [];
+        seen = 0;
+      }
+      seen++;
+      if (found.length < SUGGESTIONS) found.push(i);
+      else {
+        const j = this.deps.random(seen);
+        if (j < SUGGESTIONS) found[j] = i;
+      }
     }
-    return false;
+    return found;
   }
 
   private readPiece(index: number): Promise<Buffer> {
@@ -243,14 +283,23 @@ export class Uploader {
 
   private unchoke(session: PeerSession): void {
     if (session.closed || !session.handshake || !session.wire.amChoking) return;
+    session.requestsWhileChoked = 0;
+    session.lastRequestAt = this.deps.now();
     session.wire.sendMessage({ type: 'unchoke' });
   }
 
   private choke(session: PeerSession): void {
     if (session.closed || session.wire.amChoking) return;
     session.wire.sendMessage({ type: 'choke' });
-    if (session.fast)
-      for (const r of session.incoming) session.wire.sendMessage({ type: 'reject', ...r });
+    if (session.fast) for (const r of session.incoming) reject(session, r);
     session.incoming.length = 0;
   }
+}
+
+/**
+ * Refuses a request (BEP 6). The fields are copied one by one: `r` may be the decoded request
+ * message itself, whose own `type` would win over a spread.
+ */
+function reject(session: PeerSession, r: BlockRef): void {
+  session.wire.sendMessage({ type: 'reject', index: r.index, begin: r.begin, length: r.length });
 }

@@ -12,7 +12,12 @@ import {
 } from '../../src/dht/bep44.js';
 import { crc32c } from '../../src/dht/crc32c.js';
 import { decodeKrpc, encodeQuery, KrpcError } from '../../src/dht/krpc.js';
-import { commonPrefixBits, idMatchesIp, nodeIdForIp } from '../../src/dht/node-id.js';
+import {
+  commonPrefixBits,
+  compareDistance,
+  idMatchesIp,
+  nodeIdForIp,
+} from '../../src/dht/node-id.js';
 import { K, RoutingTable } from '../../src/dht/routing-table.js';
 import { TokenIssuer } from '../../src/dht/tokens.js';
 import { ManualClock } from '../../src/runtime/manual-clock.js';
@@ -85,7 +90,7 @@ test('compact node info round-trips (BEP 5, BEP 32)', () => {
   assert.deepEqual(decodeCompactNodes(encodeCompactNodes(nodes, 6), 6), [nodes[1]]);
 });
 
-test('the routing table splits only its own bucket, keeps k per bucket, and replaces bad nodes', () => {
+test('the routing table splits only its own bucket, keeps 128/64/32/16 then k per bucket, and replaces bad nodes', () => {
   const clock = new ManualClock();
   const random = new SeededRandom(1);
   const own = Buffer.alloc(20, 0);
@@ -93,12 +98,19 @@ test('the routing table splits only its own bucket, keeps k per bucket, and repl
   for (let i = 0; i < 2000; i++)
     table.insert({ id: random.bytes(20), host: '10.0.0.1', port: 1000 + (i % 60000) }, true);
   assert.ok(table.depth > 4, 'split a few times');
-  // Far bucket (first bit differs) holds at most k.
+  // The far buckets hold more (128, 64, 32, 16), the deeper ones k.
+  const at = (depth: number) =>
+    table.all().filter((n) => commonPrefixBits(own, n.id) === depth).length;
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map(at), [K * 16, K * 8, K * 4, K * 2, K, K]);
   const far = table.all().filter((n) => commonPrefixBits(own, n.id) === 0);
-  assert.equal(far.length, K);
-  const target = random.bytes(20);
-  const closest = table.closest(target, 8);
-  assert.equal(closest.length, 8);
+  for (let i = 0; i < 50; i++) {
+    const target = random.bytes(20);
+    const bruteForce = table
+      .all()
+      .sort((a, b) => compareDistance(target, a.id, b.id))
+      .slice(0, 20);
+    assert.deepEqual(table.closest(target, 20), bruteForce, 'closest() visits buckets in order');
+  }
   const victim = far[0]!;
   table.failed(victim.id);
   assert.ok(table.get(victim.id), 'one failure is forgiven');
