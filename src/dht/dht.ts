@@ -52,6 +52,7 @@ export interface DhtOptions {
   /** BEP 43: ask others not to add us, and answer no queries. */
   readonly readOnly: boolean;
   readonly queryTimeoutMs: number;
+  /** Lookup parallelism: 5, as libtorrent's `search_branching` (Kademlia's 3 costs an RTT). */
   readonly alpha: number;
   /** Queries per second accepted from one address, and the burst allowed. */
   readonly ratePerSecond: number;
@@ -74,7 +75,7 @@ export const DEFAULT_DHT_OPTIONS: DhtOptions = {
   bootstrap: [],
   readOnly: false,
   queryTimeoutMs: 2000,
-  alpha: 3,
+  alpha: 5,
   ratePerSecond: 50,
   rateBurst: 100,
   maxInfoHashes: 10_000,
@@ -421,9 +422,23 @@ export class Dht extends EventEmitter<DhtEvents> {
       alpha: this.options.alpha,
       maxQueries: 256,
       family: this.family,
-      ask: (contact) => this.query(contact, method, args()),
+      ask: (contact) =>
+        this.query(contact, method, args()).then((r) => {
+          this.learnNodes(r);
+          return r;
+        }),
       ...(onReply && { onReply }),
     });
+  }
+
+  /** Offers the nodes a reply names to the routing table (see {@link RoutingTable.heardAbout}). */
+  private learnNodes(r: BDict): void {
+    const nodes = r.get(this.family === 4 ? 'nodes' : 'nodes6');
+    if (!(nodes instanceof Uint8Array)) return;
+    for (const n of decodeCompactNodes(nodes, this.family).slice(0, K)) {
+      if (!isExemptAddress(n.host) && !idMatchesIp(n.id, n.host)) continue;
+      this.table.heardAbout(n);
+    }
   }
 
   private async put(

@@ -21,6 +21,8 @@ export interface RoutingEntry extends NodeContact {
   failures: number;
   /** It has answered one of our queries (so its address is really its own). */
   responded: boolean;
+  /** We have heard from it directly; false for a node only named in another's reply. */
+  confirmed: boolean;
 }
 
 interface Bucket {
@@ -76,6 +78,7 @@ export class RoutingTable {
         existing.lastSeen = now;
         existing.failures = 0;
         existing.responded ||= responded;
+        existing.confirmed = true;
         bucket.lastChanged = now;
         return { kind: 'updated' };
       }
@@ -86,6 +89,7 @@ export class RoutingTable {
         lastSeen: now,
         failures: 0,
         responded,
+        confirmed: true,
       };
       if (bucket.nodes.length < bucketCapacity(depth)) {
         bucket.nodes.push(entry);
@@ -96,7 +100,8 @@ export class RoutingTable {
         this.split();
         continue;
       }
-      const bad = bucket.nodes.findIndex((n) => n.failures >= BAD_AFTER_FAILURES);
+      let bad = bucket.nodes.findIndex((n) => n.failures >= BAD_AFTER_FAILURES);
+      if (bad < 0) bad = bucket.nodes.findIndex((n) => !n.confirmed);
       if (bad >= 0) {
         bucket.nodes[bad] = entry;
         bucket.lastChanged = now;
@@ -110,6 +115,29 @@ export class RoutingTable {
         ? { kind: 'full', ping: stalest }
         : { kind: 'cached' };
     }
+  }
+
+  /**
+   * A node named in another node's reply (we have not heard from it): it takes a free place in
+   * its bucket, unconfirmed, until it fails twice or a node we do hear from needs the place.
+   * Lookups meet far more nodes than query us, so this is what fills the large far buckets;
+   * it never displaces a confirmed node, so a lying reply can only fill empty places.
+   */
+  heardAbout(contact: NodeContact): void {
+    if (contact.id.length !== ID_BYTES || contact.id.equals(this.id)) return;
+    const depth = this.depthOf(contact.id);
+    const bucket = this.buckets[depth]!;
+    if (bucket.nodes.length >= bucketCapacity(depth)) return;
+    if (bucket.nodes.some((n) => n.id.equals(contact.id))) return;
+    bucket.nodes.push({
+      id: contact.id,
+      host: contact.host,
+      port: contact.port,
+      lastSeen: Number.NEGATIVE_INFINITY,
+      failures: 0,
+      responded: false,
+      confirmed: false,
+    });
   }
 
   /** A query to `id` failed; after two failures it is replaced from the cache if possible. */

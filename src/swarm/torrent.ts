@@ -244,6 +244,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       random: (n) => deps.runtime.random.int(n),
       have: this.have,
       v2Only: meta.pieces === undefined,
+      availability: this.picker.availability,
       seeding: () => this.state === 'seeding',
       now: () => this.deps.runtime.clock.now(),
       paused: () => this.state === 'paused',

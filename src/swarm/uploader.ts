@@ -24,6 +24,8 @@ export interface UploaderDeps {
   readonly now: () => number;
   readonly random: (n: number) => number;
   readonly have: Bitfield;
+  /** How many connected peers have each piece. */
+  readonly availability: Uint32Array;
   /** True for v2-only torrents (their last piece may be requested up to full length). */
   readonly v2Only: boolean;
   readonly seeding: () => boolean;
@@ -43,7 +45,8 @@ export interface UploaderDeps {
  * The upload half of a swarm: validates and queues peers' requests, serves blocks from a small
  * cache of whole pieces within the rate limits, and decides who is unchoked (BEP 3 choking:
  * reciprocation while leeching, fastest uploads while seeding, one optimistic slot). As a seed
- * it spreads pieces: each goes out once before any goes out twice (BEP 6 reject and suggest).
+ * it spreads pieces: each goes out once before any goes out twice, then the scarcest first
+ * (BEP 6 reject and suggest).
  */
 export class Uploader {
   private readonly cache = new Map<number, Promise<Buffer>>();
@@ -74,7 +77,7 @@ export class Uploader {
     if (session.incoming.length >= this.deps.maxIncomingRequests)
       throw new WireError('request flood');
     if (!session.seedAccepted.has(r.index)) {
-      const better = this.lessSentPieces(session, r.index);
+      const better = this.scarcerPieces(session, r.index);
       if (better.length > 0) {
         for (const q of better) session.wire.sendMessage({ type: 'suggest', index: q });
         reject(session, r);
@@ -221,28 +224,32 @@ export class Uploader {
   }
 
   /**
-   * A seed's upload is the swarm's scarcest resource, so it sends every piece once before any
-   * twice: a request for a piece sent more often than some piece the peer lacks is refused
-   * (BEP 6 reject) with up to {@link SUGGESTIONS} of the least-sent such pieces suggested in
-   * its place; the peer gets the piece it asked for once nothing it lacks was sent less.
+   * A seed's upload is the swarm's scarcest resource, so it goes to the scarcest pieces. A
+   * piece's copies are what we know of: how often we sent it, or how many connected peers
+   * have it, whichever is more. A request for a piece with at least twice the copies (plus
+   * one) of some piece the peer lacks is refused (BEP 6 reject), with up to
+   * {@link SUGGESTIONS} of the scarcest such pieces suggested in its place. So every piece goes
+   * out once before any goes out twice, and later the seed feeds what the swarm lacks most.
    * Returns the pieces to suggest, or none to serve the request.
    */
-  private lessSentPieces(session: PeerSession, index: number): number[] {
-    const sent = this.timesSent[index]!;
-    if (!this.deps.seeding() || !session.fast || sent === 0 || !session.bits) return [];
+  private scarcerPieces(session: PeerSession, index: number): number[] {
+    const copies = (i: number) => Math.max(this.timesSent[i]!, this.deps.availability[i]!);
+    const asked = copies(index);
+    if (!this.deps.seeding() || !session.fast || asked === 0 || !session.bits) return [];
     const bits = session.bits;
     const n = this.deps.layout.pieceCount;
-    let least = sent;
+    let least = Number.POSITIVE_INFINITY;
     let found: number[] = [];
     let seen = 0;
     // One pass from a random start; reservoir sampling keeps the suggestions spread.
     const start = this.deps.random(n);
     for (let k = 0; k < n; k++) {
       const i = (start + k) % n;
-      const t = this.timesSent[i]!;
-      if (t > least || (t === least && t === sent) || bits.has(i)) continue;
-      if (t < least) {
-        least = t;
+      if (bits.has(i)) continue;
+      const c = copies(i);
+      if (2 * c >= asked || c > least) continue;
+      if (c < least) {
+        least = c;
         found = [];
         seen = 0;
       }

@@ -22,6 +22,8 @@ export interface TrackedPeer {
   readonly family: 4 | 6;
   /** 6 (IPv4) or 18 (IPv6) bytes, ready for compact replies. */
   readonly compact: Buffer;
+  /** IPv4 peers: the address as a 32-bit number, so a UDP reply writes it without a copy call. */
+  readonly ip4: number;
   peerId: Uint8Array;
   seed: boolean;
   lastSeenMs: number;
@@ -36,9 +38,20 @@ interface Swarm {
   downloaded: number;
 }
 
-/** The outcome of an announce: a reply with the peers picked, or the reason to refuse. */
+/**
+ * The outcome of an announce: the peers picked and the swarm's counts (a UDP reply is built
+ * straight from these; {@link SwarmRegistry.response} makes the HTTP one), or the reason to
+ * refuse.
+ */
 export type AnnounceOutcome =
-  | { ok: true; response: AnnounceResponse; picked: readonly TrackedPeer[] }
+  | {
+      ok: true;
+      picked: readonly TrackedPeer[];
+      interval: number;
+      minInterval: number;
+      complete: number;
+      incomplete: number;
+    }
   | { ok: false; reason: string };
 
 /**
@@ -49,25 +62,28 @@ export type AnnounceOutcome =
  */
 export class SwarmRegistry {
   private readonly swarms = new Map<string, Swarm>();
+  /** xorshift32 state: peer sampling needs speed, not secrecy (seeded from the runtime). */
+  private rng: number;
   announces = 0;
   scrapes = 0;
 
   constructor(
     private readonly options: RegistryOptions,
-    private readonly random: RandomSource,
-  ) {}
+    random: RandomSource,
+  ) {
+    this.rng = random.bytes(4).readUInt32BE(0) || 1;
+  }
 
   /** Records an announce from `host` and picks peers for the reply. */
   announce(r: AnnounceRequest, host: string, nowMs: number): AnnounceOutcome {
-    const key = Buffer.from(r.infoHash).toString('hex');
-    if (this.options.allowList && !this.options.allowList.has(key)) {
+    const key = keyOf(r.infoHash);
+    if (this.options.allowList && !this.options.allowList.has(hexOf(r.infoHash))) {
       return { ok: false, reason: 'torrent not allowed on this tracker' };
     }
     this.announces++;
     let swarm = this.swarms.get(key);
     if (!swarm) {
-      if (r.event === 'stopped')
-        return { ok: true, response: this.reply(undefined, []), picked: [] };
+      if (r.event === 'stopped') return this.outcome(undefined, []);
       if (this.swarms.size >= this.options.maxSwarms) this.expire(nowMs);
       if (this.swarms.size >= this.options.maxSwarms)
         return { ok: false, reason: 'tracker is full' };
@@ -79,7 +95,7 @@ export class SwarmRegistry {
     if (r.event === 'stopped') {
       if (peer) this.remove(swarm, peerKey, peer);
       if (swarm.peers.size === 0 && swarm.downloaded === 0) this.swarms.delete(key);
-      return { ok: true, response: this.reply(swarm, []), picked: [] };
+      return this.outcome(swarm, []);
     }
     if (r.event === 'completed' && peer && !peer.seed) swarm.downloaded++;
     const seed = r.left === 0;
@@ -87,15 +103,18 @@ export class SwarmRegistry {
       if (peer.seed !== seed) swarm.seeders += seed ? 1 : -1;
       peer.seed = seed;
       peer.lastSeenMs = nowMs;
-      peer.peerId = Buffer.from(r.peerId);
+      if (!Buffer.from(r.peerId.buffer, r.peerId.byteOffset, r.peerId.length).equals(peer.peerId))
+        peer.peerId = Buffer.from(r.peerId);
     } else {
       if (swarm.peers.size >= this.options.maxPeersPerSwarm) this.evictOldest(swarm);
       const family = ipFamily(host) === 6 ? 6 : 4;
+      const compact = encodeCompactPeers([{ host, port: r.port }], family);
       peer = {
         host,
         port: r.port,
         family,
-        compact: encodeCompactPeers([{ host, port: r.port }], family),
+        compact,
+        ip4: family === 4 ? compact.readUInt32BE(0) : 0,
         peerId: Buffer.from(r.peerId),
         seed,
         lastSeenMs: nowMs,
@@ -105,8 +124,7 @@ export class SwarmRegistry {
       swarm.list.push(peer);
       if (seed) swarm.seeders++;
     }
-    const picked = this.pick(swarm, peer, r.numWant, nowMs);
-    return { ok: true, response: this.reply(swarm, picked), picked };
+    return this.outcome(swarm, this.pick(swarm, peer, r.numWant, nowMs));
   }
 
   /** Counts for each info-hash (hex) asked about; unknown ones are all zero. */
@@ -114,9 +132,8 @@ export class SwarmRegistry {
     this.scrapes++;
     const out = new Map<string, ScrapeCounts>();
     for (const h of infoHashes) {
-      const key = Buffer.from(h).toString('hex');
-      const s = this.swarms.get(key);
-      out.set(key, {
+      const s = this.swarms.get(keyOf(h));
+      out.set(hexOf(h), {
         complete: s?.seeders ?? 0,
         downloaded: s?.downloaded ?? 0,
         incomplete: s ? s.peers.size - s.seeders : 0,
@@ -152,36 +169,57 @@ export class SwarmRegistry {
     };
   }
 
-  private reply(swarm: Swarm | undefined, picked: readonly TrackedPeer[]): AnnounceResponse {
+  /** The reply to an announce in the shape the HTTP encoder takes. */
+  response(outcome: Extract<AnnounceOutcome, { ok: true }>): AnnounceResponse {
     return {
+      interval: outcome.interval,
+      minInterval: outcome.minInterval,
+      complete: outcome.complete,
+      incomplete: outcome.incomplete,
+      peers: outcome.picked.map((p): PeerEndpoint => ({ host: p.host, port: p.port })),
+    };
+  }
+
+  private outcome(swarm: Swarm | undefined, picked: readonly TrackedPeer[]): AnnounceOutcome {
+    return {
+      ok: true,
+      picked,
       interval: this.options.intervalSeconds,
       minInterval: this.options.minIntervalSeconds,
       complete: swarm?.seeders ?? 0,
       incomplete: swarm ? swarm.peers.size - swarm.seeders : 0,
-      peers: picked.map((p): PeerEndpoint => ({ host: p.host, port: p.port })),
     };
   }
 
   /**
-   * Up to `want` random live peers other than the asker (seeds get no other seeds), sampled
-   * by random index so a large swarm is not copied for every announce.
+   * Up to `want` random live peers other than the asker (seeds get no other seeds). The swarm
+   * is walked from a random place with a random stride coprime to its size, which visits every
+   * peer once, in an order that changes each time, without copying or a set of seen indexes.
    */
   private pick(swarm: Swarm, self: TrackedPeer, want: number, nowMs: number): TrackedPeer[] {
     const limit = this.options.peerTimeoutSeconds * 1000;
-    const usable = (p: TrackedPeer) =>
-      p !== self && nowMs - p.lastSeenMs <= limit && !(self.seed && p.seed);
     const list = swarm.list;
-    if (list.length - 1 <= want) return list.filter(usable);
+    const n = list.length;
     const out: TrackedPeer[] = [];
-    const seen = new Set<number>();
-    for (let tries = 0; out.length < want && tries < want * 3; tries++) {
-      const i = this.random.int(list.length);
-      if (seen.has(i)) continue;
-      seen.add(i);
+    if (n <= 1 || want <= 0) return out;
+    let i = this.randomBelow(n);
+    let step = 1 + this.randomBelow(n - 1);
+    while (gcd(step, n) !== 1) step = (step % (n - 1)) + 1;
+    for (let k = 0; k < n && out.length < want; k++, i = (i + step) % n) {
       const p = list[i]!;
-      if (usable(p)) out.push(p);
+      if (p !== self && nowMs - p.lastSeenMs <= limit && !(self.seed && p.seed)) out.push(p);
     }
     return out;
+  }
+
+  /** A number in [0, n) from the xorshift32 generator. */
+  private randomBelow(n: number): number {
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x >>> 0 || 1;
+    return this.rng % n;
   }
 
   private remove(swarm: Swarm, key: string, peer: TrackedPeer): void {
@@ -199,4 +237,27 @@ export class SwarmRegistry {
     for (const p of swarm.list) if (!oldest || p.lastSeenMs < oldest.lastSeenMs) oldest = p;
     if (oldest) this.remove(swarm, `${oldest.host}:${oldest.port}`, oldest);
   }
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const r = a % b;
+    a = b;
+    b = r;
+  }
+  return a;
+}
+
+/** The swarms map's key for an info-hash: its 20 bytes as a latin1 string (half of hex). */
+function keyOf(bytes: Uint8Array): string {
+  return bufferOf(bytes).toString('latin1');
+}
+
+function bufferOf(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+/** Hex of an info-hash without copying it first when it is already a Buffer. */
+function hexOf(bytes: Uint8Array): string {
+  return bufferOf(bytes).toString('hex');
 }

@@ -157,3 +157,31 @@ test('BEP 44: signatures verify, targets are hashes, tampering is detected', () 
   );
   assert.equal(mutableTarget(keys.publicKey, Buffer.from('foobar')).length, 20);
 });
+
+test('nodes heard about take free places only, and give way to nodes heard from', () => {
+  const clock = new ManualClock();
+  const random = new SeededRandom(7);
+  const own = Buffer.alloc(20, 0);
+  const table = new RoutingTable(own, () => clock.now());
+  const far = () => {
+    const id = random.bytes(20);
+    id[0]! |= 0x80; // first bit differs from ours: bucket 0 (128 places)
+    return id;
+  };
+  const heard = Array.from({ length: 200 }, (_, i) => ({
+    id: far(),
+    host: '10.0.1.1',
+    port: i + 1,
+  }));
+  for (const n of heard) table.heardAbout(n);
+  assert.equal(table.size, 128, 'a bucket fills with nodes heard about, up to its size');
+  assert.equal(table.health().questionable, 128, 'never heard from: questionable, not good');
+  table.heardAbout(heard[0]!);
+  assert.equal(table.size, 128, 'no duplicates');
+  const confirmed = { id: far(), host: '10.0.2.2', port: 9 };
+  assert.equal(table.insert(confirmed, true).kind, 'replaced', 'a node heard from displaces one');
+  assert.ok(table.get(confirmed.id));
+  assert.equal(table.health().good, 1);
+  table.heardAbout({ id: far(), host: '10.0.3.3', port: 9 });
+  assert.equal(table.size, 128, 'a full bucket takes nobody it has only heard about');
+});
