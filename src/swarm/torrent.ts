@@ -155,6 +155,8 @@ const MAX_BLOCK_MESSAGE = 128 * 1024 + 64;
 const MAX_UNSOLICITED_BYTES = 4 * 1024 * 1024;
 /** How long a piece a peer refused is asked for elsewhere before that peer is tried again. */
 const REJECT_BACKOFF_MS = 10_000;
+/** A seed we meet while seeding is not dialled again for this long. */
+const SEED_REDIAL_MS = 30 * 60_000;
 /** Suggestions (BEP 6) remembered per peer; older ones are forgotten first. */
 const MAX_SUGGESTED = 16;
 
@@ -715,12 +717,24 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     });
   }
 
+  /** Keeps a peer's listen address from being dialled again for `ms`. */
+  private postponeCandidate(session: PeerSession, ms: number): void {
+    const retryAt = this.deps.runtime.clock.now() + ms;
+    const listen = listenAddress(session);
+    for (const key of [session.address, listen && `${listen.host}:${listen.port}`]) {
+      const c = key ? this.candidates.get(key) : undefined;
+      if (c) c.retryAt = Math.max(c.retryAt, retryAt);
+    }
+  }
+
   private setPeerBits(session: PeerSession, bits: Bitfield): void {
     if (session.bits && session.bits.cardinality > 0) this.picker.removePeer(session.bits);
     session.bits = bits;
     this.picker.addPeer(bits);
     if (this.have.complete && bits.complete) {
-      this.drop(session, undefined); // two seeds have nothing to trade
+      // Two seeds have nothing to trade; and no redialling it every few seconds either.
+      this.postponeCandidate(session, SEED_REDIAL_MS);
+      this.drop(session, undefined);
       return;
     }
     this.updateInterest(session);
