@@ -15,6 +15,8 @@ export class PiecePicker {
   readonly availability: Uint32Array;
   /** Per-piece priority: 0 = skip, 1 = normal, up to 7 = highest. */
   readonly priority: Uint8Array;
+  /** The highest priority of any piece (kept by {@link prioritiesChanged}). */
+  private topPriority = 1;
 
   constructor(
     readonly pieceCount: number,
@@ -23,6 +25,12 @@ export class PiecePicker {
   ) {
     this.availability = new Uint32Array(pieceCount);
     this.priority = new Uint8Array(pieceCount).fill(1);
+  }
+
+  /** Call after writing to {@link priority}. */
+  prioritiesChanged(): void {
+    this.topPriority = 0;
+    for (const p of this.priority) if (p > this.topPriority) this.topPriority = p;
   }
 
   /** A peer announced all the pieces in `bits`. */
@@ -71,14 +79,16 @@ export class PiecePicker {
     for (let k = 0; k < n; k++) {
       const i = (start + k) % n;
       const p = this.priority[i]!;
-      if (p === 0 || this.have.has(i) || !peer.has(i) || busy(i)) continue;
-      if (randomMode) return i;
+      if (p === 0 || this.have.has(i) || !peer.has(i)) continue;
       const a = this.availability[i]!;
-      if (p > bestPriority || (p === bestPriority && a < bestAvail)) {
-        best = i;
-        bestPriority = p;
-        bestAvail = a;
-      }
+      // `busy` is the costly test: only for pieces that would be picked.
+      if (!randomMode && !(p > bestPriority || (p === bestPriority && a < bestAvail))) continue;
+      if (busy(i)) continue;
+      // Nothing is rarer than a piece only this peer has, at the top priority.
+      if (randomMode || (a <= 1 && p === this.topPriority)) return i;
+      best = i;
+      bestPriority = p;
+      bestAvail = a;
     }
     return best;
   }

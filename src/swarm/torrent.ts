@@ -354,6 +354,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         this.picker.priority[k] = Math.max(this.picker.priority[k]!, p);
       }
     });
+    this.picker.prioritiesChanged();
     if (this.state === 'seeding' && this.wantsMore()) this.state = 'downloading';
   }
 
