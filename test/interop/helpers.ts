@@ -887,9 +887,27 @@ export interface Aria2Peer {
  */
 export async function startAria2(
   t: TestContext,
-  options: { mode: 'seed' | 'leech'; torrent: string; dir: string; timeoutSeconds?: number },
+  options: {
+    mode: 'seed' | 'leech';
+    torrent: string;
+    dir: string;
+    timeoutSeconds?: number;
+    /**
+     * Turn its DHT on, which aria2 needs to use UDP trackers at all (it sends their requests
+     * from its DHT socket). The DHT starts empty, from a fresh state file and with no entry
+     * point, so it can reach nobody but the loopback peers it meets.
+     */
+    udpTrackers?: { stateDir: string };
+  },
 ): Promise<Aria2Peer> {
   const port = await freePort();
+  const dhtArgs = options.udpTrackers
+    ? [
+        '--enable-dht=true',
+        `--dht-listen-port=${await freeUdpPort('127.0.0.1')}`,
+        `--dht-file-path=${join(options.udpTrackers.stateDir, 'dht.dat')}`,
+      ]
+    : [];
   const rpcPort = await freePort();
   const secret = createHash('sha256').update(`${process.pid}/${rpcPort}`).digest('hex');
   // A seed answers RPC so the test can see when its check is done; a leecher has no RPC
@@ -907,7 +925,8 @@ export async function startAria2(
         ]
       : ['--seed-time=0'];
   const proc = startProcess(t, `aria2c ${options.mode}`, 'aria2c', [
-    ...ARIA2_ISOLATION,
+    ...ARIA2_ISOLATION.filter((a) => !(options.udpTrackers && a === '--enable-dht=false')),
+    ...dhtArgs,
     `--listen-port=${port}`,
     `--stop-with-process=${process.pid}`,
     `--stop=${options.timeoutSeconds ?? 90}`,

@@ -21,9 +21,10 @@
  * from sockets not bound to its `--host`, so in a namespace a tracker on another of its
  * addresses would see them come from its own address and hand that out for shoal.
  *
- * aria2 announces over HTTP only: it sends UDP tracker requests from its DHT socket and so
- * only with DHT on (aria2 #1491: "UDP tracker support … is only enabled when DHT is
- * enabled"), and these tests keep DHT off, so aria2 is tested over HTTP only.
+ * aria2 sends UDP tracker requests from its DHT socket and so only with DHT on (aria2 #1491:
+ * "UDP tracker support … is only enabled when DHT is enabled"). Its UDP test turns the DHT on
+ * with a fresh state file and no entry point: the DHT knows nobody, so the tracker is still
+ * the only way to find the seed, and nothing is sent beyond loopback.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -286,6 +287,44 @@ test('aria2 downloads from libtorrent, found only through shoal tracker over HTT
   assert.equal(after.udpPackets, 0, 'nobody used UDP');
   t.diagnostic(`aria2 fetched from libtorrent in ${seconds.toFixed(1)} s`);
   t.diagnostic(`tracker stats ${JSON.stringify(after)}; scrape ${JSON.stringify(counts)}`);
+});
+
+test('aria2 downloads from libtorrent, found only through shoal tracker over UDP', {
+  timeout: 90_000,
+}, async (t) => {
+  if (!tool.libtorrent(t) || !tool.aria2(t)) return;
+  const fx = await getFixture();
+  const hash = infoHashOf(fx);
+  const tracker = await startShoalTracker(t);
+  const torrent = await torrentFor(t, fx, tracker.udpUrl);
+
+  const seedDir = await tempDir(t, 'shoal-trk-lt-useed-');
+  await copyContent(fx, seedDir);
+  const lt = await startLibtorrent(t, { mode: 'seed', torrent, savePath: seedDir, host: HOST });
+  await waitLibtorrentAnnounced(lt, 20_000);
+  await tracker.waitForSeeders(hash, 1, 10_000);
+  const before = await tracker.stats();
+
+  const saveDir = await tempDir(t, 'shoal-trk-aria2-uget-');
+  const stateDir = await tempDir(t, 'shoal-trk-aria2-dht-');
+  const aria2 = await startAria2(t, {
+    mode: 'leech',
+    torrent,
+    dir: saveDir,
+    timeoutSeconds: 60,
+    udpTrackers: { stateDir },
+  });
+  const code = await aria2.proc.waitExit(70_000);
+  assert.equal(code, 0, `aria2 did not finish\n${aria2.proc.tail()}\n${lt.proc.tail()}`);
+  await assertSameContent(fx, saveDir);
+
+  const after = await tracker.stats();
+  assertLibtorrentAnnounced(lt, tracker.udpUrl, 0);
+  assert.ok(
+    after.announces! > before.announces! && after.udpPackets! > before.udpPackets!,
+    `aria2 never announced over UDP: ${JSON.stringify(after)}`,
+  );
+  t.diagnostic(`tracker stats ${JSON.stringify(after)}`);
 });
 
 test('Transmission downloads from libtorrent, found only through shoal tracker over UDP', {
