@@ -355,10 +355,16 @@ test('Transmission downloads from libtorrent, found only through shoal tracker o
   const saveDir = await tempDir(t, 'shoal-trk-tr-get-');
   const started = performance.now();
   const id = await tr.add(torrent, saveDir);
-  const finished = await tr.waitFor(
+  // Who Transmission is connected to, as seen while it downloads: once done, the two seeds may
+  // already have parted.
+  const seen = new Set<string>();
+  await tr.waitFor(
     id,
     'to download everything',
-    (s) => s.percentDone === 1 && s.leftUntilDone === 0,
+    (s) => {
+      for (const p of s.peers) seen.add(p.address);
+      return s.percentDone === 1 && s.leftUntilDone === 0;
+    },
     70_000,
   );
   const seconds = (performance.now() - started) / 1000;
@@ -373,10 +379,7 @@ test('Transmission downloads from libtorrent, found only through shoal tracker o
   assert.ok(Number(trTracker.lastAnnouncePeerCount) >= 1, JSON.stringify(trTracker));
   assert.ok(after.announces! > before.announces!, `Transmission never announced`);
   assert.ok(after.udpPackets! >= 4, `two clients connect + announce over UDP: ${after.udpPackets}`);
-  assert.ok(
-    finished.peers.some((p) => p.address === ltHost),
-    `Transmission's peers: ${JSON.stringify(finished.peers)}`,
-  );
+  assert.ok(seen.has(ltHost), `Transmission's peers: ${JSON.stringify([...seen])}`);
   t.diagnostic(`Transmission fetched from libtorrent in ${seconds.toFixed(1)} s`);
   t.diagnostic(`Transmission tracker: ${trTracker.announce} ${trTracker.lastAnnounceResult}`);
   t.diagnostic(`tracker stats ${JSON.stringify(after)}`);
