@@ -1,5 +1,11 @@
 import { sha256Pair } from './hash.js';
-import { HASH_BYTES, MERKLE_BLOCK_BYTES, nextPowerOfTwo, zeroSubtreeRoot } from './merkle.js';
+import {
+  HASH_BYTES,
+  MERKLE_BLOCK_BYTES,
+  nextPowerOfTwo,
+  parentLevel,
+  zeroSubtreeRoot,
+} from './merkle.js';
 
 /** The most hashes one BEP 52 hash request may ask for ("SHOULD NOT be greater than 512"). */
 export const MAX_HASHES_PER_REQUEST = 512;
@@ -45,19 +51,8 @@ export class PaddedMerkleTree {
     this.levels.push(level);
     this.pads.push(padNode);
     for (let h = 1; h <= height; h++) {
-      const count = level.length / HASH_BYTES;
-      const nextCount = Math.ceil(count / 2);
-      const next = Buffer.allocUnsafe(nextCount * HASH_BYTES);
-      for (let i = 0; i < nextCount; i++) {
-        const left = level.subarray(2 * i * HASH_BYTES, (2 * i + 1) * HASH_BYTES);
-        const right =
-          2 * i + 1 < count
-            ? level.subarray((2 * i + 1) * HASH_BYTES, (2 * i + 2) * HASH_BYTES)
-            : padNode;
-        sha256Pair(left, right).copy(next, i * HASH_BYTES);
-      }
+      level = parentLevel(level, padNode);
       padNode = sha256Pair(padNode, padNode);
-      level = next;
       this.levels.push(level);
       this.pads.push(padNode);
     }

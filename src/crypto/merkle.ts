@@ -28,24 +28,12 @@ export function zeroSubtreeRoot(leafCount: number): Buffer {
  * the level of `hashes` — a zero leaf, or the root of a zero subtree for piece layers.
  */
 export function merkleRoot(hashes: Uint8Array, width: number, pad: Uint8Array = ZERO_LEAF): Buffer {
-  let count = hashes.length / HASH_BYTES;
-  if (count === 0) return Buffer.from(zeroSubtreeRootFrom(pad, width));
+  if (hashes.length === 0) return Buffer.from(zeroSubtreeRootFrom(pad, width));
   let layer = Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength);
   let padNode: Uint8Array = pad;
   for (let w = width; w > 1; w /= 2) {
-    const nextCount = Math.ceil(count / 2);
-    const next = Buffer.allocUnsafe(nextCount * HASH_BYTES);
-    for (let i = 0; i < nextCount; i++) {
-      const left = layer.subarray(2 * i * HASH_BYTES, (2 * i + 1) * HASH_BYTES);
-      const right =
-        2 * i + 1 < count
-          ? layer.subarray((2 * i + 1) * HASH_BYTES, (2 * i + 2) * HASH_BYTES)
-          : padNode;
-      sha256Pair(left, right).copy(next, i * HASH_BYTES);
-    }
+    layer = parentLevel(layer, padNode);
     padNode = sha256Pair(padNode, padNode);
-    layer = next;
-    count = nextCount;
   }
   return Buffer.from(layer.subarray(0, HASH_BYTES));
 }
@@ -65,4 +53,23 @@ export function blockHashes(data: Uint8Array): Buffer {
     sha256(block).copy(out, i * HASH_BYTES);
   }
   return out;
+}
+
+/**
+ * The level above `level` (32-byte hashes): each parent is the SHA-256 of a pair, an odd last
+ * node paired with `padNode` (the hash of an all-padding subtree of that level's height).
+ */
+export function parentLevel(level: Buffer, padNode: Uint8Array): Buffer {
+  const count = level.length / HASH_BYTES;
+  const parents = Math.ceil(count / 2);
+  const next = Buffer.allocUnsafe(parents * HASH_BYTES);
+  for (let i = 0; i < parents; i++) {
+    const left = level.subarray(2 * i * HASH_BYTES, (2 * i + 1) * HASH_BYTES);
+    const right =
+      2 * i + 1 < count
+        ? level.subarray((2 * i + 1) * HASH_BYTES, (2 * i + 2) * HASH_BYTES)
+        : padNode;
+    sha256Pair(left, right).copy(next, i * HASH_BYTES);
+  }
+  return next;
 }

@@ -253,79 +253,53 @@ const tool = {
 
 // ---------------------------------------------------------------- (a) real clients, shoal tracker
 
-test('aria2 downloads from libtorrent, found only through shoal tracker over HTTP', {
-  timeout: 90_000,
-}, async (t) => {
-  if (!tool.libtorrent(t) || !tool.aria2(t)) return;
-  const fx = await getFixture();
-  const hash = infoHashOf(fx);
-  const tracker = await startShoalTracker(t);
-  const torrent = await torrentFor(t, fx, tracker.httpUrl);
+for (const protocol of ['HTTP', 'UDP'] as const) {
+  test(`aria2 downloads from libtorrent, found only through shoal tracker over ${protocol}`, {
+    timeout: 90_000,
+  }, async (t) => {
+    if (!tool.libtorrent(t) || !tool.aria2(t)) return;
+    const fx = await getFixture();
+    const hash = infoHashOf(fx);
+    const tracker = await startShoalTracker(t);
+    const url = protocol === 'HTTP' ? tracker.httpUrl : tracker.udpUrl;
+    const torrent = await torrentFor(t, fx, url);
 
-  const seedDir = await tempDir(t, 'shoal-trk-lt-seed-');
-  await copyContent(fx, seedDir);
-  const lt = await startLibtorrent(t, { mode: 'seed', torrent, savePath: seedDir, host: HOST });
-  await waitLibtorrentAnnounced(lt, 20_000);
-  await tracker.waitForSeeders(hash, 1, 10_000);
-  const before = await tracker.stats();
+    const seedDir = await tempDir(t, 'shoal-trk-lt-seed-');
+    await copyContent(fx, seedDir);
+    const lt = await startLibtorrent(t, { mode: 'seed', torrent, savePath: seedDir, host: HOST });
+    await waitLibtorrentAnnounced(lt, 20_000);
+    await tracker.waitForSeeders(hash, 1, 10_000);
+    const before = await tracker.stats();
 
-  const saveDir = await tempDir(t, 'shoal-trk-aria2-get-');
-  const started = performance.now();
-  const aria2 = await startAria2(t, { mode: 'leech', torrent, dir: saveDir, timeoutSeconds: 60 });
-  const code = await aria2.proc.waitExit(70_000);
-  const seconds = (performance.now() - started) / 1000;
-  assert.equal(code, 0, `aria2 did not finish\n${aria2.proc.tail()}\n${lt.proc.tail()}`);
-  await assertSameContent(fx, saveDir);
+    const saveDir = await tempDir(t, 'shoal-trk-aria2-get-');
+    const started = performance.now();
+    const aria2 = await startAria2(t, {
+      mode: 'leech',
+      torrent,
+      dir: saveDir,
+      timeoutSeconds: 60,
+      ...(protocol === 'UDP' && {
+        udpTrackers: { stateDir: await tempDir(t, 'shoal-trk-aria2-dht-') },
+      }),
+    });
+    const code = await aria2.proc.waitExit(70_000);
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(code, 0, `aria2 did not finish\n${aria2.proc.tail()}\n${lt.proc.tail()}`);
+    await assertSameContent(fx, saveDir);
 
-  const after = await tracker.stats();
-  const counts = await tracker.scrape(hash);
-  assertLibtorrentAnnounced(lt, tracker.httpUrl, 0);
-  assert.ok(
-    after.announces! > before.announces!,
-    `aria2 never announced: ${JSON.stringify(after)}`,
-  );
-  assert.equal(after.udpPackets, 0, 'nobody used UDP');
-  t.diagnostic(`aria2 fetched from libtorrent in ${seconds.toFixed(1)} s`);
-  t.diagnostic(`tracker stats ${JSON.stringify(after)}; scrape ${JSON.stringify(counts)}`);
-});
-
-test('aria2 downloads from libtorrent, found only through shoal tracker over UDP', {
-  timeout: 90_000,
-}, async (t) => {
-  if (!tool.libtorrent(t) || !tool.aria2(t)) return;
-  const fx = await getFixture();
-  const hash = infoHashOf(fx);
-  const tracker = await startShoalTracker(t);
-  const torrent = await torrentFor(t, fx, tracker.udpUrl);
-
-  const seedDir = await tempDir(t, 'shoal-trk-lt-useed-');
-  await copyContent(fx, seedDir);
-  const lt = await startLibtorrent(t, { mode: 'seed', torrent, savePath: seedDir, host: HOST });
-  await waitLibtorrentAnnounced(lt, 20_000);
-  await tracker.waitForSeeders(hash, 1, 10_000);
-  const before = await tracker.stats();
-
-  const saveDir = await tempDir(t, 'shoal-trk-aria2-uget-');
-  const stateDir = await tempDir(t, 'shoal-trk-aria2-dht-');
-  const aria2 = await startAria2(t, {
-    mode: 'leech',
-    torrent,
-    dir: saveDir,
-    timeoutSeconds: 60,
-    udpTrackers: { stateDir },
+    const after = await tracker.stats();
+    const counts = await tracker.scrape(hash);
+    assertLibtorrentAnnounced(lt, url, 0);
+    assert.ok(
+      after.announces! > before.announces!,
+      `aria2 never announced: ${JSON.stringify(after)}`,
+    );
+    if (protocol === 'HTTP') assert.equal(after.udpPackets, 0, 'nobody used UDP');
+    else assert.ok(after.udpPackets! > before.udpPackets!, 'aria2 announced over UDP');
+    t.diagnostic(`aria2 fetched from libtorrent in ${seconds.toFixed(1)} s`);
+    t.diagnostic(`tracker stats ${JSON.stringify(after)}; scrape ${JSON.stringify(counts)}`);
   });
-  const code = await aria2.proc.waitExit(70_000);
-  assert.equal(code, 0, `aria2 did not finish\n${aria2.proc.tail()}\n${lt.proc.tail()}`);
-  await assertSameContent(fx, saveDir);
-
-  const after = await tracker.stats();
-  assertLibtorrentAnnounced(lt, tracker.udpUrl, 0);
-  assert.ok(
-    after.announces! > before.announces! && after.udpPackets! > before.udpPackets!,
-    `aria2 never announced over UDP: ${JSON.stringify(after)}`,
-  );
-  t.diagnostic(`tracker stats ${JSON.stringify(after)}`);
-});
+}
 
 test('Transmission downloads from libtorrent, found only through shoal tracker over UDP', {
   timeout: 90_000,
