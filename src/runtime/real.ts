@@ -125,16 +125,22 @@ function realUdp(egress: EgressPolicy): UdpFactory {
           // Datagrams sent while handling what one poll of the socket delivered go out together
           // afterwards: a burst wakes the receiving process once rather than once per reply,
           // which on a busy tracker or DHT node is most of the cost of sending.
-          let outbox: { data: Uint8Array; port: number; host: string }[] = [];
+          const outData: Uint8Array[] = [];
+          const outPorts: number[] = [];
+          const outHosts: string[] = [];
           const flush = () => {
-            const batch = outbox;
-            outbox = [];
-            for (const d of batch) socket.send(d.data, d.port, d.host);
+            for (let i = 0; i < outData.length; i++)
+              socket.send(outData[i]!, outPorts[i]!, outHosts[i]!);
+            outData.length = 0;
+            outPorts.length = 0;
+            outHosts.length = 0;
           };
           const wrapped: UdpSocket = {
             send(data, port, host) {
               egress.assertAllowed(host, port, 'UDP send');
-              if (outbox.push({ data, port, host }) === 1) setImmediate(flush);
+              outPorts.push(port);
+              outHosts.push(host);
+              if (outData.push(data) === 1) setImmediate(flush);
             },
             onMessage(handler) {
               // Node's rinfo already has the shape of a UdpRemote ('IPv4' | 'IPv6' since Node 18.4).

@@ -261,20 +261,27 @@ export class TrackerServer {
 
   // ------------------------------------------------------------------ UDP
 
+  /** Sends a (non-announce) UDP reply; kept out of onUdp so no closure is made per packet. */
+  private respond(to: UdpRemote, family: 4 | 6, r: UdpResponse): void {
+    this.udp?.send(encodeUdpResponse(r, family), to.port, to.address);
+  }
+
   private onUdp(data: Buffer, from: UdpRemote): void {
     this.counters.udpPackets++;
     if (data.length > MAX_UDP_PACKET) return;
     const host = unmapV4(from.address);
     const family = from.family === 'IPv6' && host.includes(':') ? 6 : 4;
-    const send = (r: UdpResponse) =>
-      this.udp?.send(encodeUdpResponse(r, family), from.port, from.address);
     let request: UdpRequest;
     try {
       request = decodeUdpRequest(data);
     } catch (error) {
       this.counters.errors++;
       if (error instanceof TrackerPacketError && data.length >= 16) {
-        send({ action: 'error', transactionId: data.readUInt32BE(12), message: error.message });
+        this.respond(from, family, {
+          action: 'error',
+          transactionId: data.readUInt32BE(12),
+          message: error.message,
+        });
       }
       return;
     }
@@ -283,7 +290,7 @@ export class TrackerServer {
       return; // silently: a reply would let a spoofed flood bounce off us
     }
     if (request.action === 'connect') {
-      send({
+      this.respond(from, family, {
         action: 'connect',
         transactionId: request.transactionId,
         connectionId: this.connectionIds.issue(from.address, from.port, this.runtime.clock.now()),
@@ -299,7 +306,7 @@ export class TrackerServer {
       )
     ) {
       this.counters.errors++;
-      send({
+      this.respond(from, family, {
         action: 'error',
         transactionId: request.transactionId,
         message: 'connection id expired or invalid',
@@ -308,7 +315,7 @@ export class TrackerServer {
     }
     if (request.action === 'scrape') {
       const counts = [...this.registry.scrape(request.infoHashes).values()];
-      send({
+      this.respond(from, family, {
         action: 'scrape',
         transactionId: request.transactionId,
         files: counts.map((c) => ({
@@ -320,7 +327,7 @@ export class TrackerServer {
       return;
     }
     if (request.port === 0) {
-      send({
+      this.respond(from, family, {
         action: 'error',
         transactionId: request.transactionId,
         message: 'port must not be 0',
@@ -336,9 +343,9 @@ export class TrackerServer {
         infoHash: request.infoHash,
         peerId: request.peerId,
         port: request.port,
-        uploaded: Number(request.uploaded),
-        downloaded: Number(request.downloaded),
-        left: Number(request.left),
+        uploaded: request.uploaded,
+        downloaded: request.downloaded,
+        left: request.left,
         event: request.event,
         numWant,
         compact: true,
@@ -348,7 +355,11 @@ export class TrackerServer {
       this.runtime.clock.wallTime(),
     );
     if (!outcome.ok) {
-      send({ action: 'error', transactionId: request.transactionId, message: outcome.reason });
+      this.respond(from, family, {
+        action: 'error',
+        transactionId: request.transactionId,
+        message: outcome.reason,
+      });
       return;
     }
     // The hot path: the reply is assembled from the peers' ready-made compact addresses.

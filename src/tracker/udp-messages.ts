@@ -28,9 +28,10 @@ export type UdpRequest =
       readonly transactionId: number;
       readonly infoHash: Uint8Array;
       readonly peerId: Uint8Array;
-      readonly downloaded: bigint;
-      readonly left: bigint;
-      readonly uploaded: bigint;
+      /** Byte counts (64-bit on the wire; exact up to 2^53, far beyond any real transfer). */
+      readonly downloaded: number;
+      readonly left: number;
+      readonly uploaded: number;
       readonly event: AnnounceEvent;
       /** IPv4 address as a 32-bit number; 0 = use the packet's source. */
       readonly ip: number;
@@ -83,9 +84,9 @@ export function encodeUdpRequest(r: UdpRequest): Buffer {
       b.writeUInt32BE(r.transactionId >>> 0, 12);
       b.set(r.infoHash, 16);
       b.set(r.peerId, 36);
-      b.writeBigUInt64BE(r.downloaded, 56);
-      b.writeBigUInt64BE(r.left, 64);
-      b.writeBigUInt64BE(r.uploaded, 72);
+      writeUint64(b, r.downloaded, 56);
+      writeUint64(b, r.left, 64);
+      writeUint64(b, r.uploaded, 72);
       b.writeUInt32BE(UDP_EVENTS.indexOf(r.event), 80);
       b.writeUInt32BE(r.ip >>> 0, 84);
       b.writeUInt32BE(r.key >>> 0, 88);
@@ -126,9 +127,9 @@ export function decodeUdpRequest(b: Buffer): UdpRequest {
       transactionId,
       infoHash: b.subarray(16, 36),
       peerId: b.subarray(36, 56),
-      downloaded: b.readBigUInt64BE(56),
-      left: b.readBigUInt64BE(64),
-      uploaded: b.readBigUInt64BE(72),
+      downloaded: readUint64(b, 56),
+      left: readUint64(b, 64),
+      uploaded: readUint64(b, 72),
       event,
       ip: b.readUInt32BE(84),
       key: b.readUInt32BE(88),
@@ -224,4 +225,17 @@ export function decodeUdpResponse(b: Buffer, family: 4 | 6 = 4): UdpResponse {
     default:
       throw new TrackerPacketError(`unknown action ${action}`);
   }
+}
+
+const TWO_32 = 2 ** 32;
+
+/** A 64-bit big-endian count as a number, without a BigInt (the tracker's hot path). */
+function readUint64(b: Buffer, offset: number): number {
+  return b.readUInt32BE(offset) * TWO_32 + b.readUInt32BE(offset + 4);
+}
+
+function writeUint64(b: Buffer, n: number, offset: number): void {
+  const v = Math.max(0, Math.floor(n));
+  b.writeUInt32BE(Math.floor(v / TWO_32) >>> 0, offset);
+  b.writeUInt32BE(v % TWO_32, offset + 4);
 }
