@@ -90,7 +90,7 @@ test('compact node info round-trips (BEP 5, BEP 32)', () => {
   assert.deepEqual(decodeCompactNodes(encodeCompactNodes(nodes, 6), 6), [nodes[1]]);
 });
 
-test('the routing table splits only its own bucket, keeps 128/64/32/16 then k per bucket, and replaces bad nodes', () => {
+test('the routing table splits only its own bucket, keeps 512/256/…/16 then k per bucket, and replaces bad nodes', () => {
   const clock = new ManualClock();
   const random = new SeededRandom(1);
   const own = Buffer.alloc(20, 0);
@@ -98,10 +98,10 @@ test('the routing table splits only its own bucket, keeps 128/64/32/16 then k pe
   for (let i = 0; i < 2000; i++)
     table.insert({ id: random.bytes(20), host: '10.0.0.1', port: 1000 + (i % 60000) }, true);
   assert.ok(table.depth > 4, 'split a few times');
-  // The far buckets hold more (128, 64, 32, 16), the deeper ones k.
+  // The far buckets hold more (512, 256, 128, 64, 32, 16), the deeper ones k.
   const at = (depth: number) =>
     table.all().filter((n) => commonPrefixBits(own, n.id) === depth).length;
-  assert.deepEqual([0, 1, 2, 3, 4, 5].map(at), [K * 16, K * 8, K * 4, K * 2, K, K]);
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map(at), [K * 64, K * 32, K * 16, K * 8, K * 4, K * 2]);
   const far = table.all().filter((n) => commonPrefixBits(own, n.id) === 0);
   for (let i = 0; i < 50; i++) {
     const target = random.bytes(20);
@@ -165,23 +165,23 @@ test('nodes heard about take free places only, and give way to nodes heard from'
   const table = new RoutingTable(own, () => clock.now());
   const far = () => {
     const id = random.bytes(20);
-    id[0]! |= 0x80; // first bit differs from ours: bucket 0 (128 places)
+    id[0]! |= 0x80; // first bit differs from ours: bucket 0 (512 places)
     return id;
   };
-  const heard = Array.from({ length: 200 }, (_, i) => ({
+  const heard = Array.from({ length: 700 }, (_, i) => ({
     id: far(),
     host: '10.0.1.1',
     port: i + 1,
   }));
   for (const n of heard) table.heardAbout(n);
-  assert.equal(table.size, 128, 'a bucket fills with nodes heard about, up to its size');
-  assert.equal(table.health().questionable, 128, 'never heard from: questionable, not good');
+  assert.equal(table.size, 512, 'a bucket fills with nodes heard about, up to its size');
+  assert.equal(table.health().questionable, 512, 'never heard from: questionable, not good');
   table.heardAbout(heard[0]!);
-  assert.equal(table.size, 128, 'no duplicates');
+  assert.equal(table.size, 512, 'no duplicates');
   const confirmed = { id: far(), host: '10.0.2.2', port: 9 };
   assert.equal(table.insert(confirmed, true).kind, 'replaced', 'a node heard from displaces one');
   assert.ok(table.get(confirmed.id));
   assert.equal(table.health().good, 1);
   table.heardAbout({ id: far(), host: '10.0.3.3', port: 9 });
-  assert.equal(table.size, 128, 'a full bucket takes nobody it has only heard about');
+  assert.equal(table.size, 512, 'a full bucket takes nobody it has only heard about');
 });
