@@ -422,20 +422,15 @@ export class Dht extends EventEmitter<DhtEvents> {
       alpha: this.options.alpha,
       maxQueries: 256,
       family: this.family,
-      ask: (contact) =>
-        this.query(contact, method, args()).then((r) => {
-          this.learnNodes(r);
-          return r;
-        }),
+      ask: (contact) => this.query(contact, method, args()),
+      onNodes: (nodes) => this.learnNodes(nodes),
       ...(onReply && { onReply }),
     });
   }
 
   /** Offers the nodes a reply names to the routing table (see {@link RoutingTable.heardAbout}). */
-  private learnNodes(r: BDict): void {
-    const nodes = r.get(this.family === 4 ? 'nodes' : 'nodes6');
-    if (!(nodes instanceof Uint8Array)) return;
-    for (const n of decodeCompactNodes(nodes, this.family).slice(0, K)) {
+  private learnNodes(nodes: readonly NodeContact[]): void {
+    for (const n of nodes.slice(0, K)) {
       if (!isExemptAddress(n.host) && !idMatchesIp(n.id, n.host)) continue;
       this.table.heardAbout(n);
     }

@@ -29,6 +29,8 @@ export interface LookupOptions {
   readonly ask: (contact: NodeContact) => Promise<BDict>;
   /** Sees each answer as it arrives (get_peers values stream out from here). */
   readonly onReply?: (reply: LookupReply) => void;
+  /** Sees the nodes each answer names, decoded once for the lookup and its owner alike. */
+  readonly onNodes?: (nodes: readonly NodeContact[]) => void;
   /** The address family whose nodes to follow. */
   readonly family: 4 | 6;
 }
@@ -89,7 +91,9 @@ export function iterativeLookup(o: LookupOptions): Promise<LookupResult> {
           c.reply = r;
           const nodes = r.get(o.family === 4 ? 'nodes' : 'nodes6');
           if (nodes instanceof Uint8Array) {
-            for (const n of decodeCompactNodes(nodes, o.family).slice(0, 16)) add(n, c.depth + 1);
+            const named = decodeCompactNodes(nodes, o.family).slice(0, 16);
+            for (const n of named) add(n, c.depth + 1);
+            o.onNodes?.(named);
           }
           inFlight--;
           if (finished) return;

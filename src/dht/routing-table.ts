@@ -39,8 +39,8 @@ export type InsertOutcome =
 
 /**
  * The Kademlia routing table of BEP 5: 160-bit ids, buckets of k = 8 (more in the first few,
- * see {@link EXTENDED_BUCKETS}), splitting only the bucket our own id falls in. Bucket j holds the nodes sharing exactly j leading bits with us (the last
- * bucket everything deeper). Good nodes are kept; bad ones (two failed queries) give way to
+ * see {@link EXTENDED_BUCKETS}), splitting only the bucket our own id falls in. Bucket j holds
+ * the nodes sharing exactly j leading bits with us (the last bucket everything deeper). Good nodes are kept; bad ones (two failed queries) give way to
  * newcomers; when a bucket is full the least recently seen questionable node is handed out to
  * be pinged, and newcomers wait in a bounded replacement cache.
  */

@@ -103,8 +103,7 @@ export class SwarmRegistry {
       if (peer.seed !== seed) swarm.seeders += seed ? 1 : -1;
       peer.seed = seed;
       peer.lastSeenMs = nowMs;
-      if (!Buffer.from(r.peerId.buffer, r.peerId.byteOffset, r.peerId.length).equals(peer.peerId))
-        peer.peerId = Buffer.from(r.peerId);
+      peer.peerId = Buffer.from(r.peerId);
     } else {
       if (swarm.peers.size >= this.options.maxPeersPerSwarm) this.evictOldest(swarm);
       const family = ipFamily(host) === 6 ? 6 : 4;
