@@ -1,6 +1,7 @@
-import { encodeCompactPeers, ipFamily, type PeerEndpoint } from '../codec/compact.js';
+import type { PeerEndpoint } from '../codec/compact.js';
 import type { RandomSource } from '../runtime/runtime.js';
 import type { AnnounceRequest, AnnounceResponse, ScrapeCounts } from './http-messages.js';
+import { PeerTable, peerKey } from './peer-table.js';
 
 /** Bounds and timing of a tracker's memory of swarms. */
 export interface RegistryOptions {
@@ -15,38 +16,21 @@ export interface RegistryOptions {
   readonly allowList?: ReadonlySet<string>;
 }
 
-/** A peer as the tracker keeps it: its compact address is computed once, at its first announce. */
-export interface TrackedPeer {
-  readonly host: string;
-  readonly port: number;
-  readonly family: 4 | 6;
-  /** 6 (IPv4) or 18 (IPv6) bytes, ready for compact replies. */
-  readonly compact: Buffer;
-  /** IPv4 peers: the address as a 32-bit number, so a UDP reply writes it without a copy call. */
-  readonly ip4: number;
-  peerId: Uint8Array;
-  seed: boolean;
-  lastSeenMs: number;
-  /** Position in its swarm's list (for O(1) removal). */
-  slot: number;
-}
-
 interface Swarm {
-  readonly peers: Map<string, TrackedPeer>;
-  readonly list: TrackedPeer[];
-  seeders: number;
+  readonly peers: PeerTable;
   downloaded: number;
 }
 
 /**
- * The outcome of an announce: the peers picked and the swarm's counts (a UDP reply is built
- * straight from these; {@link SwarmRegistry.response} makes the HTTP one), or the reason to
- * refuse.
+ * The outcome of an announce: the slots of the peers picked in their swarm's table and the
+ * swarm's counts (a UDP reply is built straight from these; {@link SwarmRegistry.response}
+ * makes the HTTP one), or the reason to refuse. Slots are valid until the next announce.
  */
 export type AnnounceOutcome =
   | {
       ok: true;
-      picked: readonly TrackedPeer[];
+      peers: PeerTable;
+      picked: readonly number[];
       interval: number;
       minInterval: number;
       complete: number;
@@ -74,8 +58,16 @@ export class SwarmRegistry {
     this.rng = random.bytes(4).readUInt32BE(0) || 1;
   }
 
-  /** Records an announce from `host` and picks peers for the reply. */
-  announce(r: AnnounceRequest, host: string, nowMs: number): AnnounceOutcome {
+  /**
+   * Records an announce from `host` and picks peers for the reply: of `family` only (a UDP
+   * reply carries one family), or of either (0).
+   */
+  announce(
+    r: AnnounceRequest,
+    host: string,
+    nowMs: number,
+    family: 0 | 4 | 6 = 0,
+  ): AnnounceOutcome {
     const key = keyOf(r.infoHash);
     if (this.options.allowList && !this.options.allowList.has(hexOf(r.infoHash))) {
       return { ok: false, reason: 'torrent not allowed on this tracker' };
@@ -87,43 +79,25 @@ export class SwarmRegistry {
       if (this.swarms.size >= this.options.maxSwarms) this.expire(nowMs);
       if (this.swarms.size >= this.options.maxSwarms)
         return { ok: false, reason: 'tracker is full' };
-      swarm = { peers: new Map(), list: [], seeders: 0, downloaded: 0 };
+      swarm = { peers: new PeerTable(), downloaded: 0 };
       this.swarms.set(key, swarm);
     }
-    const peerKey = `${host}:${r.port}`;
-    let peer = swarm.peers.get(peerKey);
+    const peers = swarm.peers;
+    const pk = peerKey(host, r.port);
+    let slot = peers.slotOf(pk);
     if (r.event === 'stopped') {
-      if (peer) this.remove(swarm, peerKey, peer);
-      if (swarm.peers.size === 0 && swarm.downloaded === 0) this.swarms.delete(key);
+      if (slot >= 0) peers.remove(slot);
+      if (peers.size === 0 && swarm.downloaded === 0) this.swarms.delete(key);
       return this.outcome(swarm, []);
     }
-    if (r.event === 'completed' && peer && !peer.seed) swarm.downloaded++;
+    if (r.event === 'completed' && slot >= 0 && !peers.isSeed(slot)) swarm.downloaded++;
     const seed = r.left === 0;
-    if (peer) {
-      if (peer.seed !== seed) swarm.seeders += seed ? 1 : -1;
-      peer.seed = seed;
-      peer.lastSeenMs = nowMs;
-      peer.peerId = Buffer.from(r.peerId);
-    } else {
-      if (swarm.peers.size >= this.options.maxPeersPerSwarm) this.evictOldest(swarm);
-      const family = ipFamily(host) === 6 ? 6 : 4;
-      const compact = encodeCompactPeers([{ host, port: r.port }], family);
-      peer = {
-        host,
-        port: r.port,
-        family,
-        compact,
-        ip4: family === 4 ? compact.readUInt32BE(0) : 0,
-        peerId: Buffer.from(r.peerId),
-        seed,
-        lastSeenMs: nowMs,
-        slot: swarm.list.length,
-      };
-      swarm.peers.set(peerKey, peer);
-      swarm.list.push(peer);
-      if (seed) swarm.seeders++;
+    if (slot >= 0) peers.update(slot, r.peerId, seed, nowMs);
+    else {
+      if (peers.size >= this.options.maxPeersPerSwarm) peers.remove(peers.oldest());
+      slot = peers.add(pk, host, r.port, r.peerId, seed, nowMs);
     }
-    return this.outcome(swarm, this.pick(swarm, peer, r.numWant, nowMs));
+    return this.outcome(swarm, this.pick(peers, slot, r.numWant, family, nowMs));
   }
 
   /** Counts for each info-hash (hex) asked about; unknown ones are all zero. */
@@ -133,9 +107,9 @@ export class SwarmRegistry {
     for (const h of infoHashes) {
       const s = this.swarms.get(keyOf(h));
       out.set(hexOf(h), {
-        complete: s?.seeders ?? 0,
+        complete: s?.peers.seeders ?? 0,
         downloaded: s?.downloaded ?? 0,
-        incomplete: s ? s.peers.size - s.seeders : 0,
+        incomplete: s ? s.peers.size - s.peers.seeders : 0,
       });
     }
     return out;
@@ -143,10 +117,9 @@ export class SwarmRegistry {
 
   /** Forgets peers that stopped announcing, and empty swarms. */
   expire(nowMs: number): void {
-    const limit = this.options.peerTimeoutSeconds * 1000;
+    const before = nowMs - this.options.peerTimeoutSeconds * 1000;
     for (const [key, swarm] of this.swarms) {
-      for (const [peerKey, p] of swarm.peers)
-        if (nowMs - p.lastSeenMs > limit) this.remove(swarm, peerKey, p);
+      swarm.peers.expire(before);
       if (swarm.peers.size === 0) this.swarms.delete(key);
     }
   }
@@ -157,7 +130,7 @@ export class SwarmRegistry {
     let seeders = 0;
     for (const s of this.swarms.values()) {
       peers += s.peers.size;
-      seeders += s.seeders;
+      seeders += s.peers.seeders;
     }
     return {
       swarms: this.swarms.size,
@@ -175,18 +148,25 @@ export class SwarmRegistry {
       minInterval: outcome.minInterval,
       complete: outcome.complete,
       incomplete: outcome.incomplete,
-      peers: outcome.picked.map((p): PeerEndpoint => ({ host: p.host, port: p.port })),
+      peers: outcome.picked.map(
+        (slot): PeerEndpoint => ({
+          host: outcome.peers.host(slot),
+          port: outcome.peers.port(slot),
+        }),
+      ),
     };
   }
 
-  private outcome(swarm: Swarm | undefined, picked: readonly TrackedPeer[]): AnnounceOutcome {
+  private outcome(swarm: Swarm | undefined, picked: readonly number[]): AnnounceOutcome {
+    const peers = swarm?.peers ?? EMPTY;
     return {
       ok: true,
+      peers,
       picked,
       interval: this.options.intervalSeconds,
       minInterval: this.options.minIntervalSeconds,
-      complete: swarm?.seeders ?? 0,
-      incomplete: swarm ? swarm.peers.size - swarm.seeders : 0,
+      complete: peers.seeders,
+      incomplete: peers.size - peers.seeders,
     };
   }
 
@@ -195,20 +175,26 @@ export class SwarmRegistry {
    * is walked from a random place with a random stride coprime to its size, which visits every
    * peer once, in an order that changes each time, without copying or a set of seen indexes.
    */
-  private pick(swarm: Swarm, self: TrackedPeer, want: number, nowMs: number): TrackedPeer[] {
-    const limit = this.options.peerTimeoutSeconds * 1000;
-    const list = swarm.list;
-    const n = list.length;
-    const out: TrackedPeer[] = [];
-    if (n <= 1 || want <= 0) return out;
-    let i = this.randomBelow(n);
+  private pick(
+    peers: PeerTable,
+    self: number,
+    want: number,
+    family: 0 | 4 | 6,
+    nowMs: number,
+  ): number[] {
+    const n = peers.size;
+    if (n <= 1 || want <= 0) return [];
+    const start = this.randomBelow(n);
     let step = 1 + this.randomBelow(n - 1);
     while (gcd(step, n) !== 1) step = (step % (n - 1)) + 1;
-    for (let k = 0; k < n && out.length < want; k++, i = (i + step) % n) {
-      const p = list[i]!;
-      if (p !== self && nowMs - p.lastSeenMs <= limit && !(self.seed && p.seed)) out.push(p);
-    }
-    return out;
+    return peers.sample(
+      self,
+      want,
+      family,
+      nowMs - this.options.peerTimeoutSeconds * 1000,
+      start,
+      step,
+    );
   }
 
   /** A number in [0, n) from the xorshift32 generator. */
@@ -220,23 +206,10 @@ export class SwarmRegistry {
     this.rng = x >>> 0 || 1;
     return this.rng % n;
   }
-
-  private remove(swarm: Swarm, key: string, peer: TrackedPeer): void {
-    swarm.peers.delete(key);
-    if (peer.seed) swarm.seeders--;
-    const last = swarm.list.pop()!;
-    if (last !== peer) {
-      swarm.list[peer.slot] = last;
-      last.slot = peer.slot;
-    }
-  }
-
-  private evictOldest(swarm: Swarm): void {
-    let oldest: TrackedPeer | undefined;
-    for (const p of swarm.list) if (!oldest || p.lastSeenMs < oldest.lastSeenMs) oldest = p;
-    if (oldest) this.remove(swarm, `${oldest.host}:${oldest.port}`, oldest);
-  }
 }
+
+/** The table of a swarm nobody is in. */
+const EMPTY = new PeerTable();
 
 function gcd(a: number, b: number): number {
   while (b !== 0) {

@@ -23,7 +23,7 @@ import {
   HttpRequestReader,
   httpResponse,
 } from './http-request.js';
-import { type RegistryOptions, SwarmRegistry, type TrackedPeer } from './registry.js';
+import { type AnnounceOutcome, type RegistryOptions, SwarmRegistry } from './registry.js';
 import {
   decodeUdpRequest,
   encodeUdpResponse,
@@ -246,8 +246,13 @@ export class TrackerServer {
           r.compact,
           r.noPeerId
             ? undefined
-            : new Map(outcome.picked.map((p) => [`${p.host}:${p.port}`, p.peerId])),
-          compactOf(outcome.picked),
+            : new Map(
+                outcome.picked.map((slot) => [
+                  `${outcome.peers.host(slot)}:${outcome.peers.port(slot)}`,
+                  outcome.peers.peerId(slot),
+                ]),
+              ),
+          compactOf(outcome),
         ),
         type: bencoded,
       };
@@ -353,6 +358,7 @@ export class TrackerServer {
       },
       host,
       this.runtime.clock.wallTime(),
+      family,
     );
     if (!outcome.ok) {
       this.respond(from, family, {
@@ -365,32 +371,14 @@ export class TrackerServer {
     // The hot path: the reply is assembled from the peers' ready-made compact addresses.
     const r = outcome;
     const picked = outcome.picked;
-    let size = 20;
-    for (const p of picked) if (p.family === family) size += p.compact.length;
-    const reply = Buffer.allocUnsafe(size);
+    const reply = Buffer.allocUnsafe(20 + picked.length * (family === 4 ? 6 : 18));
     reply.writeUInt32BE(UdpAction.announce, 0);
     reply.writeUInt32BE(request.transactionId >>> 0, 4);
     reply.writeUInt32BE(r.interval, 8);
     reply.writeUInt32BE(r.incomplete, 12);
     reply.writeUInt32BE(r.complete, 16);
     let at = 20;
-    for (const p of picked) {
-      if (p.family !== family) continue;
-      if (family === 4) {
-        // Plain stores: a copy call per 6-byte entry cost more than the rest of the announce.
-        const ip = p.ip4;
-        reply[at] = ip >>> 24;
-        reply[at + 1] = (ip >>> 16) & 255;
-        reply[at + 2] = (ip >>> 8) & 255;
-        reply[at + 3] = ip & 255;
-        reply[at + 4] = p.port >>> 8;
-        reply[at + 5] = p.port & 255;
-        at += 6;
-      } else {
-        reply.set(p.compact, at);
-        at += p.compact.length;
-      }
-    }
+    for (const slot of picked) at = r.peers.writeCompact(slot, reply, at);
     this.udp?.send(reply, from.port, from.address);
   }
 }
@@ -400,9 +388,14 @@ function unmapV4(address: string): string {
 }
 
 /** The picked peers' compact addresses, per family, for a compact HTTP reply. */
-function compactOf(picked: readonly TrackedPeer[]): { v4: Buffer; v6: Buffer } {
-  return {
-    v4: Buffer.concat(picked.filter((p) => p.family === 4).map((p) => p.compact)),
-    v6: Buffer.concat(picked.filter((p) => p.family === 6).map((p) => p.compact)),
+function compactOf(outcome: Extract<AnnounceOutcome, { ok: true }>): { v4: Buffer; v6: Buffer } {
+  const { peers, picked } = outcome;
+  const of = (family: 4 | 6) => {
+    const slots = picked.filter((slot) => peers.family(slot) === family);
+    const out = Buffer.alloc(slots.length * (family === 4 ? 6 : 18));
+    let at = 0;
+    for (const slot of slots) at = peers.writeCompact(slot, out, at);
+    return out;
   };
+  return { v4: of(4), v6: of(6) };
 }

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { isIPv4 } from 'node:net';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { ipv4Number } from '../../src/codec/compact.js';
+import { PeerTable, peerKey } from '../../src/tracker/peer-table.js';
+
+const id = (n: number) => Buffer.alloc(20, n);
+
+function addPeer(t: PeerTable, host: string, port: number, seed = false, now = 0): number {
+  return t.add(peerKey(host, port), host, port, id(port & 255), seed, now);
+}
+
+test('peer table: add, re-announce, remove keep slots dense and counts right', () => {
+  const t = new PeerTable();
+  const a = addPeer(t, '10.0.0.1', 1000);
+  const b = addPeer(t, '10.0.0.2', 2000, true);
+  const c = addPeer(t, '2001:db8::1', 3000);
+  assert.deepEqual([t.size, t.seeders], [3, 1]);
+  assert.equal(t.slotOf(peerKey('10.0.0.2', 2000)), b);
+  assert.equal(t.slotOf(peerKey('10.0.0.2', 2001)), -1, 'the port is part of the key');
+  t.update(a, id(9), true, 5);
+  assert.equal(t.seeders, 2);
+  assert.deepEqual(Buffer.from(t.peerId(a)), id(9));
+  t.remove(a);
+  // The last peer moved into the hole.
+  assert.equal(t.size, 2);
+  assert.equal(t.slotOf(peerKey('2001:db8::1', 3000)), a);
+  assert.deepEqual([t.host(a), t.port(a), t.family(a)], ['2001:db8::1', 3000, 6]);
+  assert.deepEqual(Buffer.from(t.peerId(a)), id(3000 & 255));
+  assert.equal(t.slotOf(peerKey('10.0.0.1', 1000)), -1);
+  assert.equal(t.seeders, 1);
+  assert.equal(c, 2);
+});
+
+test('peer table: compact addresses are BEP 23 / BEP 7 bytes', () => {
+  const t = new PeerTable();
+  const v4 = addPeer(t, '192.0.2.7', 0x1ae1);
+  const v6 = addPeer(t, '2001:db8::2', 6881);
+  const out = Buffer.alloc(24);
+  assert.equal(t.writeCompact(v4, out, 0), 6);
+  assert.equal(t.writeCompact(v6, out, 6), 24);
+  assert.equal(out.subarray(0, 6).toString('hex'), 'c00002071ae1');
+  assert.equal(
+    out.subarray(6).toString('hex'),
+    `20010db8000000000000000000000002${(6881).toString(16)}`,
+  );
+});
+
+test('peer table: sampling skips the asker, stale peers, other families and seeds for seeds', () => {
+  const t = new PeerTable();
+  for (let i = 0; i < 20; i++) addPeer(t, `10.0.1.${i}`, 6881, i % 2 === 0, i < 5 ? 0 : 100);
+  addPeer(t, '2001:db8::9', 6881, false, 100);
+  const self = t.slotOf(peerKey('10.0.1.6', 6881)); // a seed
+  const all = t.sample(self, 100, 0, 50, 0, 1);
+  assert.ok(!all.includes(self));
+  for (const s of all) {
+    assert.ok(!t.isSeed(s), 'a seed is given no seeds');
+    assert.ok(t.host(s) !== '10.0.1.1' && t.host(s) !== '10.0.1.3', 'stale peers skipped');
+  }
+  assert.equal(all.length, 8 + 1, 'leechers 5…19 that are live, and the IPv6 one');
+  assert.equal(t.sample(self, 100, 4, 50, 0, 1).length, 8, 'IPv4 only');
+  assert.deepEqual(
+    t.sample(self, 100, 6, 50, 3, 5).map((s) => t.host(s)),
+    ['2001:db8::9'],
+  );
+  assert.equal(t.sample(self, 3, 0, 50, 0, 1).length, 3, 'at most `want`');
+});
+
+test('peer table: agrees with a plain map over random operations (property)', () => {
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('announce' as const), peer: fc.nat(40), seed: fc.boolean() }),
+    fc.record({ kind: fc.constant('remove' as const), peer: fc.nat(40) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+      const t = new PeerTable();
+      const model = new Map<number, boolean>();
+      const hostOf = (p: number) => (p % 3 === 0 ? `2001:db8::${p}` : `10.1.${p}.1`);
+      for (const o of ops) {
+        const key = peerKey(hostOf(o.peer), 7000 + o.peer);
+        const slot = t.slotOf(key);
+        assert.equal(slot >= 0, model.has(o.peer));
+        if (o.kind === 'remove') {
+          if (slot >= 0) t.remove(slot);
+          model.delete(o.peer);
+        } else {
+          if (slot >= 0) t.update(slot, id(o.peer), o.seed, 1);
+          else t.add(key, hostOf(o.peer), 7000 + o.peer, id(o.peer), o.seed, 1);
+          model.set(o.peer, o.seed);
+        }
+      }
+      assert.equal(t.size, model.size);
+      assert.equal(t.seeders, [...model.values()].filter(Boolean).length);
+      for (const [p, seed] of model) {
+        const slot = t.slotOf(peerKey(hostOf(p), 7000 + p));
+        assert.deepEqual([t.host(slot), t.port(slot), t.isSeed(slot)], [hostOf(p), 7000 + p, seed]);
+        assert.deepEqual(Buffer.from(t.peerId(slot)), id(p));
+      }
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('ipv4Number: parses dotted quads exactly as node:net recognises them', () => {
+  assert.equal(ipv4Number('192.0.2.1'), 0xc0000201);
+  assert.equal(ipv4Number('255.255.255.255'), 0xffffffff);
+  for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '1.2.3.', 'a.b.c.d', '::1'])
+    assert.equal(ipv4Number(bad), -1, bad);
+  fc.assert(
+    fc.property(fc.oneof(fc.ipV4(), fc.string({ maxLength: 16 })), (s) => {
+      const n = ipv4Number(s);
+      // node:net refuses leading zeros ("01.2.3.4"), which we read as decimal: hosts here come
+      // from sockets, always canonical.
+      if (isIPv4(s))
+        assert.equal(
+          n,
+          s.split('.').reduce((v, p) => v * 256 + Number(p), 0),
+        );
+      else if (n >= 0) assert.match(s, /^\d{1,3}(\.\d{1,3}){3}$/);
+    }),
+    { numRuns: 20_000 },
+  );
+});
