@@ -1,5 +1,6 @@
 import { InlineHasher } from '../../crypto/inline-hasher.js';
 import { createTorrent } from '../../metainfo/create.js';
+import { choosePieceLength } from '../../metainfo/piece-length.js';
 import { defaultConfig, type NodeConfig } from '../../node/config.js';
 import { Node } from '../../node/node.js';
 import { TrackerServer } from '../../tracker/server.js';
@@ -17,6 +18,7 @@ export interface SwarmScenarioOptions {
   readonly seed: number;
   readonly leechers: number;
   readonly fileMiB: number;
+  /** 0: what `shoal create` picks for the file (32 KiB for the default 32 MiB). */
   readonly pieceKiB: number;
   /** Upload capacity of the seeder and (when homogeneous) of every leecher, KB/s (1000 bytes). */
   readonly upKBps: number;
@@ -35,12 +37,15 @@ export interface SwarmScenarioOptions {
   readonly loss: number;
 }
 
-/** Defaults: 100 leechers, a 32 MiB file in 128 KiB pieces, 1 Mbit/s up, 8 Mbit/s down. */
+/**
+ * Defaults: 100 leechers, a 32 MiB file in the pieces `shoal create` would cut (32 KiB),
+ * 1 Mbit/s up for everyone, 8 Mbit/s down.
+ */
 export const DEFAULT_SWARM_SCENARIO: SwarmScenarioOptions = {
   seed: 1,
   leechers: 100,
   fileMiB: 32,
-  pieceKiB: 128,
+  pieceKiB: 0,
   upKBps: 125,
   seedUpKBps: 0, // 0: same as upKBps
   downKBps: 1000,
@@ -82,7 +87,12 @@ function nodeConfig(): NodeConfig {
 export async function swarmScenario(
   options: Partial<SwarmScenarioOptions> = {},
 ): Promise<ScenarioOutcome> {
-  const o: SwarmScenarioOptions = { ...DEFAULT_SWARM_SCENARIO, ...options };
+  const given: SwarmScenarioOptions = { ...DEFAULT_SWARM_SCENARIO, ...options };
+  const F = Math.round(given.fileMiB * 1024 * 1024);
+  const o: SwarmScenarioOptions = {
+    ...given,
+    pieceKiB: given.pieceKiB === 0 ? choosePieceLength(F) / 1024 : given.pieceKiB,
+  };
   if (!(o.leechers >= 1) || !(o.fileMiB > 0) || !(o.pieceKiB >= 16) || !(o.upKBps > 0))
     throw new SimError(
       'SIM_OPTIONS',
@@ -93,7 +103,6 @@ export async function swarmScenario(
   const net = new Network(sim, { udpLoss: o.loss });
   const pages = new PageStore();
   const hasher = new InlineHasher();
-  const F = Math.round(o.fileMiB * 1024 * 1024);
   const seedUp = (o.seedUpKBps > 0 ? o.seedUpKBps : o.upKBps) * 1000;
 
   const trackerHost = net.addHost({ upBytesPerSecond: 1e9, downBytesPerSecond: 1e9 });
@@ -286,7 +295,7 @@ export const swarmDefinition: ScenarioDefinition = {
       name: 'pieceKiB',
       flag: 'piece-kib',
       kind: 'int',
-      description: 'piece size, KiB (default 128)',
+      description: 'piece size, KiB (default: what `shoal create` picks, 32 for 32 MiB)',
     },
     {
       name: 'upKBps',
