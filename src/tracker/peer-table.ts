@@ -1,4 +1,4 @@
-import { ipv4Number, ipv6Bytes } from '../codec/compact.js';
+import { decodeCompactPeers, ipv4Number, ipv6Bytes } from '../codec/compact.js';
 
 /** Bytes of one slot's address: 16 for the IP (an IPv4 one in the first 4), 2 for the port. */
 const ADDRESS_BYTES = 18;
@@ -6,59 +6,48 @@ const PEER_ID_BYTES = 20;
 const INITIAL_CAPACITY = 8;
 
 /**
- * One swarm's peers as parallel arrays indexed by slot, with their compact addresses in one
- * byte array. A tracker's hot path samples dozens of peers per announce: with a JS object per
- * peer each sample is a cache miss and every new peer is garbage to collect, and that was most
- * of an announce's time. Slots are dense (removal moves the last one into the hole).
+ * One swarm's peers as parallel typed arrays indexed by a dense slot, found by address through
+ * an open-addressing hash index that is itself a typed array. A tracker's hot path samples
+ * dozens of peers per announce and a busy one keeps millions: with a JS object, a string or a
+ * map entry per peer, each sample is a cache miss and the garbage collector walks them all,
+ * which was most of an announce's time. Removal moves the last slot into the hole.
  */
 export class PeerTable {
   /** Live peers, in slots 0 … size − 1. */
   size = 0;
   seeders = 0;
-  private readonly slots = new Map<PeerKey, number>();
-  private keys: PeerKey[] = [];
-  private hosts: string[] = [];
   private addresses = new Uint8Array(INITIAL_CAPACITY * ADDRESS_BYTES);
   private peerIds = new Uint8Array(INITIAL_CAPACITY * PEER_ID_BYTES);
   private families = new Uint8Array(INITIAL_CAPACITY);
   private seeds = new Uint8Array(INITIAL_CAPACITY);
   private lastSeen = new Float64Array(INITIAL_CAPACITY);
+  /** Linear-probing hash index: slot + 1, or 0 for an empty place; at most half full. */
+  private index = new Int32Array(INITIAL_CAPACITY * 2);
+  /** The address being looked up or added, in the layout of {@link addresses}. */
+  private readonly probe = new Uint8Array(ADDRESS_BYTES);
+  private probeFamily: 4 | 6 = 4;
 
-  /** The slot of the peer at `key` (see {@link peerKey}), or −1. */
-  slotOf(key: PeerKey): number {
-    return this.slots.get(key) ?? -1;
+  /** The slot of the peer at `host` (an IPv4 or IPv6 address) and `port`, or −1. */
+  find(host: string, port: number): number {
+    this.setProbe(host, port);
+    const mask = this.index.length - 1;
+    for (let at = this.hashOf(this.probe, 0) & mask; ; at = (at + 1) & mask) {
+      const entry = this.index[at]!;
+      if (entry === 0) return -1;
+      if (this.matchesProbe(entry - 1)) return entry - 1;
+    }
   }
 
-  /** Adds the peer at `host`:`port` (its `key`), not yet in the table; returns its slot. */
-  add(
-    key: PeerKey,
-    host: string,
-    port: number,
-    peerId: Uint8Array,
-    seed: boolean,
-    now: number,
-  ): number {
+  /** Adds the peer at `host`:`port`, which must not be in the table; returns its slot. */
+  add(host: string, port: number, peerId: Uint8Array, seed: boolean, now: number): number {
     if (this.size === this.families.length) this.grow();
+    this.setProbe(host, port);
     const slot = this.size++;
-    this.slots.set(key, slot);
-    this.keys[slot] = key;
-    this.hosts[slot] = host;
-    const at = slot * ADDRESS_BYTES;
-    if (typeof key === 'number') {
-      const ip = Math.floor(key / 65536);
-      this.families[slot] = 4;
-      this.addresses[at] = ip >>> 24;
-      this.addresses[at + 1] = (ip >>> 16) & 255;
-      this.addresses[at + 2] = (ip >>> 8) & 255;
-      this.addresses[at + 3] = ip & 255;
-    } else {
-      this.families[slot] = 6;
-      this.addresses.set(ipv6Bytes(host), at);
-    }
-    this.addresses[at + 16] = port >>> 8;
-    this.addresses[at + 17] = port & 255;
+    this.addresses.set(this.probe, slot * ADDRESS_BYTES);
+    this.families[slot] = this.probeFamily;
     this.seeds[slot] = 0;
     this.update(slot, peerId, seed, now);
+    this.indexInsert(slot);
     return slot;
   }
 
@@ -74,27 +63,19 @@ export class PeerTable {
   /** Removes the peer in `slot`; the last slot's peer moves into it. */
   remove(slot: number): void {
     if (this.seeds[slot] === 1) this.seeders--;
-    this.slots.delete(this.keys[slot]!);
+    this.indexDelete(this.positionOf(slot));
     const last = --this.size;
-    if (slot !== last) {
-      this.keys[slot] = this.keys[last]!;
-      this.hosts[slot] = this.hosts[last]!;
-      this.families[slot] = this.families[last]!;
-      this.seeds[slot] = this.seeds[last]!;
-      this.lastSeen[slot] = this.lastSeen[last]!;
-      this.addresses.copyWithin(
-        slot * ADDRESS_BYTES,
-        last * ADDRESS_BYTES,
-        (last + 1) * ADDRESS_BYTES,
-      );
-      this.peerIds.copyWithin(
-        slot * PEER_ID_BYTES,
-        last * PEER_ID_BYTES,
-        (last + 1) * PEER_ID_BYTES,
-      );
-      this.slots.set(this.keys[slot]!, slot);
-    }
-    this.keys.length = this.hosts.length = last;
+    if (slot === last) return;
+    this.index[this.positionOf(last)] = slot + 1;
+    this.families[slot] = this.families[last]!;
+    this.seeds[slot] = this.seeds[last]!;
+    this.lastSeen[slot] = this.lastSeen[last]!;
+    this.addresses.copyWithin(
+      slot * ADDRESS_BYTES,
+      last * ADDRESS_BYTES,
+      (last + 1) * ADDRESS_BYTES,
+    );
+    this.peerIds.copyWithin(slot * PEER_ID_BYTES, last * PEER_ID_BYTES, (last + 1) * PEER_ID_BYTES);
   }
 
   /** Removes peers not seen since `before`. */
@@ -111,8 +92,12 @@ export class PeerTable {
     return found;
   }
 
+  /** The slot's IP address as text (made on demand: only HTTP replies and tests need it). */
   host(slot: number): string {
-    return this.hosts[slot]!;
+    const family = this.family(slot);
+    const compact = Buffer.alloc(family === 4 ? 6 : ADDRESS_BYTES);
+    this.writeCompact(slot, compact, 0);
+    return decodeCompactPeers(compact, family)[0]!.host;
   }
 
   port(slot: number): number {
@@ -181,6 +166,71 @@ export class PeerTable {
     return out;
   }
 
+  private setProbe(host: string, port: number): void {
+    const p = this.probe;
+    const ip = ipv4Number(host);
+    if (ip >= 0) {
+      p.fill(0);
+      p[0] = ip >>> 24;
+      p[1] = (ip >>> 16) & 255;
+      p[2] = (ip >>> 8) & 255;
+      p[3] = ip & 255;
+      this.probeFamily = 4;
+    } else {
+      p.set(ipv6Bytes(host), 0);
+      this.probeFamily = 6;
+    }
+    p[16] = port >>> 8;
+    p[17] = port & 255;
+  }
+
+  private matchesProbe(slot: number): boolean {
+    if (this.families[slot] !== this.probeFamily) return false;
+    const a = this.addresses;
+    const p = this.probe;
+    const at = slot * ADDRESS_BYTES;
+    for (let i = 0; i < ADDRESS_BYTES; i++) if (a[at + i] !== p[i]) return false;
+    return true;
+  }
+
+  /** A 32-bit hash of the 18 address bytes at `at` in `bytes` (FNV-1a, then mixed). */
+  private hashOf(bytes: Uint8Array, at: number): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < ADDRESS_BYTES; i++) h = Math.imul(h ^ bytes[at + i]!, 0x01000193);
+    h ^= h >>> 16;
+    return Math.imul(h, 0x45d9f3b) ^ (h >>> 13);
+  }
+
+  private indexInsert(slot: number): void {
+    const mask = this.index.length - 1;
+    let at = this.hashOf(this.addresses, slot * ADDRESS_BYTES) & mask;
+    while (this.index[at] !== 0) at = (at + 1) & mask;
+    this.index[at] = slot + 1;
+  }
+
+  /** Where in the index `slot` sits. */
+  private positionOf(slot: number): number {
+    const mask = this.index.length - 1;
+    let at = this.hashOf(this.addresses, slot * ADDRESS_BYTES) & mask;
+    while (this.index[at] !== slot + 1) at = (at + 1) & mask;
+    return at;
+  }
+
+  /** Empties place `hole`, moving later entries of its probe run back so none is cut off. */
+  private indexDelete(hole: number): void {
+    const mask = this.index.length - 1;
+    let gap = hole;
+    for (let at = (gap + 1) & mask; this.index[at] !== 0; at = (at + 1) & mask) {
+      const home = this.hashOf(this.addresses, (this.index[at]! - 1) * ADDRESS_BYTES) & mask;
+      // Move the entry into the gap unless its home lies cyclically in (gap, at].
+      const inRun = gap <= at ? home > gap && home <= at : home > gap || home <= at;
+      if (inRun) continue;
+      this.index[gap] = this.index[at]!;
+      gap = at;
+    }
+    this.index[gap] = 0;
+  }
+
   private grow(): void {
     const capacity = this.families.length * 2;
     this.addresses = grown(this.addresses, new Uint8Array(capacity * ADDRESS_BYTES));
@@ -188,19 +238,12 @@ export class PeerTable {
     this.families = grown(this.families, new Uint8Array(capacity));
     this.seeds = grown(this.seeds, new Uint8Array(capacity));
     this.lastSeen = grown(this.lastSeen, new Float64Array(capacity));
+    this.index = new Int32Array(capacity * 2);
+    for (let slot = 0; slot < this.size; slot++) this.indexInsert(slot);
   }
 }
 
 function grown<T extends Uint8Array | Float64Array>(from: T, to: T): T {
   to.set(from);
   return to;
-}
-
-/** How a {@link PeerTable} knows a peer: a number for IPv4 (cheap to hash), else a string. */
-export type PeerKey = number | string;
-
-/** The key of the peer at `host` (an IPv4 or IPv6 address) and `port`. */
-export function peerKey(host: string, port: number): PeerKey {
-  const ip = ipv4Number(host);
-  return ip >= 0 ? ip * 65536 + port : `${host}:${port}`;
 }

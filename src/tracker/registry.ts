@@ -1,7 +1,7 @@
 import type { PeerEndpoint } from '../codec/compact.js';
 import type { RandomSource } from '../runtime/runtime.js';
 import type { AnnounceRequest, AnnounceResponse, ScrapeCounts } from './http-messages.js';
-import { PeerTable, peerKey } from './peer-table.js';
+import { PeerTable } from './peer-table.js';
 
 /** Bounds and timing of a tracker's memory of swarms. */
 export interface RegistryOptions {
@@ -83,8 +83,7 @@ export class SwarmRegistry {
       this.swarms.set(key, swarm);
     }
     const peers = swarm.peers;
-    const pk = peerKey(host, r.port);
-    let slot = peers.slotOf(pk);
+    let slot = peers.find(host, r.port);
     if (r.event === 'stopped') {
       if (slot >= 0) peers.remove(slot);
       if (peers.size === 0 && swarm.downloaded === 0) this.swarms.delete(key);
@@ -95,7 +94,7 @@ export class SwarmRegistry {
     if (slot >= 0) peers.update(slot, r.peerId, seed, nowMs);
     else {
       if (peers.size >= this.options.maxPeersPerSwarm) peers.remove(peers.oldest());
-      slot = peers.add(pk, host, r.port, r.peerId, seed, nowMs);
+      slot = peers.add(host, r.port, r.peerId, seed, nowMs);
     }
     return this.outcome(swarm, this.pick(peers, slot, r.numWant, family, nowMs));
   }

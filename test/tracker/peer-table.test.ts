@@ -3,12 +3,12 @@ import { isIPv4 } from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ipv4Number } from '../../src/codec/compact.js';
-import { PeerTable, peerKey } from '../../src/tracker/peer-table.js';
+import { PeerTable } from '../../src/tracker/peer-table.js';
 
 const id = (n: number) => Buffer.alloc(20, n);
 
 function addPeer(t: PeerTable, host: string, port: number, seed = false, now = 0): number {
-  return t.add(peerKey(host, port), host, port, id(port & 255), seed, now);
+  return t.add(host, port, id(port & 255), seed, now);
 }
 
 test('peer table: add, re-announce, remove keep slots dense and counts right', () => {
@@ -17,18 +17,18 @@ test('peer table: add, re-announce, remove keep slots dense and counts right', (
   const b = addPeer(t, '10.0.0.2', 2000, true);
   const c = addPeer(t, '2001:db8::1', 3000);
   assert.deepEqual([t.size, t.seeders], [3, 1]);
-  assert.equal(t.slotOf(peerKey('10.0.0.2', 2000)), b);
-  assert.equal(t.slotOf(peerKey('10.0.0.2', 2001)), -1, 'the port is part of the key');
+  assert.equal(t.find('10.0.0.2', 2000), b);
+  assert.equal(t.find('10.0.0.2', 2001), -1, 'the port is part of the key');
   t.update(a, id(9), true, 5);
   assert.equal(t.seeders, 2);
   assert.deepEqual(Buffer.from(t.peerId(a)), id(9));
   t.remove(a);
   // The last peer moved into the hole.
   assert.equal(t.size, 2);
-  assert.equal(t.slotOf(peerKey('2001:db8::1', 3000)), a);
+  assert.equal(t.find('2001:db8::1', 3000), a);
   assert.deepEqual([t.host(a), t.port(a), t.family(a)], ['2001:db8::1', 3000, 6]);
   assert.deepEqual(Buffer.from(t.peerId(a)), id(3000 & 255));
-  assert.equal(t.slotOf(peerKey('10.0.0.1', 1000)), -1);
+  assert.equal(t.find('10.0.0.1', 1000), -1);
   assert.equal(t.seeders, 1);
   assert.equal(c, 2);
 });
@@ -51,7 +51,7 @@ test('peer table: sampling skips the asker, stale peers, other families and seed
   const t = new PeerTable();
   for (let i = 0; i < 20; i++) addPeer(t, `10.0.1.${i}`, 6881, i % 2 === 0, i < 5 ? 0 : 100);
   addPeer(t, '2001:db8::9', 6881, false, 100);
-  const self = t.slotOf(peerKey('10.0.1.6', 6881)); // a seed
+  const self = t.find('10.0.1.6', 6881); // a seed
   const all = t.sample(self, 100, 0, 50, 0, 1);
   assert.ok(!all.includes(self));
   for (const s of all) {
@@ -69,36 +69,36 @@ test('peer table: sampling skips the asker, stale peers, other families and seed
 
 test('peer table: agrees with a plain map over random operations (property)', () => {
   const op = fc.oneof(
-    fc.record({ kind: fc.constant('announce' as const), peer: fc.nat(40), seed: fc.boolean() }),
-    fc.record({ kind: fc.constant('remove' as const), peer: fc.nat(40) }),
+    fc.record({ kind: fc.constant('announce' as const), peer: fc.nat(200), seed: fc.boolean() }),
+    fc.record({ kind: fc.constant('remove' as const), peer: fc.nat(200) }),
   );
   fc.assert(
-    fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+    fc.property(fc.array(op, { maxLength: 1000 }), (ops) => {
       const t = new PeerTable();
       const model = new Map<number, boolean>();
-      const hostOf = (p: number) => (p % 3 === 0 ? `2001:db8::${p}` : `10.1.${p}.1`);
+      const hostOf = (p: number) =>
+        p % 3 === 0 ? `2001:db8::${(p + 1).toString(16)}` : `10.1.${p}.1`;
       for (const o of ops) {
-        const key = peerKey(hostOf(o.peer), 7000 + o.peer);
-        const slot = t.slotOf(key);
+        const slot = t.find(hostOf(o.peer), 7000 + o.peer);
         assert.equal(slot >= 0, model.has(o.peer));
         if (o.kind === 'remove') {
           if (slot >= 0) t.remove(slot);
           model.delete(o.peer);
         } else {
           if (slot >= 0) t.update(slot, id(o.peer), o.seed, 1);
-          else t.add(key, hostOf(o.peer), 7000 + o.peer, id(o.peer), o.seed, 1);
+          else t.add(hostOf(o.peer), 7000 + o.peer, id(o.peer), o.seed, 1);
           model.set(o.peer, o.seed);
         }
       }
       assert.equal(t.size, model.size);
       assert.equal(t.seeders, [...model.values()].filter(Boolean).length);
       for (const [p, seed] of model) {
-        const slot = t.slotOf(peerKey(hostOf(p), 7000 + p));
+        const slot = t.find(hostOf(p), 7000 + p);
         assert.deepEqual([t.host(slot), t.port(slot), t.isSeed(slot)], [hostOf(p), 7000 + p, seed]);
         assert.deepEqual(Buffer.from(t.peerId(slot)), id(p));
       }
     }),
-    { numRuns: 500 },
+    { numRuns: 300 },
   );
 });
 
