@@ -164,6 +164,7 @@ const SEED_REDIAL_MS = 30 * 60_000;
 /** A candidate is dialled at most this often; failures in a row double it (up to 2⁶ ×). */
 const REDIAL_MS = 10_000;
 const MAX_REDIAL_DOUBLINGS = 6;
+const redialWait = (failures: number) => REDIAL_MS * 2 ** Math.min(failures, MAX_REDIAL_DOUBLINGS);
 /** Suggestions (BEP 6) remembered per peer; older ones are forgotten first. */
 const MAX_SUGGESTED = 16;
 
@@ -520,7 +521,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       if (connected.has(key) || this.connecting.has(key) || c.retryAt > now) continue;
       if (this.deps.banned.has(c.host)) continue;
       this.connecting.add(key);
-      c.retryAt = now + REDIAL_MS * 2 ** Math.min(c.failures, MAX_REDIAL_DOUBLINGS);
+      c.retryAt = now + redialWait(c.failures);
       this.deps.runtime.tcp
         .connect(c.host, c.port, {
           timeoutMs: this.opts.handshakeTimeoutMs,
@@ -739,8 +740,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const c = this.candidates.get(key);
     if (!c) return;
     c.failures++;
-    const wait = REDIAL_MS * 2 ** Math.min(c.failures, MAX_REDIAL_DOUBLINGS);
-    c.retryAt = Math.max(c.retryAt, this.deps.runtime.clock.now() + wait);
+    c.retryAt = Math.max(c.retryAt, this.deps.runtime.clock.now() + redialWait(c.failures));
   }
 
   /** Keeps a peer's listen address from being dialled again for `ms`. */

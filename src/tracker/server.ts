@@ -239,21 +239,19 @@ export class TrackerServer {
       const r = parseAnnounceQuery(query, this.options);
       const outcome = this.registry.announce(r, host, this.runtime.clock.wallTime());
       if (!outcome.ok) return { status: 200, body: encodeFailure(outcome.reason), type: bencoded };
+      const response = this.registry.response(outcome);
+      // Peer ids by address, for the dictionary form; response.peers follows outcome.picked.
+      const peerIds = r.noPeerId
+        ? undefined
+        : new Map(
+            response.peers.map((p, i) => [
+              `${p.host}:${p.port}`,
+              outcome.peers.peerId(outcome.picked[i]!),
+            ]),
+          );
       return {
         status: 200,
-        body: encodeAnnounceResponse(
-          this.registry.response(outcome),
-          r.compact,
-          r.noPeerId
-            ? undefined
-            : new Map(
-                outcome.picked.map((slot) => [
-                  `${outcome.peers.host(slot)}:${outcome.peers.port(slot)}`,
-                  outcome.peers.peerId(slot),
-                ]),
-              ),
-          compactOf(outcome),
-        ),
+        body: encodeAnnounceResponse(response, r.compact, peerIds, compactOf(outcome)),
         type: bencoded,
       };
     } catch (error) {

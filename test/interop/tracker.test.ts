@@ -213,6 +213,23 @@ async function waitLibtorrentAnnounced(lt: LibtorrentPeer, timeoutMs: number): P
   );
 }
 
+/**
+ * A libtorrent seed of the fixture whose only way to be found is the tracker in `torrent`:
+ * resolves once that tracker has answered its first announce.
+ */
+async function libtorrentSeedViaTracker(
+  t: TestContext,
+  fx: TransferFixture,
+  torrent: string,
+  where: { host: string; netns?: Netns },
+): Promise<LibtorrentPeer> {
+  const seedDir = await tempDir(t, 'shoal-trk-lt-seed-');
+  await copyContent(fx, seedDir);
+  const lt = await startLibtorrent(t, { mode: 'seed', torrent, savePath: seedDir, ...where });
+  await waitLibtorrentAnnounced(lt, 20_000);
+  return lt;
+}
+
 /** Fails unless libtorrent's tracker alerts name `url` and it got `minPeers`+ peers from it. */
 function assertLibtorrentAnnounced(lt: LibtorrentPeer, url: string, minPeers: number): void {
   const replies = libtorrentReplies(lt);
@@ -264,10 +281,7 @@ for (const protocol of ['HTTP', 'UDP'] as const) {
     const url = protocol === 'HTTP' ? tracker.httpUrl : tracker.udpUrl;
     const torrent = await torrentFor(t, fx, url);
 
-    const seedDir = await tempDir(t, 'shoal-trk-lt-seed-');
-    await copyContent(fx, seedDir);
-    const lt = await startLibtorrent(t, { mode: 'seed', torrent, savePath: seedDir, host: HOST });
-    await waitLibtorrentAnnounced(lt, 20_000);
+    const lt = await libtorrentSeedViaTracker(t, fx, torrent, { host: HOST });
     await tracker.waitForSeeders(hash, 1, 10_000);
     const before = await tracker.stats();
 
@@ -312,16 +326,7 @@ test('Transmission downloads from libtorrent, found only through shoal tracker o
   const tracker = await startShoalTracker(t, { host: trackerHost, netns });
   const torrent = await torrentFor(t, fx, tracker.udpUrl);
 
-  const seedDir = await tempDir(t, 'shoal-trk-lt-seed-');
-  await copyContent(fx, seedDir);
-  const lt = await startLibtorrent(t, {
-    mode: 'seed',
-    torrent,
-    savePath: seedDir,
-    host: ltHost,
-    netns,
-  });
-  await waitLibtorrentAnnounced(lt, 20_000);
+  const lt = await libtorrentSeedViaTracker(t, fx, torrent, { host: ltHost, netns });
   await tracker.waitForSeeders(hash, 1, 10_000);
   const before = await tracker.stats();
 
@@ -495,10 +500,7 @@ for (const protocol of ['HTTP', 'UDP'] as const) {
     const url = protocol === 'HTTP' ? ot.httpUrl : ot.udpUrl;
     const torrent = await torrentFor(t, fx, url);
 
-    const seedDir = await tempDir(t, 'shoal-ot-lt-seed-');
-    await copyContent(fx, seedDir);
-    const lt = await startLibtorrent(t, { mode: 'seed', torrent, savePath: seedDir, host: HOST });
-    await waitLibtorrentAnnounced(lt, 20_000);
+    const lt = await libtorrentSeedViaTracker(t, fx, torrent, { host: HOST });
     const before = await ot.stats();
     assert.equal(
       before.seeds,
