@@ -14,8 +14,9 @@
  *    last one is done. The seeder can send each byte only once in T_min = F / u_s, the
  *    Kumar–Ross lower bound for this swarm; target: the last leecher done within 1.3 × T_min.
  *
- * SHOAL_BENCH_TRANSFER_PARTS picks the parts to run (`p2p`, `swarm`; both by default), and
- * SHOAL_BENCH_TRANSFER_TIMEOUT_S bounds each part (300 s by default).
+ * SHOAL_BENCH_TRANSFER_PARTS picks the parts to run (`p2p`, `swarm`; both by default),
+ * SHOAL_BENCH_TRANSFER_TIMEOUT_S bounds each part (300 s by default), and SHOAL_BENCH_NODE_ARGS
+ * passes Node.js flags to the shoal processes (for profiling).
  * Every downloaded copy is checked against the source (SHA-256); a mismatch, a timeout or a
  * crash makes the benchmark exit non-zero, while a missed target is only reported.
  */
@@ -179,6 +180,12 @@ interface Run {
   readonly seederCpu: number;
 }
 
+/**
+ * Extra Node.js flags for every shoal child, from SHOAL_BENCH_NODE_ARGS (space-separated), e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the seeders and leechers.
+ */
+const NODE_ARGS = (process.env.SHOAL_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+
 /** The environment of every child: shoal may only talk to loopback. */
 const childEnv = (): NodeJS.ProcessEnv => ({ ...process.env, SHOAL_EGRESS: 'loopback' });
 
@@ -218,6 +225,7 @@ async function startShoalSeeder(
     label,
     process.execPath,
     [
+      ...NODE_ARGS,
       SHOAL_CLI,
       'share',
       file,
@@ -306,6 +314,7 @@ async function shoalRun(
   const dataDir = await mkdtemp(join(bench.dir, 'leech-data-'));
   try {
     const args = [
+      ...NODE_ARGS,
       SHOAL_CLI,
       'get',
       torrent,
@@ -498,6 +507,7 @@ async function swarm(bench: Bench): Promise<void> {
       outs.push(out);
       const dataDir = await mkdtemp(join(bench.dir, `swarm-data-${i}-`));
       args.push([
+        ...NODE_ARGS,
         SHOAL_CLI,
         'get',
         torrent,
@@ -514,6 +524,7 @@ async function swarm(bench: Bench): Promise<void> {
         '--json',
       ]);
     }
+    const seederCpu0 = seeder.cpuSeconds() ?? Number.NaN;
     const t0 = performance.now();
     const leechers = args.map((a, i) =>
       bench.children.spawn(`leecher ${i + 1}`, process.execPath, a, childEnv()).track(100),
@@ -543,10 +554,14 @@ async function swarm(bench: Bench): Promise<void> {
       return 0;
     };
     const seederUp = uploaded(seeder);
+    // When the seeder had sent one whole copy: from then on every byte it sends is a duplicate.
+    const oneCopy = seeder.events.find((e) => typeof e.uploaded === 'number' && e.uploaded >= size);
+    const seederCpu = (seeder.cpuSeconds() ?? Number.NaN) - seederCpu0;
     await bench.children.stopAll();
 
     let totalDown = 0;
     let totalUp = 0;
+    let totalCpu = seederCpu;
     for (let i = 0; i < SWARM_LEECHERS; i++) {
       const d = dones[i]!;
       const down = num(d, 'downloaded');
@@ -554,10 +569,12 @@ async function swarm(bench: Bench): Promise<void> {
       totalDown += down;
       totalUp += up;
       const started = leechers[i]!.last('started');
+      totalCpu += d.cpu ?? Number.NaN;
       process.stdout.write(
         `  leecher ${i + 1}  started at ${started ? ((started.at - t0) / 1000).toFixed(2) : '?'} s, ` +
           `done at ${((d.at - t0) / 1000).toFixed(2)} s  downloaded ${mib(down)}  ` +
-          `uploaded ${mib(up)}  peak RSS ${mib(leechers[i]!.peakRssBytes ?? Number.NaN)}\n`,
+          `uploaded ${mib(up)}  peak RSS ${mib(leechers[i]!.peakRssBytes ?? Number.NaN)}  ` +
+          `CPU ${(started?.cpu ?? Number.NaN).toFixed(2)} s to start, ${(d.cpu ?? Number.NaN).toFixed(2)} s to done\n`,
       );
     }
     for (let i = 0; i < SWARM_LEECHERS; i++)
@@ -572,8 +589,11 @@ async function swarm(bench: Bench): Promise<void> {
         `the ${SWARM_LEECHERS} leechers needed ${mib(needed)} (downloaded ${mib(totalDown)}): ` +
         `${((100 * Math.max(0, needed - seederUp)) / needed).toFixed(0)}% at least came from other leechers; ` +
         `${mib(seederUp + totalUp)} sent in all = ${((seederUp + totalUp) / needed).toFixed(2)} × what was needed\n` +
-        `first leecher done at ${firstDone.toFixed(2)} s; the last "started" line came at ${lastStart.toFixed(2)} s (process start-up)\n`,
+        `first leecher done at ${firstDone.toFixed(2)} s; the last "started" line came at ${lastStart.toFixed(2)} s (process start-up)\n` +
+        `the seeder had sent one copy by ${oneCopy ? ((oneCopy.at - t0) / 1000).toFixed(2) : '?'} s (progress lines come every second); ` +
+        `CPU of the nine processes ${totalCpu.toFixed(1)} s (seeder ${seederCpu.toFixed(1)} s)\n`,
     );
+    process.stdout.write(timeline(seeder, leechers, size, t0, last));
     const ratio = last / tMin;
     process.stdout.write(
       `last leecher done at ${last.toFixed(2)} s = ${ratio.toFixed(2)} × T_min ` +
@@ -584,6 +604,41 @@ async function swarm(bench: Bench): Promise<void> {
     await rm(sourceDir, { recursive: true, force: true });
     await Promise.all(outs.map((o) => rm(o, { recursive: true, force: true })));
   }
+}
+
+/**
+ * Every two seconds of a swarm run: the copies of the file the seeder had sent, and the least,
+ * mean and most progress among the leechers (from their once-a-second progress lines). Shows
+ * whether the leechers keep pace with the seeder or fall behind it.
+ */
+function timeline(
+  seeder: JsonChild,
+  leechers: readonly JsonChild[],
+  size: number,
+  t0: number,
+  last: number,
+): string {
+  const latest = (c: JsonChild, key: string, at: number): number => {
+    let v = 0;
+    for (const e of c.events) {
+      if (e.at > at) break;
+      const x = e[key];
+      if (e.event === 'progress' && typeof x === 'number') v = x;
+      if (e.event === 'done') v = key === 'progress' ? 1 : v;
+    }
+    return v;
+  };
+  const rows = ['   t/s  seeder sent  leechers min / mean / max'];
+  for (let t = 2; t < last + 2; t += 2) {
+    const at = t0 + t * 1000;
+    const p = leechers.map((l) => latest(l, 'progress', at));
+    const mean = p.reduce((a, b) => a + b, 0) / p.length;
+    rows.push(
+      `  ${String(t).padStart(4)}  ${(latest(seeder, 'uploaded', at) / size).toFixed(2).padStart(9)} ×  ` +
+        `${[Math.min(...p), mean, Math.max(...p)].map((x) => `${(100 * x).toFixed(0).padStart(3)}%`).join(' / ')}`,
+    );
+  }
+  return `${rows.join('\n')}\n`;
 }
 
 /** Runs both parts and prints their figures; a part that fails does not stop the other. */

@@ -14,6 +14,8 @@ interface OpenFile {
  */
 export class TorrentStorage {
   private readonly open = new Map<number, OpenFile>();
+  /** Writes not yet finished, by stream offset: reads of their bytes are answered from memory. */
+  private readonly inFlight = new Map<number, { data: Uint8Array; done: Promise<void> }>();
 
   constructor(
     private readonly fs: FileSystem,
@@ -32,8 +34,17 @@ export class TorrentStorage {
     return this.singleFile ? join(this.root, this.name) : join(this.root, this.name, ...f.path);
   }
 
-  /** Reads `length` bytes at stream offset `offset` into a new buffer (padding reads as zeros). */
+  /**
+   * Reads `length` bytes at stream offset `offset` (padding reads as zeros). Bytes of a write
+   * still in flight are never read from disk half-written: a read of the start of one is
+   * answered with a view of its data, and any other overlap waits for the write.
+   */
   async read(offset: number, length: number): Promise<Buffer> {
+    const pending = this.inFlight.get(offset);
+    if (pending && pending.data.length >= length)
+      return Buffer.from(pending.data.buffer, pending.data.byteOffset, length);
+    for (const [at, w] of this.inFlight)
+      if (at < offset + length && offset < at + w.data.length) await w.done.catch(() => undefined);
     const out = Buffer.allocUnsafe(length); // every byte is written below: data, or zeros
     let at = 0;
     for (const s of this.layout.segments(offset, length)) {
@@ -53,8 +64,21 @@ export class TorrentStorage {
     return out;
   }
 
-  /** Writes `data` at stream offset `offset`, skipping padding. */
+  /**
+   * Writes `data` at stream offset `offset`, skipping padding. Until it finishes, `data` must
+   * not change: reads of those bytes are answered from it.
+   */
   async write(offset: number, data: Uint8Array): Promise<void> {
+    const entry = { data, done: this.writeNow(offset, data) };
+    this.inFlight.set(offset, entry);
+    try {
+      await entry.done;
+    } finally {
+      if (this.inFlight.get(offset) === entry) this.inFlight.delete(offset);
+    }
+  }
+
+  private async writeNow(offset: number, data: Uint8Array): Promise<void> {
     let at = 0;
     for (const s of this.layout.segments(offset, data.length)) {
       if (!s.padding) {

@@ -973,30 +973,28 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.onHashFailure(job);
       return;
     }
-    const write = this.storage.write(
-      job.index * this.layout.pieceLength,
-      new Uint8Array(buffer, 0, job.size),
-    );
-    this.writing.set(job.index, write);
-    try {
-      await write;
-    } catch (error) {
-      this.writing.delete(job.index);
-      this.buffers.give(buffer);
-      this.emit(
-        'error',
-        new TorrentError(`cannot write piece ${job.index}: ${(error as Error).message}`, error),
-      );
-      return;
-    }
-    this.writing.delete(job.index);
-    this.buffers.give(buffer);
-    if (this.isStopped()) return;
+    // Verified is enough to announce and serve it: the storage answers reads of a piece whose
+    // write is still in flight from memory, so peers need not wait for the disk.
+    const data = Buffer.from(buffer, 0, job.size);
     for (const s of job.contributors) {
       this.strikes.delete(s.host);
       s.trusted = true;
     }
+    const write = this.storage.write(job.index * this.layout.pieceLength, data);
+    this.writing.set(job.index, write);
+    this.uploader.keep(job.index, data);
     this.markHave(job.index);
+    try {
+      await write;
+    } catch (error) {
+      this.have.clear(job.index);
+      this.emit(
+        'error',
+        new TorrentError(`cannot write piece ${job.index}: ${(error as Error).message}`, error),
+      );
+    } finally {
+      this.writing.delete(job.index);
+    }
   }
 
   private markHave(index: number): void {
@@ -1007,8 +1005,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }
     if (!this.wantsMore()) {
       this.state = 'seeding';
-      void this.saveResumeData().then(() => this.storage.sync().catch(() => undefined));
-      this.emitDone();
+      // Done means on disk, not only verified: wait for the writes still in flight.
+      void Promise.allSettled([...this.writing.values()]).then(async () => {
+        if (this.isStopped()) return;
+        await this.saveResumeData();
+        await this.storage.sync().catch(() => undefined);
+        this.emitDone();
+      });
       for (const s of [...this.sessions.values()]) {
         if (s.bits?.complete) this.drop(s, undefined);
         else this.updateInterest(s);
@@ -1139,11 +1142,19 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.emit('done', this.stats());
   }
 
+  /** The pieces we have whose writes have finished: what resume data may vouch for. */
+  private written(): Bitfield {
+    if (this.writing.size === 0) return this.have;
+    const done = new Bitfield(this.meta.pieceCount, this.have.bytes);
+    for (const i of this.writing.keys()) done.clear(i);
+    return done;
+  }
+
   private async saveResumeData(): Promise<void> {
     if (!this.resumeDirty) return;
     this.resumeDirty = false;
     try {
-      await this.pieceState.save(this.have);
+      await this.pieceState.save(this.written());
     } catch (error) {
       this.resumeDirty = true;
       this.emit('warning', `could not save resume data: ${(error as Error).message}`);

@@ -263,6 +263,16 @@ export class Uploader {
     return found;
   }
 
+  /**
+   * Caches a piece that was just verified: in a swarm the pieces peers want from us are mostly
+   * the newest, so they are served from memory rather than read back from disk.
+   */
+  keep(index: number, data: Buffer): void {
+    this.cache.delete(index);
+    this.remember(index, Promise.resolve(data));
+    this.ready.set(index, data);
+  }
+
   private readPiece(index: number): Promise<Buffer> {
     const hit = this.cache.get(index);
     if (hit) {
@@ -272,20 +282,26 @@ export class Uploader {
     }
     const layout = this.deps.layout;
     const p = this.deps.storage.read(index * layout.pieceLength, layout.pieceSize(index));
-    this.cache.set(index, p);
     p.then(
       (b) => {
         if (this.cache.get(index) === p) this.ready.set(index, b);
       },
       () => this.cache.delete(index),
     );
+    this.remember(index, p);
+    return p;
+  }
+
+  /** Adds a piece to the cache, evicting the least recently used beyond its size. */
+  private remember(index: number, p: Promise<Buffer>): void {
+    this.cache.set(index, p);
+    const layout = this.deps.layout;
     const maxEntries = Math.max(2, Math.floor(this.deps.pieceCacheBytes / layout.pieceLength));
     while (this.cache.size > maxEntries) {
       const oldest = this.cache.keys().next().value!;
       this.cache.delete(oldest);
       this.ready.delete(oldest);
     }
-    return p;
   }
 
   private unchoke(session: PeerSession): void {
