@@ -16,6 +16,7 @@ export class TorrentStorage {
   private readonly open = new Map<number, OpenFile>();
   /** Writes not yet finished, by stream offset: reads of their bytes are answered from memory. */
   private readonly inFlight = new Map<number, { data: Uint8Array; done: Promise<void> }>();
+  private unwritten = 0;
 
   constructor(
     private readonly fs: FileSystem,
@@ -69,24 +70,32 @@ export class TorrentStorage {
    * not change: reads of those bytes are answered from it.
    */
   async write(offset: number, data: Uint8Array): Promise<void> {
-    const entry = { data, done: this.writeNow(offset, data) };
+    const writes: Promise<void>[] = [];
+    let at = 0;
+    for (const s of this.layout.segments(offset, data.length)) {
+      if (!s.padding)
+        writes.push(this.writeSegment(s.fileIndex, data.subarray(at, at + s.length), s.fileOffset));
+      at += s.length;
+    }
+    const entry = { data, done: Promise.all(writes).then(() => undefined) };
     this.inFlight.set(offset, entry);
+    this.unwritten += data.length;
     try {
       await entry.done;
     } finally {
+      this.unwritten -= data.length;
       if (this.inFlight.get(offset) === entry) this.inFlight.delete(offset);
     }
   }
 
-  private async writeNow(offset: number, data: Uint8Array): Promise<void> {
-    let at = 0;
-    for (const s of this.layout.segments(offset, data.length)) {
-      if (!s.padding) {
-        const h = await this.handle(s.fileIndex, true);
-        await h.write(data.subarray(at, at + s.length), s.fileOffset);
-      }
-      at += s.length;
-    }
+  /** Bytes handed to {@link write} that are not on disk yet. */
+  get unwrittenBytes(): number {
+    return this.unwritten;
+  }
+
+  private async writeSegment(fileIndex: number, data: Uint8Array, position: number): Promise<void> {
+    const h = await this.handle(fileIndex, true);
+    await h.write(data, position);
   }
 
   /** Creates the torrent's empty files, which no piece covers and so no write would create. */

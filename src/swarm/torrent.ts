@@ -165,6 +165,8 @@ const SEED_REDIAL_MS = 30 * 60_000;
 const REDIAL_MS = 10_000;
 const MAX_REDIAL_DOUBLINGS = 6;
 const redialWait = (failures: number) => REDIAL_MS * 2 ** Math.min(failures, MAX_REDIAL_DOUBLINGS);
+/** Verified bytes that may wait for the disk before no new pieces are started. */
+const MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024;
 /** Suggestions (BEP 6) remembered per peer; older ones are forgotten first. */
 const MAX_SUGGESTED = 16;
 
@@ -209,6 +211,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private wasted = 0;
   private doneEmitted = false;
   private resumeDirty = false;
+  /** New pieces were held back because too much verified data waits for the disk. */
+  private waitingForDisk = false;
   private unsolicited = new Map<number, number>();
 
   constructor(
@@ -857,7 +861,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }
     if (index < 0) index = this.picker.pick(bits, busy);
     if (index >= 0) {
-      if (this.jobs.size >= this.jobLimit) return undefined; // wait for pieces to finish
+      // Wait for pieces to finish, and for the disk when it falls behind the network.
+      if (this.jobs.size >= this.jobLimit || this.storage.unwrittenBytes >= MAX_UNWRITTEN_BYTES) {
+        this.waitingForDisk ||= this.storage.unwrittenBytes >= MAX_UNWRITTEN_BYTES;
+        return undefined;
+      }
       const job = new PieceJob(
         index,
         this.layout.pieceSize(index),
@@ -994,6 +1002,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       );
     } finally {
       this.writing.delete(job.index);
+    }
+    if (this.waitingForDisk && this.storage.unwrittenBytes < MAX_UNWRITTEN_BYTES) {
+      this.waitingForDisk = false;
+      for (const s of this.sessions.values()) this.fillRequests(s);
     }
   }
 
