@@ -9,8 +9,9 @@ interface Pending {
 
 /**
  * A fixed set of worker threads that hash pieces, so that creating or verifying a multi-GiB
- * torrent keeps the event loop free. Jobs go to the least-busy worker; buffers are transferred,
- * not copied, both ways.
+ * torrent keeps the event loop free. The threads start with the first job (a node that only
+ * verifies small pieces never needs them). Jobs go to the least-busy worker; buffers are
+ * transferred, not copied, both ways.
  */
 export class HashPool implements PieceHasher {
   private readonly workers: { worker: Worker; busy: number }[] = [];
@@ -18,9 +19,11 @@ export class HashPool implements PieceHasher {
   private nextId = 0;
   private closed = false;
 
-  /** `size` defaults to the number of cores the process may use. */
-  constructor(readonly size: number = availableParallelism()) {
-    for (let i = 0; i < Math.max(1, size); i++) {
+  /** `size` defaults to the number of cores the process may use. Workers start on first use. */
+  constructor(readonly size: number = availableParallelism()) {}
+
+  private start(): void {
+    for (let i = 0; i < Math.max(1, this.size); i++) {
       const worker = new Worker(new URL('./hash-worker.js', import.meta.url));
       const slot = { worker, busy: 0 };
       worker.on('message', (m: { id: number; result: HashJobResult }) => {
@@ -39,6 +42,7 @@ export class HashPool implements PieceHasher {
   /** Hashes `job` on a worker; `job.buffer` is unusable until the result hands it back. */
   run(job: HashJob): Promise<HashJobResult> {
     if (this.closed) return Promise.reject(new Error('hash pool is closed'));
+    if (this.workers.length === 0) this.start();
     const slot = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
     slot.busy++;

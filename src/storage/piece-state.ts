@@ -121,7 +121,7 @@ export class PieceState {
           data.byteOffset,
           data.byteOffset + data.length,
         ) as ArrayBuffer;
-        if ((await this.verifier.verify(p, buffer)).ok) have.set(p);
+        if ((await this.verifier.verify(p, buffer, true)).ok) have.set(p);
       }
     };
     await Promise.all(Array.from({ length: parallel }, worker));

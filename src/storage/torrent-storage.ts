@@ -15,7 +15,10 @@ interface OpenFile {
 export class TorrentStorage {
   private readonly open = new Map<number, OpenFile>();
   /** Writes not yet finished, by stream offset: reads of their bytes are answered from memory. */
-  private readonly inFlight = new Map<number, { data: Uint8Array; done: Promise<void> }>();
+  private readonly inFlight = new Map<
+    number,
+    { data: Uint8Array; done: Promise<void>; lent: boolean }
+  >();
   private unwritten = 0;
 
   constructor(
@@ -42,8 +45,10 @@ export class TorrentStorage {
    */
   async read(offset: number, length: number): Promise<Buffer> {
     const pending = this.inFlight.get(offset);
-    if (pending && pending.data.length >= length)
+    if (pending && pending.data.length >= length) {
+      pending.lent = true;
       return Buffer.from(pending.data.buffer, pending.data.byteOffset, length);
+    }
     for (const [at, w] of this.inFlight)
       if (at < offset + length && offset < at + w.data.length) await w.done.catch(() => undefined);
     const out = Buffer.allocUnsafe(length); // every byte is written below: data, or zeros
@@ -67,9 +72,10 @@ export class TorrentStorage {
 
   /**
    * Writes `data` at stream offset `offset`, skipping padding. Until it finishes, `data` must
-   * not change: reads of those bytes are answered from it.
+   * not change: reads of those bytes are answered from it. Resolves with whether such a read
+   * was answered with a view of `data` (which may then still be in use).
    */
-  async write(offset: number, data: Uint8Array): Promise<void> {
+  async write(offset: number, data: Uint8Array): Promise<boolean> {
     const writes: Promise<void>[] = [];
     let at = 0;
     for (const s of this.layout.segments(offset, data.length)) {
@@ -77,11 +83,12 @@ export class TorrentStorage {
         writes.push(this.writeSegment(s.fileIndex, data.subarray(at, at + s.length), s.fileOffset));
       at += s.length;
     }
-    const entry = { data, done: Promise.all(writes).then(() => undefined) };
+    const entry = { data, done: Promise.all(writes).then(() => undefined), lent: false };
     this.inFlight.set(offset, entry);
     this.unwritten += data.length;
     try {
       await entry.done;
+      return entry.lent;
     } finally {
       this.unwritten -= data.length;
       if (this.inFlight.get(offset) === entry) this.inFlight.delete(offset);

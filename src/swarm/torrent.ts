@@ -989,11 +989,16 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       s.trusted = true;
     }
     const write = this.storage.write(job.index * this.layout.pieceLength, data);
-    this.writing.set(job.index, write);
-    this.uploader.keep(job.index, data);
+    this.writing.set(
+      job.index,
+      write.then(() => undefined),
+    );
+    // Peers that lack it will likely ask for it soon; otherwise its buffer serves the next piece.
+    const kept = this.someoneLacks(job.index);
+    if (kept) this.uploader.keep(job.index, data);
     this.markHave(job.index);
     try {
-      await write;
+      if (!(await write) && !kept) this.buffers.give(buffer);
     } catch (error) {
       this.have.clear(job.index);
       this.emit(
@@ -1007,6 +1012,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.waitingForDisk = false;
       for (const s of this.sessions.values()) this.fillRequests(s);
     }
+  }
+
+  /** True when a connected peer that may download from us lacks piece `index`. */
+  private someoneLacks(index: number): boolean {
+    for (const s of this.sessions.values())
+      if (s.handshake && !s.closed && s.bits !== undefined && !s.bits.has(index)) return true;
+    return false;
   }
 
   private markHave(index: number): void {
