@@ -11,6 +11,7 @@ import { simCommand, simScenarioFlags } from './commands/sim.js';
 import { startCommand } from './commands/start.js';
 import { trackerCommand } from './commands/tracker.js';
 import { EXIT_USAGE, reportError } from './errors.js';
+import { stopWhenStdoutCloses } from './signals.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -210,6 +211,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+stopWhenStdoutCloses();
 main(process.argv).then((code) => {
   process.exitCode = code;
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -99,4 +99,45 @@ test('bad input gives one clear line on stderr and a non-zero exit, never a stac
     assert.match(r.stderr, message);
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
+});
+
+test('get stops cleanly when the reader of its output goes away', async (t) => {
+  const dir = await tempDir(t);
+  await writeTree(join(dir, 'src'), { 'a.bin': 40000 });
+  const torrent = join(dir, 'a.torrent');
+  assert.equal((await run(['create', join(dir, 'src', 'a.bin'), '-o', torrent])).code, 0);
+  // No peers: it waits, printing a progress line every second, until its reader closes the pipe.
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'get',
+      torrent,
+      '-o',
+      join(dir, 'out'),
+      '--data-dir',
+      join(dir, 'data'),
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--no-dht',
+      '--json',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.stdout.destroy();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const code = await exited;
+  clearTimeout(timer);
+  assert.equal(code, 130, `exit ${code}; stderr: ${stderr}`);
+  assert.doesNotMatch(stderr, /EPIPE|at .*\.js:\d+/);
 });
