@@ -117,9 +117,10 @@ export class PieceState {
       while (next < candidates.length && !stopped()) {
         const p = candidates[next++]!;
         const data = await this.storage.read(p * this.layout.pieceLength, this.layout.pieceSize(p));
-        const buffer = data.buffer.slice(
-          data.byteOffset,
-          data.byteOffset + data.length,
+        // A read owns its buffer, unless a small one was cut from Node's shared pool: copy that.
+        const owned = data.byteOffset === 0 && data.buffer.byteLength === data.length;
+        const buffer = (
+          owned ? data.buffer : data.buffer.slice(data.byteOffset, data.byteOffset + data.length)
         ) as ArrayBuffer;
         if ((await this.verifier.verify(p, buffer, true)).ok) have.set(p);
       }

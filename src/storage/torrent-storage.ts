@@ -15,10 +15,7 @@ interface OpenFile {
 export class TorrentStorage {
   private readonly open = new Map<number, OpenFile>();
   /** Writes not yet finished, by stream offset: reads of their bytes are answered from memory. */
-  private readonly inFlight = new Map<
-    number,
-    { data: Uint8Array; done: Promise<void>; lent: boolean }
-  >();
+  private readonly inFlight = new Map<number, { data: Uint8Array; done: Promise<void> }>();
   private unwritten = 0;
 
   constructor(
@@ -39,16 +36,15 @@ export class TorrentStorage {
   }
 
   /**
-   * Reads `length` bytes at stream offset `offset` (padding reads as zeros). Bytes of a write
-   * still in flight are never read from disk half-written: a read of the start of one is
-   * answered with a view of its data, and any other overlap waits for the write.
+   * Reads `length` bytes at stream offset `offset` into a new buffer that the caller owns
+   * (padding reads as zeros). Bytes of a write still in flight are never read from disk
+   * half-written: a read of the start of one is answered with a copy of its data, and any other
+   * overlap waits for the write.
    */
   async read(offset: number, length: number): Promise<Buffer> {
     const pending = this.inFlight.get(offset);
-    if (pending && pending.data.length >= length) {
-      pending.lent = true;
-      return Buffer.from(pending.data.buffer, pending.data.byteOffset, length);
-    }
+    if (pending && pending.data.length >= length)
+      return Buffer.from(pending.data.subarray(0, length));
     for (const [at, w] of this.inFlight)
       if (at < offset + length && offset < at + w.data.length) await w.done.catch(() => undefined);
     const out = Buffer.allocUnsafe(length); // every byte is written below: data, or zeros
@@ -72,10 +68,9 @@ export class TorrentStorage {
 
   /**
    * Writes `data` at stream offset `offset`, skipping padding. Until it finishes, `data` must
-   * not change: reads of those bytes are answered from it. Resolves with whether such a read
-   * was answered with a view of `data` (which may then still be in use).
+   * not change: reads of those bytes are answered from it.
    */
-  async write(offset: number, data: Uint8Array): Promise<boolean> {
+  async write(offset: number, data: Uint8Array): Promise<void> {
     const writes: Promise<void>[] = [];
     let at = 0;
     for (const s of this.layout.segments(offset, data.length)) {
@@ -83,12 +78,11 @@ export class TorrentStorage {
         writes.push(this.writeSegment(s.fileIndex, data.subarray(at, at + s.length), s.fileOffset));
       at += s.length;
     }
-    const entry = { data, done: Promise.all(writes).then(() => undefined), lent: false };
+    const entry = { data, done: Promise.all(writes).then(() => undefined) };
     this.inFlight.set(offset, entry);
     this.unwritten += data.length;
     try {
       await entry.done;
-      return entry.lent;
     } finally {
       this.unwritten -= data.length;
       if (this.inFlight.get(offset) === entry) this.inFlight.delete(offset);

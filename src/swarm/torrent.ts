@@ -989,16 +989,14 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       s.trusted = true;
     }
     const write = this.storage.write(job.index * this.layout.pieceLength, data);
-    this.writing.set(
-      job.index,
-      write.then(() => undefined),
-    );
+    this.writing.set(job.index, write);
     // Peers that lack it will likely ask for it soon; otherwise its buffer serves the next piece.
     const kept = this.someoneLacks(job.index);
     if (kept) this.uploader.keep(job.index, data);
     this.markHave(job.index);
     try {
-      if (!(await write) && !kept) this.buffers.give(buffer);
+      await write;
+      if (!kept) this.buffers.give(buffer);
     } catch (error) {
       this.have.clear(job.index);
       this.emit(
