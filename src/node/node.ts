@@ -270,6 +270,7 @@ export class Node extends EventEmitter<NodeEvents> {
       void (async () => {
         await this.dhtReady;
         while (searching) {
+          await this.rejoinIfAlone(dht);
           await dht.getPeers(hash, (found) => peers.push(...found)).catch(() => undefined);
           if (searching)
             await new Promise<void>((resolve) => this.runtime.timers.setTimeout(resolve, 3000));
@@ -309,6 +310,7 @@ export class Node extends EventEmitter<NodeEvents> {
     const hash = torrent.handshakeHashes[0]!;
     const announce = () =>
       void this.dhtReady
+        .then(() => this.rejoinIfAlone(dht))
         .then(() =>
           dht.announce(hash, this.port, {
             seed: torrent.stats().state === 'seeding',
@@ -320,6 +322,15 @@ export class Node extends EventEmitter<NodeEvents> {
         .catch(() => undefined);
     announce();
     this.dhtTimers.set(id, this.runtime.timers.setInterval(announce, 15 * 60_000));
+  }
+
+  /**
+   * Bootstraps again when the routing table is empty: the first bootstrap asks each router once,
+   * and a lost reply would otherwise leave lookups and announces with nobody to ask until the
+   * DHT's next maintenance a minute later.
+   */
+  private async rejoinIfAlone(dht: Dht): Promise<void> {
+    if (dht.stats().nodes === 0) await dht.bootstrap().catch(() => 0);
   }
 
   /** What each of a torrent's trackers last said. */
