@@ -996,6 +996,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.markHave(job.index);
     try {
       await write;
+      this.resumeDirty = true; // resume data may vouch for it now
       if (!kept) this.buffers.give(buffer);
     } catch (error) {
       this.have.clear(job.index);
