@@ -139,7 +139,11 @@ export class Uploader {
         // Cached pieces are served without yielding, so a run of blocks leaves in one write;
         // every 64 blocks we yield so the socket can report congestion.
         let piece = this.ready.get(r.index);
-        if (piece === undefined || ++batch % 64 === 0) piece = await this.readPiece(r.index);
+        if (piece === undefined || ++batch % 64 === 0) {
+          const reading = this.readPiece(r.index);
+          this.readAhead(session, r.index);
+          piece = await reading;
+        }
         if (session.closed || session.wire.amChoking) break;
         this.deps.bucket.tryTake(r.length);
         this.deps.globalBucket.tryTake(r.length);
@@ -271,6 +275,18 @@ export class Uploader {
     this.cache.delete(index);
     this.remember(index, Promise.resolve(data));
     this.ready.set(index, data);
+  }
+
+  /**
+   * Starts reading the next piece this peer asked for (after `index`) if it is not cached, so
+   * the disk works while the blocks of the current piece go out.
+   */
+  private readAhead(session: PeerSession, index: number): void {
+    for (const q of session.incoming) {
+      if (q.index === index) continue;
+      if (!this.cache.has(q.index)) void this.readPiece(q.index);
+      return;
+    }
   }
 
   private readPiece(index: number): Promise<Buffer> {
