@@ -377,6 +377,11 @@ export class Dht extends EventEmitter<DhtEvents> {
     return best;
   }
 
+  /** Nodes in the routing table (0 until a bootstrap or a contact succeeds). */
+  get nodeCount(): number {
+    return this.table.size;
+  }
+
   /** Snapshot for status lines, the CLI and metrics. */
   stats() {
     return {

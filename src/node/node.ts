@@ -330,7 +330,7 @@ export class Node extends EventEmitter<NodeEvents> {
    * DHT's next maintenance a minute later.
    */
   private async rejoinIfAlone(dht: Dht): Promise<void> {
-    if (dht.stats().nodes === 0) await dht.bootstrap().catch(() => 0);
+    if (dht.nodeCount === 0) await dht.bootstrap().catch(() => 0);
   }
 
   /** What each of a torrent's trackers last said. */

@@ -862,8 +862,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (index < 0) index = this.picker.pick(bits, busy);
     if (index >= 0) {
       // Wait for pieces to finish, and for the disk when it falls behind the network.
-      if (this.jobs.size >= this.jobLimit || this.storage.unwrittenBytes >= MAX_UNWRITTEN_BYTES) {
-        this.waitingForDisk ||= this.storage.unwrittenBytes >= MAX_UNWRITTEN_BYTES;
+      const diskBehind = this.storage.unwrittenBytes >= MAX_UNWRITTEN_BYTES;
+      if (this.jobs.size >= this.jobLimit || diskBehind) {
+        this.waitingForDisk ||= diskBehind;
         return undefined;
       }
       const job = new PieceJob(
