@@ -416,7 +416,7 @@ export class Node extends EventEmitter<NodeEvents> {
     const timer = this.runtime.timers.setTimeout(() => stream.destroy(), 10_000);
     stream.onClose(() => timer.cancel());
     stream.onData((chunk) => {
-      chunks.push(chunk);
+      chunks.push(Buffer.from(chunk)); // the stream lends its chunks only for the call
       received += chunk.length;
       if (received < HANDSHAKE_BYTES) return;
       timer.cancel();

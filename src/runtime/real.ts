@@ -181,13 +181,32 @@ function literalFirstLookup(
   else dnsLookup(host, options, callback);
 }
 
-function wrapSocket(socket: Socket): ByteStream {
+/**
+ * What dialled sockets read into. Node allocates (and the GC later frees) a fresh 64 KiB buffer
+ * for every read of an ordinary socket; at hundreds of MB/s that churn, and the collections it
+ * sets off, cost more than the reads. One buffer serves every dialled socket, since reads run one
+ * at a time on this thread and `ByteStream.onData` lends its chunk only for the call. Larger than
+ * Node's 64 KiB, so one read takes what a busy connection has queued.
+ */
+const READ_BUFFER_BYTES = Number(process.env.SHOAL_READ_BUFFER ?? 256 * 1024);
+let sharedReadBuffer: Buffer | undefined;
+const readBuffer = (): Buffer => {
+  sharedReadBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  return sharedReadBuffer;
+};
+
+/**
+ * Wraps a socket. `reader` is set for sockets created with `onread` (see {@link readBuffer}): it
+ * receives the reads that such a socket does not emit as 'data' events.
+ */
+function wrapSocket(socket: Socket, reader?: { deliver: (data: Buffer) => void }): ByteStream {
   let closed = false;
   let lastError: Error | undefined;
   let onData: (data: Buffer) => void = () => {};
   let onDrain: () => void = () => {};
   let onClose: (error?: Error) => void = () => {};
-  socket.on('data', (d: Buffer) => onData(d));
+  if (reader) reader.deliver = (d) => onData(d);
+  else socket.on('data', (d: Buffer) => onData(d));
   socket.on('drain', () => onDrain());
   socket.on('error', (error) => {
     lastError = error;
@@ -252,11 +271,20 @@ function realTcp(egress: EgressPolicy): TcpFactory {
         const local = options?.localAddress;
         const bindable =
           local !== undefined && local !== '0.0.0.0' && local !== '::' && local !== '';
+        const reader = { deliver: (_data: Buffer): void => {} };
+        const shared = readBuffer();
         const socket = connect({
           host,
           port,
           noDelay: true,
           ...(bindable && { localAddress: local }),
+          onread: {
+            buffer: shared,
+            callback: (n) => {
+              reader.deliver(shared.subarray(0, n));
+              return true;
+            },
+          },
         });
         const timer =
           options?.timeoutMs === undefined
@@ -272,7 +300,7 @@ function realTcp(egress: EgressPolicy): TcpFactory {
         socket.once('connect', () => {
           clearTimeout(timer);
           socket.removeAllListeners('error');
-          resolve(wrapSocket(socket));
+          resolve(wrapSocket(socket, reader));
         });
       });
     },

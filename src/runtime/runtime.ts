@@ -111,7 +111,11 @@ export interface ByteStream {
   write(data: Uint8Array): boolean;
   /** Queues several chunks as one write (one system call where possible), without copying them. */
   writev(chunks: readonly Uint8Array[]): boolean;
-  /** Sets the handler for received bytes, replacing any earlier one (so owners can hand over). */
+  /**
+   * Sets the handler for received bytes, replacing any earlier one (so owners can hand over).
+   * The chunk is lent for the call only: the stream may read into the same memory next, so a
+   * handler copies whatever it keeps.
+   */
   onData(handler: (data: Buffer) => void): void;
   /** Sets the handler for "writable again", replacing any earlier one. */
   onDrain(handler: () => void): void;

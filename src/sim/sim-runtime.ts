@@ -145,7 +145,7 @@ function readResponse(stream: ByteStream, maxBytes: number, url: string): Promis
       resolve({ status, body: length === undefined ? body : body.subarray(0, length) });
     };
     stream.onData((d) => {
-      chunks.push(d);
+      chunks.push(Buffer.from(d)); // lent for the call only (ByteStream.onData)
       size += d.length;
       if (size > maxBytes + 64 * 1024)
         fail(new SimIoError('EMSGSIZE', `reply from ${url} exceeds ${maxBytes} bytes`));

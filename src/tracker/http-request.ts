@@ -38,6 +38,8 @@ export class HttpRequestReader {
       if (end < 0) {
         if (this.buffer.length > MAX_HEAD_BYTES)
           throw new HttpRequestError('request head too large', 431);
+        // Keep a copy of an unfinished head: the chunk may be lent (see ByteStream.onData).
+        if (this.buffer.length > 0) this.buffer = Buffer.from(this.buffer);
         return out;
       }
       if (end > MAX_HEAD_BYTES) throw new HttpRequestError('request head too large', 431);

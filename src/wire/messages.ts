@@ -260,80 +260,80 @@ export function decodeBody(body: Buffer): Message | undefined {
   }
 }
 
+/** Room a reader starts with for a message split across reads: a 16 KiB block and its header. */
+const STASH_BYTES = 32 * 1024;
+
 /**
- * Splits a byte stream into message bodies, however the stream is chunked. Chunks are kept
- * in a list and joined only when a message straddles them, so large transfers copy little.
+ * Splits a byte stream into message bodies, however the stream is chunked. Whole messages are
+ * handed on as views of the chunk they arrived in; only a message split across chunks is
+ * copied, into a buffer the reader keeps (so the caller may reuse its chunks).
  */
 export class MessageReader {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  /** The start of a message whose end has not arrived yet: `stashed` bytes, length prefix first. */
+  private stash = Buffer.alloc(0);
+  private stashed = 0;
 
   /** @param maxMessageBytes the longest body accepted; longer ones fail before buffering. */
   constructor(private readonly maxMessageBytes: number) {}
 
-  /** Bytes received but not yet returned as messages. */
-  get pending(): number {
-    return this.buffered;
+  /**
+   * Reads `chunk` and calls `onBody` with each complete message body (`null` for a keep-alive).
+   * A body is lent for the call only: it may be a view of `chunk` or of the reader's own
+   * buffer, which the next message overwrites. @throws {WireError} for an over-long message
+   */
+  push(chunk: Buffer, onBody: (body: Buffer | null) => void): void {
+    let pos = 0;
+    if (this.stashed > 0) {
+      pos = this.fillStash(chunk, 0);
+      if (this.stashed < 4) return;
+      const length = this.stash.readUInt32BE(0);
+      if (this.stashed < 4 + length) return;
+      const stash = this.stash;
+      this.stashed = 0;
+      if (stash.length > STASH_BYTES) this.stash = Buffer.alloc(0); // a rare large message
+      onBody(length === 0 ? null : stash.subarray(4, 4 + length));
+    }
+    while (chunk.length - pos >= 4) {
+      const length = this.checked(chunk.readUInt32BE(pos));
+      if (chunk.length - pos - 4 < length) break;
+      onBody(length === 0 ? null : chunk.subarray(pos + 4, pos + 4 + length));
+      pos += 4 + length;
+    }
+    if (pos < chunk.length) this.fillStash(chunk, pos);
   }
 
-  /** Adds bytes and returns every complete message body (`null` for a keep-alive). */
-  push(chunk: Buffer): (Buffer | null)[] {
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
+  /**
+   * Moves bytes of `chunk` from `pos` into the stash, up to the end of the message they start
+   * (as far as its length is known); returns the position after them.
+   */
+  private fillStash(chunk: Buffer, pos: number): number {
+    if (this.stashed < 4) {
+      const n = Math.min(4 - this.stashed, chunk.length - pos);
+      this.reserve(4);
+      chunk.copy(this.stash, this.stashed, pos, pos + n);
+      this.stashed += n;
+      pos += n;
+      if (this.stashed < 4) return pos;
     }
-    const out: (Buffer | null)[] = [];
-    for (;;) {
-      if (this.buffered < 4) break;
-      const length = this.peekLength();
-      if (length > this.maxMessageBytes)
-        throw new WireError(`message of ${length} bytes exceeds the limit`);
-      if (this.buffered < 4 + length) break;
-      this.consume(4);
-      out.push(length === 0 ? null : this.consume(length));
-    }
-    return out;
+    const total = 4 + this.checked(this.stash.readUInt32BE(0));
+    this.reserve(total);
+    const n = Math.min(total - this.stashed, chunk.length - pos);
+    chunk.copy(this.stash, this.stashed, pos, pos + n);
+    this.stashed += n;
+    return pos + n;
   }
 
-  /** Removes and returns `n` raw bytes (used for the 68-byte handshake). */
-  take(n: number): Buffer | undefined {
-    return this.buffered >= n ? this.consume(n) : undefined;
+  /** Grows the stash to hold `bytes`, keeping what it holds. */
+  private reserve(bytes: number): void {
+    if (this.stash.length >= bytes) return;
+    const grown = Buffer.allocUnsafe(Math.max(bytes, STASH_BYTES));
+    this.stash.copy(grown, 0, 0, this.stashed);
+    this.stash = grown;
   }
 
-  /** Adds bytes without parsing them (before the handshake is complete). */
-  append(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-  }
-
-  private peekLength(): number {
-    const first = this.chunks[0]!;
-    if (first.length >= 4) return first.readUInt32BE(0);
-    const head = Buffer.concat(this.chunks, 4);
-    return head.readUInt32BE(0);
-  }
-
-  private consume(n: number): Buffer {
-    const first = this.chunks[0]!;
-    this.buffered -= n;
-    if (first.length > n) {
-      this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    if (first.length === n) {
-      this.chunks.shift();
-      return first;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0]!;
-      const take = Math.min(c.length, n - filled);
-      c.copy(out, filled, 0, take);
-      filled += take;
-      if (take === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(take);
-    }
-    return out;
+  private checked(length: number): number {
+    if (length > this.maxMessageBytes)
+      throw new WireError(`message of ${length} bytes exceeds the limit`);
+    return length;
   }
 }

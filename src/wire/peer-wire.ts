@@ -5,6 +5,7 @@ import {
   encodeMessage,
   encodePieceHeader,
   type Message,
+  MessageId,
   MessageReader,
 } from './messages.js';
 
@@ -30,6 +31,8 @@ export class PeerWire {
   downloaded = 0;
   private reader: MessageReader;
   private handshaken = false;
+  private readonly handshakeBytes = Buffer.alloc(HANDSHAKE_BYTES);
+  private handshakeFilled = 0;
 
   constructor(
     private readonly send: (chunks: readonly Uint8Array[]) => void,
@@ -48,45 +51,52 @@ export class PeerWire {
     this.send([encodeHandshake(h)]);
   }
 
-  /** Feeds received bytes. @throws {WireError} */
+  /**
+   * Feeds received bytes. The chunk may be reused by the caller once this returns: a block is
+   * handed to the handler as a view of it (to be copied during the call), any other message is
+   * decoded from a copy so what the handler keeps stays intact. @throws {WireError}
+   */
   receive(chunk: Buffer): void {
     if (!this.handshaken) {
-      this.reader.append(chunk);
-      const raw = this.reader.take(HANDSHAKE_BYTES);
-      if (raw === undefined) return;
+      const n = Math.min(HANDSHAKE_BYTES - this.handshakeFilled, chunk.length);
+      chunk.copy(this.handshakeBytes, this.handshakeFilled, 0, n);
+      this.handshakeFilled += n;
+      if (this.handshakeFilled < HANDSHAKE_BYTES) return;
       this.handshaken = true;
-      this.handler.handshake(decodeHandshake(raw));
-      chunk = Buffer.alloc(0);
+      this.handler.handshake(decodeHandshake(this.handshakeBytes));
+      chunk = chunk.subarray(n);
     }
-    for (const body of this.reader.push(chunk)) {
-      if (body === null) {
-        this.handler.message({ type: 'keep-alive' });
-        continue;
-      }
-      const m = decodeBody(body);
-      if (m === undefined) continue; // unknown message ids are ignored (BEP 3)
-      switch (m.type) {
-        case 'choke':
-          this.peerChoking = true;
-          break;
-        case 'unchoke':
-          this.peerChoking = false;
-          break;
-        case 'interested':
-          this.peerInterested = true;
-          break;
-        case 'not-interested':
-          this.peerInterested = false;
-          break;
-        case 'piece':
-          this.downloaded += m.block.length;
-          break;
-        default:
-          break;
-      }
-      this.handler.message(m);
-    }
+    this.reader.push(chunk, this.onBody);
   }
+
+  private readonly onBody = (body: Buffer | null): void => {
+    if (body === null) {
+      this.handler.message({ type: 'keep-alive' });
+      return;
+    }
+    const m = decodeBody(body[0] === MessageId.piece ? body : Buffer.from(body));
+    if (m === undefined) return; // unknown message ids are ignored (BEP 3)
+    switch (m.type) {
+      case 'choke':
+        this.peerChoking = true;
+        break;
+      case 'unchoke':
+        this.peerChoking = false;
+        break;
+      case 'interested':
+        this.peerInterested = true;
+        break;
+      case 'not-interested':
+        this.peerInterested = false;
+        break;
+      case 'piece':
+        this.downloaded += m.block.length;
+        break;
+      default:
+        break;
+    }
+    this.handler.message(m);
+  };
 
   /** Sends a message, keeping our own flags in step. */
   sendMessage(m: Message): void {

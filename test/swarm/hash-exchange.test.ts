@@ -80,8 +80,11 @@ function fakeSession(
     session,
     sent: async () => {
       await new Promise((resolve) => setImmediate(resolve)); // the session flushes in a microtask
-      const bodies = reader.push(Buffer.concat(written.splice(0)));
-      return bodies.flatMap((b) => (b === null ? [] : [decodeBody(b)!]));
+      const messages: Message[] = [];
+      reader.push(Buffer.concat(written.splice(0)), (b) => {
+        if (b !== null) messages.push(decodeBody(Buffer.from(b))!);
+      });
+      return messages;
     },
   };
 }
