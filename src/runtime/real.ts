@@ -221,11 +221,19 @@ function wrapSocket(socket: Socket, reader?: { deliver: (data: Buffer) => void }
     localAddress: socket.localAddress ?? '',
     localPort: socket.localPort ?? 0,
     write: (data) => !closed && socket.write(data),
-    writev(chunks) {
+    writev(chunks, flushed) {
       if (closed) return false;
       socket.cork();
       let ok = true;
-      for (const c of chunks) ok = socket.write(c) && ok;
+      const last = chunks.length - 1;
+      // The corked writes leave together, so the last one's callback covers them all.
+      const done =
+        flushed &&
+        ((error?: Error | null) => {
+          if (!error) flushed();
+        });
+      for (let i = 0; i <= last; i++)
+        ok = socket.write(chunks[i]!, i === last ? done : undefined) && ok;
       socket.uncork();
       return ok;
     },

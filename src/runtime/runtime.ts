@@ -109,8 +109,12 @@ export interface ByteStream {
   readonly localPort: number;
   /** Queues bytes; returns false when the caller should wait for `onDrain` before writing more. */
   write(data: Uint8Array): boolean;
-  /** Queues several chunks as one write (one system call where possible), without copying them. */
-  writev(chunks: readonly Uint8Array[]): boolean;
+  /**
+   * Queues several chunks as one write (one system call where possible), without copying them.
+   * `flushed` is called once the stream holds no reference to them any more, so their memory
+   * may be reused; it may never be called (a stream that fails, or one that cannot tell).
+   */
+  writev(chunks: readonly Uint8Array[], flushed?: () => void): boolean;
   /**
    * Sets the handler for received bytes, replacing any earlier one (so owners can hand over).
    * The chunk is lent for the call only: the stream may read into the same memory next, so a

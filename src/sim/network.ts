@@ -589,7 +589,11 @@ export class SimStream implements ByteStream {
     return this.writev([data]);
   }
 
-  writev(chunks: readonly Uint8Array[]): boolean {
+  /**
+   * Queues the chunks themselves: the receiver is handed views of them. So `flushed` is never
+   * called, and a sender never reuses what it sent here.
+   */
+  writev(chunks: readonly Uint8Array[], _flushed?: () => void): boolean {
     this.net.sim.activity++;
     if (this.closed || this.ending) return false;
     for (const c of chunks) {

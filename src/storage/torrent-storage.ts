@@ -36,18 +36,22 @@ export class TorrentStorage {
   }
 
   /**
-   * Reads `length` bytes at stream offset `offset` into a new buffer that the caller owns
-   * (padding reads as zeros). Bytes of a write still in flight are never read from disk
-   * half-written: a read of the start of one is answered with a copy of its data, and any other
-   * overlap waits for the write.
+   * Reads `length` bytes at stream offset `offset` into `into` (a buffer of at least `length`
+   * bytes, to reuse memory) or else a new buffer, which the caller owns; padding reads as
+   * zeros. Bytes of a write still in flight are never read from disk half-written: a read of
+   * the start of one is answered with a copy of its data, and any other overlap waits for the
+   * write.
    */
-  async read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    // Every byte of `out` is written below: data, or zeros.
+    const out = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     const pending = this.inFlight.get(offset);
-    if (pending && pending.data.length >= length)
-      return Buffer.from(pending.data.subarray(0, length));
+    if (pending && pending.data.length >= length) {
+      out.set(pending.data.subarray(0, length));
+      return out;
+    }
     for (const [at, w] of this.inFlight)
       if (at < offset + length && offset < at + w.data.length) await w.done.catch(() => undefined);
-    const out = Buffer.allocUnsafe(length); // every byte is written below: data, or zeros
     let at = 0;
     for (const s of this.layout.segments(offset, length)) {
       let done = 0;
@@ -78,7 +82,12 @@ export class TorrentStorage {
         writes.push(this.writeSegment(s.fileIndex, data.subarray(at, at + s.length), s.fileOffset));
       at += s.length;
     }
-    const entry = { data, done: Promise.all(writes).then(() => undefined) };
+    // Done once every segment's write has ended, even after one failed: until then `data` is
+    // still being read.
+    const done = Promise.allSettled(writes).then((results) => {
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
+    });
+    const entry = { data, done };
     this.inFlight.set(offset, entry);
     this.unwritten += data.length;
     try {

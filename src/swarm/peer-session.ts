@@ -67,9 +67,10 @@ export class PeerSession {
     this.lastSentAt = clock.now();
     this.lastPieceAt = clock.now();
     this.wire = new PeerWire(
-      (chunks) => {
+      (chunks, flushed) => {
         // Everything sent in one turn of the event loop leaves in one write.
         for (const c of chunks) this.outbox.push(c);
+        if (flushed) this.outboxFlushed.push(flushed);
         if (this.outbox.length === chunks.length) queueMicrotask(() => this.flush());
         this.lastSentAt = clock.now();
       },
@@ -79,12 +80,22 @@ export class PeerSession {
   }
 
   private outbox: Uint8Array[] = [];
+  /** The `flushed` callbacks of what `outbox` holds. */
+  private outboxFlushed: (() => void)[] = [];
 
   private flush(): void {
     const chunks = this.outbox;
+    const callbacks = this.outboxFlushed;
     this.outbox = [];
+    this.outboxFlushed = [];
     if (chunks.length === 0 || this.closed) return;
-    if (!this.stream.writev(chunks)) this.congested = true;
+    const flushed =
+      callbacks.length === 0
+        ? undefined
+        : () => {
+            for (const f of callbacks) f();
+          };
+    if (!this.stream.writev(chunks, flushed)) this.congested = true;
   }
 
   /** The host part of the remote address (bans are per host). */

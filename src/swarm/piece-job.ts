@@ -93,16 +93,20 @@ export function blockKey(index: number, block: number): number {
 }
 
 /**
- * Spare piece buffers, so a download does not allocate (and zero) a fresh buffer per piece.
- * Bounded: at most `max` buffers are kept.
+ * Spare piece buffers, so neither downloads nor uploads allocate (and zero) a fresh buffer per
+ * piece: new memory is slow, since every page of it faults on first touch. Bounded: spares
+ * beyond `spareBytes` (and two buffers) are left to the garbage collector.
  */
 export class BufferPool {
   private readonly spare: ArrayBuffer[] = [];
+  private readonly max: number;
 
   constructor(
     private readonly bytes: number,
-    private readonly max = 32,
-  ) {}
+    spareBytes = 32 * 1024 * 1024,
+  ) {
+    this.max = Math.max(2, Math.floor(spareBytes / bytes));
+  }
 
   /** A buffer of at least `size` bytes (contents undefined). */
   take(size: number): ArrayBuffer {
@@ -114,7 +118,9 @@ export class BufferPool {
     return new ArrayBuffer(size);
   }
 
+  /** Takes back a buffer nothing uses any more (giving one twice is ignored, not shared). */
   give(buffer: ArrayBuffer): void {
-    if (buffer.byteLength === this.bytes && this.spare.length < this.max) this.spare.push(buffer);
+    if (buffer.byteLength !== this.bytes || this.spare.length >= this.max) return;
+    if (!this.spare.includes(buffer)) this.spare.push(buffer);
   }
 }

@@ -270,6 +270,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       uploadSlots: this.opts.uploadSlots,
       maxIncomingRequests: this.opts.maxIncomingRequests,
       pieceCacheBytes: this.opts.pieceCacheBytes,
+      buffers: this.buffers,
     });
     this.hashes = new HashExchange({
       layout: this.layout,
@@ -993,7 +994,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.writing.set(job.index, write);
     // Peers that lack it will likely ask for it soon; otherwise its buffer serves the next piece.
     const kept = this.someoneLacks(job.index);
-    if (kept) this.uploader.keep(job.index, data);
+    if (kept) this.uploader.keep(job.index, data, write);
     this.markHave(job.index);
     try {
       await write;

@@ -7,6 +7,7 @@ import { WireError } from '../wire/errors.js';
 import type { BlockRef } from '../wire/messages.js';
 import { chooseUnchoked, pickOptimistic } from './choker.js';
 import type { PeerSession } from './peer-session.js';
+import type { BufferPool } from './piece-job.js';
 
 /** Largest block a peer may request (16 KiB is usual; some clients ask for more). */
 const MAX_REQUEST_BYTES = 128 * 1024;
@@ -39,6 +40,22 @@ export interface UploaderDeps {
   readonly uploadSlots: number;
   readonly maxIncomingRequests: number;
   readonly pieceCacheBytes: number;
+  /** Where piece buffers come from and go back to (shared with the download side). */
+  readonly buffers: BufferPool;
+}
+
+/**
+ * A piece held in memory to serve from, and how many still use its buffer: blocks sent but not
+ * yet flushed by their socket, a disk read or write in flight, a serve loop awaiting the read.
+ * Once it has left the cache and nobody uses it, its buffer goes back to the pool: fresh
+ * memory costs far more than the copies it saves (every new page faults).
+ */
+interface CachedPiece {
+  readonly data: Promise<Buffer>;
+  /** The data, once read (at once for a piece just verified). */
+  buffer: Buffer | undefined;
+  users: number;
+  evicted: boolean;
 }
 
 /**
@@ -49,9 +66,8 @@ export interface UploaderDeps {
  * (BEP 6 reject and suggest).
  */
 export class Uploader {
-  private readonly cache = new Map<number, Promise<Buffer>>();
-  /** The pieces of `cache` whose reads have finished. */
-  private readonly ready = new Map<number, Buffer>();
+  /** Pieces in memory, least recently used first. */
+  private readonly cache = new Map<number, CachedPiece>();
   private readonly timesSent: Uint16Array;
   private optimistic: number | undefined;
   private lastOptimisticAt = Number.NEGATIVE_INFINITY;
@@ -137,21 +153,32 @@ export class Uploader {
         }
         session.incoming.shift();
         // Cached pieces are served without yielding, so a run of blocks leaves in one write;
-        // every 64 blocks we yield so the socket can report congestion.
-        let piece = this.ready.get(r.index);
-        if (piece === undefined || ++batch % 64 === 0) {
-          const reading = this.readPiece(r.index);
+        // every 64 blocks we yield so the socket can report congestion. The piece is in use
+        // from here until its block is flushed (or the loop gives up on it).
+        let entry = this.cache.get(r.index);
+        if (entry?.buffer === undefined || ++batch % 64 === 0) {
+          entry = this.readPiece(r.index);
           this.readAhead(session, r.index);
-          piece = await reading;
-        }
-        if (session.closed || session.wire.amChoking) break;
+          entry.users++;
+          try {
+            await entry.data;
+          } catch (error) {
+            this.release(entry);
+            throw error;
+          }
+          if (session.closed || session.wire.amChoking) {
+            this.release(entry);
+            break;
+          }
+        } else entry.users++;
         this.deps.bucket.tryTake(r.length);
         this.deps.globalBucket.tryTake(r.length);
-        let block = piece.subarray(r.begin, r.begin + r.length);
+        let block = entry.buffer!.subarray(r.begin, r.begin + r.length);
         // Past the data of a v2 torrent's last piece: the implied tail padding, all zeros.
         if (block.length < r.length)
           block = Buffer.concat([block, Buffer.alloc(r.length - block.length)]);
-        session.wire.sendPiece(r.index, r.begin, block);
+        const used = entry;
+        session.wire.sendPiece(r.index, r.begin, block, () => this.release(used));
         session.upload.add(r.length);
         this.deps.meter.add(r.length);
       }
@@ -269,12 +296,19 @@ export class Uploader {
 
   /**
    * Caches a piece that was just verified: in a swarm the pieces peers want from us are mostly
-   * the newest, so they are served from memory rather than read back from disk.
+   * the newest, so they are served from memory rather than read back from disk. `data` is also
+   * being written until `written` settles.
    */
-  keep(index: number, data: Buffer): void {
-    this.cache.delete(index);
-    this.remember(index, Promise.resolve(data));
-    this.ready.set(index, data);
+  keep(index: number, data: Buffer, written: Promise<unknown>): void {
+    const entry: CachedPiece = {
+      data: Promise.resolve(data),
+      buffer: data,
+      users: 1,
+      evicted: false,
+    };
+    const done = () => this.release(entry);
+    written.then(done, done);
+    this.add(index, entry);
   }
 
   /**
@@ -284,40 +318,64 @@ export class Uploader {
   private readAhead(session: PeerSession, index: number): void {
     for (const q of session.incoming) {
       if (q.index === index) continue;
-      if (!this.cache.has(q.index)) void this.readPiece(q.index);
+      if (!this.cache.has(q.index)) this.readPiece(q.index);
       return;
     }
   }
 
-  private readPiece(index: number): Promise<Buffer> {
+  /** The cache entry of piece `index`, reading it from disk (into a pooled buffer) if need be. */
+  private readPiece(index: number): CachedPiece {
     const hit = this.cache.get(index);
     if (hit) {
       this.cache.delete(index);
       this.cache.set(index, hit);
       return hit;
     }
-    const layout = this.deps.layout;
-    const p = this.deps.storage.read(index * layout.pieceLength, layout.pieceSize(index));
-    p.then(
+    const { layout, storage, buffers } = this.deps;
+    const size = layout.pieceSize(index);
+    const into = Buffer.from(buffers.take(size), 0, size);
+    const reading = storage.read(index * layout.pieceLength, size, into);
+    const entry: CachedPiece = { data: reading, buffer: undefined, users: 1, evicted: false };
+    reading.then(
       (b) => {
-        if (this.cache.get(index) === p) this.ready.set(index, b);
+        entry.buffer = b;
+        this.release(entry);
       },
-      () => this.cache.delete(index),
+      () => {
+        if (this.cache.get(index) === entry) this.cache.delete(index);
+      },
     );
-    this.remember(index, p);
-    return p;
+    this.add(index, entry);
+    return entry;
   }
 
   /** Adds a piece to the cache, evicting the least recently used beyond its size. */
-  private remember(index: number, p: Promise<Buffer>): void {
-    this.cache.set(index, p);
+  private add(index: number, entry: CachedPiece): void {
+    const old = this.cache.get(index);
+    if (old) this.evict(index, old);
+    this.cache.set(index, entry);
     const layout = this.deps.layout;
     const maxEntries = Math.max(2, Math.floor(this.deps.pieceCacheBytes / layout.pieceLength));
-    while (this.cache.size > maxEntries) {
-      const oldest = this.cache.keys().next().value!;
-      this.cache.delete(oldest);
-      this.ready.delete(oldest);
+    for (const [oldest, e] of this.cache) {
+      if (this.cache.size <= maxEntries) break;
+      this.evict(oldest, e);
     }
+  }
+
+  private evict(index: number, entry: CachedPiece): void {
+    this.cache.delete(index);
+    entry.evicted = true;
+    if (entry.users === 0) this.recycle(entry);
+  }
+
+  /** One use of `entry` ended. */
+  private release(entry: CachedPiece): void {
+    if (--entry.users === 0 && entry.evicted) this.recycle(entry);
+  }
+
+  private recycle(entry: CachedPiece): void {
+    if (entry.buffer !== undefined && entry.buffer.byteOffset === 0)
+      this.deps.buffers.give(entry.buffer.buffer as ArrayBuffer);
   }
 
   private unchoke(session: PeerSession): void {

@@ -35,7 +35,8 @@ export class PeerWire {
   private handshakeFilled = 0;
 
   constructor(
-    private readonly send: (chunks: readonly Uint8Array[]) => void,
+    /** Sends bytes; `flushed` as in {@link ByteStream.writev}. */
+    private readonly send: (chunks: readonly Uint8Array[], flushed?: () => void) => void,
     private readonly handler: PeerWireHandler,
     maxMessageBytes: number,
   ) {
@@ -123,9 +124,12 @@ export class PeerWire {
     this.send([encodeMessage(m)]);
   }
 
-  /** Sends a block without copying it into the message buffer. */
-  sendPiece(index: number, begin: number, block: Uint8Array): void {
+  /**
+   * Sends a block without copying it into the message buffer; `flushed` says when the block's
+   * memory is no longer needed (it may never be called).
+   */
+  sendPiece(index: number, begin: number, block: Uint8Array, flushed?: () => void): void {
     this.uploaded += block.length;
-    this.send([encodePieceHeader(index, begin, block.length), block]);
+    this.send([encodePieceHeader(index, begin, block.length), block], flushed);
   }
 }

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { type TestContext, test } from 'node:test';
+import { Bitfield } from '../../src/codec/bitfield.js';
+import { parseTorrent } from '../../src/metainfo/parse.js';
+import { ManualClock } from '../../src/runtime/manual-clock.js';
+import { realFs } from '../../src/runtime/real.js';
+import type { ByteStream } from '../../src/runtime/runtime.js';
+import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
+import { PieceLayout } from '../../src/storage/layout.js';
+import { TorrentStorage } from '../../src/storage/torrent-storage.js';
+import { PeerSession } from '../../src/swarm/peer-session.js';
+import { BLOCK_BYTES, BufferPool } from '../../src/swarm/piece-job.js';
+import { Uploader } from '../../src/swarm/uploader.js';
+import { encodeHandshake, reservedBytes } from '../../src/wire/handshake.js';
+import { fixtureTorrent } from '../support/nodes.js';
+import { fixtureBytes, tempDir } from '../support/tmp.js';
+
+const PIECE = 32 * 1024;
+const PIECES = 6;
+
+/** A write the stream has not flushed yet: the chunks as handed over, and its callback. */
+interface HeldWrite {
+  readonly chunks: readonly Uint8Array[];
+  readonly flushed: (() => void) | undefined;
+}
+
+/** A seeding uploader whose one peer's socket keeps every write until the test flushes it. */
+async function setup(t: TestContext) {
+  const dir = await tempDir(t);
+  const meta = parseTorrent(
+    await fixtureTorrent(dir, 'file.bin', { '': PIECE * PIECES }, { pieceLength: PIECE }),
+  );
+  const source = fixtureBytes(PIECE * PIECES, '');
+  const layout = new PieceLayout(meta);
+  const storage = new TorrentStorage(realFs, dir, layout, meta.name, meta.singleFile);
+  t.after(() => storage.close());
+  const clock = new ManualClock();
+  const held: HeldWrite[] = [];
+  const stream: ByteStream = {
+    remoteAddress: '127.0.0.9',
+    remotePort: 6881,
+    localAddress: '127.0.0.1',
+    localPort: 6881,
+    write: () => true,
+    writev: (chunks, flushed) => held.push({ chunks, flushed }) > 0,
+    onData: () => {},
+    onDrain: () => {},
+    onClose: () => {},
+    pause: () => {},
+    resume: () => {},
+    end: () => {},
+    destroy: () => {},
+  };
+  const session = new PeerSession(
+    stream,
+    clock,
+    { handshake: () => {}, message: () => {} },
+    1 << 20,
+    false,
+  );
+  session.wire.receive(
+    encodeHandshake({
+      reserved: reservedBytes([]),
+      infoHash: Buffer.alloc(20),
+      peerId: Buffer.alloc(20, 1),
+    }),
+  );
+  session.wire.sendMessage({ type: 'unchoke' });
+  await new Promise((resolve) => setImmediate(resolve)); // the session writes in a microtask
+  held.length = 0;
+  const buffers = new BufferPool(PIECE);
+  const uploader = new Uploader({
+    layout,
+    storage,
+    timers: { setTimeout: () => ({ cancel: () => {} }), setInterval: () => ({ cancel: () => {} }) },
+    now: () => clock.now(),
+    random: () => 0,
+    have: Bitfield.full(PIECES),
+    availability: new Uint32Array(PIECES),
+    v2Only: false,
+    seeding: () => true,
+    paused: () => false,
+    sessions: () => [session],
+    drop: (_s, error) => assert.fail(error),
+    bucket: new TokenBucket(clock, 0),
+    globalBucket: new TokenBucket(clock, 0),
+    meter: new RateMeter(clock),
+    uploadSlots: 4,
+    maxIncomingRequests: 100,
+    pieceCacheBytes: 2 * PIECE,
+    buffers,
+  });
+  /** Asks for the first block of `index` and waits until it is handed to the socket. */
+  const request = async (index: number) => {
+    const before = held.length;
+    uploader.onRequest(session, { index, begin: 0, length: BLOCK_BYTES });
+    for (let i = 0; i < 200 && held.length === before; i++)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(held.length, before + 1, `block of piece ${index} sent`);
+  };
+  return { held, request, buffers, source };
+}
+
+test('an evicted piece buffer is reused only once the socket has flushed its blocks', async (t) => {
+  const { held, request, buffers, source } = await setup(t);
+  for (let i = 0; i < PIECES; i++) await request(i);
+  // The cache holds two pieces, so the first four were evicted while their blocks sat unsent in
+  // the socket. Nothing may reuse their memory yet: what the pool gives out now is fresh.
+  const scribbled = Array.from({ length: 8 }, () => new Uint8Array(buffers.take(PIECE)).fill(0xee));
+  held.forEach((w, i) => {
+    const block = w.chunks[1]!;
+    assert.deepEqual(Buffer.from(block), source.subarray(i * PIECE, i * PIECE + BLOCK_BYTES));
+    assert.ok(!scribbled.some((s) => s.buffer === block.buffer), `piece ${i}'s buffer handed out`);
+  });
+  // Once flushed, the evicted pieces' buffers come back to the pool (the cached two stay).
+  for (const w of held) w.flushed?.();
+  const evicted = new Set(held.slice(0, PIECES - 2).map((w) => w.chunks[1]!.buffer));
+  const reused = Array.from({ length: PIECES - 2 }, () => buffers.take(PIECE));
+  assert.deepEqual(new Set(reused), evicted);
+});
