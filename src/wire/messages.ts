@@ -169,7 +169,9 @@ export function encodeMessage(m: Message): Buffer {
  * single buffer (the block follows as a second write).
  */
 export function encodePieceHeader(index: number, begin: number, blockLength: number): Buffer {
-  const b = frame(MessageId.piece, 8 + blockLength).subarray(0, 13);
+  const b = Buffer.allocUnsafe(13); // 13 bytes, from Node's shared pool
+  b.writeUInt32BE(9 + blockLength, 0);
+  b[4] = MessageId.piece;
   b.writeUInt32BE(index, 5);
   b.writeUInt32BE(begin, 9);
   return b;

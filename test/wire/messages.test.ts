@@ -9,7 +9,13 @@ import {
   hasCapability,
   reservedBytes,
 } from '../../src/wire/handshake.js';
-import { decodeBody, encodeMessage, type Message, MessageReader } from '../../src/wire/messages.js';
+import {
+  decodeBody,
+  encodeMessage,
+  encodePieceHeader,
+  type Message,
+  MessageReader,
+} from '../../src/wire/messages.js';
 import { PeerWire } from '../../src/wire/peer-wire.js';
 import { assertDecoderSafe, expectOnly, FUZZ_RUNS, mutated } from '../support/fuzz.js';
 
@@ -91,6 +97,16 @@ const lent = (reader: MessageReader, part: Buffer): (Buffer | null)[] => {
   scratch.fill(0xee);
   return out;
 };
+
+test('a piece header followed by its block is the piece message, in 13 bytes', () => {
+  const block = Buffer.alloc(16384, 9);
+  const header = encodePieceHeader(7, 32768, block.length);
+  assert.equal(header.length, 13);
+  assert.deepEqual(
+    Buffer.concat([header, block]),
+    encodeMessage({ type: 'piece', index: 7, begin: 32768, block }),
+  );
+});
 
 test('a stream decodes the same from every split point', () => {
   const stream = Buffer.concat(
