@@ -188,7 +188,7 @@ function literalFirstLookup(
  * at a time on this thread and `ByteStream.onData` lends its chunk only for the call. Larger than
  * Node's 64 KiB, so one read takes what a busy connection has queued.
  */
-const READ_BUFFER_BYTES = Number(process.env.SHOAL_READ_BUFFER ?? 256 * 1024);
+const READ_BUFFER_BYTES = 256 * 1024;
 let sharedReadBuffer: Buffer | undefined;
 const readBuffer = (): Buffer => {
   sharedReadBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
