@@ -62,8 +62,16 @@ export class PiecePicker {
 
   /** True when `peer` has a piece we want. */
   interestedIn(peer: Bitfield): boolean {
-    for (let i = 0; i < this.pieceCount; i++) {
-      if (this.priority[i]! > 0 && !this.have.has(i) && peer.has(i)) return true;
+    const ours = this.have.bytes;
+    const theirs = peer.bytes;
+    const bytes = Math.min(ours.length, theirs.length);
+    // A byte at a time: in a swarm most bytes hold nothing the peer has and we lack.
+    for (let b = 0; b < bytes; b++) {
+      const lacking = theirs[b]! & ~ours[b]!;
+      if (lacking === 0) continue;
+      const end = Math.min(this.pieceCount, b * 8 + 8);
+      for (let i = b * 8; i < end; i++)
+        if ((lacking & (0x80 >> (i & 7))) !== 0 && this.priority[i]! > 0) return true;
     }
     return false;
   }
@@ -76,8 +84,16 @@ export class PiecePicker {
     let best = -1;
     let bestPriority = 0;
     let bestAvail = Number.POSITIVE_INFINITY;
+    const ours = this.have.bytes;
+    const theirs = peer.bytes;
     for (let k = 0; k < n; k++) {
       const i = (start + k) % n;
+      // Eight pieces at once where the peer has none we lack, as in most of a swarm's bytes
+      // (the pieces are still visited in the same order, so the choice is the same).
+      if ((i & 7) === 0 && i + 8 <= n && (theirs[i >> 3]! & ~ours[i >> 3]!) === 0) {
+        k += 7;
+        continue;
+      }
       const p = this.priority[i]!;
       if (p === 0 || this.have.has(i) || !peer.has(i)) continue;
       const a = this.availability[i]!;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { Bitfield } from '../../src/codec/bitfield.js';
 import { ManualClock } from '../../src/runtime/manual-clock.js';
 import { SeededRandom } from '../../src/runtime/seeded-random.js';
@@ -51,6 +52,66 @@ test('PiecePicker picks randomly at first, then rarest first, honouring prioriti
   const fresh = new PiecePicker(8, new Bitfield(8), new SeededRandom(2));
   const seen = new Set(Array.from({ length: 50 }, () => fresh.pick(peerA, () => false)));
   assert.ok(seen.size > 3, 'random-first spreads the first picks');
+});
+
+test('PiecePicker picks and shows interest exactly as a plain piece-by-piece scan does', () => {
+  const bits = (n: number, set: boolean[]) => {
+    const b = new Bitfield(n);
+    for (const [i, on] of set.entries()) if (on) b.set(i);
+    return b;
+  };
+  const piece = fc.record({
+    have: fc.boolean(),
+    peer: fc.boolean(),
+    priority: fc.integer({ min: 0, max: 3 }),
+    availability: fc.integer({ min: 0, max: 4 }),
+    busy: fc.boolean(),
+  });
+  fc.assert(
+    fc.property(fc.array(piece, { minLength: 1, maxLength: 70 }), fc.nat(), (pieces, seed) => {
+      const n = pieces.length;
+      const have = bits(
+        n,
+        pieces.map((p) => p.have),
+      );
+      const peer = bits(
+        n,
+        pieces.map((p) => p.peer),
+      );
+      const picker = new PiecePicker(n, have, new SeededRandom(seed));
+      pieces.forEach((p, i) => {
+        picker.priority[i] = p.priority;
+        picker.availability[i] = p.availability;
+      });
+      picker.prioritiesChanged();
+      const busy = (i: number) => pieces[i]!.busy;
+      // The reference: every piece in turn from the same random start.
+      const start = new SeededRandom(seed).int(n);
+      const randomMode = have.cardinality < 4;
+      const top = Math.max(...pieces.map((p) => p.priority));
+      let expected = -1;
+      let bestP = 0;
+      let bestA = Number.POSITIVE_INFINITY;
+      for (let k = 0; k < n; k++) {
+        const i = (start + k) % n;
+        const p = pieces[i]!;
+        if (p.priority === 0 || p.have || !p.peer || p.busy) continue;
+        if (randomMode || (p.availability <= 1 && p.priority === top)) {
+          expected = i;
+          break;
+        }
+        if (p.priority > bestP || (p.priority === bestP && p.availability < bestA)) {
+          expected = i;
+          bestP = p.priority;
+          bestA = p.availability;
+        }
+      }
+      assert.equal(picker.pick(peer, busy), expected);
+      const interesting = pieces.some((p) => p.priority > 0 && !p.have && p.peer);
+      assert.equal(picker.interestedIn(peer), interesting);
+    }),
+    { numRuns: 500 },
+  );
 });
 
 test('the choker reciprocates while leeching and favours fast uploads while seeding', () => {
