@@ -118,6 +118,11 @@ export class BufferPool {
     return new ArrayBuffer(size);
   }
 
+  /** Lets go of spares beyond `bytes` (and two buffers), e.g. once downloading is over. */
+  shrink(bytes: number): void {
+    this.spare.length = Math.min(this.spare.length, Math.max(2, Math.floor(bytes / this.bytes)));
+  }
+
   /** Takes back a buffer nothing uses any more (giving one twice is ignored, not shared). */
   give(buffer: ArrayBuffer): void {
     if (buffer.byteLength !== this.bytes || this.spare.length >= this.max) return;

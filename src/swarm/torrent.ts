@@ -1169,6 +1169,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private emitDone(): void {
     if (this.doneEmitted) return;
     this.doneEmitted = true;
+    // Downloading is over: keep only the spares the upload cache may need.
+    this.buffers.shrink(this.opts.pieceCacheBytes);
     this.emit('done', this.stats());
   }
 

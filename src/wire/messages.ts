@@ -262,7 +262,10 @@ export function decodeBody(body: Buffer): Message | undefined {
   }
 }
 
-/** Room a reader starts with for a message split across reads: a 16 KiB block and its header. */
+/**
+ * The largest stash a reader keeps between messages (a 16 KiB block and its header fit); a
+ * larger one, grown for a rare large message, is dropped once that message is complete.
+ */
 const STASH_BYTES = 32 * 1024;
 
 /**
@@ -328,7 +331,7 @@ export class MessageReader {
   /** Grows the stash to hold `bytes`, keeping what it holds. */
   private reserve(bytes: number): void {
     if (this.stash.length >= bytes) return;
-    const grown = Buffer.allocUnsafe(Math.max(bytes, STASH_BYTES));
+    const grown = Buffer.allocUnsafe(bytes); // exactly: a node has a reader per peer
     this.stash.copy(grown, 0, 0, this.stashed);
     this.stash = grown;
   }

@@ -6,6 +6,7 @@ import { ManualClock } from '../../src/runtime/manual-clock.js';
 import { SeededRandom } from '../../src/runtime/seeded-random.js';
 import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
 import { chooseUnchoked, pickOptimistic } from '../../src/swarm/choker.js';
+import { BufferPool } from '../../src/swarm/piece-job.js';
 import { PiecePicker } from '../../src/swarm/piece-picker.js';
 
 test('Bitfield follows BEP 3 bit order and validates spare bits', () => {
@@ -112,6 +113,23 @@ test('PiecePicker picks and shows interest exactly as a plain piece-by-piece sca
     }),
     { numRuns: 500 },
   );
+});
+
+test('BufferPool reuses buffers within its bound, never hands one out twice, and shrinks', () => {
+  const pool = new BufferPool(1024, 4 * 1024);
+  const taken = Array.from({ length: 6 }, () => pool.take(1000));
+  assert.equal(new Set(taken).size, 6, 'an empty pool allocates');
+  for (const b of taken) pool.give(b);
+  pool.give(taken[3]!); // given twice: still one spare
+  pool.give(new ArrayBuffer(512)); // not its size: ignored
+  const again = Array.from({ length: 6 }, () => pool.take(1024));
+  assert.equal(again.filter((b) => taken.includes(b)).length, 4, 'four spares kept (4 KiB)');
+  assert.equal(new Set(again).size, 6);
+  assert.equal(pool.take(4096).byteLength, 4096, 'larger than its buffers: allocated');
+  for (const b of again) pool.give(b);
+  pool.shrink(2048);
+  const kept = Array.from({ length: 3 }, () => pool.take(1024));
+  assert.equal(kept.filter((b) => again.includes(b)).length, 2, 'shrunk to two spares');
 });
 
 test('the choker reciprocates while leeching and favours fast uploads while seeding', () => {
