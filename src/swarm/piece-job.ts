@@ -105,7 +105,12 @@ export class BufferPool {
     private readonly bytes: number,
     spareBytes = 32 * 1024 * 1024,
   ) {
-    this.max = Math.max(2, Math.floor(spareBytes / bytes));
+    this.max = this.buffersIn(spareBytes);
+  }
+
+  /** How many buffers `bytes` of spares hold (at least two). */
+  private buffersIn(bytes: number): number {
+    return Math.max(2, Math.floor(bytes / this.bytes));
   }
 
   /** A buffer of at least `size` bytes (contents undefined). */
@@ -120,7 +125,7 @@ export class BufferPool {
 
   /** Lets go of spares beyond `bytes` (and two buffers), e.g. once downloading is over. */
   shrink(bytes: number): void {
-    this.spare.length = Math.min(this.spare.length, Math.max(2, Math.floor(bytes / this.bytes)));
+    this.spare.length = Math.min(this.spare.length, this.buffersIn(bytes));
   }
 
   /** Takes back a buffer nothing uses any more (giving one twice is ignored, not shared). */

@@ -12,7 +12,6 @@ import { parseInfoDictionary, parseTorrent } from '../../src/metainfo/parse.js';
 import type { Metainfo } from '../../src/metainfo/types.js';
 import { ManualClock } from '../../src/runtime/manual-clock.js';
 import { realFs } from '../../src/runtime/real.js';
-import type { ByteStream } from '../../src/runtime/runtime.js';
 import { TokenBucket } from '../../src/shared/rate.js';
 import { PieceLayout } from '../../src/storage/layout.js';
 import { TorrentStorage } from '../../src/storage/torrent-storage.js';
@@ -28,6 +27,7 @@ import {
   MessageReader,
 } from '../../src/wire/messages.js';
 import { startFakeSeed } from '../support/evil-peer.js';
+import { fakeStream } from '../support/fake-stream.js';
 import { expectOnly, FUZZ_RUNS, mutated } from '../support/fuzz.js';
 import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
 import { tempDir } from '../support/tmp.js';
@@ -43,24 +43,11 @@ function fakeSession(
   sent: () => Promise<Message[]>;
 } {
   const written: Buffer[] = [];
-  const stream: ByteStream = {
-    remoteAddress: '127.0.0.9',
-    remotePort: 6881,
-    localAddress: '127.0.0.1',
-    localPort: 6881,
-    write: (d) => written.push(Buffer.from(d)) > 0,
-    writev: (chunks) => {
-      for (const c of chunks) written.push(Buffer.from(c));
-      return true;
-    },
-    onData: () => {},
-    onDrain: () => {},
-    onClose: () => {},
-    pause: () => {},
-    resume: () => {},
-    end: () => {},
-    destroy: () => {},
-  };
+  const stream = fakeStream((chunks) => {
+    for (const c of chunks) written.push(Buffer.from(c));
+    return true;
+  });
+
   const session = new PeerSession(
     stream,
     clock,

@@ -4,7 +4,6 @@ import { Bitfield } from '../../src/codec/bitfield.js';
 import { parseTorrent } from '../../src/metainfo/parse.js';
 import { ManualClock } from '../../src/runtime/manual-clock.js';
 import { realFs } from '../../src/runtime/real.js';
-import type { ByteStream } from '../../src/runtime/runtime.js';
 import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
 import { PieceLayout } from '../../src/storage/layout.js';
 import { TorrentStorage } from '../../src/storage/torrent-storage.js';
@@ -12,6 +11,7 @@ import { PeerSession } from '../../src/swarm/peer-session.js';
 import { BLOCK_BYTES, BufferPool } from '../../src/swarm/piece-job.js';
 import { Uploader } from '../../src/swarm/uploader.js';
 import { encodeHandshake, reservedBytes } from '../../src/wire/handshake.js';
+import { fakeStream } from '../support/fake-stream.js';
 import { fixtureTorrent } from '../support/nodes.js';
 import { fixtureBytes, tempDir } from '../support/tmp.js';
 
@@ -36,21 +36,8 @@ async function setup(t: TestContext) {
   t.after(() => storage.close());
   const clock = new ManualClock();
   const held: HeldWrite[] = [];
-  const stream: ByteStream = {
-    remoteAddress: '127.0.0.9',
-    remotePort: 6881,
-    localAddress: '127.0.0.1',
-    localPort: 6881,
-    write: () => true,
-    writev: (chunks, flushed) => held.push({ chunks, flushed }) > 0,
-    onData: () => {},
-    onDrain: () => {},
-    onClose: () => {},
-    pause: () => {},
-    resume: () => {},
-    end: () => {},
-    destroy: () => {},
-  };
+  const stream = fakeStream((chunks, flushed) => held.push({ chunks, flushed }) > 0);
+
   const session = new PeerSession(
     stream,
     clock,
