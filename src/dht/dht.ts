@@ -1,17 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { type BDict, decode, type Encodable, encode } from '../codec/bencode.js';
-import {
-  decodeCompactNodes,
-  decodeCompactPeers,
-  encodeCompactAddress,
-  encodeCompactNodes,
-  encodeCompactPeers,
-  ipFamily,
-  type NodeContact,
-  type PeerEndpoint,
-} from '../codec/compact.js';
-import { ShoalError } from '../errors.js';
-import type { Runtime, TimerHandle, UdpRemote, UdpSocket } from '../runtime/runtime.js';
+import { decodeCompactPeers, type NodeContact, type PeerEndpoint } from '../codec/compact.js';
+import { hasCode } from '../errors.js';
+import type { DatagramChannel } from '../net/datagram-mux.js';
+import type { Runtime, TimerHandle, UdpSocket } from '../runtime/runtime.js';
 import { IpRateLimiter } from '../shared/ip-rate-limiter.js';
 import {
   type DhtItem,
@@ -24,23 +16,14 @@ import {
   signMutable,
   verifyMutable,
 } from './bep44.js';
-import {
-  bytesField,
-  decodeKrpc,
-  encodeError,
-  encodeQuery,
-  encodeResponse,
-  idField,
-  intField,
-  KrpcError,
-  KrpcErrorCode,
-  type KrpcMessage,
-  MAX_KRPC_BYTES,
-} from './krpc.js';
+import { DhtError } from './errors.js';
 import { iterativeLookup, type LookupReply } from './lookup.js';
 import { ID_BYTES, idMatchesIp, isExemptAddress, nodeIdForIp } from './node-id.js';
 import { PeerStore } from './peer-store.js';
+import { loadDhtState, saveDhtState } from './persistence.js';
+import { QueryServer } from './query-server.js';
 import { K, RoutingTable } from './routing-table.js';
+import { KrpcTransactions, type QueryTarget, type RpcCounters } from './rpc.js';
 import { TokenIssuer } from './tokens.js';
 
 /** Settings of a DHT node, with defaults in {@link DEFAULT_DHT_OPTIONS}. */
@@ -91,12 +74,7 @@ export const PUBLIC_BOOTSTRAP = [
   { host: 'router.utorrent.com', port: 6881 },
 ];
 
-/** A DHT operation could not complete. */
-export class DhtError extends ShoalError {
-  constructor(message: string) {
-    super('DHT', message);
-  }
-}
+export { DhtError } from './errors.js';
 
 /** Events of a DHT node. */
 export interface DhtEvents {
@@ -115,22 +93,11 @@ export interface PeerLookup {
   readonly closest: readonly LookupReply[];
 }
 
-interface Pending {
-  resolve: (r: BDict) => void;
-  reject: (e: Error) => void;
-  timer: TimerHandle;
-  host: string;
-  port: number;
-  id?: Buffer;
-}
-
 const CLIENT_VERSION = Buffer.from([0x53, 0x48, 0x00, 0x01]); // "SH" 0.1
 const PEER_TTL_MS = 30 * 60_000;
 const ITEM_TTL_MS = 2 * 60 * 60_000;
 const MAINTENANCE_MS = 60_000;
 const REFRESH_AFTER_MS = 15 * 60_000;
-const SAMPLE_INTERVAL_S = 300;
-const MAX_VALUES_PER_REPLY = 50;
 
 /**
  * A mainline DHT node (BEP 5) with BEP 42 node-id security, BEP 43 read-only mode, BEP 44
@@ -142,25 +109,16 @@ export class Dht extends EventEmitter<DhtEvents> {
   readonly options: DhtOptions;
   readonly table: RoutingTable;
   private socket: UdpSocket | undefined;
-  private readonly pending = new Map<string, Pending>();
+  private rpc!: KrpcTransactions;
+  private server!: QueryServer;
+  private channel!: DatagramChannel;
   private readonly tokens: TokenIssuer;
   private readonly peers: PeerStore;
   private readonly items: ItemStore;
-  private readonly limiter: IpRateLimiter;
   private readonly votes = new Map<string, number>();
   private timers: TimerHandle[] = [];
   private family: 4 | 6 = 4;
   externalIp: string | undefined;
-  readonly counters = {
-    queriesIn: 0,
-    queriesOut: 0,
-    responsesIn: 0,
-    errorsIn: 0,
-    timeouts: 0,
-    rateLimited: 0,
-    dropped: 0,
-  };
-  readonly queriesByType = new Map<string, number>();
 
   private constructor(
     private readonly runtime: Runtime,
@@ -169,6 +127,7 @@ export class Dht extends EventEmitter<DhtEvents> {
   ) {
     super();
     this.options = { ...DEFAULT_DHT_OPTIONS, ...options };
+    this.family = this.options.host.includes(':') ? 6 : 4;
     const now = () => runtime.clock.now();
     this.table = new RoutingTable(id, now);
     this.tokens = new TokenIssuer(runtime.random, now);
@@ -181,30 +140,87 @@ export class Dht extends EventEmitter<DhtEvents> {
       runtime.random,
     );
     this.items = new ItemStore(this.options.maxItems, ITEM_TTL_MS);
-    this.limiter = new IpRateLimiter(
-      runtime.clock,
-      this.options.ratePerSecond,
-      this.options.rateBurst,
-    );
   }
 
-  /** Binds the UDP socket, restores saved state, and bootstraps in the background. */
-  static async start(runtime: Runtime, options: Partial<DhtOptions> = {}): Promise<Dht> {
-    const saved = options.statePath ? await loadState(runtime, options.statePath) : undefined;
+  /** Puts the node on the network: queries and replies go through `channel`. */
+  private attach(channel: DatagramChannel): void {
+    const runtime = this.runtime;
+    this.channel = channel;
+    this.rpc = new KrpcTransactions({
+      channel,
+      random: runtime.random,
+      timers: runtime.timers,
+      queryTimeoutMs: this.options.queryTimeoutMs,
+      readOnly: this.options.readOnly,
+      clientVersion: CLIENT_VERSION,
+      id: () => this.id,
+      events: {
+        query: (q) => this.server.handle(q),
+        responded: (nodeId, host, port) => {
+          const outcome = this.table.insert({ id: nodeId, host, port }, true);
+          if (outcome.kind === 'full') void this.pingQuestionable(outcome.ping);
+        },
+        timedOut: (nodeId) => this.table.failed(nodeId),
+        sawExternalIp: (compact) => this.voteExternalIp(compact),
+      },
+    });
+    this.server = new QueryServer({
+      table: this.table,
+      limiter: new IpRateLimiter(runtime.clock, this.options.ratePerSecond, this.options.rateBurst),
+      counters: this.rpc.counters,
+      readOnly: this.options.readOnly,
+      clientVersion: CLIENT_VERSION,
+      context: () => ({
+        table: this.table,
+        tokens: this.tokens,
+        peers: this.peers,
+        items: this.items,
+        family: this.family,
+        enforceNodeId: this.options.enforceNodeId,
+        now: runtime.clock.now(),
+        announced: (infoHash, peer) => this.emit('announce', infoHash, peer),
+      }),
+      send: (packet, host, port) => this.send(packet, host, port),
+      pingQuestionable: (node) => void this.pingQuestionable(node),
+    });
+  }
+
+  /**
+   * Starts a node: restores saved state and starts maintenance. It uses `channel` (a channel of
+   * the node's shared UDP socket) when given, else binds a socket of its own.
+   */
+  static async start(
+    runtime: Runtime,
+    options: Partial<DhtOptions> = {},
+    channel?: DatagramChannel,
+  ): Promise<Dht> {
+    const saved = options.statePath ? await loadDhtState(runtime.fs, options.statePath) : undefined;
     const id = options.id ?? saved?.id ?? runtime.random.bytes(ID_BYTES);
     const dht = new Dht(runtime, options, id);
-    const host = dht.options.host;
-    dht.family = host.includes(':') ? 6 : 4;
-    dht.socket = await runtime.udp.bind({
-      port: dht.options.port,
-      host,
-      family: dht.family === 6 ? 'IPv6' : 'IPv4',
-    });
-    dht.socket.onMessage((data, from) => dht.onPacket(data, from));
-    dht.socket.onError((e) => dht.emit('warning', `DHT socket: ${e.message}`));
+    if (channel) dht.attach(channel);
+    else {
+      const socket = await runtime.udp.bind({
+        port: dht.options.port,
+        host: dht.options.host,
+        family: dht.family === 6 ? 'IPv6' : 'IPv4',
+      });
+      socket.onError((e) => dht.emit('warning', `DHT socket: ${e.message}`));
+      dht.socket = socket;
+      dht.attach(socket);
+    }
     for (const n of saved?.nodes ?? []) dht.table.insert(n, false);
     dht.timers.push(runtime.timers.setInterval(() => void dht.maintain(), MAINTENANCE_MS));
     return dht;
+  }
+
+  /** Counts of the KRPC traffic. */
+  get counters(): RpcCounters {
+    return this.rpc.counters;
+  }
+
+  /** Queries received, by type. */
+  get queriesByType(): ReadonlyMap<string, number> {
+    return this.server.queriesByType;
   }
 
   /** Our node id. */
@@ -214,7 +230,7 @@ export class Dht extends EventEmitter<DhtEvents> {
 
   /** The UDP port we answer on. */
   get port(): number {
-    return this.socket?.address().port ?? 0;
+    return this.channel.address().port;
   }
 
   /** Joins the network: a lookup of our own id through the bootstrap nodes and saved contacts. */
@@ -228,8 +244,7 @@ export class Dht extends EventEmitter<DhtEvents> {
             seeds.push({ id: Buffer.from(id), host: b.host, port: b.port });
         })
         .catch((e: Error) => {
-          if (e instanceof ShoalError && e.code === 'EGRESS_DENIED')
-            this.emit('warning', e.message);
+          if (hasCode(e, 'EGRESS_DENIED')) this.emit('warning', e.message);
         }),
     );
     await Promise.all(pings);
@@ -397,15 +412,11 @@ export class Dht extends EventEmitter<DhtEvents> {
     };
   }
 
-  /** Saves state and closes the socket. */
+  /** Saves state and closes the socket (if the DHT has its own). */
   async stop(): Promise<void> {
     for (const t of this.timers) t.cancel();
     this.timers = [];
-    for (const p of this.pending.values()) {
-      p.timer.cancel();
-      p.reject(new DhtError('DHT stopped'));
-    }
-    this.pending.clear();
+    this.rpc.close();
     await this.saveState();
     await this.socket?.close();
     this.socket = undefined;
@@ -461,332 +472,14 @@ export class Dht extends EventEmitter<DhtEvents> {
     return results.filter(Boolean).length;
   }
 
-  // ----------------------------------------------------------------- outgoing queries
-
   /** Sends one query and resolves with the response body. */
-  query(
-    to: { host: string; port: number; id?: Buffer },
-    q: string,
-    a: Record<string, Encodable | undefined>,
-  ): Promise<BDict> {
-    return new Promise((resolve, reject) => {
-      if (!this.socket) {
-        reject(new DhtError('DHT is not running'));
-        return;
-      }
-      let t: Buffer;
-      do t = this.runtime.random.bytes(2);
-      while (this.pending.has(t.toString('hex')));
-      const key = t.toString('hex');
-      const packet = encodeQuery(
-        t,
-        q,
-        { ...a, id: this.id },
-        this.options.readOnly,
-        CLIENT_VERSION,
-      );
-      try {
-        this.socket.send(packet, to.port, to.host);
-      } catch (error) {
-        reject(error as Error);
-        return;
-      }
-      this.counters.queriesOut++;
-      const timer = this.runtime.timers.setTimeout(() => {
-        this.pending.delete(key);
-        this.counters.timeouts++;
-        if (to.id) this.table.failed(to.id);
-        reject(new DhtError(`${to.host}:${to.port} did not answer ${q}`));
-      }, this.options.queryTimeoutMs);
-      this.pending.set(key, {
-        resolve,
-        reject,
-        timer,
-        host: to.host,
-        port: to.port,
-        ...(to.id && { id: to.id }),
-      });
-    });
-  }
-
-  // ----------------------------------------------------------------- incoming
-
-  private onPacket(data: Buffer, from: UdpRemote): void {
-    const host = from.address.startsWith('::ffff:') ? from.address.slice(7) : from.address;
-    let msg: KrpcMessage;
-    try {
-      msg = decodeKrpc(data);
-    } catch {
-      this.counters.dropped++;
-      return;
-    }
-    if (msg.y === 'q') {
-      this.onQuery(msg, data.length, host, from.port);
-      return;
-    }
-    const key = Buffer.from(msg.t).toString('hex');
-    const p = this.pending.get(key);
-    // A reply must come from the address we asked, or it is ignored (spoofing, stray packets).
-    const asked = p?.host === 'localhost' ? '127.0.0.1' : p?.host;
-    if (!p || asked !== host || p.port !== from.port) {
-      this.counters.dropped++;
-      return;
-    }
-    this.pending.delete(key);
-    p.timer.cancel();
-    if (msg.ip) this.voteExternalIp(msg.ip);
-    if (msg.y === 'e') {
-      this.counters.errorsIn++;
-      p.reject(new DhtError(`${host}:${from.port} answered error ${msg.code}: ${msg.message}`));
-      return;
-    }
-    this.counters.responsesIn++;
-    const id = msg.r.get('id');
-    if (id instanceof Uint8Array && id.length === ID_BYTES) {
-      const outcome = this.table.insert({ id: Buffer.from(id), host, port: from.port }, true);
-      if (outcome.kind === 'full') void this.pingQuestionable(outcome.ping);
-    }
-    p.resolve(msg.r);
-  }
-
-  private onQuery(
-    msg: Extract<KrpcMessage, { y: 'q' }>,
-    requestBytes: number,
-    host: string,
-    port: number,
-  ): void {
-    this.counters.queriesIn++;
-    this.queriesByType.set(msg.q, (this.queriesByType.get(msg.q) ?? 0) + 1);
-    if (this.options.readOnly) return; // BEP 43: read-only nodes answer nothing
-    if (!this.limiter.allow(host)) {
-      this.counters.rateLimited++;
-      return;
-    }
-    const ip = encodeCompactAddress(host, port);
-    const reply = (body: Record<string, Encodable | undefined>) => {
-      let r = body;
-      let packet = encodeResponse(msg.t, { ...r, id: this.id }, ip, CLIENT_VERSION);
-      // Never answer an address we have not verified with much more than it sent us.
-      const verified = this.isVerified(msg.a.get('id'), host, port);
-      const cap = verified ? MAX_KRPC_BYTES : Math.max(4 * requestBytes, 128);
-      if (packet.length > cap && Array.isArray(r.values)) {
-        let values = r.values as Encodable[];
-        while (packet.length > cap && values.length > 0) {
-          values = values.slice(0, Math.floor(values.length / 2));
-          packet = encodeResponse(
-            msg.t,
-            { ...r, values: values.length > 0 ? values : undefined, id: this.id },
-            ip,
-            CLIENT_VERSION,
-          );
-        }
-      }
-      // Then give up the node lists, IPv6 first: the asker can learn those elsewhere.
-      for (const drop of ['nodes6', 'nodes'] as const) {
-        if (packet.length <= cap || r[drop] === undefined) continue;
-        r = { ...r, [drop]: undefined };
-        packet = encodeResponse(msg.t, { ...r, id: this.id }, ip, CLIENT_VERSION);
-      }
-      // A BEP 44 value (up to 1000 bytes) cannot be cut down and is what the asker came for:
-      // it goes out without node lists even to an unverified address, or a fresh node (every
-      // `shoal dht get`, any other client) could never fetch an item of more than ~250 bytes.
-      if (packet.length > cap && r.v === undefined) return;
-      this.send(packet, host, port);
-    };
-    const fail = (code: number, message: string) =>
-      this.send(encodeError(msg.t, code, message, ip), host, port);
-    try {
-      const senderId = idField(msg.a, 'id');
-      if (!msg.readOnly) {
-        const outcome = this.table.insert({ id: senderId, host, port }, false);
-        if (outcome.kind === 'full') void this.pingQuestionable(outcome.ping);
-      }
-      this.handleQuery(msg, senderId, host, port, reply, fail);
-    } catch (error) {
-      if (error instanceof KrpcError) fail(KrpcErrorCode.protocol, error.message);
-      else fail(KrpcErrorCode.server, 'server error');
-    }
-  }
-
-  private handleQuery(
-    msg: Extract<KrpcMessage, { y: 'q' }>,
-    senderId: Buffer,
-    host: string,
-    port: number,
-    reply: (r: Record<string, Encodable | undefined>) => void,
-    fail: (code: number, message: string) => void,
-  ): void {
-    const a = msg.a;
-    const now = this.runtime.clock.now();
-    const nodesFor = (target: Uint8Array, want?: BDict) => {
-      const closest = this.table.closest(target, K);
-      const wantList = want?.get('want');
-      const wants = Array.isArray(wantList)
-        ? wantList.map((w) => (w instanceof Uint8Array ? Buffer.from(w).toString() : ''))
-        : [];
-      const v4 = wants.length === 0 ? this.family === 4 : wants.includes('n4');
-      const v6 = wants.length === 0 ? this.family === 6 : wants.includes('n6');
-      return {
-        ...(v4 && { nodes: encodeCompactNodes(closest, 4) }),
-        ...(v6 && { nodes6: encodeCompactNodes(closest, 6) }),
-      };
-    };
-    switch (msg.q) {
-      case 'ping':
-        reply({});
-        return;
-      case 'find_node':
-        reply(nodesFor(idField(a, 'target'), a));
-        return;
-      case 'get_peers': {
-        const infoHash = idField(a, 'info_hash');
-        const found = this.peers.get(infoHash, MAX_VALUES_PER_REPLY, now);
-        const family = ipFamily(host) === 6 ? 6 : 4;
-        const values = found
-          .filter((p) => ipFamily(p.host) === family)
-          .map((p) => encodeCompactPeers([p], family));
-        reply({
-          token: this.tokens.issue(host),
-          ...(values.length > 0 && { values }),
-          ...nodesFor(infoHash, a),
-        });
-        return;
-      }
-      case 'announce_peer': {
-        const infoHash = idField(a, 'info_hash');
-        const token = bytesField(a, 'token');
-        if (!token || !this.tokens.valid(token, host)) {
-          fail(KrpcErrorCode.protocol, 'bad token');
-          return;
-        }
-        if (this.options.enforceNodeId && !idMatchesIp(senderId, host)) {
-          fail(KrpcErrorCode.protocol, 'node id does not match your address (BEP 42)');
-          return;
-        }
-        const implied = intField(a, 'implied_port') === 1;
-        const peerPort = implied ? port : intField(a, 'port');
-        if (peerPort === undefined || peerPort <= 0 || peerPort > 65535) {
-          fail(KrpcErrorCode.protocol, 'bad port');
-          return;
-        }
-        const peer = { host, port: peerPort };
-        this.peers.add(infoHash, peer, intField(a, 'seed') === 1, now);
-        this.emit('announce', infoHash, peer);
-        reply({});
-        return;
-      }
-      case 'get': {
-        const target = idField(a, 'target');
-        const item = this.items.get(target, now);
-        const seq = intField(a, 'seq');
-        const r: Record<string, Encodable | undefined> = {
-          token: this.tokens.issue(host),
-          ...nodesFor(target, a),
-        };
-        if (item && !(seq !== undefined && item.seq !== undefined && item.seq <= seq)) {
-          r.v = decode(item.v) as Encodable;
-          if (item.k) {
-            r.k = item.k;
-            r.sig = item.sig;
-            r.seq = item.seq;
-          }
-        } else if (item?.seq !== undefined) {
-          r.seq = item.seq;
-        }
-        reply(r);
-        return;
-      }
-      case 'put': {
-        this.handlePut(a, host, now, reply, fail);
-        return;
-      }
-      case 'sample_infohashes': {
-        const target = idField(a, 'target');
-        const { samples, total } = this.peers.sample(20);
-        reply({
-          interval: SAMPLE_INTERVAL_S,
-          num: total,
-          samples: Buffer.concat(samples),
-          ...nodesFor(target, a),
-        });
-        return;
-      }
-      default:
-        fail(KrpcErrorCode.methodUnknown, `method ${msg.q.slice(0, 32)} unknown`);
-    }
-  }
-
-  private handlePut(
-    a: BDict,
-    host: string,
-    now: number,
-    reply: (r: Record<string, Encodable | undefined>) => void,
-    fail: (code: number, message: string) => void,
-  ): void {
-    const token = bytesField(a, 'token');
-    if (!token || !this.tokens.valid(token, host)) {
-      fail(KrpcErrorCode.protocol, 'bad token');
-      return;
-    }
-    const rawV = a.get('v');
-    if (rawV === undefined) {
-      fail(KrpcErrorCode.protocol, 'put without v');
-      return;
-    }
-    const v = encode(rawV as Encodable);
-    if (v.length > MAX_VALUE_BYTES) {
-      fail(KrpcErrorCode.messageTooBig, 'message (v field) too big');
-      return;
-    }
-    const k = bytesField(a, 'k');
-    if (!k) {
-      this.items.set(immutableTarget(v), { v }, now);
-      reply({});
-      return;
-    }
-    const salt = bytesField(a, 'salt');
-    if (salt && salt.length > MAX_SALT_BYTES) {
-      fail(KrpcErrorCode.saltTooBig, 'salt (salt field) too big');
-      return;
-    }
-    const seq = intField(a, 'seq');
-    const sig = bytesField(a, 'sig');
-    const item: DhtItem = {
-      v,
-      k,
-      ...(sig && { sig }),
-      ...(seq !== undefined && { seq }),
-      ...(salt && salt.length > 0 && { salt }),
-    };
-    if (!verifyMutable(item)) {
-      fail(KrpcErrorCode.invalidSignature, 'invalid signature');
-      return;
-    }
-    const target = mutableTarget(k, salt);
-    const existing = this.items.get(target, now);
-    const cas = intField(a, 'cas');
-    if (existing?.seq !== undefined && cas !== undefined && cas !== existing.seq) {
-      fail(KrpcErrorCode.casMismatch, 'the CAS hash mismatched, re-read value and try again');
-      return;
-    }
-    if (existing?.seq !== undefined && seq! < existing.seq) {
-      fail(KrpcErrorCode.seqTooLow, 'sequence number less than current');
-      return;
-    }
-    this.items.set(target, item, now);
-    reply({});
-  }
-
-  /** True when the sender is in our table at this very address and has answered us before. */
-  private isVerified(id: unknown, host: string, port: number): boolean {
-    if (!(id instanceof Uint8Array) || id.length !== ID_BYTES) return false;
-    const n = this.table.get(id);
-    return n?.responded === true && n.host === host && n.port === port;
+  query(to: QueryTarget, q: string, a: Record<string, Encodable | undefined>): Promise<BDict> {
+    return this.rpc.query(to, q, a);
   }
 
   private send(packet: Buffer, host: string, port: number): void {
     try {
-      this.socket?.send(packet, port, host);
+      this.rpc.send(packet, host, port);
     } catch (error) {
       this.emit('warning', (error as Error).message);
     }
@@ -835,15 +528,10 @@ export class Dht extends EventEmitter<DhtEvents> {
 
   private async saveState(): Promise<void> {
     if (!this.options.statePath) return;
-    const nodes = this.table.all();
-    const state = encode({
+    await saveDhtState(this.runtime.fs, this.options.statePath, {
       id: this.id,
-      nodes: encodeCompactNodes(nodes, 4),
-      nodes6: encodeCompactNodes(nodes, 6),
-    });
-    await this.runtime.fs
-      .writeFileAtomic(this.options.statePath, state)
-      .catch((e: Error) => this.emit('warning', `cannot save DHT state: ${e.message}`));
+      nodes: this.table.all(),
+    }).catch((e: Error) => this.emit('warning', `cannot save DHT state: ${e.message}`));
   }
 }
 
@@ -865,23 +553,4 @@ function itemFromReply(r: BDict, salt?: Buffer): DhtItem | undefined {
 function validItem(target: Buffer, item: DhtItem): boolean {
   if (!item.k) return immutableTarget(item.v).equals(target);
   return mutableTarget(item.k, item.salt).equals(target) && verifyMutable(item);
-}
-
-async function loadState(
-  runtime: Runtime,
-  path: string,
-): Promise<{ id: Buffer; nodes: NodeContact[] } | undefined> {
-  try {
-    const root = decode(await runtime.fs.readFile(path));
-    if (!(root instanceof Map)) return undefined;
-    const id = root.get('id');
-    const nodes = root.get('nodes');
-    if (!(id instanceof Uint8Array) || id.length !== ID_BYTES) return undefined;
-    return {
-      id: Buffer.from(id),
-      nodes: nodes instanceof Uint8Array ? decodeCompactNodes(nodes, 4) : [],
-    };
-  } catch {
-    return undefined;
-  }
 }
