@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   IO: 'a socket or file operation failed at the OS level',
   EGRESS_DENIED: 'the egress policy refused a destination',
   LISTEN_FAILED: 'a port could not be listened on',
+  STOPPED: 'the component was stopped while work was asked of it',
   // codecs and metainfo
   BENCODE_INVALID: 'malformed or over-limit bencode',
   METAINFO_INVALID: 'a torrent file that is malformed or inconsistent',

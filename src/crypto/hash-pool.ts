@@ -1,5 +1,5 @@
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { realWorkers, type WorkerFactory, type WorkerHandle } from '../runtime/workers.js';
+import { HashPoolClosedError } from './errors.js';
 import type { HashJob, HashJobResult, PieceHasher } from './hash-job.js';
 
 interface Pending {
@@ -14,26 +14,34 @@ interface Pending {
  * transferred, not copied, both ways.
  */
 export class HashPool implements PieceHasher {
-  private readonly workers: { worker: Worker; busy: number }[] = [];
+  private readonly workers: { worker: WorkerHandle; busy: number }[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private closed = false;
 
+  readonly size: number;
+
   /** `size` defaults to the number of cores the process may use. Workers start on first use. */
-  constructor(readonly size: number = availableParallelism()) {}
+  constructor(
+    size?: number,
+    private readonly threads: WorkerFactory = realWorkers,
+  ) {
+    this.size = size ?? threads.parallelism;
+  }
 
   private start(): void {
     for (let i = 0; i < Math.max(1, this.size); i++) {
-      const worker = new Worker(new URL('./hash-worker.js', import.meta.url));
+      const worker = this.threads.spawn(new URL('./hash-worker.js', import.meta.url));
       const slot = { worker, busy: 0 };
-      worker.on('message', (m: { id: number; result: HashJobResult }) => {
+      worker.onMessage((message) => {
+        const m = message as { id: number; result: HashJobResult };
         slot.busy--;
         if (slot.busy === 0) worker.unref();
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
         p?.resolve(m.result);
       });
-      worker.on('error', (error) => this.failAll(error));
+      worker.onError((error) => this.failAll(error));
       worker.unref();
       this.workers.push(slot);
     }
@@ -41,7 +49,7 @@ export class HashPool implements PieceHasher {
 
   /** Hashes `job` on a worker; `job.buffer` is unusable until the result hands it back. */
   run(job: HashJob): Promise<HashJobResult> {
-    if (this.closed) return Promise.reject(new Error('hash pool is closed'));
+    if (this.closed) return Promise.reject(new HashPoolClosedError());
     if (this.workers.length === 0) this.start();
     const slot = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
@@ -56,7 +64,7 @@ export class HashPool implements PieceHasher {
   /** Stops every worker; pending jobs fail. */
   async close(): Promise<void> {
     this.closed = true;
-    this.failAll(new Error('hash pool closed'));
+    this.failAll(new HashPoolClosedError());
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 

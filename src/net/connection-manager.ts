@@ -177,19 +177,24 @@ export class ConnectionManager {
    */
   beginDial(host: string, port: number): DialPermit {
     const h = normalizeHost(host);
+    const key = `${h}:${port}`;
+    const now = this.clock.now();
     const refusal: RefusalReason | undefined = this.stopped
       ? 'stopped'
       : this.bans.has(h)
         ? 'banned'
         : this.halfOpen >= this.limits.maxHalfOpen
           ? 'half-open-limit'
-          : (this.backoff.get(`${h}:${port}`)?.retryAt ?? 0) > this.clock.now()
+          : (this.backoff.get(key)?.retryAt ?? 0) > now
             ? 'backoff'
             : this.admissionProblem(h);
     if (refusal) {
       this.counters.refused[refusal]++;
       throw new ConnectionRefusedError(refusal, host);
     }
+    // Whatever happens, the address is not dialled again for a while.
+    const b = this.backoffEntry(key);
+    b.retryAt = now + redialWait(b.failures);
     this.halfOpen++;
     let settled = false;
     const settle = () => {
@@ -218,30 +223,21 @@ export class ConnectionManager {
    * dial, up to about 10 minutes.
    */
   dialFailed(host: string, port: number): void {
-    const key = `${normalizeHost(host)}:${port}`;
-    const b = this.backoff.get(key) ?? { failures: 0, retryAt: 0 };
-    this.backoff.delete(key);
+    const b = this.backoffEntry(`${normalizeHost(host)}:${port}`);
     b.failures++;
     b.retryAt = Math.max(b.retryAt, this.clock.now() + redialWait(b.failures));
-    this.backoff.set(key, b);
-    if (this.backoff.size > this.limits.maxBackoffEntries)
-      this.backoff.delete(this.backoff.keys().next().value!);
   }
 
   /** Keeps `host:port` from being dialled for `ms` (a seed met while seeding, say). */
   postpone(host: string, port: number, ms: number): void {
-    const key = `${normalizeHost(host)}:${port}`;
-    const b = this.backoff.get(key) ?? { failures: 0, retryAt: 0 };
-    this.backoff.delete(key);
+    const b = this.backoffEntry(`${normalizeHost(host)}:${port}`);
     b.retryAt = Math.max(b.retryAt, this.clock.now() + ms);
-    this.backoff.set(key, b);
-    if (this.backoff.size > this.limits.maxBackoffEntries)
-      this.backoff.delete(this.backoff.keys().next().value!);
   }
 
   /** The peer at `host:port` completed a handshake: its failures are forgiven. */
   dialSucceeded(host: string, port: number): void {
-    this.backoff.delete(`${normalizeHost(host)}:${port}`);
+    const b = this.backoff.get(`${normalizeHost(host)}:${port}`);
+    if (b) b.failures = 0;
   }
 
   /** When `host:port` may be dialled again (0 when it may now). */
@@ -271,6 +267,16 @@ export class ConnectionManager {
   stop(): void {
     this.stopped = true;
     for (const s of [...this.open]) s.destroy();
+  }
+
+  /** The back-off entry of `key`, made the most recently used (the table is an LRU). */
+  private backoffEntry(key: string): Backoff {
+    const b = this.backoff.get(key) ?? { failures: 0, retryAt: 0 };
+    this.backoff.delete(key);
+    this.backoff.set(key, b);
+    if (this.backoff.size > this.limits.maxBackoffEntries)
+      this.backoff.delete(this.backoff.keys().next().value!);
+    return b;
   }
 
   private admissionProblem(host: string): RefusalReason | undefined {

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ShoalError } from '../errors.js';
+import { DEFAULT_CONNECTION_LIMITS } from '../net/connection-manager.js';
 import type { FileSystem } from '../runtime/runtime.js';
 import { DEFAULT_SWARM_OPTIONS } from '../swarm/torrent.js';
 
@@ -15,6 +16,10 @@ export interface NodeConfig {
   /** Address to listen on. */
   readonly host: string;
   readonly maxPeersPerTorrent: number;
+  /** Connections open at once, node-wide. */
+  readonly maxConnections: number;
+  /** Connections open at once with one IP address, node-wide. */
+  readonly maxConnectionsPerIp: number;
   readonly uploadSlots: number;
   /** Bytes per second for the whole node, 0 = unlimited. */
   readonly uploadLimit: number;
@@ -53,6 +58,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig 
     port: 6881,
     host: '0.0.0.0',
     maxPeersPerTorrent: DEFAULT_SWARM_OPTIONS.maxPeers,
+    maxConnections: DEFAULT_CONNECTION_LIMITS.maxConnections,
+    maxConnectionsPerIp: DEFAULT_CONNECTION_LIMITS.maxPerIp,
     uploadSlots: DEFAULT_SWARM_OPTIONS.uploadSlots,
     uploadLimit: 0,
     downloadLimit: 0,

@@ -9,13 +9,23 @@ import { ShoalError } from '../errors.js';
 import { type MagnetLink, type PeerAddress, parsePeer } from '../metainfo/magnet.js';
 import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
-import type { ByteStream, Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
+import { ConnectionManager } from '../net/connection-manager.js';
+import {
+  type DatagramChannel,
+  DatagramMux,
+  isKrpcDatagram,
+  isUdpTrackerReply,
+} from '../net/datagram-mux.js';
+import { Dialer } from '../net/dialer.js';
+import { InboundDemux } from '../net/inbound-demux.js';
+import { TcpTransport } from '../net/transport.js';
+import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
-import { decodeHandshake, HANDSHAKE_BYTES } from '../wire/handshake.js';
+import { BitTorrentInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
 import { Library } from './library.js';
 
@@ -54,16 +64,22 @@ export class DuplicateTorrentError extends ShoalError {
 const CLIENT_PREFIX = '-SH0010-';
 
 /**
- * A shoal node: one listening port, one hashing pool, node-wide rate limits and bans, and the
- * torrents it runs. Incoming connections are matched to torrents by the info-hash in their
- * handshake.
+ * A shoal node: one listening port (TCP) and one UDP socket on the same port number, one
+ * connection manager, one hashing pool, node-wide rate limits, and the engines it composes —
+ * torrents, the DHT, trackers, local discovery. Incoming connections go through the connection
+ * manager to the inbound demultiplexer, which hands each to the protocol its first bytes
+ * belong to (BitTorrent today).
  */
 export class Node extends EventEmitter<NodeEvents> {
   readonly peerId: Buffer;
   readonly library: Library;
   private readonly torrents = new Map<string, Torrent>();
   private readonly byHandshakeHash = new Map<string, Torrent>();
-  private readonly banned = new Set<string>();
+  /** Every connection of the node, whatever protocol: limits, bans, back-off. */
+  readonly connections: ConnectionManager;
+  /** Protocols spoken on the listening port, told apart by their first bytes. */
+  readonly inbound = new InboundDemux();
+  private readonly dialer: Dialer;
   private readonly pool: PieceHasher;
   /** The worker pool this node created (and so closes); none when a hasher was given. */
   private readonly ownPool: HashPool | undefined;
@@ -72,6 +88,7 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly announcers = new Map<string, Announcer>();
   private udpTrackers: UdpTrackerClient | undefined;
   private server: TcpServer | undefined;
+  private datagrams: DatagramMux | undefined;
   private dht: Dht | undefined;
   private lsd: LocalDiscovery | undefined;
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
@@ -93,6 +110,19 @@ export class Node extends EventEmitter<NodeEvents> {
     this.pool = hasher ?? this.ownPool!;
     this.globalUpload = new TokenBucket(runtime.clock, config.uploadLimit);
     this.globalDownload = new TokenBucket(runtime.clock, config.downloadLimit);
+    this.connections = new ConnectionManager(runtime.clock, runtime.timers, {
+      maxConnections: config.maxConnections,
+      maxPerIp: config.maxConnectionsPerIp,
+    });
+    const anyHost = config.host === '0.0.0.0' || config.host === '::';
+    this.dialer = new Dialer({
+      connections: this.connections,
+      transports: [new TcpTransport(runtime)],
+      ...(!anyHost && { localAddress: config.host }),
+    });
+    this.inbound.register(
+      new BitTorrentInbound((hash) => this.byHandshakeHash.get(hash), this.connections),
+    );
   }
 
   /**
@@ -103,14 +133,25 @@ export class Node extends EventEmitter<NodeEvents> {
     const node = new Node(runtime, config, hasher);
     await runtime.fs.mkdir(config.dataDir);
     try {
-      node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) =>
-        node.onConnection(s),
-      );
-      node.udpTrackers = await UdpTrackerClient.open(runtime, {
-        firstTimeoutMs: config.udpTrackerTimeoutMs,
-        host: config.host,
+      node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) => {
+        const stream = node.connections.accept(s, 'tcp');
+        if (stream) node.inbound.handle(stream);
       });
-      if (config.dht) node.dht = await node.startDht();
+      // One UDP socket on the same port number (any free port if that one is taken), shared by
+      // the DHT and the UDP tracker client.
+      const family = config.host.includes(':') ? 'IPv6' : 'IPv4';
+      node.datagrams = await DatagramMux.bind(runtime.udp, {
+        port: node.port,
+        host: config.host,
+        family,
+      }).catch(() => DatagramMux.bind(runtime.udp, { port: 0, host: config.host, family }));
+      const dhtChannel = node.datagrams.channel('dht', isKrpcDatagram);
+      node.udpTrackers = UdpTrackerClient.over(
+        runtime,
+        node.datagrams.channel('udp-tracker', isUdpTrackerReply),
+        { firstTimeoutMs: config.udpTrackerTimeoutMs },
+      );
+      if (config.dht) node.dht = await node.startDht(dhtChannel);
       if (config.lsd) {
         node.lsd = await LocalDiscovery.start(runtime, {
           listenPort: () => node.port,
@@ -120,7 +161,7 @@ export class Node extends EventEmitter<NodeEvents> {
         });
       }
     } catch (error) {
-      await node.udpTrackers?.close();
+      await node.datagrams?.close();
       await node.server?.close();
       await node.ownPool?.close();
       throw new ShoalError(
@@ -132,8 +173,8 @@ export class Node extends EventEmitter<NodeEvents> {
     return node;
   }
 
-  /** Starts the DHT on the TCP port's number (or any port if taken) and bootstraps it. */
-  private async startDht(): Promise<Dht> {
+  /** Starts the DHT on the node's UDP socket and bootstraps it. */
+  private async startDht(channel: DatagramChannel): Promise<Dht> {
     const bootstrap = this.config.dhtBootstrap.map((text) => {
       try {
         return parsePeer(text);
@@ -146,9 +187,7 @@ export class Node extends EventEmitter<NodeEvents> {
       bootstrap,
       statePath: join(this.config.dataDir, 'dht.state'),
     };
-    const dht = await Dht.start(this.runtime, { ...options, port: this.port }).catch(() =>
-      Dht.start(this.runtime, { ...options, port: 0 }),
-    );
+    const dht = await Dht.start(this.runtime, options, channel);
     dht.on('warning', (w) => this.emit('warning', `DHT: ${w}`, undefined));
     this.dhtReady = dht.bootstrap().catch(() => 0);
     return dht;
@@ -197,7 +236,8 @@ export class Node extends EventEmitter<NodeEvents> {
         pool: this.pool,
         peerId: this.peerId,
         listenPort: () => this.port,
-        localAddress: this.config.host,
+        dialer: this.dialer,
+        connections: this.connections,
         ...(this.dht && {
           dht: {
             port: () => this.dht?.port ?? 0,
@@ -207,7 +247,6 @@ export class Node extends EventEmitter<NodeEvents> {
         }),
         globalUpload: this.globalUpload,
         globalDownload: this.globalDownload,
-        banned: this.banned,
       },
       {
         downloadDir,
@@ -402,34 +441,9 @@ export class Node extends EventEmitter<NodeEvents> {
     await this.dht?.stop();
     await this.lsd?.stop();
     await this.udpTrackers?.close();
+    await this.datagrams?.close();
+    this.connections.stop();
     await this.server?.close();
     await this.ownPool?.close();
-  }
-
-  private onConnection(stream: ByteStream): void {
-    if (this.stopped || this.banned.has(stream.remoteAddress)) {
-      stream.destroy();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const timer = this.runtime.timers.setTimeout(() => stream.destroy(), 10_000);
-    stream.onClose(() => timer.cancel());
-    stream.onData((chunk) => {
-      chunks.push(Buffer.from(chunk)); // the stream lends its chunks only for the call
-      received += chunk.length;
-      if (received < HANDSHAKE_BYTES) return;
-      timer.cancel();
-      const all = Buffer.concat(chunks);
-      let torrent: Torrent | undefined;
-      try {
-        const h = decodeHandshake(all.subarray(0, HANDSHAKE_BYTES));
-        torrent = this.byHandshakeHash.get(Buffer.from(h.infoHash).toString('hex'));
-        if (!torrent) throw new Error('unknown torrent');
-        torrent.attachIncoming(stream, h, all.subarray(HANDSHAKE_BYTES));
-      } catch {
-        stream.destroy();
-      }
-    });
   }
 }

@@ -1,4 +1,5 @@
 import type { PeerEndpoint } from '../codec/compact.js';
+import type { PeerExtension } from '../wire/extended.js';
 import { decodePex, encodePex, PexFlag, type PexPeer } from '../wire/ut-pex.js';
 import type { PeerSession } from './peer-session.js';
 
@@ -13,7 +14,8 @@ interface PexState {
  * minute, which peers we connected to or lost since last time (≤ 50 each), and hands the peers
  * others tell us about to `addPeer`. Messages arriving faster than BEP 11 allows are ignored.
  */
-export class PeerExchange {
+export class PeerExchange implements PeerExtension<PeerSession> {
+  readonly name = 'ut_pex';
   private readonly state = new WeakMap<PeerSession, PexState>();
 
   constructor(
@@ -35,7 +37,14 @@ export class PeerExchange {
   }
 
   /** Sends due messages to every peer that speaks `ut_pex`. */
-  tick(
+  onTick(sessions: Iterable<PeerSession>): void {
+    this.tick(sessions, (s, payload) => {
+      const id = s.extended?.m.get('ut_pex');
+      if (id) s.wire.sendMessage({ type: 'extended', id, payload });
+    });
+  }
+
+  private tick(
     sessions: Iterable<PeerSession>,
     send: (session: PeerSession, payload: Buffer) => void,
   ): void {

@@ -1,4 +1,5 @@
 import { Bitfield } from '../codec/bitfield.js';
+import type { ConnectionInfo } from '../net/connection.js';
 import type { ByteStream, Clock } from '../runtime/runtime.js';
 import { RateMeter } from '../shared/rate.js';
 import type { ExtendedHandshake } from '../wire/extended.js';
@@ -55,10 +56,11 @@ export class PeerSession {
 
   constructor(
     readonly stream: ByteStream,
+    /** How the connection was made (transport, direction, encryption). */
+    readonly connection: ConnectionInfo,
     clock: Clock,
     handler: PeerWireHandler,
     maxMessageBytes: number,
-    readonly outgoing: boolean,
   ) {
     this.address = `${stream.remoteAddress}:${stream.remotePort}`;
     this.download = new RateMeter(clock);
@@ -96,6 +98,11 @@ export class PeerSession {
             for (const f of callbacks) f();
           };
     if (!this.stream.writev(chunks, flushed)) this.congested = true;
+  }
+
+  /** True when we dialled it. */
+  get outgoing(): boolean {
+    return this.connection.direction === 'outbound';
   }
 
   /** The host part of the remote address (bans are per host). */

@@ -1,4 +1,5 @@
 import { ShoalError } from '../errors.js';
+import type { DatagramChannel } from '../net/datagram-mux.js';
 import type { Runtime, UdpSocket } from '../runtime/runtime.js';
 import type { AnnounceRequest, AnnounceResponse, ScrapeCounts } from './http-messages.js';
 import { TrackerFailure } from './http-messages.js';
@@ -41,10 +42,12 @@ export class UdpTrackerClient {
 
   private constructor(
     private readonly runtime: Runtime,
-    private readonly socket: UdpSocket,
+    private readonly channel: DatagramChannel,
     private readonly options: UdpClientOptions,
+    /** The socket the client bound itself (closed with it); none on a shared socket. */
+    private readonly ownSocket?: UdpSocket,
   ) {
-    socket.onMessage((data) => {
+    channel.onMessage((data) => {
       if (data.length < 8) return;
       const p = this.pending.get(data.readUInt32BE(4));
       if (!p) return;
@@ -54,9 +57,18 @@ export class UdpTrackerClient {
         p.reject(error as Error);
       }
     });
-    socket.onError(() => {});
   }
 
+  /** A client on a channel of the node's shared UDP socket. */
+  static over(
+    runtime: Runtime,
+    channel: DatagramChannel,
+    options: Partial<UdpClientOptions> = {},
+  ): UdpTrackerClient {
+    return new UdpTrackerClient(runtime, channel, timing(options));
+  }
+
+  /** A client on a socket of its own. */
   static async open(
     runtime: Runtime,
     options: Partial<UdpClientOptions> & { host?: string } = {},
@@ -64,16 +76,14 @@ export class UdpTrackerClient {
     // Announce from the listen address, so the tracker records the address peers can reach.
     const host = options.host === '0.0.0.0' || options.host === '::' ? undefined : options.host;
     const socket = await runtime.udp.bind({ port: 0, ...(host !== undefined && { host }) });
-    return new UdpTrackerClient(runtime, socket, {
-      firstTimeoutMs: options.firstTimeoutMs ?? 15_000,
-      retries: options.retries ?? 2,
-    });
+    socket.onError(() => {});
+    return new UdpTrackerClient(runtime, socket, timing(options), socket);
   }
 
   async close(): Promise<void> {
-    for (const p of this.pending.values()) p.reject(new Error('closed'));
+    for (const p of this.pending.values()) p.reject(new TrackerTimeoutError('(client closed)'));
     this.pending.clear();
-    await this.socket.close();
+    await this.ownSocket?.close();
   }
 
   /** Announces to `udp://host:port`. */
@@ -182,7 +192,7 @@ export class UdpTrackerClient {
       };
       const sendOnce = () => {
         try {
-          this.socket.send(packet, port, host);
+          this.channel.send(packet, port, host);
         } catch (error) {
           done();
           reject(error as Error);
@@ -211,4 +221,8 @@ export class UdpTrackerClient {
       sendOnce();
     });
   }
+}
+
+function timing(options: Partial<UdpClientOptions>): UdpClientOptions {
+  return { firstTimeoutMs: options.firstTimeoutMs ?? 15_000, retries: options.retries ?? 2 };
 }

@@ -73,21 +73,37 @@ export function decodeExtendedHandshake(payload: Uint8Array): ExtendedHandshake 
   };
 }
 
-/** Handles the messages of one BEP 10 extension, for a peer of type `P`. */
-export type ExtensionHandler<P> = (peer: P, payload: Uint8Array) => void;
+/**
+ * A BEP 10 extension for peers of type `P` and its lifecycle: what it adds to our extended
+ * handshake, its messages, a periodic tick, and a peer's departure. ut_metadata and ut_pex are
+ * extensions; others (ut_holepunch, …) plug in the same way.
+ */
+export interface PeerExtension<P> {
+  /** The name in the `m` dictionary, e.g. `ut_metadata`. */
+  readonly name: string;
+  /** Fields it adds to our extended handshake. */
+  handshakeFields?(): Partial<ExtendedHandshake>;
+  /** A message for it from `peer`. @throws {WireError} on a malformed one */
+  onMessage(peer: P, payload: Uint8Array): void;
+  /** Called about once a second with the connected peers. */
+  onTick?(peers: Iterable<P>): void;
+  /** `peer` is gone. */
+  onClose?(peer: P): void;
+}
 
 /**
- * Assigns our local message ids to BEP 10 extensions (ut_metadata now; ut_pex and others as
- * later layers plug in) and routes incoming extended messages to their handlers.
+ * Assigns our local message ids to BEP 10 extensions and drives their lifecycle: routes
+ * incoming extended messages to their extension, collects their handshake fields, ticks them
+ * and tells them when a peer leaves.
  */
 export class ExtensionRegistry<P> {
-  private readonly byId = new Map<number, ExtensionHandler<P>>();
+  private readonly byId = new Map<number, PeerExtension<P>>();
   private readonly ids = new Map<string, number>();
 
-  register(name: string, handler: ExtensionHandler<P>): void {
+  register(extension: PeerExtension<P>): void {
     const id = this.byId.size + 1;
-    this.byId.set(id, handler);
-    this.ids.set(name, id);
+    this.byId.set(id, extension);
+    this.ids.set(extension.name, id);
   }
 
   /** Our `m` dictionary. */
@@ -95,8 +111,24 @@ export class ExtensionRegistry<P> {
     return this.ids;
   }
 
-  /** The handler an incoming extended message id is for, if any. */
-  lookup(id: number): ExtensionHandler<P> | undefined {
-    return this.byId.get(id);
+  /** What the extensions add to our extended handshake. */
+  handshakeFields(): Partial<ExtendedHandshake> {
+    let fields: Partial<ExtendedHandshake> = {};
+    for (const e of this.byId.values())
+      if (e.handshakeFields) fields = { ...fields, ...e.handshakeFields() };
+    return fields;
+  }
+
+  /** Hands an extended message (id ≠ 0) to its extension; unknown ids are ignored (BEP 10). */
+  dispatch(peer: P, id: number, payload: Uint8Array): void {
+    this.byId.get(id)?.onMessage(peer, payload);
+  }
+
+  tick(peers: () => Iterable<P>): void {
+    for (const e of this.byId.values()) e.onTick?.(peers());
+  }
+
+  close(peer: P): void {
+    for (const e of this.byId.values()) e.onClose?.(peer);
   }
 }

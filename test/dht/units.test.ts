@@ -128,7 +128,7 @@ test('the routing table splits only its own bucket, keeps 512/256/…/16 then k 
   );
   clock.advance(20 * 60_000);
   const other = { id: Buffer.from(far[1]!.id), host: '10.0.0.10', port: 10 };
-  other.id[19] ^= 2;
+  other.id[19]! ^= 2;
   assert.equal(table.insert(other, true).kind, 'full', 'a stale full bucket asks for a ping');
   assert.ok(table.staleBucketTargets(15 * 60_000, (n) => random.bytes(n)).length > 0);
 });

@@ -578,7 +578,7 @@ export interface ShoalPeerOptions {
 export function startShoal(
   t: TestContext,
   args: readonly string[],
-  options: { netns?: Netns; name?: string } = {},
+  options: { netns?: Netns | undefined; name?: string } = {},
 ): Proc {
   const env: NodeJS.ProcessEnv = { ...process.env, SHOAL_EGRESS: 'loopback' };
   if (options.netns) env.SHOAL_EGRESS_ALLOW = options.netns.cidr;

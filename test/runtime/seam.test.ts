@@ -17,6 +17,13 @@ const FORBIDDEN: [RegExp, string][] = [
   [/from\s+['"](node:)?dgram['"]/, 'node:dgram'],
   [/import\(\s*['"](node:)?(net|dgram)['"]\s*\)/, 'dynamic import of net/dgram'],
   [/require\(\s*['"](node:)?(net|dgram)['"]\s*\)/, 'require of net/dgram'],
+  [/from\s+['"](node:)?fs(\/promises)?['"]/, 'node:fs'],
+  [/from\s+['"](node:)?worker_threads['"]/, 'node:worker_threads'],
+  [/from\s+['"](node:)?https?['"]/, 'node:http'],
+  [/(?<![.\w])setImmediate\s*\(/, 'setImmediate'],
+  [/\bperformance\.now\s*\(/, 'performance.now'],
+  [/\brandomInt\b/, 'crypto.randomInt'],
+  [/\bgenerateKeyPair(Sync)?\b/, 'key generation'],
 ];
 
 async function sources(dir: string): Promise<string[]> {
@@ -29,7 +36,7 @@ async function sources(dir: string): Promise<string[]> {
   return out;
 }
 
-test('only src/runtime/ uses timers, wall-clock time, ambient randomness or raw sockets', async () => {
+test('only src/runtime/ uses timers, wall-clock time, ambient randomness, sockets, files, threads or key generation', async () => {
   const files = await sources(join(root, 'src'));
   assert.ok(files.length > 10, 'found the sources');
   const violations: string[] = [];
@@ -48,10 +55,12 @@ test('only src/runtime/ uses timers, wall-clock time, ambient randomness or raw 
 
 test('the seam check catches a violation', () => {
   const hits = FORBIDDEN.filter(([re]) =>
-    re.test("const t = setTimeout(() => 1, 5); import x from 'node:dgram';"),
+    re.test(
+      "const t = setTimeout(() => 1, 5); import x from 'node:dgram'; import y from 'node:fs/promises'; setImmediate(f); generateKeyPairSync('ed25519');",
+    ),
   );
   assert.deepEqual(
     hits.map(([, w]) => w),
-    ['setTimeout', 'node:dgram'],
+    ['setTimeout', 'node:dgram', 'node:fs', 'setImmediate', 'key generation'],
   );
 });

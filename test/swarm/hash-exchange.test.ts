@@ -50,10 +50,10 @@ function fakeSession(
 
   const session = new PeerSession(
     stream,
+    { transport: 'tcp', direction: 'outbound', encrypted: false },
     clock,
     { handshake: () => {}, message: () => {} },
     1 << 22,
-    true,
   );
   session.handshake = {
     reserved: reservedBytes(['fast', 'v2']),

@@ -40,10 +40,10 @@ async function setup(t: TestContext) {
 
   const session = new PeerSession(
     stream,
+    { transport: 'tcp', direction: 'inbound', encrypted: false },
     clock,
     { handshake: () => {}, message: () => {} },
     1 << 20,
-    false,
   );
   session.wire.receive(
     encodeHandshake({

@@ -131,7 +131,8 @@ export async function dhtScenario(
   };
 
   const spawn = (router: boolean, sessionMs: number): Member => {
-    const host = net.addHost(router ? {} : { nat: pickNat() });
+    const nat = router ? undefined : pickNat();
+    const host = net.addHost(nat ? { nat } : {});
     const runtime = createSimRuntime(net, host, pages);
     const m: Member = { host, router, dht: undefined, ready: false, slot: live.length };
     live.push(m);

@@ -1,0 +1,206 @@
+import { hasCode } from '../errors.js';
+import type { ManagedStream } from '../net/connection.js';
+import type { ConnectionManager } from '../net/connection-manager.js';
+import type { Dialer } from '../net/dialer.js';
+import { ConnectionRefusedError } from '../net/errors.js';
+import type { Clock } from '../runtime/runtime.js';
+import { WireError } from '../wire/errors.js';
+import type { Handshake } from '../wire/handshake.js';
+import type { Message } from '../wire/messages.js';
+import { listenAddress } from './peer-exchange.js';
+import { PeerSession } from './peer-session.js';
+
+/** Largest message accepted beyond a block and its header. */
+const MAX_BLOCK_MESSAGE = 128 * 1024 + 64;
+
+/** What happens to a torrent's peers, told to the torrent. */
+export interface PeerSetEvents {
+  /** We dialled a peer and it answered: say our handshake. */
+  dialled(session: PeerSession): void;
+  handshake(session: PeerSession, h: Handshake): void;
+  message(session: PeerSession, m: Message): void;
+  /** The peer's socket can take more. */
+  drained(session: PeerSession): void;
+  /** The peer is gone: forget what it had and what we asked of it. */
+  dropped(session: PeerSession): void;
+  warn(message: string): void;
+}
+
+/** What a torrent's peer set needs. */
+export interface PeerSetDeps {
+  readonly clock: Clock;
+  readonly dialer: Dialer;
+  readonly connections: ConnectionManager;
+  /** The torrent's info-hash as sent in handshakes (encrypting transports key on it). */
+  readonly infoHash: Buffer;
+  readonly pieceCount: number;
+  readonly maxPeers: number;
+  readonly handshakeTimeoutMs: number;
+  /** True while the torrent may make new connections. */
+  readonly active: () => boolean;
+  readonly events: PeerSetEvents;
+}
+
+interface Candidate {
+  readonly host: string;
+  readonly port: number;
+  readonly sticky: boolean;
+}
+
+/**
+ * The peers of one torrent: the connected sessions and the candidates to dial. New
+ * connections come from the dialer (the connection manager applies bans, limits and back-off);
+ * incoming ones are handed over by the node. A session's bytes go to its wire, and a session
+ * that closes or breaks the protocol is dropped here, once.
+ */
+export class PeerSet {
+  private readonly sessions = new Map<number, PeerSession>();
+  private readonly candidates = new Map<string, Candidate>();
+  private readonly connecting = new Set<string>();
+
+  constructor(private readonly deps: PeerSetDeps) {}
+
+  /** The connected sessions (a live view; copy before dropping while iterating). */
+  all(): IterableIterator<PeerSession> {
+    return this.sessions.values();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Adds a place to find a peer. `sticky` candidates are retried until connected. */
+  addCandidate(host: string, port: number, sticky: boolean): void {
+    const key = `${host}:${port}`;
+    if (!this.candidates.has(key)) this.candidates.set(key, { host, port, sticky });
+  }
+
+  /** The candidate we dialled at `address`, if any. */
+  candidate(address: string): { host: string; port: number } | undefined {
+    return this.candidates.get(address);
+  }
+
+  /** Dials candidates while there is room. */
+  connectSome(): void {
+    const d = this.deps;
+    const now = d.clock.now();
+    // A peer that dialled us shows its ephemeral port; its listen address (from its extended
+    // handshake) is what candidates name, so match on both to avoid redialling it.
+    const connected = new Set<string>();
+    for (const s of this.sessions.values()) {
+      connected.add(s.address);
+      const listen = listenAddress(s);
+      if (listen) connected.add(`${listen.host}:${listen.port}`);
+    }
+    for (const [key, c] of this.candidates) {
+      if (this.sessions.size + this.connecting.size >= d.maxPeers) break;
+      if (connected.has(key) || this.connecting.has(key)) continue;
+      if (d.connections.retryAt(c.host, c.port) > now || d.connections.isBanned(c.host)) continue;
+      this.connecting.add(key);
+      d.dialer
+        .dial({
+          host: c.host,
+          port: c.port,
+          timeoutMs: d.handshakeTimeoutMs,
+          infoHash: d.infoHash,
+        })
+        .then((stream) => {
+          this.connecting.delete(key);
+          if (!d.active()) {
+            stream.destroy();
+            return;
+          }
+          d.events.dialled(this.attach(stream));
+        })
+        .catch((error: Error) => {
+          this.connecting.delete(key);
+          // A node-wide limit is no verdict on the peer: keep it for later.
+          if (error instanceof ConnectionRefusedError && error.reason !== 'banned') return;
+          if (!c.sticky) this.candidates.delete(key);
+          if (hasCode(error, 'EGRESS_DENIED')) d.events.warn(error.message);
+        });
+    }
+  }
+
+  /** Takes over a connection: a new session whose bytes go to its wire. */
+  attach(stream: ManagedStream): PeerSession {
+    const maxMessage = Math.max(
+      MAX_BLOCK_MESSAGE,
+      Math.ceil(this.deps.pieceCount / 8) + 64,
+      1 << 20,
+    );
+    const events = this.deps.events;
+    const session: PeerSession = new PeerSession(
+      stream,
+      stream.info,
+      this.deps.clock,
+      {
+        handshake: (h) => events.handshake(session, h),
+        message: (m) => events.message(session, m),
+      },
+      maxMessage,
+    );
+    this.sessions.set(session.id, session);
+    stream.onData((chunk) => this.receive(session, chunk));
+    stream.onDrain(() => {
+      session.congested = false;
+      events.drained(session);
+    });
+    stream.onClose(() => this.drop(session, undefined));
+    return session;
+  }
+
+  /** Feeds received bytes to a session's wire; a protocol error drops the peer. */
+  receive(session: PeerSession, chunk: Buffer): void {
+    if (session.closed) return;
+    session.lastReceivedAt = this.deps.clock.now();
+    try {
+      session.wire.receive(chunk);
+    } catch (error) {
+      this.drop(session, error instanceof Error ? error : new WireError(String(error)));
+    }
+  }
+
+  /** Closes a session and forgets it; a `WireError` reason is reported as a drop. */
+  drop(session: PeerSession, reason: Error | undefined): void {
+    if (session.closed) return;
+    session.closed = true;
+    this.sessions.delete(session.id);
+    if (session.outgoing && !session.handshake)
+      this.deps.connections.dialFailed(session.stream.remoteAddress, session.stream.remotePort);
+    this.deps.events.dropped(session);
+    session.stream.destroy();
+    if (reason && !(reason instanceof WireError))
+      this.deps.events.warn(`${session.address}: ${reason.message}`);
+    if (reason instanceof WireError)
+      this.deps.events.warn(`${session.address} dropped: ${reason.message}`);
+  }
+
+  /** Drops every session. */
+  dropAll(): void {
+    for (const s of [...this.sessions.values()]) this.drop(s, undefined);
+  }
+
+  /** Drops every session with `host`. */
+  dropHost(host: string): void {
+    for (const s of [...this.sessions.values()]) if (s.host === host) this.drop(s, undefined);
+  }
+
+  /** Keeps a peer's listen address from being dialled again for `ms`. */
+  postpone(session: PeerSession, ms: number): void {
+    const c = this.deps.connections;
+    c.postpone(session.stream.remoteAddress, session.stream.remotePort, ms);
+    const listen = listenAddress(session);
+    if (listen) c.postpone(listen.host, listen.port, ms);
+  }
+
+  /** Addresses (where they listen, when known) of the peers connected now. */
+  addresses(): string[] {
+    return [...this.sessions.values()]
+      .filter((s) => s.handshake && !s.closed)
+      .map((s) => {
+        const a = listenAddress(s);
+        return a ? `${a.host}:${a.port}` : `${s.host}:${s.stream.remotePort}`;
+      });
+  }
+}
