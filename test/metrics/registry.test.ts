@@ -14,7 +14,7 @@ const code = (c: MetricsErrorCode) => (error: unknown) =>
   error instanceof MetricsError && error.code === c;
 
 /** The value of one series in a registry's snapshot, or undefined when it has none. */
-function valueOf(
+function seriesValue(
   registry: MetricsRegistry,
   name: string,
   labels: Record<string, string> = {},
@@ -37,8 +37,8 @@ test('a counter counts per label set; a child handle is the same object each tim
   assert.equal(ping.value, 4);
   assert.equal(c.get({ type: 'find_node' }), 5);
   assert.equal(c.get({ type: 'never' }), 0);
-  assert.equal(valueOf(r, 'shoal_test_messages_total', { type: 'find_node' }), 5);
-  assert.equal(valueOf(r, 'shoal_test_messages_total', { type: 'never' }), undefined);
+  assert.equal(seriesValue(r, 'shoal_test_messages_total', { type: 'find_node' }), 5);
+  assert.equal(seriesValue(r, 'shoal_test_messages_total', { type: 'never' }), undefined);
 });
 
 test('a counter refuses to go down', () => {
@@ -54,8 +54,8 @@ test('a metric without labels is exported at 0 before its first use', () => {
   const r = createMetricsRegistry();
   r.counter({ name: 'shoal_test_total', help: 'h' });
   r.gauge({ name: 'shoal_test_peers', help: 'h' });
-  assert.equal(valueOf(r, 'shoal_test_total'), 0);
-  assert.equal(valueOf(r, 'shoal_test_peers'), 0);
+  assert.equal(seriesValue(r, 'shoal_test_total'), 0);
+  assert.equal(seriesValue(r, 'shoal_test_peers'), 0);
 });
 
 test('a gauge is set, raised and lowered, with and without labels', () => {
@@ -205,7 +205,10 @@ test('past maxSeries new label sets are dropped and counted; existing ones keep 
       ['c', 1],
     ],
   );
-  assert.equal(valueOf(r, 'shoal_metrics_series_dropped_total', { metric: 'shoal_test_total' }), 3);
+  assert.equal(
+    seriesValue(r, 'shoal_metrics_series_dropped_total', { metric: 'shoal_test_total' }),
+    3,
+  );
   assert.ok(!r.exposition().includes('100'));
 });
 
@@ -257,9 +260,9 @@ test('computed metrics run their collector only when read', () => {
     ],
   });
   assert.equal(calls, 0);
-  assert.equal(valueOf(r, 'shoal_test_table_nodes'), 10);
+  assert.equal(seriesValue(r, 'shoal_test_table_nodes'), 10);
   size = 12;
-  assert.equal(valueOf(r, 'shoal_test_table_nodes'), 12);
+  assert.equal(seriesValue(r, 'shoal_test_table_nodes'), 12);
   assert.equal(calls, 2);
   // A label set given twice keeps its last value.
   assert.deepEqual(r.snapshot().shoal_test_queries_total?.series, [
