@@ -182,9 +182,19 @@ class Shared {
   constructor(readonly maxSeries: number) {}
 }
 
+/**
+ * Series by label values, one map level per label: a lookup hashes the (usually interned)
+ * value strings themselves instead of building a key string per call.
+ */
+type SeriesIndex = Map<string, unknown>;
+
 /** The series of one metric in one registry, by label set. */
 abstract class Binding<S extends AnySeries> {
-  protected readonly series = new Map<string, S>();
+  private readonly index: SeriesIndex = new Map();
+  /** Every series, in the order made. */
+  private readonly all = new Set<S>();
+  /** The one series of a metric without labels. */
+  private readonly only: S | undefined;
   private overflow: S | undefined;
   private readonly names: readonly string[];
   private readonly prefix: string;
@@ -196,39 +206,62 @@ abstract class Binding<S extends AnySeries> {
   ) {
     this.names = family.labelNames;
     this.prefix = renderLabels(scope.constLabels);
-    if (this.names.length === 0) this.series.set('', this.make(scope.constLabels, this.prefix));
+    if (this.names.length === 0) {
+      this.only = this.make(scope.constLabels, this.prefix);
+      this.all.add(this.only);
+    }
   }
 
   protected abstract make(labels: LabelValues, labelText: string): S;
 
   /** The series of one label set, made on first use; keep it where a count is hot. */
   labels(values: Readonly<Record<string, string>>): S {
-    const key = seriesKey(this.names, values);
-    return (key !== undefined && this.series.get(key)) || this.create(values);
+    return this.find(values) ?? this.create(values);
   }
 
   /** The current series, for readers. */
   samples(): Iterable<S> {
-    return this.series.values();
+    return this.all;
   }
 
   /** Forgets one label set's series (e.g. a tracker URL no longer used). */
   remove(values: Readonly<Record<string, string>>): void {
-    const key = seriesKey(this.names, wellFormed(this.checked(values)));
-    if (key !== undefined) this.series.delete(key);
+    const clean = wellFormed(this.checked(values));
+    const found = this.find(clean);
+    if (found === undefined || found === this.only) return;
+    this.all.delete(found);
+    // Delete the leaf, then every map on its path left empty.
+    const path: SeriesIndex[] = [this.index];
+    for (let i = 0; i < this.names.length - 1; i++)
+      path.push(path[i]!.get(clean[this.names[i]!]!) as SeriesIndex);
+    for (let i = this.names.length - 1; i >= 0; i--) {
+      path[i]!.delete(clean[this.names[i]!]!);
+      if (path[i]!.size > 0) break;
+    }
   }
 
   protected value(values: Readonly<Record<string, string>> | undefined): S | undefined {
-    const key = seriesKey(this.names, wellFormed(this.checked(values ?? {})));
-    return key === undefined ? undefined : this.series.get(key);
+    return this.find(wellFormed(this.checked(values ?? {})));
+  }
+
+  private find(values: Readonly<Record<string, string>>): S | undefined {
+    const names = this.names;
+    const last = names.length - 1;
+    if (last < 0) return this.only;
+    let node = this.index;
+    for (let i = 0; i < last; i++) {
+      const next = node.get(values[names[i]!]!) as SeriesIndex | undefined;
+      if (next === undefined) return undefined;
+      node = next;
+    }
+    return node.get(values[names[last]!]!) as S | undefined;
   }
 
   private create(raw: Readonly<Record<string, string>>): S {
     const values = wellFormed(this.checked(raw));
-    const key = seriesKey(this.names, values)!;
-    const known = this.series.get(key);
+    const known = this.find(values);
     if (known !== undefined) return known;
-    if (this.series.size >= this.maxSeries) {
+    if (this.all.size >= this.maxSeries) {
       this.scope.shared.dropped?.labels({ metric: this.family.name }).inc();
       this.overflow ??= this.make({}, '');
       return this.overflow;
@@ -240,7 +273,19 @@ abstract class Binding<S extends AnySeries> {
       { ...this.scope.constLabels, ...own },
       this.prefix.length === 0 || text.length === 0 ? this.prefix + text : `${this.prefix},${text}`,
     );
-    this.series.set(key, made);
+    let node = this.index;
+    const last = this.names.length - 1;
+    for (let i = 0; i < last; i++) {
+      const value = own[this.names[i]!]!;
+      let next = node.get(value) as SeriesIndex | undefined;
+      if (next === undefined) {
+        next = new Map();
+        node.set(value, next);
+      }
+      node = next;
+    }
+    node.set(own[this.names[last]!]!, made);
+    this.all.add(made);
     return made;
   }
 
@@ -394,10 +439,12 @@ class Computed implements CollectedMetric {
     const own: Record<string, string> = {};
     for (const n of names) own[n] = toWellFormed(given[n] as string);
     const text = renderLabels(own);
+    const labelText =
+      prefix.length === 0 || text.length === 0 ? prefix + text : `${prefix},${text}`;
     return {
-      key: seriesKey(names, own)!,
+      key: labelText,
       labels: { ...this.scope.constLabels, ...own },
-      labelText: prefix.length === 0 || text.length === 0 ? prefix + text : `${prefix},${text}`,
+      labelText,
       value,
     };
   }
@@ -602,24 +649,6 @@ class Scope implements MetricsRegistry {
         `the registry ${renderLabels(this.constLabels)} was disposed of; make a new child`,
       );
   }
-}
-
-/**
- * A map key for a label set: the value itself for one label, else length-prefixed values, so
- * no two label sets share a key. `undefined` when a value is missing or not a string.
- */
-function seriesKey(names: readonly string[], values: Readonly<Record<string, unknown>>) {
-  if (names.length === 1) {
-    const v = values[names[0]!];
-    return typeof v === 'string' ? v : undefined;
-  }
-  let key = '';
-  for (const name of names) {
-    const v = values[name];
-    if (typeof v !== 'string') return undefined;
-    key += `${v.length}:${v}`;
-  }
-  return key;
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

@@ -235,6 +235,27 @@ test('a metric can be removed one label set at a time', () => {
     ['udp://b'],
   );
   assert.throws(() => g.remove({} as { url: string }), code('METRIC_LABELS_INVALID'));
+  const two = r.counter({ name: 'shoal_test_total', help: 'h', labelNames: ['a', 'b'] });
+  for (const [a, b] of [
+    ['1', 'x'],
+    ['1', 'y'],
+    ['2', 'x'],
+  ] as const)
+    two.inc({ a, b });
+  two.remove({ a: '1', b: 'x' });
+  two.remove({ a: '2', b: 'x' });
+  two.remove({ a: '3', b: 'x' });
+  assert.equal(two.get({ a: '2', b: 'x' }), 0);
+  two.inc({ a: '2', b: 'x' }, 5);
+  assert.deepEqual(
+    r
+      .snapshot()
+      .shoal_test_total?.series.map((s) => [s.labels.a, s.labels.b, 'value' in s && s.value]),
+    [
+      ['1', 'y', 1],
+      ['2', 'x', 5],
+    ],
+  );
 });
 
 test('computed metrics run their collector only when read', () => {
