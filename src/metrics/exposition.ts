@@ -12,8 +12,9 @@ export type LabelValues = Readonly<Record<string, string>>;
 
 /** One series of a counter or gauge. */
 export interface ScalarSample {
+  /** The metric's own labels (the registry's constant labels are in its {@link SeriesGroup}). */
   readonly labels: LabelValues;
-  /** The labels already rendered (`a="x",b="y"`), computed once when the series is made. */
+  /** The own labels rendered (`a="x",b="y"`), once when the series is made. */
   readonly labelText: string;
   readonly value: number;
 }
@@ -28,13 +29,21 @@ export interface HistogramSample {
   readonly count: number;
 }
 
+/** The series one registry holds for a metric, and that registry's constant labels. */
+export interface SeriesGroup<S> {
+  readonly constLabels: LabelValues;
+  /** The constant labels rendered. */
+  readonly constText: string;
+  readonly samples: readonly S[];
+}
+
 /** One metric with the series a read found. */
 export type CollectedFamily =
   | {
       readonly name: string;
       readonly help: string;
       readonly type: 'counter' | 'gauge';
-      readonly samples: readonly ScalarSample[];
+      readonly groups: readonly SeriesGroup<ScalarSample>[];
     }
   | {
       readonly name: string;
@@ -42,7 +51,7 @@ export type CollectedFamily =
       readonly type: 'histogram';
       /** Upper bounds, increasing, without the implicit `+Inf`. */
       readonly buckets: readonly number[];
-      readonly samples: readonly HistogramSample[];
+      readonly groups: readonly SeriesGroup<HistogramSample>[];
     };
 
 /** A JSON-ready copy of a registry (no `+Inf`, no shared references). */
@@ -97,8 +106,10 @@ export function formatValue(value: number): string {
   return value > 0 ? '+Inf' : '-Inf';
 }
 
-function braces(labelText: string): string {
-  return labelText.length === 0 ? '' : `{${labelText}}`;
+/** `{a="x",b="y"}` from a group's constant labels and a series' own, or nothing. */
+function braces(constText: string, labelText: string): string {
+  if (constText.length === 0) return labelText.length === 0 ? '' : `{${labelText}}`;
+  return labelText.length === 0 ? `{${constText}}` : `{${constText},${labelText}}`;
 }
 
 /**
@@ -112,62 +123,71 @@ export function formatPrometheus(families: Iterable<CollectedFamily>): string {
     const { name } = family;
     out.push(`# HELP ${name} ${escapeHelp(family.help)}`, `# TYPE ${name} ${family.type}`);
     if (family.type !== 'histogram') {
-      for (const s of family.samples)
-        out.push(`${name}${braces(s.labelText)} ${formatValue(s.value)}`);
+      for (const g of family.groups)
+        for (const s of g.samples)
+          out.push(`${name}${braces(g.constText, s.labelText)} ${formatValue(s.value)}`);
       continue;
     }
     const bounds = family.buckets.map((b) => `le="${formatValue(b)}"`);
     bounds.push('le="+Inf"');
-    for (const s of family.samples) {
-      const prefix = s.labelText.length === 0 ? '' : `${s.labelText},`;
-      let cumulative = 0;
-      for (let i = 0; i < bounds.length; i++) {
-        cumulative += s.counts[i]!;
-        out.push(`${name}_bucket{${prefix}${bounds[i]}} ${formatValue(cumulative)}`);
+    for (const g of family.groups)
+      for (const s of g.samples) {
+        const labels = braces(g.constText, s.labelText);
+        const prefix = labels.length === 0 ? '{' : `${labels.slice(0, -1)},`;
+        let cumulative = 0;
+        for (let i = 0; i < bounds.length; i++) {
+          cumulative += s.counts[i]!;
+          out.push(`${name}_bucket${prefix}${bounds[i]}} ${formatValue(cumulative)}`);
+        }
+        out.push(`${name}_sum${labels} ${formatValue(s.sum)}`);
+        out.push(`${name}_count${labels} ${formatValue(s.count)}`);
       }
-      out.push(`${name}_sum${braces(s.labelText)} ${formatValue(s.sum)}`);
-      out.push(`${name}_count${braces(s.labelText)} ${formatValue(s.count)}`);
-    }
   }
   out.push('');
   return out.join('\n');
 }
 
 /**
- * Copies families into a {@link MetricsSnapshot}, leaving out the labels named in `omit`
- * (a child registry's constant labels, which its reader knows already).
+ * Copies families into a {@link MetricsSnapshot}, leaving out the constant labels named in
+ * `omit` (a child registry's own, which its reader knows already).
  */
 export function toSnapshot(
   families: Iterable<CollectedFamily>,
   omit: ReadonlySet<string>,
 ): MetricsSnapshot {
-  const labelsOf = (labels: LabelValues): LabelValues => {
-    if (omit.size === 0) return { ...labels };
-    const kept: Record<string, string> = {};
-    for (const name in labels) if (!omit.has(name)) kept[name] = labels[name]!;
-    return kept;
+  const labelsOf = (constLabels: LabelValues, own: LabelValues): LabelValues => {
+    const labels: Record<string, string> = {};
+    for (const name in constLabels) if (!omit.has(name)) labels[name] = constLabels[name]!;
+    for (const name in own) labels[name] = own[name]!;
+    return labels;
   };
   const out: Record<string, MetricSnapshot> = {};
   for (const family of families) {
     if (family.type !== 'histogram') {
       out[family.name] = {
         type: family.type,
-        series: family.samples.map((s) => ({ labels: labelsOf(s.labels), value: s.value })),
+        series: family.groups.flatMap((g) =>
+          g.samples.map((s) => ({ labels: labelsOf(g.constLabels, s.labels), value: s.value })),
+        ),
       };
       continue;
     }
+    const buckets = family.buckets;
     out[family.name] = {
       type: 'histogram',
-      buckets: [...family.buckets],
-      series: family.samples.map((s) => {
-        const counts: number[] = [];
-        let cumulative = 0;
-        for (let i = 0; i < family.buckets.length; i++) {
-          cumulative += s.counts[i]!;
-          counts.push(cumulative);
-        }
-        return { labels: labelsOf(s.labels), counts, sum: s.sum, count: s.count };
-      }),
+      buckets: [...buckets],
+      series: family.groups.flatMap((g) =>
+        g.samples.map((s) => {
+          const counts: number[] = [];
+          let cumulative = 0;
+          for (let i = 0; i < buckets.length; i++) {
+            cumulative += s.counts[i]!;
+            counts.push(cumulative);
+          }
+          const labels = labelsOf(g.constLabels, s.labels);
+          return { labels, counts, sum: s.sum, count: s.count };
+        }),
+      ),
     };
   }
   return out;
