@@ -509,3 +509,21 @@ test('collectors declared under one name in one registry add up, until unregiste
   declare(7);
   assert.equal(seriesValue(r, 'shoal_dht_nodes'), 7);
 });
+
+test('the types refuse wrong label names, and so does the registry at run time', () => {
+  const r = createMetricsRegistry();
+  const q = r.counter({ name: 'shoal_test_total', help: 'h', labelNames: ['direction', 'type'] });
+  // @ts-expect-error a label the metric does not have
+  assert.throws(() => q.labels({ direction: 'in', kind: 'x' }), code('METRIC_LABELS_INVALID'));
+  // @ts-expect-error a label missing
+  assert.throws(() => q.inc({ direction: 'in' }), code('METRIC_LABELS_INVALID'));
+  // @ts-expect-error a collector answering with another label
+  const g = r.gauge({
+    name: 'shoal_test_peers',
+    help: 'h',
+    labelNames: ['a'],
+    collect: () => [[{ b: 'x' }, 1]],
+  });
+  assert.equal(g.name, 'shoal_test_peers');
+  assert.deepEqual(r.snapshot().shoal_test_peers?.series, []);
+});
