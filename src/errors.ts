@@ -12,6 +12,15 @@ export const ERROR_CODES = {
   EGRESS_DENIED: 'the egress policy refused a destination',
   LISTEN_FAILED: 'a port could not be listened on',
   STOPPED: 'the component was stopped while work was asked of it',
+  // metrics and logs
+  METRIC_NAME_INVALID: 'a metric or label name breaks the naming rules',
+  METRIC_CONFLICT: 'a metric declared again differently',
+  METRIC_LABELS_INVALID: 'label values missing, extra or not strings',
+  METRIC_VALUE_INVALID: 'a value a metric cannot take',
+  METRICS_SCOPE_INVALID: 'a child registry that clashes or was disposed',
+  LOG_SPEC_INVALID: 'a log level spec that cannot be parsed',
+  LOG_COMPONENT_INVALID: 'a logger component name the spec syntax cannot select',
+  LOG_OPTIONS_INVALID: 'a logger option that cannot work',
   // codecs and metainfo
   BENCODE_INVALID: 'malformed or over-limit bencode',
   METAINFO_INVALID: 'a torrent file that is malformed or inconsistent',
