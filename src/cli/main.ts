@@ -103,7 +103,16 @@ async function main(argv: string[]): Promise<number> {
   nodeFlags(
     program
       .command('start')
-      .description('run a node that seeds its library and resumes unfinished downloads')
+      .description(
+        'run a node that seeds its library and resumes unfinished downloads, driven by its web UI, HTTP API and Transmission RPC',
+      )
+      .option('--tracker <url>', 'also announce every torrent to this tracker (repeatable)', collect, [])
+      .option('--peer <host:port>', 'connect every torrent to this peer (repeatable)', collect, [])
+      .option('--api-port <n>', 'port of the web UI, API and Transmission RPC (default 9091)')
+      .option('--api-host <addr>', 'address of the API (default 127.0.0.1; others need a password)')
+      .option('--api-user <name>', 'user name for HTTP Basic authentication')
+      .option('--api-password <text>', 'password for HTTP Basic authentication')
+      .option('--no-api', 'serve no API, web UI or RPC')
       .option('--json', 'one JSON object per line'),
   ).action((opts) => {
     action = startCommand(runtime(), opts);
