@@ -333,7 +333,9 @@ export class NodeAdapter implements NodeControl {
     const busy =
       t.state === 'downloading' ||
       peerCount > 0 ||
-      (extra.last !== undefined && (extra.last.downloadRate > 0 || extra.last.uploadRate > 0));
+      extra.last === undefined ||
+      extra.last.downloadRate >= 1 ||
+      extra.last.uploadRate >= 1;
     if (exact || busy) extra.last = t.stats();
     const last = extra.last;
     const current = exact || busy ? last : undefined;
