@@ -41,7 +41,19 @@ async function startDaemon(
   );
   const child = spawn(
     process.execPath,
-    [CLI, 'start', '--port', '0', '--host', '127.0.0.1', '--no-dht', '--data-dir', dataDir],
+    [
+      CLI,
+      'start',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--no-dht',
+      '--data-dir',
+      dataDir,
+      '--api-port',
+      '0',
+    ],
     { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -35,7 +35,18 @@ test('promtool check metrics passes on /metrics scraped during a download', asyn
   );
   const daemon = startShoal(
     t,
-    ['start', '--port', '0', '--host', '127.0.0.1', '--no-dht', '--data-dir', dataDir],
+    [
+      'start',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--no-dht',
+      '--data-dir',
+      dataDir,
+      '--api-port',
+      '0',
+    ],
     { name: 'shoal start' },
   );
   const started = await daemon.waitForLine(/web UI and API on (http:\/\/\S+);/, 20_000);
