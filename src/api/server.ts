@@ -87,7 +87,7 @@ export async function createApiHandler(options: ApiServerOptions): Promise<ApiHa
         );
         return;
       }
-      if (!path.startsWith('/api')) {
+      if (path !== '/api' && !path.startsWith('/api/')) {
         if (req.method !== 'GET' && req.method !== 'HEAD')
           throw new ApiError(405, 'METHOD_NOT_ALLOWED', 'the web UI is read with GET');
         // The token goes into the page only for a loopback browser asking by a loopback name.

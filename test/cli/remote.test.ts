@@ -1,20 +1,19 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { configFromFlags } from '../../src/cli/node-options.js';
 import { parseTorrent } from '../../src/metainfo/parse.js';
 import { EgressPolicy } from '../../src/runtime/egress.js';
 import { listenHttp } from '../../src/runtime/http-server.js';
 import { createRealRuntime } from '../../src/runtime/real.js';
+import { CLI, startDaemon } from '../support/daemon.js';
 import { fixtureTorrent, startNode } from '../support/nodes.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ENV = { ...process.env, SHOAL_EGRESS: 'loopback' };
 
 const run = async (args: string[], env: NodeJS.ProcessEnv = ENV) => {
@@ -29,54 +28,6 @@ const run = async (args: string[], env: NodeJS.ProcessEnv = ENV) => {
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 };
-
-/** Starts `shoal start` in `dataDir`; resolves with its API URL once it listens. */
-async function startDaemon(
-  t: { after(fn: () => unknown): void },
-  dataDir: string,
-): Promise<{ api: string; child: ChildProcess }> {
-  await writeFile(
-    join(dataDir, 'config.json'),
-    JSON.stringify({ downloadDir: join(dataDir, 'downloads') }),
-  );
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      'start',
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--no-dht',
-      '--data-dir',
-      dataDir,
-      '--api-port',
-      '0',
-    ],
-    { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  t.after(async () => {
-    child.kill('SIGTERM');
-    await exited;
-  });
-  let out = '';
-  const api = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start: ${out}`)), 20_000);
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (s: string) => {
-      out += s;
-      const m = /API on (http:\/\/\S+);/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once('exit', () => reject(new Error(`daemon exited: ${out}`)));
-  });
-  return { api, child };
-}
 
 test('the remote CLI drives a running daemon; get hands a download to it', async (t) => {
   const dir = await tempDir(t);
