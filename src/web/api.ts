@@ -109,7 +109,7 @@ export function follow(
       // reconnect below
     }
     onState(false);
-    setTimeout(connect, 2000);
+    window.setTimeout(connect, 2000);
   };
   const dispatch = (message: string) => {
     let event = 'message';
