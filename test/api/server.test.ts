@@ -428,3 +428,59 @@ test('the event stream sends a snapshot, then only what changed', async (t) => {
     assert.ok('id' in row);
   }
 });
+
+test('the web UI page carries the token only for a loopback browser asking by a loopback name', async (t) => {
+  const { writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { createApiHandler } = await import('../../src/api/server.js');
+  const webDir = await tempDir(t);
+  await writeFile(join(webDir, 'index.html'), '<meta name="shoal-token" content="">');
+  await writeFile(join(webDir, 'app.js'), 'console.log(1)');
+  const { handle, events } = await createApiHandler({
+    runtime: createRealRuntime(egress),
+    control: new FakeControl(),
+    settings: { enabled: true, host: '0.0.0.0', port: 0, password: 'pw' },
+    token: TOKEN,
+    version: '0.1.0',
+    webDir,
+  });
+  t.after(() => events.close());
+  const page = async (remoteAddress: string, host: string, path = '/') => {
+    let body = '';
+    let headers: Readonly<Record<string, string>> = {};
+    let status = 0;
+    await handle(
+      {
+        method: 'GET',
+        url: path,
+        headers: { host },
+        remoteAddress,
+        body: async () => Buffer.alloc(0),
+      },
+      {
+        started: false,
+        send(s, h, b) {
+          status = s;
+          headers = h;
+          body = Buffer.from(b).toString();
+        },
+        stream() {
+          throw new Error('not a stream');
+        },
+      },
+    );
+    return { status, body, headers };
+  };
+  const local = await page('127.0.0.1', '127.0.0.1:9091');
+  assert.equal(local.status, 200);
+  assert.ok(local.body.includes(`content="${TOKEN}"`));
+  assert.match(local.headers['content-security-policy']!, /script-src 'self'/);
+  const remote = await page('192.0.2.7', 'nas.local:9091');
+  assert.equal(remote.status, 200);
+  assert.ok(!remote.body.includes(TOKEN));
+  const byName = await page('127.0.0.1', 'nas.local:9091');
+  assert.ok(!byName.body.includes(TOKEN), 'a non-loopback Host gets no token either');
+  const script = await page('192.0.2.7', 'nas.local:9091', '/app.js');
+  assert.match(script.headers['content-type']!, /text\/javascript/);
+  assert.equal((await page('127.0.0.1', '127.0.0.1', '/nope.js')).status, 404);
+});
