@@ -25,6 +25,11 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
       'UDP and HTTP announces/s and p99 latency on loopback: shoal tracker vs opentracker',
     load: () => import('./tracker.js'),
   },
+  webui: {
+    description:
+      'web UI with 10,000 torrents (fake node): first paint of the list in Chromium, event-stream bytes/s',
+    load: () => import('./webui.js'),
+  },
   dht: {
     description:
       'DHT queries/s one node serves and lookup time in a 200-node loopback DHT: shoal vs bittorrent-dht',

@@ -43,6 +43,33 @@ export const ERROR_CODES = {
   // DHT
   KRPC_INVALID: 'a malformed DHT message',
   DHT: 'a DHT operation could not complete',
+  // daemon API and remote CLI
+  API_CONFIG_INVALID: 'API settings that cannot work (a public address without a password)',
+  BAD_REQUEST: 'an API request that cannot be understood',
+  BAD_JSON: 'an API request body that is not JSON',
+  BAD_FIELD: 'an API request field of the wrong type or value',
+  BAD_QUERY: 'an API query string that cannot be understood',
+  BAD_ID: 'a torrent id that is not an info-hash',
+  BAD_SOURCE: 'a torrent source that is neither a magnet, a URL nor a .torrent',
+  BAD_TARGET: 'an HTTP request target that cannot be understood',
+  BAD_HOST: 'an HTTP request without a valid Host header',
+  HOST_NOT_ALLOWED: 'an HTTP request naming a host the daemon does not serve',
+  CROSS_ORIGIN: 'a request from another site',
+  UNAUTHORIZED: 'an API request without valid credentials',
+  NOT_FOUND: 'no such route or object',
+  NO_ROUTE: 'no such route',
+  TORRENT_NOT_FOUND: 'no torrent by that id',
+  AMBIGUOUS_ID: 'a torrent id prefix that matches several torrents',
+  METHOD_NOT_ALLOWED: 'an HTTP method a route does not take',
+  UNSUPPORTED_MEDIA_TYPE: 'a request body of a type the route does not take',
+  BODY_TOO_LARGE: 'a request body over the limit',
+  TORRENT_URL_FAILED: 'a .torrent URL that could not be fetched',
+  UI_NOT_BUILT: 'the web UI is not built',
+  INTERNAL: 'an unexpected failure inside the daemon',
+  HTTP_CALL_FAILED: 'an HTTP call that failed',
+  DAEMON_UNREACHABLE: 'no daemon answers',
+  DAEMON_BAD_ANSWER: 'the daemon answered something that is not its API',
+  DAEMON_ERROR: 'the daemon answered with an error it did not name',
   // simulator
   SIM_LIVELOCK: 'simulated code kept scheduling microtasks without advancing',
   SIM_NAT_FULL: 'a simulated NAT ran out of ports',
@@ -69,6 +96,11 @@ export class ShoalError extends Error {
     this.code = code;
     this.name = new.target.name;
   }
+}
+
+/** True when `code` is one of shoal's codes (for codes read off the wire). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
 }
 
 /** True when `error` is a {@link ShoalError} with this code. */

@@ -6,10 +6,20 @@ import { createCommand } from './commands/create.js';
 import { dhtGetCommand, dhtLookupCommand, dhtPutCommand, dhtRunCommand } from './commands/dht.js';
 import { getCommand } from './commands/get.js';
 import { infoCommand } from './commands/info.js';
+import {
+  addCommand,
+  filesCommand,
+  listCommand,
+  pauseResumeCommand,
+  peersCommand,
+  remoteInfoCommand,
+  removeCommand,
+} from './commands/remote.js';
 import { shareCommand } from './commands/share.js';
 import { simCommand, simScenarioFlags } from './commands/sim.js';
 import { startCommand } from './commands/start.js';
 import { trackerCommand } from './commands/tracker.js';
+import { completionScript, SHELLS } from './completion.js';
 import { EXIT_USAGE, reportError } from './errors.js';
 import { stopWhenStdoutCloses } from './signals.js';
 
@@ -40,17 +50,105 @@ async function main(argv: string[]): Promise<number> {
     .option('--web-seed <url>', 'web seed URL (repeatable)', collect, [])
     .option('--private', 'private torrent: peers only from its trackers')
     .option('--comment <text>', 'free-text comment')
+    .option('-f, --force', 'overwrite the output file if it exists')
     .action((path: string, opts) => {
       action = createCommand(runtime(), path, opts);
     });
 
+  /** Flags of the commands that talk to a running daemon. */
+  const remoteFlags = (c: Command) =>
+    c
+      .option('--api <url>', "the daemon's API (default: the one running for --data-dir)")
+      .option('--auth <user:password>', 'HTTP Basic credentials instead of the token file')
+      .option('--data-dir <dir>', 'data folder of the daemon (holds its token)')
+      .option('--json', 'one JSON object per line');
+
+  remoteFlags(
+    program
+      .command('info')
+      .description(
+        'show what a .torrent file or magnet link describes, or a torrent of the running daemon',
+      )
+      .argument('<source>', '.torrent file, magnet link, or info-hash (prefix) in the daemon'),
+  ).action((source: string, opts) => {
+    const rt = runtime();
+    action = (async () => {
+      const local =
+        source.toLowerCase().startsWith('magnet:') ||
+        !/^[0-9a-fA-F]{4,64}$/.test(source) ||
+        (await rt.fs.exists(source));
+      if (!local) return remoteInfoCommand(rt, source, opts);
+      await infoCommand(rt, source, opts);
+      return 0;
+    })();
+  });
+
+  remoteFlags(
+    program
+      .command('add')
+      .description('hand torrents to the running daemon (shoal start)')
+      .argument('<source...>', 'magnet links, .torrent files or http(s) URLs of .torrent files')
+      .option('-o, --output <dir>', "folder to save into (default: the daemon's)")
+      .option('--paused', 'add without starting')
+      .option('--peer <host:port>', 'connect to this peer (repeatable)', collect, [])
+      .option('--tracker <url>', 'also announce to this tracker (repeatable)', collect, []),
+  ).action((sources: string[], opts) => {
+    action = addCommand(runtime(), sources, opts);
+  });
+  remoteFlags(
+    program
+      .command('list')
+      .description("list the running daemon's torrents (the library on disk when none runs)")
+      .option('--state <states>', 'only these states, comma-separated (e.g. downloading,paused)')
+      .option('--sort <field>', 'sort by a field: name, size, progress, downloadRate, addedAt…'),
+  ).action((opts) => {
+    action = listCommand(runtime(), opts);
+  });
+  for (const verb of ['pause', 'resume'] as const) {
+    remoteFlags(
+      program
+        .command(verb)
+        .description(`${verb} torrents in the running daemon`)
+        .argument('<id...>', 'info-hashes or unique prefixes, or all'),
+    ).action((ids: string[], opts) => {
+      action = pauseResumeCommand(runtime(), verb, ids, opts);
+    });
+  }
+  remoteFlags(
+    program
+      .command('remove')
+      .description('remove torrents from the running daemon (files stay unless --delete-data)')
+      .argument('<id...>', 'info-hashes or unique prefixes, or all')
+      .option('--delete-data', 'also delete the downloaded files'),
+  ).action((ids: string[], opts) => {
+    action = removeCommand(runtime(), ids, opts);
+  });
+  remoteFlags(
+    program
+      .command('files')
+      .description("list a torrent's files in the running daemon, or choose which to fetch")
+      .argument('<id>', 'info-hash or unique prefix')
+      .option('--skip <list>', 'do not download these files (e.g. 0,2-4)')
+      .option('--want <list>', 'download these files again')
+      .option('--high <list>', 'download these files first'),
+  ).action((id: string, opts) => {
+    action = filesCommand(runtime(), id, opts);
+  });
+  remoteFlags(
+    program
+      .command('peers')
+      .description('list the peers of a torrent in the running daemon')
+      .argument('<id>', 'info-hash or unique prefix'),
+  ).action((id: string, opts) => {
+    action = peersCommand(runtime(), id, opts);
+  });
+
   program
-    .command('info')
-    .description('show what a .torrent file or magnet link describes')
-    .argument('<source>', '.torrent file or magnet link')
-    .option('--json', 'print one JSON object')
-    .action((source: string, opts) => {
-      action = infoCommand(runtime(), source, opts);
+    .command('completion')
+    .description(`print a shell completion script (${SHELLS.join(', ')})`)
+    .argument('<shell>', SHELLS.join(', '))
+    .action((shell: string) => {
+      process.stdout.write(completionScript(program, shell));
     });
 
   const nodeFlags = (c: Command) =>
@@ -80,6 +178,8 @@ async function main(argv: string[]): Promise<number> {
       .option('--peer <host:port>', 'connect to this peer (repeatable)', collect, [])
       .option('--v1', 'create a v1-only torrent')
       .option('--v2', 'create a v2-only torrent')
+      .option('--standalone', 'run a node of its own even when a daemon (shoal start) runs')
+      .option('--api <url>', 'the daemon to hand the torrent to (default: the one running)')
       .option('--json', 'one JSON object per line'),
   ).action((path: string, opts) => {
     action = shareCommand(runtime(), path, opts);
@@ -88,13 +188,17 @@ async function main(argv: string[]): Promise<number> {
   nodeFlags(
     program
       .command('get')
-      .description('download a torrent, verifying every piece')
-      .argument('<source>', '.torrent file')
+      .description(
+        'download a torrent, verifying every piece (handed to the daemon when shoal start runs)',
+      )
+      .argument('<source>', 'magnet link, .torrent file, or http(s) URL of a .torrent')
       .option('-o, --output <dir>', 'folder to save into (default: the download folder)')
       .option('--peer <host:port>', 'connect to this peer (repeatable)', collect, [])
       .option('--tracker <url>', 'also announce to this tracker (repeatable)', collect, [])
       .option('--seed', 'keep seeding after the download completes')
       .option('--recheck', 'verify data on disk instead of trusting resume data')
+      .option('--standalone', 'run a node of its own even when a daemon (shoal start) runs')
+      .option('--api <url>', 'the daemon to hand the download to (default: the one running)')
       .option('--json', 'one JSON object per line instead of a progress bar'),
   ).action((source: string, opts) => {
     action = getCommand(runtime(), source, opts);
@@ -103,7 +207,21 @@ async function main(argv: string[]): Promise<number> {
   nodeFlags(
     program
       .command('start')
-      .description('run a node that seeds its library and resumes unfinished downloads')
+      .description(
+        'run a node that seeds its library and resumes unfinished downloads, driven by its web UI, HTTP API and Transmission RPC',
+      )
+      .option(
+        '--tracker <url>',
+        'also announce every torrent to this tracker (repeatable)',
+        collect,
+        [],
+      )
+      .option('--peer <host:port>', 'connect every torrent to this peer (repeatable)', collect, [])
+      .option('--api-port <n>', 'port of the web UI, API and Transmission RPC (default 9091)')
+      .option('--api-host <addr>', 'address of the API (default 127.0.0.1; others need a password)')
+      .option('--api-user <name>', 'user name for HTTP Basic authentication')
+      .option('--api-password <text>', 'password for HTTP Basic authentication')
+      .option('--no-api', 'serve no API, web UI or RPC')
       .option('--json', 'one JSON object per line'),
   ).action((opts) => {
     action = startCommand(runtime(), opts);

@@ -19,17 +19,33 @@ export interface NodeFlags {
   readonly lsd?: boolean;
 }
 
-/** Turns node flags into a resolved {@link NodeConfig}. */
-export async function configFromFlags(runtime: Runtime, flags: NodeFlags): Promise<NodeConfig> {
+/**
+ * Turns node flags into a resolved {@link NodeConfig}. `SHOAL_UPLOAD_LIMIT` and
+ * `SHOAL_DOWNLOAD_LIMIT` take the same forms as the flags (`20M`), so they are read here.
+ */
+export async function configFromFlags(
+  runtime: Runtime,
+  flags: NodeFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<NodeConfig> {
+  const { SHOAL_UPLOAD_LIMIT: upEnv, SHOAL_DOWNLOAD_LIMIT: downEnv, ...rest } = env;
+  const uploadLimit = flags.uploadLimit ?? (upEnv === '' ? undefined : upEnv);
+  const downloadLimit = flags.downloadLimit ?? (downEnv === '' ? undefined : downEnv);
   const overrides: Partial<NodeConfig> = {
     ...(flags.port !== undefined && { port: parsePort(flags.port) }),
     ...(flags.host !== undefined && { host: flags.host }),
     ...(flags.dataDir !== undefined && { dataDir: flags.dataDir }),
-    ...(flags.uploadLimit !== undefined && {
-      uploadLimit: parseRate(flags.uploadLimit, '--upload-limit'),
+    ...(uploadLimit !== undefined && {
+      uploadLimit: parseRate(
+        uploadLimit,
+        flags.uploadLimit !== undefined ? '--upload-limit' : 'SHOAL_UPLOAD_LIMIT',
+      ),
     }),
-    ...(flags.downloadLimit !== undefined && {
-      downloadLimit: parseRate(flags.downloadLimit, '--download-limit'),
+    ...(downloadLimit !== undefined && {
+      downloadLimit: parseRate(
+        downloadLimit,
+        flags.downloadLimit !== undefined ? '--download-limit' : 'SHOAL_DOWNLOAD_LIMIT',
+      ),
     }),
     ...(flags.dht === false && { dht: false }),
     ...(flags.dhtBootstrap !== undefined &&
@@ -37,7 +53,7 @@ export async function configFromFlags(runtime: Runtime, flags: NodeFlags): Promi
     ...(flags.pex === false && { pex: false }),
     ...(flags.lsd === true && { lsd: true }),
   };
-  return loadConfig(runtime.fs, overrides);
+  return loadConfig(runtime.fs, overrides, rest);
 }
 
 function parsePort(text: string): number {

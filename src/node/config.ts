@@ -132,6 +132,8 @@ export async function loadConfig(
     } catch (error) {
       throw new ConfigError(`${path} is not valid JSON: ${(error as Error).message}`);
     }
+    // The daemon's API settings share the file; src/api/settings.ts reads them.
+    delete fromFile.api;
   }
   const merged = {
     ...base,

@@ -19,6 +19,8 @@ export interface CreateCommandOptions {
   readonly webSeed: string[];
   readonly private?: boolean;
   readonly comment?: string;
+  /** Overwrite an existing output file. */
+  readonly force?: boolean;
 }
 
 const PROGRESS_MIN_BYTES = 64 * 1024 * 1024;
@@ -43,6 +45,8 @@ export async function createCommand(
   }
   const input = resolve(path.replace(/\/+$/, '') || '/');
   const output = opts.output ?? `${basename(input)}.torrent`;
+  if (!opts.force && (await runtime.fs.exists(output)))
+    throw new UsageError(`${output} exists; use --force to overwrite it, or -o to write elsewhere`);
   const pool = new HashPool();
   let bar: SingleBar | undefined;
   try {

@@ -1,13 +1,18 @@
 import { resolve } from 'node:path';
+import { ShoalError } from '../../errors.js';
 import { parseMagnet } from '../../metainfo/magnet.js';
 import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
+import { type DaemonFlags, findDaemon } from '../daemon-client.js';
 import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
 import { ProgressReporter } from '../progress.js';
 import { untilSignal } from '../signals.js';
+import { getViaDaemon } from './handoff.js';
 
 /** Options of `shoal get`. */
-export interface GetCommandOptions extends NodeFlags {
+export interface GetCommandOptions extends NodeFlags, DaemonFlags {
+  /** Run a node of our own even when a daemon answers. */
+  readonly standalone?: boolean;
   readonly output?: string;
   readonly peer: string[];
   readonly tracker: string[];
@@ -24,8 +29,23 @@ export async function getCommand(
 ): Promise<number> {
   const peers = parsePeers(opts.peer);
   const magnet = source.toLowerCase().startsWith('magnet:') ? parseMagnet(source) : undefined;
-  const bytes = magnet ? undefined : await runtime.fs.readFile(source);
   const config = await configFromFlags(runtime, opts);
+  // A running daemon gets the torrent instead of a second node fighting it for the port.
+  const daemon = opts.standalone ? undefined : await findDaemon(runtime, config.dataDir, opts);
+  if (daemon) {
+    return getViaDaemon(
+      runtime,
+      daemon,
+      /^(magnet:|https?:\/\/)/i.test(source) ? source : resolve(source),
+      {
+        ...(opts.output !== undefined && { downloadDir: resolve(opts.output) }),
+        peers: opts.peer,
+        trackers: opts.tracker,
+        json: opts.json === true,
+      },
+    );
+  }
+  const bytes = magnet ? undefined : await readSource(runtime, source);
   const node = await Node.start(runtime, config);
   const report = new ProgressReporter(opts.json === true);
   const finished = new Promise<void>((done) => node.once('done', () => done()));
@@ -87,4 +107,19 @@ async function peakRss(runtime: Runtime): Promise<number> {
   const status = await runtime.fs.readFile('/proc/self/status').catch(() => undefined);
   const m = status && /VmHWM:\s+(\d+) kB/.exec(status.toString('latin1'));
   return m ? Number(m[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
+}
+
+/** Largest .torrent fetched from a URL. */
+const MAX_TORRENT_BYTES = 10 * 1024 * 1024;
+
+/** The bytes of a .torrent named by path or http(s) URL (fetched through the runtime). */
+async function readSource(runtime: Runtime, source: string): Promise<Buffer> {
+  if (!/^https?:\/\//i.test(source)) return runtime.fs.readFile(source);
+  const res = await runtime.http.get(source, { timeoutMs: 30_000, maxBytes: MAX_TORRENT_BYTES });
+  if (res.status !== 200)
+    throw new ShoalError(
+      'TORRENT_URL_FAILED',
+      `${source} answered HTTP ${res.status}, not a .torrent`,
+    );
+  return res.body;
 }

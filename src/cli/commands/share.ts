@@ -5,12 +5,16 @@ import { formatMagnet, magnetFromMetainfo } from '../../metainfo/magnet.js';
 import { parseTorrent } from '../../metainfo/parse.js';
 import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
+import { type DaemonFlags, findDaemon } from '../daemon-client.js';
 import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
 import { ProgressReporter } from '../progress.js';
 import { untilSignal } from '../signals.js';
+import { shareViaDaemon } from './handoff.js';
 
 /** Options of `shoal share`. */
-export interface ShareCommandOptions extends NodeFlags {
+export interface ShareCommandOptions extends NodeFlags, DaemonFlags {
+  /** Run a node of our own even when a daemon answers. */
+  readonly standalone?: boolean;
   readonly torrent?: string;
   readonly tracker: string[];
   readonly peer: string[];
@@ -45,6 +49,22 @@ export async function shareCommand(
     }
   }
   const meta = parseTorrent(torrentBytes);
+  const magnetOf = () =>
+    formatMagnet({
+      ...magnetFromMetainfo(meta),
+      trackers: [...meta.announce.flat(), ...opts.tracker],
+    });
+  // A running daemon seeds it (and keeps it in its library) instead of a second node.
+  const daemon = opts.standalone ? undefined : await findDaemon(runtime, config.dataDir, opts);
+  if (daemon) {
+    parsePeers(opts.peer);
+    return shareViaDaemon(daemon, torrentBytes, dirname(input), {
+      peers: opts.peer,
+      trackers: opts.tracker,
+      magnet: magnetOf(),
+      json: opts.json === true,
+    });
+  }
   const node = await Node.start(runtime, config);
   const report = new ProgressReporter(opts.json === true);
   node.on('warning', (w) => {
@@ -64,10 +84,7 @@ export async function shareCommand(
         `warning: only ${s.piecesHave} of ${s.pieceCount} pieces of ${meta.name} are on disk and verified`,
       );
     }
-    const magnet = formatMagnet({
-      ...magnetFromMetainfo(meta),
-      trackers: [...meta.announce.flat(), ...opts.tracker],
-    });
+    const magnet = magnetOf();
     report.event(
       'seeding',
       {
