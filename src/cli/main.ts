@@ -163,7 +163,10 @@ async function main(argv: string[]): Promise<number> {
       .command('put')
       .description('store a BEP 44 item (immutable, or mutable with --key)')
       .argument('<value>', 'the value (a string)')
-      .option('--key <file>', 'ed25519 seed file for a mutable item (created if missing)')
+      .option(
+        '--key <file>',
+        'ed25519 seed file for a mutable item (created 0600 if missing; refused if others may read it)',
+      )
       .option('--salt <text>', 'salt for a mutable item')
       .option('--seq <n>', 'sequence number (default: one above the current)'),
   ).action((value: string, opts) => {
