@@ -121,6 +121,8 @@ async function main(argv: string[]): Promise<number> {
       '--rate-limit <per-second>',
       'requests per second per address, 0 = unlimited (default 50)',
     )
+    .option('--max-swarms <n>', 'torrents tracked at most; more are refused (default 1000000)')
+    .option('--max-peers <n>', 'peers held in all at most; more are refused (default 4000000)')
     .option('--json', 'print the listening ports as JSON')
     .action((opts) => {
       action = trackerCommand(runtime(), opts);
