@@ -272,7 +272,7 @@ export class TrackerServer {
     stream.destroy();
   }
 
-  /** Stops counting `stream` (closed, or closing after its last reply); idempotent. */
+  /** Stops counting `stream` (closed or evicted); idempotent. */
   private forget(stream: ByteStream): void {
     const c = this.connections.get(stream);
     if (!c) return;
