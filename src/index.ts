@@ -36,6 +36,7 @@ export {
   parseInfoDictionary,
   parseTorrent,
 } from './metainfo/parse.js';
+export { PathClashError } from './metainfo/path-clashes.js';
 export { choosePieceLength } from './metainfo/piece-length.js';
 export type { Metainfo, TorrentFile, TorrentVersion } from './metainfo/types.js';
 export {
@@ -52,6 +53,7 @@ export {
   type NodeEvents,
 } from './node/node.js';
 export { EgressDeniedError, type EgressMode, EgressPolicy } from './runtime/egress.js';
+export { SecretFileError, UnsafeFileError } from './runtime/errors.js';
 export { ManualClock } from './runtime/manual-clock.js';
 export { createRealRuntime, IoError, realFs } from './runtime/real.js';
 export type * from './runtime/runtime.js';

@@ -239,6 +239,8 @@ async function main(argv: string[]): Promise<number> {
       '--rate-limit <per-second>',
       'requests per second per address, 0 = unlimited (default 50)',
     )
+    .option('--max-swarms <n>', 'torrents tracked at most; more are refused (default 1000000)')
+    .option('--max-peers <n>', 'peers held in all at most; more are refused (default 4000000)')
     .option('--json', 'print the listening ports as JSON')
     .action((opts) => {
       action = trackerCommand(runtime(), opts);
@@ -281,7 +283,10 @@ async function main(argv: string[]): Promise<number> {
       .command('put')
       .description('store a BEP 44 item (immutable, or mutable with --key)')
       .argument('<value>', 'the value (a string)')
-      .option('--key <file>', 'ed25519 seed file for a mutable item (created if missing)')
+      .option(
+        '--key <file>',
+        'ed25519 seed file for a mutable item (created 0600 if missing; refused if others may read it)',
+      )
       .option('--salt <text>', 'salt for a mutable item')
       .option('--seq <n>', 'sequence number (default: one above the current)'),
   ).action((value: string, opts) => {

@@ -17,6 +17,7 @@ import {
   optionalText,
   utf8Strict,
 } from './fields.js';
+import { assertNoPathClashes } from './path-clashes.js';
 import { assertSafePath } from './paths.js';
 import type { Metainfo, TorrentFile, TorrentVersion } from './types.js';
 
@@ -114,6 +115,7 @@ function parseInfo(
   const v1 = hasV1 ? readV1Files(info, name, lim) : undefined;
   const layout = v1 ?? alignV2Files(v2Files!, pieceLength);
   if (v1 && v2Files) checkHybridAgreement(v1, v2Files, pieceLength);
+  if (!layout.singleFile) assertNoPathClashes(layout.files);
 
   const streamLength = layout.files.reduce((n, f) => n + f.length, 0);
   const totalLength = layout.files.reduce((n, f) => n + (f.padding ? 0 : f.length), 0);

@@ -1,19 +1,15 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
-import * as fsp from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, createServer, isIP, type Socket } from 'node:net';
-import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ShoalError } from '../errors.js';
 import { EgressPolicy } from './egress.js';
+import { IoError } from './errors.js';
+import { realFs } from './real-fs.js';
 import type {
   ByteStream,
-  FileHandle,
-  FileStat,
-  FileSystem,
   HttpClient,
   Runtime,
   TcpFactory,
@@ -22,12 +18,8 @@ import type {
   UdpSocket,
 } from './runtime.js';
 
-/** A socket or file operation failed at the OS level. */
-export class IoError extends ShoalError {
-  constructor(message: string, cause?: unknown) {
-    super('IO', message, { cause });
-  }
-}
+export { IoError } from './errors.js';
+export { createRealFs, realFs } from './real-fs.js';
 
 /** The production runtime: real clock, OS randomness, real sockets and disk, and egress checks. */
 export function createRealRuntime(egress: EgressPolicy = EgressPolicy.fromEnv()): Runtime {
@@ -314,71 +306,6 @@ function realTcp(egress: EgressPolicy): TcpFactory {
     },
   };
 }
-
-function toStat(s: import('node:fs').Stats): FileStat {
-  return {
-    size: s.size,
-    mtimeMs: s.mtimeMs,
-    isFile: s.isFile(),
-    isDirectory: s.isDirectory(),
-    isSymbolicLink: s.isSymbolicLink(),
-    isExecutable: (s.mode & 0o100) !== 0,
-  };
-}
-
-function wrapHandle(h: fsp.FileHandle): FileHandle {
-  return {
-    async read(target, offset, length, position) {
-      const { bytesRead } = await h.read(target, offset, length, position);
-      return bytesRead;
-    },
-    async write(data, position) {
-      let done = 0;
-      while (done < data.length) {
-        const { bytesWritten } = await h.write(data, done, data.length - done, position + done);
-        done += bytesWritten;
-      }
-    },
-    truncate: (length) => h.truncate(length),
-    sync: () => h.sync(),
-    close: () => h.close(),
-  };
-}
-
-let tempCounter = 0;
-
-/** The real disk through `node:fs/promises`. */
-export const realFs: FileSystem = {
-  stat: async (path) => toStat(await fsp.lstat(path)),
-  readdir: (path) => fsp.readdir(path),
-  readFile: (path) => fsp.readFile(path),
-  async writeFileAtomic(path, data) {
-    const dir = dirname(path);
-    const temp = join(dir, `.${basename(path)}.${process.pid}.${tempCounter++}.tmp`);
-    const h = await fsp.open(temp, 'w');
-    try {
-      await h.writeFile(data);
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-    await fsp.rename(temp, path);
-    const d = await fsp.open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  },
-  open: async (path, mode) => wrapHandle(await fsp.open(path, mode)),
-  mkdir: async (path) => void (await fsp.mkdir(path, { recursive: true })),
-  rm: (path) => fsp.rm(path, { recursive: true, force: true }),
-  exists: (path) =>
-    fsp.access(path).then(
-      () => true,
-      () => false,
-    ),
-};
 
 /** True for a concrete address to bind to (not undefined, empty, 0.0.0.0 or ::). */
 function isSpecific(address: string | undefined): address is string {

@@ -176,8 +176,17 @@ export interface FileHandle {
   write(data: Uint8Array, position: number): Promise<void>;
   truncate(length: number): Promise<void>;
   sync(): Promise<void>;
+  /** Metadata of the open file itself (`fstat`: what was opened, whatever its path is now). */
+  stat(): Promise<FileStat>;
   close(): Promise<void>;
 }
+
+/**
+ * How {@link FileSystem.openBeneath} opens a file: `read` an existing file read-only, `write` an
+ * existing file read-write, `create` read-write and created (with any missing folders) when
+ * absent, never truncated.
+ */
+export type BeneathMode = 'read' | 'write' | 'create';
 
 /** The file system operations shoal's engines need, and no more. */
 export interface FileSystem {
@@ -192,4 +201,27 @@ export interface FileSystem {
   mkdir(path: string): Promise<void>;
   rm(path: string): Promise<void>;
   exists(path: string): Promise<boolean>;
+  /**
+   * Opens `root/path…` without following a symbolic link on any component below `root` and
+   * only if it is a regular file, with no window between check and open (the real runtime
+   * opens each folder relative to the one before). `root` is the user's choice and may itself
+   * be a link. This is how every file of a torrent is opened, so no write ever leaves the
+   * download folder. @throws {UnsafeFileError} naming the link or special file met
+   */
+  openBeneath(root: string, path: readonly string[], mode: BeneathMode): Promise<FileHandle>;
+  /**
+   * `lstat` of `root/path…` reached the same way as {@link openBeneath} (no link followed on
+   * the way; a link at the end is reported, not followed). @throws {UnsafeFileError}
+   */
+  statBeneath(root: string, path: readonly string[]): Promise<FileStat>;
+  /**
+   * Writes a secret (a private key's seed) atomically, readable and writable by its owner only
+   * (mode 0600 from the moment it exists).
+   */
+  writeSecretFile(path: string, data: Uint8Array): Promise<void>;
+  /**
+   * Reads a secret written by {@link writeSecretFile}; refuses a file that other users could
+   * read or change, or that belongs to another user. @throws {SecretFileError}
+   */
+  readSecretFile(path: string): Promise<Buffer>;
 }

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
-import type { FileHandle, FileStat, FileSystem } from '../runtime/runtime.js';
+import { SecretFileError, UnsafeFileError } from '../runtime/errors.js';
+import type { BeneathMode, FileHandle, FileStat, FileSystem } from '../runtime/runtime.js';
 import { SimIoError } from './errors.js';
 
 /** Bytes per page of simulated file data (the unit of sharing between hosts). */
@@ -54,6 +55,8 @@ interface MemFile {
   pages: (Buffer | undefined)[];
   size: number;
   mtimeMs: number;
+  /** Written by `writeSecretFile`: the one kind of file whose permissions are modelled. */
+  secret?: boolean;
 }
 
 interface MemDir {
@@ -68,7 +71,8 @@ type Entry = MemFile | MemDir;
  * An in-memory {@link FileSystem} for one simulated host: a tree of folders and sparse paged
  * files, modification times from virtual time, errors like the real disk's (`ENOENT`,
  * `EISDIR`, …, as `SimIoError`). Operations complete in zero virtual time; they are still
- * asynchronous, as engines expect.
+ * asynchronous, as engines expect. It has no symbolic links, so opening below a root only has
+ * to refuse names that are not plain; of permissions it knows only "secret" (owner-only).
  */
 export class MemFs implements FileSystem {
   private readonly entries = new Map<string, Entry>();
@@ -81,15 +85,7 @@ export class MemFs implements FileSystem {
   }
 
   async stat(path: string): Promise<FileStat> {
-    const e = this.get(path, 'stat');
-    return {
-      size: e.kind === 'file' ? e.size : 4096,
-      mtimeMs: e.mtimeMs,
-      isFile: e.kind === 'file',
-      isDirectory: e.kind === 'dir',
-      isSymbolicLink: false,
-      isExecutable: false,
-    };
+    return statOf(this.get(path, 'stat'));
   }
 
   async readdir(path: string): Promise<string[]> {
@@ -120,7 +116,34 @@ export class MemFs implements FileSystem {
       f.size = 0;
       f.mtimeMs = this.wallTime();
     } else f = this.file(path, 'open');
-    const writable = mode !== 'r';
+    return this.handle(f, path, mode !== 'r');
+  }
+
+  async openBeneath(root: string, path: readonly string[], mode: BeneathMode): Promise<FileHandle> {
+    const full = beneath(root, path);
+    if (mode === 'create') {
+      await this.mkdir(posix.dirname(full));
+      if (!this.entries.has(posix.resolve('/', full))) this.create(full);
+    }
+    return this.handle(this.file(full, 'open'), full, mode !== 'read');
+  }
+
+  async statBeneath(root: string, path: readonly string[]): Promise<FileStat> {
+    return this.stat(beneath(root, path));
+  }
+
+  async writeSecretFile(path: string, data: Uint8Array): Promise<void> {
+    await this.writeFileAtomic(path, data);
+    this.file(path, 'open').secret = true;
+  }
+
+  async readSecretFile(path: string): Promise<Buffer> {
+    if (this.file(path, 'open').secret !== true)
+      throw new SecretFileError(path, `other users may read it; run: chmod 600 ${path}`);
+    return this.readFile(path);
+  }
+
+  private handle(f: MemFile, path: string, writable: boolean): FileHandle {
     let closed = false;
     const check = (op: string) => {
       if (closed) throw new SimIoError('EBADF', `${op} on a closed file "${path}"`);
@@ -140,6 +163,10 @@ export class MemFs implements FileSystem {
         this.truncate(f, length);
       },
       sync: async () => check('sync'),
+      stat: async () => {
+        check('stat');
+        return statOf(f);
+      },
       close: async () => {
         closed = true;
       },
@@ -197,7 +224,10 @@ export class MemFs implements FileSystem {
     const abs = posix.resolve('/', path);
     const e = this.entries.get(abs);
     if (e?.kind === 'dir') throw new SimIoError('EISDIR', `open "${path}"`);
-    if (e) return e;
+    if (e) {
+      e.secret = false; // replaced by an ordinary write
+      return e;
+    }
     const parent = this.entries.get(posix.dirname(abs));
     if (parent?.kind !== 'dir') throw new SimIoError('ENOENT', `open "${path}"`);
     const f: MemFile = { kind: 'file', pages: [], size: 0, mtimeMs: this.wallTime() };
@@ -272,4 +302,25 @@ export class MemFs implements FileSystem {
     f.size = length;
     f.mtimeMs = this.wallTime();
   }
+}
+
+function statOf(e: Entry): FileStat {
+  return {
+    size: e.kind === 'file' ? e.size : 4096,
+    mtimeMs: e.mtimeMs,
+    isFile: e.kind === 'file',
+    isDirectory: e.kind === 'dir',
+    isSymbolicLink: false,
+    isExecutable: false,
+  };
+}
+
+/** `root/path…`, refusing names that could leave `root` (there are no links to refuse). */
+function beneath(root: string, path: readonly string[]): string {
+  const full = posix.join(root, ...path);
+  if (path.length === 0) throw new UnsafeFileError(root, root, 'is the folder itself, not a file');
+  for (const name of path)
+    if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0'))
+      throw new UnsafeFileError(full, name, 'is not a plain file or folder name');
+  return full;
 }

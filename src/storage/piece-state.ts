@@ -52,7 +52,7 @@ export class PieceState {
         files.push({ length: 0, mtimeMs: 0 });
         continue;
       }
-      const s = await this.fs.stat(this.storage.filePath(i)).catch(() => undefined);
+      const s = await this.storage.stat(i).catch(() => undefined);
       files.push(s ? { length: s.size, mtimeMs: s.mtimeMs } : { length: -1, mtimeMs: 0 });
     }
     await saveResume(this.fs, this.resumePath, {
@@ -87,7 +87,7 @@ export class PieceState {
     for (const [i, f] of this.layout.files.entries()) {
       if (f.padding) continue;
       const saved = resume.files[i]!;
-      const s = await this.fs.stat(this.storage.filePath(i)).catch(() => undefined);
+      const s = await this.storage.stat(i).catch(() => undefined);
       if (s === undefined) {
         if (saved.length !== -1) return false;
         continue;
@@ -101,9 +101,7 @@ export class PieceState {
   private async recheck(have: Bitfield, parallel: number, stopped: () => boolean): Promise<void> {
     const exists: boolean[] = [];
     for (const [i, f] of this.layout.files.entries()) {
-      const s = f.padding
-        ? undefined
-        : await this.fs.stat(this.storage.filePath(i)).catch(() => undefined);
+      const s = f.padding ? undefined : await this.storage.stat(i).catch(() => undefined);
       exists.push(f.padding || s?.isFile === true);
     }
     const candidates: number[] = [];

@@ -1,5 +1,5 @@
-import { dirname, join } from 'node:path';
-import type { FileHandle, FileSystem } from '../runtime/runtime.js';
+import { join } from 'node:path';
+import type { FileHandle, FileStat, FileSystem } from '../runtime/runtime.js';
 import type { PieceLayout } from './layout.js';
 
 interface OpenFile {
@@ -10,7 +10,10 @@ interface OpenFile {
 /**
  * Reads and writes a torrent's pieces in its files: positional I/O only, padding never
  * written, files created sparse at their full length on first write, and at most
- * `maxOpenFiles` handles open at once (least recently used closed first).
+ * `maxOpenFiles` handles open at once (least recently used closed first). Every file is opened
+ * with {@link FileSystem.openBeneath}: a symbolic link (or a FIFO, a device) anywhere below the
+ * download folder makes that file fail with `UnsafeFileError`, and nothing outside the folder is
+ * ever read, created or written.
  */
 export class TorrentStorage {
   private readonly open = new Map<number, OpenFile>();
@@ -31,8 +34,18 @@ export class TorrentStorage {
 
   /** Where file `fileIndex` lives on disk. */
   filePath(fileIndex: number): string {
+    return join(this.root, ...this.pathBelowRoot(fileIndex));
+  }
+
+  /** `lstat` of file `fileIndex`, reached without following a link. @throws when absent */
+  stat(fileIndex: number): Promise<FileStat> {
+    return this.fs.statBeneath(this.root, this.pathBelowRoot(fileIndex));
+  }
+
+  /** The components of file `fileIndex`'s path below the download folder. */
+  private pathBelowRoot(fileIndex: number): readonly string[] {
     const f = this.layout.files[fileIndex]!;
-    return this.singleFile ? join(this.root, this.name) : join(this.root, this.name, ...f.path);
+    return this.singleFile ? [this.name] : [this.name, ...f.path];
   }
 
   /**
@@ -108,15 +121,21 @@ export class TorrentStorage {
     await h.write(data, position);
   }
 
-  /** Creates the torrent's empty files, which no piece covers and so no write would create. */
+  /**
+   * Creates the torrent's empty files, which no piece covers and so no write would create.
+   * One that cannot be created does not stop the others; the first failure is thrown after.
+   */
   async createEmptyFiles(): Promise<void> {
+    let failure: unknown;
     for (const [i, f] of this.layout.files.entries()) {
       if (f.padding || f.length > 0) continue;
-      const path = this.filePath(i);
-      if (await this.fs.exists(path)) continue;
-      await this.fs.mkdir(dirname(path));
-      await (await this.fs.open(path, 'w+')).close();
+      try {
+        await (await this.fs.openBeneath(this.root, this.pathBelowRoot(i), 'create')).close();
+      } catch (error) {
+        failure ??= error;
+      }
     }
+    if (failure !== undefined) throw failure;
   }
 
   /** Flushes and closes every open file. */
@@ -154,7 +173,7 @@ export class TorrentStorage {
     }
     const handle = writable
       ? this.openForWrite(fileIndex)
-      : this.fs.open(this.filePath(fileIndex), 'r');
+      : this.fs.openBeneath(this.root, this.pathBelowRoot(fileIndex), 'read');
     const entry = { handle, writable };
     this.open.set(fileIndex, entry);
     handle.catch(() => {
@@ -169,17 +188,14 @@ export class TorrentStorage {
   }
 
   private async openForWrite(fileIndex: number): Promise<FileHandle> {
-    const path = this.filePath(fileIndex);
     const length = this.layout.files[fileIndex]!.length;
-    if (await this.fs.exists(path)) {
-      const h = await this.fs.open(path, 'r+');
-      const s = await this.fs.stat(path);
-      if (s.size !== length) await h.truncate(length);
-      return h;
+    const h = await this.fs.openBeneath(this.root, this.pathBelowRoot(fileIndex), 'create');
+    try {
+      if ((await h.stat()).size !== length) await h.truncate(length);
+    } catch (error) {
+      await h.close().catch(() => undefined);
+      throw error;
     }
-    await this.fs.mkdir(dirname(path));
-    const h = await this.fs.open(path, 'w+');
-    await h.truncate(length);
     return h;
   }
 }

@@ -20,34 +20,104 @@ export class HttpRequestError extends ShoalError {
   }
 }
 
-const MAX_HEAD_BYTES = 8 * 1024;
+/** Longest request head accepted (request line and headers, without the blank line). */
+export const MAX_HEAD_BYTES = 8 * 1024;
+const END_OF_HEAD = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
+
+/** What one {@link HttpRequestReader.push} found: the requests completed, then any error. */
+export interface HttpReadResult {
+  readonly requests: HttpRequest[];
+  /** Set once the stream broke the protocol or a limit; the reader accepts nothing after. */
+  readonly error?: HttpRequestError;
+}
 
 /**
  * Reads HTTP/1.x requests from a byte stream, as a tracker needs them: GET only, no bodies,
- * the head limited to 8 KiB, pipelined requests returned in order.
+ * the head limited to 8 KiB, pipelined requests returned in order. The outcome does not depend
+ * on how the stream is cut into chunks: the same requests and the same error come out of any
+ * split. A whole request in one chunk is parsed in place; only an unfinished head is copied,
+ * into a buffer that grows by doubling (so trickled bytes cost no quadratic copying) and is let
+ * go once the head is complete.
  */
 export class HttpRequestReader {
-  private buffer: Buffer = Buffer.alloc(0);
+  private stash: Buffer = EMPTY;
+  private used = 0;
+  private failure: HttpRequestError | undefined;
 
-  /** Adds bytes and returns every complete request. @throws {HttpRequestError} */
-  push(chunk: Buffer): HttpRequest[] {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    const out: HttpRequest[] = [];
-    for (;;) {
-      const end = this.buffer.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (this.buffer.length > MAX_HEAD_BYTES)
-          throw new HttpRequestError('request head too large', 431);
-        // Keep a copy of an unfinished head: the chunk may be lent (see ByteStream.onData).
-        if (this.buffer.length > 0) this.buffer = Buffer.from(this.buffer);
-        return out;
-      }
-      if (end > MAX_HEAD_BYTES) throw new HttpRequestError('request head too large', 431);
-      const head = this.buffer.subarray(0, end).toString('latin1');
-      this.buffer = this.buffer.subarray(end + 4);
-      out.push(parseHead(head));
-    }
+  /** True while part of a request head is buffered (a request has begun but not ended). */
+  get pending(): boolean {
+    return this.used > 0;
   }
+
+  /** Adds bytes; returns every request they complete, and the error that ends the stream. */
+  push(chunk: Buffer): HttpReadResult {
+    const requests: HttpRequest[] = [];
+    if (this.failure) return { requests, error: this.failure };
+    if (chunk.length === 0) return { requests };
+    // Bytes before `scanFrom` were searched for the end of a head before, in vain.
+    const scanFrom = Math.max(0, this.used - (END_OF_HEAD.length - 1));
+    const data = this.used === 0 ? chunk : this.append(chunk);
+    let start = 0;
+    for (;;) {
+      const end = data.indexOf(END_OF_HEAD, Math.max(start, scanFrom));
+      if (end < 0) break;
+      if (end - start > MAX_HEAD_BYTES) return this.fail(requests, tooLarge());
+      try {
+        requests.push(parseHead(data.toString('latin1', start, end)));
+      } catch (error) {
+        if (!(error instanceof HttpRequestError)) throw error;
+        return this.fail(requests, error);
+      }
+      start = end + END_OF_HEAD.length;
+    }
+    const rest = data.length - start;
+    // Even if the last bytes begin the blank line, the head would end past the limit.
+    if (rest - (END_OF_HEAD.length - 1) > MAX_HEAD_BYTES) return this.fail(requests, tooLarge());
+    this.keep(data, start);
+    return { requests };
+  }
+
+  private fail(requests: HttpRequest[], error: HttpRequestError): HttpReadResult {
+    this.failure = error;
+    this.stash = EMPTY;
+    this.used = 0;
+    return { requests, error };
+  }
+
+  /** Appends `chunk` to the stash (the chunk is lent: it is copied) and returns the bytes held. */
+  private append(chunk: Buffer): Buffer {
+    const needed = this.used + chunk.length;
+    if (needed > this.stash.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, this.stash.length * 2));
+      this.stash.copy(grown, 0, 0, this.used);
+      this.stash = grown;
+    }
+    chunk.copy(this.stash, this.used);
+    this.used = needed;
+    return this.stash.subarray(0, needed);
+  }
+
+  /** Keeps `data[from..]`, the start of an unfinished head, in the stash. */
+  private keep(data: Buffer, from: number): void {
+    const rest = data.length - from;
+    if (rest === 0) {
+      this.stash = EMPTY;
+      this.used = 0;
+      return;
+    }
+    if (data.buffer === this.stash.buffer && data.byteOffset === this.stash.byteOffset) {
+      this.stash.copyWithin(0, from, data.length);
+    } else {
+      this.stash = Buffer.allocUnsafe(Math.max(256, rest));
+      data.copy(this.stash, 0, from);
+    }
+    this.used = rest;
+  }
+}
+
+function tooLarge(): HttpRequestError {
+  return new HttpRequestError('request head too large', 431);
 }
 
 function parseHead(head: string): HttpRequest {

@@ -12,14 +12,17 @@ export interface RegistryOptions {
   readonly peerTimeoutSeconds: number;
   readonly maxSwarms: number;
   readonly maxPeersPerSwarm: number;
+  /**
+   * Peers held across all swarms: with `maxSwarms` the tracker's memory budget (see
+   * {@link SwarmRegistry}); announces of new peers beyond it are refused.
+   */
+  readonly maxPeers: number;
   /** When set, only these info-hashes (hex) are tracked. */
   readonly allowList?: ReadonlySet<string>;
 }
 
-interface Swarm {
-  readonly peers: PeerTable;
-  downloaded: number;
-}
+/** How often, at most, a full tracker scans every swarm for expired peers to make room. */
+const EXPIRE_WHEN_FULL_MS = 10_000;
 
 /**
  * The outcome of an announce: the slots of the peers picked in their swarm's table and the
@@ -42,10 +45,16 @@ export type AnnounceOutcome =
  * Who is in which swarm: the whole state of a tracker. Peers are keyed by address and port,
  * expire when they stop announcing, and every structure is bounded. It never sees content.
  * Built for speed: peers are sampled at random without copying the swarm, and their compact
- * addresses are kept ready.
+ * addresses are kept ready. Memory is bounded by `maxSwarms` swarms (a map entry, its key and
+ * a {@link PeerTable}: about 300 bytes for a one-peer swarm) and `maxPeers` peers (44 bytes
+ * each, up to twice that while a table is half empty, plus 8 per slot of a large swarm's
+ * index); past either limit announces that would add to it are refused.
  */
 export class SwarmRegistry {
-  private readonly swarms = new Map<string, Swarm>();
+  private readonly swarms = new Map<string, PeerTable>();
+  /** Peers in all swarms. */
+  private peerCount = 0;
+  private lastFullExpiry = Number.NEGATIVE_INFINITY;
   /** xorshift32 state: peer sampling needs speed, not secrecy (seeded from the runtime). */
   private rng: number;
   announces = 0;
@@ -73,30 +82,40 @@ export class SwarmRegistry {
       return { ok: false, reason: 'torrent not allowed on this tracker' };
     }
     this.announces++;
-    let swarm = this.swarms.get(key);
-    if (!swarm) {
+    let peers = this.swarms.get(key);
+    if (!peers) {
       if (r.event === 'stopped') return this.outcome(undefined, []);
-      if (this.swarms.size >= this.options.maxSwarms) this.expire(nowMs);
+      if (this.swarms.size >= this.options.maxSwarms) this.expireWhenFull(nowMs);
       if (this.swarms.size >= this.options.maxSwarms)
-        return { ok: false, reason: 'tracker is full' };
-      swarm = { peers: new PeerTable(), downloaded: 0 };
-      this.swarms.set(key, swarm);
+        return {
+          ok: false,
+          reason: `tracker is full (${this.options.maxSwarms} torrents); try later`,
+        };
     }
-    const peers = swarm.peers;
-    let slot = peers.find(host, r.port);
+    let slot = peers ? peers.find(host, r.port) : -1;
     if (r.event === 'stopped') {
-      if (slot >= 0) peers.remove(slot);
-      if (peers.size === 0 && swarm.downloaded === 0) this.swarms.delete(key);
-      return this.outcome(swarm, []);
+      if (peers && slot >= 0) this.removePeer(peers, slot);
+      if (peers && peers.size === 0 && peers.downloaded === 0) this.swarms.delete(key);
+      return this.outcome(peers, []);
     }
-    if (r.event === 'completed' && slot >= 0 && !peers.isSeed(slot)) swarm.downloaded++;
+    if (slot < 0 && this.peerCount >= this.options.maxPeers) {
+      this.expireWhenFull(nowMs);
+      if (this.peerCount >= this.options.maxPeers)
+        return { ok: false, reason: `tracker is full (${this.options.maxPeers} peers); try later` };
+    }
+    if (!peers) {
+      peers = new PeerTable();
+      this.swarms.set(key, peers);
+    }
+    if (r.event === 'completed' && slot >= 0 && !peers.isSeed(slot)) peers.downloaded++;
     const seed = r.left === 0;
     if (slot >= 0) peers.update(slot, r.peerId, seed, nowMs);
     else {
-      if (peers.size >= this.options.maxPeersPerSwarm) peers.remove(peers.oldest());
+      if (peers.size >= this.options.maxPeersPerSwarm) this.removePeer(peers, peers.oldest());
       slot = peers.add(host, r.port, r.peerId, seed, nowMs);
+      this.peerCount++;
     }
-    return this.outcome(swarm, this.pick(peers, slot, r.numWant, family, nowMs));
+    return this.outcome(peers, this.pick(peers, slot, r.numWant, family, nowMs));
   }
 
   /** Counts for each info-hash (hex) asked about; unknown ones are all zero. */
@@ -106,9 +125,9 @@ export class SwarmRegistry {
     for (const h of infoHashes) {
       const s = this.swarms.get(keyOf(h));
       out.set(hexOf(h), {
-        complete: s?.peers.seeders ?? 0,
+        complete: s?.seeders ?? 0,
         downloaded: s?.downloaded ?? 0,
-        incomplete: s ? s.peers.size - s.peers.seeders : 0,
+        incomplete: s ? s.size - s.seeders : 0,
       });
     }
     return out;
@@ -117,27 +136,40 @@ export class SwarmRegistry {
   /** Forgets peers that stopped announcing, and empty swarms. */
   expire(nowMs: number): void {
     const before = nowMs - this.options.peerTimeoutSeconds * 1000;
-    for (const [key, swarm] of this.swarms) {
-      swarm.peers.expire(before);
-      if (swarm.peers.size === 0) this.swarms.delete(key);
+    for (const [key, peers] of this.swarms) {
+      const size = peers.size;
+      peers.expire(before);
+      this.peerCount -= size - peers.size;
+      if (peers.size === 0) this.swarms.delete(key);
     }
   }
 
   /** Totals for the stats endpoint. */
   stats(): { swarms: number; peers: number; seeders: number; announces: number; scrapes: number } {
-    let peers = 0;
     let seeders = 0;
-    for (const s of this.swarms.values()) {
-      peers += s.peers.size;
-      seeders += s.peers.seeders;
-    }
+    for (const s of this.swarms.values()) seeders += s.seeders;
     return {
       swarms: this.swarms.size,
-      peers,
+      peers: this.peerCount,
       seeders,
       announces: this.announces,
       scrapes: this.scrapes,
     };
+  }
+
+  /**
+   * Expires peers to make room, at most every {@link EXPIRE_WHEN_FULL_MS}: a scan of every
+   * swarm per refused announce would let a flood of them cost a full scan each.
+   */
+  private expireWhenFull(nowMs: number): void {
+    if (nowMs - this.lastFullExpiry < EXPIRE_WHEN_FULL_MS) return;
+    this.lastFullExpiry = nowMs;
+    this.expire(nowMs);
+  }
+
+  private removePeer(peers: PeerTable, slot: number): void {
+    peers.remove(slot);
+    this.peerCount--;
   }
 
   /** The reply to an announce in the shape the HTTP encoder takes. */
@@ -156,8 +188,8 @@ export class SwarmRegistry {
     };
   }
 
-  private outcome(swarm: Swarm | undefined, picked: readonly number[]): AnnounceOutcome {
-    const peers = swarm?.peers ?? EMPTY;
+  private outcome(swarm: PeerTable | undefined, picked: readonly number[]): AnnounceOutcome {
+    const peers = swarm ?? EMPTY;
     return {
       ok: true,
       peers,

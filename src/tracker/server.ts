@@ -17,12 +17,7 @@ import {
   parseScrapeQuery,
   TrackerProtocolError,
 } from './http-messages.js';
-import {
-  type HttpRequest,
-  HttpRequestError,
-  HttpRequestReader,
-  httpResponse,
-} from './http-request.js';
+import { HttpRequestReader, httpResponse } from './http-request.js';
 import { type AnnounceOutcome, type RegistryOptions, SwarmRegistry } from './registry.js';
 import {
   decodeUdpRequest,
@@ -46,7 +41,20 @@ export interface TrackerOptions extends RegistryOptions {
   /** Requests per second per source address (0 = unlimited) and the burst allowed. */
   readonly perIpRate: number;
   readonly perIpBurst: number;
+  /**
+   * Open HTTP connections at most; when full, a new one takes the place of the connection that
+   * has waited longest for its next request (which a slowloris holds, not an honest client).
+   */
   readonly maxHttpConnections: number;
+  /** Open HTTP connections from one address at most; more are closed at once. */
+  readonly maxHttpConnectionsPerIp: number;
+  /**
+   * A request head must arrive whole within this time from its first byte (from the connection's
+   * opening for the first request): trickling bytes does not extend it.
+   */
+  readonly httpHeadTimeoutMs: number;
+  /** A kept-alive connection with no request begun is closed after this long. */
+  readonly httpIdleTimeoutMs: number;
 }
 
 /** Defaults like those of public trackers. */
@@ -57,21 +65,38 @@ export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
   peerTimeoutSeconds: 2 * 1800 + 300,
   maxSwarms: 1_000_000,
   maxPeersPerSwarm: 100_000,
+  maxPeers: 4_000_000,
   defaultNumWant: 50,
   maxNumWant: 200,
   perIpRate: 50,
   perIpBurst: 100,
   maxHttpConnections: 4096,
+  maxHttpConnectionsPerIp: 32,
+  httpHeadTimeoutMs: 10_000,
+  httpIdleTimeoutMs: 30_000,
 };
 
 const MAX_UDP_PACKET = 2048;
-const HTTP_IDLE_MS = 30_000;
+/** The header of a UDP error reply (action, transaction id); the message follows. */
+const UDP_ERROR_HEADER_BYTES = 8;
+
+/** One HTTP connection's state: its request reader and its one timer. */
+interface HttpConnection {
+  readonly host: string;
+  readonly reader: HttpRequestReader;
+  deadline: TimerHandle;
+  /** The last reply is written; the connection counts until it is closed. */
+  closing: boolean;
+}
 
 /**
  * A BitTorrent tracker (hybrid P2P): HTTP announce/scrape (BEP 3, 23, 7, 48) and UDP
  * (BEP 15), coordinating who is in which swarm and storing no content. UDP connection ids are
  * keyed hashes of the client's address and the minute, so a spoofed source cannot use one;
- * every request is rate-limited per address; malformed requests get an error reply.
+ * every request is rate-limited per address before anything else; a source that has not shown
+ * a connection id never gets a reply larger than its packet (no reflection). HTTP connections
+ * are capped in all and per address, a request head has a deadline that trickled bytes do not
+ * move, and a new connection to a full tracker replaces the one waiting longest.
  */
 export class TrackerServer {
   readonly registry: SwarmRegistry;
@@ -82,8 +107,18 @@ export class TrackerServer {
   private http: TcpServer | undefined;
   private udp: UdpSocket | undefined;
   private expiry: TimerHandle | undefined;
-  private readonly connections = new Set<ByteStream>();
-  private counters = { httpRequests: 0, udpPackets: 0, errors: 0, rateLimited: 0 };
+  /** Open HTTP connections, those that completed a request least recently first. */
+  private readonly connections = new Map<ByteStream, HttpConnection>();
+  private readonly connectionsPerIp = new Map<string, number>();
+  private counters = {
+    httpRequests: 0,
+    udpPackets: 0,
+    errors: 0,
+    rateLimited: 0,
+    httpRefused: 0,
+    httpEvicted: 0,
+    httpTimedOut: 0,
+  };
 
   private constructor(
     private readonly runtime: Runtime,
@@ -144,13 +179,14 @@ export class TrackerServer {
     return {
       ...this.registry.stats(),
       ...this.counters,
+      httpConnections: this.connections.size,
       uptimeSeconds: Math.floor((this.runtime.clock.now() - this.startedAt) / 1000),
     };
   }
 
   async stop(): Promise<void> {
     this.expiry?.cancel();
-    for (const c of this.connections) c.destroy();
+    for (const c of [...this.connections.keys()]) c.destroy();
     await this.http?.close();
     await this.udp?.close();
   }
@@ -158,42 +194,93 @@ export class TrackerServer {
   // ------------------------------------------------------------------ HTTP
 
   private onHttpConnection(stream: ByteStream): void {
-    if (this.connections.size >= this.options.maxHttpConnections) {
+    const host = unmapV4(stream.remoteAddress);
+    const fromHost = this.connectionsPerIp.get(host) ?? 0;
+    if (fromHost >= this.options.maxHttpConnectionsPerIp) {
+      this.counters.httpRefused++;
       stream.destroy();
       return;
     }
-    this.connections.add(stream);
-    const reader = new HttpRequestReader();
-    let idle = this.runtime.timers.setTimeout(() => stream.destroy(), HTTP_IDLE_MS);
-    stream.onClose(() => {
-      idle.cancel();
-      this.connections.delete(stream);
-    });
-    stream.onData((chunk) => {
-      idle.cancel();
-      idle = this.runtime.timers.setTimeout(() => stream.destroy(), HTTP_IDLE_MS);
-      let requests: HttpRequest[];
-      try {
-        requests = reader.push(chunk);
-      } catch (error) {
-        this.counters.errors++;
-        const status = error instanceof HttpRequestError ? error.status : 400;
-        stream.write(
-          httpResponse(status, Buffer.from((error as Error).message), 'text/plain', false),
-        );
-        stream.end();
-        return;
+    if (this.connections.size >= this.options.maxHttpConnections) {
+      // The first connection is the one that has waited longest for a request to complete.
+      const [oldest] = this.connections.keys();
+      if (oldest) {
+        this.counters.httpEvicted++;
+        this.closeConnection(oldest);
       }
+    }
+    const timeout = () => {
+      this.counters.httpTimedOut++;
+      stream.destroy();
+    };
+    const c: HttpConnection = {
+      host,
+      reader: new HttpRequestReader(),
+      deadline: this.runtime.timers.setTimeout(timeout, this.options.httpHeadTimeoutMs),
+      closing: false,
+    };
+    const restart = (ms: number) => {
+      c.deadline.cancel();
+      c.deadline = this.runtime.timers.setTimeout(timeout, ms);
+    };
+    // Ends after the last reply; a client that neither reads it nor closes is cut off.
+    const finish = () => {
+      c.closing = true;
+      stream.end();
+      restart(this.options.httpHeadTimeoutMs);
+    };
+    this.connections.set(stream, c);
+    this.connectionsPerIp.set(host, fromHost + 1);
+    stream.onClose(() => this.forget(stream));
+    stream.onDrain(() => stream.resume());
+    stream.onData((chunk) => {
+      if (c.closing) return;
+      const wasPending = c.reader.pending;
+      const { requests, error } = c.reader.push(chunk);
+      let writable = true;
       for (const req of requests) {
         this.counters.httpRequests++;
-        const { status, body, type } = this.handleHttp(req.path, req.query, stream.remoteAddress);
-        stream.write(httpResponse(status, body, type, req.keepAlive));
+        const { status, body, type } = this.handleHttp(req.path, req.query, host);
+        writable = stream.write(httpResponse(status, body, type, req.keepAlive && !error));
         if (!req.keepAlive) {
-          stream.end();
+          finish();
           return;
         }
       }
+      if (error) {
+        this.counters.errors++;
+        stream.write(httpResponse(error.status, Buffer.from(error.message), 'text/plain', false));
+        finish();
+        return;
+      }
+      if (requests.length > 0) {
+        // Most recently useful last: eviction takes connections from the front.
+        this.connections.delete(stream);
+        this.connections.set(stream, c);
+      }
+      // The clock restarts only when a request ends or a new one begins, never per byte.
+      if (requests.length > 0 || (!wasPending && c.reader.pending))
+        restart(c.reader.pending ? this.options.httpHeadTimeoutMs : this.options.httpIdleTimeoutMs);
+      // A client that does not read its replies is not read either, until they drain.
+      if (!writable) stream.pause();
     });
+  }
+
+  /** Closes `stream` now and forgets it. */
+  private closeConnection(stream: ByteStream): void {
+    this.forget(stream);
+    stream.destroy();
+  }
+
+  /** Stops counting `stream` (closed or evicted); idempotent. */
+  private forget(stream: ByteStream): void {
+    const c = this.connections.get(stream);
+    if (!c) return;
+    c.deadline.cancel();
+    this.connections.delete(stream);
+    const n = (this.connectionsPerIp.get(c.host) ?? 1) - 1;
+    if (n > 0) this.connectionsPerIp.set(c.host, n);
+    else this.connectionsPerIp.delete(c.host);
   }
 
   private handleHttp(
@@ -269,51 +356,76 @@ export class TrackerServer {
     this.udp?.send(encodeUdpResponse(r, family), to.port, to.address);
   }
 
+  /**
+   * Sends an error reply of at most `maxBytes` (the message is cut to fit; nothing is sent when
+   * not even the header fits). For a source not proven by a connection id, `maxBytes` is the
+   * size of its packet, so a spoofed one cannot get back more than it sent.
+   */
+  private respondError(
+    to: UdpRemote,
+    transactionId: number,
+    message: string,
+    maxBytes: number,
+  ): void {
+    const room = maxBytes - UDP_ERROR_HEADER_BYTES;
+    if (room < 0) return;
+    const text = Buffer.from(message, 'utf8');
+    const length = Math.min(text.length, room);
+    const reply = Buffer.allocUnsafe(UDP_ERROR_HEADER_BYTES + length);
+    reply.writeUInt32BE(UdpAction.error, 0);
+    reply.writeUInt32BE(transactionId >>> 0, 4);
+    text.copy(reply, UDP_ERROR_HEADER_BYTES, 0, length);
+    this.udp?.send(reply, to.port, to.address);
+  }
+
   private onUdp(data: Buffer, from: UdpRemote): void {
     this.counters.udpPackets++;
     if (data.length > MAX_UDP_PACKET) return;
     const host = unmapV4(from.address);
+    // Before anything else, silently: a reply would let a spoofed flood bounce off us.
+    if (!this.limiter.allow(host)) {
+      this.counters.rateLimited++;
+      return;
+    }
     const family = from.family === 'IPv6' && host.includes(':') ? 6 : 4;
+    const now = this.runtime.clock.now();
     let request: UdpRequest;
     try {
       request = decodeUdpRequest(data);
     } catch (error) {
       this.counters.errors++;
-      if (error instanceof TrackerPacketError && data.length >= 16) {
-        this.respond(from, family, {
-          action: 'error',
-          transactionId: data.readUInt32BE(12),
-          message: error.message,
-        });
-      }
+      if (!(error instanceof TrackerPacketError) || data.length < 16) return;
+      const proven = this.connectionIds.valid(
+        data.readBigUInt64BE(0),
+        from.address,
+        from.port,
+        now,
+      );
+      this.respondError(
+        from,
+        data.readUInt32BE(12),
+        error.message,
+        proven ? MAX_UDP_PACKET : data.length,
+      );
       return;
     }
-    if (!this.limiter.allow(host)) {
-      this.counters.rateLimited++;
-      return; // silently: a reply would let a spoofed flood bounce off us
-    }
     if (request.action === 'connect') {
+      // 16 bytes for 16: no amplification.
       this.respond(from, family, {
         action: 'connect',
         transactionId: request.transactionId,
-        connectionId: this.connectionIds.issue(from.address, from.port, this.runtime.clock.now()),
+        connectionId: this.connectionIds.issue(from.address, from.port, now),
       });
       return;
     }
-    if (
-      !this.connectionIds.valid(
-        request.connectionId,
-        from.address,
-        from.port,
-        this.runtime.clock.now(),
-      )
-    ) {
+    if (!this.connectionIds.valid(request.connectionId, from.address, from.port, now)) {
       this.counters.errors++;
-      this.respond(from, family, {
-        action: 'error',
-        transactionId: request.transactionId,
-        message: 'connection id expired or invalid',
-      });
+      this.respondError(
+        from,
+        request.transactionId,
+        'connection id expired or invalid',
+        data.length,
+      );
       return;
     }
     if (request.action === 'scrape') {
@@ -330,11 +442,7 @@ export class TrackerServer {
       return;
     }
     if (request.port === 0) {
-      this.respond(from, family, {
-        action: 'error',
-        transactionId: request.transactionId,
-        message: 'port must not be 0',
-      });
+      this.respondError(from, request.transactionId, 'port must not be 0', MAX_UDP_PACKET);
       return;
     }
     const numWant =
@@ -359,11 +467,7 @@ export class TrackerServer {
       family,
     );
     if (!outcome.ok) {
-      this.respond(from, family, {
-        action: 'error',
-        transactionId: request.transactionId,
-        message: outcome.reason,
-      });
+      this.respondError(from, request.transactionId, outcome.reason, MAX_UDP_PACKET);
       return;
     }
     // The hot path: the reply is assembled from the peers' ready-made compact addresses.

@@ -185,18 +185,30 @@ test('announce replies: compact and dictionary forms, failures and warnings', ()
 test('the HTTP request reader handles pipelining and refuses abuse', () => {
   const r = new HttpRequestReader();
   const got = r.push(
-    Buffer.from('GET /announce?a=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /stats HTTP/1.0\r\n\r\n'),
+    Buffer.from('GET /announce?a=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /stats HTTP/1.0\r\n\r\nGET /x'),
   );
-  assert.deepEqual(got, [
+  assert.deepEqual(got.requests, [
     { method: 'GET', path: '/announce', query: 'a=1', keepAlive: true },
     { method: 'GET', path: '/stats', query: '', keepAlive: false },
   ]);
-  assert.throws(
-    () => new HttpRequestReader().push(Buffer.from('POST / HTTP/1.1\r\n\r\n')),
-    (e: unknown) => e instanceof HttpRequestError && e.status === 405,
+  assert.equal(got.error, undefined);
+  assert.equal(r.pending, true, 'the start of a third request is held');
+  const first = (bytes: string | Buffer) => new HttpRequestReader().push(Buffer.from(bytes)).error;
+  const e = first('POST / HTTP/1.1\r\n\r\n');
+  assert.ok(e instanceof HttpRequestError && e.status === 405);
+  assert.match(String(first(Buffer.alloc(9000, 0x41))?.message), /too large/);
+  assert.match(String(first('hello\r\n\r\n')?.message), /malformed/);
+  // Requests completed before an error are still returned; nothing is read after it.
+  const broken = new HttpRequestReader();
+  const mixed = broken.push(
+    Buffer.from('GET /a HTTP/1.1\r\n\r\nBAD\r\n\r\nGET /b HTTP/1.1\r\n\r\n'),
   );
-  assert.throws(() => new HttpRequestReader().push(Buffer.alloc(9000, 0x41)), /too large/);
-  assert.throws(() => new HttpRequestReader().push(Buffer.from('hello\r\n\r\n')), /malformed/);
+  assert.deepEqual(
+    mixed.requests.map((q) => q.path),
+    ['/a'],
+  );
+  assert.equal(mixed.error?.status, 400);
+  assert.deepEqual(broken.push(Buffer.from('GET /c HTTP/1.1\r\n\r\n')).requests, []);
 });
 
 test('fuzz: the UDP tracker decoders and the HTTP announce parser never throw anything unexpected', () => {

@@ -33,6 +33,14 @@ test('peer table: add, re-announce, remove keep slots dense and counts right', (
   assert.equal(c, 2);
 });
 
+test('peer table: an IPv4 address and an IPv6 one with the same bytes are different peers', () => {
+  const t = new PeerTable();
+  const v4 = addPeer(t, '1.2.3.4', 80);
+  const v6 = addPeer(t, '102:304::', 80);
+  assert.notEqual(v4, v6);
+  assert.deepEqual([t.find('1.2.3.4', 80), t.find('102:304::', 80)], [v4, v6]);
+});
+
 test('peer table: compact addresses are BEP 23 / BEP 7 bytes', () => {
   const t = new PeerTable();
   const v4 = addPeer(t, '192.0.2.7', 0x1ae1);
@@ -49,22 +57,25 @@ test('peer table: compact addresses are BEP 23 / BEP 7 bytes', () => {
 
 test('peer table: sampling skips the asker, stale peers, other families and seeds for seeds', () => {
   const t = new PeerTable();
-  for (let i = 0; i < 20; i++) addPeer(t, `10.0.1.${i}`, 6881, i % 2 === 0, i < 5 ? 0 : 100);
-  addPeer(t, '2001:db8::9', 6881, false, 100);
+  // Times are kept in whole seconds.
+  for (let i = 0; i < 20; i++) addPeer(t, `10.0.1.${i}`, 6881, i % 2 === 0, i < 5 ? 0 : 100_000);
+  addPeer(t, '2001:db8::9', 6881, false, 100_000);
   const self = t.find('10.0.1.6', 6881); // a seed
-  const all = t.sample(self, 100, 0, 50, 0, 1);
+  const all = t.sample(self, 100, 0, 50_000, 0, 1);
   assert.ok(!all.includes(self));
   for (const s of all) {
     assert.ok(!t.isSeed(s), 'a seed is given no seeds');
     assert.ok(t.host(s) !== '10.0.1.1' && t.host(s) !== '10.0.1.3', 'stale peers skipped');
   }
   assert.equal(all.length, 8 + 1, 'leechers 5…19 that are live, and the IPv6 one');
-  assert.equal(t.sample(self, 100, 4, 50, 0, 1).length, 8, 'IPv4 only');
+  assert.equal(t.sample(self, 100, 4, 50_000, 0, 1).length, 8, 'IPv4 only');
   assert.deepEqual(
-    t.sample(self, 100, 6, 50, 3, 5).map((s) => t.host(s)),
+    t.sample(self, 100, 6, 50_000, 3, 5).map((s) => t.host(s)),
     ['2001:db8::9'],
   );
-  assert.equal(t.sample(self, 3, 0, 50, 0, 1).length, 3, 'at most `want`');
+  assert.equal(t.sample(self, 3, 0, 50_000, 0, 1).length, 3, 'at most `want`');
+  t.expire(50_000);
+  assert.equal(t.size, 16, 'the five stale peers expired');
 });
 
 test('peer table: agrees with a plain map over random operations (property)', () => {
@@ -91,6 +102,7 @@ test('peer table: agrees with a plain map over random operations (property)', ()
         }
       }
       assert.equal(t.size, model.size);
+      assert.ok(t.capacity <= Math.max(1, 4 * t.size), 'the table shrinks as peers leave');
       assert.equal(t.seeders, [...model.values()].filter(Boolean).length);
       for (const [p, seed] of model) {
         const slot = t.find(hostOf(p), 7000 + p);

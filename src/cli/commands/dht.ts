@@ -111,15 +111,19 @@ export interface DhtPutFlags extends DhtFlags {
   readonly seq?: string;
 }
 
+/**
+ * The ed25519 seed in `path`, made (owner-only, 0600) when the file does not exist yet; a key
+ * file that other users could read or change is refused (`SecretFileError`).
+ */
 async function loadSeed(runtime: Runtime, path: string): Promise<Buffer> {
   if (await runtime.fs.exists(path)) {
-    const text = (await runtime.fs.readFile(path)).toString('utf8').trim();
+    const text = (await runtime.fs.readSecretFile(path)).toString('utf8').trim();
     if (!/^[0-9a-fA-F]{64}$/.test(text))
       throw new UsageError(`${path} must hold a 64-hex-digit ed25519 seed`);
     return Buffer.from(text, 'hex');
   }
   const seed = runtime.random.bytes(32);
-  await runtime.fs.writeFileAtomic(path, Buffer.from(`${seed.toString('hex')}\n`));
+  await runtime.fs.writeSecretFile(path, Buffer.from(`${seed.toString('hex')}\n`));
   return seed;
 }
 
@@ -129,12 +133,13 @@ export async function dhtPutCommand(
   value: string,
   flags: DhtPutFlags,
 ): Promise<number> {
+  // The key first: a key file others can read is refused before anything goes out.
+  const keys = flags.key ? keysFromSeed(await loadSeed(runtime, flags.key)) : undefined;
   const dht = await startDht(runtime, flags, false);
   try {
     if ((await dht.bootstrap()) === 0)
       throw new UsageError('no DHT node answered; check --bootstrap');
-    if (flags.key) {
-      const keys = keysFromSeed(await loadSeed(runtime, flags.key));
+    if (keys) {
       const seq = flags.seq === undefined ? undefined : Number(flags.seq);
       const r = await dht.putMutable(keys, value, {
         ...(seq !== undefined && { seq }),

@@ -11,6 +11,8 @@ export interface TrackerCommandOptions {
   readonly allow: string[];
   readonly interval?: string;
   readonly rateLimit?: string;
+  readonly maxSwarms?: string;
+  readonly maxPeers?: string;
   readonly json?: boolean;
 }
 
@@ -47,6 +49,8 @@ export async function trackerCommand(
   }
   const interval = positive(opts.interval, '--interval');
   const rate = positive(opts.rateLimit, '--rate-limit');
+  const maxSwarms = positive(opts.maxSwarms, '--max-swarms');
+  const maxPeers = positive(opts.maxPeers, '--max-peers');
   const server = await TrackerServer.start(runtime, {
     ...(httpPort !== undefined && { httpPort }),
     ...(udpPort !== undefined && { udpPort }),
@@ -58,6 +62,8 @@ export async function trackerCommand(
       peerTimeoutSeconds: interval * 2 + 60,
     }),
     ...(rate !== undefined && { perIpRate: rate, perIpBurst: Math.max(1, rate * 2) }),
+    ...(maxSwarms !== undefined && { maxSwarms }),
+    ...(maxPeers !== undefined && { maxPeers }),
   });
   const ports = server.ports;
   const host = opts.host ?? '0.0.0.0';
