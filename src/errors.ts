@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   // runtime
   IO: 'a socket or file operation failed at the OS level',
   EGRESS_DENIED: 'the egress policy refused a destination',
+  UNSAFE_FILE: 'a symbolic link or special file on the path of a file shoal would open',
+  SECRET_FILE_UNSAFE: 'a key file readable or writable by others',
   LISTEN_FAILED: 'a port could not be listened on',
   STOPPED: 'the component was stopped while work was asked of it',
   // metrics and logs
