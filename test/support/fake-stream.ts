@@ -35,20 +35,24 @@ export interface PairEnd extends ByteStream {
   readonly closed: boolean;
   /** Writes whose `flushed` callback has been called. */
   readonly flushes: number;
+  /** The chunks this end received, as they were on the wire (when recording). */
+  readonly wire: readonly Buffer[];
 }
 
 /**
  * Two connected in-memory streams, like a loopback TCP connection. Bytes written on one end
- * reach the other on a later microtask, cut into chunks by `chunker` (per direction, whole by
- * default). Each chunk is delivered from a buffer that is overwritten with 0xEE right after the
+ * reach the other on a later microtask, cut into chunks by a `Chunker` (per direction; by
+ * default everything queued goes as one chunk, writes merged as TCP does). Each chunk is delivered from a buffer that is overwritten with 0xEE right after the
  * handler returns, so code that keeps a lent chunk instead of copying it reads garbage. A write
  * is reported flushed once its bytes are delivered; nothing is delivered before a data handler
- * is set or while paused; `end`/`destroy`
- * close both ends (the other one after what is in flight has arrived).
+ * is set or while paused; `end`/`destroy` close both ends (the other one after what is in flight has arrived).
  */
-export function streamPair(chunkers: { a?: Chunker; b?: Chunker } = {}): [PairEnd, PairEnd] {
-  const a = new PairStream('127.0.0.1', 40001, '127.0.0.2', 6881, chunkers.b);
-  const b = new PairStream('127.0.0.2', 6881, '127.0.0.1', 40001, chunkers.a);
+export function streamPair(
+  options: { a?: Chunker; b?: Chunker; record?: boolean } = {},
+): [PairEnd, PairEnd] {
+  const record = options.record ?? false;
+  const a = new PairStream('127.0.0.1', 40001, '127.0.0.2', 6881, options.b, record);
+  const b = new PairStream('127.0.0.2', 6881, '127.0.0.1', 40001, options.a, record);
   a.peer = b;
   b.peer = a;
   return [a, b];
@@ -58,6 +62,7 @@ class PairStream implements PairEnd {
   peer!: PairStream;
   closed = false;
   flushes = 0;
+  readonly wire: Buffer[] = [];
   private readonly incoming: { data: Buffer; flushed: (() => void) | undefined }[] = [];
   private received = 0;
   private paused = false;
@@ -73,6 +78,7 @@ class PairStream implements PairEnd {
     readonly remotePort: number,
     /** Cuts the bytes this end receives. */
     private readonly chunker: Chunker | undefined,
+    private readonly record: boolean,
   ) {}
 
   write(data: Uint8Array): boolean {
@@ -146,30 +152,39 @@ class PairStream implements PairEnd {
   }
 
   private deliver(): void {
-    while (!this.paused && this.data !== undefined && this.incoming.length > 0) {
+    if (this.paused || this.data === undefined) return;
+    for (let head = this.incoming[0]; head?.data.length === 0; head = this.incoming[0]) {
+      this.incoming.shift(); // a close marker
+      head.flushed?.();
+    }
+    if (this.closed || this.incoming.length === 0) return;
+    let available = 0;
+    for (const e of this.incoming) {
+      if (e.data.length === 0) break;
+      available += e.data.length;
+    }
+    const want = this.chunker?.(this.received, available) ?? available;
+    const n = Math.max(1, Math.min(want, available));
+    // a chunk may span several writes, as TCP merges them
+    const lent = Buffer.allocUnsafe(n);
+    const done: ((() => void) | undefined)[] = [];
+    for (let at = 0; at < n; ) {
       const head = this.incoming[0]!;
+      const take = Math.min(n - at, head.data.length);
+      head.data.copy(lent, at, 0, take);
+      head.data = head.data.subarray(take);
+      at += take;
       if (head.data.length === 0) {
         this.incoming.shift();
-        head.flushed?.();
-        continue;
-      }
-      if (this.closed) return;
-      const want = this.chunker?.(this.received, head.data.length) ?? head.data.length;
-      const n = Math.max(1, Math.min(want, head.data.length));
-      const lent = Buffer.from(head.data.subarray(0, n));
-      head.data = head.data.subarray(n);
-      this.received += n;
-      this.data!(lent);
-      lent.fill(0xee);
-      if (head.data.length === 0) {
-        this.incoming.shift();
-        head.flushed?.();
-      }
-      // one chunk per microtask, so handlers may change between chunks as with real sockets
-      if (this.incoming.length > 0) {
-        this.schedule();
-        return;
+        done.push(head.flushed);
       }
     }
+    this.received += n;
+    if (this.record) this.wire.push(Buffer.from(lent));
+    this.data(lent);
+    lent.fill(0xee);
+    for (const flushed of done) flushed?.();
+    // one chunk per microtask, so handlers may change between chunks as with real sockets
+    if (this.incoming.length > 0) this.schedule();
   }
 }

@@ -84,8 +84,8 @@ export function runMachines(initiator: MseInitiator, responder: MseResponder): T
 }
 
 /**
- * Feeds `bytes` to `feed` cut at `cuts` (sorted offsets), returning what it sent and its
- * outcome; throws what it throws.
+ * Feeds `bytes` to `feed` cut at `cuts` (sorted offsets) until it completes, returning what it
+ * sent and its outcome; throws what it throws.
  */
 export function feedCut<O>(feed: Feed<O>, bytes: Buffer, cuts: readonly number[]) {
   const sent: Buffer[] = [];
@@ -93,6 +93,7 @@ export function feedCut<O>(feed: Feed<O>, bytes: Buffer, cuts: readonly number[]
   let from = 0;
   for (const to of [...cuts, bytes.length]) {
     if (to === from) continue;
+    if (outcome !== undefined) break; // a complete machine takes no more bytes
     const step = feed(bytes.subarray(from, to));
     sent.push(...step.send);
     outcome ??= step.outcome;
