@@ -1,0 +1,145 @@
+/**
+ * Helpers for the MSE interoperability tests: reading a peer's BitTorrent handshake and first
+ * messages off a ByteStream, and the handshake and bitfield shoal sends.
+ */
+import type { ByteStream } from '../../src/runtime/runtime.js';
+import {
+  decodeHandshake,
+  encodeHandshake,
+  HANDSHAKE_BYTES,
+  type Handshake,
+  reservedBytes,
+} from '../../src/wire/handshake.js';
+
+/** Our handshake: extension protocol only (no fast extension, so peers send a bitfield). */
+export function ourHandshake(infoHash: Uint8Array): Buffer {
+  return encodeHandshake({
+    reserved: reservedBytes(['extensionProtocol']),
+    infoHash,
+    peerId: Buffer.from('-SH0001-mse-interop!', 'latin1'),
+  });
+}
+
+/** A length-prefixed message `id` with 32-bit big-endian integer fields. */
+export function message(id: number, ...fields: number[]): Buffer {
+  const out = Buffer.alloc(5 + 4 * fields.length);
+  out.writeUInt32BE(1 + 4 * fields.length, 0);
+  out[4] = id;
+  fields.forEach((f, i) => out.writeUInt32BE(f, 5 + 4 * i));
+  return out;
+}
+
+/** A bitfield message saying we have all `pieceCount` pieces. */
+export function fullBitfield(pieceCount: number): Buffer {
+  const bytes = Buffer.alloc(Math.ceil(pieceCount / 8), 0xff);
+  const spare = bytes.length * 8 - pieceCount;
+  bytes[bytes.length - 1] = (0xff << spare) & 0xff;
+  const header = Buffer.alloc(5);
+  header.writeUInt32BE(bytes.length + 1, 0);
+  header[4] = 5;
+  return Buffer.concat([header, bytes]);
+}
+
+/** One complete message (not a keep-alive). */
+export interface PeerMessage {
+  readonly id: number;
+  readonly payload: Buffer;
+}
+
+/** What a peer sent so far: its handshake, then its complete messages. */
+export interface PeerTalk {
+  readonly handshake: Handshake | undefined;
+  readonly messages: readonly PeerMessage[];
+  readonly messageIds: readonly number[];
+  readonly bytes: number;
+}
+
+/** Parses `data` as a handshake followed by length-prefixed messages. */
+function parse(data: Buffer): PeerTalk {
+  const messages: PeerMessage[] = [];
+  const talk = (handshake: Handshake | undefined): PeerTalk => ({
+    handshake,
+    messages,
+    messageIds: messages.map((m) => m.id),
+    bytes: data.length,
+  });
+  if (data.length < HANDSHAKE_BYTES) return talk(undefined);
+  for (let at = HANDSHAKE_BYTES; at + 4 <= data.length; ) {
+    const length = data.readUInt32BE(at);
+    if (at + 4 + length > data.length) break;
+    if (length > 0) {
+      messages.push({ id: data[at + 4]!, payload: data.subarray(at + 5, at + 4 + length) });
+    }
+    at += 4 + length;
+  }
+  return talk(decodeHandshake(data.subarray(0, HANDSHAKE_BYTES)));
+}
+
+/**
+ * Collects what a stream delivers from its first byte (the peer's BitTorrent handshake) and
+ * lets a test wait for what it expects; a wait fails when the stream closes first or after
+ * its timeout.
+ */
+export class PeerReader {
+  private readonly chunks: Buffer[] = [];
+  private talk: PeerTalk = parse(Buffer.alloc(0));
+  private closed: string | undefined;
+  private readonly waiters = new Set<() => void>();
+  private onMessage: ((m: PeerMessage) => void) | undefined;
+  private handled = 0;
+
+  constructor(stream: ByteStream) {
+    stream.onData((d) => {
+      this.chunks.push(Buffer.from(d));
+      this.talk = parse(Buffer.concat(this.chunks));
+      this.dispatch();
+      for (const w of [...this.waiters]) w();
+    });
+    stream.onClose((error) => {
+      this.closed = error?.message ?? 'closed';
+      for (const w of [...this.waiters]) w();
+    });
+  }
+
+  /** Calls `handler` for every message, in order: those received so far, then each new one. */
+  each(handler: (m: PeerMessage) => void): void {
+    this.onMessage = handler;
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    const handler = this.onMessage;
+    if (handler === undefined) return;
+    for (; this.handled < this.talk.messages.length; this.handled++) {
+      handler(this.talk.messages[this.handled]!);
+    }
+  }
+
+  /** Resolves with everything received once `done` holds for it. */
+  until(done: (talk: PeerTalk) => boolean, timeoutMs: number): Promise<PeerTalk> {
+    return new Promise((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      const check = () => {
+        if (done(this.talk)) {
+          finish();
+          resolve(this.talk);
+        } else if (this.closed !== undefined) {
+          finish();
+          reject(new Error(`the peer closed (${this.closed}): ${describe(this.talk)}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`nothing expected within ${timeoutMs} ms: ${describe(this.talk)}`));
+      }, timeoutMs);
+      this.waiters.add(check);
+      check();
+    });
+  }
+}
+
+const describe = (t: PeerTalk) =>
+  `${t.bytes} bytes, handshake ${t.handshake ? 'in' : 'missing'}, messages ${t.messageIds.join(',')}`;
