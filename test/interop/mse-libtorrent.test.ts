@@ -9,11 +9,7 @@
  * plaintext. Everything on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { sha1 } from '../../src/crypto/hash.js';
-import { parseTorrent } from '../../src/metainfo/parse.js';
 import { createRealRuntime } from '../../src/runtime/real.js';
 import type { ByteStream } from '../../src/runtime/runtime.js';
 import { mseAccept, mseConnect } from '../../src/transport/mse/handshake.js';
@@ -31,7 +27,18 @@ import {
   tempDir,
   torrentOf,
 } from './helpers.js';
-import { fullBitfield, message, ourHandshake, PeerReader } from './mse-support.js';
+import {
+  fetchPieces,
+  fullBitfield,
+  message,
+  ourHandshake,
+  PeerReader,
+  torrentFacts,
+  v1Stream,
+} from './mse-support.js';
+
+/** Pieces fetched through each dialled connection (32 KiB each). */
+const PIECES_FETCHED = 24;
 
 const HOST = '127.0.0.1';
 const runtime = createRealRuntime();
@@ -49,30 +56,6 @@ const forced = (level: 1 | 2 | 3, preferRc4 = false) => ({
   allowed_enc_level: level,
   prefer_rc4: preferRc4,
 });
-
-async function torrentFacts(path: string) {
-  const meta = parseTorrent(await readFile(path));
-  return {
-    infoHash: meta.infoHashV1!,
-    pieceCount: meta.pieceCount,
-    pieceLength: meta.pieceLength,
-    pieceHashes: meta.pieces!,
-  };
-}
-
-/** Pieces fetched through each dialled connection (32 KiB each), and the block size asked for. */
-const PIECES_FETCHED = 24;
-const BLOCK = 16 * 1024;
-
-/** The torrent's content as one byte stream, files back to back (v1, no padding). */
-async function v1Stream(fx: TransferFixture, torrent: string): Promise<Buffer> {
-  const meta = parseTorrent(await readFile(torrent));
-  const out = Buffer.alloc(meta.streamLength);
-  for (const f of meta.files) {
-    (await readFile(join(fx.content, ...f.path))).copy(out, f.offset);
-  }
-  return out;
-}
 
 async function ltSeed(
   t: Parameters<typeof requireTool>[0],
@@ -137,10 +120,7 @@ for (const c of dialCases) {
     timeout: 60_000,
   }, async (t) => {
     if (!requireTool(t, 'libtorrent')) return;
-    const { lt, infoHash, pieceCount, pieceLength, pieceHashes } = await ltSeed(
-      t,
-      forced(c.ltLevel),
-    );
+    const { lt, infoHash, pieceLength, pieceHashes } = await ltSeed(t, forced(c.ltLevel));
     const socket = await runtime.tcp.connect(HOST, lt.port, { timeoutMs: 5000 });
     t.after(() => socket.destroy());
     const handshake = ourHandshake(infoHash);
@@ -160,37 +140,14 @@ for (const c of dialCases) {
     assert.ok(got.messageIds.includes(5), `then a bitfield (messages ${got.messageIds.join(',')})`);
     t.diagnostic(`libtorrent sent messages ${got.messageIds.join(', ')} (${got.bytes} bytes)`);
 
-    // then real data: interested, and every block of the first pieces, checked against the torrent
-    const pieces = Math.min(PIECES_FETCHED, pieceCount);
-    const blocks = pieces * (pieceLength / BLOCK);
-    stream.write(message(2));
-    await reader.until((p) => p.messageIds.includes(1), 15_000);
-    const requests: Buffer[] = [];
-    for (let piece = 0; piece < pieces; piece++) {
-      for (let begin = 0; begin < pieceLength; begin += BLOCK)
-        requests.push(message(6, piece, begin, BLOCK));
-    }
-    stream.writev(requests);
-    const fetched = await reader.until(
-      (p) => p.messageIds.filter((id) => id === 7).length >= blocks,
-      30_000,
+    // then real data: every block of the first pieces, checked against the torrent
+    const verified = await fetchPieces(
+      stream,
+      reader,
+      { pieceLength, pieceHashes },
+      PIECES_FETCHED,
     );
-    const content = Buffer.alloc(pieces * pieceLength);
-    for (const m of fetched.messages) {
-      if (m.id !== 7) continue;
-      m.payload.copy(
-        content,
-        m.payload.readUInt32BE(0) * pieceLength + m.payload.readUInt32BE(4),
-        8,
-      );
-    }
-    for (let piece = 0; piece < pieces; piece++) {
-      const got = sha1(content.subarray(piece * pieceLength, (piece + 1) * pieceLength));
-      assert.ok(
-        got.equals(pieceHashes.subarray(piece * 20, piece * 20 + 20)),
-        `piece ${piece} verifies`,
-      );
-    }
+    t.diagnostic(`${verified} pieces fetched and verified`);
   });
 }
 
@@ -286,7 +243,7 @@ for (const c of acceptCases) {
     const skeys = new SkeyTable();
     skeys.add(Buffer.alloc(20, 9)); // another torrent we serve
     skeys.add(infoHash);
-    const content = await v1Stream(fx, torrent);
+    const content = await v1Stream(fx.content, torrent);
     const listener = await mseListener(t, skeys, { ...facts, content }, c.prefer);
     const saveDir = await tempDir(t, 'shoal-mse-lt-leech-');
     const lt = await startLibtorrent(t, {

@@ -2,6 +2,11 @@
  * Helpers for the MSE interoperability tests: reading a peer's BitTorrent handshake and first
  * messages off a ByteStream, and the handshake and bitfield shoal sends.
  */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sha1 } from '../../src/crypto/hash.js';
+import { parseTorrent } from '../../src/metainfo/parse.js';
 import type { ByteStream } from '../../src/runtime/runtime.js';
 import {
   decodeHandshake,
@@ -143,3 +148,62 @@ export class PeerReader {
 
 const describe = (t: PeerTalk) =>
   `${t.bytes} bytes, handshake ${t.handshake ? 'in' : 'missing'}, messages ${t.messageIds.join(',')}`;
+
+/** What the MSE tests need of a torrent file. */
+export async function torrentFacts(path: string) {
+  const meta = parseTorrent(await readFile(path));
+  return {
+    infoHash: meta.infoHashV1!,
+    pieceCount: meta.pieceCount,
+    pieceLength: meta.pieceLength,
+    pieceHashes: meta.pieces!,
+  };
+}
+
+/** The content of a v1 torrent as one byte stream, files back to back (no padding). */
+export async function v1Stream(contentDir: string, torrent: string): Promise<Buffer> {
+  const meta = parseTorrent(await readFile(torrent));
+  const out = Buffer.alloc(meta.streamLength);
+  for (const f of meta.files) (await readFile(join(contentDir, ...f.path))).copy(out, f.offset);
+  return out;
+}
+
+const BLOCK = 16 * 1024;
+
+/**
+ * Over a connection whose handshake and bitfield are in: says interested, waits for the
+ * unchoke, requests every block of the first `pieces` pieces and checks each piece against its
+ * SHA-1. Resolves with the number of pieces verified.
+ */
+export async function fetchPieces(
+  stream: ByteStream,
+  reader: PeerReader,
+  torrent: { pieceLength: number; pieceHashes: Buffer },
+  pieces: number,
+): Promise<number> {
+  const { pieceLength, pieceHashes } = torrent;
+  const count = Math.min(pieces, pieceHashes.length / 20);
+  stream.write(message(2));
+  await reader.until((p) => p.messageIds.includes(1), 20_000);
+  const requests: Buffer[] = [];
+  for (let piece = 0; piece < count; piece++) {
+    for (let begin = 0; begin < pieceLength; begin += BLOCK) {
+      requests.push(message(6, piece, begin, BLOCK));
+    }
+  }
+  stream.writev(requests);
+  const fetched = await reader.until(
+    (p) => p.messageIds.filter((id) => id === 7).length >= requests.length,
+    30_000,
+  );
+  const content = Buffer.alloc(count * pieceLength);
+  for (const m of fetched.messages) {
+    if (m.id !== 7) continue;
+    m.payload.copy(content, m.payload.readUInt32BE(0) * pieceLength + m.payload.readUInt32BE(4), 8);
+  }
+  for (let piece = 0; piece < count; piece++) {
+    const got = sha1(content.subarray(piece * pieceLength, (piece + 1) * pieceLength));
+    assert.ok(got.equals(pieceHashes.subarray(piece * 20, piece * 20 + 20)), `piece ${piece}`);
+  }
+  return count;
+}
