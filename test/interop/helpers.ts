@@ -1115,12 +1115,14 @@ export interface TransmissionPeer {
 /**
  * Starts `transmission-daemon` inside `netns`, bound to `address` for peers (port 51413) and to
  * 127.0.0.1 inside the namespace for RPC, with DHT, LPD, PEX, uTP, port forwarding and the
- * blocklist off. Resolves once its RPC answers.
+ * blocklist off, and `settings` (settings.json keys, e.g. `{ encryption: 2 }`) on top.
+ * Resolves once its RPC answers.
  */
 export async function startTransmission(
   t: TestContext,
   netns: Netns,
   address: string,
+  settings: Readonly<Record<string, unknown>> = {},
 ): Promise<TransmissionPeer> {
   const configDir = await tempDir(t, 'shoal-transmission-');
   const peerPort = 51413;
@@ -1151,6 +1153,7 @@ export async function startTransmission(
         'ratio-limit-enabled': false,
         'idle-seeding-limit-enabled': false,
         'message-level': 2,
+        ...settings,
       },
       null,
       2,

@@ -7,7 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha1 } from '../../src/crypto/hash.js';
 import { parseTorrent } from '../../src/metainfo/parse.js';
+import { createRealRuntime } from '../../src/runtime/real.js';
 import type { ByteStream } from '../../src/runtime/runtime.js';
+import { mseConnect } from '../../src/transport/mse/handshake.js';
+import type { MseAllow } from '../../src/transport/mse/protocol.js';
 import {
   decodeHandshake,
   encodeHandshake,
@@ -15,6 +18,7 @@ import {
   type Handshake,
   reservedBytes,
 } from '../../src/wire/handshake.js';
+import { rawHandshake, sendRaw } from '../support/raw-peer.js';
 
 /** Our handshake: extension protocol only (no fast extension, so peers send a bitfield). */
 export function ourHandshake(infoHash: Uint8Array): Buffer {
@@ -206,4 +210,69 @@ export async function fetchPieces(
     assert.ok(got.equals(pieceHashes.subarray(piece * 20, piece * 20 + 20)), `piece ${piece}`);
   }
   return count;
+}
+
+/** What {@link dialMain} is asked to do. */
+export interface DialJob {
+  readonly host: string;
+  readonly port: number;
+  readonly torrent: string;
+  /** `mse`: dial with mseConnect and fetch `pieces`; `plain`: send a plaintext handshake. */
+  readonly mode: 'mse' | 'plain';
+  readonly allow?: MseAllow;
+  readonly pieces?: number;
+}
+
+/** What {@link dialMain} reports (one JSON line on stdout). */
+export interface DialReport {
+  readonly encrypted?: boolean;
+  readonly messageIds?: readonly number[];
+  readonly verified?: number;
+  readonly closedByPeer?: boolean;
+  readonly received?: number;
+}
+
+/**
+ * Dials a peer as a test in another network namespace needs it done from inside: a child
+ * process runs this (`node --input-type=module -e`, see {@link dialCommand}) and prints a
+ * {@link DialReport}.
+ */
+export async function dialMain(jobJson: string): Promise<void> {
+  const job = JSON.parse(jobJson) as DialJob;
+  const facts = await torrentFacts(job.torrent);
+  let report: DialReport;
+  if (job.mode === 'plain') {
+    report = await sendRaw(job.host, job.port, [rawHandshake(facts.infoHash)], 5000);
+  } else {
+    const runtime = createRealRuntime();
+    const socket = await runtime.tcp.connect(job.host, job.port, { timeoutMs: 5000 });
+    try {
+      const { stream, encrypted } = await mseConnect(socket, {
+        infoHash: facts.infoHash,
+        allow: job.allow ?? 'both',
+        random: runtime.random,
+        timers: runtime.timers,
+        initialPayload: ourHandshake(facts.infoHash),
+      });
+      const reader = new PeerReader(stream);
+      const got = await reader.until((p) => p.messageIds.includes(5), 15_000);
+      assert.ok(got.handshake && Buffer.from(got.handshake.infoHash).equals(facts.infoHash));
+      const verified = await fetchPieces(stream, reader, facts, job.pieces ?? 8);
+      report = { encrypted, messageIds: got.messageIds, verified };
+    } finally {
+      socket.destroy();
+    }
+  }
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+/** The argv (after `node`) that runs {@link dialMain} for `job` in a fresh process. */
+export function dialCommand(job: DialJob): string[] {
+  const self = new URL(import.meta.url).href;
+  return [
+    '--input-type=module',
+    '-e',
+    `const m = await import(${JSON.stringify(self)}); await m.dialMain(process.argv[1]);`,
+    JSON.stringify(job),
+  ];
 }
