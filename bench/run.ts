@@ -30,6 +30,11 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
       'web UI with 10,000 torrents (fake node): first paint of the list in Chromium, event-stream bytes/s',
     load: () => import('./webui.js'),
   },
+  mse: {
+    description:
+      'Message Stream Encryption: RC4 MB/s, handshakes, plain TCP vs MSE/RC4 over loopback',
+    load: () => import('./mse.js'),
+  },
   dht: {
     description:
       'DHT queries/s one node serves and lookup time in a 200-node loopback DHT: shoal vs bittorrent-dht',

@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   MAGNET_INVALID: 'a magnet link that cannot be understood',
   // connections and peer protocols
   CONNECTION_REFUSED: 'the connection manager refused a connection (limits, bans)',
+  MSE_HANDSHAKE: 'a Message Stream Encryption handshake failed',
   WIRE_PROTOCOL: 'a peer broke the peer wire protocol',
   HASHES_INVALID: 'a peer sent BEP 52 hashes that do not prove their root',
   METADATA_UNAVAILABLE: 'no peer gave a magnet link its info dictionary',

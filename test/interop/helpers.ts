@@ -683,8 +683,8 @@ export async function shoalFetch(
  * DHT, local peer discovery, UPnP, NAT-PMP and uTP off, adds the torrent with the given save
  * path, and dials the given peers with connect_peer (again every few seconds while it has
  * none). Given a magnet link instead of a torrent, it fetches the metadata (and, for v2, the
- * piece layers) from those peers. It announces to the torrent's own trackers (none are added).
- * Prints JSON lines:
+ * piece layers) from those peers. `settings` are merged into the session settings. It
+ * announces to the torrent's own trackers (none are added). Prints JSON lines:
  * `listening` (with the port), `seeding` once a seed's data is checked, `progress` twice a
  * second, `alert` for errors and disconnects, `tracker` for each announce sent and each tracker
  * reply (with the number of peers it gave), error and warning, and `done` when a leecher has
@@ -704,7 +704,7 @@ def out(event, **fields):
     sys.stdout.flush()
 
 cat = lt.alert.category_t
-ses = lt.session({
+settings = {
     'listen_interfaces': '%s:%d' % (host, cfg['port']),
     'outgoing_interfaces': host,
     'enable_dht': False,
@@ -717,7 +717,9 @@ ses = lt.session({
     'allow_multiple_connections_per_ip': True,
     'alert_mask': cat.error_notification | cat.status_notification | cat.peer_notification
         | cat.connect_notification | cat.tracker_notification,
-})
+}
+settings.update(cfg.get('settings') or {})
+ses = lt.session(settings)
 
 def drain():
     for a in ses.pop_alerts():
@@ -824,6 +826,8 @@ export async function startLibtorrent(
     peers?: readonly string[];
     timeoutSeconds?: number;
     netns?: Netns;
+    /** More session settings (settings_pack names), e.g. `{ in_enc_policy: 0 }`. */
+    settings?: Readonly<Record<string, number | boolean | string>>;
   },
 ): Promise<LibtorrentPeer> {
   const cfg = {
@@ -835,6 +839,7 @@ export async function startLibtorrent(
     port: options.port ?? 0,
     peers: (options.peers ?? []).map(splitHostPort),
     timeout: options.timeoutSeconds ?? 80,
+    settings: options.settings ?? {},
   };
   const python = [SYSTEM_PYTHON, '-c', LIBTORRENT_PEER_SCRIPT, JSON.stringify(cfg)];
   const [cmd, ...args] = options.netns
@@ -898,6 +903,8 @@ export async function startAria2(
      * point, so it can reach nobody but the loopback peers it meets.
      */
     udpTrackers?: { stateDir: string };
+    /** More command-line options, e.g. `--bt-require-crypto=true`. */
+    args?: readonly string[];
   },
 ): Promise<Aria2Peer> {
   const port = await freePort();
@@ -933,6 +940,7 @@ export async function startAria2(
     '-d',
     options.dir,
     ...modeArgs,
+    ...(options.args ?? []),
     options.torrent,
   ]);
   let id = 0;
@@ -1107,12 +1115,14 @@ export interface TransmissionPeer {
 /**
  * Starts `transmission-daemon` inside `netns`, bound to `address` for peers (port 51413) and to
  * 127.0.0.1 inside the namespace for RPC, with DHT, LPD, PEX, uTP, port forwarding and the
- * blocklist off. Resolves once its RPC answers.
+ * blocklist off, and `settings` (settings.json keys, e.g. `{ encryption: 2 }`) on top.
+ * Resolves once its RPC answers.
  */
 export async function startTransmission(
   t: TestContext,
   netns: Netns,
   address: string,
+  settings: Readonly<Record<string, unknown>> = {},
 ): Promise<TransmissionPeer> {
   const configDir = await tempDir(t, 'shoal-transmission-');
   const peerPort = 51413;
@@ -1143,6 +1153,7 @@ export async function startTransmission(
         'ratio-limit-enabled': false,
         'idle-seeding-limit-enabled': false,
         'message-level': 2,
+        ...settings,
       },
       null,
       2,
