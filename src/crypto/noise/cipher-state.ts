@@ -99,19 +99,25 @@ export class CipherState {
   }
 
   /**
-   * Encrypts `plaintext` with associated data `ad` and appends the ciphertext (unless empty)
-   * and then the 16-byte tag to `out`. Without a key, appends `plaintext` itself (§5.1).
+   * Encrypts one message, the concatenation of `pieces`, with associated data `ad`, and appends
+   * the ciphertext of each non-empty piece and then the 16-byte tag to `out`: a message made of
+   * several buffers is encrypted without first copying them together. Without a key the pieces
+   * themselves are appended (§5.1).
    */
-  encryptParts(ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array[]): void {
+  encryptParts(ad: Uint8Array, pieces: readonly Uint8Array[], out: Uint8Array[]): void {
     const key = this.key;
     if (key === undefined) {
-      if (plaintext.length > 0) out.push(plaintext);
+      for (const piece of pieces) if (piece.length > 0) out.push(piece);
       return;
     }
     this.nextNonce();
     const cipher = this.cipher.sealer(key, this.nonce);
-    if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length });
-    if (plaintext.length > 0) out.push(cipher.update(plaintext));
+    if (ad.length > 0) {
+      let length = 0;
+      for (const piece of pieces) length += piece.length;
+      cipher.setAAD(ad, { plaintextLength: length });
+    }
+    for (const piece of pieces) if (piece.length > 0) out.push(cipher.update(piece));
     cipher.final();
     out.push(cipher.getAuthTag());
     this.n++;
@@ -141,7 +147,7 @@ export class CipherState {
   /** §5.1 EncryptWithAd: ciphertext and tag in one buffer. */
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Buffer {
     const parts: Uint8Array[] = [];
-    this.encryptParts(ad, plaintext, parts);
+    this.encryptParts(ad, [plaintext], parts);
     return parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts);
   }
 
