@@ -25,6 +25,11 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
       'UDP and HTTP announces/s and p99 latency on loopback: shoal tracker vs opentracker',
     load: () => import('./tracker.js'),
   },
+  secure: {
+    description:
+      'secure channel: ChaChaPoly per-message cost, loopback throughput and handshakes/s: shoal vs Hyperswarm secret-stream',
+    load: () => import('./secure.js'),
+  },
   dht: {
     description:
       'DHT queries/s one node serves and lookup time in a 200-node loopback DHT: shoal vs bittorrent-dht',

@@ -1,4 +1,4 @@
-import { type CipherState, TAG_LENGTH } from '../crypto/noise/cipher-state.js';
+import { type CipherState, type MessageOpener, TAG_LENGTH } from '../crypto/noise/cipher-state.js';
 import { NoiseError } from '../crypto/noise/errors.js';
 import { MAX_MESSAGE_LENGTH } from '../crypto/noise/handshake-state.js';
 import { SecureChannelError } from './errors.js';
@@ -57,20 +57,23 @@ export class TransportEncoder {
 }
 
 /**
- * Reads transport frames from received bytes and hands on each message's plaintext. Whole
- * frames are decrypted where they lie; a frame split across chunks is gathered first, in a
- * buffer sized to it (and kept for the next one that fits), so an idle connection holds no
- * 64 KiB buffer. Throws `SecureChannelError` (`SECURE_FRAME`) for a malformed frame or one that
- * fails authentication; the connection is then over.
+ * Reads transport frames from received bytes and hands on each message's plaintext. A frame
+ * is decrypted where it lies; one split across chunks is decrypted piece by piece as its parts
+ * arrive (only the 2-byte header and 16-byte tag are gathered), and its plaintext handed on
+ * once the tag has authenticated the whole frame. Nothing is copied and no frame-sized buffer
+ * is kept. Throws `SecureChannelError` (`SECURE_FRAME`) for a malformed frame or one that fails
+ * authentication; the connection is then over.
  */
 export class TransportDecoder {
   private received = 0;
   private readonly header = Buffer.alloc(FRAME_HEADER_LENGTH);
   private headerHave = 0;
-  private body: Buffer | undefined;
-  /** Length of the frame being gathered, or -1 while its header is incomplete. */
-  private bodyLength = -1;
-  private bodyHave = 0;
+  /** The split frame being decrypted, once its header is complete. */
+  private opener: MessageOpener | undefined;
+  private ciphertextLeft = 0;
+  private plaintexts: Buffer[] = [];
+  private readonly tag = Buffer.alloc(TAG_LENGTH);
+  private tagHave = 0;
   private failed = false;
 
   constructor(private readonly cipher: CipherState) {}
@@ -84,52 +87,72 @@ export class TransportDecoder {
     try {
       let at = 0;
       if (this.headerHave > 0) {
-        at = this.gather(chunk, 0);
-        if (this.bodyHave < this.bodyLength || this.bodyLength < 0) return;
-        const frame = this.body!.subarray(0, this.bodyLength);
-        this.headerHave = 0;
-        this.bodyLength = -1;
-        this.bodyHave = 0;
-        if (!this.open(frame, deliver)) return;
+        at = this.continueSplit(chunk, 0);
+        if (this.tagHave < TAG_LENGTH) return;
+        if (!this.finishSplit(deliver)) return;
       }
       while (chunk.length - at >= FRAME_HEADER_LENGTH) {
         const end = at + FRAME_HEADER_LENGTH + frameLength(chunk, at);
         if (end > chunk.length) break;
         const frame = chunk.subarray(at + FRAME_HEADER_LENGTH, end);
         at = end;
-        if (!this.open(frame, deliver)) return;
+        const tagAt = frame.length - TAG_LENGTH;
+        const plaintext = this.authenticated(() =>
+          this.cipher.decryptParts(EMPTY, frame.subarray(0, tagAt), frame.subarray(tagAt)),
+        );
+        if (plaintext.length > 0 && !deliver(plaintext)) return;
       }
-      if (at < chunk.length) this.gather(chunk, at);
+      if (at < chunk.length) this.continueSplit(chunk, at);
     } catch (error) {
       this.failed = true;
       throw error;
     }
   }
 
-  /** Copies from `chunk[at..]` what the split frame still lacks; returns where it stopped. */
-  private gather(chunk: Uint8Array, at: number): number {
+  /** Takes from `chunk[at..]` what the split frame still lacks; returns where it stopped. */
+  private continueSplit(chunk: Uint8Array, at: number): number {
     if (this.headerHave < FRAME_HEADER_LENGTH) {
       const take = Math.min(FRAME_HEADER_LENGTH - this.headerHave, chunk.length - at);
       this.header.set(chunk.subarray(at, at + take), this.headerHave);
       this.headerHave += take;
       at += take;
       if (this.headerHave < FRAME_HEADER_LENGTH) return at;
-      this.bodyLength = frameLength(this.header, 0);
-      if (this.body === undefined || this.body.length < this.bodyLength) {
-        this.body = Buffer.allocUnsafe(this.bodyLength);
-      }
+      this.ciphertextLeft = frameLength(this.header, 0) - TAG_LENGTH;
+      this.opener = this.cipher.beginDecrypt();
     }
-    const take = Math.min(this.bodyLength - this.bodyHave, chunk.length - at);
-    this.body!.set(chunk.subarray(at, at + take), this.bodyHave);
-    this.bodyHave += take;
+    if (this.ciphertextLeft > 0) {
+      const take = Math.min(this.ciphertextLeft, chunk.length - at);
+      if (take > 0) this.plaintexts.push(this.opener!.update(chunk.subarray(at, at + take)));
+      this.ciphertextLeft -= take;
+      at += take;
+      if (this.ciphertextLeft > 0) return at;
+    }
+    const take = Math.min(TAG_LENGTH - this.tagHave, chunk.length - at);
+    this.tag.set(chunk.subarray(at, at + take), this.tagHave);
+    this.tagHave += take;
     return at + take;
   }
 
-  private open(frame: Uint8Array, deliver: (plaintext: Buffer) => boolean): boolean {
-    const end = frame.length - TAG_LENGTH;
-    let plaintext: Buffer;
+  /** The split frame's tag is in: authenticate it, then hand on its plaintext. */
+  private finishSplit(deliver: (plaintext: Buffer) => boolean): boolean {
+    const opener = this.opener!;
+    const plaintexts = this.plaintexts;
+    this.headerHave = 0;
+    this.tagHave = 0;
+    this.opener = undefined;
+    this.plaintexts = [];
+    this.authenticated(() => opener.finish(this.tag));
+    for (const plaintext of plaintexts) {
+      if (plaintext.length > 0 && !deliver(plaintext)) return false;
+    }
+    return true;
+  }
+
+  /** Runs a decryption, turning a failed tag into `SECURE_FRAME`, and rekeys on schedule. */
+  private authenticated<T>(decrypt: () => T): T {
+    let result: T;
     try {
-      plaintext = this.cipher.decryptParts(EMPTY, frame.subarray(0, end), frame.subarray(end));
+      result = decrypt();
     } catch (error) {
       if (error instanceof NoiseError) {
         throw new SecureChannelError('SECURE_FRAME', 'a transport frame failed authentication', {
@@ -139,7 +162,7 @@ export class TransportDecoder {
       throw error;
     }
     if (++this.received % REKEY_INTERVAL === 0) this.cipher.rekey();
-    return plaintext.length === 0 || deliver(plaintext);
+    return result;
   }
 }
 

@@ -62,6 +62,12 @@ export const AES_GCM: CipherFunctions = {
 };
 
 const EMPTY = Buffer.alloc(0);
+
+/** One message being decrypted piece by piece (see {@link CipherState.beginDecrypt}). */
+export interface MessageOpener {
+  update(piece: Uint8Array): Buffer;
+  finish(tag: Uint8Array): void;
+}
 const ZEROS_32 = Buffer.alloc(32);
 
 /**
@@ -142,6 +148,34 @@ export class CipherState {
     } catch (error) {
       throw new NoiseError('NOISE_DECRYPT', 'a message failed authentication', { cause: error });
     }
+  }
+
+  /**
+   * Starts decrypting one message (no associated data) whose ciphertext arrives in pieces, so
+   * a message split across reads is never copied together: `update` each piece as it comes
+   * (the plaintext it returns must not be used before `finish` succeeds), then `finish(tag)`,
+   * which authenticates the whole message and only then advances the counter. Throws
+   * `NOISE_DECRYPT` from `finish` on failure.
+   */
+  beginDecrypt(): MessageOpener {
+    const key = this.key;
+    if (key === undefined) throw new NoiseError('NOISE_STATE', 'beginDecrypt needs a key');
+    this.nextNonce();
+    const decipher = this.cipher.opener(key, this.nonce);
+    return {
+      update: (piece) => decipher.update(piece),
+      finish: (tag) => {
+        try {
+          decipher.setAuthTag(tag);
+          decipher.final();
+        } catch (error) {
+          throw new NoiseError('NOISE_DECRYPT', 'a message failed authentication', {
+            cause: error,
+          });
+        }
+        this.n++;
+      },
+    };
   }
 
   /** §5.1 EncryptWithAd: ciphertext and tag in one buffer. */
