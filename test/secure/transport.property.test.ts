@@ -125,24 +125,29 @@ test('a responder fed random or mutated openings only raises SecureChannelError'
     remote: bob.publicKey,
     random: new SeededRandom(3),
   }).opening();
-  assertDecoderSafe(
-    fc.tuple(
+  // Each case may run DH and build keys, so fewer cases than a plain decoder gets.
+  fc.assert(
+    fc.property(
       fc.oneof(mutated(opening), mutated(ikOpening), fc.uint8Array({ maxLength: 200 })),
       cuts,
+      (bytes, cs) => {
+        const responder = new SecureHandshake({
+          initiator: false,
+          identity: bob,
+          random: new SeededRandom(4),
+        });
+        let at = 0;
+        try {
+          for (const cut of [...cs, bytes.length]) {
+            responder.receive(bytes.subarray(at, at + cut));
+            at += cut;
+            if (at >= bytes.length || responder.session) break;
+          }
+        } catch (error) {
+          if (!(error instanceof SecureChannelError)) throw error;
+        }
+      },
     ),
-    ([bytes, cs]) => {
-      const responder = new SecureHandshake({
-        initiator: false,
-        identity: bob,
-        random: new SeededRandom(4),
-      });
-      let at = 0;
-      for (const cut of [...cs, bytes.length]) {
-        responder.receive(bytes.subarray(at, at + cut));
-        at += cut;
-        if (at >= bytes.length || responder.session) break;
-      }
-    },
-    SecureChannelError,
+    { numRuns: Math.min(FUZZ_RUNS, 20_000) },
   );
 });
