@@ -126,6 +126,7 @@ export class IdentityKey {
     return IDENTITY_PREFIX + base32Encode(this.bytes);
   }
 
+  /** Same key, byte for byte. */
   equals(other: IdentityKey): boolean {
     return this.bytes.equals(other.bytes);
   }

@@ -134,6 +134,7 @@ export class Channel {
     this.paused = true;
   }
 
+  /** Hands on what arrived while paused, then messages as they come. */
   resume(): void {
     this.paused = false;
     this.release();

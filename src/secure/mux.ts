@@ -32,6 +32,7 @@ export class ChannelRequest {
     private readonly channel: Channel,
   ) {}
 
+  /** The protocol the peer asks for. */
   get protocol(): string {
     return this.channel.protocol;
   }
@@ -151,6 +152,7 @@ export class Mux {
     this.corked ??= [];
   }
 
+  /** Writes what was gathered since `cork`, in one write. */
   uncork(): void {
     const chunks = this.corked;
     this.corked = undefined;
@@ -171,12 +173,14 @@ export class Mux {
 
   // ---- for ChannelRequest ----
 
+  /** A request was accepted: answer the peer and deliver what came with the request. */
   acceptRequest(channel: Channel, window: number): void {
     this.dropPending(channel);
     channel.accept(window);
     channel.release();
   }
 
+  /** A request was rejected: tell the peer and end the channel. */
   rejectRequest(channel: Channel, reason: string): void {
     this.dropPending(channel);
     this.write([encodeReject(channel.number, reason)]);

@@ -155,6 +155,7 @@ export class SecureStream implements ByteStream {
     if (leftover.length > 0) this.receive(leftover);
   }
 
+  /** Encrypts and sends `data`; false when the connection asks us to wait for `onDrain`. */
   write(data: Uint8Array): boolean {
     return this.writev([data]);
   }
@@ -192,6 +193,7 @@ export class SecureStream implements ByteStream {
     this.raw.pause();
   }
 
+  /** Hands on held data, then reads again. */
   resume(): void {
     this.paused = false;
     this.release();

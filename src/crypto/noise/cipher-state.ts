@@ -95,13 +95,9 @@ export class CipherState {
     this.n = 0;
   }
 
+  /** False until a key is set: then messages pass in clear (the handshake's start). */
   hasKey(): boolean {
     return this.key !== undefined;
-  }
-
-  /** The next nonce this state will use (the number of messages so far, across rekeys). */
-  get nonceValue(): number {
-    return this.n;
   }
 
   /**

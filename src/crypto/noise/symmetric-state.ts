@@ -40,6 +40,7 @@ export class SymmetricState {
     this.h = this.hash.hash(this.h, data);
   }
 
+  /** Whether a DH has been mixed in, so fields are encrypted from now on. */
   hasKey(): boolean {
     return this.cipherState.hasKey();
   }
