@@ -35,6 +35,11 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
       'Message Stream Encryption: RC4 MB/s, handshakes, plain TCP vs MSE/RC4 over loopback',
     load: () => import('./mse.js'),
   },
+  secure: {
+    description:
+      'secure channel: ChaChaPoly per-message cost, loopback throughput and handshakes/s: shoal vs Hyperswarm secret-stream',
+    load: () => import('./secure.js'),
+  },
   dht: {
     description:
       'DHT queries/s one node serves and lookup time in a 200-node loopback DHT: shoal vs bittorrent-dht',
