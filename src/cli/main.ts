@@ -166,7 +166,11 @@ async function main(argv: string[]): Promise<number> {
         [],
       )
       .option('--no-pex', 'do not exchange peers with peers (BEP 11)')
-      .option('--lsd', 'find peers on the local network by multicast (BEP 14)');
+      .option('--lsd', 'find peers on the local network by multicast (BEP 14)')
+      .option(
+        '--encryption <mode>',
+        'protocol encryption (MSE/PE): prefer (default), require or disable',
+      );
 
   nodeFlags(
     program

@@ -9,6 +9,7 @@ import { ShoalError } from '../errors.js';
 import { type MagnetLink, type PeerAddress, parsePeer } from '../metainfo/magnet.js';
 import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
+import { createMetricsRegistry, type MetricsRegistry } from '../metrics/registry.js';
 import { ConnectionManager } from '../net/connection-manager.js';
 import {
   type DatagramChannel,
@@ -22,12 +23,14 @@ import { TcpTransport } from '../net/transport.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
+import { PeerWireMetrics } from '../swarm/metrics.js';
 import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
-import { BitTorrentInbound } from './bittorrent-inbound.js';
+import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
 import { Library } from './library.js';
+import { declareNodeMetrics } from './metrics.js';
 
 /** How to add a torrent to a node. */
 export interface AddTorrentOptions {
@@ -44,6 +47,14 @@ export interface AddTorrentOptions {
   /** Tracker URLs to use besides the torrent's own (each its own tier). */
   readonly trackers?: readonly string[];
   readonly swarm?: Partial<SwarmOptions>;
+}
+
+/** What a node may be given instead of making its own. */
+export interface NodeStartOptions {
+  /** Replaces the node's own worker pool (the simulator passes an inline one); the caller owns it. */
+  readonly hasher?: PieceHasher;
+  /** The registry the node counts into (the simulator gives each host its own). */
+  readonly metrics?: MetricsRegistry;
 }
 
 /** Events of a node; torrent events are re-emitted with the torrent. */
@@ -80,6 +91,8 @@ export class Node extends EventEmitter<NodeEvents> {
   /** Protocols spoken on the listening port, told apart by their first bytes. */
   readonly inbound = new InboundDemux();
   private readonly dialer: Dialer;
+  /** Incoming encrypted BitTorrent (absent when encryption is disabled). */
+  private readonly mse: MseInbound | undefined;
   private readonly pool: PieceHasher;
   /** The worker pool this node created (and so closes); none when a hasher was given. */
   private readonly ownPool: HashPool | undefined;
@@ -96,12 +109,19 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly dhtTimers = new Map<string, TimerHandle>();
   private stopped = false;
 
+  /** Everything the node counts: `/metrics`, `--json` lines and the simulator read it. */
+  readonly metrics: MetricsRegistry;
+  private readonly wireMetrics: PeerWireMetrics;
+
   private constructor(
     readonly runtime: Runtime,
     readonly config: NodeConfig,
-    hasher: PieceHasher | undefined,
+    options: NodeStartOptions,
   ) {
     super();
+    const hasher = options.hasher;
+    this.metrics = options.metrics ?? createMetricsRegistry();
+    this.wireMetrics = new PeerWireMetrics(this.metrics);
     this.peerId = Buffer.concat([Buffer.from(CLIENT_PREFIX, 'latin1'), runtime.random.bytes(12)]);
     this.library = new Library(runtime.fs, config.dataDir);
     this.ownPool = hasher
@@ -119,18 +139,37 @@ export class Node extends EventEmitter<NodeEvents> {
       connections: this.connections,
       transports: [new TcpTransport(runtime)],
       ...(!anyHost && { localAddress: config.host }),
+      encryption: config.encryption,
+      random: runtime.random,
+      timers: runtime.timers,
     });
-    this.inbound.register(
-      new BitTorrentInbound((hash) => this.byHandshakeHash.get(hash), this.connections),
-    );
+    declareNodeMetrics(this.metrics, {
+      connections: this.connections,
+      dialer: this.dialer,
+      inbound: this.inbound,
+      datagrams: () => this.datagrams,
+      torrents: () => this.torrents.size,
+    });
+    const torrentFor = (hash: string) => this.byHandshakeHash.get(hash);
+    if (config.encryption !== 'require')
+      this.inbound.register(new BitTorrentInbound(torrentFor, this.connections));
+    if (config.encryption !== 'disable') {
+      this.mse = new MseInbound(torrentFor, this.connections, {
+        requireEncryption: config.encryption === 'require',
+        random: runtime.random,
+        timers: runtime.timers,
+      });
+      this.inbound.register(this.mse, { fallback: true });
+    }
   }
 
-  /**
-   * Starts a node listening on `config.port`. `hasher` replaces the node's own worker pool
-   * (the simulator passes an inline one); the caller then owns it.
-   */
-  static async start(runtime: Runtime, config: NodeConfig, hasher?: PieceHasher): Promise<Node> {
-    const node = new Node(runtime, config, hasher);
+  /** Starts a node listening on `config.port`. */
+  static async start(
+    runtime: Runtime,
+    config: NodeConfig,
+    options: NodeStartOptions = {},
+  ): Promise<Node> {
+    const node = new Node(runtime, config, options);
     await runtime.fs.mkdir(config.dataDir);
     try {
       node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) => {
@@ -186,6 +225,7 @@ export class Node extends EventEmitter<NodeEvents> {
       host: this.config.host,
       bootstrap,
       statePath: join(this.config.dataDir, 'dht.state'),
+      metrics: this.metrics,
     };
     const dht = await Dht.start(this.runtime, options, channel);
     dht.on('warning', (w) => this.emit('warning', `DHT: ${w}`, undefined));
@@ -247,6 +287,8 @@ export class Node extends EventEmitter<NodeEvents> {
         }),
         globalUpload: this.globalUpload,
         globalDownload: this.globalDownload,
+        metrics: this.metrics.child({ torrent: id }),
+        wireMetrics: this.wireMetrics,
       },
       {
         downloadDir,
@@ -262,7 +304,10 @@ export class Node extends EventEmitter<NodeEvents> {
       },
     );
     this.torrents.set(id, torrent);
-    for (const h of torrent.handshakeHashes) this.byHandshakeHash.set(h.toString('hex'), torrent);
+    for (const h of torrent.handshakeHashes) {
+      this.byHandshakeHash.set(h.toString('hex'), torrent);
+      this.mse?.skeys.add(h);
+    }
     torrent.on('progress', (s) => this.emit('progress', torrent, s));
     torrent.on('done', (s) => this.emit('done', torrent, s));
     torrent.on('error', (e) => this.emit('error', e, torrent));
@@ -421,7 +466,10 @@ export class Node extends EventEmitter<NodeEvents> {
     const t = this.torrents.get(infoHash);
     if (!t) return;
     this.torrents.delete(infoHash);
-    for (const h of t.handshakeHashes) this.byHandshakeHash.delete(h.toString('hex'));
+    for (const h of t.handshakeHashes) {
+      this.byHandshakeHash.delete(h.toString('hex'));
+      this.mse?.skeys.delete(h);
+    }
     await this.announcers.get(infoHash)?.stop();
     this.announcers.delete(infoHash);
     this.dhtTimers.get(infoHash)?.cancel();

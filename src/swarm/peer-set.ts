@@ -1,5 +1,5 @@
 import { hasCode } from '../errors.js';
-import type { ManagedStream } from '../net/connection.js';
+import type { PeerConnection } from '../net/connection.js';
 import type { ConnectionManager } from '../net/connection-manager.js';
 import type { Dialer } from '../net/dialer.js';
 import { ConnectionRefusedError } from '../net/errors.js';
@@ -7,6 +7,7 @@ import type { Clock } from '../runtime/runtime.js';
 import { WireError } from '../wire/errors.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { Message } from '../wire/messages.js';
+import type { PeerWireMetrics } from './metrics.js';
 import { listenAddress } from './peer-exchange.js';
 import { PeerSession } from './peer-session.js';
 
@@ -39,6 +40,8 @@ export interface PeerSetDeps {
   /** True while the torrent may make new connections. */
   readonly active: () => boolean;
   readonly events: PeerSetEvents;
+  /** Node-wide message counts. */
+  readonly wireMetrics: PeerWireMetrics;
 }
 
 interface Candidate {
@@ -104,13 +107,13 @@ export class PeerSet {
           timeoutMs: d.handshakeTimeoutMs,
           infoHash: d.infoHash,
         })
-        .then((stream) => {
+        .then((conn) => {
           this.connecting.delete(key);
           if (!d.active()) {
-            stream.destroy();
+            conn.stream.destroy();
             return;
           }
-          d.events.dialled(this.attach(stream));
+          d.events.dialled(this.attach(conn));
         })
         .catch((error: Error) => {
           this.connecting.delete(key);
@@ -123,7 +126,8 @@ export class PeerSet {
   }
 
   /** Takes over a connection: a new session whose bytes go to its wire. */
-  attach(stream: ManagedStream): PeerSession {
+  attach(conn: PeerConnection): PeerSession {
+    const stream = conn.stream;
     const maxMessage = Math.max(
       MAX_BLOCK_MESSAGE,
       Math.ceil(this.deps.pieceCount / 8) + 64,
@@ -132,13 +136,17 @@ export class PeerSet {
     const events = this.deps.events;
     const session: PeerSession = new PeerSession(
       stream,
-      stream.info,
+      conn.info,
       this.deps.clock,
       {
         handshake: (h) => events.handshake(session, h),
-        message: (m) => events.message(session, m),
+        message: (m) => {
+          this.deps.wireMetrics.received(m.type);
+          events.message(session, m);
+        },
       },
       maxMessage,
+      (type) => this.deps.wireMetrics.sent(type),
     );
     this.sessions.set(session.id, session);
     stream.onData((chunk) => this.receive(session, chunk));
