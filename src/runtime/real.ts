@@ -119,6 +119,12 @@ function realUdp(egress: EgressPolicy): UdpFactory {
         type: options.family === 'IPv6' ? 'udp6' : 'udp4',
         reuseAddr: options.reuseAddr === true,
         lookup: literalFirstLookup,
+        ...(options.recvBufferBytes === undefined
+          ? {}
+          : { recvBufferSize: options.recvBufferBytes }),
+        ...(options.sendBufferBytes === undefined
+          ? {}
+          : { sendBufferSize: options.sendBufferBytes }),
       });
       return new Promise((resolve, reject) => {
         socket.once('error', reject);

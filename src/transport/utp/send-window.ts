@@ -21,8 +21,10 @@ export interface Sent {
   sacked: boolean;
   /** Deemed lost: out of flight, waiting to be resent. */
   lost: boolean;
-  /** Already fast-retransmitted once; only a timeout resends it again. */
+  /** Fast-retransmitted since the last timeout. */
   fastResent: boolean;
+  /** `seqNr` when it was last transmitted: packets from there on were sent after it. */
+  sentBefore: number;
 }
 
 /**
@@ -44,6 +46,7 @@ export class SendWindow {
   /** Losses of packets up to here belong to a window already halved for. */
   private recoverySeq: number;
   private readonly ring = new SeqRing<Sent>(16, MAX_OUT_PACKETS * 2);
+  private sackedFrom = new Int32Array(0);
 
   constructor(
     seqNr: number,
@@ -75,6 +78,7 @@ export class SendWindow {
       sacked: false,
       lost: false,
       fastResent: false,
+      sentBefore: seq,
     };
     this.ring.set(seq, sent, this.base);
     this.outstanding++;
@@ -88,6 +92,7 @@ export class SendWindow {
       this.lostCount--;
     }
     sent.sentAt = now;
+    sent.sentBefore = this.seqNr;
     sent.transmissions++;
     this.inFlight += sent.payload;
   }
@@ -124,22 +129,36 @@ export class SendWindow {
 
   /**
    * BEP 29 loss detection after an ack: the oldest packet after three duplicate acks, and any
-   * packet with at least three selectively acked packets after it. Returns true when a newly
-   * lost packet was sent after the last window reduction (the window should be halved).
+   * packet with at least three selectively acked packets after it. A packet already fast
+   * retransmitted is deemed lost again once three packets sent after its retransmission are
+   * selectively acked (the retransmission was lost too), so a burst that overflows a queue
+   * twice costs no timeout. Returns true when a newly lost packet was sent after the last
+   * window reduction (the window should be halved).
    */
   detectLoss(sackSeen: boolean): boolean {
     if (this.outstanding === 0) return false;
     const base = this.base;
     let halve = false;
-    if (this.dupAcks >= DUP_ACK_LIMIT) halve = this.markLost(base, base);
+    if (this.dupAcks >= DUP_ACK_LIMIT) {
+      const oldest = this.ring.get(base, base);
+      if (oldest !== undefined && !oldest.fastResent) halve = this.markLost(base, base);
+    }
     if (!sackSeen) return halve;
-    let after = 0;
-    for (let k = seqDiff(this.seqNr, base) - 1; k >= 0; k--) {
+    const n = seqDiff(this.seqNr, base);
+    if (this.sackedFrom.length < n + 1) this.sackedFrom = new Int32Array(2 * n + 2);
+    const sackedFrom = this.sackedFrom; // sackedFrom[k]: sacked packets at positions ≥ k
+    sackedFrom[n] = 0;
+    for (let k = n - 1; k >= 0; k--) {
       const seq = seqAdd(base, k);
       const sent = this.ring.get(seq, base);
-      if (sent === undefined) continue;
-      if (sent.sacked) after++;
-      else if (after >= DUP_ACK_LIMIT && this.markLost(seq, base)) halve = true;
+      let after = sackedFrom[k + 1]!;
+      sackedFrom[k] = after + (sent?.sacked ? 1 : 0);
+      if (sent === undefined || sent.sacked || sent.lost) continue;
+      if (sent.fastResent) {
+        const from = seqDiff(sent.sentBefore, base);
+        after = from >= n ? 0 : sackedFrom[from]!;
+      }
+      if (after >= DUP_ACK_LIMIT && this.markLost(seq, base)) halve = true;
     }
     return halve;
   }
@@ -217,7 +236,7 @@ export class SendWindow {
 
   private markLost(seq: number, base: number): boolean {
     const sent = this.ring.get(seq, base);
-    if (sent === undefined || sent.sacked || sent.lost || sent.fastResent) return false;
+    if (sent === undefined || sent.sacked || sent.lost) return false;
     sent.lost = true;
     sent.fastResent = true;
     this.inFlight -= sent.payload;
