@@ -25,6 +25,11 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
       'UDP and HTTP announces/s and p99 latency on loopback: shoal tracker vs opentracker',
     load: () => import('./tracker.js'),
   },
+  utp: {
+    description:
+      'uTP point to point on loopback, 1 GiB: shoal ↔ shoal MB/s and CPU-s/GiB vs libtorrent ↔ libtorrent',
+    load: () => import('./utp.js'),
+  },
   dht: {
     description:
       'DHT queries/s one node serves and lookup time in a 200-node loopback DHT: shoal vs bittorrent-dht',

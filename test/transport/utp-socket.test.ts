@@ -316,7 +316,13 @@ test('a paused reader shrinks the advertised window; resuming reopens it', async
   await w.deliver();
   server.pause();
   client.write(Buffer.alloc(300_000, 3));
-  await w.run(3000);
+  const closed = reader(client).closed;
+  let clientClosed = false;
+  void closed.then(() => {
+    clientClosed = true;
+  });
+  await w.run(60_000, 100); // a minute paused: the sender probes the closed window, and waits
+  assert.equal(clientClosed, false, 'a paused reader does not time the sender out');
   const held = got.bytes().length;
   assert.ok(held <= 5 + 64 * 1024, `the sender kept to the window (${held} bytes through)`);
   const lastAck = packets(w.log, '10.0.0.2')
@@ -377,4 +383,14 @@ test('end() closes both ends cleanly; destroy() resets the peer', async () => {
   assert.equal(((await c.closed) as { code?: string } | undefined)?.code, 'UTP_RESET');
   await w.run(6000, 1000);
   assert.equal(w.a.connectionCount + w.b.connectionCount, 0, 'nothing lingers');
+});
+
+test('a writer that ignores back-pressure is stopped with UTP_OVERFLOW', async () => {
+  const w = world({ connection: { sendHighWaterBytes: 1024 } });
+  const { client } = await connected(w);
+  const closed = new Promise<Error | undefined>((r) => client.onClose(r));
+  let refused = 0;
+  for (let i = 0; i < 100; i++) if (!client.write(Buffer.alloc(1024))) refused++;
+  assert.ok(refused > 60);
+  assert.equal(((await closed) as { code?: string } | undefined)?.code, 'UTP_OVERFLOW');
 });

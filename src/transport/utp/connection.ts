@@ -93,6 +93,8 @@ const IDLE_TIMEOUT_MS = 300_000;
 const FIN_WAIT_MS = 10_000;
 /** A cleanly closed connection keeps acking a retransmitted FIN this long. */
 const LINGER_MS = 5_000;
+/** Bytes queued beyond this many high-water marks (writes ignoring `false`) end the connection. */
+const OVERFLOW_FACTOR = 32;
 /** Spare packet buffers kept per connection. */
 const MAX_SPARE_BUFFERS = 32;
 
@@ -273,6 +275,10 @@ export class UtpConnection {
   /** Queues application bytes; false when the caller should wait for `drain`. */
   write(chunk: Uint8Array, flushed?: () => void): boolean {
     if (this.state === CLOSED || this.ending) return false;
+    if (this.queue.bytes + chunk.length > this.settings.sendHighWaterBytes * OVERFLOW_FACTOR) {
+      this.fail('UTP_OVERFLOW', `${this.queue.bytes} bytes queued`);
+      return false;
+    }
     this.queue.push(chunk, flushed);
     if (this.queue.bytes < this.settings.sendHighWaterBytes) return true;
     this.needDrain = true;
@@ -444,7 +450,9 @@ export class UtpConnection {
         this.sendState(now);
       else if (this.ackAt === Number.POSITIVE_INFINITY) this.ackAt = now + DELAYED_ACK_MS;
       if (recv.eofReached && !this.ending) this.end(now);
-    } else if (arrival !== Arrival.Dropped) {
+    } else {
+      // A duplicate means our ack was lost; a packet dropped for want of room gets an ack
+      // showing the closed window, which also tells the sender we are alive.
       this.sendState(now);
     }
   }

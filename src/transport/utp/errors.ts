@@ -14,7 +14,7 @@ export type UtpFailure =
   | 'UTP_RESET'
   | 'UTP_CLOSED'
   | 'UTP_REFUSED'
-  | 'UTP_DESTROYED';
+  | 'UTP_OVERFLOW';
 
 const MESSAGES: Record<UtpFailure, string> = {
   UTP_CONNECT_TIMEOUT:
@@ -25,7 +25,8 @@ const MESSAGES: Record<UtpFailure, string> = {
   UTP_CLOSED: 'the uTP socket was closed, taking its connections with it',
   UTP_REFUSED:
     'the uTP socket is at its connection limit; close idle connections or raise the limit',
-  UTP_DESTROYED: 'the uTP connection was destroyed locally',
+  UTP_OVERFLOW:
+    'the application kept writing to a uTP connection that asked it to wait for drain; it was closed to bound memory',
 };
 
 /** A uTP connection that failed: timeouts, resets, limits, local close. */

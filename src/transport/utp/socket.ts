@@ -61,6 +61,12 @@ export interface UtpSocketOptions {
    * datagrams too, which only shoal does.
    */
   readonly loopbackPacketBytes?: number;
+  /**
+   * Receive window towards a loopback address (default 4 MiB): there the round trip is the
+   * two event loops' turns, milliseconds under load, and 1 MiB per turn would cap a transfer
+   * below what the machine can do.
+   */
+  readonly loopbackRecvWindowBytes?: number;
   /** Per-connection tunables. */
   readonly connection?: Partial<UtpConnectionSettings>;
 }
@@ -102,6 +108,7 @@ export class UtpSocket {
   private readonly maxHalfOpen: number;
   private readonly resetsPerSecond: number;
   private readonly loopbackPacketBytes: number;
+  private readonly loopbackSettings: UtpConnectionSettings;
   private accept: ((stream: ByteStream) => void) | undefined;
   private resetTokens: number;
   private resetRefillAt = 0;
@@ -118,6 +125,14 @@ export class UtpSocket {
     this.maxHalfOpen = options.maxHalfOpen ?? 64;
     this.resetsPerSecond = options.resetsPerSecond ?? 50;
     this.loopbackPacketBytes = options.loopbackPacketBytes ?? 64_000;
+    this.loopbackSettings = {
+      ...this.settings,
+      largePacketBytes: this.loopbackPacketBytes,
+      recvWindowBytes: Math.max(
+        this.settings.recvWindowBytes,
+        options.loopbackRecvWindowBytes ?? 4 << 20,
+      ),
+    };
     this.resetTokens = this.resetsPerSecond;
   }
 
@@ -202,8 +217,7 @@ export class UtpSocket {
   // ------------------------------------------------------------------ internals
 
   private settingsFor(host: string): UtpConnectionSettings {
-    if (this.loopbackPacketBytes <= 0 || !isLoopback(host)) return this.settings;
-    return { ...this.settings, largePacketBytes: this.loopbackPacketBytes };
+    return this.loopbackPacketBytes > 0 && isLoopback(host) ? this.loopbackSettings : this.settings;
   }
 
   private find(p: UtpPacket, host: string, port: number): Entry | undefined {
