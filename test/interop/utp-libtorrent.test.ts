@@ -199,6 +199,7 @@ test('shoal dials a uTP-only libtorrent seed and downloads blocks', {
   const { utp } = await endpoint(t);
   const stream = await utp.connect(HOST, lt.port);
   await leechOver(stream, new WireReader(stream), fx, true);
+  assert.equal(utp.counters.malformed, 0, 'every datagram from libtorrent decoded');
   stream.destroy();
 });
 
@@ -238,6 +239,7 @@ test('a uTP-only libtorrent seed dials shoal and serves it blocks', {
   const { stream, reader } = await plain;
   t.diagnostic(`connections refused for not starting with a plaintext handshake: ${refused}`);
   await leechOver(stream, reader, fx, false);
+  assert.equal(utp.counters.malformed, 0, 'every datagram from libtorrent decoded');
   stream.destroy();
 });
 
@@ -297,4 +299,5 @@ test('a uTP-only libtorrent leecher downloads a file from a seed on shoal uTP', 
     `libtorrent fetched 4 MB over shoal's uTP in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
   await assertSameContent(fx, saveDir);
+  assert.equal(utp.counters.malformed, 0, 'every datagram from libtorrent decoded');
 });

@@ -13,8 +13,7 @@ import type { RandomSource } from '../../runtime/runtime.js';
 import { UtpConnectionError, type UtpFailure } from './errors.js';
 import { Ledbat, MAX_RTO_MS, RttEstimator } from './ledbat.js';
 import {
-  EXTENSION_MAX_DATAGRAM,
-  EXTENSION_SACK,
+  encodeUtpPacket,
   HEADER_BYTES,
   ST_DATA,
   ST_FIN,
@@ -24,12 +23,12 @@ import {
   type UtpPacket,
   type UtpPacketType,
   writeHeader,
-  writeU32,
 } from './packet.js';
 import { Arrival, ReceiveBuffer } from './receive-buffer.js';
 import { SendQueue } from './send-queue.js';
 import { MAX_OUT_PACKETS, SendWindow, type Sent } from './send-window.js';
 import { seqAdd, seqDiff } from './seq.js';
+import type { UtpConnectionSettings } from './settings.js';
 
 /** Where a connection's output goes. */
 export interface UtpConnectionSink {
@@ -44,32 +43,6 @@ export interface UtpConnectionSink {
   /** The connection ended (once): cleanly with `undefined`, else with the reason. */
   closed(error: Error | undefined): void;
 }
-
-/** Tunables of a connection, with defaults in {@link DEFAULT_CONNECTION_SETTINGS}. */
-export interface UtpConnectionSettings {
-  /** Datagram size used unless both ends agree on {@link largePacketBytes}. */
-  readonly packetBytes: number;
-  /** Datagram size offered in the handshake (0: offer nothing, use `packetBytes`). */
-  readonly largePacketBytes: number;
-  /** Receive buffer: reordered packets plus bytes held while paused; the advertised window. */
-  readonly recvWindowBytes: number;
-  /** Ceiling of the congestion window (and so of memory held for retransmission). */
-  readonly maxCwndBytes: number;
-  /** `write` returns false once this many bytes wait to be packetized. */
-  readonly sendHighWaterBytes: number;
-}
-
-/**
- * Defaults: 1400-byte datagrams (fit a 1500-byte Ethernet MTU behind PPPoE and most tunnels
- * with IP and UDP headers), a 1 MiB receive window, a congestion window of at most 8 MiB.
- */
-export const DEFAULT_CONNECTION_SETTINGS: UtpConnectionSettings = {
-  packetBytes: 1400,
-  largePacketBytes: 0,
-  recvWindowBytes: 1 << 20,
-  maxCwndBytes: 8 << 20,
-  sendHighWaterBytes: 1 << 20,
-};
 
 /** Consecutive timeouts after which a connected peer is given up (≈ 30 s at the minimum RTO). */
 const MAX_TIMEOUTS = 6;
@@ -175,7 +148,7 @@ export class UtpConnection {
       sink,
     );
     c.synSeq = syn;
-    c.handshake = c.control(ST_SYN, now, syn, settings.largePacketBytes, recvId);
+    c.handshake = c.control(ST_SYN, now, syn, settings.largePacketBytes, undefined, recvId);
     c.sendHandshake(now);
     return c;
   }
@@ -214,39 +187,9 @@ export class UtpConnection {
     return this.packetBytes - HEADER_BYTES;
   }
 
-  /** Datagram size in use (after the handshake's negotiation). */
-  get datagramBytes(): number {
-    return this.packetBytes;
-  }
-
-  /** True once the handshake completed (and until closed). */
-  get isConnected(): boolean {
-    return this.state === CONNECTED;
-  }
-
   /** True once closed and past lingering: the owner may forget it. */
   get done(): boolean {
     return this.state === CLOSED && this.lingerUntil === Number.NEGATIVE_INFINITY;
-  }
-
-  /** True while the handshake was answered but the initiator has not been heard again. */
-  get halfOpen(): boolean {
-    return this.state === SYN_RECV;
-  }
-
-  /** Bytes written and not yet packetized. */
-  get queuedBytes(): number {
-    return this.queue.bytes;
-  }
-
-  /** Smoothed RTT (ms) and congestion window (bytes), for tests and stats. */
-  get stats(): { rttMs: number; cwnd: number; inFlight: number; peerWindow: number } {
-    return {
-      rttMs: this.rtt.rttMs,
-      cwnd: this.ledbat.cwnd,
-      inFlight: this.out.inFlight,
-      peerWindow: this.peerWindow,
-    };
   }
 
   /** When {@link tick} must next run (owner's clock, ms); infinity when nothing is pending. */
@@ -572,27 +515,10 @@ export class UtpConnection {
 
   /** A STATE: our ack (with a selective ACK when packets wait past a gap) and window. */
   private sendState(now: number): void {
-    const sack = this.recv.sack();
-    const buf = Buffer.allocUnsafe(HEADER_BYTES + (sack === undefined ? 0 : 2 + sack.length));
-    writeHeader(
-      buf,
-      ST_STATE,
-      sack === undefined ? 0 : EXTENSION_SACK,
-      this.sendId,
-      micros(now),
-      this.replyMicro,
-      this.recv.window(),
-      this.out.seqNr,
-      this.recv.ackNr,
-    );
-    if (sack !== undefined) {
-      buf[HEADER_BYTES] = 0;
-      buf[HEADER_BYTES + 1] = sack.length;
-      buf.set(sack, HEADER_BYTES + 2);
-    }
+    const packet = this.control(ST_STATE, now, this.out.seqNr, 0, this.recv.sack());
     this.lastSendAt = now;
     this.ackSent();
-    this.sink.send(buf);
+    this.sink.send(packet);
   }
 
   private ackSent(): void {
@@ -600,32 +526,26 @@ export class UtpConnection {
     this.ackAt = Number.POSITIVE_INFINITY;
   }
 
-  /** SYN, RESET, or the STATE answering a SYN, with the max-datagram offer when `offer` > 0. */
+  /** A packet without payload: STATE, RESET, SYN (with `connectionId`), or SYN's answer. */
   private control(
     type: UtpPacketType,
     now: number,
-    seq: number,
-    offer: number,
+    seqNr: number,
+    maxDatagramOffer: number,
+    sack?: Uint8Array,
     connectionId = this.sendId,
   ): Uint8Array {
-    const buf = Buffer.allocUnsafe(HEADER_BYTES + (offer > 0 ? 6 : 0));
-    writeHeader(
-      buf,
+    return encodeUtpPacket({
       type,
-      offer > 0 ? EXTENSION_MAX_DATAGRAM : 0,
       connectionId,
-      micros(now),
-      this.replyMicro,
-      this.recv.window(),
-      seq,
-      type === ST_SYN ? 0 : this.recv.ackNr,
-    );
-    if (offer > 0) {
-      buf[HEADER_BYTES] = 0;
-      buf[HEADER_BYTES + 1] = 4;
-      writeU32(buf, HEADER_BYTES + 2, offer);
-    }
-    return buf;
+      timestamp: micros(now),
+      timestampDifference: this.replyMicro,
+      windowSize: this.recv.window(),
+      seqNr,
+      ackNr: type === ST_SYN ? 0 : this.recv.ackNr,
+      sack,
+      maxDatagram: maxDatagramOffer > 0 ? maxDatagramOffer : undefined,
+    });
   }
 
   private sendHandshake(now: number): void {

@@ -41,7 +41,7 @@ export const EXTENSION_MAX_DATAGRAM = 0x53;
 export const MAX_DATAGRAM_BYTES = 65_535;
 /** Longest extension chain accepted: real peers send one or two. */
 export const MAX_EXTENSIONS = 8;
-/** Longest selective-ACK bitmask accepted or sent (bytes): 1024 packets past `ack_nr + 1`. */
+/** Longest selective-ACK bitmask sent (bytes): 1024 packets past `ack_nr + 1`. */
 export const MAX_SACK_BYTES = 128;
 
 /**
@@ -60,7 +60,7 @@ export interface UtpPacket {
   windowSize: number;
   seqNr: number;
   ackNr: number;
-  /** Offset and length in `data` of the selective-ACK bitmask; length 0 when there is none. */
+  /** Offset (0 when absent) and length in `data` of the selective-ACK bitmask. */
   sackOffset: number;
   sackLength: number;
   /** The peer's largest acceptable datagram from {@link EXTENSION_MAX_DATAGRAM}, or 0. */
@@ -107,9 +107,8 @@ const u32 = (d: Uint8Array, i: number) =>
 /**
  * Decodes `data` into `into` (a new packet when omitted) and returns it. Throws
  * {@link UtpPacketError} on anything malformed: wrong size or version, unknown type, an
- * extension running past the end, a chain longer than {@link MAX_EXTENSIONS}, a selective ACK
- * whose length is not a positive multiple of 4 (or over {@link MAX_SACK_BYTES}) or appears
- * twice. Unknown extensions are skipped.
+ * extension running past the end, a chain longer than {@link MAX_EXTENSIONS}, two selective
+ * ACKs. Unknown extensions are skipped.
  */
 export function decodeUtpPacket(data: Uint8Array, into: UtpPacket = emptyPacket()): UtpPacket {
   const n = data.length;
@@ -142,9 +141,8 @@ export function decodeUtpPacket(data: Uint8Array, into: UtpPacket = emptyPacket(
     if (at + len > n)
       throw new UtpPacketError(`extension ${extension} of ${len} bytes runs past the end`);
     if (extension === EXTENSION_SACK) {
-      if (len === 0 || len % 4 !== 0 || len > MAX_SACK_BYTES)
-        throw new UtpPacketError(`selective ACK of ${len} bytes (must be 4, 8, … up to 128)`);
-      if (into.sackLength !== 0) throw new UtpPacketError('two selective ACK extensions');
+      // BEP 29 asks for multiples of 4 bytes, but libtorrent sends 7, 9, … : any length goes.
+      if (into.sackOffset !== 0) throw new UtpPacketError('two selective ACK extensions');
       into.sackOffset = at;
       into.sackLength = len;
     } else if (extension === EXTENSION_MAX_DATAGRAM) {

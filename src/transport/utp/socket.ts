@@ -18,12 +18,7 @@ import type {
   TimerHandle,
   Timers,
 } from '../../runtime/runtime.js';
-import {
-  DEFAULT_CONNECTION_SETTINGS,
-  UtpConnection,
-  type UtpConnectionSettings,
-  type UtpConnectionSink,
-} from './connection.js';
+import { UtpConnection, type UtpConnectionSink } from './connection.js';
 import { UtpConnectionError } from './errors.js';
 import {
   decodeUtpPacket,
@@ -35,6 +30,7 @@ import {
   type UtpPacket,
   writeHeader,
 } from './packet.js';
+import { DEFAULT_CONNECTION_SETTINGS, type UtpConnectionSettings } from './settings.js';
 import { UtpStream } from './stream.js';
 
 /** Where the socket's datagrams go (the node's UDP socket, or a simulated one). */
