@@ -141,3 +141,41 @@ test('the same seed gives the same trace', async () => {
   assert.equal(one.digest, two.digest);
   assert.notEqual(one.digest, other.digest);
 });
+
+test('LEDBAT fills a 1 MB/s uplink while keeping its queue near the 100 ms target', async () => {
+  const sim = new Simulator(5);
+  const network = new Network(sim, { udpLoss: 0 });
+  const pages = new PageStore();
+  const a = network.addHost({ region: 1, upBytesPerSecond: 1_000_000 });
+  const b = network.addHost({ region: 1, downBytesPerSecond: 50_000_000 });
+  const endpoint = async (rt: Runtime) => {
+    const udp = await rt.udp.bind({ port: 0 });
+    const utp = new UtpSocket(udp, { clock: rt.clock, timers: rt.timers, random: rt.random });
+    udp.onMessage((data, from) => utp.receive(data, from));
+    return { udp, utp };
+  };
+  const from = await endpoint(createSimRuntime(network, a, pages));
+  const to = await endpoint(createSimRuntime(network, b, pages));
+  let received = 0;
+  to.utp.onConnection((s) => s.onData((d) => (received += d.length)));
+  const client = await sim.runUntilSettled(from.utp.connect(b.publicIp, to.udp.address().port));
+  const chunk = Buffer.alloc(65_536);
+  const pump = () => {
+    while (client.write(chunk)) {}
+  };
+  client.onDrain(pump);
+  pump();
+  await sim.run(sim.now + 3000); // slow start and the first overshoot
+  const queueMs: number[] = [];
+  const before = received;
+  const t0 = sim.now;
+  for (let i = 0; i < 10; i++) {
+    await sim.run(sim.now + 1000);
+    queueMs.push(Math.max(0, a.up.busyUntil - sim.now));
+  }
+  const rate = (received - before) / ((sim.now - t0) / 1000);
+  assert.ok(rate > 900_000, `used ${(rate / 1e6).toFixed(2)} MB/s of the 1 MB/s link`);
+  for (const q of queueMs)
+    assert.ok(q > 50 && q < 160, `queue ${q.toFixed(0)} ms (${queueMs.map(Math.round)})`);
+  client.destroy();
+});
