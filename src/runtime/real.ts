@@ -163,7 +163,12 @@ function realUdp(egress: EgressPolicy): UdpFactory {
               socket.setMulticastTTL(2);
               if (interfaceAddress) socket.setMulticastInterface(interfaceAddress);
             },
-            close: () => new Promise((done) => socket.close(() => done())),
+            // What is still queued goes out first: a flush after close would throw.
+            close: () =>
+              new Promise((done) => {
+                flush();
+                socket.close(() => done());
+              }),
           };
           resolve(wrapped);
         });

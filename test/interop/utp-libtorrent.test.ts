@@ -50,7 +50,6 @@ async function endpoint(t: { after(fn: () => unknown): void }) {
   udp.onMessage((data, from) => utp.receive(data, from));
   t.after(async () => {
     utp.close();
-    await new Promise((resolve) => setImmediate(resolve)); // the RESETs go out first
     await udp.close();
   });
   return { udp, utp };
