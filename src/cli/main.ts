@@ -170,7 +170,10 @@ async function main(argv: string[]): Promise<number> {
       .option(
         '--encryption <mode>',
         'protocol encryption (MSE/PE): prefer (default), require or disable',
-      );
+      )
+      .option('--no-utp', 'do not speak uTP (BEP 29)')
+      .option('--no-tcp', 'do not dial peers over TCP (uTP only; incoming TCP still accepted)')
+      .option('--prefer-utp', 'dial uTP first, TCP when uTP fails (default: TCP first)');
 
   nodeFlags(
     program

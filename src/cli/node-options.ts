@@ -19,6 +19,11 @@ export interface NodeFlags {
   readonly pex?: boolean;
   readonly lsd?: boolean;
   readonly encryption?: string;
+  /** `--no-utp` sets this false. */
+  readonly utp?: boolean;
+  /** `--no-tcp` sets this false. */
+  readonly tcp?: boolean;
+  readonly preferUtp?: boolean;
 }
 
 /**
@@ -55,6 +60,9 @@ export async function configFromFlags(
     ...(flags.pex === false && { pex: false }),
     ...(flags.lsd === true && { lsd: true }),
     ...(flags.encryption !== undefined && { encryption: parseEncryption(flags.encryption) }),
+    ...(flags.utp === false && { utp: false }),
+    ...(flags.tcp === false && { tcp: false }),
+    ...(flags.preferUtp === true && { preferUtp: true }),
   };
   return loadConfig(runtime.fs, overrides, rest);
 }

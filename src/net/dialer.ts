@@ -1,7 +1,7 @@
 import type { RandomSource, Timers } from '../runtime/runtime.js';
 import { MseHandshakeError } from '../transport/mse/errors.js';
 import { mseConnect } from '../transport/mse/handshake.js';
-import type { PeerConnection } from './connection.js';
+import type { PeerConnection, TransportKind } from './connection.js';
 import type { ConnectionManager, DialPermit } from './connection-manager.js';
 import type { Transport } from './transport.js';
 
@@ -39,8 +39,8 @@ export interface DialerDeps {
   readonly timers: Timers;
 }
 
-/** Peers remembered as refusing encryption (so `prefer` does not dial them twice each time). */
-const MAX_PLAINTEXT_PEERS = 4096;
+/** Peers remembered as refusing encryption, or a transport (bounded, oldest forgotten). */
+const MAX_REMEMBERED_PEERS = 4096;
 
 /**
  * Opens connections for engines. It asks the connection manager for a permit (bans, limits,
@@ -51,6 +51,8 @@ const MAX_PLAINTEXT_PEERS = 4096;
 export class Dialer {
   /** Addresses that refused MSE: dialled in plaintext directly under `prefer`. */
   private readonly plaintextPeers = new Set<string>();
+  /** Addresses whose last connection over a transport closed before its handshake. */
+  private readonly avoid = new Map<string, TransportKind>();
   /** Outgoing connections by whether they ended up encrypted. */
   readonly counts = { encrypted: 0, plaintext: 0, encryptionRefused: 0 };
 
@@ -91,11 +93,23 @@ export class Dialer {
       // A peer that speaks only plaintext closes on our key exchange: dial it again in the clear.
       this.counts.encryptionRefused++;
       this.plaintextPeers.add(key);
-      if (this.plaintextPeers.size > MAX_PLAINTEXT_PEERS)
+      if (this.plaintextPeers.size > MAX_REMEMBERED_PEERS)
         this.plaintextPeers.delete(this.plaintextPeers.values().next().value!);
       const again = this.deps.connections.beginDial(request.host, request.port, { retry: true });
       return this.plain(await this.open(again, request));
     }
+  }
+
+  /**
+   * A connection we dialled over `transport` closed before its protocol handshake (a client
+   * that listens for TCP but takes only uTP does that): the next dial tries the other
+   * transport first.
+   */
+  closedEarly(host: string, port: number, transport: TransportKind): void {
+    const key = `${host}:${port}`;
+    this.avoid.delete(key);
+    this.avoid.set(key, transport);
+    if (this.avoid.size > MAX_REMEMBERED_PEERS) this.avoid.delete(this.avoid.keys().next().value!);
   }
 
   private plain(conn: PeerConnection): PeerConnection {
@@ -105,7 +119,14 @@ export class Dialer {
 
   private async open(permit: DialPermit, request: DialRequest): Promise<PeerConnection> {
     let lastError: unknown;
-    for (const transport of this.deps.transports) {
+    const avoid = this.avoid.get(`${request.host}:${request.port}`);
+    const transports = avoid
+      ? [
+          ...this.deps.transports.filter((t) => t.kind !== avoid),
+          ...this.deps.transports.filter((t) => t.kind === avoid),
+        ]
+      : this.deps.transports;
+    for (const transport of transports) {
       try {
         const stream = await transport.dial(request.host, request.port, {
           timeoutMs: request.timeoutMs,

@@ -42,6 +42,12 @@ export interface NodeConfig {
    * plaintext both ways; `disable` neither offers nor accepts it.
    */
   readonly encryption: EncryptionPolicy;
+  /** Speak uTP (BEP 29) on the node's UDP socket, both ways. */
+  readonly utp: boolean;
+  /** Dial peers over TCP (incoming TCP is always accepted). */
+  readonly tcp: boolean;
+  /** Dial uTP first and TCP only when uTP fails (default: TCP first, then uTP). */
+  readonly preferUtp: boolean;
   /** Exchange peers with peers (BEP 11 ut_pex). */
   readonly pex: boolean;
   /** Local service discovery (BEP 14 multicast); off by default. */
@@ -79,6 +85,9 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig 
       'router.utorrent.com:6881',
     ],
     encryption: 'prefer',
+    utp: true,
+    tcp: true,
+    preferUtp: false,
     pex: true,
     lsd: false,
   };
@@ -102,6 +111,7 @@ const ENV_KEYS: Record<string, keyof NodeConfig> = {
   SHOAL_DHT_BOOTSTRAP: 'dhtBootstrap',
   SHOAL_PEX: 'pex',
   SHOAL_ENCRYPTION: 'encryption',
+  SHOAL_UTP: 'utp',
   SHOAL_LSD: 'lsd',
 };
 
@@ -165,6 +175,8 @@ export async function loadConfig(
     }
   }
   const config = merged as unknown as NodeConfig;
+  if (!config.tcp && !config.utp)
+    throw new ConfigError('tcp and utp are both off: the node could dial no peer; keep one on');
   if (!ENCRYPTION_POLICIES.includes(config.encryption)) {
     throw new ConfigError(
       `encryption must be one of ${ENCRYPTION_POLICIES.join(', ')}, got ${JSON.stringify(config.encryption)}`,

@@ -19,14 +19,16 @@ import {
 } from '../net/datagram-mux.js';
 import { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
-import { TcpTransport } from '../net/transport.js';
+import { TcpTransport, UtpTransport } from '../net/transport.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { PeerWireMetrics } from '../swarm/metrics.js';
-import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
+import { type PeerInfo, type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
+import { isUtpPacket } from '../transport/utp/packet.js';
+import { UtpSocket } from '../transport/utp/socket.js';
 import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
 import { Library } from './library.js';
@@ -60,6 +62,7 @@ export interface NodeStartOptions {
 /** Events of a node; torrent events are re-emitted with the torrent. */
 export interface NodeEvents {
   progress: [Torrent, TorrentStats];
+  peer: [Torrent, PeerInfo];
   done: [Torrent, TorrentStats];
   error: [Error, Torrent | undefined];
   warning: [string, Torrent | undefined];
@@ -102,6 +105,7 @@ export class Node extends EventEmitter<NodeEvents> {
   private udpTrackers: UdpTrackerClient | undefined;
   private server: TcpServer | undefined;
   private datagrams: DatagramMux | undefined;
+  private utp: UtpSocket | undefined;
   private dht: Dht | undefined;
   private lsd: LocalDiscovery | undefined;
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
@@ -135,9 +139,23 @@ export class Node extends EventEmitter<NodeEvents> {
       maxPerIp: config.maxConnectionsPerIp,
     });
     const anyHost = config.host === '0.0.0.0' || config.host === '::';
+    const tcp = config.tcp ? [new TcpTransport(runtime)] : [];
+    const utp = config.utp
+      ? [
+          new UtpTransport(
+            {
+              connect: (host, port) =>
+                this.utp
+                  ? this.utp.connect(host, port)
+                  : Promise.reject(new ShoalError('STOPPED', 'uTP is not running')),
+            },
+            runtime.timers,
+          ),
+        ]
+      : [];
     this.dialer = new Dialer({
       connections: this.connections,
-      transports: [new TcpTransport(runtime)],
+      transports: config.preferUtp ? [...utp, ...tcp] : [...tcp, ...utp],
       ...(!anyHost && { localAddress: config.host }),
       encryption: config.encryption,
       random: runtime.random,
@@ -179,11 +197,17 @@ export class Node extends EventEmitter<NodeEvents> {
       // One UDP socket on the same port number (any free port if that one is taken), shared by
       // the DHT and the UDP tracker client.
       const family = config.host.includes(':') ? 'IPv6' : 'IPv4';
+      // Large buffers: a window of 64 KB loopback uTP datagrams must fit between two reads.
+      const buffers = { recvBufferBytes: 4 << 20, sendBufferBytes: 4 << 20 };
       node.datagrams = await DatagramMux.bind(runtime.udp, {
         port: node.port,
         host: config.host,
         family,
-      }).catch(() => DatagramMux.bind(runtime.udp, { port: 0, host: config.host, family }));
+        ...buffers,
+      }).catch(() =>
+        DatagramMux.bind(runtime.udp, { port: 0, host: config.host, family, ...buffers }),
+      );
+      if (config.utp) node.utp = node.startUtp(node.datagrams.channel('utp', isUtpPacket));
       const dhtChannel = node.datagrams.channel('dht', isKrpcDatagram);
       node.udpTrackers = UdpTrackerClient.over(
         runtime,
@@ -200,6 +224,7 @@ export class Node extends EventEmitter<NodeEvents> {
         });
       }
     } catch (error) {
+      node.utp?.close();
       await node.datagrams?.close();
       await node.server?.close();
       await node.ownPool?.close();
@@ -210,6 +235,23 @@ export class Node extends EventEmitter<NodeEvents> {
       );
     }
     return node;
+  }
+
+  /** uTP on the node's UDP socket: accepted connections go where TCP ones go. */
+  private startUtp(channel: DatagramChannel): UtpSocket {
+    const address = channel.address();
+    const utp = new UtpSocket(channel, {
+      clock: this.runtime.clock,
+      timers: this.runtime.timers,
+      random: this.runtime.random,
+      local: { address: address.address, port: address.port },
+    });
+    channel.onMessage((data, from) => utp.receive(data, from));
+    utp.onConnection((s) => {
+      const stream = this.connections.accept(s, 'utp');
+      if (stream) this.inbound.handle(stream);
+    });
+    return utp;
   }
 
   /** Starts the DHT on the node's UDP socket and bootstraps it. */
@@ -309,6 +351,7 @@ export class Node extends EventEmitter<NodeEvents> {
       this.mse?.skeys.add(h);
     }
     torrent.on('progress', (s) => this.emit('progress', torrent, s));
+    torrent.on('peer', (p) => this.emit('peer', torrent, p));
     torrent.on('done', (s) => this.emit('done', torrent, s));
     torrent.on('error', (e) => this.emit('error', e, torrent));
     torrent.on('warning', (w) => this.emit('warning', w, torrent));
@@ -489,6 +532,7 @@ export class Node extends EventEmitter<NodeEvents> {
     await this.dht?.stop();
     await this.lsd?.stop();
     await this.udpTrackers?.close();
+    this.utp?.close();
     await this.datagrams?.close();
     this.connections.stop();
     await this.server?.close();

@@ -143,6 +143,8 @@ export interface TorrentOptions {
 
 /** Events a torrent emits. */
 export interface TorrentEvents {
+  /** A peer completed its handshake: how it is connected (transport, encryption). */
+  peer: [PeerInfo];
   progress: [TorrentStats];
   done: [TorrentStats];
   error: [Error];

@@ -174,8 +174,11 @@ export class PeerSet {
     if (session.closed) return;
     session.closed = true;
     this.sessions.delete(session.id);
-    if (session.outgoing && !session.handshake)
-      this.deps.connections.dialFailed(session.stream.remoteAddress, session.stream.remotePort);
+    if (session.outgoing && !session.handshake) {
+      const { remoteAddress, remotePort } = session.stream;
+      this.deps.connections.dialFailed(remoteAddress, remotePort);
+      this.deps.dialer.closedEarly(remoteAddress, remotePort, session.connection.transport);
+    }
     this.deps.events.dropped(session);
     session.stream.destroy();
     if (reason && !(reason instanceof WireError))

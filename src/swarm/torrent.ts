@@ -159,7 +159,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       active: () => this.state !== 'stopped' && this.state !== 'paused',
       events: {
         dialled: (s) => s.wire.sendHandshake(this.protocol.ourHandshake(this.handshakeHashes[0]!)),
-        handshake: (s, h) => this.protocol.onHandshake(s, h),
+        handshake: (s, h) => {
+          this.protocol.onHandshake(s, h);
+          this.emit('peer', this.peerInfo(s));
+        },
         message: (s, m) => this.protocol.onMessage(s, m),
         drained: (s) => {
           this.hashes.drained(s);
@@ -400,26 +403,27 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   /** The peers connected now (handshake done), with how they are connected and what they do. */
   peerList(): PeerInfo[] {
     const out: PeerInfo[] = [];
-    for (const s of this.peers.all()) {
-      if (!s.handshake || s.closed) continue;
-      const listen = listenAddress(s);
-      out.push({
-        address: listen ? `${listen.host}:${listen.port}` : s.address,
-        client: s.extended?.v,
-        transport: s.connection.transport,
-        direction: s.connection.direction,
-        encrypted: s.connection.encrypted,
-        progress:
-          s.bits && this.meta.pieceCount > 0 ? s.bits.cardinality / this.meta.pieceCount : 0,
-        downloadRate: s.download.bytesPerSecond,
-        uploadRate: s.upload.bytesPerSecond,
-        amChoking: s.wire.amChoking,
-        amInterested: s.wire.amInterested,
-        peerChoking: s.wire.peerChoking,
-        peerInterested: s.wire.peerInterested,
-      });
-    }
+    for (const s of this.peers.all()) if (s.handshake && !s.closed) out.push(this.peerInfo(s));
     return out;
+  }
+
+  private peerInfo(s: PeerSession): PeerInfo {
+    const listen = listenAddress(s);
+    const pieces = this.meta.pieceCount;
+    return {
+      address: listen ? `${listen.host}:${listen.port}` : s.address,
+      client: s.extended?.v,
+      transport: s.connection.transport,
+      direction: s.connection.direction,
+      encrypted: s.connection.encrypted,
+      progress: s.bits && pieces > 0 ? s.bits.cardinality / pieces : 0,
+      downloadRate: s.download.bytesPerSecond,
+      uploadRate: s.upload.bytesPerSecond,
+      amChoking: s.wire.amChoking,
+      amInterested: s.wire.amInterested,
+      peerChoking: s.wire.peerChoking,
+      peerInterested: s.wire.peerInterested,
+    };
   }
 
   /**

@@ -56,6 +56,7 @@ export async function getCommand(
       metrics: t.metricsSnapshot(),
     }),
   );
+  if (opts.json) node.on('peer', (_t, p) => report.event('peer', { ...p }, ''));
   node.on('warning', (w) => {
     if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
   });
