@@ -9,6 +9,7 @@ import { ShoalError } from '../errors.js';
 import { type MagnetLink, type PeerAddress, parsePeer } from '../metainfo/magnet.js';
 import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
+import { logger } from '../metrics/log.js';
 import { createMetricsRegistry, type MetricsRegistry } from '../metrics/registry.js';
 import { ConnectionManager } from '../net/connection-manager.js';
 import {
@@ -33,6 +34,8 @@ import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
 import { Library } from './library.js';
 import { declareNodeMetrics } from './metrics.js';
+
+const log = logger('node');
 
 /** How to add a torrent to a node. */
 export interface AddTorrentOptions {
@@ -357,6 +360,7 @@ export class Node extends EventEmitter<NodeEvents> {
     torrent.on('warning', (w) => this.emit('warning', w, torrent));
     await torrent.start();
     for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
+    log.info('torrent added', { infoHash: id, name: meta.name, state: torrent.state });
     this.startAnnouncer(id, torrent, options.trackers ?? []);
     this.startDhtAnnounces(id, torrent);
     if (!torrent.meta.private) this.lsd?.add(torrent.handshakeHashes[0]!.toString('hex'));

@@ -1,4 +1,5 @@
 import { hasCode } from '../errors.js';
+import { logger } from '../metrics/log.js';
 import type { PeerConnection } from '../net/connection.js';
 import type { ConnectionManager } from '../net/connection-manager.js';
 import type { Dialer } from '../net/dialer.js';
@@ -10,6 +11,8 @@ import type { Message } from '../wire/messages.js';
 import type { PeerWireMetrics } from './metrics.js';
 import { listenAddress } from './peer-exchange.js';
 import { PeerSession } from './peer-session.js';
+
+const log = logger('swarm:peers');
 
 /** Largest message accepted beyond a block and its header. */
 const MAX_BLOCK_MESSAGE = 128 * 1024 + 64;
@@ -181,6 +184,11 @@ export class PeerSet {
     }
     this.deps.events.dropped(session);
     session.stream.destroy();
+    log.debug('peer dropped', () => ({
+      peer: session.address,
+      transport: session.connection.transport,
+      reason: reason?.message ?? 'closed',
+    }));
     if (reason && !(reason instanceof WireError))
       this.deps.events.warn(`${session.address}: ${reason.message}`);
     if (reason instanceof WireError)
