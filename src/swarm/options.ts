@@ -12,6 +12,10 @@ import type { PeerWireMetrics } from './metrics.js';
 /** Tunables of one torrent's swarm, with defaults in {@link DEFAULT_SWARM_OPTIONS}. */
 export interface SwarmOptions {
   readonly maxPeers: number;
+  /** Connections with one IP address a torrent keeps (a few clients behind one NAT). */
+  readonly maxPeersPerIp: number;
+  /** A full torrent replaces a peer that traded no block for this long with a newcomer. */
+  readonly turnoverIdleMs: number;
   readonly uploadSlots: number;
   readonly requestTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
@@ -46,12 +50,14 @@ export interface SwarmOptions {
  */
 export const DEFAULT_SWARM_OPTIONS: SwarmOptions = {
   maxPeers: 100,
+  maxPeersPerIp: 16,
+  turnoverIdleMs: 60_000,
   uploadSlots: 8,
   requestTimeoutMs: 30_000,
   handshakeTimeoutMs: 10_000,
   keepAliveMs: 60_000,
   idleTimeoutMs: 180_000,
-  maxIncomingRequests: 1000,
+  maxIncomingRequests: 500,
   banAfterFailures: 2,
   resumeIntervalMs: 30_000,
   uploadLimit: 0,

@@ -59,7 +59,7 @@ export class RequestScheduler {
   constructor(private readonly deps: RequestSchedulerDeps) {}
 
   /** Tops up the requests in flight to `session`. */
-  fillRequests(session: PeerSession): void {
+  fillRequests(session: PeerSession, retried = false): void {
     if (session.closed || !this.deps.downloading() || !session.bits) return;
     this.deps.hashes.requestFrom(session); // v2 piece layers a magnet link lacks
     const now = this.deps.clock.now();
@@ -107,6 +107,12 @@ export class RequestScheduler {
         length: job.blockLength(block),
       });
     }
+    // Pieces this peer refused are asked elsewhere for a while; but when there is nothing else
+    // to ask it for, idling helps nobody: ask again (a seed serves a peer with nothing queued).
+    if (session.outstanding.size === 0 && session.rejected.size > 0 && !retried) {
+      session.rejected.clear();
+      this.fillRequests(session, true);
+    }
   }
 
   /** Tops up every peer. */
@@ -132,6 +138,7 @@ export class RequestScheduler {
     session.outstanding.delete(key);
     job.released(b);
     session.lastPieceAt = now;
+    session.lastPayloadAt = now;
     session.snubbed = false;
     session.download.add(block.length);
     this.deps.meter.add(block.length);

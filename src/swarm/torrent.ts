@@ -157,6 +157,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       infoHash: this.handshakeHashes[0]!,
       pieceCount: meta.pieceCount,
       maxPeers: this.opts.maxPeers,
+      maxPeersPerIp: this.opts.maxPeersPerIp,
+      turnoverIdleMs: this.opts.turnoverIdleMs,
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
       wireMetrics: deps.wireMetrics,
       active: () => this.state === 'downloading' || this.state === 'seeding',
@@ -192,6 +194,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         if (isMissingFile(e)) this.fail(new TorrentError(`files missing: ${describeIo(e)}`, e));
         else this.peers.drop(s, e);
       },
+      warn: (w) => this.emit('warning', w),
       bucket: upBucket,
       globalBucket: deps.globalUpload,
       meter: sent,
@@ -470,11 +473,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    * it (paused, stopped, full); the caller closes it then.
    */
   attachIncoming(conn: PeerConnection, handshake: Handshake, rest: Buffer): boolean {
-    if (
-      (this.state !== 'downloading' && this.state !== 'seeding') ||
-      this.peers.size >= this.opts.maxPeers
-    )
-      return false;
+    if (this.state !== 'downloading' && this.state !== 'seeding') return false;
+    if (!this.peers.admit(conn.stream.remoteAddress)) return false;
     const session = this.peers.attach(conn);
     session.wire.sendHandshake(this.protocol.ourHandshake(Buffer.from(handshake.infoHash)));
     // Replay the handshake into the session's wire, then whatever followed it.
@@ -537,7 +537,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         this.peers.drop(s, new WireError('no handshake in time'));
         continue;
       }
-      if (now - s.lastReceivedAt > this.opts.idleTimeoutMs) {
+      if (now - s.lastMessageAt > this.opts.idleTimeoutMs) {
         this.peers.drop(s, new WireError('silent for too long'));
         continue;
       }
