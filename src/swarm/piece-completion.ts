@@ -63,9 +63,11 @@ export class PieceCompletion {
     }
     if (d.stopped()) return;
     d.scheduler.jobs.delete(job.index);
+    job.origin?.pieceChecked(job.index, ok);
     if (!ok) {
       d.buffers.give(buffer);
-      d.blame.convict(job);
+      if (job.contributors.size > 0) d.blame.convict(job);
+      else d.blame.wasted += job.size; // its origin (a web seed) answers for it
       d.scheduler.fillAll();
       return;
     }
