@@ -152,7 +152,7 @@ async function schedulerSetup(t: TestContext) {
     });
     for (let ms = 0; ms < 5000; ms += 100) {
       clock.advance(100);
-      added.forEach((p, i) => p.session.download.add(rates[i]! / 10));
+      for (const [i, p] of added.entries()) p.session.download.add(rates[i]! / 10);
     }
     peers.push(...added);
     return added;
