@@ -29,6 +29,7 @@ import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { BitTorrentInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
 import { Library } from './library.js';
+import { StreamServer } from './stream-server.js';
 
 /** How to add a torrent to a node. */
 export interface AddTorrentOptions {
@@ -425,6 +426,11 @@ export class Node extends EventEmitter<NodeEvents> {
     const wasDownloading = torrent.stats().state === 'downloading';
     if (wasDownloading) torrent.once('done', () => announcer.completed());
     announcer.start();
+  }
+
+  /** An HTTP handler streaming this node's torrents (`/stream/…`, `/watch/…`). */
+  createStreamServer(): StreamServer {
+    return new StreamServer({ torrent: (hash) => this.get(hash) });
   }
 
   /** The torrent with this info-hash (hex), if any. */
