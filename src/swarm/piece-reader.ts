@@ -49,14 +49,14 @@ export interface PieceReaderOptions {
 interface ReadSample {
   readonly at: number;
   readonly bytes: number;
-  readonly waitedMs: number;
 }
 
 /**
  * Reads a range of a torrent while it downloads: each read waits until the piece under the read
  * position is verified, then hands out verified bytes only. The reader keeps a deadline window
- * at its read position (see `StreamDeadlines`), sized from the bitrate it measures (bytes read
- * over the time not spent waiting for pieces), so the pieces it needs next are fetched first.
+ * at its read position (see `StreamDeadlines`), sized from the rate it is read at over the last
+ * seconds (a player past its start-up buffer reads at the media's bitrate; one that reads as
+ * fast as it can, at the download rate), so the pieces it needs next are fetched first.
  * Reads are pulled, one at a time, so a slow consumer is back-pressure: nothing is read ahead of
  * it but the window's downloads. Closing drops the window (its urgency) and ends a waiting read.
  * Free of `node:stream`; `toReadable` adapts it.
@@ -111,13 +111,8 @@ export class PieceReader {
     if (!first || !last || last.at - first.at < MIN_RATE_SPAN_MS)
       return DEFAULT_STREAM_BYTES_PER_SECOND;
     let bytes = 0;
-    let waited = 0;
-    for (const s of this.samples.slice(1)) {
-      bytes += s.bytes;
-      waited += s.waitedMs;
-    }
-    const busyMs = Math.max(1, last.at - first.at - waited);
-    const rate = (bytes * 1000) / busyMs;
+    for (const s of this.samples.slice(1)) bytes += s.bytes;
+    const rate = (bytes * 1000) / Math.max(1, last.at - first.at);
     return Math.min(MAX_BYTES_PER_SECOND, Math.max(MIN_BYTES_PER_SECOND, rate));
   }
 
@@ -130,7 +125,6 @@ export class PieceReader {
     if (this.closed || this.pos >= this.options.end) return undefined;
     const clock = this.host.clock;
     const piece = this.pieceAt(this.pos);
-    let waitedMs = 0;
     if (!this.host.hasPiece(piece)) {
       this.moveWindow(true);
       const startedAt = clock.now();
@@ -141,8 +135,7 @@ export class PieceReader {
         await wait.done;
       } finally {
         this.wait = undefined;
-        waitedMs = clock.now() - startedAt;
-        this.stalledMs += waitedMs;
+        this.stalledMs += clock.now() - startedAt;
       }
       if (this.closed) return undefined;
     }
@@ -151,7 +144,7 @@ export class PieceReader {
     const data = await this.host.readVerified(this.pos, length);
     if (this.closed) return undefined;
     this.pos += length;
-    this.record({ at: clock.now(), bytes: length, waitedMs });
+    this.record({ at: clock.now(), bytes: length });
     this.moveWindow(false);
     return data;
   }

@@ -14,7 +14,11 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** Back-off after the first failure, doubling with each failure in a row, up to the maximum. */
 const FIRST_BACKOFF_MS = 2000;
 const MAX_BACKOFF_MS = 10 * 60_000;
-/** A stream's piece this late (and not started by peers) is fetched from the web seed. */
+/**
+ * While a stream is open the web seed gives only what peers cannot give in time: a piece due
+ * within this horizon that no unchoking peer has, or one this late (and not started by peers).
+ */
+const HORIZON_MS = 3000;
 const LATE_MS = 1000;
 /** A server that ignores `Range` may send a whole file this small instead (sliced here). */
 const MAX_WHOLE_FILE_BYTES = 4 * 1024 * 1024;
@@ -75,8 +79,9 @@ class WebSeedReplyError extends Error {}
  * piece: it fetches whole pieces with `Range` requests for the byte ranges of the files they
  * span (`<url>/<name>/<path>` for a multi-file torrent), through the runtime's HTTP client (so
  * the egress policy applies), and hands them to the same verification as pieces from peers.
- * To spare the origin it takes only what peers cannot give: pieces no connected peer has, and a
- * stream's pieces that are late and not started from peers. A request that fails backs it off
+ * To spare the origin it takes only what peers cannot give: pieces no connected peer has, and,
+ * while a stream is open, only the stream's pieces due within seconds that no unchoking peer
+ * has, or that are late and not started from peers. A request that fails backs it off
  * (doubling up to ten minutes); a piece that fails its hash check drops it for good.
  */
 export class WebSeed implements PieceOrigin {
@@ -141,21 +146,26 @@ export class WebSeed implements PieceOrigin {
     this.deps.warn(`web seed ${this.url} dropped: it sent piece ${index} with wrong data`);
   }
 
-  /** The next piece to fetch from it, or -1: a stream's late piece, else one no peer has. */
+  /**
+   * The next piece to fetch from it, or -1. While a stream is open: a piece due soon that no
+   * unchoking peer has, or a late one, so viewers serve each other and the origin fills gaps.
+   * Otherwise a piece no connected peer has.
+   */
   private choose(): number {
     const d = this.deps;
     const free = (i: number) => !d.jobs.has(i) && !d.isWriting(i) && d.canVerify(i);
     if (d.deadlines.active) {
       const now = d.clock.now();
       for (const { index, deadline } of d.deadlines.pieces()) {
+        if (deadline - now > HORIZON_MS) break; // nearest first: the rest is later still
         if (!free(index)) continue;
         if (now - deadline >= LATE_MS || !this.unchokedPeerHas(index)) return index;
       }
+      return -1;
     }
     const n = d.layout.pieceCount;
     if (n === 0) return -1;
-    const sequential = d.picker.mode === 'sequential' || d.deadlines.active;
-    const start = sequential ? 0 : d.random.int(n);
+    const start = d.picker.mode === 'sequential' ? 0 : d.random.int(n);
     for (let k = 0; k < n; k++) {
       const i = (start + k) % n;
       if (d.picker.availability[i] === 0 && d.picker.wants(i) && free(i)) return i;
