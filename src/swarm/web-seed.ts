@@ -16,9 +16,12 @@ const FIRST_BACKOFF_MS = 2000;
 const MAX_BACKOFF_MS = 10 * 60_000;
 /**
  * While a stream is open the web seed gives only what peers cannot give in time: a piece due
- * within this horizon that no unchoking peer has, or one this late (and not started by peers).
+ * within the near horizon that no unchoking peer has, within the far horizon that no connected
+ * peer has (the viewer ahead of all others fetches its readahead from the origin), or one this
+ * late (and not started by peers).
  */
-const HORIZON_MS = 3000;
+const NEAR_HORIZON_MS = 3000;
+const FAR_HORIZON_MS = 10_000;
 const LATE_MS = 1000;
 /** A server that ignores `Range` may send a whole file this small instead (sliced here). */
 const MAX_WHOLE_FILE_BYTES = 4 * 1024 * 1024;
@@ -157,9 +160,12 @@ export class WebSeed implements PieceOrigin {
     if (d.deadlines.active) {
       const now = d.clock.now();
       for (const { index, deadline } of d.deadlines.pieces()) {
-        if (deadline - now > HORIZON_MS) break; // nearest first: the rest is later still
+        const due = deadline - now;
+        if (due > FAR_HORIZON_MS) break; // nearest first: the rest is later still
         if (!free(index)) continue;
-        if (now - deadline >= LATE_MS || !this.unchokedPeerHas(index)) return index;
+        if (d.picker.availability[index] === 0) return index;
+        if (due <= -LATE_MS || (due <= NEAR_HORIZON_MS && !this.unchokedPeerHas(index)))
+          return index;
       }
       return -1;
     }
