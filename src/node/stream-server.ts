@@ -1,3 +1,4 @@
+import { realFileIndices } from '../metainfo/file-selection.js';
 import type { HttpServerRequest, HttpServerResponse } from '../runtime/http-server.js';
 import type { Torrent } from '../swarm/torrent.js';
 import { parseRange } from './http-range.js';
@@ -152,7 +153,11 @@ export class StreamServer {
       res.stream(status, headers).end();
       return;
     }
-    const reader = torrent.createReader(index, { start, end });
+    // Readers number files as users do (padding skipped); `index` is the layout's.
+    const reader = torrent.createReader(realFileIndices(torrent.layout).indexOf(index), {
+      start,
+      end,
+    });
     this.open.set(torrent, (this.open.get(torrent) ?? 0) + 1);
     const sink = res.stream(status, headers);
     let closed = false;

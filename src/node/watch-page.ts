@@ -67,7 +67,7 @@ export const WATCH_SCRIPT = `'use strict';
       overlay.textContent = buffer;
     }
   };
-  setInterval(tick, 1000);
+  window.setInterval(tick, 1000);
   tick();
 })();
 `;
