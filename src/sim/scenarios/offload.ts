@@ -217,9 +217,14 @@ export const offloadDefinition: ScenarioDefinition = {
       name: 'minutes',
       flag: 'minutes',
       kind: 'number',
-      description: 'media length (default 2 for offload)',
+      description: 'media length, minutes (stream 10, offload 2)',
     },
-    { name: 'pieceKiB', flag: 'piece-kib', kind: 'int', description: 'piece size, KiB' },
+    {
+      name: 'pieceKiB',
+      flag: 'piece-kib',
+      kind: 'int',
+      description: 'piece size, KiB (default 256 for stream, 64 for offload)',
+    },
     {
       name: 'viewerUpKBps',
       flag: 'viewer-up-kbps',

@@ -157,7 +157,12 @@ export const streamDefinition: ScenarioDefinition = {
       kind: 'number',
       description: 'media bitrate, kbit/s (default 4000)',
     },
-    { name: 'minutes', flag: 'minutes', kind: 'number', description: 'media length (default 10)' },
+    {
+      name: 'minutes',
+      flag: 'minutes',
+      kind: 'number',
+      description: 'media length, minutes (stream 10, offload 2)',
+    },
     {
       name: 'pieceKiB',
       flag: 'piece-kib',
