@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { FileSelectionError } from '../../src/metainfo/errors.js';
-import { parseIndexList } from '../../src/metainfo/file-selection.js';
+import { parseIndexList, selectedPriorities } from '../../src/metainfo/file-selection.js';
+import { parseTorrent } from '../../src/metainfo/parse.js';
 import { parseRange } from '../../src/node/http-range.js';
 import { contentTypeOf } from '../../src/node/media-types.js';
 import { expectOnly, FUZZ_RUNS } from '../support/fuzz.js';
+import { fixtureTorrent } from '../support/nodes.js';
+import { tempDir } from '../support/tmp.js';
 
 test('parseRange reads the forms players send', () => {
   assert.deepEqual(parseRange('bytes=0-99', 1000), { start: 0, end: 99 });
@@ -65,4 +68,22 @@ test('content types follow the extension', () => {
   assert.equal(contentTypeOf('a/b/c.mp4'), 'video/mp4');
   assert.equal(contentTypeOf('song.flac'), 'audio/flac');
   assert.equal(contentTypeOf('README'), 'application/octet-stream');
+});
+
+test('file selections count real files (padding skipped) and take paths and folders', async (t) => {
+  const dir = await tempDir(t);
+  const meta = parseTorrent(
+    await fixtureTorrent(dir, 'pack', { 'a.txt': 100, 'b/c.bin': 70_000, 'b/d.bin': 5 }),
+  );
+  const real = (p: number[]) => p.filter((_, i) => !meta.files[i]!.padding);
+  assert.ok(
+    meta.files.some((f) => f.padding),
+    'a hybrid torrent has padding files',
+  );
+  assert.deepEqual(real(selectedPriorities(meta, [{ first: 1, last: 1 }])), [0, 1, 0]);
+  assert.deepEqual(real(selectedPriorities(meta, [{ first: 0, last: 9 }])), [1, 1, 1]);
+  assert.deepEqual(real(selectedPriorities(meta, [{ path: 'b' }])), [0, 1, 1]);
+  assert.deepEqual(real(selectedPriorities(meta, [{ path: 'pack/a.txt' }])), [1, 0, 0]);
+  assert.throws(() => selectedPriorities(meta, [{ path: 'zzz' }]), FileSelectionError);
+  assert.throws(() => selectedPriorities(meta, [{ first: 3, last: 5 }]), FileSelectionError);
 });
