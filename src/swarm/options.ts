@@ -1,10 +1,13 @@
 import type { PieceHasher } from '../crypto/hash-job.js';
 import { ShoalError } from '../errors.js';
+import type { MetricsRegistry } from '../metrics/registry.js';
+import type { Direction, TransportKind } from '../net/connection.js';
 import type { ConnectionManager } from '../net/connection-manager.js';
 import type { Dialer } from '../net/dialer.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { TokenBucket } from '../shared/rate.js';
 import type { HashExchangeStats } from './hash-exchange.js';
+import type { PeerWireMetrics } from './metrics.js';
 import type { PickMode } from './piece-picker.js';
 import type { WebSeedStatus } from './web-seed.js';
 
@@ -34,6 +37,8 @@ export interface SwarmOptions {
   /** Exchange peers with peers (BEP 11); never for private torrents. */
   readonly pex: boolean;
   readonly pexIntervalMs: number;
+  /** A torrent in the error state tries its files again this often. */
+  readonly errorRetryMs: number;
 }
 
 /**
@@ -57,10 +62,18 @@ export const DEFAULT_SWARM_OPTIONS: SwarmOptions = {
   clientName: 'shoal 0.1.0',
   pex: true,
   pexIntervalMs: 60_000,
+  errorRetryMs: 30_000,
 };
 
 /** Where a torrent stands. */
-export type TorrentState = 'checking' | 'downloading' | 'seeding' | 'paused' | 'stopped';
+export type TorrentState =
+  | 'checking'
+  | 'downloading'
+  | 'seeding'
+  | 'paused'
+  | 'stopped'
+  /** Its files cannot be used (disk full, read-only, missing); retried every `errorRetryMs`. */
+  | 'error';
 
 /** A snapshot of a torrent's progress for UIs and `--json` output. */
 export interface TorrentStats {
@@ -83,6 +96,8 @@ export interface TorrentStats {
   readonly uploadRate: number;
   readonly peers: number;
   readonly banned: number;
+  /** Why the torrent is in the error state (absent otherwise). */
+  readonly error?: string;
   /** BEP 52 hash requests served and refused, piece layers fetched. */
   readonly hashExchange: HashExchangeStats;
   /** How new pieces are chosen. */
@@ -90,6 +105,26 @@ export interface TorrentStats {
   /** Streams reading the torrent now. */
   readonly streams: number;
   readonly webSeeds: readonly WebSeedStatus[];
+}
+
+/** One connected peer, for UIs, `--json` output and the daemon API. */
+export interface PeerInfo {
+  /** Where it listens when known (its dialled address or its `p`), else its remote address. */
+  readonly address: string;
+  /** Its client name from the extended handshake, when it said. */
+  readonly client: string | undefined;
+  readonly transport: TransportKind;
+  readonly direction: Direction;
+  /** True when the payload is encrypted (MSE/PE RC4). */
+  readonly encrypted: boolean;
+  /** Share of the torrent's pieces it has (0..1). */
+  readonly progress: number;
+  readonly downloadRate: number;
+  readonly uploadRate: number;
+  readonly amChoking: boolean;
+  readonly amInterested: boolean;
+  readonly peerChoking: boolean;
+  readonly peerInterested: boolean;
 }
 
 /** Everything a torrent needs from the node that owns it. */
@@ -111,6 +146,10 @@ export interface TorrentDeps {
   readonly localAddress?: string;
   /** The node's DHT, when it runs one (BEP 5 port messages). */
   readonly dht?: { port(): number; nodeSeen(host: string, port: number): void };
+  /** The torrent's own registry (a child `{torrent}` of the node's); disposed on stop. */
+  readonly metrics: MetricsRegistry;
+  /** Node-wide peer wire message counts. */
+  readonly wireMetrics: PeerWireMetrics;
 }
 
 /** Options for one torrent. */
@@ -132,6 +171,8 @@ export interface TorrentOptions {
 
 /** Events a torrent emits. */
 export interface TorrentEvents {
+  /** A peer completed its handshake: how it is connected (transport, encryption). */
+  peer: [PeerInfo];
   progress: [TorrentStats];
   done: [TorrentStats];
   error: [Error];

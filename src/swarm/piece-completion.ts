@@ -66,8 +66,7 @@ export class PieceCompletion {
     job.origin?.pieceChecked(job.index, ok);
     if (!ok) {
       d.buffers.give(buffer);
-      if (job.contributors.size > 0) d.blame.convict(job);
-      else d.blame.wasted += job.size; // its origin (a web seed) answers for it
+      d.blame.convict(job); // with no peer contributors (a web seed's), it only counts the waste
       d.scheduler.fillAll();
       return;
     }

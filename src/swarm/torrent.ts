@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { Bitfield } from '../codec/bitfield.js';
 import type { Metainfo } from '../metainfo/types.js';
-import type { ManagedStream } from '../net/connection.js';
+import type { PeerConnection } from '../net/connection.js';
 import type { TimerHandle } from '../runtime/runtime.js';
 import { RateMeter, TokenBucket } from '../shared/rate.js';
 import { PieceLayout } from '../storage/layout.js';
@@ -15,8 +15,10 @@ import type { Handshake } from '../wire/handshake.js';
 import { Blame } from './blame.js';
 import { MetadataServer } from './extensions/ut-metadata.js';
 import { HashExchange } from './hash-exchange.js';
+import { TorrentMetrics } from './metrics.js';
 import {
   DEFAULT_SWARM_OPTIONS,
+  type PeerInfo,
   type SwarmOptions,
   type TorrentDeps,
   TorrentError,
@@ -25,7 +27,7 @@ import {
   type TorrentState,
   type TorrentStats,
 } from './options.js';
-import { PeerExchange } from './peer-exchange.js';
+import { listenAddress, PeerExchange } from './peer-exchange.js';
 import { PeerProtocol } from './peer-protocol.js';
 import type { PeerSession } from './peer-session.js';
 import { PeerSet } from './peer-set.js';
@@ -42,6 +44,7 @@ import { WebSeed } from './web-seed.js';
 export type { PickMode, PieceReader, ReadRange };
 export {
   DEFAULT_SWARM_OPTIONS,
+  type PeerInfo,
   type SwarmOptions,
   type TorrentDeps,
   TorrentError,
@@ -85,11 +88,14 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly buffers: BufferPool;
   private readonly streams: TorrentStreams;
   private readonly webSeeds: WebSeed[] = [];
-  private webSeedBytes = 0;
+  private readonly metrics: TorrentMetrics;
   private timers: TimerHandle[] = [];
   private lastChokeAt = Number.NEGATIVE_INFINITY;
   private doneEmitted = false;
   private resumeDirty = false;
+  /** Why the torrent is in the error state. */
+  private failure: TorrentError | undefined;
+  private retryTimer: TimerHandle | undefined;
 
   constructor(
     meta: Metainfo,
@@ -133,6 +139,29 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     );
     this.downloadRate = new RateMeter(clock);
     this.uploadRate = new RateMeter(clock);
+    this.metrics = new TorrentMetrics(deps.metrics, {
+      haveBytes: () => this.stats().bytesHave,
+      sizeBytes: () => meta.totalLength,
+      piecesHave: () => this.have.cardinality,
+      pieceCount: () => meta.pieceCount,
+      peers: () => this.peers.size,
+      banned: () => this.blame.bannedCount,
+      hashExchange: () => this.hashes.stats(),
+    });
+    const received = {
+      add: (n: number) => {
+        this.downloadRate.add(n);
+        this.metrics.bytesIn.inc(n);
+        deps.wireMetrics.payloadIn.inc(n);
+      },
+    };
+    const sent = {
+      add: (n: number) => {
+        this.uploadRate.add(n);
+        this.metrics.bytesOut.inc(n);
+        deps.wireMetrics.payloadOut.inc(n);
+      },
+    };
     const upBucket = new TokenBucket(clock, this.opts.uploadLimit);
     const downBucket = new TokenBucket(clock, this.opts.downloadLimit);
     this.handshakeHashes = [];
@@ -148,10 +177,14 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       pieceCount: meta.pieceCount,
       maxPeers: this.opts.maxPeers,
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
-      active: () => this.state !== 'stopped' && this.state !== 'paused',
+      wireMetrics: deps.wireMetrics,
+      active: () => this.state === 'downloading' || this.state === 'seeding',
       events: {
         dialled: (s) => s.wire.sendHandshake(this.protocol.ourHandshake(this.handshakeHashes[0]!)),
-        handshake: (s, h) => this.protocol.onHandshake(s, h),
+        handshake: (s, h) => {
+          this.protocol.onHandshake(s, h);
+          this.emit('peer', this.peerInfo(s));
+        },
         message: (s, m) => this.protocol.onMessage(s, m),
         drained: (s) => {
           this.hashes.drained(s);
@@ -171,12 +204,16 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       availability: this.picker.availability,
       seeding: () => this.state === 'seeding',
       now: () => clock.now(),
-      paused: () => this.state === 'paused',
+      paused: () => this.state === 'paused' || this.state === 'error',
       sessions,
-      drop: (s, e) => this.peers.drop(s, e),
+      drop: (s, e) => {
+        // A read the disk refuses is no fault of the peer's: the files went away.
+        if (isMissingFile(e)) this.fail(new TorrentError(`files missing: ${describeIo(e)}`, e));
+        else this.peers.drop(s, e);
+      },
       bucket: upBucket,
       globalBucket: deps.globalUpload,
-      meter: this.uploadRate,
+      meter: sent,
       uploadSlots: this.opts.uploadSlots,
       maxIncomingRequests: this.opts.maxIncomingRequests,
       pieceCacheBytes: this.opts.pieceCacheBytes,
@@ -206,7 +243,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       clock,
       bucket: downBucket,
       globalBucket: deps.globalDownload,
-      meter: this.downloadRate,
+      meter: received,
       sessions,
       sessionCount: () => this.peers.size,
       downloading: () => this.state === 'downloading',
@@ -226,6 +263,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       },
       retryFrom: (index, size, peer) => this.scheduler.retryFrom(index, size, peer),
       warn: (w) => this.emit('warning', w),
+      metrics: this.metrics,
     });
     this.completion = new PieceCompletion({
       layout: this.layout,
@@ -242,9 +280,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       dirty: () => {
         this.resumeDirty = true;
       },
-      failed: (e) => this.emit('error', e),
+      failed: (e) => this.report(e),
       writeFailed: (index, e) =>
-        this.emit('error', new TorrentError(`cannot write piece ${index}: ${e.message}`, e)),
+        this.fail(new TorrentError(`cannot write piece ${index}: ${describeIo(e)}`, e)),
     });
     this.protocol = new PeerProtocol({
       meta,
@@ -288,8 +326,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
             globalBucket: deps.globalDownload,
             pieceComplete: (job) => void this.completion.finish(job),
             received: (n) => {
-              this.webSeedBytes += n;
               this.downloadRate.add(n);
+              this.metrics.bytesIn.inc(n);
+              this.metrics.webSeedBytes.inc(n);
             },
             warn: (w) => this.emit('warning', w),
             ...(deps.localAddress !== undefined && { localAddress: deps.localAddress }),
@@ -341,22 +380,58 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.streams.stop(new TorrentError(`torrent ${this.meta.name} stopped`));
     for (const t of this.timers) t.cancel();
     this.timers = [];
+    this.retryTimer?.cancel();
     this.peers.dropAll();
     await this.completion.flushed();
     await this.saveResumeData();
     await this.storage.close();
+    this.metrics.close();
+  }
+
+  /** The torrent's metrics, as a JSON-ready snapshot (for `--json` progress lines). */
+  metricsSnapshot(): Record<string, unknown> {
+    return { ...this.metrics.registry.snapshot() };
+  }
+
+  /**
+   * The torrent's files cannot be used (a write failed: disk full, read-only; or they went
+   * missing): it stops trading, reports why, and tries again every `errorRetryMs` — a piece
+   * whose write failed is fetched again — so it carries on once the cause is fixed.
+   */
+  private fail(error: TorrentError): void {
+    if (this.state === 'stopped' || this.state === 'error') return;
+    this.failure = error;
+    this.state = 'error';
+    this.peers.dropAll();
+    this.report(error);
+    this.retryTimer = this.deps.runtime.timers.setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.state !== 'error') return;
+      this.failure = undefined;
+      this.state = this.picker.wantsMore() ? 'downloading' : 'seeding';
+      this.tick();
+    }, this.opts.errorRetryMs);
+  }
+
+  /** Tells the owner about an error, if it listens: a library never crashes its process. */
+  private report(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   /** Stops asking for and serving data, keeping files and state. */
   pause(): void {
     if (this.state === 'stopped') return;
+    this.retryTimer?.cancel();
+    this.failure = undefined;
     this.state = 'paused';
     this.peers.dropAll();
   }
 
-  /** Undoes {@link pause}. */
+  /** Undoes {@link pause}; also retries a torrent in the error state at once. */
   resume(): void {
-    if (this.state !== 'paused') return;
+    if (this.state !== 'paused' && this.state !== 'error') return;
+    this.retryTimer?.cancel();
+    this.failure = undefined;
     this.state = this.picker.wantsMore() ? 'downloading' : 'seeding';
     this.tick();
   }
@@ -429,15 +504,16 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       bytesHave: adjusted,
       totalLength: total,
       progress: this.meta.pieceCount === 0 ? 1 : this.have.cardinality / this.meta.pieceCount,
-      downloaded: this.downloadRate.total,
-      downloadedFromPeers: this.downloadRate.total - this.webSeedBytes,
-      downloadedFromWebSeeds: this.webSeedBytes,
-      uploaded: this.uploadRate.total,
-      wasted: this.blame.wasted,
+      downloaded: this.metrics.bytesIn.value,
+      downloadedFromPeers: this.metrics.bytesIn.value - this.metrics.webSeedBytes.value,
+      downloadedFromWebSeeds: this.metrics.webSeedBytes.value,
+      uploaded: this.metrics.bytesOut.value,
+      wasted: this.metrics.wasted.value,
       downloadRate: this.downloadRate.bytesPerSecond,
       uploadRate: this.uploadRate.bytesPerSecond,
       peers,
       banned: this.blame.bannedCount,
+      ...(this.failure && { error: this.failure.message }),
       hashExchange: this.hashes.stats(),
       pickMode: this.picker.mode,
       streams: this.streams.deadlines.size,
@@ -450,19 +526,44 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     return this.peers.addresses();
   }
 
+  /** The peers connected now (handshake done), with how they are connected and what they do. */
+  peerList(): PeerInfo[] {
+    const out: PeerInfo[] = [];
+    for (const s of this.peers.all()) if (s.handshake && !s.closed) out.push(this.peerInfo(s));
+    return out;
+  }
+
+  private peerInfo(s: PeerSession): PeerInfo {
+    const listen = listenAddress(s);
+    const pieces = this.meta.pieceCount;
+    return {
+      address: listen ? `${listen.host}:${listen.port}` : s.address,
+      client: s.extended?.v,
+      transport: s.connection.transport,
+      direction: s.connection.direction,
+      encrypted: s.connection.encrypted,
+      progress: s.bits && pieces > 0 ? s.bits.cardinality / pieces : 0,
+      downloadRate: s.download.bytesPerSecond,
+      uploadRate: s.upload.bytesPerSecond,
+      amChoking: s.wire.amChoking,
+      amInterested: s.wire.amInterested,
+      peerChoking: s.wire.peerChoking,
+      peerInterested: s.wire.peerInterested,
+    };
+  }
+
   /**
    * Takes over an incoming connection whose handshake the node already read (to find us):
    * answers with our handshake and continues on this torrent. False when the torrent refuses
    * it (paused, stopped, full); the caller closes it then.
    */
-  attachIncoming(stream: ManagedStream, handshake: Handshake, rest: Buffer): boolean {
+  attachIncoming(conn: PeerConnection, handshake: Handshake, rest: Buffer): boolean {
     if (
-      this.state === 'paused' ||
-      this.state === 'stopped' ||
+      (this.state !== 'downloading' && this.state !== 'seeding') ||
       this.peers.size >= this.opts.maxPeers
     )
       return false;
-    const session = this.peers.attach(stream);
+    const session = this.peers.attach(conn);
     session.wire.sendHandshake(this.protocol.ourHandshake(Buffer.from(handshake.infoHash)));
     // Replay the handshake into the session's wire, then whatever followed it.
     const again = Buffer.concat([
@@ -516,7 +617,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   // ---------------------------------------------------------------- housekeeping
 
   private tick(): void {
-    if (this.state === 'stopped' || this.state === 'paused' || this.state === 'checking') return;
+    const s = this.state;
+    if (s === 'stopped' || s === 'paused' || s === 'checking' || s === 'error') return;
     const now = this.deps.runtime.clock.now();
     this.scheduler.updateJobLimit();
     for (const s of [...this.peers.all()]) {
@@ -586,4 +688,37 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.emit('warning', `could not save resume data: ${(error as Error).message}`);
     }
   }
+}
+
+/** The errno code of an I/O error, if it has one. */
+function errnoOf(error: unknown): string | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('E') && code !== 'EGRESS_DENIED') return code;
+  }
+  return undefined;
+}
+
+/** A read failed because a file or folder is gone. */
+function isMissingFile(error: unknown): boolean {
+  const code = errnoOf(error);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+const IO_HINTS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOENT: 'a file or folder is missing',
+  ENOTDIR: 'a folder on the path is missing',
+  EIO: 'the disk reported an I/O error',
+};
+
+/** An I/O error in words a user can act on. */
+function describeIo(error: unknown): string {
+  const code = errnoOf(error);
+  const hint = code ? IO_HINTS[code] : undefined;
+  return hint ?? (error instanceof Error ? error.message : String(error));
 }

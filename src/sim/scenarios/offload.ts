@@ -106,7 +106,7 @@ export async function offloadScenario(
     sim.at(
       start + sim.random.float() * o.joinSeconds * 1000,
       () => {
-        void Node.start(runtime, simNodeConfig(), hasher)
+        void Node.start(runtime, simNodeConfig(), { hasher })
           .then((node) => node.add(torrent, { persist: false }))
           .then((t) => {
             torrents.push(t);

@@ -82,7 +82,7 @@ export async function streamScenario(
         }),
       )
     ).torrent;
-    const node = await sim.runUntilSettled(Node.start(runtime, simNodeConfig(), hasher));
+    const node = await sim.runUntilSettled(Node.start(runtime, simNodeConfig(), { hasher }));
     await sim.runUntilSettled(node.add(torrent, { persist: false }));
   }
   const viewerHost = net.addHost({
@@ -90,7 +90,7 @@ export async function streamScenario(
     downBytesPerSecond: o.downKBps * 1000,
   });
   const viewerRuntime = createSimRuntime(net, viewerHost, pages);
-  const viewer = await sim.runUntilSettled(Node.start(viewerRuntime, simNodeConfig(), hasher));
+  const viewer = await sim.runUntilSettled(Node.start(viewerRuntime, simNodeConfig(), { hasher }));
   const start = sim.now;
   const t = await sim.runUntilSettled(viewer.add(torrent!, { persist: false }));
   const player = new SimPlayer(t.createReader(0), viewerRuntime.clock, viewerRuntime.timers, {

@@ -105,7 +105,7 @@ export async function swarmScenario(
       trackers: [`udp://${trackerHost.publicIp}:${TRACKER_PORT}`],
     }),
   );
-  const seeder = await sim.runUntilSettled(Node.start(seedRuntime, simNodeConfig(), hasher));
+  const seeder = await sim.runUntilSettled(Node.start(seedRuntime, simNodeConfig(), { hasher }));
   await sim.runUntilSettled(
     seeder.add(torrent, { persist: false, swarm: { pieceCacheBytes: SIM_PIECE_CACHE_BYTES } }),
   );
@@ -131,7 +131,7 @@ export async function swarmScenario(
     sim.at(
       start + sim.random.float() * o.arrivalSeconds * 1000,
       () => {
-        void Node.start(runtime, simNodeConfig(), hasher)
+        void Node.start(runtime, simNodeConfig(), { hasher })
           .then((node) =>
             node.add(torrent, {
               persist: false,
