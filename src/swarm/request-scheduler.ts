@@ -30,7 +30,7 @@ const MIN_URGENT_PIPELINE = 8;
 /** The rate assumed for a peer that has sent nothing yet, when ranking peers for urgent blocks. */
 const UNKNOWN_PEER_RATE = 32 * 1024;
 /** A peer's requests for pieces no stream needs are taken back at most this often. */
-const PREEMPT_INTERVAL_MS = 1000;
+const PREEMPT_INTERVAL_MS = 250;
 /** How long a cancelled request's block is still accepted when it arrives anyway. */
 const CANCELLED_GRACE_MS = 60_000;
 /** Cancelled requests remembered per peer, at most. */
@@ -135,9 +135,10 @@ export class RequestScheduler {
   /**
    * Requests the blocks open streams need: pieces in deadline order, each missing block from
    * the peer that would deliver it soonest (its queue over its rate), a second copy when the
-   * piece is past its deadline and the first request is slow to come back. When every peer
-   * that has an urgent piece is full, one of them has its other requests taken back (at most
-   * once a second each), so urgent requests do not wait behind them.
+   * piece is past its deadline and the first request is slow to come back. A peer asked for a
+   * late piece (a reader waits for it), or the fastest one when every peer that has an urgent
+   * piece is full, has its other requests taken back first (at most four times a second each), so
+   * urgent requests do not wait behind them.
    */
   fillUrgent(): void {
     const d = this.deps;
@@ -180,6 +181,8 @@ export class RequestScheduler {
           continue;
         const peer = this.soonest(holders, key, late) ?? this.preempt(holders, now);
         if (!peer) return; // every peer with urgent pieces is full
+        // A reader waits for this piece: what the peer has queued for no stream goes first.
+        if (late) this.takeBackNonUrgent(peer, now);
         if (!peer.outstanding.has(key)) this.send(peer, job, b);
       }
     }
@@ -270,11 +273,21 @@ export class RequestScheduler {
       if (!best || s.download.bytesPerSecond > best.download.bytesPerSecond) best = s;
     }
     if (!best) return undefined;
-    this.preemptedAt.set(best.id, now);
-    const deadlines = this.deps.deadlines;
-    for (const key of [...best.outstanding.keys()])
-      if (!deadlines.covers(Math.floor(key / 65536))) this.cancel(best, key);
+    this.takeBackNonUrgent(best, now);
     return best.outstanding.size < this.urgentLimit(best) ? best : undefined;
+  }
+
+  /**
+   * Cancels `session`'s requests for pieces no stream needs (at most four times a second per peer),
+   * so urgent requests sent next do not queue behind them at the peer.
+   */
+  private takeBackNonUrgent(session: PeerSession, now: number): void {
+    const last = this.preemptedAt.get(session.id) ?? Number.NEGATIVE_INFINITY;
+    if (now - last < PREEMPT_INTERVAL_MS) return;
+    this.preemptedAt.set(session.id, now);
+    const deadlines = this.deps.deadlines;
+    for (const key of [...session.outstanding.keys()])
+      if (!deadlines.covers(Math.floor(key / 65536))) this.cancel(session, key);
   }
 
   /** When the oldest request in flight for block `key` was sent (any peer). */
