@@ -3,7 +3,7 @@ import type { Clock } from '../runtime/runtime.js';
 
 /** Seconds of media the readahead window covers, at the stream's bitrate. */
 export const READAHEAD_SECONDS = 20;
-/** The readahead window is never smaller than this many pieces, nor than {@link MIN_READAHEAD_BYTES}. */
+/** The readahead window is never smaller than this many pieces, nor than this many bytes. */
 const MIN_READAHEAD_PIECES = 2;
 const MIN_READAHEAD_BYTES = 1024 * 1024;
 /** Nor larger than this. */

@@ -185,7 +185,7 @@ export class PieceReader {
     return { position: this.pos, end: this.options.end, bytesPerSecond: this.bytesPerSecond };
   }
 
-  /** Moves the window to the read position: at once when `now`, else on a new piece or after a while. */
+  /** Moves the window to the read position: at once when `now`, else on a new piece or later. */
   private moveWindow(now: boolean): void {
     const at = this.host.clock.now();
     const piece = this.pieceAt(this.pos);
