@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   METAINFO_INVALID: 'a torrent file that is malformed or inconsistent',
   UNSAFE_PATH: 'a path that could escape the download folder',
   MAGNET_INVALID: 'a magnet link that cannot be understood',
+  FILE_SELECTION: 'a file selection that names no file of the torrent',
   // identities, Noise and the secure channel
   IDENTITY_INVALID: 'a shoal key that cannot be read',
   NOISE_DECRYPT: 'a Noise message failed authentication',
@@ -61,6 +62,7 @@ export const ERROR_CODES = {
   // storage and torrents
   TORRENT: "a torrent's files cannot be used",
   TORRENT_EXISTS: 'the torrent is already added',
+  RANGE_NOT_SATISFIABLE: 'a byte range outside the file asked for',
   // trackers
   HTTP_REQUEST: 'a malformed HTTP request',
   TRACKER_TIMEOUT: 'a tracker did not answer',

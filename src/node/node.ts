@@ -6,6 +6,7 @@ import { HashPool } from '../crypto/hash-pool.js';
 import { Dht } from '../dht/dht.js';
 import { LocalDiscovery } from '../discovery/lsd.js';
 import { ShoalError } from '../errors.js';
+import { type FileSelector, selectedPriorities } from '../metainfo/file-selection.js';
 import { type MagnetLink, type PeerAddress, parsePeer } from '../metainfo/magnet.js';
 import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
@@ -25,7 +26,13 @@ import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { PeerWireMetrics } from '../swarm/metrics.js';
-import { type PeerInfo, type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
+import {
+  type PeerInfo,
+  type PickMode,
+  type SwarmOptions,
+  Torrent,
+  type TorrentStats,
+} from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { isUtpPacket } from '../transport/utp/packet.js';
@@ -34,6 +41,7 @@ import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
 import { Library } from './library.js';
 import { declareNodeMetrics } from './metrics.js';
+import { StreamServer } from './stream-server.js';
 
 const log = logger('node');
 
@@ -47,8 +55,17 @@ export interface AddTorrentOptions {
   readonly recheck?: boolean;
   /** Keep it in the node's library so `shoal start` resumes it (default true). */
   readonly persist?: boolean;
-  /** Per-file priorities, 0 to skip a file. */
+  /** Per-file priorities, 0 to skip a file (one per entry of the torrent's file list). */
   readonly filePriorities?: readonly number[];
+  /**
+   * Fetch only these files (indices count real files; paths as in the torrent). A magnet's
+   * BEP 53 `so=` is used when neither this nor `filePriorities` is given.
+   */
+  readonly files?: readonly FileSelector[];
+  /** How new pieces are chosen: `rarest` first (default) or `sequential`. */
+  readonly pickMode?: PickMode;
+  /** Use the torrent's web seeds (BEP 19; default true). */
+  readonly webSeeds?: boolean;
   /** Tracker URLs to use besides the torrent's own (each its own tier). */
   readonly trackers?: readonly string[];
   readonly swarm?: Partial<SwarmOptions>;
@@ -312,6 +329,11 @@ export class Node extends EventEmitter<NodeEvents> {
     const downloadDir = options.downloadDir ?? this.config.downloadDir;
     await this.runtime.fs.mkdir(downloadDir);
     const persist = options.persist !== false;
+    const filePriorities =
+      options.filePriorities ??
+      (options.files && options.files.length > 0
+        ? selectedPriorities(meta, options.files)
+        : undefined);
     if (persist && bytes)
       await this.library.save({ infoHash: id, downloadDir, paused: false }, bytes);
     const torrent = new Torrent(
@@ -323,6 +345,8 @@ export class Node extends EventEmitter<NodeEvents> {
         listenPort: () => this.port,
         dialer: this.dialer,
         connections: this.connections,
+        ...(this.config.host !== '0.0.0.0' &&
+          this.config.host !== '::' && { localAddress: this.config.host }),
         ...(this.dht && {
           dht: {
             port: () => this.dht?.port ?? 0,
@@ -339,7 +363,9 @@ export class Node extends EventEmitter<NodeEvents> {
         downloadDir,
         resumePath: this.library.resumePath(id),
         ...(options.recheck !== undefined && { recheck: options.recheck }),
-        ...(options.filePriorities && { filePriorities: options.filePriorities }),
+        ...(filePriorities && { filePriorities }),
+        ...(options.pickMode && { pickMode: options.pickMode }),
+        ...(options.webSeeds !== undefined && { webSeeds: options.webSeeds }),
         swarm: {
           pex: this.config.pex,
           maxPeers: this.config.maxPeersPerTorrent,
@@ -431,7 +457,8 @@ export class Node extends EventEmitter<NodeEvents> {
         : Buffer.alloc(0),
       Buffer.from('e'),
     ]);
-    return this.add(torrent, { ...options, peers });
+    const files = options.files ?? (options.filePriorities ? undefined : link.selectOnly);
+    return this.add(torrent, { ...options, peers, ...(files && { files }) });
   }
 
   /**
@@ -506,6 +533,11 @@ export class Node extends EventEmitter<NodeEvents> {
     const wasDownloading = torrent.stats().state === 'downloading';
     if (wasDownloading) torrent.once('done', () => announcer.completed());
     announcer.start();
+  }
+
+  /** An HTTP handler streaming this node's torrents (`/stream/…`, `/watch/…`). */
+  createStreamServer(): StreamServer {
+    return new StreamServer({ torrent: (hash) => this.get(hash) });
   }
 
   /** The torrent with this info-hash (hex), if any. */

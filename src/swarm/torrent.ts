@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import { Bitfield } from '../codec/bitfield.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { PeerConnection } from '../net/connection.js';
@@ -32,10 +33,15 @@ import type { PeerSession } from './peer-session.js';
 import { PeerSet } from './peer-set.js';
 import { PieceCompletion } from './piece-completion.js';
 import { BufferPool } from './piece-job.js';
-import { PiecePicker } from './piece-picker.js';
+import { type PickMode, PiecePicker } from './piece-picker.js';
+import type { PieceReader } from './piece-reader.js';
+import { toReadable } from './read-stream.js';
 import { RequestScheduler } from './request-scheduler.js';
+import { type ReadRange, TorrentStreams } from './torrent-streams.js';
 import { Uploader } from './uploader.js';
+import { WebSeed } from './web-seed.js';
 
+export type { PickMode, PieceReader, ReadRange };
 export {
   DEFAULT_SWARM_OPTIONS,
   type PeerInfo,
@@ -80,6 +86,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly uploader: Uploader;
   private readonly hashes: HashExchange;
   private readonly buffers: BufferPool;
+  private readonly streams: TorrentStreams;
+  private readonly webSeeds: WebSeed[] = [];
   private readonly metrics: TorrentMetrics;
   private timers: TimerHandle[] = [];
   private lastChokeAt = Number.NEGATIVE_INFINITY;
@@ -110,6 +118,17 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     );
     this.have = new Bitfield(meta.pieceCount);
     this.picker = new PiecePicker(meta.pieceCount, this.have, runtime.random);
+    if (options.pickMode) this.picker.mode = options.pickMode;
+    this.streams = new TorrentStreams({
+      layout: this.layout,
+      have: this.have,
+      storage: this.storage,
+      clock,
+      name: meta.name,
+      singleFile: meta.singleFile,
+      wantFile: (i) => this.wantFile(i),
+      windowsChanged: () => this.windowsChanged(),
+    });
     const verifier = new PieceVerifier(this.layout, deps.pool);
     this.pieceState = new PieceState(
       runtime.fs,
@@ -223,6 +242,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       storage: this.storage,
       hashes: this.hashes,
       buffers: this.buffers,
+      deadlines: this.streams.deadlines,
       clock,
       bucket: downBucket,
       globalBucket: deps.globalDownload,
@@ -287,6 +307,38 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       ...(deps.dht && { dht: deps.dht }),
       downloading: () => this.state === 'downloading',
     });
+    if (options.webSeeds !== false) {
+      for (const url of new Set(meta.webSeeds)) {
+        if (!/^https?:\/\//i.test(url)) continue;
+        this.webSeeds.push(
+          new WebSeed(url, {
+            torrent: meta,
+            layout: this.layout,
+            http: runtime.http,
+            clock,
+            random: runtime.random,
+            picker: this.picker,
+            deadlines: this.streams.deadlines,
+            buffers: this.buffers,
+            jobs: this.scheduler.jobs,
+            sessions,
+            downloading: () => this.state === 'downloading',
+            canVerify: (i) => this.hashes.canVerify(i),
+            isWriting: (i) => this.completion.writing.has(i),
+            bucket: downBucket,
+            globalBucket: deps.globalDownload,
+            pieceComplete: (job) => void this.completion.finish(job),
+            received: (n) => {
+              this.downloadRate.add(n);
+              this.metrics.bytesIn.inc(n);
+              this.metrics.webSeedBytes.inc(n);
+            },
+            warn: (w) => this.emit('warning', w),
+            ...(deps.localAddress !== undefined && { localAddress: deps.localAddress }),
+          }),
+        );
+      }
+    }
     this.extensions.register(new MetadataServer(meta.infoBytes));
     if (this.opts.pex && !meta.private) {
       this.extensions.register(
@@ -328,6 +380,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
+    this.streams.stop(new TorrentError(`torrent ${this.meta.name} stopped`));
     for (const t of this.timers) t.cancel();
     this.timers = [];
     this.retryTimer?.cancel();
@@ -392,6 +445,36 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (this.state === 'downloading' || this.state === 'seeding') this.peers.connectSome();
   }
 
+  /** Chooses how new pieces are picked: `rarest` first (default) or `sequential`. */
+  setPickMode(mode: PickMode): void {
+    this.picker.mode = mode;
+  }
+
+  /** The index of a file given by index or by path (`dir/file.mkv`). @throws {TorrentError} */
+  fileIndex(file: number | string): number {
+    return this.streams.fileIndex(file);
+  }
+
+  /**
+   * Reads `range` of a file (byte offsets in the file, `end` inclusive) while the torrent
+   * downloads: reads wait for pieces and return verified data only, and the pieces at the read
+   * position are fetched first, with deadlines. `close()` the reader when done (its urgency
+   * goes). The file's pieces become wanted if they were not. @throws {TorrentError}
+   */
+  createReader(file: number | string, range: ReadRange = {}): PieceReader {
+    return this.streams.createReader(file, range);
+  }
+
+  /** {@link createReader} as a Node `Readable` (destroying it closes the reader). */
+  createReadStream(file: number | string, range: ReadRange = {}): Readable {
+    return toReadable(this.createReader(file, range));
+  }
+
+  /** Open readers, for status displays (read position, buffer ahead, stalls). */
+  readers(): readonly PieceReader[] {
+    return this.streams.openReaders();
+  }
+
   /** Sets file priorities (0 skips a file) and re-derives piece priorities. */
   setFilePriorities(priorities: readonly number[]): void {
     this.picker.priority.fill(0);
@@ -425,6 +508,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       totalLength: total,
       progress: this.meta.pieceCount === 0 ? 1 : this.have.cardinality / this.meta.pieceCount,
       downloaded: this.metrics.bytesIn.value,
+      downloadedFromPeers: this.metrics.bytesIn.value - this.metrics.webSeedBytes.value,
+      downloadedFromWebSeeds: this.metrics.webSeedBytes.value,
       uploaded: this.metrics.bytesOut.value,
       wasted: this.metrics.wasted.value,
       downloadRate: this.downloadRate.bytesPerSecond,
@@ -433,6 +518,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       banned: this.blame.bannedCount,
       ...(this.failure && { error: this.failure.message }),
       hashExchange: this.hashes.stats(),
+      pickMode: this.picker.mode,
+      streams: this.streams.deadlines.size,
+      webSeeds: this.webSeeds.map((w) => w.status()),
     };
   }
 
@@ -504,6 +592,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private markHave(index: number): void {
     this.have.set(index);
     this.resumeDirty = true;
+    this.streams.pieceVerified(index);
     for (const s of this.peers.all()) {
       if (s.handshake && !s.closed) s.wire.sendMessage({ type: 'have', index });
     }
@@ -550,9 +639,35 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.lastChokeAt = now;
       this.uploader.rechoke(now);
     } else this.uploader.reassignIdleSlots();
+    for (const w of this.webSeeds) w.kick();
     this.peers.connectSome();
     this.extensions.tick(() => this.peers.all());
     this.emit('progress', this.stats());
+  }
+
+  /** A stream reads file `fileIndex`: its pieces are wanted even if the file was skipped. */
+  private wantFile(fileIndex: number): void {
+    const range = this.layout.piecesOfFile(fileIndex);
+    if (!range) return;
+    let changed = false;
+    for (let k = range[0]; k <= range[1]; k++) {
+      if (this.picker.priority[k] === 0) {
+        this.picker.priority[k] = 1;
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    this.picker.prioritiesChanged();
+    if (this.state === 'seeding' && this.picker.wantsMore()) this.state = 'downloading';
+    for (const s of this.peers.all()) this.protocol.updateInterest(s);
+  }
+
+  /** Streams opened, moved or closed: cancel what is no longer urgent, request what now is. */
+  private windowsChanged(): void {
+    if (this.state !== 'downloading') return;
+    this.scheduler.releaseDropped();
+    this.scheduler.fillUrgent();
+    for (const w of this.webSeeds) w.kick();
   }
 
   private emitDone(): void {

@@ -60,6 +60,7 @@ export async function startCommand(runtime: Runtime, opts: StartCommandOptions):
         settings: apiSettings,
         token,
         version: SHOAL_VERSION,
+        streams: node.createStreamServer(),
       }).catch((error: Error) => {
         throw new ShoalError(
           'LISTEN_FAILED',

@@ -1,11 +1,15 @@
 import type { ScenarioDefinition } from '../scenario.js';
 import { dhtDefinition } from './dht.js';
+import { offloadDefinition } from './offload.js';
+import { streamDefinition } from './stream.js';
 import { swarmDefinition } from './swarm.js';
 
 export { type DhtScenarioOptions, dhtScenario } from './dht.js';
+export { type OffloadScenarioOptions, offloadScenario } from './offload.js';
+export { type StreamScenarioOptions, streamScenario } from './stream.js';
 export { type SwarmScenarioOptions, swarmScenario } from './swarm.js';
 
 /** Every scenario `shoal sim` can run, by name. */
 export const SCENARIOS: ReadonlyMap<string, ScenarioDefinition> = new Map(
-  [dhtDefinition, swarmDefinition].map((d) => [d.name, d]),
+  [dhtDefinition, swarmDefinition, streamDefinition, offloadDefinition].map((d) => [d.name, d]),
 );
