@@ -304,8 +304,10 @@ async function main(argv: string[]): Promise<number> {
 
   const sim = program
     .command('sim')
-    .description('run a simulation scenario (dht, swarm) over a simulated network, in virtual time')
-    .argument('<scenario>', 'dht or swarm')
+    .description(
+      'run a simulation scenario (dht, swarm, connect) over a simulated network, in virtual time',
+    )
+    .argument('<scenario>', 'dht, swarm or connect')
     .option('--seed <n>', 'seed of the run; the same seed gives the same run (default 1)')
     .option('--json', 'print one JSON object')
     .option('--report <file>', 'write charts to FILE.svg or FILE.html')

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { encode } from '../codec/bencode.js';
 import type { PieceHasher } from '../crypto/hash-job.js';
 import { HashPool } from '../crypto/hash-pool.js';
+import type { Identity, IdentityKey } from '../crypto/identity.js';
 import { Dht } from '../dht/dht.js';
 import { LocalDiscovery } from '../discovery/lsd.js';
 import { ShoalError } from '../errors.js';
@@ -19,6 +20,9 @@ import {
 import { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
 import { TcpTransport } from '../net/transport.js';
+import type { PeerConnection } from '../peers/peer-connection.js';
+import type { Presence } from '../peers/presence.js';
+import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
@@ -27,7 +31,9 @@ import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { BitTorrentInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
+import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
+import { createSecurePeers, type SecurePeerParts, startPresence } from './secure-peers.js';
 
 /** How to add a torrent to a node. */
 export interface AddTorrentOptions {
@@ -95,11 +101,17 @@ export class Node extends EventEmitter<NodeEvents> {
   private dhtReady: Promise<number> = Promise.resolve(0);
   private readonly dhtTimers = new Map<string, TimerHandle>();
   private stopped = false;
+  /** shoal's connections by key: authenticated, encrypted, one per peer. */
+  readonly peers: SecurePeers;
+  private readonly peerParts: SecurePeerParts;
+  private presence: Presence | undefined;
 
   private constructor(
     readonly runtime: Runtime,
     readonly config: NodeConfig,
     hasher: PieceHasher | undefined,
+    /** The node's key pair, from `<dataDir>/identity.key` (made on first start). */
+    readonly identity: Identity,
   ) {
     super();
     this.peerId = Buffer.concat([Buffer.from(CLIENT_PREFIX, 'latin1'), runtime.random.bytes(12)]);
@@ -123,6 +135,16 @@ export class Node extends EventEmitter<NodeEvents> {
     this.inbound.register(
       new BitTorrentInbound((hash) => this.byHandshakeHash.get(hash), this.connections),
     );
+    this.peerParts = {
+      runtime,
+      config,
+      identity,
+      connections: this.connections,
+      dialer: this.dialer,
+      listenPort: () => this.port,
+    };
+    this.peers = createSecurePeers(this.peerParts);
+    this.inbound.register(this.peers.inbound);
   }
 
   /**
@@ -130,8 +152,9 @@ export class Node extends EventEmitter<NodeEvents> {
    * (the simulator passes an inline one); the caller then owns it.
    */
   static async start(runtime: Runtime, config: NodeConfig, hasher?: PieceHasher): Promise<Node> {
-    const node = new Node(runtime, config, hasher);
     await runtime.fs.mkdir(config.dataDir);
+    const { identity } = await loadOrCreateIdentity(runtime.fs, runtime.random, config.dataDir);
+    const node = new Node(runtime, config, hasher, identity);
     try {
       node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) => {
         const stream = node.connections.accept(s, 'tcp');
@@ -152,6 +175,7 @@ export class Node extends EventEmitter<NodeEvents> {
         { firstTimeoutMs: config.udpTrackerTimeoutMs },
       );
       if (config.dht) node.dht = await node.startDht(dhtChannel);
+      node.presence = startPresence(node.peers, node.peerParts, node.dht, node.dhtReady);
       if (config.lsd) {
         node.lsd = await LocalDiscovery.start(runtime, {
           listenPort: () => node.port,
@@ -191,6 +215,25 @@ export class Node extends EventEmitter<NodeEvents> {
     dht.on('warning', (w) => this.emit('warning', `DHT: ${w}`, undefined));
     this.dhtReady = dht.bootstrap().catch(() => 0);
     return dht;
+  }
+
+  /** This node's public key: its name for shoal peers (`shoal_…`). */
+  get key(): IdentityKey {
+    return this.identity.publicKey;
+  }
+
+  /**
+   * An authenticated, encrypted connection to the node whose key is `key` (or its `shoal_…`
+   * text), found in the DHT and reached directly, through a hole punch or a relay; open
+   * channels on its `mux`. See `SecurePeers.connect`.
+   */
+  connect(key: IdentityKey | string, options?: ConnectOptions): Promise<PeerConnection> {
+    return this.peers.connect(key, options);
+  }
+
+  /** Figures of the secure peer layer: connections by kind, reachability, relay, record. */
+  peerStats() {
+    return { ...this.peers.stats(), published: this.presence?.lastPublished ?? null };
   }
 
   /** The DHT node, when enabled. */
@@ -442,6 +485,8 @@ export class Node extends EventEmitter<NodeEvents> {
     await this.lsd?.stop();
     await this.udpTrackers?.close();
     await this.datagrams?.close();
+    this.presence?.stop();
+    this.peers.stop();
     this.connections.stop();
     await this.server?.close();
     await this.ownPool?.close();

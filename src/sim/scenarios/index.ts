@@ -1,11 +1,13 @@
 import type { ScenarioDefinition } from '../scenario.js';
+import { connectDefinition } from './connect.js';
 import { dhtDefinition } from './dht.js';
 import { swarmDefinition } from './swarm.js';
 
+export { type ConnectScenarioOptions, connectScenario } from './connect.js';
 export { type DhtScenarioOptions, dhtScenario } from './dht.js';
 export { type SwarmScenarioOptions, swarmScenario } from './swarm.js';
 
 /** Every scenario `shoal sim` can run, by name. */
 export const SCENARIOS: ReadonlyMap<string, ScenarioDefinition> = new Map(
-  [dhtDefinition, swarmDefinition].map((d) => [d.name, d]),
+  [dhtDefinition, swarmDefinition, connectDefinition].map((d) => [d.name, d]),
 );
