@@ -2,6 +2,7 @@ import type { PeerEndpoint } from '../codec/compact.js';
 import type { Clock, TimerHandle, Timers } from '../runtime/runtime.js';
 import { type AddressRecord, encodeAddressRecord } from './address-record.js';
 import type { KeyDirectory } from './directory.js';
+import type { RendezvousClient } from './rendezvous.js';
 import type { SecurePeers } from './secure-peers.js';
 
 /** How often presence is checked (registrations kept up, the record republished if changed). */
@@ -14,6 +15,8 @@ const RELAY_ANNOUNCE_MS = 15 * 60_000;
 const WANTED_RENDEZVOUS = 2;
 /** Candidates dialled per round when more rendezvous are wanted. */
 const CANDIDATES_PER_ROUND = 4;
+/** How long a candidate rendezvous has to answer a ping. */
+const PING_TIMEOUT_MS = 5_000;
 /** After a change (a registration, reachability), wait this long before publishing. */
 const SETTLE_MS = 500;
 
@@ -107,10 +110,12 @@ export class Presence {
     if (directory !== undefined && (candidates.length === 0 || this.tried.size > 0)) {
       candidates.push(...(await directory.findRelays().catch(() => [])));
     }
+    // Talk to a few candidates, then register with the nearest that serve: introductions
+    // and relayed bytes to us go through them, so every millisecond to them counts twice.
+    const serving: { client: RendezvousClient; rtt: number }[] = [];
     let dialled = 0;
     for (const address of candidates) {
       if (dialled >= CANDIDATES_PER_ROUND || this.stopped) break;
-      if (peers.registeredRendezvous().length >= WANTED_RENDEZVOUS) break;
       const id = `${address.host}:${address.port}`;
       if (this.tried.has(id) && this.options.hints.every((h) => `${h.host}:${h.port}` !== id))
         continue;
@@ -121,14 +126,16 @@ export class Presence {
         const client = peers.rendezvousClient(peer);
         if (client.registered) continue;
         const welcome = await client.welcome;
-        if (welcome.serving && peers.reachability.state === 'nat' && this.options.publish) {
-          client.register();
-          this.schedule();
-        }
+        if (welcome.serving) serving.push({ client, rtt: await peer.ping(PING_TIMEOUT_MS) });
       } catch {
         // Not a shoal node, or unreachable: the next candidate.
       }
     }
+    if (peers.reachability.state !== 'nat' || !this.options.publish) return;
+    serving.sort((a, b) => a.rtt - b.rtt);
+    const wanted = WANTED_RENDEZVOUS - peers.registeredRendezvous().length;
+    for (const { client, rtt } of serving.slice(0, Math.max(0, wanted))) client.register(rtt);
+    if (wanted > 0 && serving.length > 0) this.schedule();
   }
 
   /** While reachable, tells the DHT we relay and introduce for others. */

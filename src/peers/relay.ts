@@ -27,11 +27,11 @@ export interface RelayLimits {
 
 /**
  * A relay is a fallback for the few pairs no punch connects, meant for control traffic more
- * than bulk: 64 circuits of up to 256 KiB/s each, 2 MiB/s in all.
+ * than bulk: 64 circuits (16 per peer) of up to 256 KiB/s each, 2 MiB/s in all.
  */
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   maxCircuits: 64,
-  maxCircuitsPerPeer: 4,
+  maxCircuitsPerPeer: 16,
   circuitBytesPerSecond: 256 * 1024,
   totalBytesPerSecond: 2 * 1024 * 1024,
 };

@@ -200,6 +200,8 @@ export class RendezvousClient {
   private readonly channel: Channel;
   private readonly waiting = new Map<string, Waiting>();
   private registeredHere = false;
+  /** The round-trip time measured when registering (orders a record's rendezvous). */
+  rttMs = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly peer: PeerConnection,
@@ -261,9 +263,10 @@ export class RendezvousClient {
     return this.registeredHere && this.isOpen;
   }
 
-  /** Asks the peer to keep us reachable through it. */
-  register(): void {
+  /** Asks the peer to keep us reachable through it; `rttMs` is how far it is. */
+  register(rttMs = Number.POSITIVE_INFINITY): void {
     this.registeredHere = true;
+    this.rttMs = rttMs;
     send(this.channel, { kind: 'register' });
   }
 

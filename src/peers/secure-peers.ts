@@ -231,18 +231,20 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
     return client;
   }
 
-  /** The rendezvous nodes we are registered with now (what our record names). */
+  /** The rendezvous nodes we are registered with now, nearest first (what our record names). */
   registeredRendezvous(): RendezvousPoint[] {
-    const out: RendezvousPoint[] = [];
+    const out: (RendezvousPoint & { rtt: number })[] = [];
     for (const [peer, client] of this.clients) {
       if (client.registered && !peer.isClosed && peer.kind !== 'relayed') {
         out.push({
           key: peer.key,
           address: { host: plainHost(peer.remoteAddress), port: peer.remotePort },
+          rtt: client.rttMs,
         });
       }
     }
-    return out;
+    // Nearest first: a requester tries them in this order.
+    return out.sort((a, b) => a.rtt - b.rtt).map(({ key, address }) => ({ key, address }));
   }
 
   /** Figures for status lines, the API and metrics. */
@@ -391,6 +393,8 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
       listenPort === undefined && reach.canPunch ? choosePunchPort(random) : undefined;
     let punchError: unknown;
     if (listenPort !== undefined || punchPort !== undefined) {
+      // A dial back may arrive before the rendezvous's answer: it must not be held.
+      if (listenPort !== undefined) this.dialBacks.add(key.toString());
       try {
         const { candidate } = await client.introduce({
           nonce: random.bytes(8),
@@ -404,15 +408,12 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
         }
         if (listenPort !== undefined) {
           // The target dials us back; `establish` sees it arrive.
-          this.dialBacks.add(key.toString());
-          try {
-            await new Promise<void>((resolve) => timers.setTimeout(resolve, REVERSAL_TIMEOUT_MS));
-          } finally {
-            this.dialBacks.delete(key.toString());
-          }
+          await new Promise<void>((resolve) => timers.setTimeout(resolve, REVERSAL_TIMEOUT_MS));
         }
       } catch (error) {
         punchError = error;
+      } finally {
+        this.dialBacks.delete(key.toString());
       }
     }
     if (state.done) throw new PeerConnectError('PEER_UNREACHABLE', 'connected another way');

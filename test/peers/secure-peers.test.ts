@@ -132,18 +132,6 @@ test('relayed through a rendezvous: end-to-end encrypted, the relay sees no plai
   assert.ok(relay.peerStats().relay.bytes > 0);
 });
 
-test('punched through a rendezvous when both sides are behind port-keeping NATs', async (t) => {
-  const relay = await startNode(t);
-  const a = await startNode(t);
-  const b = await startNode(t);
-  await registerWith(b, relay);
-  for (const n of [a, b]) n.peers.reachability.pin('nat', true);
-  const peer = await a.connect(b.key, { record: recordVia(relay) });
-  assert.equal(peer.kind, 'punched');
-  assert.ok((await peer.ping()) >= 0);
-  await until('b keeps it too', () => b.peers.table.get(a.key)?.kind === 'punched');
-});
-
 test('a reachable dialler is dialled back by a target behind a NAT', async (t) => {
   const relay = await startNode(t);
   const a = await startNode(t);
