@@ -21,7 +21,7 @@ import { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
 import { TcpTransport } from '../net/transport.js';
 import type { PeerConnection } from '../peers/peer-connection.js';
-import type { Presence } from '../peers/presence.js';
+import type { Presence, Published } from '../peers/presence.js';
 import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
@@ -58,6 +58,10 @@ export interface NodeEvents {
   done: [Torrent, TorrentStats];
   error: [Error, Torrent | undefined];
   warning: [string, Torrent | undefined];
+  /** A secure connection by key was made (or replaced a worse one). */
+  peer: [PeerConnection];
+  /** Our address record went to the DHT. */
+  published: [Published];
 }
 
 /** The torrent is already in this node. */
@@ -144,6 +148,7 @@ export class Node extends EventEmitter<NodeEvents> {
       listenPort: () => this.port,
     };
     this.peers = createSecurePeers(this.peerParts);
+    this.peers.on('peer', (peer) => this.emit('peer', peer));
     this.inbound.register(this.peers.inbound);
   }
 
@@ -175,7 +180,9 @@ export class Node extends EventEmitter<NodeEvents> {
         { firstTimeoutMs: config.udpTrackerTimeoutMs },
       );
       if (config.dht) node.dht = await node.startDht(dhtChannel);
-      node.presence = startPresence(node.peers, node.peerParts, node.dht, node.dhtReady);
+      node.presence = startPresence(node.peers, node.peerParts, node.dht, node.dhtReady, (p) =>
+        node.emit('published', p),
+      );
       if (config.lsd) {
         node.lsd = await LocalDiscovery.start(runtime, {
           listenPort: () => node.port,
@@ -227,7 +234,9 @@ export class Node extends EventEmitter<NodeEvents> {
    * text), found in the DHT and reached directly, through a hole punch or a relay; open
    * channels on its `mux`. See `SecurePeers.connect`.
    */
-  connect(key: IdentityKey | string, options?: ConnectOptions): Promise<PeerConnection> {
+  async connect(key: IdentityKey | string, options: ConnectOptions = {}): Promise<PeerConnection> {
+    // A lookup on a DHT still joining finds nothing: wait for its first bootstrap.
+    if (options.record === undefined && options.lookup !== false) await this.dhtReady;
     return this.peers.connect(key, options);
   }
 

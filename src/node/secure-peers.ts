@@ -7,7 +7,7 @@ import type { ConnectionManager } from '../net/connection-manager.js';
 import type { Dialer } from '../net/dialer.js';
 import { TcpTransport } from '../net/transport.js';
 import { KeyDirectory } from '../peers/directory.js';
-import { Presence } from '../peers/presence.js';
+import { Presence, type Published } from '../peers/presence.js';
 import { SecurePeers } from '../peers/secure-peers.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { NodeConfig } from './config.js';
@@ -57,6 +57,7 @@ export function startPresence(
   parts: SecurePeerParts,
   dht: Dht | undefined,
   dhtReady: Promise<unknown>,
+  onPublished: (published: Published) => void,
 ): Presence {
   const directory = dht === undefined ? undefined : new KeyDirectory(dht, parts.identity);
   peers.setDirectory(directory);
@@ -81,6 +82,7 @@ export function startPresence(
     ...(listenHost !== undefined && { listenHost }),
     publish: parts.config.publishAddress,
     relay: parts.config.relay,
+    onPublished,
   });
   presence.start();
   return presence;

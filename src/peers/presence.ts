@@ -2,6 +2,7 @@ import type { PeerEndpoint } from '../codec/compact.js';
 import type { Clock, TimerHandle, Timers } from '../runtime/runtime.js';
 import { type AddressRecord, encodeAddressRecord } from './address-record.js';
 import type { KeyDirectory } from './directory.js';
+import { endpointText } from './endpoint.js';
 import type { RendezvousClient } from './rendezvous.js';
 import type { SecurePeers } from './secure-peers.js';
 
@@ -38,6 +39,16 @@ export interface PresenceOptions {
   readonly publish: boolean;
   /** Announce ourselves as a relay while we are reachable. */
   readonly relay: boolean;
+  /** Told of each publication: what the record says and how many DHT nodes stored it. */
+  readonly onPublished?: (published: Published) => void;
+}
+
+/** What one publication of our record did. */
+export interface Published {
+  readonly addresses: readonly string[];
+  readonly rendezvous: readonly string[];
+  /** DHT nodes that stored it. */
+  readonly stored: number;
 }
 
 /**
@@ -56,7 +67,7 @@ export class Presence {
   private relayAnnouncedAt: number | undefined;
   private readonly tried = new Set<string>();
   /** What the last publication did, for status lines. */
-  lastPublished: { addresses: number; rendezvous: number; stored: number } | undefined;
+  lastPublished: Published | undefined;
 
   constructor(private readonly options: PresenceOptions) {
     options.peers.reachability.onChange(() => this.schedule());
@@ -163,10 +174,11 @@ export class Presence {
     const stored = await directory.publish(record);
     this.published = { record: text, at: now };
     this.lastPublished = {
-      addresses: record.addresses.length,
-      rendezvous: record.rendezvous.length,
+      addresses: record.addresses.map(endpointText),
+      rendezvous: record.rendezvous.map((r) => r.key.toString()),
       stored,
     };
+    this.options.onPublished?.(this.lastPublished);
   }
 
   /** Our record now: a direct address when reachable (or maybe), rendezvous nodes when not. */
