@@ -143,3 +143,16 @@ test('a reachable dialler is dialled back by a target behind a NAT', async (t) =
   assert.equal(peer.kind, 'direct');
   assert.equal(peer.initiator, false, 'b dialled a');
 });
+
+test('a node that does not relay refuses, and the error says why', async (t) => {
+  const relay = await startNode(t, { relay: false });
+  const a = await startNode(t);
+  const b = await startNode(t);
+  await b.peers.connectAddress(at(relay));
+  a.peers.reachability.pin('nat', false);
+  await assert.rejects(a.connect(b.key, { record: recordVia(relay) }), (error: Error) => {
+    assert.equal((error as { code?: string }).code, 'PEER_UNREACHABLE');
+    assert.match(error.message, /this node does not relay/);
+    return true;
+  });
+});
