@@ -54,6 +54,13 @@ export const ERROR_CODES = {
   // connections and peer protocols
   CONNECTION_REFUSED: 'the connection manager refused a connection (limits, bans)',
   MSE_HANDSHAKE: 'a Message Stream Encryption handshake failed',
+  UTP_PACKET_INVALID: 'a malformed uTP packet',
+  UTP_CONNECT_TIMEOUT: 'a uTP peer did not answer the connection request',
+  UTP_TIMEOUT: 'a uTP connection timed out',
+  UTP_RESET: 'the uTP peer reset the connection',
+  UTP_CLOSED: 'the uTP connection is closed',
+  UTP_REFUSED: 'a uTP connection was refused (limits)',
+  UTP_OVERFLOW: 'a uTP writer ignored back-pressure',
   WIRE_PROTOCOL: 'a peer broke the peer wire protocol',
   HASHES_INVALID: 'a peer sent BEP 52 hashes that do not prove their root',
   METADATA_UNAVAILABLE: 'no peer gave a magnet link its info dictionary',

@@ -1,3 +1,4 @@
+import type { MetricsRegistry } from '../metrics/registry.js';
 import type { TrackerStatus } from '../tracker/announcer.js';
 
 /**
@@ -27,6 +28,8 @@ export interface NodeControl {
   library(): Promise<LibraryItem[]>;
   /** Node-wide counters. */
   session(): SessionStats;
+  /** The node's metrics registry: `/metrics` serves it. */
+  readonly metrics: MetricsRegistry;
 }
 
 /** Where a torrent to add comes from. */

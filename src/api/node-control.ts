@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 import { formatMagnet, magnetFromMetainfo, parseMagnet } from '../metainfo/magnet.js';
 import { parseTorrent } from '../metainfo/parse.js';
+import type { MetricsRegistry } from '../metrics/registry.js';
 import type { Node } from '../node/node.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Torrent, TorrentStats } from '../swarm/torrent.js';
@@ -59,12 +60,14 @@ export class NodeAdapter implements NodeControl {
   private readonly pending = new Map<string, PendingMagnet>();
   private readonly startedAt: number;
   private downloadDir: string;
+  readonly metrics: MetricsRegistry;
 
   constructor(
     private readonly node: Node,
     private readonly runtime: Runtime = node.runtime,
   ) {
     this.startedAt = runtime.clock.wallTime();
+    this.metrics = node.metrics;
     this.downloadDir = node.config.downloadDir;
     node.on('error', (error, torrent) => {
       if (torrent) this.extra(torrent.infoHashHex).error = error.message;

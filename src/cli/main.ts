@@ -22,6 +22,7 @@ import { startCommand } from './commands/start.js';
 import { trackerCommand } from './commands/tracker.js';
 import { completionScript, SHELLS } from './completion.js';
 import { EXIT_USAGE, reportError } from './errors.js';
+import { setUpLogging } from './logging.js';
 import { stopWhenStdoutCloses } from './signals.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -31,7 +32,20 @@ async function main(argv: string[]): Promise<number> {
     .description('A peer-to-peer node that speaks BitTorrent')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .option(
+      '--log-level <spec>',
+      'log levels per component, e.g. info or warn,dht:*=debug (default $SHOAL_LOG, else error)',
+    )
+    .option('--log-file <path>', 'append log records to this file as JSON lines instead of stderr');
+  let closeLog = async () => {};
+  program.hook('preAction', () => {
+    const o = program.opts<{ logLevel?: string; logFile?: string }>();
+    closeLog = setUpLogging(createRealRuntime().clock, {
+      ...(o.logLevel !== undefined && { level: o.logLevel }),
+      ...(o.logFile !== undefined && { file: o.logFile }),
+    });
+  });
   let action: Promise<number | undefined> | Promise<void> | undefined;
   const runtime = () => createRealRuntime();
 
@@ -167,7 +181,14 @@ async function main(argv: string[]): Promise<number> {
         [],
       )
       .option('--no-pex', 'do not exchange peers with peers (BEP 11)')
-      .option('--lsd', 'find peers on the local network by multicast (BEP 14)');
+      .option('--lsd', 'find peers on the local network by multicast (BEP 14)')
+      .option(
+        '--encryption <mode>',
+        'protocol encryption (MSE/PE): prefer (default), require or disable',
+      )
+      .option('--no-utp', 'do not speak uTP (BEP 29)')
+      .option('--no-tcp', 'do not dial peers over TCP (uTP only; incoming TCP still accepted)')
+      .option('--prefer-utp', 'dial uTP first, TCP when uTP fails (default: TCP first)');
 
   nodeFlags(
     program
@@ -374,6 +395,8 @@ async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     return reportError(error);
+  } finally {
+    await closeLog();
   }
 }
 

@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
 import { type PeerAddress, parsePeer } from '../metainfo/magnet.js';
+import type { EncryptionPolicy } from '../net/dialer.js';
 import { loadConfig, type NodeConfig } from '../node/config.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { parseByteSize } from './format.js';
@@ -17,6 +18,12 @@ export interface NodeFlags {
   /** `--no-pex` sets this false. */
   readonly pex?: boolean;
   readonly lsd?: boolean;
+  readonly encryption?: string;
+  /** `--no-utp` sets this false. */
+  readonly utp?: boolean;
+  /** `--no-tcp` sets this false. */
+  readonly tcp?: boolean;
+  readonly preferUtp?: boolean;
 }
 
 /**
@@ -52,8 +59,17 @@ export async function configFromFlags(
       flags.dhtBootstrap.length > 0 && { dhtBootstrap: flags.dhtBootstrap }),
     ...(flags.pex === false && { pex: false }),
     ...(flags.lsd === true && { lsd: true }),
+    ...(flags.encryption !== undefined && { encryption: parseEncryption(flags.encryption) }),
+    ...(flags.utp === false && { utp: false }),
+    ...(flags.tcp === false && { tcp: false }),
+    ...(flags.preferUtp === true && { preferUtp: true }),
   };
   return loadConfig(runtime.fs, overrides, rest);
+}
+
+function parseEncryption(text: string): EncryptionPolicy {
+  if (text === 'prefer' || text === 'require' || text === 'disable') return text;
+  throw new UsageError(`--encryption must be prefer, require or disable, not "${text}"`);
 }
 
 function parsePort(text: string): number {

@@ -10,6 +10,8 @@ import { ShoalError } from '../errors.js';
 import { type MagnetLink, type PeerAddress, parsePeer } from '../metainfo/magnet.js';
 import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
+import { logger } from '../metrics/log.js';
+import { createMetricsRegistry, type MetricsRegistry } from '../metrics/registry.js';
 import { ConnectionManager } from '../net/connection-manager.js';
 import {
   type DatagramChannel,
@@ -19,21 +21,27 @@ import {
 } from '../net/datagram-mux.js';
 import { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
-import { TcpTransport } from '../net/transport.js';
+import { TcpTransport, UtpTransport } from '../net/transport.js';
 import type { PeerConnection } from '../peers/peer-connection.js';
 import type { Presence, Published } from '../peers/presence.js';
 import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
-import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
+import { PeerWireMetrics } from '../swarm/metrics.js';
+import { type PeerInfo, type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
-import { BitTorrentInbound } from './bittorrent-inbound.js';
+import { isUtpPacket } from '../transport/utp/packet.js';
+import { UtpSocket } from '../transport/utp/socket.js';
+import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
 import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
+import { declareNodeMetrics } from './metrics.js';
 import { createSecurePeers, type SecurePeerParts, startPresence } from './secure-peers.js';
+
+const log = logger('node');
 
 /** How to add a torrent to a node. */
 export interface AddTorrentOptions {
@@ -52,14 +60,23 @@ export interface AddTorrentOptions {
   readonly swarm?: Partial<SwarmOptions>;
 }
 
+/** What a node may be given instead of making its own. */
+export interface NodeStartOptions {
+  /** Replaces the node's own worker pool (the simulator passes an inline one); the caller owns it. */
+  readonly hasher?: PieceHasher;
+  /** The registry the node counts into (the simulator gives each host its own). */
+  readonly metrics?: MetricsRegistry;
+}
+
 /** Events of a node; torrent events are re-emitted with the torrent. */
 export interface NodeEvents {
   progress: [Torrent, TorrentStats];
+  peer: [Torrent, PeerInfo];
   done: [Torrent, TorrentStats];
   error: [Error, Torrent | undefined];
   warning: [string, Torrent | undefined];
   /** A secure connection by key was made (or replaced a worse one). */
-  peer: [PeerConnection];
+  securePeer: [PeerConnection];
   /** Our address record went to the DHT. */
   published: [Published];
 }
@@ -90,6 +107,8 @@ export class Node extends EventEmitter<NodeEvents> {
   /** Protocols spoken on the listening port, told apart by their first bytes. */
   readonly inbound = new InboundDemux();
   private readonly dialer: Dialer;
+  /** Incoming encrypted BitTorrent (absent when encryption is disabled). */
+  private readonly mse: MseInbound | undefined;
   private readonly pool: PieceHasher;
   /** The worker pool this node created (and so closes); none when a hasher was given. */
   private readonly ownPool: HashPool | undefined;
@@ -99,6 +118,7 @@ export class Node extends EventEmitter<NodeEvents> {
   private udpTrackers: UdpTrackerClient | undefined;
   private server: TcpServer | undefined;
   private datagrams: DatagramMux | undefined;
+  private utp: UtpSocket | undefined;
   private dht: Dht | undefined;
   private lsd: LocalDiscovery | undefined;
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
@@ -110,14 +130,21 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly peerParts: SecurePeerParts;
   private presence: Presence | undefined;
 
+  /** Everything the node counts: `/metrics`, `--json` lines and the simulator read it. */
+  readonly metrics: MetricsRegistry;
+  private readonly wireMetrics: PeerWireMetrics;
+
   private constructor(
     readonly runtime: Runtime,
     readonly config: NodeConfig,
-    hasher: PieceHasher | undefined,
+    options: NodeStartOptions,
     /** The node's key pair, from `<dataDir>/identity.key` (made on first start). */
     readonly identity: Identity,
   ) {
     super();
+    const hasher = options.hasher;
+    this.metrics = options.metrics ?? createMetricsRegistry();
+    this.wireMetrics = new PeerWireMetrics(this.metrics);
     this.peerId = Buffer.concat([Buffer.from(CLIENT_PREFIX, 'latin1'), runtime.random.bytes(12)]);
     this.library = new Library(runtime.fs, config.dataDir);
     this.ownPool = hasher
@@ -131,14 +158,46 @@ export class Node extends EventEmitter<NodeEvents> {
       maxPerIp: config.maxConnectionsPerIp,
     });
     const anyHost = config.host === '0.0.0.0' || config.host === '::';
+    const tcp = config.tcp ? [new TcpTransport(runtime)] : [];
+    const utp = config.utp
+      ? [
+          new UtpTransport(
+            {
+              connect: (host, port) =>
+                this.utp
+                  ? this.utp.connect(host, port)
+                  : Promise.reject(new ShoalError('STOPPED', 'uTP is not running')),
+            },
+            runtime.timers,
+          ),
+        ]
+      : [];
     this.dialer = new Dialer({
       connections: this.connections,
-      transports: [new TcpTransport(runtime)],
+      transports: config.preferUtp ? [...utp, ...tcp] : [...tcp, ...utp],
       ...(!anyHost && { localAddress: config.host }),
+      encryption: config.encryption,
+      random: runtime.random,
+      timers: runtime.timers,
     });
-    this.inbound.register(
-      new BitTorrentInbound((hash) => this.byHandshakeHash.get(hash), this.connections),
-    );
+    declareNodeMetrics(this.metrics, {
+      connections: this.connections,
+      dialer: this.dialer,
+      inbound: this.inbound,
+      datagrams: () => this.datagrams,
+      torrents: () => this.torrents.size,
+    });
+    const torrentFor = (hash: string) => this.byHandshakeHash.get(hash);
+    if (config.encryption !== 'require')
+      this.inbound.register(new BitTorrentInbound(torrentFor, this.connections));
+    if (config.encryption !== 'disable') {
+      this.mse = new MseInbound(torrentFor, this.connections, {
+        requireEncryption: config.encryption === 'require',
+        random: runtime.random,
+        timers: runtime.timers,
+      });
+      this.inbound.register(this.mse, { fallback: true });
+    }
     this.peerParts = {
       runtime,
       config,
@@ -148,18 +207,19 @@ export class Node extends EventEmitter<NodeEvents> {
       listenPort: () => this.port,
     };
     this.peers = createSecurePeers(this.peerParts);
-    this.peers.on('peer', (peer) => this.emit('peer', peer));
+    this.peers.on('peer', (peer) => this.emit('securePeer', peer));
     this.inbound.register(this.peers.inbound);
   }
 
-  /**
-   * Starts a node listening on `config.port`. `hasher` replaces the node's own worker pool
-   * (the simulator passes an inline one); the caller then owns it.
-   */
-  static async start(runtime: Runtime, config: NodeConfig, hasher?: PieceHasher): Promise<Node> {
+  /** Starts a node listening on `config.port`. */
+  static async start(
+    runtime: Runtime,
+    config: NodeConfig,
+    options: NodeStartOptions = {},
+  ): Promise<Node> {
     await runtime.fs.mkdir(config.dataDir);
     const { identity } = await loadOrCreateIdentity(runtime.fs, runtime.random, config.dataDir);
-    const node = new Node(runtime, config, hasher, identity);
+    const node = new Node(runtime, config, options, identity);
     try {
       node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) => {
         const stream = node.connections.accept(s, 'tcp');
@@ -168,11 +228,17 @@ export class Node extends EventEmitter<NodeEvents> {
       // One UDP socket on the same port number (any free port if that one is taken), shared by
       // the DHT and the UDP tracker client.
       const family = config.host.includes(':') ? 'IPv6' : 'IPv4';
+      // Large buffers: a window of 64 KB loopback uTP datagrams must fit between two reads.
+      const buffers = { recvBufferBytes: 4 << 20, sendBufferBytes: 4 << 20 };
       node.datagrams = await DatagramMux.bind(runtime.udp, {
         port: node.port,
         host: config.host,
         family,
-      }).catch(() => DatagramMux.bind(runtime.udp, { port: 0, host: config.host, family }));
+        ...buffers,
+      }).catch(() =>
+        DatagramMux.bind(runtime.udp, { port: 0, host: config.host, family, ...buffers }),
+      );
+      if (config.utp) node.utp = node.startUtp(node.datagrams.channel('utp', isUtpPacket));
       const dhtChannel = node.datagrams.channel('dht', isKrpcDatagram);
       node.udpTrackers = UdpTrackerClient.over(
         runtime,
@@ -192,6 +258,7 @@ export class Node extends EventEmitter<NodeEvents> {
         });
       }
     } catch (error) {
+      node.utp?.close();
       await node.datagrams?.close();
       await node.server?.close();
       await node.ownPool?.close();
@@ -202,6 +269,23 @@ export class Node extends EventEmitter<NodeEvents> {
       );
     }
     return node;
+  }
+
+  /** uTP on the node's UDP socket: accepted connections go where TCP ones go. */
+  private startUtp(channel: DatagramChannel): UtpSocket {
+    const address = channel.address();
+    const utp = new UtpSocket(channel, {
+      clock: this.runtime.clock,
+      timers: this.runtime.timers,
+      random: this.runtime.random,
+      local: { address: address.address, port: address.port },
+    });
+    channel.onMessage((data, from) => utp.receive(data, from));
+    utp.onConnection((s) => {
+      const stream = this.connections.accept(s, 'utp');
+      if (stream) this.inbound.handle(stream);
+    });
+    return utp;
   }
 
   /** Starts the DHT on the node's UDP socket and bootstraps it. */
@@ -217,6 +301,7 @@ export class Node extends EventEmitter<NodeEvents> {
       host: this.config.host,
       bootstrap,
       statePath: join(this.config.dataDir, 'dht.state'),
+      metrics: this.metrics,
     };
     const dht = await Dht.start(this.runtime, options, channel);
     dht.on('warning', (w) => this.emit('warning', `DHT: ${w}`, undefined));
@@ -299,6 +384,8 @@ export class Node extends EventEmitter<NodeEvents> {
         }),
         globalUpload: this.globalUpload,
         globalDownload: this.globalDownload,
+        metrics: this.metrics.child({ torrent: id }),
+        wireMetrics: this.wireMetrics,
       },
       {
         downloadDir,
@@ -314,13 +401,18 @@ export class Node extends EventEmitter<NodeEvents> {
       },
     );
     this.torrents.set(id, torrent);
-    for (const h of torrent.handshakeHashes) this.byHandshakeHash.set(h.toString('hex'), torrent);
+    for (const h of torrent.handshakeHashes) {
+      this.byHandshakeHash.set(h.toString('hex'), torrent);
+      this.mse?.skeys.add(h);
+    }
     torrent.on('progress', (s) => this.emit('progress', torrent, s));
+    torrent.on('peer', (p) => this.emit('peer', torrent, p));
     torrent.on('done', (s) => this.emit('done', torrent, s));
     torrent.on('error', (e) => this.emit('error', e, torrent));
     torrent.on('warning', (w) => this.emit('warning', w, torrent));
     await torrent.start();
     for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
+    log.info('torrent added', { infoHash: id, name: meta.name, state: torrent.state });
     this.startAnnouncer(id, torrent, options.trackers ?? []);
     this.startDhtAnnounces(id, torrent);
     if (!torrent.meta.private) this.lsd?.add(torrent.handshakeHashes[0]!.toString('hex'));
@@ -473,7 +565,10 @@ export class Node extends EventEmitter<NodeEvents> {
     const t = this.torrents.get(infoHash);
     if (!t) return;
     this.torrents.delete(infoHash);
-    for (const h of t.handshakeHashes) this.byHandshakeHash.delete(h.toString('hex'));
+    for (const h of t.handshakeHashes) {
+      this.byHandshakeHash.delete(h.toString('hex'));
+      this.mse?.skeys.delete(h);
+    }
     await this.announcers.get(infoHash)?.stop();
     this.announcers.delete(infoHash);
     this.dhtTimers.get(infoHash)?.cancel();
@@ -493,6 +588,7 @@ export class Node extends EventEmitter<NodeEvents> {
     await this.dht?.stop();
     await this.lsd?.stop();
     await this.udpTrackers?.close();
+    this.utp?.close();
     await this.datagrams?.close();
     this.presence?.stop();
     this.peers.stop();

@@ -349,7 +349,7 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
       if (left <= 0 || this.stopped) break;
       const started = clock.now();
       try {
-        const stream = await this.options.dialer.dial({
+        const { stream, info } = await this.options.dialer.dial({
           host: address.host,
           port: address.port,
           timeoutMs: left,
@@ -361,7 +361,7 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
           timeoutMs: Math.max(1, left - (clock.now() - started)),
           ...(key !== undefined && { remote: key }),
         });
-        stream.info.encrypted = true;
+        info.encrypted = true;
         this.options.connections.dialSucceeded(address.host, address.port);
         return this.admit(secure, 'direct');
       } catch (error) {

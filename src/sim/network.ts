@@ -5,6 +5,7 @@ import { DEFAULT_LATENCY, LatencyModel, type LatencyOptions, type Location } fro
 import type { MemFs } from './memfs.js';
 import { Nat, type NatType } from './nat.js';
 import { EventKind, type Simulator } from './simulator.js';
+import type { UdpFaults } from './udp-faults.js';
 
 /** Settings of the network model, with defaults in {@link DEFAULT_NETWORK}. */
 export interface NetworkOptions {
@@ -190,6 +191,8 @@ export class Network {
   readonly hosts: SimHost[] = [];
   private readonly byIp = new Map<string, SimHost>();
   private partitionOf: ((host: SimHost) => number) | undefined;
+  /** Reordering and duplication of datagrams, when a test sets it (none by default). */
+  udpFaults: UdpFaults | undefined;
   /** Datagrams sent, delivered and dropped (by cause). */
   readonly counters = {
     udpSent: 0,
@@ -332,12 +335,11 @@ export class Network {
     const delivered = to.down.reserve(arrives, bytes);
     const copy = copyDatagram(data);
     const srcIp = to === from ? from.ip : from.publicIp;
-    sim.at(
-      delivered,
-      () => this.deliverUdp(to, srcIp, srcPort, port, copy, from.index),
-      to,
-      EventKind.udp,
-    );
+    const deliver = () => this.deliverUdp(to, srcIp, srcPort, port, copy, from.index);
+    if (this.udpFaults === undefined) sim.at(delivered, deliver, to, EventKind.udp);
+    else
+      for (const late of this.udpFaults.copies(sim.random))
+        sim.at(delivered + late, deliver, to, EventKind.udp);
   }
 
   private deliverUdp(

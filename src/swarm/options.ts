@@ -1,10 +1,13 @@
 import type { PieceHasher } from '../crypto/hash-job.js';
 import { ShoalError } from '../errors.js';
+import type { MetricsRegistry } from '../metrics/registry.js';
+import type { Direction, TransportKind } from '../net/connection.js';
 import type { ConnectionManager } from '../net/connection-manager.js';
 import type { Dialer } from '../net/dialer.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { TokenBucket } from '../shared/rate.js';
 import type { HashExchangeStats } from './hash-exchange.js';
+import type { PeerWireMetrics } from './metrics.js';
 
 /** Tunables of one torrent's swarm, with defaults in {@link DEFAULT_SWARM_OPTIONS}. */
 export interface SwarmOptions {
@@ -82,6 +85,26 @@ export interface TorrentStats {
   readonly hashExchange: HashExchangeStats;
 }
 
+/** One connected peer, for UIs, `--json` output and the daemon API. */
+export interface PeerInfo {
+  /** Where it listens when known (its dialled address or its `p`), else its remote address. */
+  readonly address: string;
+  /** Its client name from the extended handshake, when it said. */
+  readonly client: string | undefined;
+  readonly transport: TransportKind;
+  readonly direction: Direction;
+  /** True when the payload is encrypted (MSE/PE RC4). */
+  readonly encrypted: boolean;
+  /** Share of the torrent's pieces it has (0..1). */
+  readonly progress: number;
+  readonly downloadRate: number;
+  readonly uploadRate: number;
+  readonly amChoking: boolean;
+  readonly amInterested: boolean;
+  readonly peerChoking: boolean;
+  readonly peerInterested: boolean;
+}
+
 /** Everything a torrent needs from the node that owns it. */
 export interface TorrentDeps {
   readonly runtime: Runtime;
@@ -99,6 +122,10 @@ export interface TorrentDeps {
   readonly globalDownload: TokenBucket;
   /** The node's DHT, when it runs one (BEP 5 port messages). */
   readonly dht?: { port(): number; nodeSeen(host: string, port: number): void };
+  /** The torrent's own registry (a child `{torrent}` of the node's); disposed on stop. */
+  readonly metrics: MetricsRegistry;
+  /** Node-wide peer wire message counts. */
+  readonly wireMetrics: PeerWireMetrics;
 }
 
 /** Options for one torrent. */
@@ -116,6 +143,8 @@ export interface TorrentOptions {
 
 /** Events a torrent emits. */
 export interface TorrentEvents {
+  /** A peer completed its handshake: how it is connected (transport, encryption). */
+  peer: [PeerInfo];
   progress: [TorrentStats];
   done: [TorrentStats];
   error: [Error];

@@ -61,6 +61,8 @@ export class PeerSession {
     clock: Clock,
     handler: PeerWireHandler,
     maxMessageBytes: number,
+    /** Told the type of every message sent (for metrics). */
+    onSent?: (type: string) => void,
   ) {
     this.address = `${stream.remoteAddress}:${stream.remotePort}`;
     this.download = new RateMeter(clock);
@@ -78,6 +80,7 @@ export class PeerSession {
       },
       handler,
       maxMessageBytes,
+      onSent,
     );
   }
 

@@ -1,5 +1,6 @@
 import { hasCode } from '../errors.js';
-import type { ManagedStream } from '../net/connection.js';
+import { logger } from '../metrics/log.js';
+import type { PeerConnection } from '../net/connection.js';
 import type { ConnectionManager } from '../net/connection-manager.js';
 import type { Dialer } from '../net/dialer.js';
 import { ConnectionRefusedError } from '../net/errors.js';
@@ -7,8 +8,11 @@ import type { Clock } from '../runtime/runtime.js';
 import { WireError } from '../wire/errors.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { Message } from '../wire/messages.js';
+import type { PeerWireMetrics } from './metrics.js';
 import { listenAddress } from './peer-exchange.js';
 import { PeerSession } from './peer-session.js';
+
+const log = logger('swarm:peers');
 
 /** Largest message accepted beyond a block and its header. */
 const MAX_BLOCK_MESSAGE = 128 * 1024 + 64;
@@ -39,6 +43,8 @@ export interface PeerSetDeps {
   /** True while the torrent may make new connections. */
   readonly active: () => boolean;
   readonly events: PeerSetEvents;
+  /** Node-wide message counts. */
+  readonly wireMetrics: PeerWireMetrics;
 }
 
 interface Candidate {
@@ -104,13 +110,13 @@ export class PeerSet {
           timeoutMs: d.handshakeTimeoutMs,
           infoHash: d.infoHash,
         })
-        .then((stream) => {
+        .then((conn) => {
           this.connecting.delete(key);
           if (!d.active()) {
-            stream.destroy();
+            conn.stream.destroy();
             return;
           }
-          d.events.dialled(this.attach(stream));
+          d.events.dialled(this.attach(conn));
         })
         .catch((error: Error) => {
           this.connecting.delete(key);
@@ -123,7 +129,8 @@ export class PeerSet {
   }
 
   /** Takes over a connection: a new session whose bytes go to its wire. */
-  attach(stream: ManagedStream): PeerSession {
+  attach(conn: PeerConnection): PeerSession {
+    const stream = conn.stream;
     const maxMessage = Math.max(
       MAX_BLOCK_MESSAGE,
       Math.ceil(this.deps.pieceCount / 8) + 64,
@@ -132,13 +139,17 @@ export class PeerSet {
     const events = this.deps.events;
     const session: PeerSession = new PeerSession(
       stream,
-      stream.info,
+      conn.info,
       this.deps.clock,
       {
         handshake: (h) => events.handshake(session, h),
-        message: (m) => events.message(session, m),
+        message: (m) => {
+          this.deps.wireMetrics.received(m.type);
+          events.message(session, m);
+        },
       },
       maxMessage,
+      (type) => this.deps.wireMetrics.sent(type),
     );
     this.sessions.set(session.id, session);
     stream.onData((chunk) => this.receive(session, chunk));
@@ -166,10 +177,18 @@ export class PeerSet {
     if (session.closed) return;
     session.closed = true;
     this.sessions.delete(session.id);
-    if (session.outgoing && !session.handshake)
-      this.deps.connections.dialFailed(session.stream.remoteAddress, session.stream.remotePort);
+    if (session.outgoing && !session.handshake) {
+      const { remoteAddress, remotePort } = session.stream;
+      this.deps.connections.dialFailed(remoteAddress, remotePort);
+      this.deps.dialer.closedEarly(remoteAddress, remotePort, session.connection.transport);
+    }
     this.deps.events.dropped(session);
     session.stream.destroy();
+    log.debug('peer dropped', () => ({
+      peer: session.address,
+      transport: session.connection.transport,
+      reason: reason?.message ?? 'closed',
+    }));
     if (reason && !(reason instanceof WireError))
       this.deps.events.warn(`${session.address}: ${reason.message}`);
     if (reason instanceof WireError)

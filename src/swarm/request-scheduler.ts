@@ -29,7 +29,7 @@ export interface RequestSchedulerDeps {
   /** Torrent-wide and node-wide download limits, and the torrent's download meter. */
   readonly bucket: TokenBucket;
   readonly globalBucket: TokenBucket;
-  readonly meter: RateMeter;
+  readonly meter: Pick<RateMeter, 'add'>;
   readonly sessions: () => Iterable<PeerSession>;
   readonly sessionCount: () => number;
   /** True while the torrent is downloading (not paused, stopped or seeding). */

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Bitfield } from '../codec/bitfield.js';
 import type { Metainfo } from '../metainfo/types.js';
-import type { ManagedStream } from '../net/connection.js';
+import type { PeerConnection } from '../net/connection.js';
 import type { TimerHandle } from '../runtime/runtime.js';
 import { RateMeter, TokenBucket } from '../shared/rate.js';
 import { PieceLayout } from '../storage/layout.js';
@@ -14,8 +14,10 @@ import type { Handshake } from '../wire/handshake.js';
 import { Blame } from './blame.js';
 import { MetadataServer } from './extensions/ut-metadata.js';
 import { HashExchange } from './hash-exchange.js';
+import { TorrentMetrics } from './metrics.js';
 import {
   DEFAULT_SWARM_OPTIONS,
+  type PeerInfo,
   type SwarmOptions,
   type TorrentDeps,
   TorrentError,
@@ -24,7 +26,7 @@ import {
   type TorrentState,
   type TorrentStats,
 } from './options.js';
-import { PeerExchange } from './peer-exchange.js';
+import { listenAddress, PeerExchange } from './peer-exchange.js';
 import { PeerProtocol } from './peer-protocol.js';
 import type { PeerSession } from './peer-session.js';
 import { PeerSet } from './peer-set.js';
@@ -36,6 +38,7 @@ import { Uploader } from './uploader.js';
 
 export {
   DEFAULT_SWARM_OPTIONS,
+  type PeerInfo,
   type SwarmOptions,
   type TorrentDeps,
   TorrentError,
@@ -77,6 +80,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly uploader: Uploader;
   private readonly hashes: HashExchange;
   private readonly buffers: BufferPool;
+  private readonly metrics: TorrentMetrics;
   private timers: TimerHandle[] = [];
   private lastChokeAt = Number.NEGATIVE_INFINITY;
   private doneEmitted = false;
@@ -113,6 +117,29 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     );
     this.downloadRate = new RateMeter(clock);
     this.uploadRate = new RateMeter(clock);
+    this.metrics = new TorrentMetrics(deps.metrics, {
+      haveBytes: () => this.stats().bytesHave,
+      sizeBytes: () => meta.totalLength,
+      piecesHave: () => this.have.cardinality,
+      pieceCount: () => meta.pieceCount,
+      peers: () => this.peers.size,
+      banned: () => this.blame.bannedCount,
+      hashExchange: () => this.hashes.stats(),
+    });
+    const received = {
+      add: (n: number) => {
+        this.downloadRate.add(n);
+        this.metrics.bytesIn.inc(n);
+        deps.wireMetrics.payloadIn.inc(n);
+      },
+    };
+    const sent = {
+      add: (n: number) => {
+        this.uploadRate.add(n);
+        this.metrics.bytesOut.inc(n);
+        deps.wireMetrics.payloadOut.inc(n);
+      },
+    };
     const upBucket = new TokenBucket(clock, this.opts.uploadLimit);
     const downBucket = new TokenBucket(clock, this.opts.downloadLimit);
     this.handshakeHashes = [];
@@ -128,10 +155,14 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       pieceCount: meta.pieceCount,
       maxPeers: this.opts.maxPeers,
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
+      wireMetrics: deps.wireMetrics,
       active: () => this.state !== 'stopped' && this.state !== 'paused',
       events: {
         dialled: (s) => s.wire.sendHandshake(this.protocol.ourHandshake(this.handshakeHashes[0]!)),
-        handshake: (s, h) => this.protocol.onHandshake(s, h),
+        handshake: (s, h) => {
+          this.protocol.onHandshake(s, h);
+          this.emit('peer', this.peerInfo(s));
+        },
         message: (s, m) => this.protocol.onMessage(s, m),
         drained: (s) => {
           this.hashes.drained(s);
@@ -156,7 +187,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       drop: (s, e) => this.peers.drop(s, e),
       bucket: upBucket,
       globalBucket: deps.globalUpload,
-      meter: this.uploadRate,
+      meter: sent,
       uploadSlots: this.opts.uploadSlots,
       maxIncomingRequests: this.opts.maxIncomingRequests,
       pieceCacheBytes: this.opts.pieceCacheBytes,
@@ -185,7 +216,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       clock,
       bucket: downBucket,
       globalBucket: deps.globalDownload,
-      meter: this.downloadRate,
+      meter: received,
       sessions,
       sessionCount: () => this.peers.size,
       downloading: () => this.state === 'downloading',
@@ -205,6 +236,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       },
       retryFrom: (index, size, peer) => this.scheduler.retryFrom(index, size, peer),
       warn: (w) => this.emit('warning', w),
+      metrics: this.metrics,
     });
     this.completion = new PieceCompletion({
       layout: this.layout,
@@ -292,6 +324,12 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     await this.completion.flushed();
     await this.saveResumeData();
     await this.storage.close();
+    this.metrics.close();
+  }
+
+  /** The torrent's metrics, as a JSON-ready snapshot (for `--json` progress lines). */
+  metricsSnapshot(): Record<string, unknown> {
+    return { ...this.metrics.registry.snapshot() };
   }
 
   /** Stops asking for and serving data, keeping files and state. */
@@ -346,9 +384,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       bytesHave: adjusted,
       totalLength: total,
       progress: this.meta.pieceCount === 0 ? 1 : this.have.cardinality / this.meta.pieceCount,
-      downloaded: this.downloadRate.total,
-      uploaded: this.uploadRate.total,
-      wasted: this.blame.wasted,
+      downloaded: this.metrics.bytesIn.value,
+      uploaded: this.metrics.bytesOut.value,
+      wasted: this.metrics.wasted.value,
       downloadRate: this.downloadRate.bytesPerSecond,
       uploadRate: this.uploadRate.bytesPerSecond,
       peers,
@@ -362,19 +400,45 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     return this.peers.addresses();
   }
 
+  /** The peers connected now (handshake done), with how they are connected and what they do. */
+  peerList(): PeerInfo[] {
+    const out: PeerInfo[] = [];
+    for (const s of this.peers.all()) if (s.handshake && !s.closed) out.push(this.peerInfo(s));
+    return out;
+  }
+
+  private peerInfo(s: PeerSession): PeerInfo {
+    const listen = listenAddress(s);
+    const pieces = this.meta.pieceCount;
+    return {
+      address: listen ? `${listen.host}:${listen.port}` : s.address,
+      client: s.extended?.v,
+      transport: s.connection.transport,
+      direction: s.connection.direction,
+      encrypted: s.connection.encrypted,
+      progress: s.bits && pieces > 0 ? s.bits.cardinality / pieces : 0,
+      downloadRate: s.download.bytesPerSecond,
+      uploadRate: s.upload.bytesPerSecond,
+      amChoking: s.wire.amChoking,
+      amInterested: s.wire.amInterested,
+      peerChoking: s.wire.peerChoking,
+      peerInterested: s.wire.peerInterested,
+    };
+  }
+
   /**
    * Takes over an incoming connection whose handshake the node already read (to find us):
    * answers with our handshake and continues on this torrent. False when the torrent refuses
    * it (paused, stopped, full); the caller closes it then.
    */
-  attachIncoming(stream: ManagedStream, handshake: Handshake, rest: Buffer): boolean {
+  attachIncoming(conn: PeerConnection, handshake: Handshake, rest: Buffer): boolean {
     if (
       this.state === 'paused' ||
       this.state === 'stopped' ||
       this.peers.size >= this.opts.maxPeers
     )
       return false;
-    const session = this.peers.attach(stream);
+    const session = this.peers.attach(conn);
     session.wire.sendHandshake(this.protocol.ourHandshake(Buffer.from(handshake.infoHash)));
     // Replay the handshake into the session's wire, then whatever followed it.
     const again = Buffer.concat([

@@ -36,7 +36,7 @@ export interface UploaderDeps {
   /** Torrent-wide and node-wide upload limits, and the torrent's upload meter. */
   readonly bucket: TokenBucket;
   readonly globalBucket: TokenBucket;
-  readonly meter: RateMeter;
+  readonly meter: Pick<RateMeter, 'add'>;
   readonly uploadSlots: number;
   readonly maxIncomingRequests: number;
   readonly pieceCacheBytes: number;

@@ -48,7 +48,7 @@ test('two shoal processes that know only each other’s key and a DHT node conne
   const pongs = ping.events().filter((e) => e.event === 'pong');
   assert.equal(pongs.length, 3);
   for (const p of pongs) assert.ok(Number(p.rttMs) >= 0 && Number(p.rttMs) < 1000);
-  const seen = await b.waitForEvent('peer', 5_000);
+  const seen = await b.waitForEvent('securePeer', 5_000);
   assert.equal(seen.identity, keyA, 'b saw a by its key');
   assert.deepEqual(seen.connections, { direct: 1, punched: 0, relayed: 0 });
 

@@ -183,7 +183,7 @@ test('behind two port-keeping NATs: found by key, connected by a TCP hole punch'
   const { connected, relayed, b } = await pingAcrossNats(t, false);
   assert.equal(connected.kind, 'punched', JSON.stringify(connected));
   assert.equal(relayed.length, 0, 'nothing went through the relay');
-  const seen = b.events().find((e) => e.event === 'peer' && e.identity === connected.self);
+  const seen = b.events().find((e) => e.event === 'securePeer' && e.identity === connected.self);
   assert.equal(seen?.kind, 'punched', 'b holds the same punched connection');
 });
 

@@ -2,7 +2,7 @@
  * A shoal node for NAT tests that also records every byte it relays for others: run as
  * `node recording-relay.js <dataDir> <dumpFile>`. It listens on any port of every address,
  * runs a DHT with no bootstrap (it is the others' bootstrap node), prints `{"event":"started",
- * "port", "identity"}` and then one `{"event":"peer", …}` line per secure connection, and appends
+ * "port", "identity"}` and then one `{"event":"securePeer", …}` line per secure connection, and appends
  * to `dumpFile` each payload it forwards on a relay channel — what a curious relay operator
  * could read — so a test can check that no plaintext is in it. Stops on SIGTERM.
  */
@@ -36,8 +36,8 @@ const node = await Node.start(createRealRuntime(), {
 });
 const say = (event: string, fields: Record<string, unknown>) =>
   process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
-node.on('peer', (peer) =>
-  say('peer', { identity: peer.key.toString(), kind: peer.kind, via: peer.via?.toString() }),
+node.on('securePeer', (peer) =>
+  say('securePeer', { identity: peer.key.toString(), kind: peer.kind, via: peer.via?.toString() }),
 );
 say('started', { port: node.port, identity: node.key.toString() });
 process.once('SIGTERM', () => void node.stop().then(() => process.exit(0)));

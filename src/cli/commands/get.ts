@@ -49,7 +49,14 @@ export async function getCommand(
   const node = await Node.start(runtime, config);
   const report = new ProgressReporter(opts.json === true);
   const finished = new Promise<void>((done) => node.once('done', () => done()));
-  node.on('progress', (t, s) => report.update(s, node.trackerStatus(t.infoHashHex)));
+  node.on('progress', (t, s) =>
+    report.update(s, {
+      trackers: node.trackerStatus(t.infoHashHex),
+      peers: t.peerList(),
+      metrics: t.metricsSnapshot(),
+    }),
+  );
+  if (opts.json) node.on('peer', (_t, p) => report.event('peer', { ...p }, ''));
   node.on('warning', (w) => {
     if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
   });

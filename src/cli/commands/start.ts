@@ -47,10 +47,10 @@ export async function startCommand(runtime: Runtime, opts: StartCommandOptions):
   node.on('error', (e, t) =>
     say('error', { infoHash: t?.infoHashHex, message: e.message }, `error: ${e.message}`),
   );
-  node.on('peer', (peer) => {
+  node.on('securePeer', (peer) => {
     const how = peer.kind === 'relayed' ? `relayed by ${peer.via}` : peer.kind;
     say(
-      'peer',
+      'securePeer',
       {
         identity: peer.key.toString(),
         kind: peer.kind,

@@ -96,7 +96,7 @@ export async function connectScenario(
   const pages = new PageStore();
   const hasher = new InlineHasher();
   const start = (host: SimHost, bootstrap: readonly string[]) =>
-    Node.start(createSimRuntime(net, host, pages), nodeConfig(bootstrap), hasher);
+    Node.start(createSimRuntime(net, host, pages), nodeConfig(bootstrap), { hasher });
 
   // Everyone starts from an event (the simulation then has something to run): the relays at
   // once, the others over the first 10 seconds.

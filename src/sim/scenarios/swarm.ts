@@ -121,7 +121,7 @@ export async function swarmScenario(
       trackers: [`udp://${trackerHost.publicIp}:${TRACKER_PORT}`],
     }),
   );
-  const seeder = await sim.runUntilSettled(Node.start(seedRuntime, nodeConfig(), hasher));
+  const seeder = await sim.runUntilSettled(Node.start(seedRuntime, nodeConfig(), { hasher }));
   await sim.runUntilSettled(
     seeder.add(torrent, { persist: false, swarm: { pieceCacheBytes: SIM_PIECE_CACHE_BYTES } }),
   );
@@ -147,7 +147,7 @@ export async function swarmScenario(
     sim.at(
       start + sim.random.float() * o.arrivalSeconds * 1000,
       () => {
-        void Node.start(runtime, nodeConfig(), hasher)
+        void Node.start(runtime, nodeConfig(), { hasher })
           .then((node) =>
             node.add(torrent, {
               persist: false,
