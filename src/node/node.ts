@@ -22,6 +22,7 @@ import {
 import { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
 import { TcpTransport, UtpTransport } from '../net/transport.js';
+import { declarePeerMetrics } from '../peers/metrics.js';
 import type { PeerConnection } from '../peers/peer-connection.js';
 import type { Presence, Published } from '../peers/presence.js';
 import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
@@ -208,6 +209,7 @@ export class Node extends EventEmitter<NodeEvents> {
     };
     this.peers = createSecurePeers(this.peerParts);
     this.peers.on('peer', (peer) => this.emit('securePeer', peer));
+    declarePeerMetrics(this.metrics, this.peers);
     this.inbound.register(this.peers.inbound);
   }
 

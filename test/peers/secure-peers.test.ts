@@ -130,6 +130,10 @@ test('relayed through a rendezvous: end-to-end encrypted, the relay sees no plai
   assert.equal(relayed.indexOf(Buffer.from('test/echo')), -1, 'nor the channel names');
   assert.equal(relayed.indexOf(Buffer.from('shoal/ping')), -1);
   assert.ok(relay.peerStats().relay.bytes > 0);
+  const metrics = relay.metrics.exposition();
+  assert.match(metrics, /^shoal_relay_circuits 1$/m);
+  assert.match(metrics, /^shoal_relay_bytes_total [1-9]\d+$/m);
+  assert.match(a.metrics.exposition(), /^shoal_secure_connections\{kind="relayed"\} 1$/m);
 });
 
 test('a reachable dialler is dialled back by a target behind a NAT', async (t) => {
