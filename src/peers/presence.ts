@@ -16,6 +16,8 @@ const RELAY_ANNOUNCE_MS = 15 * 60_000;
 const WANTED_RENDEZVOUS = 2;
 /** Candidates dialled per round when more rendezvous are wanted. */
 const CANDIDATES_PER_ROUND = 4;
+/** Candidates remembered as tried (then forgotten, to be tried again). */
+const MAX_TRIED = 1024;
 /** How long a candidate rendezvous has to answer a ping. */
 const PING_TIMEOUT_MS = 5_000;
 /** After a change (a registration, reachability), wait this long before publishing. */
@@ -114,6 +116,13 @@ export class Presence {
   /** Behind a NAT (or not knowing yet), talks to likely rendezvous nodes and registers. */
   private async keepRendezvous(): Promise<void> {
     const { peers } = this.options;
+    // A ping keeps each NAT's mapping alive and finds a rendezvous gone silent (closed, so
+    // the registration is made again elsewhere).
+    await Promise.all(
+      peers
+        .rendezvousConnections()
+        .map((peer) => peer.ping(PING_TIMEOUT_MS).catch(() => peer.close())),
+    );
     if (peers.reachability.state === 'public') return;
     if (peers.registeredRendezvous().length >= WANTED_RENDEZVOUS) return;
     const candidates = [...this.options.hints];
@@ -130,6 +139,7 @@ export class Presence {
       const id = `${address.host}:${address.port}`;
       if (this.tried.has(id) && this.options.hints.every((h) => `${h.host}:${h.port}` !== id))
         continue;
+      if (this.tried.size >= MAX_TRIED) this.tried.clear();
       this.tried.add(id);
       dialled++;
       try {

@@ -195,7 +195,7 @@ interface Waiting {
  * introductions.
  */
 export class RendezvousClient {
-  /** The peer's `welcome`; rejects if the channel closes first. */
+  /** The peer's `welcome`; rejects if the channel closes first or it takes over 10 s. */
   readonly welcome: Promise<Message<'welcome'>>;
   private readonly channel: Channel;
   private readonly waiting = new Map<string, Waiting>();
@@ -216,6 +216,11 @@ export class RendezvousClient {
       refused = reject;
     });
     this.welcome.catch(() => undefined);
+    // A peer that never welcomes us is no rendezvous: give up on it (and its channel).
+    const silent = timers.setTimeout(() => {
+      refused(new PeerConnectError('PEER_UNREACHABLE', `${peer.key} sent no rendezvous welcome`));
+      this.channel.close();
+    }, INTRODUCTION_TIMEOUT_MS);
     this.channel.onMessage((type, payload) => {
       let message: RendezvousMessage;
       try {
@@ -226,6 +231,7 @@ export class RendezvousClient {
       }
       switch (message.kind) {
         case 'welcome':
+          silent.cancel();
           welcomed(message);
           break;
         case 'introduce':
@@ -240,6 +246,7 @@ export class RendezvousClient {
       }
     });
     this.channel.onClose((error) => {
+      silent.cancel();
       const closed = new PeerConnectError(
         'PEER_UNREACHABLE',
         `the rendezvous channel to ${peer.key} closed${error ? `: ${error.message}` : ''}`,

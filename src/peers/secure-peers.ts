@@ -231,6 +231,11 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
     return client;
   }
 
+  /** The connections to the rendezvous nodes we are registered with. */
+  rendezvousConnections(): PeerConnection[] {
+    return [...this.clients].filter(([p, c]) => c.registered && !p.isClosed).map(([p]) => p);
+  }
+
   /** The rendezvous nodes we are registered with now, nearest first (what our record names). */
   registeredRendezvous(): RendezvousPoint[] {
     const out: (RendezvousPoint & { rtt: number })[] = [];
