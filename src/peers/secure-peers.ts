@@ -4,19 +4,17 @@ import { type Identity, IdentityKey } from '../crypto/identity.js';
 import type { ManagedStream } from '../net/connection.js';
 import type { ConnectionManager } from '../net/connection-manager.js';
 import type { Dialer } from '../net/dialer.js';
-import type { InboundProtocol, SniffVerdict } from '../net/inbound-demux.js';
+import type { InboundProtocol } from '../net/inbound-demux.js';
 import type { Transport } from '../net/transport.js';
-import type { ByteStream, Runtime } from '../runtime/runtime.js';
-import { ChannelStream } from '../secure/channel-stream.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { type ChannelRequest, Mux } from '../secure/mux.js';
-import { MuxError } from '../secure/mux-errors.js';
 import { answerPings } from '../secure/ping.js';
-import { SECURE_CHANNEL_MAGIC } from '../secure/secure-handshake.js';
 import { type SecureStream, secureAccept, secureConnect } from '../secure/secure-stream.js';
 import type { AddressRecord, RendezvousPoint } from './address-record.js';
 import type { KeyDirectory } from './directory.js';
 import { plainHost } from './endpoint.js';
 import { PeerConnectError } from './errors.js';
+import { relayedStream, securePunched, secureRelayed, sniffSecureChannel } from './paths.js';
 import { type ConnectionKind, PeerConnection } from './peer-connection.js';
 import { PeerTable, type ProtocolHandler } from './peer-table.js';
 import { Reachability } from './reachability.js';
@@ -29,7 +27,7 @@ import {
 } from './relay.js';
 import { RendezvousClient, RendezvousServer } from './rendezvous.js';
 import { RENDEZVOUS_PROTOCOL, type RendezvousMessage } from './rendezvous-messages.js';
-import { choosePunchPort, punchTcp } from './tcp-punch.js';
+import { choosePunchPort } from './tcp-punch.js';
 
 /** How long `connect` tries by default, everything included. */
 export const CONNECT_TIMEOUT_MS = 30_000;
@@ -439,33 +437,23 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
     localPort: number,
   ): Promise<PeerConnection> {
     const { clock, random, timers } = this.options.runtime;
-    const started = clock.now();
-    const stream = await punchTcp(
+    const secure = await securePunched(
       {
-        connections: this.options.connections,
-        transport: this.options.punchTransport,
+        identity: this.options.identity,
+        random,
         clock,
         timers,
+        connections: this.options.connections,
+        transport: this.options.punchTransport,
         ...(this.options.localAddress !== undefined && {
           localAddress: this.options.localAddress,
         }),
       },
+      key,
       candidate,
       localPort,
       PUNCH_TIMEOUT_MS,
     );
-    const timeoutMs = Math.max(1, PUNCH_TIMEOUT_MS - (clock.now() - started));
-    const common = { identity: this.options.identity, random, timers, timeoutMs };
-    // Both ends dialled: the lower key runs the handshake as initiator.
-    const secure =
-      Buffer.compare(this.key.bytes, key.bytes) < 0
-        ? await secureConnect(stream, { ...common, remote: key })
-        : await secureAccept(stream, common);
-    if (!secure.remoteIdentity.equals(key)) {
-      secure.destroy();
-      throw new PeerConnectError('PEER_UNREACHABLE', `the punch reached ${secure.remoteIdentity}`);
-    }
-    stream.info.encrypted = true;
     return this.admit(secure, 'punched');
   }
 
@@ -476,24 +464,13 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
     deadline: number,
   ): Promise<PeerConnection> {
     const { clock, random, timers } = this.options.runtime;
-    const channel = relay.mux.open(RELAY_PROTOCOL, { id: key.bytes });
-    const stream = new ChannelStream(channel, relayEnds(relay));
-    try {
-      const secure = await secureConnect(stream, {
-        identity: this.options.identity,
-        random,
-        timers,
-        remote: key,
-        timeoutMs: Math.max(1, deadline - clock.now()),
-      });
-      return this.admit(secure, 'relayed', relay.key);
-    } catch (error) {
-      const cause = (error as Error).cause;
-      if (cause instanceof MuxError && cause.code === 'MUX_REJECTED') {
-        throw new PeerConnectError('RELAY_REFUSED', cause.message);
-      }
-      throw error;
-    }
+    const secure = await secureRelayed(
+      { identity: this.options.identity, random, timers },
+      relay,
+      key,
+      Math.max(1, deadline - clock.now()),
+    );
+    return this.admit(secure, 'relayed', relay.key);
   }
 
   // ---------------------------------------------------------------- being reached
@@ -531,7 +508,7 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
     const channel = request.accept();
     this.relayedIn++;
     channel.onClose(() => this.relayedIn--);
-    const stream = new ChannelStream(channel, relayEnds(via));
+    const stream = relayedStream(channel, via);
     const { random, timers } = this.options.runtime;
     secureAccept(stream, { identity: this.options.identity, random, timers })
       .then((secure) => {
@@ -624,22 +601,4 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
     this.held.delete(id);
     return held;
   }
-}
-
-/** The secure channel's magic, or the start of it (`more`), or not (`no`). */
-function sniffSecureChannel(first: Buffer): SniffVerdict {
-  const n = Math.min(first.length, SECURE_CHANNEL_MAGIC.length);
-  if (!SECURE_CHANNEL_MAGIC.subarray(0, n).equals(first.subarray(0, n))) return 'no';
-  return first.length >= SECURE_CHANNEL_MAGIC.length ? 'yes' : 'more';
-}
-
-/** A relayed stream's ends: the relay's connection (nothing closer is known). */
-function relayEnds(relay: PeerConnection): ConstructorParameters<typeof ChannelStream>[1] {
-  const s: ByteStream = relay.stream;
-  return {
-    remoteAddress: s.remoteAddress,
-    remotePort: s.remotePort,
-    localAddress: s.localAddress,
-    localPort: s.localPort,
-  };
 }
