@@ -39,15 +39,26 @@ export const RELAY_DIRECTORY_HASH = createHash('sha1').update('shoal relays v1')
  */
 export class KeyDirectory {
   private lastSeq = 0;
+  private synced = false;
+  /** Where our own record lives. */
+  private readonly target: Buffer;
 
   constructor(
     private readonly dht: DhtAccess,
     private readonly identity: Identity,
-  ) {}
+  ) {
+    this.target = recordTarget(identity.publicKey);
+  }
 
   /** Publishes our record; resolves with how many DHT nodes stored it. */
   async publish(record: AddressRecord): Promise<number> {
-    // The record's time is its sequence number; never reuse or go back (a clock step back).
+    // The record's time is its sequence number; never reuse or go back, not even past a
+    // restart with a clock that stepped back: the first time, start above what the DHT holds.
+    if (!this.synced) {
+      const current = await this.dht.getItem(this.target, ADDRESS_RECORD_SALT);
+      this.lastSeq = Math.max(this.lastSeq, current?.seq ?? 0);
+      this.synced = true;
+    }
     const seq = Math.max(record.time, this.lastSeq + 1);
     this.lastSeq = seq;
     const keys = { publicKey: this.identity.publicKey.bytes, seed: this.identity.exportSeed() };
@@ -64,8 +75,7 @@ export class KeyDirectory {
    * record is its owner's word, but a broken one is no use).
    */
   async lookup(key: IdentityKey): Promise<AddressRecord | undefined> {
-    const target = createHash('sha1').update(key.bytes).update(ADDRESS_RECORD_SALT).digest();
-    const item = await this.dht.getItem(target, ADDRESS_RECORD_SALT);
+    const item = await this.dht.getItem(recordTarget(key), ADDRESS_RECORD_SALT);
     if (item === undefined) return undefined;
     try {
       return decodeAddressRecord(item.v);
@@ -83,4 +93,9 @@ export class KeyDirectory {
   async findRelays(): Promise<readonly PeerEndpoint[]> {
     return (await this.dht.getPeers(RELAY_DIRECTORY_HASH)).peers;
   }
+}
+
+/** The DHT target of a key's record: SHA-1(key ‖ salt), as BEP 44 defines for mutable items. */
+function recordTarget(key: IdentityKey): Buffer {
+  return createHash('sha1').update(key.bytes).update(ADDRESS_RECORD_SALT).digest();
 }

@@ -262,6 +262,7 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
       registeredWith: this.registeredRendezvous().length,
       rendezvous: { registered: this.rendezvous.registeredCount, ...this.rendezvous.counters },
       relay: { open: this.relay.circuitCount, ...this.relay.counters },
+      relayedToUs: this.relayedIn,
     };
   }
 
@@ -505,18 +506,23 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
       request.reject('the channel id is not a key');
       return;
     }
-    const channel = request.accept();
+    const stream = relayedStream(request.accept(), via);
     this.relayedIn++;
-    channel.onClose(() => this.relayedIn--);
-    const stream = relayedStream(channel, via);
+    let counted = true;
+    const release = () => {
+      if (counted) this.relayedIn--;
+      counted = false;
+    };
     const { random, timers } = this.options.runtime;
     secureAccept(stream, { identity: this.options.identity, random, timers })
       .then((secure) => {
         // The relay's word is checked: the handshake proved who is at the other end.
-        if (!secure.remoteIdentity.equals(claimed)) secure.destroy();
-        else this.admit(secure, 'relayed', via.key);
+        if (!secure.remoteIdentity.equals(claimed)) {
+          secure.destroy();
+          release();
+        } else this.admit(secure, 'relayed', via.key, release);
       })
-      .catch(() => undefined);
+      .catch(release);
   }
 
   /** A rendezvous introduces a peer that wants us: punch, or dial it back. */
@@ -554,7 +560,12 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
    * in flight to the same key waits (up to {@link HOLD_MS}) for that dial, so callers only
    * ever see the connection both ends keep.
    */
-  private admit(secure: SecureStream, kind: ConnectionKind, via?: IdentityKey): PeerConnection {
+  private admit(
+    secure: SecureStream,
+    kind: ConnectionKind,
+    via?: IdentityKey,
+    onClosed?: () => void,
+  ): PeerConnection {
     const { clock, timers } = this.options.runtime;
     const peer = new PeerConnection({
       stream: secure,
@@ -565,6 +576,7 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
       clock,
       timers,
     });
+    if (onClosed !== undefined) peer.onClose(onClosed);
     if (this.stopped) {
       peer.close();
       return peer;

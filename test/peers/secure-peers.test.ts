@@ -134,6 +134,10 @@ test('relayed through a rendezvous: end-to-end encrypted, the relay sees no plai
   assert.match(metrics, /^shoal_relay_circuits 1$/m);
   assert.match(metrics, /^shoal_relay_bytes_total [1-9]\d+$/m);
   assert.match(a.metrics.exposition(), /^shoal_secure_connections\{kind="relayed"\} 1$/m);
+  assert.equal(b.peerStats().relayedToUs, 1);
+  peer.close();
+  await until('the relayed connection to be gone', () => b.peerStats().relayedToUs === 0);
+  await until('the circuit to close', () => relay.peerStats().relay.open === 0);
 });
 
 test('a reachable dialler is dialled back by a target behind a NAT', async (t) => {
