@@ -49,6 +49,8 @@ export async function getCommand(
   const node = await Node.start(runtime, config);
   const report = new ProgressReporter(opts.json === true);
   const finished = new Promise<void>((done) => node.once('done', () => done()));
+  // A torrent whose files cannot be used (disk full, read-only folder) ends the command.
+  const failed = new Promise<Error>((fail) => node.once('error', (e) => fail(e)));
   node.on('progress', (t, s) =>
     report.update(s, {
       trackers: node.trackerStatus(t.infoHashHex),
@@ -83,7 +85,12 @@ export async function getCommand(
       },
       `fetching ${torrent.meta.name} (${torrent.infoHashHex}) on port ${node.port}`,
     );
-    const outcome = await Promise.race([finished.then(() => 'done' as const), untilSignal()]);
+    const outcome = await Promise.race([
+      finished.then(() => 'done' as const),
+      failed.then((e) => e),
+      untilSignal(),
+    ]);
+    if (outcome instanceof Error) throw outcome;
     if (outcome === 'done') {
       const s = torrent.stats();
       const peakRssBytes = await peakRss(runtime);
