@@ -6,6 +6,7 @@ import { createCommand } from './commands/create.js';
 import { dhtGetCommand, dhtLookupCommand, dhtPutCommand, dhtRunCommand } from './commands/dht.js';
 import { getCommand } from './commands/get.js';
 import { infoCommand } from './commands/info.js';
+import { connectCommand, idCommand, pingCommand } from './commands/peers.js';
 import {
   addCommand,
   filesCommand,
@@ -280,6 +281,46 @@ async function main(argv: string[]): Promise<number> {
   });
 
   program
+    .command('id')
+    .description(
+      "print this node's public key (its shoal_… name), or export or import its identity",
+    )
+    .option('--data-dir <dir>', 'data folder holding identity.key (default $XDG_DATA_HOME/shoal)')
+    .option('--export <file>', 'write the secret key to FILE (owner-only)')
+    .option('--import <file>', "make the key in FILE this node's identity")
+    .option('-f, --force', 'overwrite FILE on export, or replace a different identity on import')
+    .option('--json', 'one JSON object')
+    .action((opts) => {
+      action = idCommand(runtime(), opts);
+    });
+
+  const reachFlags = (c: Command) =>
+    nodeFlags(c)
+      .argument('<key>', "the node's key, shoal_…")
+      .option('--peer <host:port>', 'try this address directly first (repeatable)', collect, [])
+      .option('--timeout <seconds>', 'give up after (default 30)')
+      .option('--json', 'one JSON object per line');
+  reachFlags(
+    program
+      .command('connect')
+      .description(
+        'find a node by its key alone (DHT, then rendezvous) and say how it was reached',
+      ),
+  ).action((key: string, opts) => {
+    action = connectCommand(runtime(), key, opts);
+  });
+  reachFlags(
+    program
+      .command('ping')
+      .description('reach a node by its key and measure round-trip times over the secure channel'),
+  )
+    .option('-c, --count <n>', 'pings to send (default 4)')
+    .option('--interval <ms>', 'between pings (default 1000)')
+    .action((key: string, opts) => {
+      action = pingCommand(runtime(), key, opts);
+    });
+
+  program
     .command('tracker')
     .description('run a BitTorrent tracker (HTTP and UDP); it coordinates peers and stores no data')
     .option('--http-port <n>', 'HTTP announce port (default 6969 when neither port is given)')
@@ -356,8 +397,10 @@ async function main(argv: string[]): Promise<number> {
 
   const sim = program
     .command('sim')
-    .description('run a simulation scenario (dht, swarm) over a simulated network, in virtual time')
-    .argument('<scenario>', 'dht or swarm')
+    .description(
+      'run a simulation scenario (dht, swarm, connect) over a simulated network, in virtual time',
+    )
+    .argument('<scenario>', 'dht, swarm or connect')
     .option('--seed <n>', 'seed of the run; the same seed gives the same run (default 1)')
     .option('--json', 'print one JSON object')
     .option('--report <file>', 'write charts to FILE.svg or FILE.html')

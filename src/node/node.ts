@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { encode } from '../codec/bencode.js';
 import type { PieceHasher } from '../crypto/hash-job.js';
 import { HashPool } from '../crypto/hash-pool.js';
+import type { Identity, IdentityKey } from '../crypto/identity.js';
 import { Dht } from '../dht/dht.js';
 import { LocalDiscovery } from '../discovery/lsd.js';
 import { ShoalError } from '../errors.js';
@@ -22,6 +23,10 @@ import {
 import { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
 import { TcpTransport, UtpTransport } from '../net/transport.js';
+import { declarePeerMetrics } from '../peers/metrics.js';
+import type { PeerConnection } from '../peers/peer-connection.js';
+import type { Presence, Published } from '../peers/presence.js';
+import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
@@ -39,8 +44,10 @@ import { isUtpPacket } from '../transport/utp/packet.js';
 import { UtpSocket } from '../transport/utp/socket.js';
 import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
+import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
 import { declareNodeMetrics } from './metrics.js';
+import { createSecurePeers, type SecurePeerParts, startPresence } from './secure-peers.js';
 import { StreamServer } from './stream-server.js';
 
 const log = logger('node');
@@ -86,6 +93,10 @@ export interface NodeEvents {
   done: [Torrent, TorrentStats];
   error: [Error, Torrent | undefined];
   warning: [string, Torrent | undefined];
+  /** A secure connection by key was made (or replaced a worse one). */
+  securePeer: [PeerConnection];
+  /** Our address record went to the DHT. */
+  published: [Published];
 }
 
 /** The torrent is already in this node. */
@@ -132,6 +143,10 @@ export class Node extends EventEmitter<NodeEvents> {
   private dhtReady: Promise<number> = Promise.resolve(0);
   private readonly dhtTimers = new Map<string, TimerHandle>();
   private stopped = false;
+  /** shoal's connections by key: authenticated, encrypted, one per peer. */
+  readonly peers: SecurePeers;
+  private readonly peerParts: SecurePeerParts;
+  private presence: Presence | undefined;
 
   /** Everything the node counts: `/metrics`, `--json` lines and the simulator read it. */
   readonly metrics: MetricsRegistry;
@@ -141,6 +156,8 @@ export class Node extends EventEmitter<NodeEvents> {
     readonly runtime: Runtime,
     readonly config: NodeConfig,
     options: NodeStartOptions,
+    /** The node's key pair, from `<dataDir>/identity.key` (made on first start). */
+    readonly identity: Identity,
   ) {
     super();
     const hasher = options.hasher;
@@ -199,6 +216,18 @@ export class Node extends EventEmitter<NodeEvents> {
       });
       this.inbound.register(this.mse, { fallback: true });
     }
+    this.peerParts = {
+      runtime,
+      config,
+      identity,
+      connections: this.connections,
+      dialer: this.dialer,
+      listenPort: () => this.port,
+    };
+    this.peers = createSecurePeers(this.peerParts);
+    this.peers.on('peer', (peer) => this.emit('securePeer', peer));
+    declarePeerMetrics(this.metrics, this.peers);
+    this.inbound.register(this.peers.inbound);
   }
 
   /** Starts a node listening on `config.port`. */
@@ -207,8 +236,9 @@ export class Node extends EventEmitter<NodeEvents> {
     config: NodeConfig,
     options: NodeStartOptions = {},
   ): Promise<Node> {
-    const node = new Node(runtime, config, options);
     await runtime.fs.mkdir(config.dataDir);
+    const { identity } = await loadOrCreateIdentity(runtime.fs, runtime.random, config.dataDir);
+    const node = new Node(runtime, config, options, identity);
     try {
       node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) => {
         const stream = node.connections.accept(s, 'tcp');
@@ -235,6 +265,9 @@ export class Node extends EventEmitter<NodeEvents> {
         { firstTimeoutMs: config.udpTrackerTimeoutMs },
       );
       if (config.dht) node.dht = await node.startDht(dhtChannel);
+      node.presence = startPresence(node.peers, node.peerParts, node.dht, node.dhtReady, (p) =>
+        node.emit('published', p),
+      );
       if (config.lsd) {
         node.lsd = await LocalDiscovery.start(runtime, {
           listenPort: () => node.port,
@@ -293,6 +326,27 @@ export class Node extends EventEmitter<NodeEvents> {
     dht.on('warning', (w) => this.emit('warning', `DHT: ${w}`, undefined));
     this.dhtReady = dht.bootstrap().catch(() => 0);
     return dht;
+  }
+
+  /** This node's public key: its name for shoal peers (`shoal_…`). */
+  get key(): IdentityKey {
+    return this.identity.publicKey;
+  }
+
+  /**
+   * An authenticated, encrypted connection to the node whose key is `key` (or its `shoal_…`
+   * text), found in the DHT and reached directly, through a hole punch or a relay; open
+   * channels on its `mux`. See `SecurePeers.connect`.
+   */
+  async connect(key: IdentityKey | string, options: ConnectOptions = {}): Promise<PeerConnection> {
+    // A lookup on a DHT still joining finds nothing: wait for its first bootstrap.
+    if (options.record === undefined && options.lookup !== false) await this.dhtReady;
+    return this.peers.connect(key, options);
+  }
+
+  /** Figures of the secure peer layer: connections by kind, reachability, relay, record. */
+  peerStats() {
+    return { ...this.peers.stats(), published: this.presence?.lastPublished ?? null };
   }
 
   /** The DHT node, when enabled. */
@@ -579,6 +633,8 @@ export class Node extends EventEmitter<NodeEvents> {
     await this.udpTrackers?.close();
     this.utp?.close();
     await this.datagrams?.close();
+    this.presence?.stop();
+    this.peers.stop();
     this.connections.stop();
     await this.server?.close();
     await this.ownPool?.close();
