@@ -24,7 +24,7 @@ export function histogramMean(
   match: Readonly<Record<string, string>> = {},
 ): { count: number; mean: number } {
   const metric = snapshot[name];
-  if (!metric || metric.type !== 'histogram') return { count: 0, mean: 0 };
+  if (metric?.type !== 'histogram') return { count: 0, mean: 0 };
   let count = 0;
   let sum = 0;
   for (const s of metric.series) {
