@@ -1,4 +1,5 @@
 import type { MetricsRegistry } from '../metrics/registry.js';
+import type { PortMappingStatus } from '../net/nat/port-mapper.js';
 import type { TrackerStatus } from '../tracker/announcer.js';
 
 /**
@@ -159,4 +160,6 @@ export interface SessionStats {
   /** Seconds since the daemon started. */
   readonly uptime: number;
   readonly dhtNodes?: number;
+  /** What the router forwards for us (UPnP / NAT-PMP), when port mapping is on. */
+  readonly portMapping?: PortMappingStatus;
 }

@@ -324,6 +324,7 @@ export class NodeAdapter implements NodeControl {
       peers,
       uptime: Math.floor((this.runtime.clock.wallTime() - this.startedAt) / 1000),
       ...(dht && { dhtNodes: dht.nodeCount }),
+      ...(this.node.portMapping && { portMapping: this.node.portMapping }),
     };
   }
 

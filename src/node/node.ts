@@ -19,6 +19,8 @@ import {
 } from '../net/datagram-mux.js';
 import { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
+import { isPublicIpv4 } from '../net/nat/address.js';
+import { PortMapper, type PortMappingStatus } from '../net/nat/port-mapper.js';
 import { TcpTransport, UtpTransport } from '../net/transport.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
@@ -66,6 +68,8 @@ export interface NodeEvents {
   done: [Torrent, TorrentStats];
   error: [Error, Torrent | undefined];
   warning: [string, Torrent | undefined];
+  /** The router mapping changed (UPnP / NAT-PMP): mapped, failed, renewed with a new address. */
+  portMapping: [PortMappingStatus];
 }
 
 /** The torrent is already in this node. */
@@ -108,6 +112,7 @@ export class Node extends EventEmitter<NodeEvents> {
   private utp: UtpSocket | undefined;
   private dht: Dht | undefined;
   private lsd: LocalDiscovery | undefined;
+  private portMapper: PortMapper | undefined;
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
   private dhtReady: Promise<number> = Promise.resolve(0);
   private readonly dhtTimers = new Map<string, TimerHandle>();
@@ -215,6 +220,7 @@ export class Node extends EventEmitter<NodeEvents> {
         { firstTimeoutMs: config.udpTrackerTimeoutMs },
       );
       if (config.dht) node.dht = await node.startDht(dhtChannel);
+      if (config.upnp || config.natPmp) node.startPortMapping(node.datagrams.port);
       if (config.lsd) {
         node.lsd = await LocalDiscovery.start(runtime, {
           listenPort: () => node.port,
@@ -252,6 +258,46 @@ export class Node extends EventEmitter<NodeEvents> {
       if (stream) this.inbound.handle(stream);
     });
     return utp;
+  }
+
+  /**
+   * Asks the router to forward the TCP port and the UDP socket's port (UPnP and/or NAT-PMP).
+   * The external address it reports, when public, becomes the DHT's (a BEP 42 id to match)
+   * and is announced to trackers; the external port is the one announced.
+   */
+  private startPortMapping(udpPort: number): void {
+    const host = this.config.host;
+    const mapper = new PortMapper(this.runtime, {
+      upnp: this.config.upnp,
+      natPmp: this.config.natPmp,
+      ...(this.config.natGateway !== '' && { gateway: this.config.natGateway }),
+      ...(host !== '0.0.0.0' && host !== '::' && { bindHost: host }),
+    });
+    mapper.on('change', (status) => {
+      const external = this.externalAddress;
+      if (external) this.dht?.useExternalIp(external);
+      this.emit('portMapping', status);
+    });
+    this.portMapper = mapper;
+    mapper.start({ tcp: this.port, udp: udpPort });
+  }
+
+  /** What the router forwards for us, when port mapping is on. */
+  get portMapping(): PortMappingStatus | undefined {
+    return this.portMapper?.status;
+  }
+
+  /** Our public address as the router reports it, when a mapping stands and it is public. */
+  get externalAddress(): string | undefined {
+    const s = this.portMapper?.status;
+    return s?.state === 'mapped' && s.externalAddress && isPublicIpv4(s.externalAddress)
+      ? s.externalAddress
+      : undefined;
+  }
+
+  /** The TCP port peers are told: the router's external port while mapped, else ours. */
+  get announcedPort(): number {
+    return this.portMapper?.externalPort('tcp') ?? this.port;
   }
 
   /** Starts the DHT on the node's UDP socket and bootstraps it. */
@@ -317,7 +363,7 @@ export class Node extends EventEmitter<NodeEvents> {
         runtime: this.runtime,
         pool: this.pool,
         peerId: this.peerId,
-        listenPort: () => this.port,
+        listenPort: () => this.announcedPort,
         dialer: this.dialer,
         connections: this.connections,
         ...(this.dht && {
@@ -381,7 +427,8 @@ export class Node extends EventEmitter<NodeEvents> {
           udp: this.udpTrackers!,
           infoHash: hash,
           peerId: this.peerId,
-          port: () => this.port,
+          port: () => this.announcedPort,
+          externalAddress: () => this.externalAddress,
           state: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
           onPeers: (found) => peers.push(...found),
         },
@@ -439,7 +486,7 @@ export class Node extends EventEmitter<NodeEvents> {
       void this.dhtReady
         .then(() => this.rejoinIfAlone(dht))
         .then(() =>
-          dht.announce(hash, this.port, {
+          dht.announce(hash, this.announcedPort, {
             seed: torrent.stats().state === 'seeding',
             onPeers: (peers) => {
               for (const p of peers) torrent.addPeer(p.host, p.port);
@@ -475,7 +522,8 @@ export class Node extends EventEmitter<NodeEvents> {
         this.config.host !== '::' && { localAddress: this.config.host }),
       infoHash: torrent.handshakeHashes[0]!,
       peerId: this.peerId,
-      port: () => this.port,
+      port: () => this.announcedPort,
+      externalAddress: () => this.externalAddress,
       state: () => {
         const s = torrent.stats();
         return {
@@ -526,7 +574,10 @@ export class Node extends EventEmitter<NodeEvents> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all([...this.announcers.values()].map((a) => a.stop()));
+    await Promise.all([
+      ...[...this.announcers.values()].map((a) => a.stop()),
+      this.portMapper?.stop(),
+    ]);
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
     for (const t of this.dhtTimers.values()) t.cancel();
     await this.dht?.stop();
