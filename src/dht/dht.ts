@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { type BDict, decode, type Encodable, encode } from '../codec/bencode.js';
 import { decodeCompactPeers, type NodeContact, type PeerEndpoint } from '../codec/compact.js';
 import { hasCode } from '../errors.js';
+import { logger } from '../metrics/log.js';
 import { createMetricsRegistry, type MetricsRegistry } from '../metrics/registry.js';
 import type { DatagramChannel } from '../net/datagram-mux.js';
 import type { Runtime, TimerHandle, UdpSocket } from '../runtime/runtime.js';
@@ -27,6 +28,8 @@ import { QueryServer } from './query-server.js';
 import { K, RoutingTable } from './routing-table.js';
 import { KrpcTransactions, type QueryTarget, type RpcCounters } from './rpc.js';
 import { TokenIssuer } from './tokens.js';
+
+const log = logger('dht');
 
 /** Settings of a DHT node, with defaults in {@link DEFAULT_DHT_OPTIONS}. */
 export interface DhtOptions {
@@ -254,7 +257,10 @@ export class Dht extends EventEmitter<DhtEvents> {
         }),
     );
     await Promise.all(pings);
-    if (seeds.length === 0) return 0;
+    if (seeds.length === 0) {
+      log.info('bootstrap found nobody', { routers: this.options.bootstrap.length });
+      return 0;
+    }
     await this.lookup(
       this.id,
       'find_node',
@@ -465,7 +471,9 @@ export class Dht extends EventEmitter<DhtEvents> {
       onNodes: (nodes) => this.learnNodes(nodes),
       ...(onReply && { onReply }),
     });
-    this.metrics.lookup(kind, r.hops, r.queried, this.runtime.clock.now() - started);
+    const ms = this.runtime.clock.now() - started;
+    this.metrics.lookup(kind, r.hops, r.queried, ms);
+    log.debug('lookup done', { kind, hops: r.hops, queried: r.queried, ms });
     return r;
   }
 

@@ -1,6 +1,9 @@
+import { logger } from '../metrics/log.js';
 import type { ByteStream, Clock, TimerHandle, Timers } from '../runtime/runtime.js';
 import { type ConnectionInfo, ManagedStream, type TransportKind } from './connection.js';
 import { ConnectionRefusedError, type RefusalReason } from './errors.js';
+
+const log = logger('net:connections');
 
 /** The node-wide connection limits, with defaults in {@link DEFAULT_CONNECTION_LIMITS}. */
 export interface ConnectionLimits {
@@ -157,6 +160,7 @@ export class ConnectionManager {
               : undefined));
     if (refusal) {
       this.counters.refused[refusal]++;
+      log.debug('inbound refused', { host, reason: refusal });
       stream.destroy();
       return undefined;
     }
@@ -203,6 +207,7 @@ export class ConnectionManager {
             : this.admissionProblem(h);
     if (refusal) {
       this.counters.refused[refusal]++;
+      log.debug('dial refused', { host, port, reason: refusal });
       throw new ConnectionRefusedError(refusal, host);
     }
     // Whatever happens, the address is not dialled again for a while.
@@ -262,6 +267,7 @@ export class ConnectionManager {
   ban(host: string): void {
     const h = normalizeHost(host);
     if (this.bans.has(h)) return;
+    log.info('banned', { host: h });
     this.bans.add(h);
     if (this.bans.size > this.limits.maxBans) this.bans.delete(this.bans.values().next().value!);
     for (const s of [...this.open]) if (normalizeHost(s.remoteAddress) === h) s.destroy();

@@ -1,9 +1,12 @@
+import { logger } from '../metrics/log.js';
 import type { RandomSource, Timers } from '../runtime/runtime.js';
 import { MseHandshakeError } from '../transport/mse/errors.js';
 import { mseConnect } from '../transport/mse/handshake.js';
 import type { PeerConnection, TransportKind } from './connection.js';
 import type { ConnectionManager, DialPermit } from './connection-manager.js';
 import type { Transport } from './transport.js';
+
+const log = logger('net:dialer');
 
 /** What an engine says when it asks for a connection. */
 export interface DialRequest {
@@ -92,6 +95,7 @@ export class Dialer {
       if (!refused || this.deps.encryption === 'require') throw error;
       // A peer that speaks only plaintext closes on our key exchange: dial it again in the clear.
       this.counts.encryptionRefused++;
+      log.debug('encryption refused; dialling in plaintext', { peer: key, reason: error.reason });
       this.plaintextPeers.add(key);
       if (this.plaintextPeers.size > MAX_REMEMBERED_PEERS)
         this.plaintextPeers.delete(this.plaintextPeers.values().next().value!);
@@ -135,6 +139,11 @@ export class Dialer {
         const managed = permit.connected(stream, transport.kind);
         return { stream: managed, info: managed.info };
       } catch (error) {
+        log.debug('transport failed', {
+          peer: `${request.host}:${request.port}`,
+          transport: transport.kind,
+          error: (error as Error).message,
+        });
         lastError = error;
       }
     }

@@ -53,6 +53,16 @@ export interface NodeConfig {
   /** Local service discovery (BEP 14 multicast); off by default. */
   readonly lsd: boolean;
   /**
+   * Introduce and relay for other shoal nodes (within limits) while this node is reachable;
+   * on by default, as every node that can should.
+   */
+  readonly relay: boolean;
+  /**
+   * Publish where this node can be reached in the DHT, under its key (and register with
+   * rendezvous nodes when behind a NAT). Off for a process that only dials, like `shoal ping`.
+   */
+  readonly publishAddress: boolean;
+  /**
    * Ask the router to forward the node's port over UPnP IGD. Off by default (DESIGN.md §3): it
    * opens a port on the user's router, which the user should choose.
    */
@@ -99,6 +109,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig 
     preferUtp: false,
     pex: true,
     lsd: false,
+    relay: true,
+    publishAddress: true,
     upnp: false,
     natPmp: false,
     natGateway: '',
@@ -125,6 +137,7 @@ const ENV_KEYS: Record<string, keyof NodeConfig> = {
   SHOAL_ENCRYPTION: 'encryption',
   SHOAL_UTP: 'utp',
   SHOAL_LSD: 'lsd',
+  SHOAL_RELAY: 'relay',
   SHOAL_UPNP: 'upnp',
   SHOAL_NAT_PMP: 'natPmp',
   SHOAL_NAT_GATEWAY: 'natGateway',

@@ -3,12 +3,15 @@ import { join } from 'node:path';
 import { encode } from '../codec/bencode.js';
 import type { PieceHasher } from '../crypto/hash-job.js';
 import { HashPool } from '../crypto/hash-pool.js';
+import type { Identity, IdentityKey } from '../crypto/identity.js';
 import { Dht } from '../dht/dht.js';
 import { LocalDiscovery } from '../discovery/lsd.js';
 import { ShoalError } from '../errors.js';
+import { type FileSelector, selectedPriorities } from '../metainfo/file-selection.js';
 import { type MagnetLink, type PeerAddress, parsePeer } from '../metainfo/magnet.js';
 import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
+import { logger } from '../metrics/log.js';
 import { createMetricsRegistry, type MetricsRegistry } from '../metrics/registry.js';
 import { ConnectionManager } from '../net/connection-manager.js';
 import {
@@ -19,22 +22,37 @@ import {
 } from '../net/datagram-mux.js';
 import { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
-import { isPublicIpv4 } from '../net/nat/address.js';
-import { PortMapper, type PortMappingStatus } from '../net/nat/port-mapper.js';
+import type { PortMapper, PortMappingStatus } from '../net/nat/port-mapper.js';
 import { TcpTransport, UtpTransport } from '../net/transport.js';
+import { declarePeerMetrics } from '../peers/metrics.js';
+import type { PeerConnection } from '../peers/peer-connection.js';
+import type { Presence, Published } from '../peers/presence.js';
+import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { PeerWireMetrics } from '../swarm/metrics.js';
-import { type PeerInfo, type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
+import {
+  type PeerInfo,
+  type PickMode,
+  type SwarmOptions,
+  Torrent,
+  type TorrentStats,
+} from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { isUtpPacket } from '../transport/utp/packet.js';
 import { UtpSocket } from '../transport/utp/socket.js';
 import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
+import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
 import { declareNodeMetrics } from './metrics.js';
+import { startPortMapper } from './port-mapping.js';
+import { createSecurePeers, type SecurePeerParts, startPresence } from './secure-peers.js';
+import { StreamServer } from './stream-server.js';
+
+const log = logger('node');
 
 /** How to add a torrent to a node. */
 export interface AddTorrentOptions {
@@ -46,8 +64,17 @@ export interface AddTorrentOptions {
   readonly recheck?: boolean;
   /** Keep it in the node's library so `shoal start` resumes it (default true). */
   readonly persist?: boolean;
-  /** Per-file priorities, 0 to skip a file. */
+  /** Per-file priorities, 0 to skip a file (one per entry of the torrent's file list). */
   readonly filePriorities?: readonly number[];
+  /**
+   * Fetch only these files (indices count real files; paths as in the torrent). A magnet's
+   * BEP 53 `so=` is used when neither this nor `filePriorities` is given.
+   */
+  readonly files?: readonly FileSelector[];
+  /** How new pieces are chosen: `rarest` first (default) or `sequential`. */
+  readonly pickMode?: PickMode;
+  /** Use the torrent's web seeds (BEP 19; default true). */
+  readonly webSeeds?: boolean;
   /** Tracker URLs to use besides the torrent's own (each its own tier). */
   readonly trackers?: readonly string[];
   readonly swarm?: Partial<SwarmOptions>;
@@ -68,6 +95,10 @@ export interface NodeEvents {
   done: [Torrent, TorrentStats];
   error: [Error, Torrent | undefined];
   warning: [string, Torrent | undefined];
+  /** A secure connection by key was made (or replaced a worse one). */
+  securePeer: [PeerConnection];
+  /** Our address record went to the DHT. */
+  published: [Published];
   /** The router mapping changed (UPnP / NAT-PMP): mapped, failed, renewed with a new address. */
   portMapping: [PortMappingStatus];
 }
@@ -117,6 +148,10 @@ export class Node extends EventEmitter<NodeEvents> {
   private dhtReady: Promise<number> = Promise.resolve(0);
   private readonly dhtTimers = new Map<string, TimerHandle>();
   private stopped = false;
+  /** shoal's connections by key: authenticated, encrypted, one per peer. */
+  readonly peers: SecurePeers;
+  private readonly peerParts: SecurePeerParts;
+  private presence: Presence | undefined;
 
   /** Everything the node counts: `/metrics`, `--json` lines and the simulator read it. */
   readonly metrics: MetricsRegistry;
@@ -126,6 +161,8 @@ export class Node extends EventEmitter<NodeEvents> {
     readonly runtime: Runtime,
     readonly config: NodeConfig,
     options: NodeStartOptions,
+    /** The node's key pair, from `<dataDir>/identity.key` (made on first start). */
+    readonly identity: Identity,
   ) {
     super();
     const hasher = options.hasher;
@@ -184,6 +221,18 @@ export class Node extends EventEmitter<NodeEvents> {
       });
       this.inbound.register(this.mse, { fallback: true });
     }
+    this.peerParts = {
+      runtime,
+      config,
+      identity,
+      connections: this.connections,
+      dialer: this.dialer,
+      listenPort: () => this.port,
+    };
+    this.peers = createSecurePeers(this.peerParts);
+    this.peers.on('peer', (peer) => this.emit('securePeer', peer));
+    declarePeerMetrics(this.metrics, this.peers);
+    this.inbound.register(this.peers.inbound);
   }
 
   /** Starts a node listening on `config.port`. */
@@ -192,8 +241,9 @@ export class Node extends EventEmitter<NodeEvents> {
     config: NodeConfig,
     options: NodeStartOptions = {},
   ): Promise<Node> {
-    const node = new Node(runtime, config, options);
     await runtime.fs.mkdir(config.dataDir);
+    const { identity } = await loadOrCreateIdentity(runtime.fs, runtime.random, config.dataDir);
+    const node = new Node(runtime, config, options, identity);
     try {
       node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) => {
         const stream = node.connections.accept(s, 'tcp');
@@ -220,6 +270,9 @@ export class Node extends EventEmitter<NodeEvents> {
         { firstTimeoutMs: config.udpTrackerTimeoutMs },
       );
       if (config.dht) node.dht = await node.startDht(dhtChannel);
+      node.presence = startPresence(node.peers, node.peerParts, node.dht, node.dhtReady, (p) =>
+        node.emit('published', p),
+      );
       if (config.upnp || config.natPmp) node.startPortMapping(node.datagrams.port);
       if (config.lsd) {
         node.lsd = await LocalDiscovery.start(runtime, {
@@ -266,20 +319,16 @@ export class Node extends EventEmitter<NodeEvents> {
    * and is announced to trackers; the external port is the one announced.
    */
   private startPortMapping(udpPort: number): void {
-    const host = this.config.host;
-    const mapper = new PortMapper(this.runtime, {
-      upnp: this.config.upnp,
-      natPmp: this.config.natPmp,
-      ...(this.config.natGateway !== '' && { gateway: this.config.natGateway }),
-      ...(host !== '0.0.0.0' && host !== '::' && { bindHost: host }),
-    });
-    mapper.on('change', (status) => {
-      const external = this.externalAddress;
-      if (external) this.dht?.useExternalIp(external);
-      this.emit('portMapping', status);
-    });
-    this.portMapper = mapper;
-    mapper.start({ tcp: this.port, udp: udpPort });
+    this.portMapper = startPortMapper(
+      this.runtime,
+      this.config,
+      { tcp: this.port, udp: udpPort },
+      (status) => {
+        const external = this.externalAddress;
+        if (external) this.dht?.useExternalIp(external);
+        this.emit('portMapping', status);
+      },
+    );
   }
 
   /** What the router forwards for us, when port mapping is on. */
@@ -289,10 +338,7 @@ export class Node extends EventEmitter<NodeEvents> {
 
   /** Our public address as the router reports it, when a mapping stands and it is public. */
   get externalAddress(): string | undefined {
-    const s = this.portMapper?.status;
-    return s?.state === 'mapped' && s.externalAddress && isPublicIpv4(s.externalAddress)
-      ? s.externalAddress
-      : undefined;
+    return this.portMapper?.publicAddress;
   }
 
   /** The TCP port peers are told: the router's external port while mapped, else ours. */
@@ -321,6 +367,27 @@ export class Node extends EventEmitter<NodeEvents> {
     return dht;
   }
 
+  /** This node's public key: its name for shoal peers (`shoal_…`). */
+  get key(): IdentityKey {
+    return this.identity.publicKey;
+  }
+
+  /**
+   * An authenticated, encrypted connection to the node whose key is `key` (or its `shoal_…`
+   * text), found in the DHT and reached directly, through a hole punch or a relay; open
+   * channels on its `mux`. See `SecurePeers.connect`.
+   */
+  async connect(key: IdentityKey | string, options: ConnectOptions = {}): Promise<PeerConnection> {
+    // A lookup on a DHT still joining finds nothing: wait for its first bootstrap.
+    if (options.record === undefined && options.lookup !== false) await this.dhtReady;
+    return this.peers.connect(key, options);
+  }
+
+  /** Figures of the secure peer layer: connections by kind, reachability, relay, record. */
+  peerStats() {
+    return { ...this.peers.stats(), published: this.presence?.lastPublished ?? null };
+  }
+
   /** The DHT node, when enabled. */
   get dhtNode(): Dht | undefined {
     return this.dht;
@@ -340,7 +407,7 @@ export class Node extends EventEmitter<NodeEvents> {
         if (entry.paused) t.pause();
         out.push(t);
       } catch (error) {
-        this.emit('error', error as Error, undefined);
+        this.report(error as Error, undefined);
       }
     }
     return out;
@@ -355,6 +422,11 @@ export class Node extends EventEmitter<NodeEvents> {
     const downloadDir = options.downloadDir ?? this.config.downloadDir;
     await this.runtime.fs.mkdir(downloadDir);
     const persist = options.persist !== false;
+    const filePriorities =
+      options.filePriorities ??
+      (options.files && options.files.length > 0
+        ? selectedPriorities(meta, options.files)
+        : undefined);
     if (persist && bytes)
       await this.library.save({ infoHash: id, downloadDir, paused: false }, bytes);
     const torrent = new Torrent(
@@ -366,6 +438,8 @@ export class Node extends EventEmitter<NodeEvents> {
         listenPort: () => this.announcedPort,
         dialer: this.dialer,
         connections: this.connections,
+        ...(this.config.host !== '0.0.0.0' &&
+          this.config.host !== '::' && { localAddress: this.config.host }),
         ...(this.dht && {
           dht: {
             port: () => this.dht?.port ?? 0,
@@ -382,7 +456,9 @@ export class Node extends EventEmitter<NodeEvents> {
         downloadDir,
         resumePath: this.library.resumePath(id),
         ...(options.recheck !== undefined && { recheck: options.recheck }),
-        ...(options.filePriorities && { filePriorities: options.filePriorities }),
+        ...(filePriorities && { filePriorities }),
+        ...(options.pickMode && { pickMode: options.pickMode }),
+        ...(options.webSeeds !== undefined && { webSeeds: options.webSeeds }),
         swarm: {
           pex: this.config.pex,
           maxPeers: this.config.maxPeersPerTorrent,
@@ -399,10 +475,11 @@ export class Node extends EventEmitter<NodeEvents> {
     torrent.on('progress', (s) => this.emit('progress', torrent, s));
     torrent.on('peer', (p) => this.emit('peer', torrent, p));
     torrent.on('done', (s) => this.emit('done', torrent, s));
-    torrent.on('error', (e) => this.emit('error', e, torrent));
+    torrent.on('error', (e) => this.report(e, torrent));
     torrent.on('warning', (w) => this.emit('warning', w, torrent));
     await torrent.start();
     for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
+    log.info('torrent added', { infoHash: id, name: meta.name, state: torrent.state });
     this.startAnnouncer(id, torrent, options.trackers ?? []);
     this.startDhtAnnounces(id, torrent);
     if (!torrent.meta.private) this.lsd?.add(torrent.handshakeHashes[0]!.toString('hex'));
@@ -474,7 +551,17 @@ export class Node extends EventEmitter<NodeEvents> {
         : Buffer.alloc(0),
       Buffer.from('e'),
     ]);
-    return this.add(torrent, { ...options, peers });
+    const files = options.files ?? (options.filePriorities ? undefined : link.selectOnly);
+    return this.add(torrent, { ...options, peers, ...(files && { files }) });
+  }
+
+  /**
+   * Tells the owner about a torrent's error if it listens for `error`; otherwise logs it. A
+   * library must never crash its process because nobody listened.
+   */
+  private report(error: Error, torrent: Torrent | undefined): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error, torrent);
+    else log.error(error.message, torrent && { infoHash: torrent.infoHashHex });
   }
 
   /** Announces a public torrent to the DHT now and every 15 minutes; peers found join the swarm. */
@@ -543,6 +630,11 @@ export class Node extends EventEmitter<NodeEvents> {
     announcer.start();
   }
 
+  /** An HTTP handler streaming this node's torrents (`/stream/…`, `/watch/…`). */
+  createStreamServer(): StreamServer {
+    return new StreamServer({ torrent: (hash) => this.get(hash) });
+  }
+
   /** The torrent with this info-hash (hex), if any. */
   get(infoHash: string): Torrent | undefined {
     return this.torrents.get(infoHash);
@@ -585,6 +677,8 @@ export class Node extends EventEmitter<NodeEvents> {
     await this.udpTrackers?.close();
     this.utp?.close();
     await this.datagrams?.close();
+    this.presence?.stop();
+    this.peers.stop();
     this.connections.stop();
     await this.server?.close();
     await this.ownPool?.close();

@@ -1,4 +1,5 @@
 import { hasCode } from '../errors.js';
+import { logger } from '../metrics/log.js';
 import type { PeerConnection } from '../net/connection.js';
 import type { ConnectionManager } from '../net/connection-manager.js';
 import type { Dialer } from '../net/dialer.js';
@@ -10,6 +11,8 @@ import type { Message } from '../wire/messages.js';
 import type { PeerWireMetrics } from './metrics.js';
 import { listenAddress } from './peer-exchange.js';
 import { PeerSession } from './peer-session.js';
+
+const log = logger('swarm:peers');
 
 /** Largest message accepted beyond a block and its header. */
 const MAX_BLOCK_MESSAGE = 128 * 1024 + 64;
@@ -36,6 +39,13 @@ export interface PeerSetDeps {
   readonly infoHash: Buffer;
   readonly pieceCount: number;
   readonly maxPeers: number;
+  /** Connections with one IP address this torrent keeps (a few clients behind one NAT). */
+  readonly maxPeersPerIp: number;
+  /**
+   * A full torrent replaces a peer that has traded no block for this long (and is at least this
+   * old) with a newcomer, so connections that only idle cannot keep honest peers out.
+   */
+  readonly turnoverIdleMs: number;
   readonly handshakeTimeoutMs: number;
   /** True while the torrent may make new connections. */
   readonly active: () => boolean;
@@ -83,6 +93,32 @@ export class PeerSet {
     return this.candidates.get(address);
   }
 
+  /**
+   * Whether a new connection with `host` may join: within the per-address limit, and, when
+   * the torrent is full, by replacing the peer that has traded nothing longest (if one has
+   * idled past the turnover time).
+   */
+  admit(host: string): boolean {
+    if (this.countFrom(host) >= this.deps.maxPeersPerIp) return false;
+    if (this.sessions.size < this.deps.maxPeers) return true;
+    const now = this.deps.clock.now();
+    let victim: PeerSession | undefined;
+    for (const s of this.sessions.values()) {
+      const idleSince = Math.max(s.lastPayloadAt, s.connectedAt);
+      if (now - idleSince < this.deps.turnoverIdleMs) continue;
+      if (!victim || idleSince < Math.max(victim.lastPayloadAt, victim.connectedAt)) victim = s;
+    }
+    if (!victim) return false;
+    this.drop(victim, new WireError('replaced by a new peer: it traded nothing for a while'));
+    return true;
+  }
+
+  private countFrom(host: string): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.host === host) n++;
+    return n;
+  }
+
   /** Dials candidates while there is room. */
   connectSome(): void {
     const d = this.deps;
@@ -99,6 +135,7 @@ export class PeerSet {
       if (this.sessions.size + this.connecting.size >= d.maxPeers) break;
       if (connected.has(key) || this.connecting.has(key)) continue;
       if (d.connections.retryAt(c.host, c.port) > now || d.connections.isBanned(c.host)) continue;
+      if (this.countFrom(c.host) >= d.maxPeersPerIp) continue;
       this.connecting.add(key);
       d.dialer
         .dial({
@@ -142,6 +179,8 @@ export class PeerSet {
         handshake: (h) => events.handshake(session, h),
         message: (m) => {
           this.deps.wireMetrics.received(m.type);
+          // Keep-alives do not keep an idle peer: only real messages reset the idle clock.
+          if (m.type !== 'keep-alive') session.lastMessageAt = this.deps.clock.now();
           events.message(session, m);
         },
       },
@@ -181,6 +220,11 @@ export class PeerSet {
     }
     this.deps.events.dropped(session);
     session.stream.destroy();
+    log.debug('peer dropped', () => ({
+      peer: session.address,
+      transport: session.connection.transport,
+      reason: reason?.message ?? 'closed',
+    }));
     if (reason && !(reason instanceof WireError))
       this.deps.events.warn(`${session.address}: ${reason.message}`);
     if (reason instanceof WireError)

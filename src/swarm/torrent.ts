@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import { Bitfield } from '../codec/bitfield.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { PeerConnection } from '../net/connection.js';
@@ -32,10 +33,15 @@ import type { PeerSession } from './peer-session.js';
 import { PeerSet } from './peer-set.js';
 import { PieceCompletion } from './piece-completion.js';
 import { BufferPool } from './piece-job.js';
-import { PiecePicker } from './piece-picker.js';
+import { type PickMode, PiecePicker } from './piece-picker.js';
+import type { PieceReader } from './piece-reader.js';
+import { toReadable } from './read-stream.js';
 import { RequestScheduler } from './request-scheduler.js';
+import { type ReadRange, TorrentStreams } from './torrent-streams.js';
 import { Uploader } from './uploader.js';
+import { WebSeed } from './web-seed.js';
 
+export type { PickMode, PieceReader, ReadRange };
 export {
   DEFAULT_SWARM_OPTIONS,
   type PeerInfo,
@@ -80,11 +86,16 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly uploader: Uploader;
   private readonly hashes: HashExchange;
   private readonly buffers: BufferPool;
+  private readonly streams: TorrentStreams;
+  private readonly webSeeds: WebSeed[] = [];
   private readonly metrics: TorrentMetrics;
   private timers: TimerHandle[] = [];
   private lastChokeAt = Number.NEGATIVE_INFINITY;
   private doneEmitted = false;
   private resumeDirty = false;
+  /** Why the torrent is in the error state. */
+  private failure: TorrentError | undefined;
+  private retryTimer: TimerHandle | undefined;
 
   constructor(
     meta: Metainfo,
@@ -107,6 +118,17 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     );
     this.have = new Bitfield(meta.pieceCount);
     this.picker = new PiecePicker(meta.pieceCount, this.have, runtime.random);
+    if (options.pickMode) this.picker.mode = options.pickMode;
+    this.streams = new TorrentStreams({
+      layout: this.layout,
+      have: this.have,
+      storage: this.storage,
+      clock,
+      name: meta.name,
+      singleFile: meta.singleFile,
+      wantFile: (i) => this.wantFile(i),
+      windowsChanged: () => this.windowsChanged(),
+    });
     const verifier = new PieceVerifier(this.layout, deps.pool);
     this.pieceState = new PieceState(
       runtime.fs,
@@ -154,9 +176,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       infoHash: this.handshakeHashes[0]!,
       pieceCount: meta.pieceCount,
       maxPeers: this.opts.maxPeers,
+      maxPeersPerIp: this.opts.maxPeersPerIp,
+      turnoverIdleMs: this.opts.turnoverIdleMs,
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
       wireMetrics: deps.wireMetrics,
-      active: () => this.state !== 'stopped' && this.state !== 'paused',
+      active: () => this.state === 'downloading' || this.state === 'seeding',
       events: {
         dialled: (s) => s.wire.sendHandshake(this.protocol.ourHandshake(this.handshakeHashes[0]!)),
         handshake: (s, h) => {
@@ -182,9 +206,14 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       availability: this.picker.availability,
       seeding: () => this.state === 'seeding',
       now: () => clock.now(),
-      paused: () => this.state === 'paused',
+      paused: () => this.state === 'paused' || this.state === 'error',
       sessions,
-      drop: (s, e) => this.peers.drop(s, e),
+      drop: (s, e) => {
+        // A read the disk refuses is no fault of the peer's: the files went away.
+        if (isMissingFile(e)) this.fail(new TorrentError(`files missing: ${describeIo(e)}`, e));
+        else this.peers.drop(s, e);
+      },
+      warn: (w) => this.emit('warning', w),
       bucket: upBucket,
       globalBucket: deps.globalUpload,
       meter: sent,
@@ -213,6 +242,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       storage: this.storage,
       hashes: this.hashes,
       buffers: this.buffers,
+      deadlines: this.streams.deadlines,
       clock,
       bucket: downBucket,
       globalBucket: deps.globalDownload,
@@ -253,9 +283,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       dirty: () => {
         this.resumeDirty = true;
       },
-      failed: (e) => this.emit('error', e),
+      failed: (e) => this.report(e),
       writeFailed: (index, e) =>
-        this.emit('error', new TorrentError(`cannot write piece ${index}: ${e.message}`, e)),
+        this.fail(new TorrentError(`cannot write piece ${index}: ${describeIo(e)}`, e)),
     });
     this.protocol = new PeerProtocol({
       meta,
@@ -277,6 +307,38 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       ...(deps.dht && { dht: deps.dht }),
       downloading: () => this.state === 'downloading',
     });
+    if (options.webSeeds !== false) {
+      for (const url of new Set(meta.webSeeds)) {
+        if (!/^https?:\/\//i.test(url)) continue;
+        this.webSeeds.push(
+          new WebSeed(url, {
+            torrent: meta,
+            layout: this.layout,
+            http: runtime.http,
+            clock,
+            random: runtime.random,
+            picker: this.picker,
+            deadlines: this.streams.deadlines,
+            buffers: this.buffers,
+            jobs: this.scheduler.jobs,
+            sessions,
+            downloading: () => this.state === 'downloading',
+            canVerify: (i) => this.hashes.canVerify(i),
+            isWriting: (i) => this.completion.writing.has(i),
+            bucket: downBucket,
+            globalBucket: deps.globalDownload,
+            pieceComplete: (job) => void this.completion.finish(job),
+            received: (n) => {
+              this.downloadRate.add(n);
+              this.metrics.bytesIn.inc(n);
+              this.metrics.webSeedBytes.inc(n);
+            },
+            warn: (w) => this.emit('warning', w),
+            ...(deps.localAddress !== undefined && { localAddress: deps.localAddress }),
+          }),
+        );
+      }
+    }
     this.extensions.register(new MetadataServer(meta.infoBytes));
     if (this.opts.pex && !meta.private) {
       this.extensions.register(
@@ -318,8 +380,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
+    this.streams.stop(new TorrentError(`torrent ${this.meta.name} stopped`));
     for (const t of this.timers) t.cancel();
     this.timers = [];
+    this.retryTimer?.cancel();
     this.peers.dropAll();
     await this.completion.flushed();
     await this.saveResumeData();
@@ -332,16 +396,45 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     return { ...this.metrics.registry.snapshot() };
   }
 
+  /**
+   * The torrent's files cannot be used (a write failed: disk full, read-only; or they went
+   * missing): it stops trading, reports why, and tries again every `errorRetryMs` — a piece
+   * whose write failed is fetched again — so it carries on once the cause is fixed.
+   */
+  private fail(error: TorrentError): void {
+    if (this.state === 'stopped' || this.state === 'error') return;
+    this.failure = error;
+    this.state = 'error';
+    this.peers.dropAll();
+    this.report(error);
+    this.retryTimer = this.deps.runtime.timers.setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.state !== 'error') return;
+      this.failure = undefined;
+      this.state = this.picker.wantsMore() ? 'downloading' : 'seeding';
+      this.tick();
+    }, this.opts.errorRetryMs);
+  }
+
+  /** Tells the owner about an error, if it listens: a library never crashes its process. */
+  private report(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
   /** Stops asking for and serving data, keeping files and state. */
   pause(): void {
     if (this.state === 'stopped') return;
+    this.retryTimer?.cancel();
+    this.failure = undefined;
     this.state = 'paused';
     this.peers.dropAll();
   }
 
-  /** Undoes {@link pause}. */
+  /** Undoes {@link pause}; also retries a torrent in the error state at once. */
   resume(): void {
-    if (this.state !== 'paused') return;
+    if (this.state !== 'paused' && this.state !== 'error') return;
+    this.retryTimer?.cancel();
+    this.failure = undefined;
     this.state = this.picker.wantsMore() ? 'downloading' : 'seeding';
     this.tick();
   }
@@ -350,6 +443,36 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   addPeer(host: string, port: number, sticky = false): void {
     this.peers.addCandidate(host, port, sticky);
     if (this.state === 'downloading' || this.state === 'seeding') this.peers.connectSome();
+  }
+
+  /** Chooses how new pieces are picked: `rarest` first (default) or `sequential`. */
+  setPickMode(mode: PickMode): void {
+    this.picker.mode = mode;
+  }
+
+  /** The index of a file given by index or by path (`dir/file.mkv`). @throws {TorrentError} */
+  fileIndex(file: number | string): number {
+    return this.streams.fileIndex(file);
+  }
+
+  /**
+   * Reads `range` of a file (byte offsets in the file, `end` inclusive) while the torrent
+   * downloads: reads wait for pieces and return verified data only, and the pieces at the read
+   * position are fetched first, with deadlines. `close()` the reader when done (its urgency
+   * goes). The file's pieces become wanted if they were not. @throws {TorrentError}
+   */
+  createReader(file: number | string, range: ReadRange = {}): PieceReader {
+    return this.streams.createReader(file, range);
+  }
+
+  /** {@link createReader} as a Node `Readable` (destroying it closes the reader). */
+  createReadStream(file: number | string, range: ReadRange = {}): Readable {
+    return toReadable(this.createReader(file, range));
+  }
+
+  /** Open readers, for status displays (read position, buffer ahead, stalls). */
+  readers(): readonly PieceReader[] {
+    return this.streams.openReaders();
   }
 
   /** Sets file priorities (0 skips a file) and re-derives piece priorities. */
@@ -385,13 +508,19 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       totalLength: total,
       progress: this.meta.pieceCount === 0 ? 1 : this.have.cardinality / this.meta.pieceCount,
       downloaded: this.metrics.bytesIn.value,
+      downloadedFromPeers: this.metrics.bytesIn.value - this.metrics.webSeedBytes.value,
+      downloadedFromWebSeeds: this.metrics.webSeedBytes.value,
       uploaded: this.metrics.bytesOut.value,
       wasted: this.metrics.wasted.value,
       downloadRate: this.downloadRate.bytesPerSecond,
       uploadRate: this.uploadRate.bytesPerSecond,
       peers,
       banned: this.blame.bannedCount,
+      ...(this.failure && { error: this.failure.message }),
       hashExchange: this.hashes.stats(),
+      pickMode: this.picker.mode,
+      streams: this.streams.deadlines.size,
+      webSeeds: this.webSeeds.map((w) => w.status()),
     };
   }
 
@@ -432,12 +561,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    * it (paused, stopped, full); the caller closes it then.
    */
   attachIncoming(conn: PeerConnection, handshake: Handshake, rest: Buffer): boolean {
-    if (
-      this.state === 'paused' ||
-      this.state === 'stopped' ||
-      this.peers.size >= this.opts.maxPeers
-    )
-      return false;
+    if (this.state !== 'downloading' && this.state !== 'seeding') return false;
+    if (!this.peers.admit(conn.stream.remoteAddress)) return false;
     const session = this.peers.attach(conn);
     session.wire.sendHandshake(this.protocol.ourHandshake(Buffer.from(handshake.infoHash)));
     // Replay the handshake into the session's wire, then whatever followed it.
@@ -467,6 +592,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private markHave(index: number): void {
     this.have.set(index);
     this.resumeDirty = true;
+    this.streams.pieceVerified(index);
     for (const s of this.peers.all()) {
       if (s.handshake && !s.closed) s.wire.sendMessage({ type: 'have', index });
     }
@@ -491,7 +617,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   // ---------------------------------------------------------------- housekeeping
 
   private tick(): void {
-    if (this.state === 'stopped' || this.state === 'paused' || this.state === 'checking') return;
+    const s = this.state;
+    if (s === 'stopped' || s === 'paused' || s === 'checking' || s === 'error') return;
     const now = this.deps.runtime.clock.now();
     this.scheduler.updateJobLimit();
     for (const s of [...this.peers.all()]) {
@@ -499,7 +626,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         this.peers.drop(s, new WireError('no handshake in time'));
         continue;
       }
-      if (now - s.lastReceivedAt > this.opts.idleTimeoutMs) {
+      if (now - s.lastMessageAt > this.opts.idleTimeoutMs) {
         this.peers.drop(s, new WireError('silent for too long'));
         continue;
       }
@@ -512,9 +639,35 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.lastChokeAt = now;
       this.uploader.rechoke(now);
     } else this.uploader.reassignIdleSlots();
+    for (const w of this.webSeeds) w.kick();
     this.peers.connectSome();
     this.extensions.tick(() => this.peers.all());
     this.emit('progress', this.stats());
+  }
+
+  /** A stream reads file `fileIndex`: its pieces are wanted even if the file was skipped. */
+  private wantFile(fileIndex: number): void {
+    const range = this.layout.piecesOfFile(fileIndex);
+    if (!range) return;
+    let changed = false;
+    for (let k = range[0]; k <= range[1]; k++) {
+      if (this.picker.priority[k] === 0) {
+        this.picker.priority[k] = 1;
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    this.picker.prioritiesChanged();
+    if (this.state === 'seeding' && this.picker.wantsMore()) this.state = 'downloading';
+    for (const s of this.peers.all()) this.protocol.updateInterest(s);
+  }
+
+  /** Streams opened, moved or closed: cancel what is no longer urgent, request what now is. */
+  private windowsChanged(): void {
+    if (this.state !== 'downloading') return;
+    this.scheduler.releaseDropped();
+    this.scheduler.fillUrgent();
+    for (const w of this.webSeeds) w.kick();
   }
 
   private emitDone(): void {
@@ -535,4 +688,37 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.emit('warning', `could not save resume data: ${(error as Error).message}`);
     }
   }
+}
+
+/** The errno code of an I/O error, if it has one. */
+function errnoOf(error: unknown): string | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('E') && code !== 'EGRESS_DENIED') return code;
+  }
+  return undefined;
+}
+
+/** A read failed because a file or folder is gone. */
+function isMissingFile(error: unknown): boolean {
+  const code = errnoOf(error);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+const IO_HINTS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOENT: 'a file or folder is missing',
+  ENOTDIR: 'a folder on the path is missing',
+  EIO: 'the disk reported an I/O error',
+};
+
+/** An I/O error in words a user can act on. */
+function describeIo(error: unknown): string {
+  const code = errnoOf(error);
+  const hint = code ? IO_HINTS[code] : undefined;
+  return hint ?? (error instanceof Error ? error.message : String(error));
 }

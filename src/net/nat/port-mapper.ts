@@ -122,6 +122,17 @@ export class PortMapper extends EventEmitter<{ change: [PortMappingStatus] }> {
     return this.current;
   }
 
+  /**
+   * The router's external address while a mapping stands, if it is public (behind a second
+   * NAT the router's "external" address is not where peers reach us).
+   */
+  get publicAddress(): string | undefined {
+    const s = this.current;
+    return s.state === 'mapped' && s.externalAddress && isPublicIpv4(s.externalAddress)
+      ? s.externalAddress
+      : undefined;
+  }
+
   /** The external port the router forwards for `transport`, while mapped. */
   externalPort(transport: MappedTransport): number | undefined {
     return this.current.ports.find((p) => p.transport === transport)?.externalPort;
