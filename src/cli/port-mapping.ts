@@ -33,11 +33,15 @@ export function describePortMapping(s: PortMappingStatus): string {
  */
 export function reportPortMapping(node: Node, print: EventPrinter, json: boolean): void {
   let last = '';
+  let mapped = false;
   const show = (s: PortMappingStatus) => {
     const text = describePortMapping(s);
+    // People hear of a removal only if something was mapped.
+    const worth = s.state === 'stopped' ? mapped : s.state !== 'mapping';
     if (json) print('portMapping', { ...s }, text);
-    else if (s.state !== 'mapping' && text !== last) print('portMapping', {}, text);
+    else if (worth && text !== last) print('portMapping', {}, text);
     last = text;
+    mapped = s.state === 'mapped' || (mapped && s.state === 'mapping');
   };
   node.on('portMapping', show);
   // A router may have answered (or the egress policy refused) before we listened.

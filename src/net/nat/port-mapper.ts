@@ -169,7 +169,9 @@ export class PortMapper extends EventEmitter<{ change: [PortMappingStatus] }> {
         this.publish(session, session.granted);
         return;
       } catch (error) {
-        errors.push((error as Error).message);
+        const label = method === 'nat-pmp' ? 'NAT-PMP' : 'UPnP';
+        const message = (error as Error).message;
+        errors.push(message.startsWith(label) ? message : `${label}: ${message}`);
         if (hasCode(error, 'EGRESS_DENIED')) denied++;
       }
     }
