@@ -231,6 +231,32 @@ export class PeerSet {
       this.deps.events.warn(`${session.address} dropped: ${reason.message}`);
   }
 
+  /**
+   * Housekeeping for every session (once a second): a peer that has not shaken hands in time or
+   * has said nothing but keep-alives for too long is dropped; we send keep-alives when quiet;
+   * `tendRequests` looks after what we asked of it and says when it stalled for good.
+   */
+  tend(
+    now: number,
+    timeouts: { handshakeTimeoutMs: number; idleTimeoutMs: number; keepAliveMs: number },
+    tendRequests: (session: PeerSession) => Error | undefined,
+  ): void {
+    for (const s of [...this.sessions.values()]) {
+      if (!s.handshake && now - s.lastReceivedAt > timeouts.handshakeTimeoutMs) {
+        this.drop(s, new WireError('no handshake in time'));
+        continue;
+      }
+      if (now - s.lastMessageAt > timeouts.idleTimeoutMs) {
+        this.drop(s, new WireError('silent for too long'));
+        continue;
+      }
+      if (s.handshake && now - s.lastSentAt > timeouts.keepAliveMs)
+        s.wire.sendMessage({ type: 'keep-alive' });
+      const problem = tendRequests(s);
+      if (problem) this.drop(s, problem);
+    }
+  }
+
   /** Drops every session. */
   dropAll(): void {
     for (const s of [...this.sessions.values()]) this.drop(s, undefined);

@@ -5,15 +5,16 @@ import type { Metainfo } from '../metainfo/types.js';
 import type { PeerConnection } from '../net/connection.js';
 import type { TimerHandle } from '../runtime/runtime.js';
 import { RateMeter, TokenBucket } from '../shared/rate.js';
+import { describeIo, isMissingFile } from '../storage/io-errors.js';
 import { PieceLayout } from '../storage/layout.js';
 import { PieceState } from '../storage/piece-state.js';
 import { TorrentStorage } from '../storage/torrent-storage.js';
 import { PieceVerifier } from '../storage/verifier.js';
-import { WireError } from '../wire/errors.js';
 import { ExtensionRegistry } from '../wire/extended.js';
 import type { Handshake } from '../wire/handshake.js';
 import { Blame } from './blame.js';
 import { MetadataServer } from './extensions/ut-metadata.js';
+import { applyFilePriorities, wantFilePieces } from './file-priorities.js';
 import { HashExchange } from './hash-exchange.js';
 import { TorrentMetrics } from './metrics.js';
 import {
@@ -27,7 +28,8 @@ import {
   type TorrentState,
   type TorrentStats,
 } from './options.js';
-import { listenAddress, PeerExchange } from './peer-exchange.js';
+import { PeerExchange } from './peer-exchange.js';
+import { peerInfo } from './peer-info.js';
 import { PeerProtocol } from './peer-protocol.js';
 import type { PeerSession } from './peer-session.js';
 import { PeerSet } from './peer-set.js';
@@ -93,6 +95,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private lastChokeAt = Number.NEGATIVE_INFINITY;
   private doneEmitted = false;
   private resumeDirty = false;
+  private bytesHave = 0;
+  /** The piece count `bytesHave` was summed for. */
+  private bytesHaveFor = -1;
   /** Why the torrent is in the error state. */
   private failure: TorrentError | undefined;
   private retryTimer: TimerHandle | undefined;
@@ -185,7 +190,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         dialled: (s) => s.wire.sendHandshake(this.protocol.ourHandshake(this.handshakeHashes[0]!)),
         handshake: (s, h) => {
           this.protocol.onHandshake(s, h);
-          this.emit('peer', this.peerInfo(s));
+          this.emit('peer', peerInfo(s, this.meta.pieceCount));
         },
         message: (s, m) => this.protocol.onMessage(s, m),
         drained: (s) => {
@@ -477,22 +482,18 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** Sets file priorities (0 skips a file) and re-derives piece priorities. */
   setFilePriorities(priorities: readonly number[]): void {
-    this.picker.priority.fill(0);
-    this.layout.files.forEach((f, i) => {
-      const range = this.layout.piecesOfFile(i);
-      if (!range || f.padding) return;
-      const p = Math.max(0, Math.min(7, priorities[i] ?? 1));
-      for (let k = range[0]; k <= range[1]; k++) {
-        this.picker.priority[k] = Math.max(this.picker.priority[k]!, p);
-      }
-    });
-    this.picker.prioritiesChanged();
+    applyFilePriorities(this.picker, this.layout, priorities);
     if (this.state === 'seeding' && this.picker.wantsMore()) this.state = 'downloading';
   }
 
   stats(): TorrentStats {
-    let bytesHave = 0;
-    for (const i of this.have.indices()) bytesHave += this.layout.pieceSize(i);
+    // Summing piece sizes walks the bitfield: done again only when the piece count changed.
+    if (this.bytesHaveFor !== this.have.cardinality) {
+      this.bytesHaveFor = this.have.cardinality;
+      this.bytesHave = 0;
+      for (const i of this.have.indices()) this.bytesHave += this.layout.pieceSize(i);
+    }
+    const bytesHave = this.bytesHave;
     const padding = this.meta.streamLength - this.meta.totalLength;
     const total = this.meta.totalLength;
     const adjusted = Math.max(0, Math.min(total, bytesHave - (this.have.complete ? padding : 0)));
@@ -532,27 +533,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   /** The peers connected now (handshake done), with how they are connected and what they do. */
   peerList(): PeerInfo[] {
     const out: PeerInfo[] = [];
-    for (const s of this.peers.all()) if (s.handshake && !s.closed) out.push(this.peerInfo(s));
+    for (const s of this.peers.all())
+      if (s.handshake && !s.closed) out.push(peerInfo(s, this.meta.pieceCount));
     return out;
-  }
-
-  private peerInfo(s: PeerSession): PeerInfo {
-    const listen = listenAddress(s);
-    const pieces = this.meta.pieceCount;
-    return {
-      address: listen ? `${listen.host}:${listen.port}` : s.address,
-      client: s.extended?.v,
-      transport: s.connection.transport,
-      direction: s.connection.direction,
-      encrypted: s.connection.encrypted,
-      progress: s.bits && pieces > 0 ? s.bits.cardinality / pieces : 0,
-      downloadRate: s.download.bytesPerSecond,
-      uploadRate: s.upload.bytesPerSecond,
-      amChoking: s.wire.amChoking,
-      amInterested: s.wire.amInterested,
-      peerChoking: s.wire.peerChoking,
-      peerInterested: s.wire.peerInterested,
-    };
   }
 
   /**
@@ -621,20 +604,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (s === 'stopped' || s === 'paused' || s === 'checking' || s === 'error') return;
     const now = this.deps.runtime.clock.now();
     this.scheduler.updateJobLimit();
-    for (const s of [...this.peers.all()]) {
-      if (!s.handshake && now - s.lastReceivedAt > this.opts.handshakeTimeoutMs) {
-        this.peers.drop(s, new WireError('no handshake in time'));
-        continue;
-      }
-      if (now - s.lastMessageAt > this.opts.idleTimeoutMs) {
-        this.peers.drop(s, new WireError('silent for too long'));
-        continue;
-      }
-      if (s.handshake && now - s.lastSentAt > this.opts.keepAliveMs)
-        s.wire.sendMessage({ type: 'keep-alive' });
-      const problem = this.scheduler.tend(s, now, this.opts.requestTimeoutMs);
-      if (problem) this.peers.drop(s, problem);
-    }
+    this.peers.tend(now, this.opts, (peer) =>
+      this.scheduler.tend(peer, now, this.opts.requestTimeoutMs),
+    );
     if (now - this.lastChokeAt >= CHOKE_INTERVAL_MS) {
       this.lastChokeAt = now;
       this.uploader.rechoke(now);
@@ -647,17 +619,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** A stream reads file `fileIndex`: its pieces are wanted even if the file was skipped. */
   private wantFile(fileIndex: number): void {
-    const range = this.layout.piecesOfFile(fileIndex);
-    if (!range) return;
-    let changed = false;
-    for (let k = range[0]; k <= range[1]; k++) {
-      if (this.picker.priority[k] === 0) {
-        this.picker.priority[k] = 1;
-        changed = true;
-      }
-    }
-    if (!changed) return;
-    this.picker.prioritiesChanged();
+    if (!wantFilePieces(this.picker, this.layout, fileIndex)) return;
     if (this.state === 'seeding' && this.picker.wantsMore()) this.state = 'downloading';
     for (const s of this.peers.all()) this.protocol.updateInterest(s);
   }
@@ -688,37 +650,4 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.emit('warning', `could not save resume data: ${(error as Error).message}`);
     }
   }
-}
-
-/** The errno code of an I/O error, if it has one. */
-function errnoOf(error: unknown): string | undefined {
-  for (let e = error; e instanceof Error; e = e.cause) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && code.startsWith('E') && code !== 'EGRESS_DENIED') return code;
-  }
-  return undefined;
-}
-
-/** A read failed because a file or folder is gone. */
-function isMissingFile(error: unknown): boolean {
-  const code = errnoOf(error);
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-const IO_HINTS: Readonly<Record<string, string>> = {
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  EROFS: 'the file system is read-only',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  ENOENT: 'a file or folder is missing',
-  ENOTDIR: 'a folder on the path is missing',
-  EIO: 'the disk reported an I/O error',
-};
-
-/** An I/O error in words a user can act on. */
-function describeIo(error: unknown): string {
-  const code = errnoOf(error);
-  const hint = code ? IO_HINTS[code] : undefined;
-  return hint ?? (error instanceof Error ? error.message : String(error));
 }
