@@ -1,3 +1,4 @@
+import { hasCode } from '../errors.js';
 import { logger } from '../metrics/log.js';
 import type { RandomSource, Timers } from '../runtime/runtime.js';
 import { MseHandshakeError } from '../transport/mse/errors.js';
@@ -145,6 +146,8 @@ export class Dialer {
           error: (error as Error).message,
         });
         lastError = error;
+        // The egress policy refuses the address on every transport: say so at once.
+        if (hasCode(error, 'EGRESS_DENIED')) break;
       }
     }
     permit.failed();
