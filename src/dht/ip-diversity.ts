@@ -1,10 +1,14 @@
-import { ipFamily, ipv6Bytes } from '../codec/compact.js';
+import { ipFamily, ipv4Number, ipv6Bytes } from '../codec/compact.js';
 import { isExemptAddress } from './node-id.js';
 
 /** An address as the DHT counts it: IPv4-mapped IPv6 addresses are their IPv4 address. */
 export function hostKey(host: string): string {
+  if (!host.includes(':')) return host;
   return host.startsWith('::ffff:') && host.includes('.') ? host.slice(7) : host.toLowerCase();
 }
+
+/** A subnet as {@link subnetKey} names it: a number for IPv4 (no string kept per entry). */
+export type SubnetKey = number | string;
 
 /**
  * The subnet an address belongs to for diversity limits: its /24 for IPv4, its /64 for IPv6
@@ -12,13 +16,12 @@ export function hostKey(host: string): string {
  * honest nodes share a subnet (a LAN, a test network) and an attacker is not cheap to tell
  * apart: those are limited per address only.
  */
-export function subnetKey(host: string): string | undefined {
+export function subnetKey(host: string): SubnetKey | undefined {
   const h = hostKey(host);
   if (isExemptAddress(h)) return undefined;
-  const family = ipFamily(h);
-  if (family === 4) return `${h.slice(0, h.lastIndexOf('.'))}/24`;
-  if (family === 6) return `${ipv6Bytes(h).subarray(0, 8).toString('hex')}/64`;
-  return undefined;
+  const v4 = ipv4Number(h);
+  if (v4 >= 0) return v4 >>> 8;
+  return ipFamily(h) === 6 ? `${ipv6Bytes(h).subarray(0, 8).toString('hex')}/64` : undefined;
 }
 
 /**
@@ -28,7 +31,7 @@ export function subnetKey(host: string): string | undefined {
  */
 export class DiversityQuota {
   private readonly ips = new Map<string, number>();
-  private readonly subnets = new Map<string, number>();
+  private readonly subnets = new Map<SubnetKey, number>();
 
   constructor(
     private readonly perIp: number,
@@ -50,20 +53,54 @@ export class DiversityQuota {
 
 /** A multiset of keys (addresses, subnets) with counts, for limits kept while entries come and go. */
 export class KeyCounts {
-  private readonly counts = new Map<string, number>();
+  private readonly counts = new Map<SubnetKey, number>();
 
-  get(key: string | undefined): number {
+  get(key: SubnetKey | undefined): number {
     return key === undefined ? 0 : (this.counts.get(key) ?? 0);
   }
 
-  add(key: string | undefined): void {
+  add(key: SubnetKey | undefined): void {
     if (key !== undefined) this.counts.set(key, this.get(key) + 1);
   }
 
-  remove(key: string | undefined): void {
+  remove(key: SubnetKey | undefined): void {
     if (key === undefined) return;
     const n = this.get(key) - 1;
     if (n > 0) this.counts.set(key, n);
     else this.counts.delete(key);
+  }
+}
+
+/**
+ * Items grouped by a key (an address, a subnet): who holds the places of each. A lone item is
+ * stored as itself, not in an array: most addresses hold one place, and routing tables are
+ * many in the simulator.
+ */
+export class Groups<T extends object> {
+  private readonly groups = new Map<SubnetKey, T | T[]>();
+
+  get(key: SubnetKey | undefined): readonly T[] {
+    const group = key === undefined ? undefined : this.groups.get(key);
+    return group === undefined ? [] : Array.isArray(group) ? group : [group];
+  }
+
+  add(key: SubnetKey | undefined, item: T): void {
+    if (key === undefined) return;
+    const group = this.groups.get(key);
+    if (group === undefined) this.groups.set(key, item);
+    else if (Array.isArray(group)) group.push(item);
+    else this.groups.set(key, [group, item]);
+  }
+
+  remove(key: SubnetKey | undefined, item: T): void {
+    if (key === undefined) return;
+    const group = this.groups.get(key);
+    if (group === item) this.groups.delete(key);
+    else if (Array.isArray(group)) {
+      const rest = group.filter((g) => g !== item);
+      if (rest.length === 1) this.groups.set(key, rest[0]!);
+      else if (rest.length === 0) this.groups.delete(key);
+      else this.groups.set(key, rest);
+    }
   }
 }

@@ -1,6 +1,6 @@
 import type { PeerEndpoint } from '../codec/compact.js';
 import type { RandomSource } from '../runtime/runtime.js';
-import { hostKey, KeyCounts, subnetKey } from './ip-diversity.js';
+import { hostKey, KeyCounts, type SubnetKey, subnetKey } from './ip-diversity.js';
 
 /** Bounds of what the DHT stores for others. */
 export interface PeerStoreLimits {
@@ -31,7 +31,7 @@ interface Stored {
   /** The address as counted ({@link hostKey}). */
   readonly ip: string;
   /** Its public subnet, or for a private or loopback address the address itself. */
-  readonly group: string;
+  readonly group: SubnetKey;
 }
 
 /**
@@ -151,7 +151,7 @@ export class PeerStore {
     if (ipCount >= this.limits.maxPeersPerIp) return sameIp;
     if (groupCount >= this.limits.maxPeersPerSubnet) return sameGroup;
     if (peers.size < this.limits.maxPeersPerInfoHash) return undefined;
-    const groups = new Map<string, number>();
+    const groups = new Map<SubnetKey, number>();
     let largest = 0;
     for (const p of peers.values()) {
       const n = (groups.get(p.group) ?? 0) + 1;

@@ -1,5 +1,5 @@
 import type { NodeContact } from '../codec/compact.js';
-import { DiversityQuota, hostKey, KeyCounts, subnetKey } from './ip-diversity.js';
+import { DiversityQuota, Groups, hostKey, subnetKey } from './ip-diversity.js';
 import { commonPrefixBits, compareDistance, ID_BYTES, idMatchesIp } from './node-id.js';
 
 /** Nodes per bucket (Kademlia's k). */
@@ -60,8 +60,6 @@ interface Bucket {
   nodes: RoutingEntry[];
   replacements: RoutingEntry[];
   lastChanged: number;
-  /** Its nodes per public subnet. */
-  subnets: KeyCounts;
 }
 
 /** What {@link RoutingTable.insert} did, and whom to ping if the bucket was full. */
@@ -81,10 +79,9 @@ export type InsertOutcome =
 export class RoutingTable {
   private buckets: Bucket[];
   readonly limits: RoutingLimits;
-  private readonly ips = new KeyCounts();
-  private readonly subnets = new KeyCounts();
-  /** Entries by `host:port`. */
-  private readonly endpoints = new Map<string, RoutingEntry>();
+  /** Entries by address ({@link hostKey}) and by public subnet ({@link subnetKey}). */
+  private readonly byIp = new Groups<RoutingEntry>();
+  private readonly bySubnet = new Groups<RoutingEntry>();
 
   constructor(
     public id: Buffer,
@@ -127,7 +124,7 @@ export class RoutingTable {
       // One entry per address:port. A node that answered from it (which proves the address)
       // or a newcomer in place of a bad or unconfirmed entry takes it over; a query claiming a
       // new id for a live node's address (it may be spoofed) does not.
-      const holder = this.endpoints.get(endpointKey(contact));
+      const holder = this.holderOf(contact);
       if (holder) {
         if (!responded && holder.confirmed && holder.failures < BAD_AFTER_FAILURES)
           return { kind: 'ignored' };
@@ -183,7 +180,7 @@ export class RoutingTable {
     const bucket = this.buckets[depth]!;
     if (bucket.nodes.length >= bucketCapacity(depth)) return;
     if (bucket.nodes.some((n) => n.id.equals(contact.id))) return;
-    if (this.endpoints.has(endpointKey(contact)) || !this.fits(contact, bucket)) return;
+    if (this.holderOf(contact) || !this.fits(contact, bucket)) return;
     this.place(bucket, {
       id: contact.id,
       host: contact.host,
@@ -207,7 +204,7 @@ export class RoutingTable {
     // The newest cached node that is not in the table meanwhile and still fits the limits.
     while (bucket.replacements.length > 0) {
       const next = bucket.replacements.pop()!;
-      if (this.get(next.id) || this.endpoints.has(endpointKey(next))) continue;
+      if (this.get(next.id) || this.holderOf(next)) continue;
       if (!this.fits(next, bucket)) continue;
       this.place(bucket, next, i);
       bucket.lastChanged = this.clock();
@@ -294,23 +291,27 @@ export class RoutingTable {
   /** True when one more node from `contact`'s address fits the table's and `bucket`'s limits. */
   private fits(contact: NodeContact, bucket: Bucket): boolean {
     const ip = hostKey(contact.host);
-    if (this.ips.get(ip) >= this.limits.maxPerIp) return false;
+    if (this.byIp.get(ip).length >= this.limits.maxPerIp) return false;
     const subnet = subnetKey(ip);
-    return (
-      subnet === undefined ||
-      (this.subnets.get(subnet) < this.limits.maxPerSubnet &&
-        bucket.subnets.get(subnet) < this.limits.maxPerSubnetPerBucket)
-    );
+    if (subnet === undefined) return true;
+    const neighbours = this.bySubnet.get(subnet);
+    if (neighbours.length >= this.limits.maxPerSubnet) return false;
+    let inBucket = 0;
+    for (const n of neighbours) if (this.bucketFor(n.id) === bucket) inBucket++;
+    return inBucket < this.limits.maxPerSubnetPerBucket;
+  }
+
+  /** The entry at `contact`'s address and port, whatever its id. */
+  private holderOf(contact: NodeContact): RoutingEntry | undefined {
+    return this.byIp.get(hostKey(contact.host)).find((n) => n.port === contact.port);
   }
 
   /** Puts `entry` in `bucket` (at `index`, or at the end) and counts it. */
   private place(bucket: Bucket, entry: RoutingEntry, index = bucket.nodes.length): void {
     bucket.nodes.splice(index, 0, entry);
     const ip = hostKey(entry.host);
-    this.ips.add(ip);
-    this.subnets.add(subnetKey(ip));
-    bucket.subnets.add(subnetKey(ip));
-    this.endpoints.set(endpointKey(entry), entry);
+    this.byIp.add(ip, entry);
+    this.bySubnet.add(subnetKey(ip), entry);
   }
 
   /** Takes the node at `index` out of `bucket` and uncounts it. */
@@ -318,10 +319,8 @@ export class RoutingTable {
     const [entry] = bucket.nodes.splice(index, 1);
     if (!entry) return;
     const ip = hostKey(entry.host);
-    this.ips.remove(ip);
-    this.subnets.remove(subnetKey(ip));
-    bucket.subnets.remove(subnetKey(ip));
-    if (this.endpoints.get(endpointKey(entry)) === entry) this.endpoints.delete(endpointKey(entry));
+    this.byIp.remove(ip, entry);
+    this.bySubnet.remove(subnetKey(ip), entry);
   }
 
   private bucketFor(id: Uint8Array): Bucket {
@@ -338,11 +337,8 @@ export class RoutingTable {
     const depth = this.buckets.length - 1;
     const stay = emptyBucket(last.lastChanged);
     const deeper = emptyBucket(last.lastChanged);
-    for (const n of last.nodes) {
-      const half = commonPrefixBits(this.id, n.id) > depth ? deeper : stay;
-      half.nodes.push(n);
-      half.subnets.add(subnetKey(hostKey(n.host)));
-    }
+    for (const n of last.nodes)
+      (commonPrefixBits(this.id, n.id) > depth ? deeper : stay).nodes.push(n);
     for (const n of last.replacements)
       (commonPrefixBits(this.id, n.id) > depth ? deeper : stay).replacements.push(n);
     this.buckets[depth] = stay;
@@ -367,11 +363,7 @@ export class RoutingTable {
 }
 
 function emptyBucket(lastChanged: number): Bucket {
-  return { nodes: [], replacements: [], lastChanged, subnets: new KeyCounts() };
-}
-
-function endpointKey(contact: NodeContact): string {
-  return `${hostKey(contact.host)}:${contact.port}`;
+  return { nodes: [], replacements: [], lastChanged };
 }
 
 /** How many nodes the bucket at `depth` holds. */

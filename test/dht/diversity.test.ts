@@ -22,8 +22,9 @@ const publicNode = (host: string, port = 6881): NodeContact => ({
 });
 
 test('subnets: /24 for public IPv4, /64 for IPv6, none for private and loopback', () => {
-  assert.equal(subnetKey('203.0.113.77'), '203.0.113/24');
-  assert.equal(subnetKey('::ffff:203.0.113.77'), '203.0.113/24');
+  assert.equal(subnetKey('203.0.113.77'), subnetKey('203.0.113.1'));
+  assert.equal(subnetKey('::ffff:203.0.113.77'), subnetKey('203.0.113.1'));
+  assert.notEqual(subnetKey('203.0.113.77'), subnetKey('203.0.112.77'));
   assert.equal(subnetKey('2001:db8:1:2::5'), subnetKey('2001:db8:1:2:ffff::1'));
   assert.notEqual(subnetKey('2001:db8:1:2::5'), subnetKey('2001:db8:1:3::5'));
   for (const exempt of ['127.0.0.1', '10.1.2.3', '192.168.1.9', '::1', 'fd00::1'])
@@ -72,7 +73,7 @@ test('per address and per subnet limits in the routing table', () => {
   // Others from many subnets make the table split, so buckets can be told apart.
   for (let i = 0; i < 400; i++)
     table.insert(publicNode(`${11 + (i % 90)}.${i >> 2}.${i & 3}.1`), true);
-  const inSubnet = table.all().filter((n) => subnetKey(n.host) === '203.0.113/24');
+  const inSubnet = table.all().filter((n) => subnetKey(n.host) === subnetKey('203.0.113.0'));
   assert.ok(
     inSubnet.length <= DEFAULT_ROUTING_LIMITS.maxPerSubnet,
     `${inSubnet.length} in the /24`,
@@ -106,7 +107,7 @@ test('closest() names at most 2 nodes per address and per /24, the next closest 
     const got = table.closest(target, 8);
     assert.equal(got.length, 8);
     const byIp = new Map<string, number>();
-    const bySubnet = new Map<string, number>();
+    const bySubnet = new Map<string | number, number>();
     for (const n of got) {
       byIp.set(n.host, (byIp.get(n.host) ?? 0) + 1);
       const s = subnetKey(n.host)!;
@@ -115,7 +116,7 @@ test('closest() names at most 2 nodes per address and per /24, the next closest 
     assert.ok(Math.max(...byIp.values()) <= MAX_CLOSEST_PER_IP);
     assert.ok(Math.max(...bySubnet.values()) <= MAX_CLOSEST_PER_SUBNET);
     // And it is the closest such set: greedy over every node by distance.
-    const counts = new Map<string, number>();
+    const counts = new Map<string | number, number>();
     const expected = table
       .all()
       .sort((a, b) => compareDistance(target, a.id, b.id))
