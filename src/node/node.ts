@@ -23,7 +23,7 @@ import { InboundDemux } from '../net/inbound-demux.js';
 import { TcpTransport, UtpTransport } from '../net/transport.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
-import { fetchMetadata } from '../swarm/metadata-fetcher.js';
+import { fetchMetadata, type MetadataProgress } from '../swarm/metadata-fetcher.js';
 import { PeerWireMetrics } from '../swarm/metrics.js';
 import { type PeerInfo, type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
@@ -52,6 +52,8 @@ export interface AddTorrentOptions {
   /** Tracker URLs to use besides the torrent's own (each its own tier). */
   readonly trackers?: readonly string[];
   readonly swarm?: Partial<SwarmOptions>;
+  /** Aborting it stops a magnet link's metadata fetch (`addMagnet` rejects with `STOPPED`). */
+  readonly signal?: AbortSignal;
 }
 
 /** What a node may be given instead of making its own. */
@@ -69,6 +71,8 @@ export interface NodeEvents {
   done: [Torrent, TorrentStats];
   error: [Error, Torrent | undefined];
   warning: [string, Torrent | undefined];
+  /** A magnet link's metadata fetch: peers asked, failures, waits for peers (by info-hash). */
+  metadata: [infoHash: string, progress: MetadataProgress];
 }
 
 /** The torrent is already in this node. */
@@ -114,6 +118,8 @@ export class Node extends EventEmitter<NodeEvents> {
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
   private dhtReady: Promise<number> = Promise.resolve(0);
   private readonly dhtTimers = new Map<string, TimerHandle>();
+  /** Metadata fetches under way, aborted when the node stops. */
+  private readonly fetches = new Set<AbortController>();
   private stopped = false;
 
   /** Everything the node counts: `/metrics`, `--json` lines and the simulator read it. */
@@ -368,13 +374,23 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   /**
-   * Adds a torrent from a magnet link: fetches its info dictionary from the link's peers and
-   * `options.peers` (BEP 9), checks it against the info-hash, then downloads as usual.
+   * Adds a torrent from a magnet link: fetches its info dictionary (BEP 9) from the link's
+   * peers, `options.peers` and peers found through the link's trackers and the DHT, several at
+   * a time through the node's dialer, checks it against the info-hash, then downloads as usual.
+   * Progress is told by `metadata` events; `options.signal` or {@link stop} cancels it.
    */
   async addMagnet(link: MagnetLink, options: AddTorrentOptions = {}): Promise<Torrent> {
-    const peers: PeerAddress[] = [...link.peers, ...(options.peers ?? [])];
+    const direct: PeerAddress[] = [...link.peers, ...(options.peers ?? [])];
     const hash = (link.infoHashV1 ?? link.infoHashV2!.subarray(0, 20)) as Buffer;
-    // Peers to ask for the metadata also come from the link's trackers and the DHT.
+    const hashHex = (link.infoHashV1 ?? link.infoHashV2!).toString('hex');
+    // Peers to ask also come from the link's trackers and the DHT, each address once.
+    const known = new Map<string, PeerAddress>();
+    const learn = (found: readonly PeerAddress[]) => {
+      for (const p of found)
+        if (!known.has(`${p.host}:${p.port}`)) known.set(`${p.host}:${p.port}`, p);
+    };
+    learn(direct);
+    const candidates = () => [...known.values()];
     const finders: Announcer[] = [];
     const trackers = [...link.trackers, ...(options.trackers ?? [])];
     if (trackers.length > 0) {
@@ -387,7 +403,7 @@ export class Node extends EventEmitter<NodeEvents> {
           peerId: this.peerId,
           port: () => this.port,
           state: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
-          onPeers: (found) => peers.push(...found),
+          onPeers: learn,
         },
       );
       a.start();
@@ -395,6 +411,8 @@ export class Node extends EventEmitter<NodeEvents> {
     }
     const dht = this.dht;
     let searching = dht !== undefined;
+    let nextSearch: TimerHandle | undefined;
+    let wake = () => {};
     if (dht) {
       // Ask the DHT again every few seconds until the metadata arrives: a first lookup on a
       // young routing table may miss.
@@ -402,24 +420,46 @@ export class Node extends EventEmitter<NodeEvents> {
         await this.dhtReady;
         while (searching) {
           await this.rejoinIfAlone(dht);
-          await dht.getPeers(hash, (found) => peers.push(...found)).catch(() => undefined);
-          if (searching)
-            await new Promise<void>((resolve) => this.runtime.timers.setTimeout(resolve, 3000));
+          await dht.getPeers(hash, learn).catch(() => undefined);
+          if (!searching) break;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            nextSearch = this.runtime.timers.setTimeout(resolve, 3000);
+          });
         }
       })();
     }
-    const dynamic = finders.length > 0 || this.dht !== undefined;
+    const abort = new AbortController();
+    const onAbort = () => abort.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) abort.abort();
+    this.fetches.add(abort);
+    // Peers whose connection the fetch opened and closed again: the torrent may dial them at once.
+    const reached = new Set<PeerAddress>();
+    const dynamic = finders.length > 0 || dht !== undefined;
     let info: Buffer;
     try {
       info = await fetchMetadata(this.runtime, {
         ...(link.infoHashV1 && { infoHashV1: link.infoHashV1 }),
         ...(link.infoHashV2 && { infoHashV2: link.infoHashV2 }),
-        peers: dynamic ? () => peers : peers,
+        peers: dynamic ? candidates : direct,
         peerId: this.peerId,
+        dial: async (request) => {
+          const conn = await this.dialer.dial(request);
+          reached.add({ host: request.host, port: request.port });
+          return conn;
+        },
+        signal: abort.signal,
+        onProgress: (p) => this.emit('metadata', hashHex, p),
       });
     } finally {
       searching = false;
+      nextSearch?.cancel();
+      wake();
+      this.fetches.delete(abort);
+      options.signal?.removeEventListener('abort', onAbort);
       await Promise.all(finders.map((a) => a.stop()));
+      for (const p of reached) this.connections.allowRedial(p.host, p.port);
     }
     parseInfoDictionary(info); // refuse a hostile info dictionary before writing anything
     const torrent = Buffer.concat([
@@ -431,7 +471,9 @@ export class Node extends EventEmitter<NodeEvents> {
         : Buffer.alloc(0),
       Buffer.from('e'),
     ]);
-    return this.add(torrent, { ...options, peers });
+    const added = await this.add(torrent, { ...options, peers: direct });
+    for (const p of known.values()) added.addPeer(p.host, p.port);
+    return added;
   }
 
   /** Announces a public torrent to the DHT now and every 15 minutes; peers found join the swarm. */
@@ -530,6 +572,7 @@ export class Node extends EventEmitter<NodeEvents> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const fetch of this.fetches) fetch.abort();
     await Promise.all([...this.announcers.values()].map((a) => a.stop()));
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
     for (const t of this.dhtTimers.values()) t.cancel();

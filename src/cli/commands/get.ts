@@ -3,6 +3,7 @@ import { ShoalError } from '../../errors.js';
 import { parseMagnet } from '../../metainfo/magnet.js';
 import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
+import type { MetadataProgress } from '../../swarm/metadata-fetcher.js';
 import { type DaemonFlags, findDaemon } from '../daemon-client.js';
 import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
 import { ProgressReporter } from '../progress.js';
@@ -47,6 +48,12 @@ export async function getCommand(
   }
   const bytes = magnet ? undefined : await readSource(runtime, source);
   const node = await Node.start(runtime, config);
+  // Ctrl-C from here on stops the node cleanly, also while a magnet's metadata is fetched.
+  const interrupted = new AbortController();
+  const signalled = untilSignal().then((s) => {
+    interrupted.abort();
+    return s;
+  });
   const report = new ProgressReporter(opts.json === true);
   const finished = new Promise<void>((done) => node.once('done', () => done()));
   node.on('progress', (t, s) =>
@@ -60,17 +67,26 @@ export async function getCommand(
   node.on('warning', (w) => {
     if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
   });
+  node.on('metadata', (_hash, p) =>
+    report.event('metadata', { ...p }, describeMetadataProgress(p)),
+  );
   try {
     const addOptions = {
       downloadDir: resolve(opts.output ?? config.downloadDir),
       peers,
       trackers: opts.tracker,
       ...(opts.recheck && { recheck: true }),
+      signal: interrupted.signal,
     };
     if (magnet) report.event('metadata', {}, 'fetching torrent metadata from peers…');
-    const torrent = magnet
-      ? await node.addMagnet(magnet, addOptions)
-      : await node.add(bytes!, addOptions);
+    const torrent = await (magnet
+      ? node.addMagnet(magnet, addOptions)
+      : node.add(bytes!, addOptions)
+    ).catch((error: unknown) => {
+      if (interrupted.signal.aborted) return undefined;
+      throw error;
+    });
+    if (!torrent) return 130;
     report.event(
       'started',
       {
@@ -83,7 +99,7 @@ export async function getCommand(
       },
       `fetching ${torrent.meta.name} (${torrent.infoHashHex}) on port ${node.port}`,
     );
-    const outcome = await Promise.race([finished.then(() => 'done' as const), untilSignal()]);
+    const outcome = await Promise.race([finished.then(() => 'done' as const), signalled]);
     if (outcome === 'done') {
       const s = torrent.stats();
       const peakRssBytes = await peakRss(runtime);
@@ -98,7 +114,7 @@ export async function getCommand(
           { port: node.port },
           `seeding on port ${node.port}; Ctrl-C to stop`,
         );
-        await untilSignal();
+        await signalled;
       }
       return 0;
     }
@@ -106,6 +122,23 @@ export async function getCommand(
   } finally {
     report.stop();
     await node.stop();
+  }
+}
+
+/** One line for a terminal about a magnet's metadata fetch. */
+function describeMetadataProgress(p: MetadataProgress): string {
+  const tally = `${p.known} known, ${p.asking} being asked, ${p.failed} failed`;
+  switch (p.event) {
+    case 'asking':
+      return `metadata: asking ${p.peer} (${tally})`;
+    case 'failed':
+      return `metadata: ${p.peer}: ${p.reason} (${tally})`;
+    case 'done':
+      return `metadata: received from ${p.peer}`;
+    case 'waiting':
+      return p.known === 0
+        ? `metadata: no peers yet after ${Math.round(p.elapsedMs / 1000)} s; still searching trackers and the DHT`
+        : `metadata: waiting to ask the ${p.known} peers known again (${p.failed} failed so far)`;
   }
 }
 
