@@ -84,7 +84,7 @@ export class MetadataExchange {
   start(): void {
     const { host, port } = this.peer;
     const ms = this.deadlines.connectTimeoutMs;
-    this.arm(ms, `no connection within ${ms / 1000} s`, 'retry');
+    this.arm(ms, `no connection (or encryption handshake) within ${ms / 1000} s`, 'retry');
     this.deps.dial({ host, port, timeoutMs: ms, infoHash: this.target.handshakeHash }).then(
       (conn) => {
         if (this.settled) conn.stream.destroy();

@@ -65,6 +65,8 @@ export interface MetadataProgress {
   readonly known: number;
   readonly asking: number;
   readonly failed: number;
+  /** Peers known and not given up: to be asked (again) when their turn comes. */
+  readonly toAsk: number;
   readonly elapsedMs: number;
 }
 
@@ -280,6 +282,7 @@ class MetadataFetch {
       known: this.candidates.size,
       asking: this.open.size,
       failed: this.failed,
+      toAsk: [...this.candidates.values()].filter((c) => !c.dropped && !c.asking).length,
       elapsedMs: this.runtime.clock.now() - this.started,
     });
   }

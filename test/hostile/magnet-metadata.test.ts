@@ -90,7 +90,7 @@ test('a liar and a flood are dropped; the honest peer, appearing later, gives th
   const peers = [liar, flood];
   // The honest peer turns up a second later (as from the DHT or a tracker).
   const late = setTimeout(
-    () => peers.push({ host: '127.0.0.1', port, connections: () => 0 }),
+    () => peers.push({ host: '127.0.0.1', port, connections: () => 0, open: () => 0 }),
     1000,
   );
   t.after(() => clearTimeout(late));

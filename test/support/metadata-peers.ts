@@ -31,7 +31,7 @@ export async function startFakeMetadataPeer(
   kind: FakeMetadataPeer,
   host: string,
   metadataSize: number,
-): Promise<{ host: string; port: number; connections: () => number }> {
+): Promise<{ host: string; port: number; connections: () => number; open: () => number }> {
   const sockets = new Set<Socket>();
   let connections = 0;
   const server = createServer((socket) => {
@@ -39,7 +39,9 @@ export async function startFakeMetadataPeer(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    if (kind !== 'silent') speak(socket, kind, metadataSize);
+    if (kind === 'silent')
+      socket.resume(); // reads (and drops) what comes, says nothing
+    else speak(socket, kind, metadataSize);
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   t.after(
@@ -51,7 +53,7 @@ export async function startFakeMetadataPeer(
   );
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no address');
-  return { host, port: address.port, connections: () => connections };
+  return { host, port: address.port, connections: () => connections, open: () => sockets.size };
 }
 
 function speak(socket: Socket, kind: Exclude<FakeMetadataPeer, 'silent'>, size: number): void {

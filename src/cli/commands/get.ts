@@ -67,8 +67,17 @@ export async function getCommand(
   node.on('warning', (w) => {
     if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
   });
+  const trackerCount = (magnet?.trackers.length ?? 0) + opts.tracker.length;
+  const finders = [
+    ...(trackerCount > 0 ? [`${trackerCount} tracker${trackerCount === 1 ? '' : 's'}`] : []),
+    ...(config.dht ? ['the DHT'] : []),
+  ];
+  const peerSources =
+    finders.length > 0
+      ? `still asking ${finders.join(' and ')}`
+      : 'nothing to ask for peers (give --peer HOST:PORT, or enable the DHT)';
   node.on('metadata', (_hash, p) =>
-    report.event('metadata', { ...p }, describeMetadataProgress(p)),
+    report.event('metadata', { ...p }, describeMetadataProgress(p, peerSources)),
   );
   try {
     const addOptions = {
@@ -126,7 +135,7 @@ export async function getCommand(
 }
 
 /** One line for a terminal about a magnet's metadata fetch. */
-function describeMetadataProgress(p: MetadataProgress): string {
+function describeMetadataProgress(p: MetadataProgress, sources: string): string {
   const tally = `${p.known} known, ${p.asking} being asked, ${p.failed} failed`;
   switch (p.event) {
     case 'asking':
@@ -136,9 +145,11 @@ function describeMetadataProgress(p: MetadataProgress): string {
     case 'done':
       return `metadata: received from ${p.peer}`;
     case 'waiting':
-      return p.known === 0
-        ? `metadata: no peers yet after ${Math.round(p.elapsedMs / 1000)} s; still searching trackers and the DHT`
-        : `metadata: waiting to ask the ${p.known} peers known again (${p.failed} failed so far)`;
+      if (p.known === 0)
+        return `metadata: no peers yet after ${Math.round(p.elapsedMs / 1000)} s; ${sources}`;
+      return p.toAsk > 0
+        ? `metadata: waiting to ask ${p.toAsk} of the ${p.known} peers known again (${p.failed} failures so far)`
+        : `metadata: every peer known (${p.known}) failed; ${sources}`;
   }
 }
 
