@@ -303,7 +303,7 @@ export class Node extends EventEmitter<NodeEvents> {
         if (entry.paused) t.pause();
         out.push(t);
       } catch (error) {
-        this.emit('error', error as Error, undefined);
+        this.report(error as Error, undefined);
       }
     }
     return out;
@@ -362,7 +362,7 @@ export class Node extends EventEmitter<NodeEvents> {
     torrent.on('progress', (s) => this.emit('progress', torrent, s));
     torrent.on('peer', (p) => this.emit('peer', torrent, p));
     torrent.on('done', (s) => this.emit('done', torrent, s));
-    torrent.on('error', (e) => this.emit('error', e, torrent));
+    torrent.on('error', (e) => this.report(e, torrent));
     torrent.on('warning', (w) => this.emit('warning', w, torrent));
     await torrent.start();
     for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
@@ -474,6 +474,15 @@ export class Node extends EventEmitter<NodeEvents> {
     const added = await this.add(torrent, { ...options, peers: direct });
     for (const p of known.values()) added.addPeer(p.host, p.port);
     return added;
+  }
+
+  /**
+   * Tells the owner about a torrent's error if it listens for `error`; otherwise logs it. A
+   * library must never crash its process because nobody listened.
+   */
+  private report(error: Error, torrent: Torrent | undefined): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error, torrent);
+    else log.error(error.message, torrent && { infoHash: torrent.infoHashHex });
   }
 
   /** Announces a public torrent to the DHT now and every 15 minutes; peers found join the swarm. */

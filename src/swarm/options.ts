@@ -35,6 +35,8 @@ export interface SwarmOptions {
   /** Exchange peers with peers (BEP 11); never for private torrents. */
   readonly pex: boolean;
   readonly pexIntervalMs: number;
+  /** A torrent in the error state tries its files again this often. */
+  readonly errorRetryMs: number;
 }
 
 /**
@@ -58,10 +60,18 @@ export const DEFAULT_SWARM_OPTIONS: SwarmOptions = {
   clientName: 'shoal 0.1.0',
   pex: true,
   pexIntervalMs: 60_000,
+  errorRetryMs: 30_000,
 };
 
 /** Where a torrent stands. */
-export type TorrentState = 'checking' | 'downloading' | 'seeding' | 'paused' | 'stopped';
+export type TorrentState =
+  | 'checking'
+  | 'downloading'
+  | 'seeding'
+  | 'paused'
+  | 'stopped'
+  /** Its files cannot be used (disk full, read-only, missing); retried every `errorRetryMs`. */
+  | 'error';
 
 /** A snapshot of a torrent's progress for UIs and `--json` output. */
 export interface TorrentStats {
@@ -81,6 +91,8 @@ export interface TorrentStats {
   readonly uploadRate: number;
   readonly peers: number;
   readonly banned: number;
+  /** Why the torrent is in the error state (absent otherwise). */
+  readonly error?: string;
   /** BEP 52 hash requests served and refused, piece layers fetched. */
   readonly hashExchange: HashExchangeStats;
 }

@@ -41,6 +41,10 @@ export class PeerSession {
   readonly rejected = new Map<number, number>();
   /** Pieces we, as a seed, agreed to send it (their remaining blocks are never refused). */
   readonly seedAccepted = new Set<number>();
+  /** Its requests we refused in a row to point it at scarcer pieces (BEP 6 reject + suggest). */
+  refusedInARow = 0;
+  /** It kept asking for what we refused: the scarcity rule no longer applies to it. */
+  ignoresSuggestions = false;
   /** Pieces it suggested we fetch from it (BEP 6), tried before our own picks. */
   readonly suggested = new Set<number>();
   /** Pieces it contributed to that are waiting for their hash check. */

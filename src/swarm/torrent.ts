@@ -85,6 +85,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private lastChokeAt = Number.NEGATIVE_INFINITY;
   private doneEmitted = false;
   private resumeDirty = false;
+  /** Why the torrent is in the error state. */
+  private failure: TorrentError | undefined;
+  private retryTimer: TimerHandle | undefined;
 
   constructor(
     meta: Metainfo,
@@ -156,7 +159,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       maxPeers: this.opts.maxPeers,
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
       wireMetrics: deps.wireMetrics,
-      active: () => this.state !== 'stopped' && this.state !== 'paused',
+      active: () => this.state === 'downloading' || this.state === 'seeding',
       events: {
         dialled: (s) => s.wire.sendHandshake(this.protocol.ourHandshake(this.handshakeHashes[0]!)),
         handshake: (s, h) => {
@@ -182,9 +185,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       availability: this.picker.availability,
       seeding: () => this.state === 'seeding',
       now: () => clock.now(),
-      paused: () => this.state === 'paused',
+      paused: () => this.state === 'paused' || this.state === 'error',
       sessions,
-      drop: (s, e) => this.peers.drop(s, e),
+      drop: (s, e) => {
+        // A read the disk refuses is no fault of the peer's: the files went away.
+        if (isMissingFile(e)) this.fail(new TorrentError(`files missing: ${describeIo(e)}`, e));
+        else this.peers.drop(s, e);
+      },
       bucket: upBucket,
       globalBucket: deps.globalUpload,
       meter: sent,
@@ -253,9 +260,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       dirty: () => {
         this.resumeDirty = true;
       },
-      failed: (e) => this.emit('error', e),
+      failed: (e) => this.report(e),
       writeFailed: (index, e) =>
-        this.emit('error', new TorrentError(`cannot write piece ${index}: ${e.message}`, e)),
+        this.fail(new TorrentError(`cannot write piece ${index}: ${describeIo(e)}`, e)),
     });
     this.protocol = new PeerProtocol({
       meta,
@@ -320,6 +327,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.state = 'stopped';
     for (const t of this.timers) t.cancel();
     this.timers = [];
+    this.retryTimer?.cancel();
     this.peers.dropAll();
     await this.completion.flushed();
     await this.saveResumeData();
@@ -332,16 +340,45 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     return { ...this.metrics.registry.snapshot() };
   }
 
+  /**
+   * The torrent's files cannot be used (a write failed: disk full, read-only; or they went
+   * missing): it stops trading, reports why, and tries again every `errorRetryMs` — a piece
+   * whose write failed is fetched again — so it carries on once the cause is fixed.
+   */
+  private fail(error: TorrentError): void {
+    if (this.state === 'stopped' || this.state === 'error') return;
+    this.failure = error;
+    this.state = 'error';
+    this.peers.dropAll();
+    this.report(error);
+    this.retryTimer = this.deps.runtime.timers.setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.state !== 'error') return;
+      this.failure = undefined;
+      this.state = this.picker.wantsMore() ? 'downloading' : 'seeding';
+      this.tick();
+    }, this.opts.errorRetryMs);
+  }
+
+  /** Tells the owner about an error, if it listens: a library never crashes its process. */
+  private report(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
   /** Stops asking for and serving data, keeping files and state. */
   pause(): void {
     if (this.state === 'stopped') return;
+    this.retryTimer?.cancel();
+    this.failure = undefined;
     this.state = 'paused';
     this.peers.dropAll();
   }
 
-  /** Undoes {@link pause}. */
+  /** Undoes {@link pause}; also retries a torrent in the error state at once. */
   resume(): void {
-    if (this.state !== 'paused') return;
+    if (this.state !== 'paused' && this.state !== 'error') return;
+    this.retryTimer?.cancel();
+    this.failure = undefined;
     this.state = this.picker.wantsMore() ? 'downloading' : 'seeding';
     this.tick();
   }
@@ -391,6 +428,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       uploadRate: this.uploadRate.bytesPerSecond,
       peers,
       banned: this.blame.bannedCount,
+      ...(this.failure && { error: this.failure.message }),
       hashExchange: this.hashes.stats(),
     };
   }
@@ -433,8 +471,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    */
   attachIncoming(conn: PeerConnection, handshake: Handshake, rest: Buffer): boolean {
     if (
-      this.state === 'paused' ||
-      this.state === 'stopped' ||
+      (this.state !== 'downloading' && this.state !== 'seeding') ||
       this.peers.size >= this.opts.maxPeers
     )
       return false;
@@ -491,7 +528,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   // ---------------------------------------------------------------- housekeeping
 
   private tick(): void {
-    if (this.state === 'stopped' || this.state === 'paused' || this.state === 'checking') return;
+    const s = this.state;
+    if (s === 'stopped' || s === 'paused' || s === 'checking' || s === 'error') return;
     const now = this.deps.runtime.clock.now();
     this.scheduler.updateJobLimit();
     for (const s of [...this.peers.all()]) {
@@ -535,4 +573,37 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.emit('warning', `could not save resume data: ${(error as Error).message}`);
     }
   }
+}
+
+/** The errno code of an I/O error, if it has one. */
+function errnoOf(error: unknown): string | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('E') && code !== 'EGRESS_DENIED') return code;
+  }
+  return undefined;
+}
+
+/** A read failed because a file or folder is gone. */
+function isMissingFile(error: unknown): boolean {
+  const code = errnoOf(error);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+const IO_HINTS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOENT: 'a file or folder is missing',
+  ENOTDIR: 'a folder on the path is missing',
+  EIO: 'the disk reported an I/O error',
+};
+
+/** An I/O error in words a user can act on. */
+function describeIo(error: unknown): string {
+  const code = errnoOf(error);
+  const hint = code ? IO_HINTS[code] : undefined;
+  return hint ?? (error instanceof Error ? error.message : String(error));
 }

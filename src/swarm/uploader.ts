@@ -16,6 +16,8 @@ const OPTIMISTIC_INTERVAL_MS = 30_000;
 const IDLE_SLOT_MS = 3000;
 /** How many less-sent pieces a seed suggests when it refuses a request. */
 const SUGGESTIONS = 3;
+/** Requests refused in a row (for scarcer pieces) before a peer is served what it asks. */
+const MAX_REFUSALS_IN_A_ROW = 256;
 
 /** What the uploader needs from its torrent. */
 export interface UploaderDeps {
@@ -93,13 +95,19 @@ export class Uploader {
     if (session.incoming.length >= this.deps.maxIncomingRequests)
       throw new WireError('request flood');
     if (!session.seedAccepted.has(r.index)) {
-      const better = this.scarcerPieces(session, r.index);
+      // A peer that will not take the pieces we suggest (a sequential or streaming reader,
+      // a client without BEP 6 suggest) is served what it asks from the end of a run of
+      // refusals on: no leecher may starve next to a seed that has what it lacks.
+      if (session.refusedInARow >= MAX_REFUSALS_IN_A_ROW) session.ignoresSuggestions = true;
+      const better = session.ignoresSuggestions ? [] : this.scarcerPieces(session, r.index);
       if (better.length > 0) {
+        session.refusedInARow++;
         for (const q of better) session.wire.sendMessage({ type: 'suggest', index: q });
         reject(session, r);
         return;
       }
       // Once a peer gets part of a piece, the rest of that piece is never refused.
+      session.refusedInARow = 0;
       session.seedAccepted.add(r.index);
       this.timesSent[r.index] = Math.min(65535, this.timesSent[r.index]! + 1);
     }
@@ -125,9 +133,15 @@ export class Uploader {
     if (unchoked < this.deps.uploadSlots) this.unchoke(session);
   }
 
-  /** A peer left. */
+  /**
+   * A peer left. The copies we gave it left with it: pieces it passed on are counted by the
+   * availability of the peers that have them now, so they no longer count as sent (else a seed
+   * whose leechers come and go would refuse pieces nobody has, for good).
+   */
   forget(session: PeerSession): void {
     if (this.optimistic === session.id) this.optimistic = undefined;
+    for (const i of session.seedAccepted) if (this.timesSent[i]! > 0) this.timesSent[i]!--;
+    session.seedAccepted.clear();
   }
 
   /** Serves queued requests until the queue empties, the socket fills or the peer is choked. */

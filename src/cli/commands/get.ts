@@ -56,6 +56,8 @@ export async function getCommand(
   });
   const report = new ProgressReporter(opts.json === true);
   const finished = new Promise<void>((done) => node.once('done', () => done()));
+  // A torrent whose files cannot be used (disk full, read-only folder) ends the command.
+  const failed = new Promise<Error>((fail) => node.once('error', (e) => fail(e)));
   node.on('progress', (t, s) =>
     report.update(s, {
       trackers: node.trackerStatus(t.infoHashHex),
@@ -108,7 +110,12 @@ export async function getCommand(
       },
       `fetching ${torrent.meta.name} (${torrent.infoHashHex}) on port ${node.port}`,
     );
-    const outcome = await Promise.race([finished.then(() => 'done' as const), signalled]);
+    const outcome = await Promise.race([
+      finished.then(() => 'done' as const),
+      failed.then((e) => e),
+      signalled,
+    ]);
+    if (outcome instanceof Error) throw outcome;
     if (outcome === 'done') {
       const s = torrent.stats();
       const peakRssBytes = await peakRss(runtime);
