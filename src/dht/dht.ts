@@ -480,12 +480,12 @@ export class Dht extends EventEmitter<DhtEvents> {
     return r;
   }
 
-  /** Offers the nodes a reply names to the routing table (see {@link RoutingTable.heardAbout}). */
+  /**
+   * Offers the nodes a reply names to the routing table (see {@link RoutingTable.heardAbout};
+   * it checks BEP 42 ids and the address limits).
+   */
   private learnNodes(nodes: readonly NodeContact[]): void {
-    for (const n of nodes.slice(0, K)) {
-      if (!isExemptAddress(n.host) && !idMatchesIp(n.id, n.host)) continue;
-      this.table.heardAbout(n);
-    }
+    for (const n of nodes.slice(0, K)) this.table.heardAbout(n);
   }
 
   private async put(

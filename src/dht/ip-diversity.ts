@@ -1,5 +1,5 @@
 import { ipFamily, ipv4Number, ipv6Bytes } from '../codec/compact.js';
-import { isExemptAddress } from './node-id.js';
+import { isExemptAddress, isExemptIpv4 } from './node-id.js';
 
 /** An address as the DHT counts it: IPv4-mapped IPv6 addresses are their IPv4 address. */
 export function hostKey(host: string): string {
@@ -18,20 +18,21 @@ export type SubnetKey = number | string;
  */
 export function subnetKey(host: string): SubnetKey | undefined {
   const h = hostKey(host);
-  if (isExemptAddress(h)) return undefined;
   const v4 = ipv4Number(h);
-  if (v4 >= 0) return v4 >>> 8;
-  return ipFamily(h) === 6 ? `${ipv6Bytes(h).subarray(0, 8).toString('hex')}/64` : undefined;
+  if (v4 >= 0) return isExemptIpv4(v4) ? undefined : v4 >>> 8;
+  if (ipFamily(h) !== 6 || isExemptAddress(h)) return undefined;
+  return `${ipv6Bytes(h).subarray(0, 8).toString('hex')}/64`;
 }
 
 /**
  * Counts addresses and subnets while a list is built, and says whether one more from an
  * address still fits: at most `perIp` entries per address and `perSubnet` per subnet. Keeps
  * one address (or one operator's subnet) from filling a list that should come from many.
+ * Lists are short (8 or 16 nodes), so the counts are kept in arrays.
  */
 export class DiversityQuota {
-  private readonly ips = new Map<string, number>();
-  private readonly subnets = new Map<SubnetKey, number>();
+  private readonly ips: string[] = [];
+  private readonly subnets: SubnetKey[] = [];
 
   constructor(
     private readonly perIp: number,
@@ -42,13 +43,18 @@ export class DiversityQuota {
   admit(host: string): boolean {
     const ip = hostKey(host);
     const subnet = subnetKey(ip);
-    const byIp = this.ips.get(ip) ?? 0;
-    const bySubnet = subnet === undefined ? 0 : (this.subnets.get(subnet) ?? 0);
-    if (byIp >= this.perIp || bySubnet >= this.perSubnet) return false;
-    this.ips.set(ip, byIp + 1);
-    if (subnet !== undefined) this.subnets.set(subnet, bySubnet + 1);
+    if (count(this.ips, ip) >= this.perIp) return false;
+    if (subnet !== undefined && count(this.subnets, subnet) >= this.perSubnet) return false;
+    this.ips.push(ip);
+    if (subnet !== undefined) this.subnets.push(subnet);
     return true;
   }
+}
+
+function count<T>(list: readonly T[], item: T): number {
+  let n = 0;
+  for (const x of list) if (x === item) n++;
+  return n;
 }
 
 /** A multiset of keys (addresses, subnets) with counts, for limits kept while entries come and go. */

@@ -1,5 +1,5 @@
 import type { NodeContact } from '../codec/compact.js';
-import { DiversityQuota, Groups, hostKey, subnetKey } from './ip-diversity.js';
+import { DiversityQuota, Groups, hostKey, type SubnetKey, subnetKey } from './ip-diversity.js';
 import { commonPrefixBits, compareDistance, ID_BYTES, idMatchesIp } from './node-id.js';
 
 /** Nodes per bucket (Kademlia's k). */
@@ -79,9 +79,8 @@ export type InsertOutcome =
 export class RoutingTable {
   private buckets: Bucket[];
   readonly limits: RoutingLimits;
-  /** Entries by address ({@link hostKey}) and by public subnet ({@link subnetKey}). */
-  private readonly byIp = new Groups<RoutingEntry>();
-  private readonly bySubnet = new Groups<RoutingEntry>();
+  /** Entries by public subnet, or by address where there is none ({@link groupOf}). */
+  private readonly groups = new Groups<RoutingEntry>();
 
   constructor(
     public id: Buffer,
@@ -104,8 +103,9 @@ export class RoutingTable {
 
   /** Adds or refreshes a node heard from; `responded` when it answered our query. */
   insert(contact: NodeContact, responded: boolean): InsertOutcome {
-    if (!this.acceptableId(contact)) return { kind: 'ignored' };
+    if (contact.id.length !== ID_BYTES || contact.id.equals(this.id)) return { kind: 'ignored' };
     const now = this.clock();
+    let checked = false;
     for (;;) {
       const depth = this.depthOf(contact.id);
       const bucket = this.buckets[depth]!;
@@ -124,6 +124,9 @@ export class RoutingTable {
       // One entry per address:port. A node that answered from it (which proves the address)
       // or a newcomer in place of a bad or unconfirmed entry takes it over; a query claiming a
       // new id for a live node's address (it may be spoofed) does not.
+      // A newcomer (known nodes were checked when they came): BEP 42 first.
+      if (!checked && !this.derivedId(contact)) return { kind: 'ignored' };
+      checked = true;
       const holder = this.holderOf(contact);
       if (holder) {
         if (!responded && holder.confirmed && holder.failures < BAD_AFTER_FAILURES)
@@ -175,12 +178,12 @@ export class RoutingTable {
    * it never displaces a confirmed node, so a lying reply can only fill empty places.
    */
   heardAbout(contact: NodeContact): void {
-    if (!this.acceptableId(contact)) return;
+    if (contact.id.length !== ID_BYTES || contact.id.equals(this.id)) return;
     const depth = this.depthOf(contact.id);
     const bucket = this.buckets[depth]!;
     if (bucket.nodes.length >= bucketCapacity(depth)) return;
     if (bucket.nodes.some((n) => n.id.equals(contact.id))) return;
-    if (this.holderOf(contact) || !this.fits(contact, bucket)) return;
+    if (!this.derivedId(contact) || this.holderOf(contact) || !this.fits(contact, bucket)) return;
     this.place(bucket, {
       id: contact.id,
       host: contact.host,
@@ -282,45 +285,47 @@ export class RoutingTable {
     return { good, questionable, bad };
   }
 
-  /** A well-formed id other than ours, and (BEP 42, when enforced) derived from a public address. */
-  private acceptableId(contact: NodeContact): boolean {
-    if (contact.id.length !== ID_BYTES || contact.id.equals(this.id)) return false;
+  /** BEP 42 (when enforced): the id was derived from the address, or the address is exempt. */
+  private derivedId(contact: NodeContact): boolean {
     return !this.limits.enforceNodeId || idMatchesIp(contact.id, hostKey(contact.host));
   }
 
   /** True when one more node from `contact`'s address fits the table's and `bucket`'s limits. */
   private fits(contact: NodeContact, bucket: Bucket): boolean {
     const ip = hostKey(contact.host);
-    if (this.byIp.get(ip).length >= this.limits.maxPerIp) return false;
     const subnet = subnetKey(ip);
-    if (subnet === undefined) return true;
-    const neighbours = this.bySubnet.get(subnet);
-    if (neighbours.length >= this.limits.maxPerSubnet) return false;
+    const group = this.groups.get(subnet ?? ip);
+    let sameIp = 0;
     let inBucket = 0;
-    for (const n of neighbours) if (this.bucketFor(n.id) === bucket) inBucket++;
-    return inBucket < this.limits.maxPerSubnetPerBucket;
+    for (const n of group) {
+      if (hostKey(n.host) === ip) sameIp++;
+      if (this.bucketFor(n.id) === bucket) inBucket++;
+    }
+    if (sameIp >= this.limits.maxPerIp) return false;
+    return (
+      subnet === undefined ||
+      (group.length < this.limits.maxPerSubnet && inBucket < this.limits.maxPerSubnetPerBucket)
+    );
   }
 
   /** The entry at `contact`'s address and port, whatever its id. */
   private holderOf(contact: NodeContact): RoutingEntry | undefined {
-    return this.byIp.get(hostKey(contact.host)).find((n) => n.port === contact.port);
+    const ip = hostKey(contact.host);
+    return this.groups
+      .get(groupOf(ip))
+      .find((n) => n.port === contact.port && hostKey(n.host) === ip);
   }
 
   /** Puts `entry` in `bucket` (at `index`, or at the end) and counts it. */
   private place(bucket: Bucket, entry: RoutingEntry, index = bucket.nodes.length): void {
     bucket.nodes.splice(index, 0, entry);
-    const ip = hostKey(entry.host);
-    this.byIp.add(ip, entry);
-    this.bySubnet.add(subnetKey(ip), entry);
+    this.groups.add(groupOf(hostKey(entry.host)), entry);
   }
 
   /** Takes the node at `index` out of `bucket` and uncounts it. */
   private unplace(bucket: Bucket, index: number): void {
     const [entry] = bucket.nodes.splice(index, 1);
-    if (!entry) return;
-    const ip = hostKey(entry.host);
-    this.byIp.remove(ip, entry);
-    this.bySubnet.remove(subnetKey(ip), entry);
+    if (entry) this.groups.remove(groupOf(hostKey(entry.host)), entry);
   }
 
   private bucketFor(id: Uint8Array): Bucket {
@@ -360,6 +365,14 @@ export class RoutingTable {
     }
     return id;
   }
+}
+
+/**
+ * Where an address is counted: its public subnet (which holds few nodes, so its members are
+ * scanned for per-address counts), or the address itself when it has none (private, loopback).
+ */
+function groupOf(ip: string): SubnetKey {
+  return subnetKey(ip) ?? ip;
 }
 
 function emptyBucket(lastChanged: number): Bucket {

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NodeContact } from '../../src/codec/compact.js';
 import { hostKey, subnetKey } from '../../src/dht/ip-diversity.js';
-import { commonPrefixBits, compareDistance, nodeIdForIp } from '../../src/dht/node-id.js';
+import {
+  commonPrefixBits,
+  compareDistance,
+  isExemptAddress,
+  nodeIdForIp,
+} from '../../src/dht/node-id.js';
 import { DEFAULT_PEER_DIVERSITY, PeerStore } from '../../src/dht/peer-store.js';
 import {
   DEFAULT_ROUTING_LIMITS,
@@ -30,6 +35,17 @@ test('subnets: /24 for public IPv4, /64 for IPv6, none for private and loopback'
   for (const exempt of ['127.0.0.1', '10.1.2.3', '192.168.1.9', '::1', 'fd00::1'])
     assert.equal(subnetKey(exempt), undefined, exempt);
   assert.equal(hostKey('::ffff:1.2.3.4'), '1.2.3.4');
+  for (const [ip, exempt] of [
+    ['172.16.0.1', true],
+    ['172.31.255.255', true],
+    ['172.32.0.1', false],
+    ['169.254.9.9', true],
+    ['192.168.0.1', true],
+    ['192.169.0.1', false],
+    ['11.0.0.1', false],
+    ['::ffff:10.9.9.9', true],
+  ] as const)
+    assert.equal(isExemptAddress(ip), exempt, ip);
 });
 
 test('BEP 42 for routing: a public address enters only with an id derived from it', () => {
