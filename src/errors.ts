@@ -28,8 +28,10 @@ export const ERROR_CODES = {
   METAINFO_INVALID: 'a torrent file that is malformed or inconsistent',
   UNSAFE_PATH: 'a path that could escape the download folder',
   MAGNET_INVALID: 'a magnet link that cannot be understood',
+  FILE_SELECTION: 'a file selection that names no file of the torrent',
   // identities, Noise and the secure channel
   IDENTITY_INVALID: 'a shoal key that cannot be read',
+  IDENTITY_FILE: 'an identity key file that cannot be used or would replace another identity',
   NOISE_DECRYPT: 'a Noise message failed authentication',
   NOISE_MESSAGE: 'a malformed Noise handshake message',
   NOISE_BAD_KEY: 'a Noise public key that cannot be used',
@@ -45,6 +47,11 @@ export const ERROR_CODES = {
   MUX_CLOSED: 'the channel or its connection closed',
   MUX_USAGE: 'a channel used the wrong way',
   PING_FAILED: 'a ping got no answer',
+  PEER_NOT_FOUND: 'nothing says where a key is (no record in the DHT)',
+  PEER_UNREACHABLE: 'a key could not be reached directly, punched or relayed',
+  RELAY_REFUSED: 'a relay would not carry a connection (limits, target not connected)',
+  PEER_RECORD_INVALID: 'a malformed address record in the DHT',
+  RENDEZVOUS_PROTOCOL: 'a malformed rendezvous message',
   // connections and peer protocols
   CONNECTION_REFUSED: 'the connection manager refused a connection (limits, bans)',
   MSE_HANDSHAKE: 'a Message Stream Encryption handshake failed',
@@ -61,6 +68,7 @@ export const ERROR_CODES = {
   // storage and torrents
   TORRENT: "a torrent's files cannot be used",
   TORRENT_EXISTS: 'the torrent is already added',
+  RANGE_NOT_SATISFIABLE: 'a byte range outside the file asked for',
   // trackers
   HTTP_REQUEST: 'a malformed HTTP request',
   TRACKER_TIMEOUT: 'a tracker did not answer',

@@ -159,4 +159,10 @@ export interface SessionStats {
   /** Seconds since the daemon started. */
   readonly uptime: number;
   readonly dhtNodes?: number;
+  /** The node's public key (`shoal_…`). */
+  readonly identity?: string;
+  /** Secure connections by key, by how they were made. */
+  readonly secureConnections?: { direct: number; punched: number; relayed: number };
+  /** What peers report of our reachability: unknown, public or nat. */
+  readonly reachability?: string;
 }

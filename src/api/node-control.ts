@@ -324,6 +324,9 @@ export class NodeAdapter implements NodeControl {
       peers,
       uptime: Math.floor((this.runtime.clock.wallTime() - this.startedAt) / 1000),
       ...(dht && { dhtNodes: dht.nodeCount }),
+      identity: this.node.key.toString(),
+      secureConnections: this.node.peers.table.countByKind(),
+      reachability: this.node.peers.reachability.state,
     };
   }
 

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics/exposition.js';
+import { StreamServer } from '../node/stream-server.js';
 import { type HttpHandler, type HttpServerHandle, listenHttp } from '../runtime/http-server.js';
 import type { Runtime } from '../runtime/runtime.js';
 import {
@@ -34,6 +35,8 @@ export interface ApiServerOptions {
   readonly webDir?: string;
   /** Seconds between event-stream ticks (tests shorten it). */
   readonly eventIntervalMs?: number;
+  /** Streams torrents over HTTP (`/stream/…`, `/watch/…`), when given. */
+  readonly streams?: StreamServer;
 }
 
 /** The request handler of the daemon's front, and what must be closed with it. */
@@ -86,6 +89,12 @@ export async function createApiHandler(options: ApiServerOptions): Promise<ApiHa
           { ...COMMON_HEADERS, 'content-type': PROMETHEUS_CONTENT_TYPE },
           control.metrics.exposition(),
         );
+        return;
+      }
+      if (options.streams && StreamServer.serves(path)) {
+        // Players cannot send a token: like /metrics, anonymous while no password is set.
+        requireCredential(req, policy, true);
+        await options.streams.handle(req, res, path);
         return;
       }
       if (path !== '/api' && !path.startsWith('/api/')) {

@@ -7,6 +7,8 @@ export interface TransportDialOptions {
   readonly timeoutMs: number;
   /** Source address to bind (the node's listen address), if not "any". */
   readonly localAddress?: string;
+  /** Source port to bind (hole punching), if not any. */
+  readonly localPort?: number;
 }
 
 /**
@@ -29,6 +31,7 @@ export class TcpTransport implements Transport {
     return this.runtime.tcp.connect(host, port, {
       timeoutMs: options.timeoutMs,
       ...(options.localAddress !== undefined && { localAddress: options.localAddress }),
+      ...(options.localPort !== undefined && { localPort: options.localPort }),
     });
   }
 }

@@ -52,6 +52,16 @@ export interface NodeConfig {
   readonly pex: boolean;
   /** Local service discovery (BEP 14 multicast); off by default. */
   readonly lsd: boolean;
+  /**
+   * Introduce and relay for other shoal nodes (within limits) while this node is reachable;
+   * on by default, as every node that can should.
+   */
+  readonly relay: boolean;
+  /**
+   * Publish where this node can be reached in the DHT, under its key (and register with
+   * rendezvous nodes when behind a NAT). Off for a process that only dials, like `shoal ping`.
+   */
+  readonly publishAddress: boolean;
 }
 
 /** The default data folder: `$XDG_DATA_HOME/shoal`, else `~/.local/share/shoal`. */
@@ -90,6 +100,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig 
     preferUtp: false,
     pex: true,
     lsd: false,
+    relay: true,
+    publishAddress: true,
   };
 }
 
@@ -113,6 +125,7 @@ const ENV_KEYS: Record<string, keyof NodeConfig> = {
   SHOAL_ENCRYPTION: 'encryption',
   SHOAL_UTP: 'utp',
   SHOAL_LSD: 'lsd',
+  SHOAL_RELAY: 'relay',
 };
 
 /**

@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import { encode } from '../codec/bencode.js';
 import type { PieceHasher } from '../crypto/hash-job.js';
 import { HashPool } from '../crypto/hash-pool.js';
+import type { Identity, IdentityKey } from '../crypto/identity.js';
 import { Dht } from '../dht/dht.js';
 import { LocalDiscovery } from '../discovery/lsd.js';
 import { ShoalError } from '../errors.js';
+import { type FileSelector, selectedPriorities } from '../metainfo/file-selection.js';
 import { type MagnetLink, type PeerAddress, parsePeer } from '../metainfo/magnet.js';
 import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
@@ -21,19 +23,32 @@ import {
 import { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
 import { TcpTransport, UtpTransport } from '../net/transport.js';
+import { declarePeerMetrics } from '../peers/metrics.js';
+import type { PeerConnection } from '../peers/peer-connection.js';
+import type { Presence, Published } from '../peers/presence.js';
+import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { fetchMetadata, type MetadataProgress } from '../swarm/metadata-fetcher.js';
 import { PeerWireMetrics } from '../swarm/metrics.js';
-import { type PeerInfo, type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
+import {
+  type PeerInfo,
+  type PickMode,
+  type SwarmOptions,
+  Torrent,
+  type TorrentStats,
+} from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { isUtpPacket } from '../transport/utp/packet.js';
 import { UtpSocket } from '../transport/utp/socket.js';
 import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
+import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
 import { declareNodeMetrics } from './metrics.js';
+import { createSecurePeers, type SecurePeerParts, startPresence } from './secure-peers.js';
+import { StreamServer } from './stream-server.js';
 
 const log = logger('node');
 
@@ -47,8 +62,17 @@ export interface AddTorrentOptions {
   readonly recheck?: boolean;
   /** Keep it in the node's library so `shoal start` resumes it (default true). */
   readonly persist?: boolean;
-  /** Per-file priorities, 0 to skip a file. */
+  /** Per-file priorities, 0 to skip a file (one per entry of the torrent's file list). */
   readonly filePriorities?: readonly number[];
+  /**
+   * Fetch only these files (indices count real files; paths as in the torrent). A magnet's
+   * BEP 53 `so=` is used when neither this nor `filePriorities` is given.
+   */
+  readonly files?: readonly FileSelector[];
+  /** How new pieces are chosen: `rarest` first (default) or `sequential`. */
+  readonly pickMode?: PickMode;
+  /** Use the torrent's web seeds (BEP 19; default true). */
+  readonly webSeeds?: boolean;
   /** Tracker URLs to use besides the torrent's own (each its own tier). */
   readonly trackers?: readonly string[];
   readonly swarm?: Partial<SwarmOptions>;
@@ -73,6 +97,10 @@ export interface NodeEvents {
   warning: [string, Torrent | undefined];
   /** A magnet link's metadata fetch: peers asked, failures, waits for peers (by info-hash). */
   metadata: [infoHash: string, progress: MetadataProgress];
+  /** A secure connection by key was made (or replaced a worse one). */
+  securePeer: [PeerConnection];
+  /** Our address record went to the DHT. */
+  published: [Published];
 }
 
 /** The torrent is already in this node. */
@@ -121,6 +149,10 @@ export class Node extends EventEmitter<NodeEvents> {
   /** Metadata fetches under way, aborted when the node stops. */
   private readonly fetches = new Set<AbortController>();
   private stopped = false;
+  /** shoal's connections by key: authenticated, encrypted, one per peer. */
+  readonly peers: SecurePeers;
+  private readonly peerParts: SecurePeerParts;
+  private presence: Presence | undefined;
 
   /** Everything the node counts: `/metrics`, `--json` lines and the simulator read it. */
   readonly metrics: MetricsRegistry;
@@ -130,6 +162,8 @@ export class Node extends EventEmitter<NodeEvents> {
     readonly runtime: Runtime,
     readonly config: NodeConfig,
     options: NodeStartOptions,
+    /** The node's key pair, from `<dataDir>/identity.key` (made on first start). */
+    readonly identity: Identity,
   ) {
     super();
     const hasher = options.hasher;
@@ -188,6 +222,18 @@ export class Node extends EventEmitter<NodeEvents> {
       });
       this.inbound.register(this.mse, { fallback: true });
     }
+    this.peerParts = {
+      runtime,
+      config,
+      identity,
+      connections: this.connections,
+      dialer: this.dialer,
+      listenPort: () => this.port,
+    };
+    this.peers = createSecurePeers(this.peerParts);
+    this.peers.on('peer', (peer) => this.emit('securePeer', peer));
+    declarePeerMetrics(this.metrics, this.peers);
+    this.inbound.register(this.peers.inbound);
   }
 
   /** Starts a node listening on `config.port`. */
@@ -196,8 +242,9 @@ export class Node extends EventEmitter<NodeEvents> {
     config: NodeConfig,
     options: NodeStartOptions = {},
   ): Promise<Node> {
-    const node = new Node(runtime, config, options);
     await runtime.fs.mkdir(config.dataDir);
+    const { identity } = await loadOrCreateIdentity(runtime.fs, runtime.random, config.dataDir);
+    const node = new Node(runtime, config, options, identity);
     try {
       node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) => {
         const stream = node.connections.accept(s, 'tcp');
@@ -224,6 +271,9 @@ export class Node extends EventEmitter<NodeEvents> {
         { firstTimeoutMs: config.udpTrackerTimeoutMs },
       );
       if (config.dht) node.dht = await node.startDht(dhtChannel);
+      node.presence = startPresence(node.peers, node.peerParts, node.dht, node.dhtReady, (p) =>
+        node.emit('published', p),
+      );
       if (config.lsd) {
         node.lsd = await LocalDiscovery.start(runtime, {
           listenPort: () => node.port,
@@ -284,6 +334,27 @@ export class Node extends EventEmitter<NodeEvents> {
     return dht;
   }
 
+  /** This node's public key: its name for shoal peers (`shoal_…`). */
+  get key(): IdentityKey {
+    return this.identity.publicKey;
+  }
+
+  /**
+   * An authenticated, encrypted connection to the node whose key is `key` (or its `shoal_…`
+   * text), found in the DHT and reached directly, through a hole punch or a relay; open
+   * channels on its `mux`. See `SecurePeers.connect`.
+   */
+  async connect(key: IdentityKey | string, options: ConnectOptions = {}): Promise<PeerConnection> {
+    // A lookup on a DHT still joining finds nothing: wait for its first bootstrap.
+    if (options.record === undefined && options.lookup !== false) await this.dhtReady;
+    return this.peers.connect(key, options);
+  }
+
+  /** Figures of the secure peer layer: connections by kind, reachability, relay, record. */
+  peerStats() {
+    return { ...this.peers.stats(), published: this.presence?.lastPublished ?? null };
+  }
+
   /** The DHT node, when enabled. */
   get dhtNode(): Dht | undefined {
     return this.dht;
@@ -318,6 +389,11 @@ export class Node extends EventEmitter<NodeEvents> {
     const downloadDir = options.downloadDir ?? this.config.downloadDir;
     await this.runtime.fs.mkdir(downloadDir);
     const persist = options.persist !== false;
+    const filePriorities =
+      options.filePriorities ??
+      (options.files && options.files.length > 0
+        ? selectedPriorities(meta, options.files)
+        : undefined);
     if (persist && bytes)
       await this.library.save({ infoHash: id, downloadDir, paused: false }, bytes);
     const torrent = new Torrent(
@@ -329,6 +405,8 @@ export class Node extends EventEmitter<NodeEvents> {
         listenPort: () => this.port,
         dialer: this.dialer,
         connections: this.connections,
+        ...(this.config.host !== '0.0.0.0' &&
+          this.config.host !== '::' && { localAddress: this.config.host }),
         ...(this.dht && {
           dht: {
             port: () => this.dht?.port ?? 0,
@@ -345,7 +423,9 @@ export class Node extends EventEmitter<NodeEvents> {
         downloadDir,
         resumePath: this.library.resumePath(id),
         ...(options.recheck !== undefined && { recheck: options.recheck }),
-        ...(options.filePriorities && { filePriorities: options.filePriorities }),
+        ...(filePriorities && { filePriorities }),
+        ...(options.pickMode && { pickMode: options.pickMode }),
+        ...(options.webSeeds !== undefined && { webSeeds: options.webSeeds }),
         swarm: {
           pex: this.config.pex,
           maxPeers: this.config.maxPeersPerTorrent,
@@ -471,7 +551,8 @@ export class Node extends EventEmitter<NodeEvents> {
         : Buffer.alloc(0),
       Buffer.from('e'),
     ]);
-    const added = await this.add(torrent, { ...options, peers: direct });
+    const files = options.files ?? (options.filePriorities ? undefined : link.selectOnly);
+    const added = await this.add(torrent, { ...options, peers: direct, ...(files && { files }) });
     for (const p of known.values()) added.addPeer(p.host, p.port);
     return added;
   }
@@ -550,6 +631,11 @@ export class Node extends EventEmitter<NodeEvents> {
     announcer.start();
   }
 
+  /** An HTTP handler streaming this node's torrents (`/stream/…`, `/watch/…`). */
+  createStreamServer(): StreamServer {
+    return new StreamServer({ torrent: (hash) => this.get(hash) });
+  }
+
   /** The torrent with this info-hash (hex), if any. */
   get(infoHash: string): Torrent | undefined {
     return this.torrents.get(infoHash);
@@ -590,6 +676,8 @@ export class Node extends EventEmitter<NodeEvents> {
     await this.udpTrackers?.close();
     this.utp?.close();
     await this.datagrams?.close();
+    this.presence?.stop();
+    this.peers.stop();
     this.connections.stop();
     await this.server?.close();
     await this.ownPool?.close();

@@ -289,6 +289,7 @@ function realTcp(egress: EgressPolicy): TcpFactory {
           port,
           noDelay: true,
           ...(bindable && { localAddress: local }),
+          ...(options?.localPort !== undefined && { localPort: options.localPort }),
           onread: {
             buffer: shared,
             callback: (n) => {

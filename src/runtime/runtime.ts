@@ -159,6 +159,11 @@ export interface TcpFactory {
     options?: {
       timeoutMs?: number /** Source address to bind, if not any. */;
       localAddress?: string;
+      /**
+       * Source port to bind (a hole punch dials from a port its peer was told); any free port
+       * when absent.
+       */
+      localPort?: number;
     },
   ): Promise<ByteStream>;
 }

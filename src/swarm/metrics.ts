@@ -89,6 +89,8 @@ export class TorrentMetrics {
   readonly bytesIn: CounterSeries;
   readonly bytesOut: CounterSeries;
   readonly wasted: CounterSeries;
+  /** Of `bytesIn`, the bytes that came from web seeds (BEP 19). */
+  readonly webSeedBytes: CounterSeries;
   readonly piecesVerified: CounterSeries;
   readonly piecesFailed: CounterSeries;
   private readonly computed: CollectedMetric[];
@@ -108,6 +110,12 @@ export class TorrentMetrics {
       .counter({
         name: 'shoal_torrent_wasted_bytes_total',
         help: 'Bytes received in pieces that failed their hash check.',
+      })
+      .labels({});
+    this.webSeedBytes = registry
+      .counter({
+        name: 'shoal_torrent_web_seed_bytes_total',
+        help: 'Piece payload bytes received from web seeds (BEP 19), also counted in bytes in.',
       })
       .labels({});
     const pieces = registry.counter({

@@ -8,10 +8,16 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { TokenBucket } from '../shared/rate.js';
 import type { HashExchangeStats } from './hash-exchange.js';
 import type { PeerWireMetrics } from './metrics.js';
+import type { PickMode } from './piece-picker.js';
+import type { WebSeedStatus } from './web-seed.js';
 
 /** Tunables of one torrent's swarm, with defaults in {@link DEFAULT_SWARM_OPTIONS}. */
 export interface SwarmOptions {
   readonly maxPeers: number;
+  /** Connections with one IP address a torrent keeps (a few clients behind one NAT). */
+  readonly maxPeersPerIp: number;
+  /** A full torrent replaces a peer that traded no block for this long with a newcomer. */
+  readonly turnoverIdleMs: number;
   readonly uploadSlots: number;
   readonly requestTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
@@ -46,12 +52,14 @@ export interface SwarmOptions {
  */
 export const DEFAULT_SWARM_OPTIONS: SwarmOptions = {
   maxPeers: 100,
+  maxPeersPerIp: 16,
+  turnoverIdleMs: 60_000,
   uploadSlots: 8,
   requestTimeoutMs: 30_000,
   handshakeTimeoutMs: 10_000,
   keepAliveMs: 60_000,
   idleTimeoutMs: 180_000,
-  maxIncomingRequests: 1000,
+  maxIncomingRequests: 500,
   banAfterFailures: 2,
   resumeIntervalMs: 30_000,
   uploadLimit: 0,
@@ -84,6 +92,9 @@ export interface TorrentStats {
   readonly totalLength: number;
   readonly progress: number;
   readonly downloaded: number;
+  /** Of `downloaded`, the bytes that came from peers and from web seeds (BEP 19). */
+  readonly downloadedFromPeers: number;
+  readonly downloadedFromWebSeeds: number;
   readonly uploaded: number;
   /** Bytes received in pieces that failed their hash check. */
   readonly wasted: number;
@@ -95,6 +106,11 @@ export interface TorrentStats {
   readonly error?: string;
   /** BEP 52 hash requests served and refused, piece layers fetched. */
   readonly hashExchange: HashExchangeStats;
+  /** How new pieces are chosen. */
+  readonly pickMode: PickMode;
+  /** Streams reading the torrent now. */
+  readonly streams: number;
+  readonly webSeeds: readonly WebSeedStatus[];
 }
 
 /** One connected peer, for UIs, `--json` output and the daemon API. */
@@ -132,6 +148,8 @@ export interface TorrentDeps {
   /** Node-wide limits shared by every torrent. */
   readonly globalUpload: TokenBucket;
   readonly globalDownload: TokenBucket;
+  /** Source address for HTTP requests (web seeds), when the node listens on one address. */
+  readonly localAddress?: string;
   /** The node's DHT, when it runs one (BEP 5 port messages). */
   readonly dht?: { port(): number; nodeSeen(host: string, port: number): void };
   /** The torrent's own registry (a child `{torrent}` of the node's); disposed on stop. */
@@ -150,6 +168,10 @@ export interface TorrentOptions {
   readonly recheck?: boolean;
   /** Per-file priorities (0 = skip); all 1 when absent. */
   readonly filePriorities?: readonly number[];
+  /** How new pieces are chosen (default `rarest`). */
+  readonly pickMode?: PickMode;
+  /** Use the torrent's web seeds (BEP 19; default true). */
+  readonly webSeeds?: boolean;
   readonly swarm?: Partial<SwarmOptions>;
 }
 

@@ -32,6 +32,11 @@ export class PeerSession {
   /** How many requests we keep in flight to it. */
   pipelineTarget = 64;
   lastReceivedAt: number;
+  /** When it last said something other than a keep-alive (the idle clock). */
+  lastMessageAt: number;
+  /** When a block last went either way (what makes a peer worth its slot). */
+  lastPayloadAt: number;
+  readonly connectedAt: number;
   lastSentAt: number;
   lastPieceAt: number;
   snubbed = false;
@@ -52,6 +57,12 @@ export class PeerSession {
   closed = false;
   /** True while its socket buffer is full (we wait for drain). */
   congested = false;
+  /** When its socket last filled up (meaningful while `congested`). */
+  congestedAt = 0;
+  /** Requests it sent beyond the queue we allow (our `reqq`). */
+  overQueue = 0;
+  /** It misbehaved as a downloader (flooded requests, does not read): not unchoked before this. */
+  penaltyUntil = 0;
   serving = false;
   /** When it last asked us for a block (or we unchoked it). */
   lastRequestAt = 0;
@@ -72,6 +83,9 @@ export class PeerSession {
     this.download = new RateMeter(clock);
     this.upload = new RateMeter(clock);
     this.lastReceivedAt = clock.now();
+    this.lastMessageAt = clock.now();
+    this.lastPayloadAt = Number.NEGATIVE_INFINITY;
+    this.connectedAt = clock.now();
     this.lastSentAt = clock.now();
     this.lastPieceAt = clock.now();
     this.wire = new PeerWire(
@@ -104,7 +118,10 @@ export class PeerSession {
         : () => {
             for (const f of callbacks) f();
           };
-    if (!this.stream.writev(chunks, flushed)) this.congested = true;
+    if (!this.stream.writev(chunks, flushed) && !this.congested) {
+      this.congested = true;
+      this.congestedAt = this.lastSentAt;
+    }
   }
 
   /** True when we dialled it. */

@@ -39,6 +39,13 @@ export interface PeerSetDeps {
   readonly infoHash: Buffer;
   readonly pieceCount: number;
   readonly maxPeers: number;
+  /** Connections with one IP address this torrent keeps (a few clients behind one NAT). */
+  readonly maxPeersPerIp: number;
+  /**
+   * A full torrent replaces a peer that has traded no block for this long (and is at least this
+   * old) with a newcomer, so connections that only idle cannot keep honest peers out.
+   */
+  readonly turnoverIdleMs: number;
   readonly handshakeTimeoutMs: number;
   /** True while the torrent may make new connections. */
   readonly active: () => boolean;
@@ -86,6 +93,32 @@ export class PeerSet {
     return this.candidates.get(address);
   }
 
+  /**
+   * Whether a new connection with `host` may join: within the per-address limit, and, when
+   * the torrent is full, by replacing the peer that has traded nothing longest (if one has
+   * idled past the turnover time).
+   */
+  admit(host: string): boolean {
+    if (this.countFrom(host) >= this.deps.maxPeersPerIp) return false;
+    if (this.sessions.size < this.deps.maxPeers) return true;
+    const now = this.deps.clock.now();
+    let victim: PeerSession | undefined;
+    for (const s of this.sessions.values()) {
+      const idleSince = Math.max(s.lastPayloadAt, s.connectedAt);
+      if (now - idleSince < this.deps.turnoverIdleMs) continue;
+      if (!victim || idleSince < Math.max(victim.lastPayloadAt, victim.connectedAt)) victim = s;
+    }
+    if (!victim) return false;
+    this.drop(victim, new WireError('replaced by a new peer: it traded nothing for a while'));
+    return true;
+  }
+
+  private countFrom(host: string): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.host === host) n++;
+    return n;
+  }
+
   /** Dials candidates while there is room. */
   connectSome(): void {
     const d = this.deps;
@@ -102,6 +135,7 @@ export class PeerSet {
       if (this.sessions.size + this.connecting.size >= d.maxPeers) break;
       if (connected.has(key) || this.connecting.has(key)) continue;
       if (d.connections.retryAt(c.host, c.port) > now || d.connections.isBanned(c.host)) continue;
+      if (this.countFrom(c.host) >= d.maxPeersPerIp) continue;
       this.connecting.add(key);
       d.dialer
         .dial({
@@ -145,6 +179,8 @@ export class PeerSet {
         handshake: (h) => events.handshake(session, h),
         message: (m) => {
           this.deps.wireMetrics.received(m.type);
+          // Keep-alives do not keep an idle peer: only real messages reset the idle clock.
+          if (m.type !== 'keep-alive') session.lastMessageAt = this.deps.clock.now();
           events.message(session, m);
         },
       },
@@ -193,6 +229,32 @@ export class PeerSet {
       this.deps.events.warn(`${session.address}: ${reason.message}`);
     if (reason instanceof WireError)
       this.deps.events.warn(`${session.address} dropped: ${reason.message}`);
+  }
+
+  /**
+   * Housekeeping for every session (once a second): a peer that has not shaken hands in time or
+   * has said nothing but keep-alives for too long is dropped; we send keep-alives when quiet;
+   * `tendRequests` looks after what we asked of it and says when it stalled for good.
+   */
+  tend(
+    now: number,
+    timeouts: { handshakeTimeoutMs: number; idleTimeoutMs: number; keepAliveMs: number },
+    tendRequests: (session: PeerSession) => Error | undefined,
+  ): void {
+    for (const s of [...this.sessions.values()]) {
+      if (!s.handshake && now - s.lastReceivedAt > timeouts.handshakeTimeoutMs) {
+        this.drop(s, new WireError('no handshake in time'));
+        continue;
+      }
+      if (now - s.lastMessageAt > timeouts.idleTimeoutMs) {
+        this.drop(s, new WireError('silent for too long'));
+        continue;
+      }
+      if (s.handshake && now - s.lastSentAt > timeouts.keepAliveMs)
+        s.wire.sendMessage({ type: 'keep-alive' });
+      const problem = tendRequests(s);
+      if (problem) this.drop(s, problem);
+    }
   }
 
   /** Drops every session. */

@@ -85,7 +85,7 @@ test('a toy protocol registered on the inbound demultiplexer shares the port wit
   transferring = false;
   await chatter;
   assert.ok(answers.length >= 1, 'the toy protocol answered during the transfer');
-  answers.forEach((a, i) => assert.equal(a, `HELLO ${i}`));
+  for (const [i, a] of answers.entries()) assert.equal(a, `HELLO ${i}`);
   assert.equal(echo.accepted, answers.length);
   assert.equal(seeder.inbound.counts.get('echo'), answers.length);
   // The leecher's BitTorrent connection came in too (encrypted by default: MSE).

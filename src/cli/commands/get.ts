@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { ShoalError } from '../../errors.js';
+import { ShoalError, UsageError } from '../../errors.js';
+import { type FileSelector, parseIndexList } from '../../metainfo/file-selection.js';
 import { parseMagnet } from '../../metainfo/magnet.js';
 import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
@@ -20,6 +21,11 @@ export interface GetCommandOptions extends NodeFlags, DaemonFlags {
   readonly seed?: boolean;
   readonly json?: boolean;
   readonly recheck?: boolean;
+  readonly sequential?: boolean;
+  readonly only?: string;
+  readonly file?: string[];
+  /** `--no-web-seeds` sets this false. */
+  readonly webSeeds?: boolean;
 }
 
 /** `shoal get <torrent|magnet>`: downloads, verifies every piece, then exits or keeps seeding. */
@@ -31,9 +37,14 @@ export async function getCommand(
   const peers = parsePeers(opts.peer);
   const magnet = source.toLowerCase().startsWith('magnet:') ? parseMagnet(source) : undefined;
   const config = await configFromFlags(runtime, opts);
+  const files = fileSelection(opts);
   // A running daemon gets the torrent instead of a second node fighting it for the port.
   const daemon = opts.standalone ? undefined : await findDaemon(runtime, config.dataDir, opts);
   if (daemon) {
+    if (opts.sequential || files.length > 0 || opts.webSeeds === false)
+      throw new UsageError(
+        '--sequential, --only, --file and --no-web-seeds are not passed to a running daemon yet: add --standalone --port 0',
+      );
     return getViaDaemon(
       runtime,
       daemon,
@@ -87,6 +98,9 @@ export async function getCommand(
       peers,
       trackers: opts.tracker,
       ...(opts.recheck && { recheck: true }),
+      ...(opts.sequential && { pickMode: 'sequential' as const }),
+      ...(files.length > 0 && { files }),
+      ...(opts.webSeeds === false && { webSeeds: false }),
       signal: interrupted.signal,
     };
     if (magnet) report.event('metadata', {}, 'fetching torrent metadata from peers…');
@@ -158,6 +172,19 @@ function describeMetadataProgress(p: MetadataProgress, sources: string): string 
         ? `metadata: waiting to ask ${p.toAsk} of the ${p.known} peers known again (${p.failed} failures so far)`
         : `metadata: every peer known (${p.known}) failed; ${sources}`;
   }
+}
+
+/** The files `--only` and `--file` choose (none: every file, or a magnet's `so=`). */
+function fileSelection(opts: GetCommandOptions): FileSelector[] {
+  const out: FileSelector[] = [];
+  try {
+    if (opts.only !== undefined) out.push(...parseIndexList(opts.only));
+  } catch (error) {
+    throw new UsageError(`--only: ${(error as Error).message}`);
+  }
+  for (const f of opts.file ?? [])
+    out.push(/^\d+$/.test(f) ? { first: Number(f), last: Number(f) } : { path: f });
+  return out;
 }
 
 /** This process's peak resident set: VmHWM on Linux (exact), else the rusage maximum. */
