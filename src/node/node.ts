@@ -86,6 +86,12 @@ export interface NodeStartOptions {
   readonly hasher?: PieceHasher;
   /** The registry the node counts into (the simulator gives each host its own). */
   readonly metrics?: MetricsRegistry;
+  /**
+   * A fixed DHT node id instead of the saved or a random one (which the DHT replaces by a
+   * BEP 42 id once responses agree on its address): the simulator gives its hosts BEP 42 ids
+   * for their public addresses from the start, as nodes that know their address have.
+   */
+  readonly dhtId?: Buffer;
 }
 
 /** Events of a node; torrent events are re-emitted with the torrent. */
@@ -146,6 +152,7 @@ export class Node extends EventEmitter<NodeEvents> {
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
   private dhtReady: Promise<number> = Promise.resolve(0);
   private readonly dhtTimers = new Map<string, TimerHandle>();
+  private readonly dhtId: Buffer | undefined;
   /** Metadata fetches under way, aborted when the node stops. */
   private readonly fetches = new Set<AbortController>();
   private stopped = false;
@@ -166,6 +173,7 @@ export class Node extends EventEmitter<NodeEvents> {
     readonly identity: Identity,
   ) {
     super();
+    this.dhtId = options.dhtId;
     const hasher = options.hasher;
     this.metrics = options.metrics ?? createMetricsRegistry();
     this.wireMetrics = new PeerWireMetrics(this.metrics);
@@ -327,6 +335,7 @@ export class Node extends EventEmitter<NodeEvents> {
       bootstrap,
       statePath: join(this.config.dataDir, 'dht.state'),
       metrics: this.metrics,
+      ...(this.dhtId && { id: this.dhtId }),
     };
     const dht = await Dht.start(this.runtime, options, channel);
     dht.on('warning', (w) => this.emit('warning', `DHT: ${w}`, undefined));
