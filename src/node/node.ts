@@ -29,6 +29,7 @@ import type { Presence, Published } from '../peers/presence.js';
 import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
+import { deleteTorrentFiles } from '../storage/delete-files.js';
 import { fetchMetadata, type MetadataProgress } from '../swarm/metadata-fetcher.js';
 import { PeerWireMetrics } from '../swarm/metrics.js';
 import {
@@ -654,8 +655,35 @@ export class Node extends EventEmitter<NodeEvents> {
     return [...this.torrents.values()];
   }
 
-  /** Stops a torrent and forgets it (files stay on disk). */
-  async remove(infoHash: string): Promise<void> {
+  /** Pauses a torrent and remembers it in the library, so `shoal start` keeps it paused. */
+  async pause(infoHash: string): Promise<void> {
+    this.torrents.get(infoHash)?.pause();
+    await this.library.setPaused(infoHash, true);
+  }
+
+  /** Resumes a paused (or failed) torrent, and remembers it. */
+  async resume(infoHash: string): Promise<void> {
+    this.torrents.get(infoHash)?.resume();
+    await this.library.setPaused(infoHash, false);
+  }
+
+  /** The node-wide rate limits in bytes per second (0 = none). */
+  get rateLimits(): { upload: number; download: number } {
+    return {
+      upload: this.globalUpload.bytesPerSecond,
+      download: this.globalDownload.bytesPerSecond,
+    };
+  }
+
+  /** Changes the node-wide rate limits at once (0 = none). */
+  setRateLimits(limits: { upload?: number; download?: number }): void {
+    if (limits.upload !== undefined) this.globalUpload.bytesPerSecond = Math.max(0, limits.upload);
+    if (limits.download !== undefined)
+      this.globalDownload.bytesPerSecond = Math.max(0, limits.download);
+  }
+
+  /** Stops a torrent and forgets it; its files stay on disk unless `deleteData`. */
+  async remove(infoHash: string, options: { deleteData?: boolean } = {}): Promise<void> {
     const t = this.torrents.get(infoHash);
     if (!t) return;
     this.torrents.delete(infoHash);
@@ -670,6 +698,14 @@ export class Node extends EventEmitter<NodeEvents> {
     this.dhtTimers.delete(infoHash);
     await t.stop();
     await this.library.remove(infoHash);
+    if (options.deleteData)
+      await deleteTorrentFiles(
+        this.runtime.fs,
+        t.storage,
+        t.layout,
+        t.meta.name,
+        t.meta.singleFile,
+      );
   }
 
   /** Stops every torrent (saving resume data), the listener and the hashing workers. */
