@@ -328,6 +328,7 @@ export class NodeAdapter implements NodeControl {
       identity: this.node.key.toString(),
       secureConnections: this.node.peers.table.countByKind(),
       reachability: this.node.peers.reachability.state,
+      ...(this.node.portMapping && { portMapping: this.node.portMapping }),
     };
   }
 

@@ -533,6 +533,19 @@ export class Dht extends EventEmitter<DhtEvents> {
     this.votes.set(host, n);
     if (this.votes.size > 64) this.votes.clear();
     if (n < 5 || this.externalIp === host) return;
+    this.adoptExternalIp(host);
+  }
+
+  /**
+   * Takes `host` as our external address at once, as when the router told us (UPnP or
+   * NAT-PMP): a stronger word than votes, so a matching BEP 42 id is adopted now. Later votes
+   * may still move it (a router behind another NAT reports an address nobody sees).
+   */
+  useExternalIp(host: string): void {
+    if (this.externalIp !== host) this.adoptExternalIp(host);
+  }
+
+  private adoptExternalIp(host: string): void {
     this.externalIp = host;
     if (!isExemptAddress(host) && !idMatchesIp(this.id, host) && this.options.id === undefined) {
       const nodes = this.table.all();

@@ -22,6 +22,7 @@ import {
 } from '../net/datagram-mux.js';
 import { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
+import type { PortMapper, PortMappingStatus } from '../net/nat/port-mapper.js';
 import { TcpTransport, UtpTransport } from '../net/transport.js';
 import { declarePeerMetrics } from '../peers/metrics.js';
 import type { PeerConnection } from '../peers/peer-connection.js';
@@ -48,6 +49,7 @@ import type { NodeConfig } from './config.js';
 import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
 import { declareNodeMetrics } from './metrics.js';
+import { startPortMapper } from './port-mapping.js';
 import { createSecurePeers, type SecurePeerParts, startPresence } from './secure-peers.js';
 import { StreamServer } from './stream-server.js';
 
@@ -108,6 +110,8 @@ export interface NodeEvents {
   securePeer: [PeerConnection];
   /** Our address record went to the DHT. */
   published: [Published];
+  /** The router mapping changed (UPnP / NAT-PMP): mapped, failed, renewed with a new address. */
+  portMapping: [PortMappingStatus];
 }
 
 /** The torrent is already in this node. */
@@ -150,6 +154,7 @@ export class Node extends EventEmitter<NodeEvents> {
   private utp: UtpSocket | undefined;
   private dht: Dht | undefined;
   private lsd: LocalDiscovery | undefined;
+  private portMapper: PortMapper | undefined;
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
   private dhtReady: Promise<number> = Promise.resolve(0);
   private readonly dhtTimers = new Map<string, TimerHandle>();
@@ -283,6 +288,7 @@ export class Node extends EventEmitter<NodeEvents> {
       node.presence = startPresence(node.peers, node.peerParts, node.dht, node.dhtReady, (p) =>
         node.emit('published', p),
       );
+      if (config.upnp || config.natPmp) node.startPortMapping(node.datagrams.port);
       if (config.lsd) {
         node.lsd = await LocalDiscovery.start(runtime, {
           listenPort: () => node.port,
@@ -320,6 +326,39 @@ export class Node extends EventEmitter<NodeEvents> {
       if (stream) this.inbound.handle(stream);
     });
     return utp;
+  }
+
+  /**
+   * Asks the router to forward the TCP port and the UDP socket's port (UPnP and/or NAT-PMP).
+   * The external address it reports, when public, becomes the DHT's (a BEP 42 id to match)
+   * and is announced to trackers; the external port is the one announced.
+   */
+  private startPortMapping(udpPort: number): void {
+    this.portMapper = startPortMapper(
+      this.runtime,
+      this.config,
+      { tcp: this.port, udp: udpPort },
+      (status) => {
+        const external = this.externalAddress;
+        if (external) this.dht?.useExternalIp(external);
+        this.emit('portMapping', status);
+      },
+    );
+  }
+
+  /** What the router forwards for us, when port mapping is on. */
+  get portMapping(): PortMappingStatus | undefined {
+    return this.portMapper?.status;
+  }
+
+  /** Our public address as the router reports it, when a mapping stands and it is public. */
+  get externalAddress(): string | undefined {
+    return this.portMapper?.publicAddress;
+  }
+
+  /** The TCP port peers are told: the router's external port while mapped, else ours. */
+  get announcedPort(): number {
+    return this.portMapper?.externalPort('tcp') ?? this.port;
   }
 
   /** Starts the DHT on the node's UDP socket and bootstraps it. */
@@ -412,7 +451,7 @@ export class Node extends EventEmitter<NodeEvents> {
         runtime: this.runtime,
         pool: this.pool,
         peerId: this.peerId,
-        listenPort: () => this.port,
+        listenPort: () => this.announcedPort,
         dialer: this.dialer,
         connections: this.connections,
         ...(this.config.host !== '0.0.0.0' &&
@@ -491,7 +530,8 @@ export class Node extends EventEmitter<NodeEvents> {
           udp: this.udpTrackers!,
           infoHash: hash,
           peerId: this.peerId,
-          port: () => this.port,
+          port: () => this.announcedPort,
+          externalAddress: () => this.externalAddress,
           state: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
           onPeers: learn,
         },
@@ -585,7 +625,7 @@ export class Node extends EventEmitter<NodeEvents> {
       void this.dhtReady
         .then(() => this.rejoinIfAlone(dht))
         .then(() =>
-          dht.announce(hash, this.port, {
+          dht.announce(hash, this.announcedPort, {
             seed: torrent.stats().state === 'seeding',
             onPeers: (peers) => {
               for (const p of peers) torrent.addPeer(p.host, p.port);
@@ -621,7 +661,8 @@ export class Node extends EventEmitter<NodeEvents> {
         this.config.host !== '::' && { localAddress: this.config.host }),
       infoHash: torrent.handshakeHashes[0]!,
       peerId: this.peerId,
-      port: () => this.port,
+      port: () => this.announcedPort,
+      externalAddress: () => this.externalAddress,
       state: () => {
         const s = torrent.stats();
         return {
@@ -713,7 +754,10 @@ export class Node extends EventEmitter<NodeEvents> {
     if (this.stopped) return;
     this.stopped = true;
     for (const fetch of this.fetches) fetch.abort();
-    await Promise.all([...this.announcers.values()].map((a) => a.stop()));
+    await Promise.all([
+      ...[...this.announcers.values()].map((a) => a.stop()),
+      this.portMapper?.stop(),
+    ]);
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
     for (const t of this.dhtTimers.values()) t.cancel();
     await this.dht?.stop();

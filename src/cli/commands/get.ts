@@ -7,6 +7,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import type { MetadataProgress } from '../../swarm/metadata-fetcher.js';
 import { type DaemonFlags, findDaemon } from '../daemon-client.js';
 import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
+import { reportPortMapping } from '../port-mapping.js';
 import { ProgressReporter } from '../progress.js';
 import { untilSignal } from '../signals.js';
 import { getViaDaemon } from './handoff.js';
@@ -66,6 +67,7 @@ export async function getCommand(
     return s;
   });
   const report = new ProgressReporter(opts.json === true);
+  reportPortMapping(node, (e, f, t) => report.event(e, f, t), opts.json === true);
   const finished = new Promise<void>((done) => node.once('done', () => done()));
   // A torrent whose files cannot be used (disk full, read-only folder) ends the command.
   const failed = new Promise<Error>((fail) => node.once('error', (e) => fail(e)));
