@@ -31,7 +31,7 @@ import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { deleteTorrentFiles } from '../storage/delete-files.js';
-import { fetchMetadata } from '../swarm/metadata-fetcher.js';
+import { fetchMetadata, type MetadataProgress } from '../swarm/metadata-fetcher.js';
 import { PeerWireMetrics } from '../swarm/metrics.js';
 import {
   type PeerInfo,
@@ -79,6 +79,8 @@ export interface AddTorrentOptions {
   /** Tracker URLs to use besides the torrent's own (each its own tier). */
   readonly trackers?: readonly string[];
   readonly swarm?: Partial<SwarmOptions>;
+  /** Aborting it stops a magnet link's metadata fetch (`addMagnet` rejects with `STOPPED`). */
+  readonly signal?: AbortSignal;
 }
 
 /** What a node may be given instead of making its own. */
@@ -87,6 +89,12 @@ export interface NodeStartOptions {
   readonly hasher?: PieceHasher;
   /** The registry the node counts into (the simulator gives each host its own). */
   readonly metrics?: MetricsRegistry;
+  /**
+   * A fixed DHT node id instead of the saved or a random one (which the DHT replaces by a
+   * BEP 42 id once responses agree on its address): the simulator gives its hosts BEP 42 ids
+   * for their public addresses from the start, as nodes that know their address have.
+   */
+  readonly dhtId?: Buffer;
 }
 
 /** Events of a node; torrent events are re-emitted with the torrent. */
@@ -96,6 +104,8 @@ export interface NodeEvents {
   done: [Torrent, TorrentStats];
   error: [Error, Torrent | undefined];
   warning: [string, Torrent | undefined];
+  /** A magnet link's metadata fetch: peers asked, failures, waits for peers (by info-hash). */
+  metadata: [infoHash: string, progress: MetadataProgress];
   /** A secure connection by key was made (or replaced a worse one). */
   securePeer: [PeerConnection];
   /** Our address record went to the DHT. */
@@ -148,6 +158,9 @@ export class Node extends EventEmitter<NodeEvents> {
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
   private dhtReady: Promise<number> = Promise.resolve(0);
   private readonly dhtTimers = new Map<string, TimerHandle>();
+  private readonly dhtId: Buffer | undefined;
+  /** Metadata fetches under way, aborted when the node stops. */
+  private readonly fetches = new Set<AbortController>();
   private stopped = false;
   /** shoal's connections by key: authenticated, encrypted, one per peer. */
   readonly peers: SecurePeers;
@@ -166,6 +179,7 @@ export class Node extends EventEmitter<NodeEvents> {
     readonly identity: Identity,
   ) {
     super();
+    this.dhtId = options.dhtId;
     const hasher = options.hasher;
     this.metrics = options.metrics ?? createMetricsRegistry();
     this.wireMetrics = new PeerWireMetrics(this.metrics);
@@ -361,6 +375,7 @@ export class Node extends EventEmitter<NodeEvents> {
       bootstrap,
       statePath: join(this.config.dataDir, 'dht.state'),
       metrics: this.metrics,
+      ...(this.dhtId && { id: this.dhtId }),
     };
     const dht = await Dht.start(this.runtime, options, channel);
     dht.on('warning', (w) => this.emit('warning', `DHT: ${w}`, undefined));
@@ -488,13 +503,23 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   /**
-   * Adds a torrent from a magnet link: fetches its info dictionary from the link's peers and
-   * `options.peers` (BEP 9), checks it against the info-hash, then downloads as usual.
+   * Adds a torrent from a magnet link: fetches its info dictionary (BEP 9) from the link's
+   * peers, `options.peers` and peers found through the link's trackers and the DHT, several at
+   * a time through the node's dialer, checks it against the info-hash, then downloads as usual.
+   * Progress is told by `metadata` events; `options.signal` or {@link stop} cancels it.
    */
   async addMagnet(link: MagnetLink, options: AddTorrentOptions = {}): Promise<Torrent> {
-    const peers: PeerAddress[] = [...link.peers, ...(options.peers ?? [])];
+    const direct: PeerAddress[] = [...link.peers, ...(options.peers ?? [])];
     const hash = (link.infoHashV1 ?? link.infoHashV2!.subarray(0, 20)) as Buffer;
-    // Peers to ask for the metadata also come from the link's trackers and the DHT.
+    const hashHex = (link.infoHashV1 ?? link.infoHashV2!).toString('hex');
+    // Peers to ask also come from the link's trackers and the DHT, each address once.
+    const known = new Map<string, PeerAddress>();
+    const learn = (found: readonly PeerAddress[]) => {
+      for (const p of found)
+        if (!known.has(`${p.host}:${p.port}`)) known.set(`${p.host}:${p.port}`, p);
+    };
+    learn(direct);
+    const candidates = () => [...known.values()];
     const finders: Announcer[] = [];
     const trackers = [...link.trackers, ...(options.trackers ?? [])];
     if (trackers.length > 0) {
@@ -508,7 +533,7 @@ export class Node extends EventEmitter<NodeEvents> {
           port: () => this.announcedPort,
           externalAddress: () => this.externalAddress,
           state: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
-          onPeers: (found) => peers.push(...found),
+          onPeers: learn,
         },
       );
       a.start();
@@ -516,6 +541,8 @@ export class Node extends EventEmitter<NodeEvents> {
     }
     const dht = this.dht;
     let searching = dht !== undefined;
+    let nextSearch: TimerHandle | undefined;
+    let wake = () => {};
     if (dht) {
       // Ask the DHT again every few seconds until the metadata arrives: a first lookup on a
       // young routing table may miss.
@@ -523,24 +550,46 @@ export class Node extends EventEmitter<NodeEvents> {
         await this.dhtReady;
         while (searching) {
           await this.rejoinIfAlone(dht);
-          await dht.getPeers(hash, (found) => peers.push(...found)).catch(() => undefined);
-          if (searching)
-            await new Promise<void>((resolve) => this.runtime.timers.setTimeout(resolve, 3000));
+          await dht.getPeers(hash, learn).catch(() => undefined);
+          if (!searching) break;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            nextSearch = this.runtime.timers.setTimeout(resolve, 3000);
+          });
         }
       })();
     }
-    const dynamic = finders.length > 0 || this.dht !== undefined;
+    const abort = new AbortController();
+    const onAbort = () => abort.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) abort.abort();
+    this.fetches.add(abort);
+    // Peers whose connection the fetch opened and closed again: the torrent may dial them at once.
+    const reached = new Set<PeerAddress>();
+    const dynamic = finders.length > 0 || dht !== undefined;
     let info: Buffer;
     try {
       info = await fetchMetadata(this.runtime, {
         ...(link.infoHashV1 && { infoHashV1: link.infoHashV1 }),
         ...(link.infoHashV2 && { infoHashV2: link.infoHashV2 }),
-        peers: dynamic ? () => peers : peers,
+        peers: dynamic ? candidates : direct,
         peerId: this.peerId,
+        dial: async (request) => {
+          const conn = await this.dialer.dial(request);
+          reached.add({ host: request.host, port: request.port });
+          return conn;
+        },
+        signal: abort.signal,
+        onProgress: (p) => this.emit('metadata', hashHex, p),
       });
     } finally {
       searching = false;
+      nextSearch?.cancel();
+      wake();
+      this.fetches.delete(abort);
+      options.signal?.removeEventListener('abort', onAbort);
       await Promise.all(finders.map((a) => a.stop()));
+      for (const p of reached) this.connections.allowRedial(p.host, p.port);
     }
     parseInfoDictionary(info); // refuse a hostile info dictionary before writing anything
     const torrent = Buffer.concat([
@@ -553,7 +602,9 @@ export class Node extends EventEmitter<NodeEvents> {
       Buffer.from('e'),
     ]);
     const files = options.files ?? (options.filePriorities ? undefined : link.selectOnly);
-    return this.add(torrent, { ...options, peers, ...(files && { files }) });
+    const added = await this.add(torrent, { ...options, peers: direct, ...(files && { files }) });
+    for (const p of known.values()) added.addPeer(p.host, p.port);
+    return added;
   }
 
   /**
@@ -702,6 +753,7 @@ export class Node extends EventEmitter<NodeEvents> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const fetch of this.fetches) fetch.abort();
     await Promise.all([
       ...[...this.announcers.values()].map((a) => a.stop()),
       this.portMapper?.stop(),
