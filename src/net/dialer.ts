@@ -108,13 +108,16 @@ export class Dialer {
   /**
    * A connection we dialled over `transport` closed before its protocol handshake (a client
    * that listens for TCP but takes only uTP does that): the next dial tries the other
-   * transport first.
+   * transport first. True when that is a change worth trying at once.
    */
-  closedEarly(host: string, port: number, transport: TransportKind): void {
+  closedEarly(host: string, port: number, transport: TransportKind): boolean {
     const key = `${host}:${port}`;
+    const switched =
+      this.avoid.get(key) !== transport && this.deps.transports.some((t) => t.kind !== transport);
     this.avoid.delete(key);
     this.avoid.set(key, transport);
     if (this.avoid.size > MAX_REMEMBERED_PEERS) this.avoid.delete(this.avoid.keys().next().value!);
+    return switched;
   }
 
   private plain(conn: PeerConnection): PeerConnection {
