@@ -7,7 +7,7 @@ import type { Identity, IdentityKey } from '../crypto/identity.js';
 import { Dht } from '../dht/dht.js';
 import { LocalDiscovery } from '../discovery/lsd.js';
 import { ShoalError } from '../errors.js';
-import { type FileSelector, selectedPriorities } from '../metainfo/file-selection.js';
+import { selectedPriorities } from '../metainfo/file-selection.js';
 import { type MagnetLink, type PeerAddress, parsePeer } from '../metainfo/magnet.js';
 import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
@@ -26,21 +26,15 @@ import type { PortMapper, PortMappingStatus } from '../net/nat/port-mapper.js';
 import { TcpTransport, UtpTransport } from '../net/transport.js';
 import { declarePeerMetrics } from '../peers/metrics.js';
 import type { PeerConnection } from '../peers/peer-connection.js';
-import type { Presence, Published } from '../peers/presence.js';
+import type { Presence } from '../peers/presence.js';
 import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
-import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
+import type { Runtime, TcpServer } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { deleteTorrentFiles } from '../storage/delete-files.js';
-import { fetchMetadata, type MetadataProgress } from '../swarm/metadata-fetcher.js';
+import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { PeerWireMetrics } from '../swarm/metrics.js';
-import {
-  type PeerInfo,
-  type PickMode,
-  type SwarmOptions,
-  Torrent,
-  type TorrentStats,
-} from '../swarm/torrent.js';
-import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
+import { Torrent } from '../swarm/torrent.js';
+import type { TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { isUtpPacket } from '../transport/utp/packet.js';
 import { UtpSocket } from '../transport/utp/socket.js';
@@ -49,77 +43,25 @@ import type { NodeConfig } from './config.js';
 import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
 import { declareNodeMetrics } from './metrics.js';
+import { PeerFinding } from './peer-finding.js';
 import { startPortMapper } from './port-mapping.js';
 import { createSecurePeers, type SecurePeerParts, startPresence } from './secure-peers.js';
 import { StreamServer } from './stream-server.js';
+import {
+  type AddTorrentOptions,
+  DuplicateTorrentError,
+  type NodeEvents,
+  type NodeStartOptions,
+} from './types.js';
 
 const log = logger('node');
 
-/** How to add a torrent to a node. */
-export interface AddTorrentOptions {
-  /** Folder to save into (or seed from); the node's download folder when absent. */
-  readonly downloadDir?: string;
-  /** Peers to connect to directly, retried until connected. */
-  readonly peers?: readonly { host: string; port: number }[];
-  /** Verify everything on disk instead of trusting resume data. */
-  readonly recheck?: boolean;
-  /** Keep it in the node's library so `shoal start` resumes it (default true). */
-  readonly persist?: boolean;
-  /** Per-file priorities, 0 to skip a file (one per entry of the torrent's file list). */
-  readonly filePriorities?: readonly number[];
-  /**
-   * Fetch only these files (indices count real files; paths as in the torrent). A magnet's
-   * BEP 53 `so=` is used when neither this nor `filePriorities` is given.
-   */
-  readonly files?: readonly FileSelector[];
-  /** How new pieces are chosen: `rarest` first (default) or `sequential`. */
-  readonly pickMode?: PickMode;
-  /** Use the torrent's web seeds (BEP 19; default true). */
-  readonly webSeeds?: boolean;
-  /** Tracker URLs to use besides the torrent's own (each its own tier). */
-  readonly trackers?: readonly string[];
-  readonly swarm?: Partial<SwarmOptions>;
-  /** Aborting it stops a magnet link's metadata fetch (`addMagnet` rejects with `STOPPED`). */
-  readonly signal?: AbortSignal;
-}
-
-/** What a node may be given instead of making its own. */
-export interface NodeStartOptions {
-  /** Replaces the node's own worker pool (the simulator passes an inline one); the caller owns it. */
-  readonly hasher?: PieceHasher;
-  /** The registry the node counts into (the simulator gives each host its own). */
-  readonly metrics?: MetricsRegistry;
-  /**
-   * A fixed DHT node id instead of the saved or a random one (which the DHT replaces by a
-   * BEP 42 id once responses agree on its address): the simulator gives its hosts BEP 42 ids
-   * for their public addresses from the start, as nodes that know their address have.
-   */
-  readonly dhtId?: Buffer;
-}
-
-/** Events of a node; torrent events are re-emitted with the torrent. */
-export interface NodeEvents {
-  progress: [Torrent, TorrentStats];
-  peer: [Torrent, PeerInfo];
-  done: [Torrent, TorrentStats];
-  error: [Error, Torrent | undefined];
-  warning: [string, Torrent | undefined];
-  /** A magnet link's metadata fetch: peers asked, failures, waits for peers (by info-hash). */
-  metadata: [infoHash: string, progress: MetadataProgress];
-  /** A secure connection by key was made (or replaced a worse one). */
-  securePeer: [PeerConnection];
-  /** Our address record went to the DHT. */
-  published: [Published];
-  /** The router mapping changed (UPnP / NAT-PMP): mapped, failed, renewed with a new address. */
-  portMapping: [PortMappingStatus];
-}
-
-/** The torrent is already in this node. */
-export class DuplicateTorrentError extends ShoalError {
-  constructor(infoHash: string) {
-    super('TORRENT_EXISTS', `torrent ${infoHash} is already added`);
-  }
-}
+export {
+  type AddTorrentOptions,
+  DuplicateTorrentError,
+  type NodeEvents,
+  type NodeStartOptions,
+} from './types.js';
 
 const CLIENT_PREFIX = '-SH0010-';
 
@@ -147,7 +89,7 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly ownPool: HashPool | undefined;
   private readonly globalUpload: TokenBucket;
   private readonly globalDownload: TokenBucket;
-  private readonly announcers = new Map<string, Announcer>();
+  private finding: PeerFinding | undefined;
   private udpTrackers: UdpTrackerClient | undefined;
   private server: TcpServer | undefined;
   private datagrams: DatagramMux | undefined;
@@ -157,7 +99,6 @@ export class Node extends EventEmitter<NodeEvents> {
   private portMapper: PortMapper | undefined;
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
   private dhtReady: Promise<number> = Promise.resolve(0);
-  private readonly dhtTimers = new Map<string, TimerHandle>();
   private readonly dhtId: Buffer | undefined;
   /** Metadata fetches under way, aborted when the node stops. */
   private readonly fetches = new Set<AbortController>();
@@ -284,6 +225,17 @@ export class Node extends EventEmitter<NodeEvents> {
         node.datagrams.channel('udp-tracker', isUdpTrackerReply),
         { firstTimeoutMs: config.udpTrackerTimeoutMs },
       );
+      const anyHost = config.host === '0.0.0.0' || config.host === '::';
+      node.finding = new PeerFinding({
+        runtime,
+        udpTrackers: node.udpTrackers,
+        peerId: node.peerId,
+        ...(!anyHost && { localAddress: config.host }),
+        port: () => node.announcedPort,
+        externalAddress: () => node.externalAddress,
+        dht: () => node.dht,
+        dhtReady: () => node.dhtReady,
+      });
       if (config.dht) node.dht = await node.startDht(dhtChannel);
       node.presence = startPresence(node.peers, node.peerParts, node.dht, node.dhtReady, (p) =>
         node.emit('published', p),
@@ -496,8 +448,7 @@ export class Node extends EventEmitter<NodeEvents> {
     await torrent.start();
     for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
     log.info('torrent added', { infoHash: id, name: meta.name, state: torrent.state });
-    this.startAnnouncer(id, torrent, options.trackers ?? []);
-    this.startDhtAnnounces(id, torrent);
+    this.finding!.track(id, torrent, options.trackers ?? []);
     if (!torrent.meta.private) this.lsd?.add(torrent.handshakeHashes[0]!.toString('hex'));
     return torrent;
   }
@@ -520,45 +471,11 @@ export class Node extends EventEmitter<NodeEvents> {
     };
     learn(direct);
     const candidates = () => [...known.values()];
-    const finders: Announcer[] = [];
-    const trackers = [...link.trackers, ...(options.trackers ?? [])];
-    if (trackers.length > 0) {
-      const a = new Announcer(
-        trackers.map((t) => [t]),
-        {
-          runtime: this.runtime,
-          udp: this.udpTrackers!,
-          infoHash: hash,
-          peerId: this.peerId,
-          port: () => this.announcedPort,
-          externalAddress: () => this.externalAddress,
-          state: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
-          onPeers: learn,
-        },
-      );
-      a.start();
-      finders.push(a);
-    }
-    const dht = this.dht;
-    let searching = dht !== undefined;
-    let nextSearch: TimerHandle | undefined;
-    let wake = () => {};
-    if (dht) {
-      // Ask the DHT again every few seconds until the metadata arrives: a first lookup on a
-      // young routing table may miss.
-      void (async () => {
-        await this.dhtReady;
-        while (searching) {
-          await this.rejoinIfAlone(dht);
-          await dht.getPeers(hash, learn).catch(() => undefined);
-          if (!searching) break;
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            nextSearch = this.runtime.timers.setTimeout(resolve, 3000);
-          });
-        }
-      })();
-    }
+    const search = this.finding!.searchMetadata(
+      hash,
+      [...link.trackers, ...(options.trackers ?? [])],
+      learn,
+    );
     const abort = new AbortController();
     const onAbort = () => abort.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -566,13 +483,12 @@ export class Node extends EventEmitter<NodeEvents> {
     this.fetches.add(abort);
     // Peers whose connection the fetch opened and closed again: the torrent may dial them at once.
     const reached = new Set<PeerAddress>();
-    const dynamic = finders.length > 0 || dht !== undefined;
     let info: Buffer;
     try {
       info = await fetchMetadata(this.runtime, {
         ...(link.infoHashV1 && { infoHashV1: link.infoHashV1 }),
         ...(link.infoHashV2 && { infoHashV2: link.infoHashV2 }),
-        peers: dynamic ? candidates : direct,
+        peers: search.dynamic ? candidates : direct,
         peerId: this.peerId,
         dial: async (request) => {
           const conn = await this.dialer.dial(request);
@@ -583,12 +499,9 @@ export class Node extends EventEmitter<NodeEvents> {
         onProgress: (p) => this.emit('metadata', hashHex, p),
       });
     } finally {
-      searching = false;
-      nextSearch?.cancel();
-      wake();
       this.fetches.delete(abort);
       options.signal?.removeEventListener('abort', onAbort);
-      await Promise.all(finders.map((a) => a.stop()));
+      await search.stop();
       for (const p of reached) this.connections.allowRedial(p.host, p.port);
     }
     parseInfoDictionary(info); // refuse a hostile info dictionary before writing anything
@@ -616,70 +529,9 @@ export class Node extends EventEmitter<NodeEvents> {
     else log.error(error.message, torrent && { infoHash: torrent.infoHashHex });
   }
 
-  /** Announces a public torrent to the DHT now and every 15 minutes; peers found join the swarm. */
-  private startDhtAnnounces(id: string, torrent: Torrent): void {
-    const dht = this.dht;
-    if (!dht || torrent.meta.private) return;
-    const hash = torrent.handshakeHashes[0]!;
-    const announce = () =>
-      void this.dhtReady
-        .then(() => this.rejoinIfAlone(dht))
-        .then(() =>
-          dht.announce(hash, this.announcedPort, {
-            seed: torrent.stats().state === 'seeding',
-            onPeers: (peers) => {
-              for (const p of peers) torrent.addPeer(p.host, p.port);
-            },
-          }),
-        )
-        .catch(() => undefined);
-    announce();
-    this.dhtTimers.set(id, this.runtime.timers.setInterval(announce, 15 * 60_000));
-  }
-
-  /**
-   * Bootstraps again when the routing table is empty: the first bootstrap asks each router once,
-   * and a lost reply would otherwise leave lookups and announces with nobody to ask until the
-   * DHT's next maintenance a minute later.
-   */
-  private async rejoinIfAlone(dht: Dht): Promise<void> {
-    if (dht.nodeCount === 0) await dht.bootstrap().catch(() => 0);
-  }
-
   /** What each of a torrent's trackers last said. */
   trackerStatus(infoHash: string): TrackerStatus[] {
-    return this.announcers.get(infoHash)?.status() ?? [];
-  }
-
-  private startAnnouncer(id: string, torrent: Torrent, extra: readonly string[]): void {
-    const known = new Set(torrent.meta.announce.flat());
-    const tiers = [...torrent.meta.announce, ...extra.filter((u) => !known.has(u)).map((u) => [u])];
-    const announcer = new Announcer(tiers, {
-      runtime: this.runtime,
-      udp: this.udpTrackers!,
-      ...(this.config.host !== '0.0.0.0' &&
-        this.config.host !== '::' && { localAddress: this.config.host }),
-      infoHash: torrent.handshakeHashes[0]!,
-      peerId: this.peerId,
-      port: () => this.announcedPort,
-      externalAddress: () => this.externalAddress,
-      state: () => {
-        const s = torrent.stats();
-        return {
-          uploaded: s.uploaded,
-          downloaded: s.downloaded,
-          left: s.totalLength - s.bytesHave,
-        };
-      },
-      onPeers: (peers) => {
-        for (const p of peers) torrent.addPeer(p.host, p.port);
-      },
-    });
-    if (!announcer.hasTrackers) return;
-    this.announcers.set(id, announcer);
-    const wasDownloading = torrent.stats().state === 'downloading';
-    if (wasDownloading) torrent.once('done', () => announcer.completed());
-    announcer.start();
+    return this.finding?.trackerStatus(infoHash) ?? [];
   }
 
   /** An HTTP handler streaming this node's torrents (`/stream/…`, `/watch/…`). */
@@ -732,11 +584,8 @@ export class Node extends EventEmitter<NodeEvents> {
       this.byHandshakeHash.delete(h.toString('hex'));
       this.mse?.skeys.delete(h);
     }
-    await this.announcers.get(infoHash)?.stop();
-    this.announcers.delete(infoHash);
-    this.dhtTimers.get(infoHash)?.cancel();
+    await this.finding?.untrack(infoHash);
     this.lsd?.remove(t.handshakeHashes[0]!.toString('hex'));
-    this.dhtTimers.delete(infoHash);
     await t.stop();
     await this.library.remove(infoHash);
     if (options.deleteData)
@@ -754,12 +603,8 @@ export class Node extends EventEmitter<NodeEvents> {
     if (this.stopped) return;
     this.stopped = true;
     for (const fetch of this.fetches) fetch.abort();
-    await Promise.all([
-      ...[...this.announcers.values()].map((a) => a.stop()),
-      this.portMapper?.stop(),
-    ]);
+    await Promise.all([this.finding?.stop(), this.portMapper?.stop()]);
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
-    for (const t of this.dhtTimers.values()) t.cancel();
     await this.dht?.stop();
     await this.lsd?.stop();
     await this.udpTrackers?.close();
