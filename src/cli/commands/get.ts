@@ -92,7 +92,8 @@ export async function getCommand(
       ? `still asking ${finders.join(' and ')}`
       : 'nothing to ask for peers (give --peer HOST:PORT, or enable the DHT)';
   node.on('metadata', (_hash, p) =>
-    report.event('metadata', { ...p }, describeMetadataProgress(p, peerSources)),
+    // `step`, not `event`: the line's own `event` is `metadata`.
+    report.event('metadata', { ...p, step: p.event }, describeMetadataProgress(p, peerSources)),
   );
   try {
     const addOptions = {
