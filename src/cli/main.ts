@@ -2,25 +2,7 @@
 /** The `shoal` command: parses arguments and hands each subcommand a real runtime. */
 import { Command, CommanderError } from 'commander';
 import { createRealRuntime } from '../runtime/real.js';
-import { createCommand } from './commands/create.js';
-import { dhtGetCommand, dhtLookupCommand, dhtPutCommand, dhtRunCommand } from './commands/dht.js';
-import { getCommand } from './commands/get.js';
-import { infoCommand } from './commands/info.js';
-import { connectCommand, idCommand, pingCommand } from './commands/peers.js';
-import {
-  addCommand,
-  filesCommand,
-  listCommand,
-  pauseResumeCommand,
-  peersCommand,
-  remoteInfoCommand,
-  removeCommand,
-} from './commands/remote.js';
-import { shareCommand } from './commands/share.js';
-import { simCommand, simScenarioFlags } from './commands/sim.js';
-import { startCommand } from './commands/start.js';
-import { streamCommand } from './commands/stream.js';
-import { trackerCommand } from './commands/tracker.js';
+import { simScenarioFlags } from './commands/sim.js';
 import { completionScript, SHELLS } from './completion.js';
 import { EXIT_USAGE, reportError } from './errors.js';
 import { setUpLogging } from './logging.js';
@@ -47,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
       ...(o.logFile !== undefined && { file: o.logFile }),
     });
   });
-  let action: Promise<number | undefined> | Promise<void> | undefined;
+  let action: Promise<unknown> | undefined;
   const runtime = () => createRealRuntime();
 
   program
@@ -68,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--comment <text>', 'free-text comment')
     .option('-f, --force', 'overwrite the output file if it exists')
     .action((path: string, opts) => {
-      action = createCommand(runtime(), path, opts);
+      action = import('./commands/create.js').then((m) => m.createCommand(runtime(), path, opts));
     });
 
   /** Flags of the commands that talk to a running daemon. */
@@ -93,8 +75,8 @@ async function main(argv: string[]): Promise<number> {
         source.toLowerCase().startsWith('magnet:') ||
         !/^[0-9a-fA-F]{4,64}$/.test(source) ||
         (await rt.fs.exists(source));
-      if (!local) return remoteInfoCommand(rt, source, opts);
-      await infoCommand(rt, source, opts);
+      if (!local) return (await import('./commands/remote.js')).remoteInfoCommand(rt, source, opts);
+      await (await import('./commands/info.js')).infoCommand(rt, source, opts);
       return 0;
     })();
   });
@@ -109,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
       .option('--peer <host:port>', 'connect to this peer (repeatable)', collect, [])
       .option('--tracker <url>', 'also announce to this tracker (repeatable)', collect, []),
   ).action((sources: string[], opts) => {
-    action = addCommand(runtime(), sources, opts);
+    action = import('./commands/remote.js').then((m) => m.addCommand(runtime(), sources, opts));
   });
   remoteFlags(
     program
@@ -118,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
       .option('--state <states>', 'only these states, comma-separated (e.g. downloading,paused)')
       .option('--sort <field>', 'sort by a field: name, size, progress, downloadRate, addedAt…'),
   ).action((opts) => {
-    action = listCommand(runtime(), opts);
+    action = import('./commands/remote.js').then((m) => m.listCommand(runtime(), opts));
   });
   for (const verb of ['pause', 'resume'] as const) {
     remoteFlags(
@@ -127,7 +109,9 @@ async function main(argv: string[]): Promise<number> {
         .description(`${verb} torrents in the running daemon`)
         .argument('<id...>', 'info-hashes or unique prefixes, or all'),
     ).action((ids: string[], opts) => {
-      action = pauseResumeCommand(runtime(), verb, ids, opts);
+      action = import('./commands/remote.js').then((m) =>
+        m.pauseResumeCommand(runtime(), verb, ids, opts),
+      );
     });
   }
   remoteFlags(
@@ -137,7 +121,7 @@ async function main(argv: string[]): Promise<number> {
       .argument('<id...>', 'info-hashes or unique prefixes, or all')
       .option('--delete-data', 'also delete the downloaded files'),
   ).action((ids: string[], opts) => {
-    action = removeCommand(runtime(), ids, opts);
+    action = import('./commands/remote.js').then((m) => m.removeCommand(runtime(), ids, opts));
   });
   remoteFlags(
     program
@@ -148,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
       .option('--want <list>', 'download these files again')
       .option('--high <list>', 'download these files first'),
   ).action((id: string, opts) => {
-    action = filesCommand(runtime(), id, opts);
+    action = import('./commands/remote.js').then((m) => m.filesCommand(runtime(), id, opts));
   });
   remoteFlags(
     program
@@ -156,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
       .description('list the peers of a torrent in the running daemon')
       .argument('<id>', 'info-hash or unique prefix'),
   ).action((id: string, opts) => {
-    action = peersCommand(runtime(), id, opts);
+    action = import('./commands/remote.js').then((m) => m.peersCommand(runtime(), id, opts));
   });
 
   program
@@ -207,7 +191,7 @@ async function main(argv: string[]): Promise<number> {
       .option('--api <url>', 'the daemon to hand the torrent to (default: the one running)')
       .option('--json', 'one JSON object per line'),
   ).action((path: string, opts) => {
-    action = shareCommand(runtime(), path, opts);
+    action = import('./commands/share.js').then((m) => m.shareCommand(runtime(), path, opts));
   });
 
   nodeFlags(
@@ -230,7 +214,7 @@ async function main(argv: string[]): Promise<number> {
       .option('--api <url>', 'the daemon to hand the download to (default: the one running)')
       .option('--json', 'one JSON object per line instead of a progress bar'),
   ).action((source: string, opts) => {
-    action = getCommand(runtime(), source, opts);
+    action = import('./commands/get.js').then((m) => m.getCommand(runtime(), source, opts));
   });
 
   program
@@ -256,7 +240,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--no-pex', 'do not exchange peers with peers (BEP 11)')
     .option('--json', 'one JSON object per line (the URL, then progress every second)')
     .action((source: string, opts) => {
-      action = streamCommand(runtime(), source, opts);
+      action = import('./commands/stream.js').then((m) => m.streamCommand(runtime(), source, opts));
     });
 
   nodeFlags(
@@ -279,7 +263,7 @@ async function main(argv: string[]): Promise<number> {
       .option('--no-api', 'serve no API, web UI or RPC')
       .option('--json', 'one JSON object per line'),
   ).action((opts) => {
-    action = startCommand(runtime(), opts);
+    action = import('./commands/start.js').then((m) => m.startCommand(runtime(), opts));
   });
 
   program
@@ -293,7 +277,7 @@ async function main(argv: string[]): Promise<number> {
     .option('-f, --force', 'overwrite FILE on export, or replace a different identity on import')
     .option('--json', 'one JSON object')
     .action((opts) => {
-      action = idCommand(runtime(), opts);
+      action = import('./commands/peers.js').then((m) => m.idCommand(runtime(), opts));
     });
 
   const reachFlags = (c: Command) =>
@@ -309,7 +293,7 @@ async function main(argv: string[]): Promise<number> {
         'find a node by its key alone (DHT, then rendezvous) and say how it was reached',
       ),
   ).action((key: string, opts) => {
-    action = connectCommand(runtime(), key, opts);
+    action = import('./commands/peers.js').then((m) => m.connectCommand(runtime(), key, opts));
   });
   reachFlags(
     program
@@ -319,7 +303,7 @@ async function main(argv: string[]): Promise<number> {
     .option('-c, --count <n>', 'pings to send (default 4)')
     .option('--interval <ms>', 'between pings (default 1000)')
     .action((key: string, opts) => {
-      action = pingCommand(runtime(), key, opts);
+      action = import('./commands/peers.js').then((m) => m.pingCommand(runtime(), key, opts));
     });
 
   program
@@ -338,7 +322,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--max-peers <n>', 'peers held in all at most; more are refused (default 4000000)')
     .option('--json', 'print the listening ports as JSON')
     .action((opts) => {
-      action = trackerCommand(runtime(), opts);
+      action = import('./commands/tracker.js').then((m) => m.trackerCommand(runtime(), opts));
     });
 
   const dht = program
@@ -363,7 +347,7 @@ async function main(argv: string[]): Promise<number> {
   )
     .option('--read-only', 'BEP 43 read-only node')
     .action((opts) => {
-      action = dhtRunCommand(runtime(), opts);
+      action = import('./commands/dht.js').then((m) => m.dhtRunCommand(runtime(), opts));
     });
   dhtFlags(
     dht
@@ -371,7 +355,7 @@ async function main(argv: string[]): Promise<number> {
       .description('find peers for an info-hash')
       .argument('<infohash>', '40 hex digits'),
   ).action((infoHash: string, opts) => {
-    action = dhtLookupCommand(runtime(), infoHash, opts);
+    action = import('./commands/dht.js').then((m) => m.dhtLookupCommand(runtime(), infoHash, opts));
   });
   dhtFlags(
     dht
@@ -385,7 +369,7 @@ async function main(argv: string[]): Promise<number> {
       .option('--salt <text>', 'salt for a mutable item')
       .option('--seq <n>', 'sequence number (default: one above the current)'),
   ).action((value: string, opts) => {
-    action = dhtPutCommand(runtime(), value, opts);
+    action = import('./commands/dht.js').then((m) => m.dhtPutCommand(runtime(), value, opts));
   });
   dhtFlags(
     dht
@@ -394,7 +378,7 @@ async function main(argv: string[]): Promise<number> {
       .argument('<target>', '40 hex digits')
       .option('--salt <text>', 'salt of a mutable item'),
   ).action((target: string, opts) => {
-    action = dhtGetCommand(runtime(), target, opts);
+    action = import('./commands/dht.js').then((m) => m.dhtGetCommand(runtime(), target, opts));
   });
 
   const sim = program
@@ -416,7 +400,7 @@ async function main(argv: string[]): Promise<number> {
     );
   }
   sim.action((scenario: string, opts) => {
-    action = simCommand(runtime(), scenario, opts);
+    action = import('./commands/sim.js').then((m) => m.simCommand(runtime(), scenario, opts));
   });
 
   try {
