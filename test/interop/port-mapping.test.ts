@@ -62,7 +62,8 @@ for (const method of ['upnp', 'nat-pmp'] as const) {
       netns: net.inside,
       args: [`--${method}`, '--no-dht'],
     });
-    const mapped = await seed.proc.waitForLine(/"event":"portMapping".*"state":"mapped"/, 20_000);
+    // Keys in any order: the line is `{"state":"mapped",…,"event":"portMapping"}` today.
+    const mapped = await seed.proc.waitForLine(/^(?=.*"event":"portMapping")(?=.*"state":"mapped")/, 20_000);
     const status = JSON.parse(mapped.input ?? '') as {
       method: string;
       router: string;
