@@ -52,12 +52,14 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('create')
-    .description('create a .torrent of a file or folder (hybrid v1+v2 unless told otherwise)')
+    .description(
+      'create a .torrent of a file or folder (v1, which every client reads, unless told otherwise)',
+    )
     .argument('<path>', 'file or folder to share')
     .option('-o, --output <file>', 'where to write the torrent (default: <name>.torrent)')
-    .option('--v1', 'BitTorrent v1 only (SHA-1 pieces)')
+    .option('--v1', 'BitTorrent v1 (SHA-1 pieces; the default)')
     .option('--v2', 'BitTorrent v2 only (SHA-256 merkle trees, BEP 52)')
-    .option('--hybrid', 'both v1 and v2 (the default)')
+    .option('--hybrid', 'both v1 and v2 (Transmission 3 and aria2 cannot use it)')
     .option(
       '--piece-length <bytes>',
       'bytes per piece, a power of two ≥ 16K for v2 (default: chosen from the size)',
@@ -201,8 +203,9 @@ async function main(argv: string[]): Promise<number> {
       .option('--torrent <file>', 'use this .torrent instead of creating one')
       .option('--tracker <url>', 'tracker URL (repeatable)', collect, [])
       .option('--peer <host:port>', 'connect to this peer (repeatable)', collect, [])
-      .option('--v1', 'create a v1-only torrent')
+      .option('--v1', 'create a v1 torrent (the default)')
       .option('--v2', 'create a v2-only torrent')
+      .option('--hybrid', 'create a hybrid v1+v2 torrent (Transmission 3 and aria2 cannot use it)')
       .option('--standalone', 'run a node of its own even when a daemon (shoal start) runs')
       .option('--api <url>', 'the daemon to hand the torrent to (default: the one running)')
       .option('--json', 'one JSON object per line'),

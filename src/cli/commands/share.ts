@@ -1,5 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { HashPool } from '../../crypto/hash-pool.js';
+import { UsageError } from '../../errors.js';
 import { createTorrent } from '../../metainfo/create.js';
 import { formatMagnet, magnetFromMetainfo } from '../../metainfo/magnet.js';
 import { parseTorrent } from '../../metainfo/parse.js';
@@ -10,6 +11,7 @@ import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js'
 import { reportPortMapping } from '../port-mapping.js';
 import { ProgressReporter } from '../progress.js';
 import { untilSignal } from '../signals.js';
+import { DEFAULT_TORRENT_VERSION, formatWarning } from './create.js';
 import { shareViaDaemon } from './handoff.js';
 
 /** Options of `shoal share`. */
@@ -22,6 +24,7 @@ export interface ShareCommandOptions extends NodeFlags, DaemonFlags {
   readonly json?: boolean;
   readonly v1?: boolean;
   readonly v2?: boolean;
+  readonly hybrid?: boolean;
 }
 
 /** `shoal share <path>`: seeds a file or folder until stopped, printing its magnet link. */
@@ -36,10 +39,15 @@ export async function shareCommand(
   if (opts.torrent) {
     torrentBytes = await runtime.fs.readFile(opts.torrent);
   } else {
+    const chosen = (['v1', 'v2', 'hybrid'] as const).filter((v) => opts[v]);
+    if (chosen.length > 1) throw new UsageError('choose at most one of --v1, --v2, --hybrid');
+    const version = chosen[0] ?? DEFAULT_TORRENT_VERSION;
+    const warning = formatWarning(version);
+    if (warning && !opts.json) process.stderr.write(`${warning}\n`);
     const pool = new HashPool();
     try {
       const created = await createTorrent(input, runtime.fs, pool, {
-        version: opts.v1 ? 'v1' : opts.v2 ? 'v2' : 'hybrid',
+        version,
         trackers: opts.tracker,
         createdBy: 'shoal/0.1.0',
         creationDate: Math.floor(runtime.clock.wallTime() / 1000),
