@@ -193,7 +193,24 @@ async function main(argv: string[]): Promise<number> {
       .option('--no-tcp', 'do not dial peers over TCP (uTP only; incoming TCP still accepted)')
       .option('--prefer-utp', 'dial uTP first, TCP when uTP fails (default: TCP first)')
       .option('--upnp', "ask the router to forward the node's port (UPnP IGD)")
-      .option('--nat-pmp', "ask the router to forward the node's port (NAT-PMP)");
+      .option('--nat-pmp', "ask the router to forward the node's port (NAT-PMP)")
+      .option(
+        '--blocklist <path|url>',
+        'refuse peers in these IP ranges (P2P format: name:1.2.3.0-1.2.3.255, maybe gzipped)',
+      )
+      .option(
+        '--on-complete <command>',
+        'run this shell command when a torrent finishes downloading ($SHOAL_TORRENT_NAME, $SHOAL_INFO_HASH, $SHOAL_DOWNLOAD_DIR)',
+      )
+      .option(
+        '--seed-ratio-limit <ratio>',
+        'stop seeding a torrent at this upload ratio (0 = never)',
+      )
+      .option('--seed-time-limit <minutes>', 'stop seeding a torrent after this long (0 = never)')
+      .option(
+        '--seed-idle-limit <minutes>',
+        'stop seeding a torrent that uploaded nothing for this long (0 = never)',
+      );
 
   nodeFlags(
     program

@@ -88,6 +88,7 @@ export class ConnectionManager {
     dialFailures: 0,
     refused: {
       banned: 0,
+      blocked: 0,
       'connection-limit': 0,
       'per-ip-limit': 0,
       'half-open-limit': 0,
@@ -105,6 +106,8 @@ export class ConnectionManager {
   private readonly closedBytes = { received: 0, sent: 0 };
   private readonly bans = new Set<string>();
   private readonly backoff = new Map<string, Backoff>();
+  /** Address ranges refused like bans (an IP blocklist); none when absent. */
+  private blocklist: HostFilter | undefined;
   private stopped = false;
 
   constructor(
@@ -150,14 +153,13 @@ export class ConnectionManager {
     const host = normalizeHost(stream.remoteAddress);
     const refusal = this.stopped
       ? 'stopped'
-      : this.bans.has(host)
-        ? 'banned'
-        : (this.admissionProblem(host) ??
-          (this.pending.size >= this.limits.maxPendingInbound
+      : (this.hostRefusal(host) ??
+        this.admissionProblem(host) ??
+        (this.pending.size >= this.limits.maxPendingInbound
+          ? 'pending-limit'
+          : (this.pendingPerIp.get(host) ?? 0) >= this.limits.maxPendingInboundPerIp
             ? 'pending-limit'
-            : (this.pendingPerIp.get(host) ?? 0) >= this.limits.maxPendingInboundPerIp
-              ? 'pending-limit'
-              : undefined));
+            : undefined));
     if (refusal) {
       this.counters.refused[refusal]++;
       log.debug('inbound refused', { host, reason: refusal });
@@ -198,13 +200,12 @@ export class ConnectionManager {
     const now = this.clock.now();
     const refusal: RefusalReason | undefined = this.stopped
       ? 'stopped'
-      : this.bans.has(h)
-        ? 'banned'
-        : this.halfOpen >= this.limits.maxHalfOpen
+      : (this.hostRefusal(h) ??
+        (this.halfOpen >= this.limits.maxHalfOpen
           ? 'half-open-limit'
           : !options.retry && (this.backoff.get(key)?.retryAt ?? 0) > now
             ? 'backoff'
-            : this.admissionProblem(h);
+            : this.admissionProblem(h)));
     if (refusal) {
       this.counters.refused[refusal]++;
       log.debug('dial refused', { host, port, reason: refusal });
@@ -273,8 +274,24 @@ export class ConnectionManager {
     for (const s of [...this.open]) if (normalizeHost(s.remoteAddress) === h) s.destroy();
   }
 
+  /** True when `host` is banned or on the blocklist: it is never dialled nor accepted. */
   isBanned(host: string): boolean {
-    return this.bans.has(normalizeHost(host));
+    return this.hostRefusal(normalizeHost(host)) !== undefined;
+  }
+
+  /**
+   * Refuses every address `filter` holds from now on, as if banned (an IP blocklist), and
+   * closes the connections open with them; `undefined` lifts it.
+   */
+  setBlocklist(filter: HostFilter | undefined): void {
+    this.blocklist = filter;
+    if (filter) for (const s of [...this.open]) if (filter.has(s.remoteAddress)) s.destroy();
+  }
+
+  /** Why `host` (normalized) may not be connected with at all, whatever the limits. */
+  private hostRefusal(host: string): 'banned' | 'blocked' | undefined {
+    if (this.bans.has(host)) return 'banned';
+    return this.blocklist?.has(host) ? 'blocked' : undefined;
   }
 
   /** Addresses banned so far (bounded by `maxBans`). */
@@ -319,6 +336,11 @@ export class ConnectionManager {
     if (!managed.isClosed) this.open.add(managed);
     return managed;
   }
+}
+
+/** A set of addresses refused outright (an IP blocklist: see `blocklist.ts`). */
+export interface HostFilter {
+  has(host: string): boolean;
 }
 
 /** IPv4-mapped IPv6 addresses count as their IPv4 address. */

@@ -45,6 +45,7 @@ import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { isUtpPacket } from '../transport/utp/packet.js';
 import { UtpSocket } from '../transport/utp/socket.js';
 import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
+import { type LoadedBlocklist, loadBlocklist } from './blocklist-loader.js';
 import type { NodeConfig } from './config.js';
 import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
@@ -153,6 +154,8 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly peers: SecurePeers;
   private readonly peerParts: SecurePeerParts;
   private presence: Presence | undefined;
+  /** The IP blocklist loaded at start (`config.blocklist`), if any. */
+  blocklist: LoadedBlocklist | undefined;
 
   /** Everything the node counts: `/metrics`, `--json` lines and the simulator read it. */
   readonly metrics: MetricsRegistry;
@@ -210,6 +213,7 @@ export class Node extends EventEmitter<NodeEvents> {
       inbound: this.inbound,
       datagrams: () => this.datagrams,
       torrents: () => this.torrents.size,
+      blocklistRanges: () => this.blocklist?.list.size ?? 0,
     });
     const torrentFor = (hash: string) => this.byHandshakeHash.get(hash);
     if (config.encryption !== 'require')
@@ -245,6 +249,15 @@ export class Node extends EventEmitter<NodeEvents> {
     await runtime.fs.mkdir(config.dataDir);
     const { identity } = await loadOrCreateIdentity(runtime.fs, runtime.random, config.dataDir);
     const node = new Node(runtime, config, options, identity);
+    if (config.blocklist !== '') {
+      node.blocklist = await loadBlocklist(runtime, config.blocklist, config.dataDir);
+      node.connections.setBlocklist(node.blocklist.list);
+      if (node.blocklist.staleBecause)
+        log.warn('blocklist URL unreachable; using the copy from the last fetch', {
+          source: config.blocklist,
+          error: node.blocklist.staleBecause,
+        });
+    }
     try {
       node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) => {
         const stream = node.connections.accept(s, 'tcp');

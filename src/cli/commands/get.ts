@@ -6,6 +6,7 @@ import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { type DaemonFlags, findDaemon } from '../daemon-client.js';
 import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
+import { reportNodeSetup } from '../node-status.js';
 import { reportPortMapping } from '../port-mapping.js';
 import { ProgressReporter } from '../progress.js';
 import { untilSignal } from '../signals.js';
@@ -61,6 +62,7 @@ export async function getCommand(
   const node = await Node.start(runtime, config);
   const report = new ProgressReporter(opts.json === true);
   reportPortMapping(node, (e, f, t) => report.event(e, f, t), opts.json === true);
+  reportNodeSetup(node, (e, f, t) => report.event(e, f, t));
   const finished = new Promise<void>((done) => node.once('done', () => done()));
   // A torrent whose files cannot be used (disk full, read-only folder) ends the command.
   const failed = new Promise<Error>((fail) => node.once('error', (e) => fail(e)));
