@@ -46,6 +46,7 @@ import { isUtpPacket } from '../transport/utp/packet.js';
 import { UtpSocket } from '../transport/utp/socket.js';
 import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
 import { type LoadedBlocklist, loadBlocklist } from './blocklist-loader.js';
+import { type CompletionHookRun, completionHook } from './completion-hook.js';
 import type { NodeConfig } from './config.js';
 import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
@@ -103,6 +104,8 @@ export interface NodeEvents {
   published: [Published];
   /** The router mapping changed (UPnP / NAT-PMP): mapped, failed, renewed with a new address. */
   portMapping: [PortMappingStatus];
+  /** The `onComplete` command ran for a torrent that finished downloading, and ended so. */
+  completionHook: [Torrent, CompletionHookRun];
 }
 
 /** The torrent is already in this node. */
@@ -249,6 +252,15 @@ export class Node extends EventEmitter<NodeEvents> {
     await runtime.fs.mkdir(config.dataDir);
     const { identity } = await loadOrCreateIdentity(runtime.fs, runtime.random, config.dataDir);
     const node = new Node(runtime, config, options, identity);
+    if (config.onComplete !== '')
+      node.on(
+        'done',
+        completionHook(runtime, config.onComplete, (t, run) => {
+          if (run.error !== undefined || run.code !== 0)
+            log.warn('completion hook failed', { infoHash: t.infoHashHex, ...run });
+          node.emit('completionHook', t, run);
+        }),
+      );
     if (config.blocklist !== '') {
       node.blocklist = await loadBlocklist(runtime, config.blocklist, config.dataDir);
       node.connections.setBlocklist(node.blocklist.list);

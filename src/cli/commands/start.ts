@@ -48,6 +48,15 @@ export async function startCommand(runtime: Runtime, opts: StartCommandOptions):
   node.on('done', (t) =>
     say('done', { infoHash: t.infoHashHex, name: t.meta.name }, `done: ${t.meta.name}`),
   );
+  node.on('completionHook', (t, run) =>
+    say(
+      'completionHook',
+      { infoHash: t.infoHashHex, name: t.meta.name, code: run.code, error: run.error ?? null },
+      run.error !== undefined
+        ? `on-complete command for ${t.meta.name} could not start: ${run.error}`
+        : `on-complete command for ${t.meta.name} exited with ${run.code ?? 'a signal'}`,
+    ),
+  );
   node.on('error', (e, t) =>
     say('error', { infoHash: t?.infoHashHex, message: e.message }, `error: ${e.message}`),
   );
