@@ -33,6 +33,7 @@ import { TokenBucket } from '../shared/rate.js';
 import { deleteTorrentFiles } from '../storage/delete-files.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { PeerWireMetrics } from '../swarm/metrics.js';
+import type { SeedLimitOverrides, SeedLimitReached, SeedLimits } from '../swarm/seed-limits.js';
 import {
   type PeerInfo,
   type PickMode,
@@ -80,6 +81,8 @@ export interface AddTorrentOptions {
   readonly webSeeds?: boolean;
   /** Tracker URLs to use besides the torrent's own (each its own tier). */
   readonly trackers?: readonly string[];
+  /** The torrent's own seeding limits: each given one replaces the node's (0 = none). */
+  readonly seedLimits?: SeedLimitOverrides;
   readonly swarm?: Partial<SwarmOptions>;
 }
 
@@ -104,6 +107,8 @@ export interface NodeEvents {
   published: [Published];
   /** The router mapping changed (UPnP / NAT-PMP): mapped, failed, renewed with a new address. */
   portMapping: [PortMappingStatus];
+  /** A torrent reached a seeding limit and stopped seeding (it is paused, and stays so). */
+  finished: [Torrent, SeedLimitReached];
   /** The `onComplete` command ran for a torrent that finished downloading, and ended so. */
   completionHook: [Torrent, CompletionHookRun];
 }
@@ -141,6 +146,8 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly ownPool: HashPool | undefined;
   private readonly globalUpload: TokenBucket;
   private readonly globalDownload: TokenBucket;
+  /** Node-wide seeding limits; torrents without their own follow them. */
+  private seedLimitsNow: SeedLimits;
   private readonly announcers = new Map<string, Announcer>();
   private udpTrackers: UdpTrackerClient | undefined;
   private server: TcpServer | undefined;
@@ -183,6 +190,11 @@ export class Node extends EventEmitter<NodeEvents> {
     this.pool = hasher ?? this.ownPool!;
     this.globalUpload = new TokenBucket(runtime.clock, config.uploadLimit);
     this.globalDownload = new TokenBucket(runtime.clock, config.downloadLimit);
+    this.seedLimitsNow = {
+      ratio: config.seedRatioLimit,
+      seedTimeMinutes: config.seedTimeLimitMinutes,
+      idleMinutes: config.seedIdleLimitMinutes,
+    };
     this.connections = new ConnectionManager(runtime.clock, runtime.timers, {
       maxConnections: config.maxConnections,
       maxPerIp: config.maxConnectionsPerIp,
@@ -429,8 +441,13 @@ export class Node extends EventEmitter<NodeEvents> {
     const out: Torrent[] = [];
     for (const { entry, torrent } of await this.library.list()) {
       try {
-        const t = await this.add(torrent, { downloadDir: entry.downloadDir, persist: false });
-        if (entry.paused) t.pause();
+        const t = await this.add(torrent, {
+          downloadDir: entry.downloadDir,
+          persist: false,
+          ...(entry.seedLimits && { seedLimits: entry.seedLimits }),
+        });
+        if (entry.finished) t.finishSeeding(entry.finished);
+        else if (entry.paused) t.pause();
         out.push(t);
       } catch (error) {
         this.report(error as Error, undefined);
@@ -454,7 +471,15 @@ export class Node extends EventEmitter<NodeEvents> {
         ? selectedPriorities(meta, options.files)
         : undefined);
     if (persist && bytes)
-      await this.library.save({ infoHash: id, downloadDir, paused: false }, bytes);
+      await this.library.save(
+        {
+          infoHash: id,
+          downloadDir,
+          paused: false,
+          ...(options.seedLimits && { seedLimits: options.seedLimits }),
+        },
+        bytes,
+      );
     const torrent = new Torrent(
       meta,
       {
@@ -477,6 +502,7 @@ export class Node extends EventEmitter<NodeEvents> {
         globalDownload: this.globalDownload,
         metrics: this.metrics.child({ torrent: id }),
         wireMetrics: this.wireMetrics,
+        seedLimits: () => this.seedLimitsNow,
       },
       {
         downloadDir,
@@ -485,6 +511,7 @@ export class Node extends EventEmitter<NodeEvents> {
         ...(filePriorities && { filePriorities }),
         ...(options.pickMode && { pickMode: options.pickMode }),
         ...(options.webSeeds !== undefined && { webSeeds: options.webSeeds }),
+        ...(options.seedLimits && { seedLimits: options.seedLimits }),
         swarm: {
           pex: this.config.pex,
           maxPeers: this.config.maxPeersPerTorrent,
@@ -503,6 +530,11 @@ export class Node extends EventEmitter<NodeEvents> {
     torrent.on('done', (s) => this.emit('done', torrent, s));
     torrent.on('error', (e) => this.report(e, torrent));
     torrent.on('warning', (w) => this.emit('warning', w, torrent));
+    torrent.on('finished', (reached) => {
+      log.info('seeding limit reached', { infoHash: id, limit: reached.limit });
+      void this.library.update(id, { paused: true, finished: reached }).catch(() => undefined);
+      this.emit('finished', torrent, reached);
+    });
     await torrent.start();
     for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
     log.info('torrent added', { infoHash: id, name: meta.name, state: torrent.state });
@@ -676,10 +708,34 @@ export class Node extends EventEmitter<NodeEvents> {
     await this.library.setPaused(infoHash, true);
   }
 
-  /** Resumes a paused (or failed) torrent, and remembers it. */
+  /**
+   * Resumes a paused (or failed) torrent, and remembers it. One a seeding limit stopped seeds
+   * again with that limit lifted for it (as Transmission does).
+   */
   async resume(infoHash: string): Promise<void> {
-    this.torrents.get(infoHash)?.resume();
-    await this.library.setPaused(infoHash, false);
+    const t = this.torrents.get(infoHash);
+    t?.resume();
+    await this.library.update(infoHash, {
+      paused: false,
+      finished: undefined,
+      ...(t && { seedLimits: t.seedLimits.overrides }),
+    });
+  }
+
+  /** The node-wide seeding limits (0 = none). */
+  get seedLimits(): SeedLimits {
+    return this.seedLimitsNow;
+  }
+
+  /** Changes the node-wide seeding limits at once, for every torrent without its own. */
+  setSeedLimits(limits: Partial<SeedLimits>): void {
+    this.seedLimitsNow = { ...this.seedLimitsNow, ...limits };
+  }
+
+  /** Sets a torrent's own seeding limits (absent ones follow the node's), and remembers them. */
+  async setTorrentSeedLimits(infoHash: string, overrides: SeedLimitOverrides): Promise<void> {
+    this.torrents.get(infoHash)?.setSeedLimits(overrides);
+    await this.library.update(infoHash, { seedLimits: overrides });
   }
 
   /** The node-wide rate limits in bytes per second (0 = none). */

@@ -48,6 +48,13 @@ export async function startCommand(runtime: Runtime, opts: StartCommandOptions):
   node.on('done', (t) =>
     say('done', { infoHash: t.infoHashHex, name: t.meta.name }, `done: ${t.meta.name}`),
   );
+  node.on('finished', (t, reached) =>
+    say(
+      'finished',
+      { infoHash: t.infoHashHex, name: t.meta.name, limit: reached.limit, reason: reached.message },
+      `stopped seeding ${t.meta.name}: ${reached.message}`,
+    ),
+  );
   node.on('completionHook', (t, run) =>
     say(
       'completionHook',
