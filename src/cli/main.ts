@@ -236,7 +236,10 @@ async function main(argv: string[]): Promise<number> {
       .description(
         'download a torrent, verifying every piece (handed to the daemon when shoal start runs)',
       )
-      .argument('<source>', 'magnet link, .torrent file, or http(s) URL of a .torrent')
+      .argument(
+        '<source...>',
+        'magnet links, .torrent files or http(s) URLs of .torrent files (several: one node fetches all)',
+      )
       .option('-o, --output <dir>', 'folder to save into (default: the download folder)')
       .option('--peer <host:port>', 'connect to this peer (repeatable)', collect, [])
       .option('--tracker <url>', 'also announce to this tracker (repeatable)', collect, [])
@@ -249,8 +252,8 @@ async function main(argv: string[]): Promise<number> {
       .option('--standalone', 'run a node of its own even when a daemon (shoal start) runs')
       .option('--api <url>', 'the daemon to hand the download to (default: the one running)')
       .option('--json', 'one JSON object per line instead of a progress bar'),
-  ).action((source: string, opts) => {
-    action = getCommand(runtime(), source, opts);
+  ).action((sources: string[], opts) => {
+    action = getCommand(runtime(), sources, opts);
   });
 
   program

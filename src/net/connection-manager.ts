@@ -192,11 +192,17 @@ export class ConnectionManager {
   /**
    * Asks to dial `host:port`. Throws {@link ConnectionRefusedError} when the address is
    * banned, backing off (unless `retry`: a second try of the same dial, such as plaintext after
-   * a refused encryption), or a limit is reached.
+   * a refused encryption), or a limit is reached. `scope` (a torrent's info-hash) keeps the
+   * back-off apart per purpose: one torrent postponing a seed does not keep another torrent
+   * from the same peer.
    */
-  beginDial(host: string, port: number, options: { retry?: boolean } = {}): DialPermit {
+  beginDial(
+    host: string,
+    port: number,
+    options: { retry?: boolean; scope?: string } = {},
+  ): DialPermit {
     const h = normalizeHost(host);
-    const key = `${h}:${port}`;
+    const key = backoffKey(h, port, options.scope);
     const now = this.clock.now();
     const refusal: RefusalReason | undefined = this.stopped
       ? 'stopped'
@@ -231,7 +237,7 @@ export class ConnectionManager {
       failed: () => {
         if (!settle()) return;
         this.counters.dialFailures++;
-        this.dialFailed(h, port);
+        this.dialFailed(h, port, options.scope);
       },
     };
   }
@@ -241,27 +247,27 @@ export class ConnectionManager {
    * its handshake, as a full peer does): each failure in a row doubles the wait before the next
    * dial, up to about 10 minutes.
    */
-  dialFailed(host: string, port: number): void {
-    const b = this.backoffEntry(`${normalizeHost(host)}:${port}`);
+  dialFailed(host: string, port: number, scope?: string): void {
+    const b = this.backoffEntry(backoffKey(normalizeHost(host), port, scope));
     b.failures++;
     b.retryAt = Math.max(b.retryAt, this.clock.now() + redialWait(b.failures));
   }
 
   /** Keeps `host:port` from being dialled for `ms` (a seed met while seeding, say). */
-  postpone(host: string, port: number, ms: number): void {
-    const b = this.backoffEntry(`${normalizeHost(host)}:${port}`);
+  postpone(host: string, port: number, ms: number, scope?: string): void {
+    const b = this.backoffEntry(backoffKey(normalizeHost(host), port, scope));
     b.retryAt = Math.max(b.retryAt, this.clock.now() + ms);
   }
 
   /** The peer at `host:port` completed a handshake: its failures are forgiven. */
-  dialSucceeded(host: string, port: number): void {
-    const b = this.backoff.get(`${normalizeHost(host)}:${port}`);
+  dialSucceeded(host: string, port: number, scope?: string): void {
+    const b = this.backoff.get(backoffKey(normalizeHost(host), port, scope));
     if (b) b.failures = 0;
   }
 
   /** When `host:port` may be dialled again (0 when it may now). */
-  retryAt(host: string, port: number): number {
-    return this.backoff.get(`${normalizeHost(host)}:${port}`)?.retryAt ?? 0;
+  retryAt(host: string, port: number, scope?: string): number {
+    return this.backoff.get(backoffKey(normalizeHost(host), port, scope))?.retryAt ?? 0;
   }
 
   /** Refuses `host` from now on, and closes every connection with it. */
@@ -336,6 +342,11 @@ export class ConnectionManager {
     if (!managed.isClosed) this.open.add(managed);
     return managed;
   }
+}
+
+/** The back-off table's key: an address, and what it is dialled for when that matters. */
+function backoffKey(host: string, port: number, scope: string | undefined): string {
+  return scope === undefined ? `${host}:${port}` : `${host}:${port}/${scope}`;
 }
 
 /** A set of addresses refused outright (an IP blocklist: see `blocklist.ts`). */

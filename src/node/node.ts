@@ -20,10 +20,10 @@ import {
   isKrpcDatagram,
   isUdpTrackerReply,
 } from '../net/datagram-mux.js';
-import { Dialer } from '../net/dialer.js';
+import type { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
 import type { PortMapper, PortMappingStatus } from '../net/nat/port-mapper.js';
-import { TcpTransport, UtpTransport } from '../net/transport.js';
+import { TcpTransport, type Transport, UtpTransport } from '../net/transport.js';
 import { declarePeerMetrics } from '../peers/metrics.js';
 import type { PeerConnection } from '../peers/peer-connection.js';
 import type { Presence, Published } from '../peers/presence.js';
@@ -52,6 +52,7 @@ import type { NodeConfig } from './config.js';
 import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
 import { declareNodeMetrics } from './metrics.js';
+import { type NodeStatus, PeerWatch } from './peer-watch.js';
 import { startPortMapper } from './port-mapping.js';
 import { createSecurePeers, type SecurePeerParts, startPresence } from './secure-peers.js';
 import { StreamServer } from './stream-server.js';
@@ -109,6 +110,11 @@ export interface NodeEvents {
   portMapping: [PortMappingStatus];
   /** A torrent reached a seeding limit and stopped seeding (it is paused, and stays so). */
   finished: [Torrent, SeedLimitReached];
+  /**
+   * What the node tries, for people watching: the DHT's (re)joins, and each attempt to reach a
+   * peer the user named.
+   */
+  status: [NodeStatus];
   /** The `onComplete` command ran for a torrent that finished downloading, and ended so. */
   completionHook: [Torrent, CompletionHookRun];
 }
@@ -139,6 +145,12 @@ export class Node extends EventEmitter<NodeEvents> {
   /** Protocols spoken on the listening port, told apart by their first bytes. */
   readonly inbound = new InboundDemux();
   private readonly dialer: Dialer;
+  /** Reports dials to the peers users named (`--peer`). */
+  private readonly peerWatch: PeerWatch;
+  /** Why the DHT's last (re)join reached nobody, when a router was refused. */
+  private dhtProblem: string | undefined;
+  /** How the DHT's last (re)join went, once one ended. */
+  dhtStatus: Extract<NodeStatus, { kind: 'dht' }> | undefined;
   /** Incoming encrypted BitTorrent (absent when encryption is disabled). */
   private readonly mse: MseInbound | undefined;
   private readonly pool: PieceHasher;
@@ -200,21 +212,25 @@ export class Node extends EventEmitter<NodeEvents> {
       maxPerIp: config.maxConnectionsPerIp,
     });
     const anyHost = config.host === '0.0.0.0' || config.host === '::';
-    const tcp = config.tcp ? [new TcpTransport(runtime)] : [];
+    this.peerWatch = new PeerWatch(this.connections, runtime.clock, (s) => this.emit('status', s));
+    const watch = (t: Transport) => this.peerWatch.transport(t);
+    const tcp = config.tcp ? [watch(new TcpTransport(runtime))] : [];
     const utp = config.utp
       ? [
-          new UtpTransport(
-            {
-              connect: (host, port) =>
-                this.utp
-                  ? this.utp.connect(host, port)
-                  : Promise.reject(new ShoalError('STOPPED', 'uTP is not running')),
-            },
-            runtime.timers,
+          watch(
+            new UtpTransport(
+              {
+                connect: (host, port) =>
+                  this.utp
+                    ? this.utp.connect(host, port)
+                    : Promise.reject(new ShoalError('STOPPED', 'uTP is not running')),
+              },
+              runtime.timers,
+            ),
           ),
         ]
       : [];
-    this.dialer = new Dialer({
+    this.dialer = this.peerWatch.dialer({
       connections: this.connections,
       transports: config.preferUtp ? [...utp, ...tcp] : [...tcp, ...utp],
       ...(!anyHost && { localAddress: config.host }),
@@ -400,9 +416,31 @@ export class Node extends EventEmitter<NodeEvents> {
       metrics: this.metrics,
     };
     const dht = await Dht.start(this.runtime, options, channel);
-    dht.on('warning', (w) => this.emit('warning', `DHT: ${w}`, undefined));
-    this.dhtReady = dht.bootstrap().catch(() => 0);
+    dht.on('warning', (w) => {
+      // A refused router is why a join reaches nobody: the status says so after the join.
+      if (/EGRESS_DENIED|egress/i.test(w)) this.dhtProblem ??= w;
+      this.emit('warning', `DHT: ${w}`, undefined);
+    });
+    this.dhtReady = this.joinDht(dht);
     return dht;
+  }
+
+  /** Bootstraps the DHT and says how it went (`status`): nodes known, or why none. */
+  private async joinDht(dht: Dht): Promise<number> {
+    this.dhtProblem = undefined;
+    const nodes = await dht.bootstrap().catch(() => 0);
+    const routers = this.config.dhtBootstrap.join(', ');
+    this.dhtStatus = {
+      kind: 'dht',
+      nodes,
+      ...(nodes === 0 && {
+        problem:
+          this.dhtProblem ??
+          (routers === '' ? 'no bootstrap node configured' : `no answer from ${routers}`),
+      }),
+    };
+    this.emit('status', this.dhtStatus);
+    return nodes;
   }
 
   /** This node's public key: its name for shoal peers (`shoal_…`). */
@@ -535,8 +573,12 @@ export class Node extends EventEmitter<NodeEvents> {
       void this.library.update(id, { paused: true, finished: reached }).catch(() => undefined);
       this.emit('finished', torrent, reached);
     });
+    torrent.on('peer', (p) => this.peerWatch.connected(id, p.address));
     await torrent.start();
-    for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
+    for (const p of options.peers ?? []) {
+      this.peerWatch.watch(id, p.host, p.port);
+      torrent.addPeer(p.host, p.port, true);
+    }
     log.info('torrent added', { infoHash: id, name: meta.name, state: torrent.state });
     this.startAnnouncer(id, torrent, options.trackers ?? []);
     this.startDhtAnnounces(id, torrent);
@@ -649,7 +691,7 @@ export class Node extends EventEmitter<NodeEvents> {
    * DHT's next maintenance a minute later.
    */
   private async rejoinIfAlone(dht: Dht): Promise<void> {
-    if (dht.nodeCount === 0) await dht.bootstrap().catch(() => 0);
+    if (dht.nodeCount === 0) await this.joinDht(dht);
   }
 
   /** What each of a torrent's trackers last said. */
@@ -758,6 +800,7 @@ export class Node extends EventEmitter<NodeEvents> {
     const t = this.torrents.get(infoHash);
     if (!t) return;
     this.torrents.delete(infoHash);
+    this.peerWatch.unwatch(infoHash);
     for (const h of t.handshakeHashes) {
       this.byHandshakeHash.delete(h.toString('hex'));
       this.mse?.skeys.delete(h);

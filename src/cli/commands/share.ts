@@ -8,7 +8,7 @@ import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { type DaemonFlags, findDaemon } from '../daemon-client.js';
 import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
-import { reportNodeSetup } from '../node-status.js';
+import { reportNodeSetup, reportNodeStatus } from '../node-status.js';
 import { reportPortMapping } from '../port-mapping.js';
 import { ProgressReporter } from '../progress.js';
 import { untilSignal } from '../signals.js';
@@ -76,9 +76,14 @@ export async function shareCommand(
     });
   }
   const node = await Node.start(runtime, config);
-  const report = new ProgressReporter(opts.json === true);
+  const report = new ProgressReporter({
+    json: opts.json === true,
+    clock: runtime.clock,
+    limits: () => node.rateLimits,
+  });
   reportPortMapping(node, (e, f, t) => report.event(e, f, t), opts.json === true);
   reportNodeSetup(node, (e, f, t) => report.event(e, f, t));
+  reportNodeStatus(node, (k, t, f) => report.note(k, t, f));
   node.on('warning', (w) => {
     if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
   });
@@ -105,17 +110,23 @@ export async function shareCommand(
         port: node.port,
         magnet,
       },
-      `seeding ${meta.name} on port ${node.port}\n${magnet}`,
+      `seeding ${meta.name} on port ${node.port}; Ctrl-C to stop; its magnet link:`,
     );
+    // The link once, on stdout (for scripts: `shoal share x | head -1`); the rest on stderr.
     if (!opts.json) process.stdout.write(`${magnet}\n`);
     node.on('progress', (t, st) =>
       report.update(
         st,
         { trackers: node.trackerStatus(t.infoHashHex), peers: t.peerList() },
-        opts.json === true,
+        'seed',
       ),
     );
-    await untilSignal();
+    const finished = new Promise<string>((done) =>
+      node.once('finished', (_t, r) => done(r.message)),
+    );
+    const outcome = await Promise.race([untilSignal(), finished]);
+    if (outcome !== 'signal')
+      report.event('finished', { reason: outcome }, `stopped seeding ${meta.name}: ${outcome}`);
     return 0;
   } finally {
     report.stop();

@@ -6,7 +6,7 @@ import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { clearDaemonUrl, writeDaemonUrl } from '../daemon-client.js';
 import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
-import { reportNodeSetup } from '../node-status.js';
+import { notesOnce, reportNodeSetup, reportNodeStatus } from '../node-status.js';
 import { reportPortMapping } from '../port-mapping.js';
 import { untilSignal } from '../signals.js';
 
@@ -45,6 +45,7 @@ export async function startCommand(runtime: Runtime, opts: StartCommandOptions):
     process.stdout.write(opts.json ? `${JSON.stringify({ event, ...fields })}\n` : `${text}\n`);
   reportPortMapping(node, say, opts.json === true);
   reportNodeSetup(node, say);
+  reportNodeStatus(node, notesOnce(say));
   node.on('done', (t) =>
     say('done', { infoHash: t.infoHashHex, name: t.meta.name }, `done: ${t.meta.name}`),
   );
