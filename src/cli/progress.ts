@@ -57,6 +57,8 @@ export class ProgressReporter {
   /** Live lines on the screen below the cursor's line, to clear before printing. */
   private drawn = 0;
   private readonly notes = new Map<string, string>();
+  /** Downloads whose final line was printed: no live line again until they seed. */
+  private readonly finished = new Set<string>();
 
   constructor(private readonly options: ProgressOptions) {
     this.out = options.out ?? process.stderr;
@@ -80,6 +82,7 @@ export class ProgressReporter {
       const note = t.error ? `error: ${t.error}` : t.warning ? `warning: ${t.warning}` : '';
       this.note(`tracker ${t.url}`, note && `tracker ${t.url}: ${note}`);
     }
+    if (mode === 'download' && this.finished.has(s.infoHash)) return;
     const now = this.options.clock.now();
     let row = this.rows.get(s.infoHash);
     if (!row) {
@@ -115,6 +118,7 @@ export class ProgressReporter {
 
   /** A torrent is done: its line is drawn one last time (at 100%) and stays; `text` follows. */
   finish(s: TorrentStats, fields: Record<string, unknown>, text: string): void {
+    this.finished.add(s.infoHash);
     const row = this.rows.get(s.infoHash);
     if (row) row.stats = s;
     if (this.json || !this.out.isTTY || !row) {

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseTorrent } from '../../src/metainfo/parse.js';
 import { fixtureTorrent, startNode } from '../support/nodes.js';
+import { runOnTty, screen } from '../support/terminal.js';
 import { tempDir } from '../support/tmp.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -72,6 +73,21 @@ test('get fetches several sources in one node (file, magnet), each to the end; e
 
   const good = await get([aPath, magnet, ...common('good')]);
   assert.equal(good.code, 0, good.stderr);
+
+  // On a terminal: a live line per torrent while they download, each leaving its 100% line.
+  const tty = runOnTty(
+    [process.execPath, CLI, 'get', aPath, magnet, ...common('tty').filter((a) => a !== '--json')],
+    { ...process.env, SHOAL_EGRESS: 'loopback' },
+  );
+  t.after(() => tty.child.kill('SIGKILL'));
+  assert.equal(await tty.exited, 0, tty.output());
+  const shown = screen(tty.output());
+  for (const name of ['first', 'second']) {
+    const at = shown.findIndex((l) => l.startsWith(`${name} [████████████████████] 100.0%`));
+    assert.ok(at >= 0, `${name}'s final line:\n${shown.join('\n')}`);
+    assert.match(shown[at + 1] ?? '', new RegExp(`^done: ${name} verified`));
+  }
+  assert.equal(shown.filter((l) => l.includes('[')).length, 2, shown.join('\n'));
 });
 
 test('get refuses --only with several sources', async (t) => {
