@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   RENDEZVOUS_PROTOCOL: 'a malformed rendezvous message',
   // connections and peer protocols
   CONNECTION_REFUSED: 'the connection manager refused a connection (limits, bans)',
+  BLOCKLIST_INVALID: 'an IP blocklist over its size limits, or that cannot be read',
   MSE_HANDSHAKE: 'a Message Stream Encryption handshake failed',
   UTP_PACKET_INVALID: 'a malformed uTP packet',
   UTP_CONNECT_TIMEOUT: 'a uTP peer did not answer the connection request',

@@ -23,6 +23,8 @@ export interface NodeControl {
   remove(id: string, deleteData: boolean): Promise<void>;
   /** Sets per-file priorities (0 = skip, 1 = normal, up to 7). */
   setFilePriorities(id: string, priorities: readonly number[]): Promise<void>;
+  /** Sets a torrent's own seeding limits (null: follow the node's; 0: none). */
+  setSeedLimits(id: string, limits: TorrentSeedLimits): Promise<void>;
   settings(): NodeSettings;
   updateSettings(changes: Partial<MutableSettings>): Promise<NodeSettings>;
   /** The torrents kept on disk (what `shoal start` resumes), running or not. */
@@ -44,6 +46,18 @@ export interface AddOptions {
   readonly paused?: boolean;
   readonly peers?: readonly { readonly host: string; readonly port: number }[];
   readonly trackers?: readonly string[];
+  /** The torrent's own seeding limits (0 = none); absent ones follow the node's. */
+  readonly seedLimits?: { readonly [K in keyof TorrentSeedLimits]?: number };
+}
+
+/**
+ * A torrent's own seeding limits: upload ratio, minutes of seeding, minutes without uploading.
+ * `null` follows the node's setting; 0 is no limit for this torrent.
+ */
+export interface TorrentSeedLimits {
+  readonly ratio: number | null;
+  readonly seedTimeMinutes: number | null;
+  readonly idleMinutes: number | null;
 }
 
 /** A torrent's state as users see it. */
@@ -81,6 +95,8 @@ export interface TorrentSummary {
   readonly downloadDir: string;
   /** Why the torrent stopped, when `state` is `error`. */
   readonly error?: string;
+  /** Why seeding stopped on its own (a seeding limit reached; `state` is `paused`). */
+  readonly finished?: string;
 }
 
 /** One file of a torrent. */
@@ -114,6 +130,8 @@ export interface TorrentDetail extends TorrentSummary {
   readonly files: readonly FileInfo[];
   readonly peerList: readonly PeerInfo[];
   readonly trackers: readonly TrackerStatus[];
+  /** The torrent's own seeding limits. */
+  readonly seedLimits: TorrentSeedLimits;
 }
 
 /** Settings that can change while the node runs. */
@@ -123,6 +141,12 @@ export interface MutableSettings {
   readonly downloadLimit: number;
   /** Where new torrents are saved unless told otherwise. */
   readonly downloadDir: string;
+  /** Stop seeding at this upload ratio (0 = never), for torrents without their own. */
+  readonly seedRatioLimit: number;
+  /** Stop seeding after this many minutes of it (0 = never). */
+  readonly seedTimeLimitMinutes: number;
+  /** Stop seeding after this many minutes without uploading (0 = never). */
+  readonly seedIdleLimitMinutes: number;
 }
 
 /** The node's settings, the fixed ones included. */
@@ -133,6 +157,9 @@ export interface NodeSettings extends MutableSettings {
   readonly pex: boolean;
   readonly lsd: boolean;
   readonly version: string;
+  /** Where the IP blocklist came from ('' without one), and its address ranges. */
+  readonly blocklist: string;
+  readonly blocklistRanges: number;
 }
 
 /** A torrent kept in the node's library. */

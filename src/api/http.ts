@@ -118,6 +118,19 @@ export class Fields {
     return v;
   }
 
+  /**
+   * A limit: a finite number ≥ 0 (0 = none), `null` when the field is given as null (a torrent
+   * following the node's setting), undefined when absent.
+   */
+  limit(name: string): number | null | undefined {
+    const v = this.object[name];
+    if (v === undefined) return undefined;
+    if (v === null) return null;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1e9)
+      throw badRequest(`"${name}" must be a number ≥ 0 (0 = no limit) or null`, 'BAD_FIELD');
+    return v;
+  }
+
   strings(name: string, max = 1000): string[] | undefined {
     const v = this.object[name];
     if (v === undefined || v === null) return undefined;

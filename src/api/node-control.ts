@@ -14,6 +14,7 @@ import type {
   NodeSettings,
   SessionStats,
   TorrentDetail,
+  TorrentSeedLimits,
   TorrentSummary,
 } from './control.js';
 import { ApiError, badRequest, notFound } from './errors.js';
@@ -88,8 +89,10 @@ export class NodeAdapter implements NodeControl {
           persist: false,
           ...(extras.peers && { peers: extras.peers }),
           ...(extras.trackers && { trackers: extras.trackers }),
+          ...(entry.seedLimits && { seedLimits: entry.seedLimits }),
         });
-        if (entry.paused) t.pause();
+        if (entry.finished) t.finishSeeding(entry.finished);
+        else if (entry.paused) t.pause();
         this.extra(t.infoHashHex);
         count++;
       } catch (error) {
@@ -127,12 +130,14 @@ export class NodeAdapter implements NodeControl {
         files: [],
         peerList: [],
         trackers: [],
+        seedLimits: { ratio: null, seedTimeMinutes: null, idleMinutes: null },
       };
     }
     const t = this.node.get(id);
     if (!t) return undefined;
     const summary = this.summarize(t, true);
     const meta = t.meta;
+    const own = t.seedLimits.overrides;
     return {
       ...summary,
       ...(meta.infoHashV1 && { infoHashV1: meta.infoHashV1.toString('hex') }),
@@ -147,6 +152,11 @@ export class NodeAdapter implements NodeControl {
       files: this.files(t),
       peerList: t.peerAddresses().map((address) => ({ address })),
       trackers: this.node.trackerStatus(id),
+      seedLimits: {
+        ratio: own.ratio ?? null,
+        seedTimeMinutes: own.seedTimeMinutes ?? null,
+        idleMinutes: own.idleMinutes ?? null,
+      },
     };
   }
 
@@ -156,6 +166,7 @@ export class NodeAdapter implements NodeControl {
       downloadDir,
       ...(options.peers && { peers: options.peers }),
       ...(options.trackers && { trackers: options.trackers }),
+      ...(options.seedLimits && { seedLimits: options.seedLimits }),
     };
     if (source.kind === 'torrent') {
       const meta = parseTorrent(source.bytes);
@@ -246,13 +257,28 @@ export class NodeAdapter implements NodeControl {
     this.extra(id).priorities = [...priorities];
   }
 
+  async setSeedLimits(id: string, limits: TorrentSeedLimits): Promise<void> {
+    this.torrent(id);
+    await this.node.setTorrentSeedLimits(id, {
+      ...(limits.ratio !== null && { ratio: limits.ratio }),
+      ...(limits.seedTimeMinutes !== null && { seedTimeMinutes: limits.seedTimeMinutes }),
+      ...(limits.idleMinutes !== null && { idleMinutes: limits.idleMinutes }),
+    });
+  }
+
   settings(): NodeSettings {
     const c = this.node.config;
     const limits = this.node.rateLimits;
+    const seed = this.node.seedLimits;
     return {
       uploadLimit: limits.upload,
       downloadLimit: limits.download,
       downloadDir: this.downloadDir,
+      seedRatioLimit: seed.ratio,
+      seedTimeLimitMinutes: seed.seedTimeMinutes,
+      seedIdleLimitMinutes: seed.idleMinutes,
+      blocklist: this.node.blocklist?.source ?? '',
+      blocklistRanges: this.node.blocklist?.list.size ?? 0,
       port: this.node.port,
       dataDir: c.dataDir,
       dht: c.dht,
@@ -268,6 +294,15 @@ export class NodeAdapter implements NodeControl {
       ...(changes.downloadLimit !== undefined && { download: changes.downloadLimit }),
     });
     if (changes.downloadDir !== undefined) this.downloadDir = changes.downloadDir;
+    this.node.setSeedLimits({
+      ...(changes.seedRatioLimit !== undefined && { ratio: changes.seedRatioLimit }),
+      ...(changes.seedTimeLimitMinutes !== undefined && {
+        seedTimeMinutes: changes.seedTimeLimitMinutes,
+      }),
+      ...(changes.seedIdleLimitMinutes !== undefined && {
+        idleMinutes: changes.seedIdleLimitMinutes,
+      }),
+    });
     return this.settings();
   }
 
@@ -367,6 +402,7 @@ export class NodeAdapter implements NodeControl {
       addedAt: extra.addedAt,
       downloadDir: t.storage.root,
       ...(extra.error !== undefined && { error: extra.error }),
+      ...(t.seedLimits.reached && { finished: t.seedLimits.reached.message }),
     };
   }
 

@@ -1,7 +1,7 @@
 import { parsePeer } from '../metainfo/magnet.js';
 import type { HttpServerRequest, HttpServerResponse } from '../runtime/http-server.js';
 import type { HttpClient } from '../runtime/runtime.js';
-import type { AddOptions, NodeControl, TorrentDetail } from './control.js';
+import type { AddOptions, NodeControl, TorrentDetail, TorrentSeedLimits } from './control.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import type { EventHub } from './events.js';
 import { Fields, readJsonObject, sendJson } from './http.js';
@@ -85,6 +85,26 @@ export function apiRoutes(deps: RouteDeps): Router<RouteHandler> {
       await control.remove(id, flag === 'true');
       sendJson(res, 200, { removed: id, deletedData: flag === 'true' });
     })
+    .add('PATCH', '/api/torrents/:id', async ({ req, res, params }) => {
+      const id = resolveId(control, params.id!);
+      const body = await readJsonObject(req);
+      const allowed = Object.keys(SEED_LIMIT_FIELDS);
+      for (const key of Object.keys(body))
+        if (!allowed.includes(key))
+          throw badRequest(
+            `"${key}" cannot be set here; settable: ${allowed.join(', ')}`,
+            'BAD_FIELD',
+          );
+      const f = new Fields(body);
+      const limits: Record<keyof TorrentSeedLimits, number | null> = { ...detailOf(id).seedLimits };
+      for (const [field, key] of Object.entries(SEED_LIMIT_FIELDS)) {
+        const v = f.limit(field);
+        if (v !== undefined) limits[key] = v;
+      }
+      await control.setSeedLimits(id, limits);
+      const d = detailOf(id);
+      sendJson(res, 200, { ...toRow(d), seedLimits: d.seedLimits });
+    })
     .add('PUT', '/api/torrents/:id/files', async ({ req, res, params }) => {
       const id = resolveId(control, params.id!);
       const body = new Fields(await readJsonObject(req));
@@ -110,7 +130,12 @@ export function apiRoutes(deps: RouteDeps): Router<RouteHandler> {
     .add('GET', '/api/settings', ({ res }) => sendJson(res, 200, control.settings()))
     .add('PATCH', '/api/settings', async ({ req, res }) => {
       const body = await readJsonObject(req);
-      const allowed = ['uploadLimit', 'downloadLimit', 'downloadDir'];
+      const seedLimits = [
+        'seedRatioLimit',
+        'seedTimeLimitMinutes',
+        'seedIdleLimitMinutes',
+      ] as const;
+      const allowed = ['uploadLimit', 'downloadLimit', 'downloadDir', ...seedLimits];
       for (const key of Object.keys(body)) {
         if (!allowed.includes(key))
           throw badRequest(
@@ -124,10 +149,18 @@ export function apiRoutes(deps: RouteDeps): Router<RouteHandler> {
       const downloadDir = f.string('downloadDir');
       if (downloadDir !== undefined && !downloadDir.startsWith('/'))
         throw badRequest('"downloadDir" must be an absolute path', 'BAD_FIELD');
+      const seed: Partial<Record<(typeof seedLimits)[number], number>> = {};
+      for (const key of seedLimits) {
+        const v = f.limit(key);
+        if (v === null)
+          throw badRequest(`"${key}" must be a number ≥ 0 (0 = no limit)`, 'BAD_FIELD');
+        if (v !== undefined) seed[key] = v;
+      }
       const settings = await control.updateSettings({
         ...(uploadLimit !== undefined && { uploadLimit }),
         ...(downloadLimit !== undefined && { downloadLimit }),
         ...(downloadDir !== undefined && { downloadDir }),
+        ...seed,
       });
       sendJson(res, 200, settings);
     })
@@ -146,6 +179,13 @@ export function apiRoutes(deps: RouteDeps): Router<RouteHandler> {
     });
   return router;
 }
+
+/** A torrent's seeding limits by their API field names (as in the node's settings). */
+const SEED_LIMIT_FIELDS: Readonly<Record<string, keyof TorrentSeedLimits>> = {
+  seedRatioLimit: 'ratio',
+  seedTimeLimitMinutes: 'seedTimeMinutes',
+  seedIdleLimitMinutes: 'idleMinutes',
+};
 
 /**
  * The full info-hash a client means: the hash itself, or a unique prefix of at least 4 hex
@@ -205,11 +245,17 @@ async function addTorrent(deps: RouteDeps, req: HttpServerRequest) {
       throw badRequest(`tracker "${t.slice(0, 80)}" is not an http(s) or udp URL`, 'BAD_FIELD');
   }
   const paused = f.boolean('paused');
+  const seedLimits: { -readonly [K in keyof TorrentSeedLimits]?: number } = {};
+  for (const [field, key] of Object.entries(SEED_LIMIT_FIELDS)) {
+    const v = f.limit(field);
+    if (v !== undefined && v !== null) seedLimits[key] = v;
+  }
   const options: AddOptions = {
     ...(downloadDir !== undefined && { downloadDir }),
     ...(paused !== undefined && { paused }),
     ...(peers !== undefined && { peers }),
     ...(trackers !== undefined && { trackers }),
+    ...(Object.keys(seedLimits).length > 0 && { seedLimits }),
   };
   return deps.control.add(source, options);
 }

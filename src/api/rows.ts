@@ -25,6 +25,8 @@ export interface TorrentRow {
   readonly addedAt: number;
   readonly downloadDir: string;
   readonly error: string | null;
+  /** Why seeding stopped on its own (a seeding limit), or null. */
+  readonly finished: string | null;
 }
 
 /** Every field a row has, in display order. */
@@ -45,6 +47,7 @@ export const ROW_FIELDS: readonly (keyof TorrentRow)[] = [
   'addedAt',
   'downloadDir',
   'error',
+  'finished',
 ];
 
 /** The row of a summary. */
@@ -69,6 +72,7 @@ export function toRow(s: TorrentSummary): TorrentRow {
     addedAt: s.addedAt,
     downloadDir: s.downloadDir,
     error: s.error ?? null,
+    finished: s.finished ?? null,
   };
 }
 

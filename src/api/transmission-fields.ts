@@ -1,5 +1,6 @@
 import type { TorrentDetail, TorrentSummary } from './control.js';
 import type { TorrentRow } from './rows.js';
+import { trLimitMode } from './transmission-seeding.js';
 
 /**
  * The `torrent-get` fields of Transmission's RPC (rpc-spec, version 16 as in Transmission
@@ -85,7 +86,7 @@ export const TORRENT_FIELDS: Readonly<Record<string, Field>> = {
   peersSendingToUs: (s) => (s.row.downloadRate > 0 ? s.summary.peers : 0),
   peersGettingFromUs: (s) => (s.row.uploadRate > 0 ? s.summary.peers : 0),
   webseedsSendingToUs: () => 0,
-  isFinished: (s) => s.summary.progress >= 1 && s.summary.state === 'paused',
+  isFinished: (s) => s.summary.finished !== undefined,
   isStalled: (s) => s.summary.state === 'downloading' && s.row.downloadRate === 0,
   isPrivate: (s) => s.detail()?.private ?? false,
   downloadDir: (s) => s.summary.downloadDir,
@@ -106,10 +107,10 @@ export const TORRENT_FIELDS: Readonly<Record<string, Field>> = {
   uploadLimited: () => false,
   'peer-limit': () => 100,
   maxConnectedPeers: () => 100,
-  seedRatioMode: () => 0,
-  seedRatioLimit: () => 0,
-  seedIdleMode: () => 0,
-  seedIdleLimit: () => 0,
+  seedRatioMode: (s) => trLimitMode(s.detail()?.seedLimits.ratio),
+  seedRatioLimit: (s) => s.detail()?.seedLimits.ratio ?? 0,
+  seedIdleMode: (s) => trLimitMode(s.detail()?.seedLimits.idleMinutes),
+  seedIdleLimit: (s) => s.detail()?.seedLimits.idleMinutes ?? 0,
   manualAnnounceTime: () => -1,
   comment: (s) => s.detail()?.comment ?? '',
   creator: () => '',

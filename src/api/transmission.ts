@@ -6,6 +6,13 @@ import { COMMON_HEADERS, MAX_JSON_BODY, sendJson } from './http.js';
 import { toRow } from './rows.js';
 import { decodeBase64, resolveSource } from './sources.js';
 import { TORRENT_FIELDS } from './transmission-fields.js';
+import {
+  type RememberedSeedLimits,
+  sessionSeedChanges,
+  sessionSeedFields,
+  torrentSetSeedLimits,
+  touchesSeedLimits,
+} from './transmission-seeding.js';
 
 /** The RPC version of Transmission 3.00, which `transmission-remote` 3.00 and most tools speak. */
 const RPC_VERSION = 16;
@@ -40,6 +47,9 @@ export class TransmissionRpc {
   private nextId = 1;
   /** Remembered so a disabled limit keeps its value, as in Transmission. */
   private limits = { downKb: 100, upKb: 100 };
+  /** The same for seeding limits: the session's, and each torrent's own. */
+  private readonly sessionSeed: RememberedSeedLimits = { ratio: 2, idleMinutes: 30 };
+  private readonly torrentSeed = new Map<string, RememberedSeedLimits>();
 
   constructor(private readonly deps: TransmissionDeps) {
     this.sessionId = deps.random.bytes(24).toString('hex');
@@ -252,6 +262,18 @@ export class TransmissionRpc {
       'priority-low',
     ];
     const changes = lists.filter((k) => args[k] !== undefined);
+    if (touchesSeedLimits(args)) {
+      for (const id of this.resolveIds(args.ids)) {
+        const d = this.deps.control.detail(id);
+        if (!d || d.state === 'metadata') continue;
+        const remembered = this.torrentSeed.get(id) ?? { ...this.sessionSeed };
+        this.torrentSeed.set(id, remembered);
+        await this.deps.control.setSeedLimits(
+          id,
+          torrentSetSeedLimits(args, d.seedLimits, remembered),
+        );
+      }
+    }
     if (changes.length === 0) return {};
     for (const k of changes) {
       const v = args[k];
@@ -306,10 +328,7 @@ export class TransmissionRpc {
       'alt-speed-time-begin': 540,
       'alt-speed-time-end': 1020,
       'alt-speed-time-day': 127,
-      seedRatioLimit: 2,
-      seedRatioLimited: false,
-      'idle-seeding-limit': 30,
-      'idle-seeding-limit-enabled': false,
+      ...sessionSeedFields(s, this.sessionSeed),
       'download-queue-enabled': false,
       'download-queue-size': 5,
       'seed-queue-enabled': false,
@@ -318,9 +337,9 @@ export class TransmissionRpc {
       'queue-stalled-minutes': 30,
       'peer-limit-global': 200,
       'peer-limit-per-torrent': 100,
-      'blocklist-enabled': false,
-      'blocklist-size': 0,
-      'blocklist-url': '',
+      'blocklist-enabled': s.blocklistRanges > 0,
+      'blocklist-size': s.blocklistRanges,
+      'blocklist-url': /^https?:\/\//i.test(s.blocklist) ? s.blocklist : '',
       'cache-size-mb': 8,
       'incomplete-dir': s.downloadDir,
       'incomplete-dir-enabled': false,
@@ -376,6 +395,7 @@ export class TransmissionRpc {
       downloadLimit: downOn ? Math.round(this.limits.downKb * 1000) : 0,
       uploadLimit: upOn ? Math.round(this.limits.upKb * 1000) : 0,
       ...(typeof dir === 'string' && { downloadDir: dir }),
+      ...sessionSeedChanges(args, current, this.sessionSeed),
     });
     return {};
   }

@@ -34,12 +34,14 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('create')
-    .description('create a .torrent of a file or folder (hybrid v1+v2 unless told otherwise)')
+    .description(
+      'create a .torrent of a file or folder (v1, which every client reads, unless told otherwise)',
+    )
     .argument('<path>', 'file or folder to share')
     .option('-o, --output <file>', 'where to write the torrent (default: <name>.torrent)')
-    .option('--v1', 'BitTorrent v1 only (SHA-1 pieces)')
+    .option('--v1', 'BitTorrent v1 (SHA-1 pieces; the default)')
     .option('--v2', 'BitTorrent v2 only (SHA-256 merkle trees, BEP 52)')
-    .option('--hybrid', 'both v1 and v2 (the default)')
+    .option('--hybrid', 'both v1 and v2 (Transmission 3 and aria2 cannot use it)')
     .option(
       '--piece-length <bytes>',
       'bytes per piece, a power of two ≥ 16K for v2 (default: chosen from the size)',
@@ -175,7 +177,24 @@ async function main(argv: string[]): Promise<number> {
       .option('--no-tcp', 'do not dial peers over TCP (uTP only; incoming TCP still accepted)')
       .option('--prefer-utp', 'dial uTP first, TCP when uTP fails (default: TCP first)')
       .option('--upnp', "ask the router to forward the node's port (UPnP IGD)")
-      .option('--nat-pmp', "ask the router to forward the node's port (NAT-PMP)");
+      .option('--nat-pmp', "ask the router to forward the node's port (NAT-PMP)")
+      .option(
+        '--blocklist <path|url>',
+        'refuse peers in these IP ranges (P2P format: name:1.2.3.0-1.2.3.255, maybe gzipped)',
+      )
+      .option(
+        '--on-complete <command>',
+        'run this shell command when a torrent finishes downloading ($SHOAL_TORRENT_NAME, $SHOAL_INFO_HASH, $SHOAL_DOWNLOAD_DIR)',
+      )
+      .option(
+        '--seed-ratio-limit <ratio>',
+        'stop seeding a torrent at this upload ratio (0 = never)',
+      )
+      .option('--seed-time-limit <minutes>', 'stop seeding a torrent after this long (0 = never)')
+      .option(
+        '--seed-idle-limit <minutes>',
+        'stop seeding a torrent that uploaded nothing for this long (0 = never)',
+      );
 
   nodeFlags(
     program
@@ -185,8 +204,9 @@ async function main(argv: string[]): Promise<number> {
       .option('--torrent <file>', 'use this .torrent instead of creating one')
       .option('--tracker <url>', 'tracker URL (repeatable)', collect, [])
       .option('--peer <host:port>', 'connect to this peer (repeatable)', collect, [])
-      .option('--v1', 'create a v1-only torrent')
+      .option('--v1', 'create a v1 torrent (the default)')
       .option('--v2', 'create a v2-only torrent')
+      .option('--hybrid', 'create a hybrid v1+v2 torrent (Transmission 3 and aria2 cannot use it)')
       .option('--standalone', 'run a node of its own even when a daemon (shoal start) runs')
       .option('--api <url>', 'the daemon to hand the torrent to (default: the one running)')
       .option('--json', 'one JSON object per line'),
@@ -200,7 +220,10 @@ async function main(argv: string[]): Promise<number> {
       .description(
         'download a torrent, verifying every piece (handed to the daemon when shoal start runs)',
       )
-      .argument('<source>', 'magnet link, .torrent file, or http(s) URL of a .torrent')
+      .argument(
+        '<source...>',
+        'magnet links, .torrent files or http(s) URLs of .torrent files (several: one node fetches all)',
+      )
       .option('-o, --output <dir>', 'folder to save into (default: the download folder)')
       .option('--peer <host:port>', 'connect to this peer (repeatable)', collect, [])
       .option('--tracker <url>', 'also announce to this tracker (repeatable)', collect, [])
@@ -213,8 +236,8 @@ async function main(argv: string[]): Promise<number> {
       .option('--standalone', 'run a node of its own even when a daemon (shoal start) runs')
       .option('--api <url>', 'the daemon to hand the download to (default: the one running)')
       .option('--json', 'one JSON object per line instead of a progress bar'),
-  ).action((source: string, opts) => {
-    action = import('./commands/get.js').then((m) => m.getCommand(runtime(), source, opts));
+  ).action((sources: string[], opts) => {
+    action = import('./commands/get.js').then((m) => m.getCommand(runtime(), sources, opts));
   });
 
   program

@@ -26,6 +26,11 @@ export interface NodeFlags {
   readonly preferUtp?: boolean;
   readonly upnp?: boolean;
   readonly natPmp?: boolean;
+  readonly blocklist?: string;
+  readonly onComplete?: string;
+  readonly seedRatioLimit?: string;
+  readonly seedTimeLimit?: string;
+  readonly seedIdleLimit?: string;
 }
 
 /**
@@ -67,6 +72,17 @@ export async function configFromFlags(
     ...(flags.preferUtp === true && { preferUtp: true }),
     ...(flags.upnp === true && { upnp: true }),
     ...(flags.natPmp === true && { natPmp: true }),
+    ...(flags.blocklist !== undefined && { blocklist: flags.blocklist }),
+    ...(flags.onComplete !== undefined && { onComplete: flags.onComplete }),
+    ...(flags.seedRatioLimit !== undefined && {
+      seedRatioLimit: parseLimit(flags.seedRatioLimit, '--seed-ratio-limit', 'a ratio (e.g. 2)'),
+    }),
+    ...(flags.seedTimeLimit !== undefined && {
+      seedTimeLimitMinutes: parseLimit(flags.seedTimeLimit, '--seed-time-limit', 'minutes'),
+    }),
+    ...(flags.seedIdleLimit !== undefined && {
+      seedIdleLimitMinutes: parseLimit(flags.seedIdleLimit, '--seed-idle-limit', 'minutes'),
+    }),
   };
   return loadConfig(runtime.fs, overrides, rest);
 }
@@ -74,6 +90,14 @@ export async function configFromFlags(
 function parseEncryption(text: string): EncryptionPolicy {
   if (text === 'prefer' || text === 'require' || text === 'disable') return text;
   throw new UsageError(`--encryption must be prefer, require or disable, not "${text}"`);
+}
+
+/** A seeding limit: a number ≥ 0, 0 meaning none. */
+function parseLimit(text: string, flag: string, what: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new UsageError(`${flag} takes ${what}, 0 for no limit, not "${text}"`);
+  return n;
 }
 
 function parsePort(text: string): number {

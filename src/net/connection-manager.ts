@@ -88,6 +88,7 @@ export class ConnectionManager {
     dialFailures: 0,
     refused: {
       banned: 0,
+      blocked: 0,
       'connection-limit': 0,
       'per-ip-limit': 0,
       'half-open-limit': 0,
@@ -105,6 +106,8 @@ export class ConnectionManager {
   private readonly closedBytes = { received: 0, sent: 0 };
   private readonly bans = new Set<string>();
   private readonly backoff = new Map<string, Backoff>();
+  /** Address ranges refused like bans (an IP blocklist); none when absent. */
+  private blocklist: HostFilter | undefined;
   private stopped = false;
 
   constructor(
@@ -150,14 +153,13 @@ export class ConnectionManager {
     const host = normalizeHost(stream.remoteAddress);
     const refusal = this.stopped
       ? 'stopped'
-      : this.bans.has(host)
-        ? 'banned'
-        : (this.admissionProblem(host) ??
-          (this.pending.size >= this.limits.maxPendingInbound
+      : (this.hostRefusal(host) ??
+        this.admissionProblem(host) ??
+        (this.pending.size >= this.limits.maxPendingInbound
+          ? 'pending-limit'
+          : (this.pendingPerIp.get(host) ?? 0) >= this.limits.maxPendingInboundPerIp
             ? 'pending-limit'
-            : (this.pendingPerIp.get(host) ?? 0) >= this.limits.maxPendingInboundPerIp
-              ? 'pending-limit'
-              : undefined));
+            : undefined));
     if (refusal) {
       this.counters.refused[refusal]++;
       log.debug('inbound refused', { host, reason: refusal });
@@ -190,21 +192,26 @@ export class ConnectionManager {
   /**
    * Asks to dial `host:port`. Throws {@link ConnectionRefusedError} when the address is
    * banned, backing off (unless `retry`: a second try of the same dial, such as plaintext after
-   * a refused encryption), or a limit is reached.
+   * a refused encryption), or a limit is reached. `scope` (a torrent's info-hash) keeps the
+   * back-off apart per purpose: one torrent postponing a seed does not keep another torrent
+   * from the same peer.
    */
-  beginDial(host: string, port: number, options: { retry?: boolean } = {}): DialPermit {
+  beginDial(
+    host: string,
+    port: number,
+    options: { retry?: boolean; scope?: string } = {},
+  ): DialPermit {
     const h = normalizeHost(host);
-    const key = `${h}:${port}`;
+    const key = backoffKey(h, port, options.scope);
     const now = this.clock.now();
     const refusal: RefusalReason | undefined = this.stopped
       ? 'stopped'
-      : this.bans.has(h)
-        ? 'banned'
-        : this.halfOpen >= this.limits.maxHalfOpen
+      : (this.hostRefusal(h) ??
+        (this.halfOpen >= this.limits.maxHalfOpen
           ? 'half-open-limit'
           : !options.retry && (this.backoff.get(key)?.retryAt ?? 0) > now
             ? 'backoff'
-            : this.admissionProblem(h);
+            : this.admissionProblem(h)));
     if (refusal) {
       this.counters.refused[refusal]++;
       log.debug('dial refused', { host, port, reason: refusal });
@@ -230,7 +237,7 @@ export class ConnectionManager {
       failed: () => {
         if (!settle()) return;
         this.counters.dialFailures++;
-        this.dialFailed(h, port);
+        this.dialFailed(h, port, options.scope);
       },
     };
   }
@@ -240,21 +247,21 @@ export class ConnectionManager {
    * its handshake, as a full peer does): each failure in a row doubles the wait before the next
    * dial, up to about 10 minutes.
    */
-  dialFailed(host: string, port: number): void {
-    const b = this.backoffEntry(`${normalizeHost(host)}:${port}`);
+  dialFailed(host: string, port: number, scope?: string): void {
+    const b = this.backoffEntry(backoffKey(normalizeHost(host), port, scope));
     b.failures++;
     b.retryAt = Math.max(b.retryAt, this.clock.now() + redialWait(b.failures));
   }
 
   /** Keeps `host:port` from being dialled for `ms` (a seed met while seeding, say). */
-  postpone(host: string, port: number, ms: number): void {
-    const b = this.backoffEntry(`${normalizeHost(host)}:${port}`);
+  postpone(host: string, port: number, ms: number, scope?: string): void {
+    const b = this.backoffEntry(backoffKey(normalizeHost(host), port, scope));
     b.retryAt = Math.max(b.retryAt, this.clock.now() + ms);
   }
 
   /** The peer at `host:port` completed a handshake: its failures are forgiven. */
-  dialSucceeded(host: string, port: number): void {
-    const b = this.backoff.get(`${normalizeHost(host)}:${port}`);
+  dialSucceeded(host: string, port: number, scope?: string): void {
+    const b = this.backoff.get(backoffKey(normalizeHost(host), port, scope));
     if (b) b.failures = 0;
   }
 
@@ -262,13 +269,13 @@ export class ConnectionManager {
    * We closed a good connection to `host:port` on purpose and want it again at once (a magnet's
    * metadata came from it; the torrent dials it next): its back-off is forgotten.
    */
-  allowRedial(host: string, port: number): void {
-    this.backoff.delete(`${normalizeHost(host)}:${port}`);
+  allowRedial(host: string, port: number, scope?: string): void {
+    this.backoff.delete(backoffKey(normalizeHost(host), port, scope));
   }
 
   /** When `host:port` may be dialled again (0 when it may now). */
-  retryAt(host: string, port: number): number {
-    return this.backoff.get(`${normalizeHost(host)}:${port}`)?.retryAt ?? 0;
+  retryAt(host: string, port: number, scope?: string): number {
+    return this.backoff.get(backoffKey(normalizeHost(host), port, scope))?.retryAt ?? 0;
   }
 
   /** Refuses `host` from now on, and closes every connection with it. */
@@ -281,8 +288,24 @@ export class ConnectionManager {
     for (const s of [...this.open]) if (normalizeHost(s.remoteAddress) === h) s.destroy();
   }
 
+  /** True when `host` is banned or on the blocklist: it is never dialled nor accepted. */
   isBanned(host: string): boolean {
-    return this.bans.has(normalizeHost(host));
+    return this.hostRefusal(normalizeHost(host)) !== undefined;
+  }
+
+  /**
+   * Refuses every address `filter` holds from now on, as if banned (an IP blocklist), and
+   * closes the connections open with them; `undefined` lifts it.
+   */
+  setBlocklist(filter: HostFilter | undefined): void {
+    this.blocklist = filter;
+    if (filter) for (const s of [...this.open]) if (filter.has(s.remoteAddress)) s.destroy();
+  }
+
+  /** Why `host` (normalized) may not be connected with at all, whatever the limits. */
+  private hostRefusal(host: string): 'banned' | 'blocked' | undefined {
+    if (this.bans.has(host)) return 'banned';
+    return this.blocklist?.has(host) ? 'blocked' : undefined;
   }
 
   /** Addresses banned so far (bounded by `maxBans`). */
@@ -327,6 +350,16 @@ export class ConnectionManager {
     if (!managed.isClosed) this.open.add(managed);
     return managed;
   }
+}
+
+/** The back-off table's key: an address, and what it is dialled for when that matters. */
+function backoffKey(host: string, port: number, scope: string | undefined): string {
+  return scope === undefined ? `${host}:${port}` : `${host}:${port}/${scope}`;
+}
+
+/** A set of addresses refused outright (an IP blocklist: see `blocklist.ts`). */
+export interface HostFilter {
+  has(host: string): boolean;
 }
 
 /** IPv4-mapped IPv6 addresses count as their IPv4 address. */

@@ -73,7 +73,11 @@ export class Dialer {
       request.infoHash !== undefined &&
       this.deps.encryption !== 'disable' &&
       !(this.deps.encryption === 'prefer' && this.plaintextPeers.has(key));
-    const permit = this.deps.connections.beginDial(request.host, request.port);
+    // A torrent's dials back off apart from other torrents' dials of the same peer.
+    const scope = request.infoHash?.toString('hex');
+    const permit = this.deps.connections.beginDial(request.host, request.port, {
+      ...(scope !== undefined && { scope }),
+    });
     if (!encrypt) return this.plain(await this.open(permit, request));
     const conn = await this.open(permit, request);
     try {
@@ -100,7 +104,10 @@ export class Dialer {
       this.plaintextPeers.add(key);
       if (this.plaintextPeers.size > MAX_REMEMBERED_PEERS)
         this.plaintextPeers.delete(this.plaintextPeers.values().next().value!);
-      const again = this.deps.connections.beginDial(request.host, request.port, { retry: true });
+      const again = this.deps.connections.beginDial(request.host, request.port, {
+        retry: true,
+        ...(scope !== undefined && { scope }),
+      });
       return this.plain(await this.open(again, request));
     }
   }

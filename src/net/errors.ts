@@ -3,6 +3,8 @@ import { ShoalError } from '../errors.js';
 /** Why the connection manager refused a connection. */
 export type RefusalReason =
   | 'banned'
+  /** On the node's IP blocklist. */
+  | 'blocked'
   | 'connection-limit'
   | 'per-ip-limit'
   | 'half-open-limit'

@@ -71,6 +71,22 @@ export interface NodeConfig {
   readonly natPmp: boolean;
   /** The router NAT-PMP talks to; empty: the default route's gateway. */
   readonly natGateway: string;
+  /**
+   * An IP blocklist (P2P text format, maybe gzipped) to load at start, from a path or an
+   * http(s) URL: no connection is made with an address it holds. Empty: none.
+   */
+  readonly blocklist: string;
+  /** Stop seeding a torrent once it uploaded this many times what it downloaded (0 = never). */
+  readonly seedRatioLimit: number;
+  /** Stop seeding a torrent after this many minutes of seeding (0 = never). */
+  readonly seedTimeLimitMinutes: number;
+  /** Stop seeding a torrent that uploaded nothing for this many minutes (0 = never). */
+  readonly seedIdleLimitMinutes: number;
+  /**
+   * A command run by `/bin/sh -c` when a torrent finishes downloading, with the torrent in
+   * `SHOAL_TORRENT_NAME`, `SHOAL_INFO_HASH` and `SHOAL_DOWNLOAD_DIR`. Empty: none.
+   */
+  readonly onComplete: string;
 }
 
 /** The default data folder: `$XDG_DATA_HOME/shoal`, else `~/.local/share/shoal`. */
@@ -114,6 +130,11 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig 
     upnp: false,
     natPmp: false,
     natGateway: '',
+    blocklist: '',
+    seedRatioLimit: 0,
+    seedTimeLimitMinutes: 0,
+    seedIdleLimitMinutes: 0,
+    onComplete: '',
   };
 }
 
@@ -141,6 +162,8 @@ const ENV_KEYS: Record<string, keyof NodeConfig> = {
   SHOAL_UPNP: 'upnp',
   SHOAL_NAT_PMP: 'natPmp',
   SHOAL_NAT_GATEWAY: 'natGateway',
+  SHOAL_BLOCKLIST: 'blocklist',
+  SHOAL_ON_COMPLETE: 'onComplete',
 };
 
 /**
@@ -214,6 +237,9 @@ export async function loadConfig(
     throw new ConfigError(
       `natGateway must be an IPv4 address, got ${JSON.stringify(config.natGateway)}`,
     );
+  for (const key of ['seedRatioLimit', 'seedTimeLimitMinutes', 'seedIdleLimitMinutes'] as const)
+    if (config[key] < 0)
+      throw new ConfigError(`${key} must be 0 (no limit) or more, got ${config[key]}`);
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new ConfigError(`port must be 0..65535, got ${config.port}`);
   }

@@ -1,11 +1,16 @@
 import { join } from 'node:path';
 import type { FileSystem } from '../runtime/runtime.js';
+import type { SeedLimitOverrides, SeedLimitReached } from '../swarm/seed-limits.js';
 
 /** How a torrent in the library is to be run. */
 export interface LibraryEntry {
   readonly infoHash: string;
   readonly downloadDir: string;
   readonly paused: boolean;
+  /** Its own seeding limits, when it has any. */
+  readonly seedLimits?: SeedLimitOverrides;
+  /** The seeding limit that stopped it (it is paused), if one did. */
+  readonly finished?: SeedLimitReached;
 }
 
 /**
@@ -38,10 +43,21 @@ export class Library {
 
   /** Records whether a torrent is paused, so `shoal start` keeps it so (atomically). */
   async setPaused(infoHash: string, paused: boolean): Promise<void> {
+    await this.update(infoHash, { paused });
+  }
+
+  /**
+   * Changes how a torrent is to be run (atomically); a field given as `undefined` is removed.
+   * Nothing happens for a torrent not in the library.
+   */
+  async update(
+    infoHash: string,
+    changes: { [K in Exclude<keyof LibraryEntry, 'infoHash'>]?: LibraryEntry[K] | undefined },
+  ): Promise<void> {
     const path = join(this.dir, `${infoHash}.json`);
     if (!(await this.fs.exists(path))) return;
     const entry = JSON.parse((await this.fs.readFile(path)).toString('utf8')) as LibraryEntry;
-    await this.fs.writeFileAtomic(path, Buffer.from(JSON.stringify({ ...entry, paused })));
+    await this.fs.writeFileAtomic(path, Buffer.from(JSON.stringify({ ...entry, ...changes })));
   }
 
   async remove(infoHash: string): Promise<void> {

@@ -11,6 +11,8 @@ export interface NodeMetricSources {
   readonly inbound: InboundDemux;
   readonly datagrams: () => DatagramMux | undefined;
   readonly torrents: () => number;
+  /** Address ranges on the IP blocklist (0 without one). */
+  readonly blocklistRanges: () => number;
 }
 
 /**
@@ -83,6 +85,11 @@ export function declareNodeMetrics(registry: MetricsRegistry, n: NodeMetricSourc
     name: 'shoal_banned_addresses',
     help: 'Addresses banned node-wide.',
     collect: () => n.connections.bannedCount,
+  });
+  registry.gauge({
+    name: 'shoal_blocklist_ranges',
+    help: 'Address ranges on the IP blocklist (connections with them are refused_blocked).',
+    collect: () => n.blocklistRanges(),
   });
   registry.counter({
     name: 'shoal_udp_unrouted_datagrams_total',

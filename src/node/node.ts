@@ -20,10 +20,10 @@ import {
   isKrpcDatagram,
   isUdpTrackerReply,
 } from '../net/datagram-mux.js';
-import { Dialer } from '../net/dialer.js';
+import type { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
 import type { PortMapper, PortMappingStatus } from '../net/nat/port-mapper.js';
-import { TcpTransport, UtpTransport } from '../net/transport.js';
+import { TcpTransport, type Transport, UtpTransport } from '../net/transport.js';
 import { declarePeerMetrics } from '../peers/metrics.js';
 import type { PeerConnection } from '../peers/peer-connection.js';
 import type { Presence } from '../peers/presence.js';
@@ -33,17 +33,21 @@ import { TokenBucket } from '../shared/rate.js';
 import { deleteTorrentFiles } from '../storage/delete-files.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { PeerWireMetrics } from '../swarm/metrics.js';
+import type { SeedLimitOverrides, SeedLimits } from '../swarm/seed-limits.js';
 import { Torrent } from '../swarm/torrent.js';
 import type { TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { isUtpPacket } from '../transport/utp/packet.js';
 import { UtpSocket } from '../transport/utp/socket.js';
 import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
+import { type LoadedBlocklist, loadBlocklist } from './blocklist-loader.js';
+import { completionHook } from './completion-hook.js';
 import type { NodeConfig } from './config.js';
 import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
 import { declareNodeMetrics } from './metrics.js';
 import { PeerFinding } from './peer-finding.js';
+import { type NodeStatus, PeerWatch } from './peer-watch.js';
 import { startPortMapper } from './port-mapping.js';
 import { createSecurePeers, type SecurePeerParts, startPresence } from './secure-peers.js';
 import { StreamServer } from './stream-server.js';
@@ -82,6 +86,12 @@ export class Node extends EventEmitter<NodeEvents> {
   /** Protocols spoken on the listening port, told apart by their first bytes. */
   readonly inbound = new InboundDemux();
   private readonly dialer: Dialer;
+  /** Reports dials to the peers users named (`--peer`). */
+  private readonly peerWatch: PeerWatch;
+  /** Why the DHT's last (re)join reached nobody, when a router was refused. */
+  private dhtProblem: string | undefined;
+  /** How the DHT's last (re)join went, once one ended. */
+  dhtStatus: Extract<NodeStatus, { kind: 'dht' }> | undefined;
   /** Incoming encrypted BitTorrent (absent when encryption is disabled). */
   private readonly mse: MseInbound | undefined;
   private readonly pool: PieceHasher;
@@ -90,6 +100,8 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly globalUpload: TokenBucket;
   private readonly globalDownload: TokenBucket;
   private finding: PeerFinding | undefined;
+  /** Node-wide seeding limits; torrents without their own follow them. */
+  private seedLimitsNow: SeedLimits;
   private udpTrackers: UdpTrackerClient | undefined;
   private server: TcpServer | undefined;
   private datagrams: DatagramMux | undefined;
@@ -107,6 +119,8 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly peers: SecurePeers;
   private readonly peerParts: SecurePeerParts;
   private presence: Presence | undefined;
+  /** The IP blocklist loaded at start (`config.blocklist`), if any. */
+  blocklist: LoadedBlocklist | undefined;
 
   /** Everything the node counts: `/metrics`, `--json` lines and the simulator read it. */
   readonly metrics: MetricsRegistry;
@@ -132,26 +146,35 @@ export class Node extends EventEmitter<NodeEvents> {
     this.pool = hasher ?? this.ownPool!;
     this.globalUpload = new TokenBucket(runtime.clock, config.uploadLimit);
     this.globalDownload = new TokenBucket(runtime.clock, config.downloadLimit);
+    this.seedLimitsNow = {
+      ratio: config.seedRatioLimit,
+      seedTimeMinutes: config.seedTimeLimitMinutes,
+      idleMinutes: config.seedIdleLimitMinutes,
+    };
     this.connections = new ConnectionManager(runtime.clock, runtime.timers, {
       maxConnections: config.maxConnections,
       maxPerIp: config.maxConnectionsPerIp,
     });
     const anyHost = config.host === '0.0.0.0' || config.host === '::';
-    const tcp = config.tcp ? [new TcpTransport(runtime)] : [];
+    this.peerWatch = new PeerWatch(this.connections, runtime.clock, (s) => this.emit('status', s));
+    const watch = (t: Transport) => this.peerWatch.transport(t);
+    const tcp = config.tcp ? [watch(new TcpTransport(runtime))] : [];
     const utp = config.utp
       ? [
-          new UtpTransport(
-            {
-              connect: (host, port) =>
-                this.utp
-                  ? this.utp.connect(host, port)
-                  : Promise.reject(new ShoalError('STOPPED', 'uTP is not running')),
-            },
-            runtime.timers,
+          watch(
+            new UtpTransport(
+              {
+                connect: (host, port) =>
+                  this.utp
+                    ? this.utp.connect(host, port)
+                    : Promise.reject(new ShoalError('STOPPED', 'uTP is not running')),
+              },
+              runtime.timers,
+            ),
           ),
         ]
       : [];
-    this.dialer = new Dialer({
+    this.dialer = this.peerWatch.dialer({
       connections: this.connections,
       transports: config.preferUtp ? [...utp, ...tcp] : [...tcp, ...utp],
       ...(!anyHost && { localAddress: config.host }),
@@ -165,6 +188,7 @@ export class Node extends EventEmitter<NodeEvents> {
       inbound: this.inbound,
       datagrams: () => this.datagrams,
       torrents: () => this.torrents.size,
+      blocklistRanges: () => this.blocklist?.list.size ?? 0,
     });
     const torrentFor = (hash: string) => this.byHandshakeHash.get(hash);
     if (config.encryption !== 'require')
@@ -200,6 +224,24 @@ export class Node extends EventEmitter<NodeEvents> {
     await runtime.fs.mkdir(config.dataDir);
     const { identity } = await loadOrCreateIdentity(runtime.fs, runtime.random, config.dataDir);
     const node = new Node(runtime, config, options, identity);
+    if (config.onComplete !== '')
+      node.on(
+        'done',
+        completionHook(runtime, config.onComplete, (t, run) => {
+          if (run.error !== undefined || run.code !== 0)
+            log.warn('completion hook failed', { infoHash: t.infoHashHex, ...run });
+          node.emit('completionHook', t, run);
+        }),
+      );
+    if (config.blocklist !== '') {
+      node.blocklist = await loadBlocklist(runtime, config.blocklist, config.dataDir);
+      node.connections.setBlocklist(node.blocklist.list);
+      if (node.blocklist.staleBecause)
+        log.warn('blocklist URL unreachable; using the copy from the last fetch', {
+          source: config.blocklist,
+          error: node.blocklist.staleBecause,
+        });
+    }
     try {
       node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) => {
         const stream = node.connections.accept(s, 'tcp');
@@ -235,6 +277,7 @@ export class Node extends EventEmitter<NodeEvents> {
         externalAddress: () => node.externalAddress,
         dht: () => node.dht,
         dhtReady: () => node.dhtReady,
+        rejoinDht: (dht) => node.joinDht(dht),
       });
       if (config.dht) node.dht = await node.startDht(dhtChannel);
       node.presence = startPresence(node.peers, node.peerParts, node.dht, node.dhtReady, (p) =>
@@ -330,9 +373,31 @@ export class Node extends EventEmitter<NodeEvents> {
       ...(this.dhtId && { id: this.dhtId }),
     };
     const dht = await Dht.start(this.runtime, options, channel);
-    dht.on('warning', (w) => this.emit('warning', `DHT: ${w}`, undefined));
-    this.dhtReady = dht.bootstrap().catch(() => 0);
+    dht.on('warning', (w) => {
+      // A refused router is why a join reaches nobody: the status says so after the join.
+      if (/EGRESS_DENIED|egress/i.test(w)) this.dhtProblem ??= w;
+      this.emit('warning', `DHT: ${w}`, undefined);
+    });
+    this.dhtReady = this.joinDht(dht);
     return dht;
+  }
+
+  /** Bootstraps the DHT and says how it went (`status`): nodes known, or why none. */
+  private async joinDht(dht: Dht): Promise<number> {
+    this.dhtProblem = undefined;
+    const nodes = await dht.bootstrap().catch(() => 0);
+    const routers = this.config.dhtBootstrap.join(', ');
+    this.dhtStatus = {
+      kind: 'dht',
+      nodes,
+      ...(nodes === 0 && {
+        problem:
+          this.dhtProblem ??
+          (routers === '' ? 'no bootstrap node configured' : `no answer from ${routers}`),
+      }),
+    };
+    this.emit('status', this.dhtStatus);
+    return nodes;
   }
 
   /** This node's public key: its name for shoal peers (`shoal_…`). */
@@ -371,8 +436,13 @@ export class Node extends EventEmitter<NodeEvents> {
     const out: Torrent[] = [];
     for (const { entry, torrent } of await this.library.list()) {
       try {
-        const t = await this.add(torrent, { downloadDir: entry.downloadDir, persist: false });
-        if (entry.paused) t.pause();
+        const t = await this.add(torrent, {
+          downloadDir: entry.downloadDir,
+          persist: false,
+          ...(entry.seedLimits && { seedLimits: entry.seedLimits }),
+        });
+        if (entry.finished) t.finishSeeding(entry.finished);
+        else if (entry.paused) t.pause();
         out.push(t);
       } catch (error) {
         this.report(error as Error, undefined);
@@ -396,7 +466,15 @@ export class Node extends EventEmitter<NodeEvents> {
         ? selectedPriorities(meta, options.files)
         : undefined);
     if (persist && bytes)
-      await this.library.save({ infoHash: id, downloadDir, paused: false }, bytes);
+      await this.library.save(
+        {
+          infoHash: id,
+          downloadDir,
+          paused: false,
+          ...(options.seedLimits && { seedLimits: options.seedLimits }),
+        },
+        bytes,
+      );
     const torrent = new Torrent(
       meta,
       {
@@ -419,6 +497,7 @@ export class Node extends EventEmitter<NodeEvents> {
         globalDownload: this.globalDownload,
         metrics: this.metrics.child({ torrent: id }),
         wireMetrics: this.wireMetrics,
+        seedLimits: () => this.seedLimitsNow,
       },
       {
         downloadDir,
@@ -427,6 +506,7 @@ export class Node extends EventEmitter<NodeEvents> {
         ...(filePriorities && { filePriorities }),
         ...(options.pickMode && { pickMode: options.pickMode }),
         ...(options.webSeeds !== undefined && { webSeeds: options.webSeeds }),
+        ...(options.seedLimits && { seedLimits: options.seedLimits }),
         swarm: {
           pex: this.config.pex,
           maxPeers: this.config.maxPeersPerTorrent,
@@ -445,8 +525,17 @@ export class Node extends EventEmitter<NodeEvents> {
     torrent.on('done', (s) => this.emit('done', torrent, s));
     torrent.on('error', (e) => this.report(e, torrent));
     torrent.on('warning', (w) => this.emit('warning', w, torrent));
+    torrent.on('finished', (reached) => {
+      log.info('seeding limit reached', { infoHash: id, limit: reached.limit });
+      void this.library.update(id, { paused: true, finished: reached }).catch(() => undefined);
+      this.emit('finished', torrent, reached);
+    });
+    torrent.on('peer', (p) => this.peerWatch.connected(id, p.address));
     await torrent.start();
-    for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
+    for (const p of options.peers ?? []) {
+      this.peerWatch.watch(id, p.host, p.port);
+      torrent.addPeer(p.host, p.port, true);
+    }
     log.info('torrent added', { infoHash: id, name: meta.name, state: torrent.state });
     this.finding!.track(id, torrent, options.trackers ?? []);
     if (!torrent.meta.private) this.lsd?.add(torrent.handshakeHashes[0]!.toString('hex'));
@@ -554,10 +643,34 @@ export class Node extends EventEmitter<NodeEvents> {
     await this.library.setPaused(infoHash, true);
   }
 
-  /** Resumes a paused (or failed) torrent, and remembers it. */
+  /**
+   * Resumes a paused (or failed) torrent, and remembers it. One a seeding limit stopped seeds
+   * again with that limit lifted for it (as Transmission does).
+   */
   async resume(infoHash: string): Promise<void> {
-    this.torrents.get(infoHash)?.resume();
-    await this.library.setPaused(infoHash, false);
+    const t = this.torrents.get(infoHash);
+    t?.resume();
+    await this.library.update(infoHash, {
+      paused: false,
+      finished: undefined,
+      ...(t && { seedLimits: t.seedLimits.overrides }),
+    });
+  }
+
+  /** The node-wide seeding limits (0 = none). */
+  get seedLimits(): SeedLimits {
+    return this.seedLimitsNow;
+  }
+
+  /** Changes the node-wide seeding limits at once, for every torrent without its own. */
+  setSeedLimits(limits: Partial<SeedLimits>): void {
+    this.seedLimitsNow = { ...this.seedLimitsNow, ...limits };
+  }
+
+  /** Sets a torrent's own seeding limits (absent ones follow the node's), and remembers them. */
+  async setTorrentSeedLimits(infoHash: string, overrides: SeedLimitOverrides): Promise<void> {
+    this.torrents.get(infoHash)?.setSeedLimits(overrides);
+    await this.library.update(infoHash, { seedLimits: overrides });
   }
 
   /** The node-wide rate limits in bytes per second (0 = none). */
@@ -580,6 +693,7 @@ export class Node extends EventEmitter<NodeEvents> {
     const t = this.torrents.get(infoHash);
     if (!t) return;
     this.torrents.delete(infoHash);
+    this.peerWatch.unwatch(infoHash);
     for (const h of t.handshakeHashes) {
       this.byHandshakeHash.delete(h.toString('hex'));
       this.mse?.skeys.delete(h);

@@ -23,6 +23,8 @@ export interface PeerFindingDeps {
   readonly dht: () => Dht | undefined;
   /** Settles when the DHT's first bootstrap is over. */
   readonly dhtReady: () => Promise<unknown>;
+  /** Bootstraps the DHT again (and says how it went). */
+  readonly rejoinDht: (dht: Dht) => Promise<unknown>;
 }
 
 /**
@@ -87,7 +89,7 @@ export class PeerFinding {
       void (async () => {
         await this.deps.dhtReady();
         while (searching) {
-          await rejoinIfAlone(dht);
+          await this.rejoinIfAlone(dht);
           await dht.getPeers(infoHash, found).catch(() => undefined);
           if (!searching) break;
           await new Promise<void>((resolve) => {
@@ -159,7 +161,7 @@ export class PeerFinding {
     const announce = () =>
       void this.deps
         .dhtReady()
-        .then(() => rejoinIfAlone(dht))
+        .then(() => this.rejoinIfAlone(dht))
         .then(() =>
           dht.announce(hash, this.deps.port(), {
             seed: torrent.stats().state === 'seeding',
@@ -172,13 +174,13 @@ export class PeerFinding {
     announce();
     this.dhtTimers.set(id, this.deps.runtime.timers.setInterval(announce, DHT_ANNOUNCE_MS));
   }
-}
 
-/**
- * Bootstraps again when the routing table is empty: the first bootstrap asks each router once,
- * and a lost reply would otherwise leave lookups and announces with nobody to ask until the
- * DHT's next maintenance a minute later.
- */
-async function rejoinIfAlone(dht: Dht): Promise<void> {
-  if (dht.nodeCount === 0) await dht.bootstrap().catch(() => 0);
+  /**
+   * Bootstraps again when the routing table is empty: the first bootstrap asks each router
+   * once, and a lost reply would otherwise leave lookups and announces with nobody to ask until
+   * the DHT's next maintenance a minute later.
+   */
+  private async rejoinIfAlone(dht: Dht): Promise<void> {
+    if (dht.nodeCount === 0) await this.deps.rejoinDht(dht);
+  }
 }

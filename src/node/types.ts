@@ -6,7 +6,10 @@ import type { PortMappingStatus } from '../net/nat/port-mapper.js';
 import type { PeerConnection } from '../peers/peer-connection.js';
 import type { Published } from '../peers/presence.js';
 import type { MetadataProgress } from '../swarm/metadata-fetcher.js';
+import type { SeedLimitOverrides, SeedLimitReached } from '../swarm/seed-limits.js';
 import type { PeerInfo, PickMode, SwarmOptions, Torrent, TorrentStats } from '../swarm/torrent.js';
+import type { CompletionHookRun } from './completion-hook.js';
+import type { NodeStatus } from './peer-watch.js';
 
 /** How to add a torrent to a node. */
 export interface AddTorrentOptions {
@@ -31,6 +34,8 @@ export interface AddTorrentOptions {
   readonly webSeeds?: boolean;
   /** Tracker URLs to use besides the torrent's own (each its own tier). */
   readonly trackers?: readonly string[];
+  /** The torrent's own seeding limits: each given one replaces the node's (0 = none). */
+  readonly seedLimits?: SeedLimitOverrides;
   readonly swarm?: Partial<SwarmOptions>;
   /** Aborting it stops a magnet link's metadata fetch (`addMagnet` rejects with `STOPPED`). */
   readonly signal?: AbortSignal;
@@ -65,6 +70,15 @@ export interface NodeEvents {
   published: [Published];
   /** The router mapping changed (UPnP / NAT-PMP): mapped, failed, renewed with a new address. */
   portMapping: [PortMappingStatus];
+  /** A torrent reached a seeding limit and stopped seeding (it is paused, and stays so). */
+  finished: [Torrent, SeedLimitReached];
+  /**
+   * What the node tries, for people watching: the DHT's (re)joins, and each attempt to reach a
+   * peer the user named.
+   */
+  status: [NodeStatus];
+  /** The `onComplete` command ran for a torrent that finished downloading, and ended so. */
+  completionHook: [Torrent, CompletionHookRun];
 }
 
 /** The torrent is already in this node. */

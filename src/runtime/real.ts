@@ -7,6 +7,7 @@ import { connect, createServer, isIP, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { EgressPolicy } from './egress.js';
 import { IoError } from './errors.js';
+import { realProcesses } from './process.js';
 import { realFs } from './real-fs.js';
 import type {
   ByteStream,
@@ -47,6 +48,7 @@ export function createRealRuntime(egress: EgressPolicy = EgressPolicy.fromEnv())
     fs: realFs,
     http: realHttp(egress),
     egress,
+    processes: realProcesses,
   };
 }
 

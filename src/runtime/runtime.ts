@@ -1,3 +1,5 @@
+import type { ProcessLauncher } from './process.js';
+
 /**
  * The one seam between shoal and the outside world (DESIGN.md §2–3). Only code under
  * `src/runtime/` touches timers, wall-clock time, the OS random source, sockets or the disk;
@@ -13,6 +15,8 @@ export interface Runtime {
   readonly fs: FileSystem;
   readonly http: HttpClient;
   readonly egress: EgressCheck;
+  /** Starts other programs; absent where none may run (the simulator, most tests). */
+  readonly processes?: ProcessLauncher;
 }
 
 /** A completed HTTP(S) request. */

@@ -9,6 +9,7 @@ import type { TokenBucket } from '../shared/rate.js';
 import type { HashExchangeStats } from './hash-exchange.js';
 import type { PeerWireMetrics } from './metrics.js';
 import type { PickMode } from './piece-picker.js';
+import type { SeedLimitOverrides, SeedLimitReached, SeedLimits } from './seed-limits.js';
 import type { WebSeedStatus } from './web-seed.js';
 
 /** Tunables of one torrent's swarm, with defaults in {@link DEFAULT_SWARM_OPTIONS}. */
@@ -104,6 +105,8 @@ export interface TorrentStats {
   readonly banned: number;
   /** Why the torrent is in the error state (absent otherwise). */
   readonly error?: string;
+  /** Why seeding stopped on its own: a seeding limit was reached (the torrent is paused). */
+  readonly finished?: string;
   /** BEP 52 hash requests served and refused, piece layers fetched. */
   readonly hashExchange: HashExchangeStats;
   /** How new pieces are chosen. */
@@ -156,6 +159,8 @@ export interface TorrentDeps {
   readonly metrics: MetricsRegistry;
   /** Node-wide peer wire message counts. */
   readonly wireMetrics: PeerWireMetrics;
+  /** The node's seeding limits, read each tick (none when absent). */
+  readonly seedLimits?: () => SeedLimits;
 }
 
 /** Options for one torrent. */
@@ -172,6 +177,8 @@ export interface TorrentOptions {
   readonly pickMode?: PickMode;
   /** Use the torrent's web seeds (BEP 19; default true). */
   readonly webSeeds?: boolean;
+  /** The torrent's own seeding limits (absent ones follow the node's). */
+  readonly seedLimits?: SeedLimitOverrides;
   readonly swarm?: Partial<SwarmOptions>;
 }
 
@@ -184,6 +191,8 @@ export interface TorrentEvents {
   error: [Error];
   warning: [string];
   banned: [string];
+  /** A seeding limit was reached: the torrent stopped seeding (paused). */
+  finished: [SeedLimitReached];
 }
 
 /** Raised when a torrent's files cannot be used (missing folder, disk errors). */

@@ -95,7 +95,11 @@ export class PeerProtocol {
     }
     if (d.connections.isBanned(session.host)) throw new WireError('banned peer');
     if (session.outgoing && d.peers.candidate(session.address))
-      d.connections.dialSucceeded(session.stream.remoteAddress, session.stream.remotePort);
+      d.connections.dialSucceeded(
+        session.stream.remoteAddress,
+        session.stream.remotePort,
+        d.handshakeHashes[0]!.toString('hex'),
+      );
     session.handshake = h;
     session.fast = hasCapability(h.reserved, 'fast');
     session.ensureBits(d.meta.pieceCount);

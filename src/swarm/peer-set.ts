@@ -71,7 +71,12 @@ export class PeerSet {
   private readonly candidates = new Map<string, Candidate>();
   private readonly connecting = new Set<string>();
 
-  constructor(private readonly deps: PeerSetDeps) {}
+  /** The torrent's dials back off apart from other torrents' (the connection manager's scope). */
+  private readonly scope: string;
+
+  constructor(private readonly deps: PeerSetDeps) {
+    this.scope = deps.infoHash.toString('hex');
+  }
 
   /** The connected sessions (a live view; copy before dropping while iterating). */
   all(): IterableIterator<PeerSession> {
@@ -134,7 +139,8 @@ export class PeerSet {
     for (const [key, c] of this.candidates) {
       if (this.sessions.size + this.connecting.size >= d.maxPeers) break;
       if (connected.has(key) || this.connecting.has(key)) continue;
-      if (d.connections.retryAt(c.host, c.port) > now || d.connections.isBanned(c.host)) continue;
+      if (d.connections.retryAt(c.host, c.port, this.scope) > now || d.connections.isBanned(c.host))
+        continue;
       if (this.countFrom(c.host) >= d.maxPeersPerIp) continue;
       this.connecting.add(key);
       d.dialer
@@ -217,8 +223,8 @@ export class PeerSet {
       const { remoteAddress, remotePort } = session.stream;
       // The other transport is tried at once; a peer that closes both backs off as usual.
       if (this.deps.dialer.closedEarly(remoteAddress, remotePort, session.connection.transport))
-        this.deps.connections.allowRedial(remoteAddress, remotePort);
-      else this.deps.connections.dialFailed(remoteAddress, remotePort);
+        this.deps.connections.allowRedial(remoteAddress, remotePort, this.scope);
+      else this.deps.connections.dialFailed(remoteAddress, remotePort, this.scope);
     }
     this.deps.events.dropped(session);
     session.stream.destroy();
@@ -272,9 +278,9 @@ export class PeerSet {
   /** Keeps a peer's listen address from being dialled again for `ms`. */
   postpone(session: PeerSession, ms: number): void {
     const c = this.deps.connections;
-    c.postpone(session.stream.remoteAddress, session.stream.remotePort, ms);
+    c.postpone(session.stream.remoteAddress, session.stream.remotePort, ms, this.scope);
     const listen = listenAddress(session);
-    if (listen) c.postpone(listen.host, listen.port, ms);
+    if (listen) c.postpone(listen.host, listen.port, ms, this.scope);
   }
 
   /** Addresses (where they listen, when known) of the peers connected now. */

@@ -39,6 +39,7 @@ import { type PickMode, PiecePicker } from './piece-picker.js';
 import type { PieceReader } from './piece-reader.js';
 import { toReadable } from './read-stream.js';
 import { RequestScheduler } from './request-scheduler.js';
+import { NO_SEED_LIMITS, SeedLimiter, type SeedLimitOverrides } from './seed-limits.js';
 import { type ReadRange, TorrentStreams } from './torrent-streams.js';
 import { Uploader } from './uploader.js';
 import { WebSeed } from './web-seed.js';
@@ -91,6 +92,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly streams: TorrentStreams;
   private readonly webSeeds: WebSeed[] = [];
   private readonly metrics: TorrentMetrics;
+  /** Seeding limits (ratio, time, idle) and the one that stopped the torrent, if any. */
+  readonly seedLimits: SeedLimiter;
   private timers: TimerHandle[] = [];
   private lastChokeAt = Number.NEGATIVE_INFINITY;
   private doneEmitted = false;
@@ -144,6 +147,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     );
     this.downloadRate = new RateMeter(clock);
     this.uploadRate = new RateMeter(clock);
+    this.seedLimits = new SeedLimiter(deps.seedLimits ?? (() => NO_SEED_LIMITS), {
+      ...options.seedLimits,
+    });
     this.metrics = new TorrentMetrics(deps.metrics, {
       haveBytes: () => this.stats().bytesHave,
       sizeBytes: () => meta.totalLength,
@@ -435,9 +441,27 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.peers.dropAll();
   }
 
-  /** Undoes {@link pause}; also retries a torrent in the error state at once. */
+  /**
+   * Stops seeding because a seeding limit was reached (or was, before a restart): paused,
+   * with the reason in `stats().finished`.
+   */
+  finishSeeding(reached: NonNullable<SeedLimiter['reached']>): void {
+    this.pause();
+    this.seedLimits.reached = reached;
+  }
+
+  /** Replaces the torrent's own seeding limits (absent ones follow the node's). */
+  setSeedLimits(overrides: SeedLimitOverrides): void {
+    this.seedLimits.overrides = { ...overrides };
+  }
+
+  /**
+   * Undoes {@link pause}; also retries a torrent in the error state at once. A torrent a
+   * seeding limit stopped seeds again, that limit lifted for it.
+   */
   resume(): void {
     if (this.state !== 'paused' && this.state !== 'error') return;
+    this.seedLimits.resumed();
     this.retryTimer?.cancel();
     this.failure = undefined;
     this.state = this.picker.wantsMore() ? 'downloading' : 'seeding';
@@ -518,6 +542,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       peers,
       banned: this.blame.bannedCount,
       ...(this.failure && { error: this.failure.message }),
+      ...(this.seedLimits.reached && { finished: this.seedLimits.reached.message }),
       hashExchange: this.hashes.stats(),
       pickMode: this.picker.mode,
       streams: this.streams.deadlines.size,
@@ -614,7 +639,14 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     for (const w of this.webSeeds) w.kick();
     this.peers.connectSome();
     this.extensions.tick(() => this.peers.all());
-    this.emit('progress', this.stats());
+    let stats = this.stats();
+    const reached = this.seedLimits.tick(now, s === 'seeding', stats);
+    if (reached) {
+      this.finishSeeding(reached);
+      this.emit('finished', reached);
+      stats = this.stats();
+    }
+    this.emit('progress', stats);
   }
 
   /** A stream reads file `fileIndex`: its pieces are wanted even if the file was skipped. */

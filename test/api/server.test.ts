@@ -493,3 +493,71 @@ test('the web UI page carries the token only for a loopback browser asking by a 
   assert.match(script.headers['content-type']!, /text\/javascript/);
   assert.equal((await page('127.0.0.1', '127.0.0.1', '/nope.js')).status, 404);
 });
+
+test('seeding limits: node settings, per torrent (null follows the node), and over Transmission RPC', async (t) => {
+  const api = await start(t);
+  const id = firstId(api.control);
+  const s = await api.call('PATCH', '/api/settings', {
+    body: JSON.stringify({ seedRatioLimit: 1.5, seedIdleLimitMinutes: 30 }),
+  });
+  assert.equal(s.status, 200, s.text);
+  assert.equal(s.json.seedRatioLimit, 1.5);
+  assert.equal(s.json.seedIdleLimitMinutes, 30);
+  assert.equal(s.json.seedTimeLimitMinutes, 0);
+  for (const body of [
+    '{"seedRatioLimit":-1}',
+    '{"seedRatioLimit":null}',
+    '{"seedTimeLimitMinutes":"x"}',
+  ])
+    assert.equal((await api.call('PATCH', '/api/settings', { body })).status, 400, body);
+
+  const set = await api.call('PATCH', `/api/torrents/${id.slice(0, 8)}`, {
+    body: JSON.stringify({ seedRatioLimit: 3, seedTimeLimitMinutes: 0 }),
+  });
+  assert.equal(set.status, 200, set.text);
+  assert.deepEqual(set.json.seedLimits, { ratio: 3, seedTimeMinutes: 0, idleMinutes: null });
+  const back = await api.call('PATCH', `/api/torrents/${id}`, {
+    body: JSON.stringify({ seedRatioLimit: null }),
+  });
+  assert.deepEqual(back.json.seedLimits, { ratio: null, seedTimeMinutes: 0, idleMinutes: null });
+  for (const body of ['{"name":"x"}', '{"seedIdleLimitMinutes":-2}', '{"seedRatioLimit":"lots"}'])
+    assert.equal((await api.call('PATCH', `/api/torrents/${id}`, { body })).status, 400, body);
+
+  // Transmission: a per-torrent ratio (mode 1), unlimited idle (mode 2), and the session's.
+  const rpc = async (method: string, args: Record<string, unknown>) => {
+    const first = await api.call('POST', '/transmission/rpc', { body: '{}' });
+    const session = first.headers['x-transmission-session-id']!;
+    const r = await api.call('POST', '/transmission/rpc', {
+      headers: { 'x-transmission-session-id': session },
+      body: JSON.stringify({ method, arguments: args }),
+    });
+    assert.equal(r.json.result, 'success', JSON.stringify(r.json));
+    return r.json.arguments;
+  };
+  await rpc('torrent-set', { ids: [id], seedRatioMode: 1, seedRatioLimit: 2.5, seedIdleMode: 2 });
+  assert.deepEqual(api.control.detail(id)?.seedLimits, {
+    ratio: 2.5,
+    seedTimeMinutes: 0,
+    idleMinutes: 0,
+  });
+  const got = await rpc('torrent-get', {
+    ids: [id],
+    fields: ['seedRatioMode', 'seedRatioLimit', 'seedIdleMode', 'isFinished'],
+  });
+  assert.deepEqual(got.torrents[0], {
+    seedRatioMode: 1,
+    seedRatioLimit: 2.5,
+    seedIdleMode: 2,
+    isFinished: false,
+  });
+  await rpc('torrent-set', { ids: [id], seedRatioMode: 0 });
+  assert.equal(api.control.detail(id)?.seedLimits.ratio, null);
+  await rpc('session-set', { seedRatioLimited: false, 'idle-seeding-limit': 45 });
+  const session = await rpc('session-get', {});
+  assert.equal(session.seedRatioLimited, false);
+  assert.equal(session.seedRatioLimit, 1.5, 'a disabled limit keeps its value');
+  assert.equal(session['idle-seeding-limit'], 45);
+  assert.equal(session['idle-seeding-limit-enabled'], true);
+  assert.equal(api.control.settings().seedRatioLimit, 0);
+  assert.equal(api.control.settings().seedIdleLimitMinutes, 45);
+});

@@ -33,6 +33,7 @@ test('create writes a torrent that info describes, in text and JSON', async (t) 
     'http://127.0.0.1:1/announce',
     '--comment',
     'hi',
+    '--hybrid',
   ]);
   assert.equal(created.code, 0, created.stderr);
   assert.match(
@@ -62,9 +63,22 @@ test('create writes a torrent that info describes, in text and JSON', async (t) 
   assert.equal(JSON.parse(magnet.stdout).infoHashV2, info.infoHashV2);
 });
 
-test('create --v1 and --v2 choose the version; two at once is a usage error', async (t) => {
+test('create makes v1 unless told; --v2 and --hybrid warn who cannot read them; two at once is a usage error', async (t) => {
   const dir = await tempDir(t);
   await writeTree(dir, { 'f.bin': 1000 });
+  const plain = await run(['create', join(dir, 'f.bin'), '-o', join(dir, 'plain.torrent')]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, /info-hash v1/);
+  assert.doesNotMatch(plain.stdout, /info-hash v2/);
+  assert.equal(plain.stderr, '', 'no warning for v1');
+  const hybrid = await run([
+    'create',
+    join(dir, 'f.bin'),
+    '--hybrid',
+    '-o',
+    join(dir, 'h.torrent'),
+  ]);
+  assert.match(hybrid.stderr, /Transmission 3\.x or aria2/);
   const v1 = await run(['create', join(dir, 'f.bin'), '--v1', '-o', join(dir, 'a.torrent')]);
   assert.equal(v1.code, 0, v1.stderr);
   assert.doesNotMatch(v1.stdout, /info-hash v2/);

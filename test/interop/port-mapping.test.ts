@@ -63,7 +63,10 @@ for (const method of ['upnp', 'nat-pmp'] as const) {
       args: [`--${method}`, '--no-dht'],
     });
     // Keys in any order: the line is `{"state":"mapped",…,"event":"portMapping"}` today.
-    const mapped = await seed.proc.waitForLine(/^(?=.*"event":"portMapping")(?=.*"state":"mapped")/, 20_000);
+    const mapped = await seed.proc.waitForLine(
+      /^(?=.*"event":"portMapping")(?=.*"state":"mapped")/,
+      20_000,
+    );
     const status = JSON.parse(mapped.input ?? '') as {
       method: string;
       router: string;

@@ -148,3 +148,25 @@ test('with a password, transmission-remote needs --auth', async (t) => {
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /ID\s+Done/);
 });
+
+test('transmission-remote sets seeding ratio limits per torrent and for the session', async (t) => {
+  if (!requireTool(t, REMOTE, [REMOTE, '--version'])) return;
+  const fixture = await makeTransferFixture(t, ['v1']);
+  const daemon = await startDaemon(t, {});
+  const remote = (...args: string[]) => run(REMOTE, [daemon.api, ...args]);
+  const added = await remote('-a', torrentOf(fixture, 'v1'), '-w', fixture.root);
+  assert.match(added.stdout, /success/, added.stderr);
+  const id = String(parseList((await remote('-l')).stdout)[0]!.id);
+
+  assert.match((await remote('-t', id, '-sr', '1.5')).stdout, /success/);
+  assert.match((await remote('-t', id, '-i')).stdout, /Ratio Limit: 1\.5/);
+  assert.match((await remote('-t', id, '-SR')).stdout, /success/);
+  assert.match((await remote('-t', id, '-i')).stdout, /Ratio Limit: Unlimited/);
+  assert.match((await remote('-t', id, '-srd')).stdout, /success/);
+  assert.match((await remote('-gsr', '3')).stdout, /success/);
+  const session = await remote('-si');
+  assert.match(session.stdout, /Default seed ratio limit: 3\.0\b/);
+  assert.match((await remote('-t', id, '-i')).stdout, /Ratio Limit: Default/);
+  assert.match((await remote('-GSR')).stdout, /success/);
+  assert.match((await remote('-si')).stdout, /Default seed ratio limit: Unlimited/);
+});

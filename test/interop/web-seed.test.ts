@@ -86,7 +86,7 @@ async function setup(t: TestContext, liar: boolean) {
   const [port] = await http.waitForLine(/^\d+$/, 30_000);
   const torrent = join(dir, 'media.torrent');
   const created = await runShoal([
-    ...['create', join(dir, 'media'), '--piece-length', '32768', '-o', torrent],
+    ...['create', join(dir, 'media'), '--hybrid', '--piece-length', '32768', '-o', torrent],
     ...['--web-seed', `http://127.0.0.1:${port}/`],
   ]);
   assert.equal(created.code, 0, created.stderr);

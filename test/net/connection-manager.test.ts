@@ -129,3 +129,35 @@ test('allowRedial: an address we closed on purpose may be dialled again at once'
   m.allowRedial('10.0.2.1', 6881);
   assert.ok(m.beginDial('10.0.2.1', 6881));
 });
+
+test("back-off is kept per scope: one torrent's failures and postponements do not hold another's dials", () => {
+  const clock = new ManualClock();
+  const m = new ConnectionManager(clock, clock, limits);
+  m.beginDial('10.0.2.1', 6881, { scope: 'aa' }).failed();
+  m.postpone('10.0.2.1', 6881, 30 * 60_000, 'aa');
+  assert.ok(m.retryAt('10.0.2.1', 6881, 'aa') > clock.now());
+  assert.equal(m.retryAt('10.0.2.1', 6881, 'bb'), 0);
+  m.beginDial('10.0.2.1', 6881, { scope: 'bb' }).failed();
+  assert.throws(
+    () => m.beginDial('10.0.2.1', 6881, { scope: 'aa' }),
+    (e: unknown) => e instanceof ConnectionRefusedError && e.reason === 'backoff',
+  );
+});
+
+test('a blocklisted address is refused both ways and never dialled, counted apart from bans', () => {
+  const clock = new ManualClock();
+  const m = new ConnectionManager(clock, clock, limits);
+  const open = streamFrom('10.9.0.5');
+  assert.ok(m.accept(open, 'tcp'));
+  m.setBlocklist({ has: (host) => host.startsWith('10.9.') });
+  assert.equal(open.destroyed, true, 'open connections with it are closed');
+  assert.equal(m.accept(streamFrom('::ffff:10.9.0.6'), 'tcp'), undefined);
+  assert.ok(m.isBanned('10.9.1.1'));
+  assert.throws(
+    () => m.beginDial('10.9.0.7', 1),
+    (e: unknown) => e instanceof ConnectionRefusedError && e.reason === 'blocked',
+  );
+  assert.equal(m.counters.refused.blocked, 2);
+  assert.equal(m.counters.refused.banned, 0);
+  assert.ok(m.accept(streamFrom('10.8.0.1'), 'tcp'), 'others still get in');
+});

@@ -37,7 +37,7 @@ test('dht with churn and NAT: lookups still find live announcers', async () => {
 });
 
 test('swarm: 10 leechers all complete, within a few × the Kumar–Ross bound; replays exactly', async () => {
-  const options = { seed: 5, leechers: 10, fileMiB: 4, pieceKiB: 64, upKBps: 250 };
+  const options = { seed: 5, leechers: 10, fileMiB: 4, pieceKiB: 64, upKbps: 2000 };
   const first = await runScenario('swarm', options);
   assert.ok(first.ok, first.failures.join('; '));
   assert.equal(first.figures.completed, 10);

@@ -8,6 +8,7 @@ import type {
   NodeSettings,
   SessionStats,
   TorrentDetail,
+  TorrentSeedLimits,
   TorrentState,
   TorrentSummary,
 } from '../../src/api/control.js';
@@ -31,6 +32,7 @@ interface FakeTorrent {
   downloadDir: string;
   priorities: number[];
   error?: string;
+  seedLimits?: TorrentSeedLimits;
 }
 
 /**
@@ -41,7 +43,14 @@ export class FakeControl implements NodeControl {
   readonly metrics: MetricsRegistry = createMetricsRegistry();
   readonly torrents = new Map<string, FakeTorrent>();
   readonly calls: string[] = [];
-  private limits = { uploadLimit: 0, downloadLimit: 0, downloadDir: '/tmp/downloads' };
+  private limits = {
+    uploadLimit: 0,
+    downloadLimit: 0,
+    downloadDir: '/tmp/downloads',
+    seedRatioLimit: 0,
+    seedTimeLimitMinutes: 0,
+    seedIdleLimitMinutes: 0,
+  };
 
   /** `count` torrents; every `activeEvery`-th one is downloading with peers. */
   static withTorrents(count: number, activeEvery = 0): FakeControl {
@@ -119,6 +128,7 @@ export class FakeControl implements NodeControl {
       trackers: [
         { url: 'http://127.0.0.1:6969/announce', tier: 0, state: 'working', peersReceived: 3 },
       ],
+      seedLimits: t.seedLimits ?? { ratio: null, seedTimeMinutes: null, idleMinutes: null },
     };
   }
 
@@ -182,9 +192,16 @@ export class FakeControl implements NodeControl {
     t.priorities = [...priorities];
   }
 
+  async setSeedLimits(id: string, limits: TorrentSeedLimits): Promise<void> {
+    this.calls.push(`seedLimits ${id} ${JSON.stringify(limits)}`);
+    this.get(id).seedLimits = limits;
+  }
+
   settings(): NodeSettings {
     return {
       ...this.limits,
+      blocklist: '',
+      blocklistRanges: 0,
       port: 6881,
       dataDir: '/tmp/data',
       dht: false,

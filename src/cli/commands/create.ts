@@ -25,6 +25,22 @@ export interface CreateCommandOptions {
 
 const PROGRESS_MIN_BYTES = 64 * 1024 * 1024;
 
+/**
+ * What `create` and `share` make unless told otherwise: v1, which every client reads. The
+ * Transmission 3.00 and aria2 1.36 that Debian 12 ships cannot use a hybrid or v2 torrent
+ * (Transmission refuses to parse one; aria2 computes a wrong info-hash for a hybrid and refuses
+ * a v2 one), libtorrent's hybrids included: test/interop/formats.test.ts checks it, the README
+ * has the table.
+ */
+export const DEFAULT_TORRENT_VERSION: TorrentVersion = 'v1';
+
+/** The warning printed when a torrent some common clients cannot read is made. */
+export function formatWarning(version: TorrentVersion): string | undefined {
+  return version === 'v1'
+    ? undefined
+    : `note: a ${version} torrent cannot be used by Transmission 3.x or aria2 (up to 1.36 at least); --v1 can (README: "Torrent formats")`;
+}
+
 /** `shoal create <path>`: hashes a file or folder and writes a `.torrent`. */
 export async function createCommand(
   runtime: Runtime,
@@ -33,7 +49,7 @@ export async function createCommand(
 ): Promise<void> {
   const chosen = (['v1', 'v2', 'hybrid'] as const).filter((v) => opts[v]);
   if (chosen.length > 1) throw new UsageError('choose at most one of --v1, --v2, --hybrid');
-  const version: TorrentVersion = chosen[0] ?? 'hybrid';
+  const version: TorrentVersion = chosen[0] ?? DEFAULT_TORRENT_VERSION;
   let pieceLength: number | undefined;
   if (opts.pieceLength !== undefined) {
     pieceLength = parseByteSize(opts.pieceLength);
@@ -72,6 +88,8 @@ export async function createCommand(
     });
     bar?.stop();
     await runtime.fs.writeFileAtomic(output, torrent);
+    const warning = formatWarning(version);
+    if (warning) process.stderr.write(`${warning}\n`);
     const lines = [`created ${output}`];
     if (metainfo.infoHashV1) lines.push(`info-hash v1: ${metainfo.infoHashV1.toString('hex')}`);
     if (metainfo.infoHashV2) lines.push(`info-hash v2: ${metainfo.infoHashV2.toString('hex')}`);

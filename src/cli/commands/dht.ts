@@ -22,20 +22,30 @@ function print(json: boolean | undefined, value: Record<string, unknown>, text: 
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
 }
 
+/**
+ * The DHT node of a `shoal dht` command. `run` is a full node with its state in the data folder;
+ * the one-shot commands (`lookup`, `get`, `put`) join as BEP 43 read-only nodes, as a visitor
+ * should: they ask, answer nothing, so nobody puts them in a routing table they are about to
+ * leave, and they keep and save no state of their own.
+ */
 async function startDht(runtime: Runtime, flags: DhtFlags, persistent: boolean): Promise<Dht> {
   const port = flags.port === undefined ? (persistent ? 6881 : 0) : Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port must be 0..65535, not "${flags.port}"`);
   const bootstrap =
     flags.bootstrap.length > 0 ? flags.bootstrap.map(parsePeerFlag) : PUBLIC_BOOTSTRAP;
-  const dataDir = flags.dataDir ?? defaultDataDir();
-  await runtime.fs.mkdir(dataDir);
+  let statePath: string | undefined;
+  if (persistent) {
+    const dataDir = flags.dataDir ?? defaultDataDir();
+    await runtime.fs.mkdir(dataDir);
+    statePath = join(dataDir, 'dht-standalone.state');
+  }
   return Dht.start(runtime, {
     port,
     host: flags.host ?? '0.0.0.0',
     bootstrap,
-    readOnly: flags.readOnly === true,
-    ...(persistent && { statePath: join(dataDir, 'dht-standalone.state') }),
+    readOnly: !persistent || flags.readOnly === true,
+    ...(statePath !== undefined && { statePath }),
   });
 }
 

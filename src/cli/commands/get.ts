@@ -2,11 +2,13 @@ import { resolve } from 'node:path';
 import { ShoalError, UsageError } from '../../errors.js';
 import { type FileSelector, parseIndexList } from '../../metainfo/file-selection.js';
 import { parseMagnet } from '../../metainfo/magnet.js';
-import { Node } from '../../node/node.js';
+import { type AddTorrentOptions, Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { MetadataProgress } from '../../swarm/metadata-fetcher.js';
+import type { Torrent, TorrentStats } from '../../swarm/torrent.js';
 import { type DaemonFlags, findDaemon } from '../daemon-client.js';
 import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
+import { NoPeersNotice, reportNodeSetup, reportNodeStatus } from '../node-status.js';
 import { reportPortMapping } from '../port-mapping.js';
 import { ProgressReporter } from '../progress.js';
 import { untilSignal } from '../signals.js';
@@ -29,17 +31,25 @@ export interface GetCommandOptions extends NodeFlags, DaemonFlags {
   readonly webSeeds?: boolean;
 }
 
-/** `shoal get <torrent|magnet>`: downloads, verifies every piece, then exits or keeps seeding. */
+/**
+ * `shoal get <torrent|magnet|URL>...`: downloads every source in one node, verifying every
+ * piece, with a progress line per torrent; exits 0 once all are done (1 if any failed), or
+ * keeps seeding them with `--seed`.
+ */
 export async function getCommand(
   runtime: Runtime,
-  source: string,
+  sources: readonly string[],
   opts: GetCommandOptions,
 ): Promise<number> {
   const peers = parsePeers(opts.peer);
-  const magnet = source.toLowerCase().startsWith('magnet:') ? parseMagnet(source) : undefined;
-  const config = await configFromFlags(runtime, opts);
   const files = fileSelection(opts);
-  // A running daemon gets the torrent instead of a second node fighting it for the port.
+  if (sources.length > 1 && files.length > 0)
+    throw new UsageError('--only and --file choose files of one torrent: give one source');
+  const magnets = sources.map((s) =>
+    s.toLowerCase().startsWith('magnet:') ? parseMagnet(s) : undefined,
+  );
+  const config = await configFromFlags(runtime, opts);
+  // A running daemon gets the torrents instead of a second node fighting it for the port.
   const daemon = opts.standalone ? undefined : await findDaemon(runtime, config.dataDir, opts);
   if (daemon) {
     if (opts.sequential || files.length > 0 || opts.webSeeds === false)
@@ -49,7 +59,7 @@ export async function getCommand(
     return getViaDaemon(
       runtime,
       daemon,
-      /^(magnet:|https?:\/\/)/i.test(source) ? source : resolve(source),
+      sources.map((s) => (/^(magnet:|https?:\/\/)/i.test(s) ? s : resolve(s))),
       {
         ...(opts.output !== undefined && { downloadDir: resolve(opts.output) }),
         peers: opts.peer,
@@ -58,7 +68,9 @@ export async function getCommand(
       },
     );
   }
-  const bytes = magnet ? undefined : await readSource(runtime, source);
+  // With one source, a source that cannot be read is the command's error, as it always was.
+  const single = sources.length === 1;
+  const bytes = single && !magnets[0] ? [await readSource(runtime, sources[0]!)] : undefined;
   const node = await Node.start(runtime, config);
   // Ctrl-C from here on stops the node cleanly, also while a magnet's metadata is fetched.
   const interrupted = new AbortController();
@@ -66,92 +78,123 @@ export async function getCommand(
     interrupted.abort();
     return s;
   });
-  const report = new ProgressReporter(opts.json === true);
-  reportPortMapping(node, (e, f, t) => report.event(e, f, t), opts.json === true);
-  const finished = new Promise<void>((done) => node.once('done', () => done()));
-  // A torrent whose files cannot be used (disk full, read-only folder) ends the command.
-  const failed = new Promise<Error>((fail) => node.once('error', (e) => fail(e)));
-  node.on('progress', (t, s) =>
-    report.update(s, {
-      trackers: node.trackerStatus(t.infoHashHex),
-      peers: t.peerList(),
-      metrics: t.metricsSnapshot(),
-    }),
-  );
-  if (opts.json) node.on('peer', (_t, p) => report.event('peer', { ...p }, ''));
-  node.on('warning', (w) => {
-    if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
+  const json = opts.json === true;
+  const report = new ProgressReporter({
+    json,
+    clock: runtime.clock,
+    limits: () => node.rateLimits,
   });
-  const trackerCount = (magnet?.trackers.length ?? 0) + opts.tracker.length;
-  const finders = [
-    ...(trackerCount > 0 ? [`${trackerCount} tracker${trackerCount === 1 ? '' : 's'}`] : []),
-    ...(config.dht ? ['the DHT'] : []),
-  ];
-  const peerSources =
-    finders.length > 0
-      ? `still asking ${finders.join(' and ')}`
-      : 'nothing to ask for peers (give --peer HOST:PORT, or enable the DHT)';
-  node.on('metadata', (_hash, p) =>
-    // `step`, not `event`: the line's own `event` is `metadata`.
-    report.event('metadata', { ...p, step: p.event }, describeMetadataProgress(p, peerSources)),
-  );
-  try {
-    const addOptions = {
-      downloadDir: resolve(opts.output ?? config.downloadDir),
-      peers,
-      trackers: opts.tracker,
-      ...(opts.recheck && { recheck: true }),
-      ...(opts.sequential && { pickMode: 'sequential' as const }),
-      ...(files.length > 0 && { files }),
-      ...(opts.webSeeds === false && { webSeeds: false }),
-      signal: interrupted.signal,
-    };
-    if (magnet) report.event('metadata', {}, 'fetching torrent metadata from peers…');
-    const torrent = await (magnet
-      ? node.addMagnet(magnet, addOptions)
-      : node.add(bytes!, addOptions)
-    ).catch((error: unknown) => {
-      if (interrupted.signal.aborted) return undefined;
-      throw error;
-    });
-    if (!torrent) return 130;
-    report.event(
-      'started',
+  const say = (e: string, f: Record<string, unknown>, t: string) => report.event(e, f, t);
+  const note = (k: string, t: string, f: Record<string, unknown>) => report.note(k, t, f);
+  reportPortMapping(node, say, json);
+  reportNodeSetup(node, say);
+  reportNodeStatus(node, note);
+  const noPeers = new NoPeersNotice(node, runtime.clock, peers.length, note);
+  let seeding = false;
+  node.on('progress', (t, s) => {
+    report.update(
+      s,
       {
-        infoHash: torrent.infoHashHex,
-        port: node.port,
-        name: torrent.meta.name,
-        piecesHave: torrent.stats().piecesHave,
-        pieceCount: torrent.meta.pieceCount,
-        pieceLength: torrent.meta.pieceLength,
+        trackers: node.trackerStatus(t.infoHashHex),
+        peers: t.peerList(),
+        metrics: t.metricsSnapshot(),
       },
-      `fetching ${torrent.meta.name} (${torrent.infoHashHex}) on port ${node.port}`,
+      seeding ? 'seed' : 'download',
     );
-    const outcome = await Promise.race([
-      finished.then(() => 'done' as const),
-      failed.then((e) => e),
-      signalled,
-    ]);
-    if (outcome instanceof Error) throw outcome;
-    if (outcome === 'done') {
-      const s = torrent.stats();
-      const peakRssBytes = await peakRss(runtime);
+    noPeers.check(t, s);
+  });
+  if (json) node.on('peer', (_t, p) => report.event('peer', { ...p }, ''));
+  node.on('warning', (w) => {
+    if (json) report.event('warning', { message: w }, `warning: ${w}`);
+  });
+  // Where a magnet's peers come from, told when none turn up (by the magnet's info-hash).
+  const peerSources = new Map<string, string>();
+  for (const m of magnets) {
+    if (!m) continue;
+    const trackers = m.trackers.length + opts.tracker.length;
+    const finders = [
+      ...(trackers > 0 ? [`${trackers} tracker${trackers === 1 ? '' : 's'}`] : []),
+      ...(config.dht ? ['the DHT'] : []),
+    ];
+    peerSources.set(
+      (m.infoHashV1 ?? m.infoHashV2!).toString('hex'),
+      finders.length > 0
+        ? `still asking ${finders.join(' and ')}`
+        : 'nothing to ask for peers (give --peer HOST:PORT, or enable the DHT)',
+    );
+  }
+  node.on('metadata', (hash, p) =>
+    // `step`, not `event`: the line's own `event` is `metadata`.
+    report.event(
+      'metadata',
+      { infoHash: hash, ...p, step: p.event },
+      describeMetadataProgress(p, peerSources.get(hash) ?? ''),
+    ),
+  );
+  const outcomes = new Outcomes(node);
+  const addOptions: AddTorrentOptions = {
+    downloadDir: resolve(opts.output ?? config.downloadDir),
+    peers,
+    trackers: opts.tracker,
+    ...(opts.recheck && { recheck: true }),
+    ...(opts.sequential && { pickMode: 'sequential' as const }),
+    ...(files.length > 0 && { files }),
+    ...(opts.webSeeds === false && { webSeeds: false }),
+    signal: interrupted.signal,
+  };
+  /** Adds one source and waits until it is done; false when it failed. */
+  const fetchOne = async (source: string, index: number): Promise<boolean> => {
+    try {
+      const magnet = magnets[index];
+      if (magnet) report.event('metadata', { source }, `fetching torrent metadata from peers…`);
+      const torrent = magnet
+        ? await node.addMagnet(magnet, addOptions)
+        : await node.add(bytes?.[0] ?? (await readSource(runtime, source)), addOptions);
       report.event(
-        'done',
-        { ...s, peakRssBytes },
-        `done: ${torrent.meta.name} verified (${s.piecesHave}/${s.pieceCount} pieces)`,
+        'started',
+        {
+          infoHash: torrent.infoHashHex,
+          port: node.port,
+          name: torrent.meta.name,
+          piecesHave: torrent.stats().piecesHave,
+          pieceCount: torrent.meta.pieceCount,
+          pieceLength: torrent.meta.pieceLength,
+        },
+        `fetching ${torrent.meta.name} (${torrent.infoHashHex}) on port ${node.port}`,
       );
-      if (opts.seed) {
-        report.event(
-          'seeding',
-          { port: node.port },
-          `seeding on port ${node.port}; Ctrl-C to stop`,
-        );
-        await signalled;
-      }
-      return 0;
+      const outcome = await outcomes.of(torrent);
+      if (outcome instanceof Error) throw outcome;
+      report.finish(
+        outcome,
+        { ...outcome, peakRssBytes: await peakRss(runtime) },
+        `done: ${torrent.meta.name} verified (${outcome.piecesHave}/${outcome.pieceCount} pieces)`,
+      );
+      return true;
+    } catch (error) {
+      if (interrupted.signal.aborted) return false;
+      if (single) throw error;
+      const message = (error as Error).message;
+      report.event('failed', { source, message }, `shoal: ${source}: ${message}`);
+      return false;
     }
-    return 130;
+  };
+  try {
+    const all = Promise.all(sources.map(fetchOne));
+    const outcome = await Promise.race([all, signalled]);
+    if (!Array.isArray(outcome)) return 130;
+    const failed = outcome.filter((ok) => !ok).length;
+    if (failed > 0 && !single)
+      report.event(
+        'summary',
+        { done: outcome.length - failed, failed },
+        `${outcome.length - failed} of ${outcome.length} downloads done, ${failed} failed`,
+      );
+    if (opts.seed && failed < outcome.length) {
+      seeding = true;
+      report.event('seeding', { port: node.port }, `seeding on port ${node.port}; Ctrl-C to stop`);
+      await Promise.race([signalled, outcomes.allFinishedSeeding()]);
+    }
+    return failed > 0 ? 1 : 0;
   } finally {
     report.stop();
     await node.stop();
@@ -174,6 +217,47 @@ function describeMetadataProgress(p: MetadataProgress, sources: string): string 
       return p.toAsk > 0
         ? `metadata: waiting to ask ${p.toAsk} of the ${p.known} peers known again (${p.failed} failures so far)`
         : `metadata: every peer known (${p.known}) failed; ${sources}`;
+  }
+}
+
+/** How each torrent of a node ends: done (its stats), or an error; and when seeding ends. */
+class Outcomes {
+  private readonly done = new Map<string, TorrentStats>();
+  private readonly failed = new Map<string, Error>();
+  private readonly waiting = new Map<string, (outcome: TorrentStats | Error) => void>();
+
+  constructor(private readonly node: Node) {
+    node.on('done', (t, s) => this.settle(t.infoHashHex, s, this.done));
+    // A torrent whose files cannot be used (disk full, read-only folder) ends its download.
+    node.on('error', (e, t) => {
+      if (t) this.settle(t.infoHashHex, e, this.failed);
+    });
+  }
+
+  /** Resolves when `torrent` is done or failed (even if that happened before the call). */
+  of(torrent: Torrent): Promise<TorrentStats | Error> {
+    const id = torrent.infoHashHex;
+    const known = this.done.get(id) ?? this.failed.get(id);
+    if (known) return Promise.resolve(known);
+    return new Promise((resolve) => this.waiting.set(id, resolve));
+  }
+
+  /** Resolves when every torrent of the node has stopped seeding at a seeding limit. */
+  allFinishedSeeding(): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.node.list().every((t) => t.seedLimits.reached !== undefined)) resolve();
+      };
+      this.node.on('finished', check);
+      check();
+    });
+  }
+
+  private settle<T extends TorrentStats | Error>(id: string, value: T, into: Map<string, T>): void {
+    if (this.done.has(id) || this.failed.has(id)) return;
+    into.set(id, value);
+    this.waiting.get(id)?.(value);
+    this.waiting.delete(id);
   }
 }
 

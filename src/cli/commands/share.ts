@@ -1,5 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { HashPool } from '../../crypto/hash-pool.js';
+import { UsageError } from '../../errors.js';
 import { createTorrent } from '../../metainfo/create.js';
 import { formatMagnet, magnetFromMetainfo } from '../../metainfo/magnet.js';
 import { parseTorrent } from '../../metainfo/parse.js';
@@ -7,9 +8,11 @@ import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { type DaemonFlags, findDaemon } from '../daemon-client.js';
 import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
+import { reportNodeSetup, reportNodeStatus } from '../node-status.js';
 import { reportPortMapping } from '../port-mapping.js';
 import { ProgressReporter } from '../progress.js';
 import { untilSignal } from '../signals.js';
+import { DEFAULT_TORRENT_VERSION, formatWarning } from './create.js';
 import { shareViaDaemon } from './handoff.js';
 
 /** Options of `shoal share`. */
@@ -22,6 +25,7 @@ export interface ShareCommandOptions extends NodeFlags, DaemonFlags {
   readonly json?: boolean;
   readonly v1?: boolean;
   readonly v2?: boolean;
+  readonly hybrid?: boolean;
 }
 
 /** `shoal share <path>`: seeds a file or folder until stopped, printing its magnet link. */
@@ -36,10 +40,15 @@ export async function shareCommand(
   if (opts.torrent) {
     torrentBytes = await runtime.fs.readFile(opts.torrent);
   } else {
+    const chosen = (['v1', 'v2', 'hybrid'] as const).filter((v) => opts[v]);
+    if (chosen.length > 1) throw new UsageError('choose at most one of --v1, --v2, --hybrid');
+    const version = chosen[0] ?? DEFAULT_TORRENT_VERSION;
+    const warning = formatWarning(version);
+    if (warning && !opts.json) process.stderr.write(`${warning}\n`);
     const pool = new HashPool();
     try {
       const created = await createTorrent(input, runtime.fs, pool, {
-        version: opts.v1 ? 'v1' : opts.v2 ? 'v2' : 'hybrid',
+        version,
         trackers: opts.tracker,
         createdBy: 'shoal/0.1.0',
         creationDate: Math.floor(runtime.clock.wallTime() / 1000),
@@ -67,8 +76,14 @@ export async function shareCommand(
     });
   }
   const node = await Node.start(runtime, config);
-  const report = new ProgressReporter(opts.json === true);
+  const report = new ProgressReporter({
+    json: opts.json === true,
+    clock: runtime.clock,
+    limits: () => node.rateLimits,
+  });
   reportPortMapping(node, (e, f, t) => report.event(e, f, t), opts.json === true);
+  reportNodeSetup(node, (e, f, t) => report.event(e, f, t));
+  reportNodeStatus(node, (k, t, f) => report.note(k, t, f));
   node.on('warning', (w) => {
     if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
   });
@@ -95,17 +110,23 @@ export async function shareCommand(
         port: node.port,
         magnet,
       },
-      `seeding ${meta.name} on port ${node.port}\n${magnet}`,
+      `seeding ${meta.name} on port ${node.port}; Ctrl-C to stop; its magnet link:`,
     );
+    // The link once, on stdout (for scripts: `shoal share x | head -1`); the rest on stderr.
     if (!opts.json) process.stdout.write(`${magnet}\n`);
     node.on('progress', (t, st) =>
       report.update(
         st,
         { trackers: node.trackerStatus(t.infoHashHex), peers: t.peerList() },
-        opts.json === true,
+        'seed',
       ),
     );
-    await untilSignal();
+    const finished = new Promise<string>((done) =>
+      node.once('finished', (_t, r) => done(r.message)),
+    );
+    const outcome = await Promise.race([untilSignal(), finished]);
+    if (outcome !== 'signal')
+      report.event('finished', { reason: outcome }, `stopped seeding ${meta.name}: ${outcome}`);
     return 0;
   } finally {
     report.stop();

@@ -6,6 +6,7 @@ import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { clearDaemonUrl, writeDaemonUrl } from '../daemon-client.js';
 import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
+import { notesOnce, reportNodeSetup, reportNodeStatus } from '../node-status.js';
 import { reportPortMapping } from '../port-mapping.js';
 import { untilSignal } from '../signals.js';
 
@@ -43,8 +44,26 @@ export async function startCommand(runtime: Runtime, opts: StartCommandOptions):
   const say = (event: string, fields: Record<string, unknown>, text: string) =>
     process.stdout.write(opts.json ? `${JSON.stringify({ event, ...fields })}\n` : `${text}\n`);
   reportPortMapping(node, say, opts.json === true);
+  reportNodeSetup(node, say);
+  reportNodeStatus(node, notesOnce(say));
   node.on('done', (t) =>
     say('done', { infoHash: t.infoHashHex, name: t.meta.name }, `done: ${t.meta.name}`),
+  );
+  node.on('finished', (t, reached) =>
+    say(
+      'finished',
+      { infoHash: t.infoHashHex, name: t.meta.name, limit: reached.limit, reason: reached.message },
+      `stopped seeding ${t.meta.name}: ${reached.message}`,
+    ),
+  );
+  node.on('completionHook', (t, run) =>
+    say(
+      'completionHook',
+      { infoHash: t.infoHashHex, name: t.meta.name, code: run.code, error: run.error ?? null },
+      run.error !== undefined
+        ? `on-complete command for ${t.meta.name} could not start: ${run.error}`
+        : `on-complete command for ${t.meta.name} exited with ${run.code ?? 'a signal'}`,
+    ),
   );
   node.on('error', (e, t) =>
     say('error', { infoHash: t?.infoHashHex, message: e.message }, `error: ${e.message}`),

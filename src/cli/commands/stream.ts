@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { realFileIndices } from '../../metainfo/file-selection.js';
@@ -115,13 +114,11 @@ export async function streamCommand(
     let playerExit: Promise<'player'> | undefined;
     if (player) {
       const [cmd, ...args] = player;
-      const child = spawn(cmd!, [...args, streamUrl], { stdio: 'ignore' });
-      playerExit = new Promise((done) => {
-        child.once('exit', () => done('player'));
-        child.once('error', (error) => {
+      if (!runtime.processes) throw new UsageError('--player: this runtime cannot start programs');
+      playerExit = runtime.processes.start(cmd!, [...args, streamUrl]).exited.then(({ error }) => {
+        if (error)
           say('warning', { message: error.message }, `cannot start ${cmd}: ${error.message}`);
-          done('player');
-        });
+        return 'player' as const;
       });
     }
     await Promise.race([untilSignal(), ...(playerExit ? [playerExit] : [])]);

@@ -27,3 +27,11 @@ export function randomContent(sim: Simulator, size: number): Buffer {
   for (let i = 0; i < words.length; i++) words[i] = sim.random.next();
   return out.subarray(0, size);
 }
+
+/**
+ * Bytes per second of a rate in kbit/s (1000 bits): every `--…-kbps` flag of `shoal sim` is in
+ * kilobits, as network capacities and media bitrates are usually given.
+ */
+export function kbpsToBytes(kbps: number): number {
+  return (kbps * 1000) / 8;
+}

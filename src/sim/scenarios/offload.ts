@@ -13,7 +13,7 @@ import type { ScenarioDefinition, ScenarioOutcome } from '../scenario.js';
 import { createSimRuntime } from '../sim-runtime.js';
 import { EventKind, Simulator } from '../simulator.js';
 import { percentiles, round } from '../stats.js';
-import { randomContent, simNodeConfig, TRACKER_PORT } from './common.js';
+import { kbpsToBytes, randomContent, simNodeConfig, TRACKER_PORT } from './common.js';
 
 /** Options of the `offload` scenario, with defaults in {@link DEFAULT_OFFLOAD_SCENARIO}. */
 export interface OffloadScenarioOptions {
@@ -24,11 +24,11 @@ export interface OffloadScenarioOptions {
   readonly bitrateKbps: number;
   readonly minutes: number;
   readonly pieceKiB: number;
-  /** Each viewer's upload and download capacity, KB/s. */
-  readonly viewerUpKBps: number;
-  readonly downKBps: number;
-  /** The origin's upload capacity, KB/s. */
-  readonly originUpKBps: number;
+  /** Each viewer's upload and download capacity, kbit/s. */
+  readonly viewerUpKbps: number;
+  readonly downKbps: number;
+  /** The origin's upload capacity, kbit/s. */
+  readonly originUpKbps: number;
   readonly loss: number;
 }
 
@@ -40,9 +40,9 @@ export const DEFAULT_OFFLOAD_SCENARIO: OffloadScenarioOptions = {
   bitrateKbps: 4000,
   minutes: 2,
   pieceKiB: 64,
-  viewerUpKBps: 1000,
-  downKBps: 5000,
-  originUpKBps: 10_000,
+  viewerUpKbps: 8000,
+  downKbps: 40_000,
+  originUpKbps: 80_000,
   loss: 0.005,
 };
 
@@ -73,7 +73,7 @@ export async function offloadScenario(
     TrackerServer.start(createSimRuntime(net, trackerHost, pages), { udpPort: TRACKER_PORT }),
   );
   const originHost = net.addHost({
-    upBytesPerSecond: o.originUpKBps * 1000,
+    upBytesPerSecond: kbpsToBytes(o.originUpKbps),
     downBytesPerSecond: 1e9,
   });
   const originRuntime = createSimRuntime(net, originHost, pages);
@@ -99,8 +99,8 @@ export async function offloadScenario(
   const start = sim.now;
   for (let i = 0; i < o.viewers; i++) {
     const host = net.addHost({
-      upBytesPerSecond: o.viewerUpKBps * 1000,
-      downBytesPerSecond: o.downKBps * 1000,
+      upBytesPerSecond: kbpsToBytes(o.viewerUpKbps),
+      downBytesPerSecond: kbpsToBytes(o.downKbps),
     });
     const runtime = createSimRuntime(net, host, pages);
     sim.at(
@@ -226,22 +226,23 @@ export const offloadDefinition: ScenarioDefinition = {
       description: 'piece size, KiB (default 256 for stream, 64 for offload)',
     },
     {
-      name: 'viewerUpKBps',
+      name: 'viewerUpKbps',
       flag: 'viewer-up-kbps',
       kind: 'number',
-      description: "each viewer's upload, KB/s (default 1000)",
+      description: "each viewer's upload, kbit/s (default 8000)",
     },
     {
-      name: 'downKBps',
+      name: 'downKbps',
       flag: 'down-kbps',
       kind: 'number',
-      description: "viewers' download capacity, KB/s (default 5000)",
+      description:
+        'download capacity, kbit/s (default 8000 for swarm, 40000 for stream and offload)',
     },
     {
-      name: 'originUpKBps',
+      name: 'originUpKbps',
       flag: 'origin-up-kbps',
       kind: 'number',
-      description: "the origin's upload, KB/s (default 10000)",
+      description: "the origin's upload, kbit/s (default 80000)",
     },
     {
       name: 'loss',

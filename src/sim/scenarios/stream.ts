@@ -11,32 +11,33 @@ import type { ScenarioDefinition, ScenarioOutcome } from '../scenario.js';
 import { createSimRuntime } from '../sim-runtime.js';
 import { Simulator } from '../simulator.js';
 import { round } from '../stats.js';
-import { randomContent, simNodeConfig, TRACKER_PORT } from './common.js';
+import { kbpsToBytes, randomContent, simNodeConfig, TRACKER_PORT } from './common.js';
 
 /** Options of the `stream` scenario, with defaults in {@link DEFAULT_STREAM_SCENARIO}. */
 export interface StreamScenarioOptions {
   readonly seed: number;
-  /** Peers holding the whole file, each limited to `peerUpKBps`. */
+  /** Peers holding the whole file, each limited to `peerUpKbps`. */
   readonly peers: number;
-  readonly peerUpKBps: number;
+  /** Each peer's upload, kbit/s. */
+  readonly peerUpKbps: number;
   /** The media's bitrate, kbit/s. */
   readonly bitrateKbps: number;
   readonly minutes: number;
   readonly pieceKiB: number;
-  /** The viewer's download capacity, KB/s. */
-  readonly downKBps: number;
+  /** The viewer's download capacity, kbit/s. */
+  readonly downKbps: number;
   readonly loss: number;
 }
 
-/** A 10-minute 4 Mbit/s stream from 6 peers of 150 KB/s each (1.8× the bitrate in all). */
+/** A 10-minute 4 Mbit/s stream from 6 peers of 1.2 Mbit/s each (1.8× the bitrate in all). */
 export const DEFAULT_STREAM_SCENARIO: StreamScenarioOptions = {
   seed: 1,
   peers: 6,
-  peerUpKBps: 150,
+  peerUpKbps: 1200,
   bitrateKbps: 4000,
   minutes: 10,
   pieceKiB: 256,
-  downKBps: 5000,
+  downKbps: 40_000,
   loss: 0.005,
 };
 
@@ -67,8 +68,8 @@ export async function streamScenario(
   let torrent: Buffer | undefined;
   for (let i = 0; i < o.peers; i++) {
     const host = net.addHost({
-      upBytesPerSecond: o.peerUpKBps * 1000,
-      downBytesPerSecond: o.downKBps * 1000,
+      upBytesPerSecond: kbpsToBytes(o.peerUpKbps),
+      downBytesPerSecond: kbpsToBytes(o.downKbps),
     });
     const runtime = createSimRuntime(net, host, pages);
     await runtime.fs.mkdir('/downloads');
@@ -86,8 +87,8 @@ export async function streamScenario(
     await sim.runUntilSettled(node.add(torrent, { persist: false }));
   }
   const viewerHost = net.addHost({
-    upBytesPerSecond: o.peerUpKBps * 1000,
-    downBytesPerSecond: o.downKBps * 1000,
+    upBytesPerSecond: kbpsToBytes(o.peerUpKbps),
+    downBytesPerSecond: kbpsToBytes(o.downKbps),
   });
   const viewerRuntime = createSimRuntime(net, viewerHost, pages);
   const viewer = await sim.runUntilSettled(Node.start(viewerRuntime, simNodeConfig(), { hasher }));
@@ -108,7 +109,7 @@ export async function streamScenario(
   const startup = player.startupMs === undefined ? Number.NaN : player.startupMs / 1000;
   const figures = {
     peers: o.peers,
-    peerUpBytesPerSecond: o.peerUpKBps * 1000,
+    peerUpBytesPerSecond: kbpsToBytes(o.peerUpKbps),
     bitrateBytesPerSecond: bytesPerSecond,
     fileBytes: size,
     finished: player.finished,
@@ -128,7 +129,7 @@ export async function streamScenario(
     figures,
     charts: [],
     summary: [
-      `${o.minutes} min at ${o.bitrateKbps} kbit/s from ${o.peers} peers of ${o.peerUpKBps} KB/s (${((o.peers * o.peerUpKBps * 1000) / bytesPerSecond).toFixed(2)}× the bitrate)`,
+      `${o.minutes} min at ${o.bitrateKbps} kbit/s from ${o.peers} peers of ${o.peerUpKbps} kbit/s (${((o.peers * kbpsToBytes(o.peerUpKbps)) / bytesPerSecond).toFixed(2)}× the bitrate)`,
       `started after ${figures.startupSeconds} s; ${player.stalls} stall(s), ${figures.stalledSeconds} s = ${figures.stalledPercent} % of the playing time`,
       `downloaded ${figures.downloadedOverFile} × the file`,
     ],
@@ -146,10 +147,10 @@ export const streamDefinition: ScenarioDefinition = {
   options: [
     { name: 'peers', flag: 'peers', kind: 'int', description: 'peers with the file (default 6)' },
     {
-      name: 'peerUpKBps',
+      name: 'peerUpKbps',
       flag: 'peer-up-kbps',
       kind: 'number',
-      description: "each peer's upload, KB/s (default 150)",
+      description: "each peer's upload, kbit/s (default 1200)",
     },
     {
       name: 'bitrateKbps',
@@ -170,10 +171,11 @@ export const streamDefinition: ScenarioDefinition = {
       description: 'piece size, KiB (default 256 for stream, 64 for offload)',
     },
     {
-      name: 'downKBps',
+      name: 'downKbps',
       flag: 'down-kbps',
       kind: 'number',
-      description: "viewers' download capacity, KB/s (default 5000)",
+      description:
+        'download capacity, kbit/s (default 8000 for swarm, 40000 for stream and offload)',
     },
     {
       name: 'loss',

@@ -14,7 +14,7 @@ import type { ScenarioDefinition, ScenarioOutcome } from '../scenario.js';
 import { createSimRuntime } from '../sim-runtime.js';
 import { EventKind, Simulator } from '../simulator.js';
 import { mean, percentiles, round } from '../stats.js';
-import { randomContent, simNodeConfig, TRACKER_PORT } from './common.js';
+import { kbpsToBytes, randomContent, simNodeConfig, TRACKER_PORT } from './common.js';
 
 /** Options of the `swarm` scenario, with defaults in {@link DEFAULT_SWARM_SCENARIO}. */
 export interface SwarmScenarioOptions {
@@ -23,13 +23,14 @@ export interface SwarmScenarioOptions {
   readonly fileMiB: number;
   /** 0: what `shoal create` picks for the file (32 KiB for the default 32 MiB). */
   readonly pieceKiB: number;
-  /** Upload capacity of the seeder and (when homogeneous) of every leecher, KB/s (1000 bytes). */
-  readonly upKBps: number;
-  readonly seedUpKBps: number;
-  /** Download capacity of every leecher, KB/s. */
-  readonly downKBps: number;
+  /** Upload capacity of the seeder and (when homogeneous) of every leecher, kbit/s. */
+  readonly upKbps: number;
+  /** The seeder's upload, kbit/s; 0: `upKbps`. */
+  readonly seedUpKbps: number;
+  /** Download capacity of every leecher, kbit/s. */
+  readonly downKbps: number;
   /**
-   * Leecher upload capacities drawn from a mix (40 % ½×, 30 % 1×, 20 % 2×, 10 % 8× `upKBps`,
+   * Leecher upload capacities drawn from a mix (40 % ½×, 30 % 1×, 20 % 2×, 10 % 8× `upKbps`,
    * download 8× upload) instead of all equal.
    */
   readonly heterogeneous: boolean;
@@ -49,9 +50,9 @@ export const DEFAULT_SWARM_SCENARIO: SwarmScenarioOptions = {
   leechers: 100,
   fileMiB: 32,
   pieceKiB: 0,
-  upKBps: 125,
-  seedUpKBps: 0, // 0: same as upKBps
-  downKBps: 1000,
+  upKbps: 1000,
+  seedUpKbps: 0, // 0: same as upKbps
+  downKbps: 8000,
   heterogeneous: false,
   arrivalSeconds: 5,
   maxSeconds: 0,
@@ -80,7 +81,7 @@ export async function swarmScenario(
     ...given,
     pieceKiB: given.pieceKiB === 0 ? choosePieceLength(F) / 1024 : given.pieceKiB,
   };
-  if (!(o.leechers >= 1) || !(o.fileMiB > 0) || !(o.pieceKiB >= 16) || !(o.upKBps > 0))
+  if (!(o.leechers >= 1) || !(o.fileMiB > 0) || !(o.pieceKiB >= 16) || !(o.upKbps > 0))
     throw new SimError(
       'SIM_OPTIONS',
       'swarm needs leechers ≥ 1, file > 0, pieces ≥ 16 KiB, up > 0',
@@ -90,14 +91,17 @@ export async function swarmScenario(
   const net = new Network(sim, { udpLoss: o.loss });
   const pages = new PageStore();
   const hasher = new InlineHasher();
-  const seedUp = (o.seedUpKBps > 0 ? o.seedUpKBps : o.upKBps) * 1000;
+  const seedUp = kbpsToBytes(o.seedUpKbps > 0 ? o.seedUpKbps : o.upKbps);
 
   const trackerHost = net.addHost({ upBytesPerSecond: 1e9, downBytesPerSecond: 1e9 });
   await sim.runUntilSettled(
     TrackerServer.start(createSimRuntime(net, trackerHost, pages), { udpPort: TRACKER_PORT }),
   );
 
-  const seedHost = net.addHost({ upBytesPerSecond: seedUp, downBytesPerSecond: o.downKBps * 1000 });
+  const seedHost = net.addHost({
+    upBytesPerSecond: seedUp,
+    downBytesPerSecond: kbpsToBytes(o.downKbps),
+  });
   const seedRuntime = createSimRuntime(net, seedHost, pages);
   await seedRuntime.fs.mkdir('/downloads');
   await seedRuntime.fs.writeFileAtomic('/downloads/content.bin', randomContent(sim, F));
@@ -127,12 +131,12 @@ export async function swarmScenario(
   const leecherStats: (() => { downloaded: number; wasted: number })[] = [];
   const start = sim.now;
   for (let i = 0; i < o.leechers; i++) {
-    let up = o.upKBps * 1000;
+    let up = kbpsToBytes(o.upKbps);
     if (o.heterogeneous) {
       const x = sim.random.float();
       up *= x < 0.4 ? 0.5 : x < 0.7 ? 1 : x < 0.9 ? 2 : 8;
     }
-    const down = o.heterogeneous ? up * 8 : o.downKBps * 1000;
+    const down = o.heterogeneous ? up * 8 : kbpsToBytes(o.downKbps);
     const host = net.addHost({ upBytesPerSecond: up, downBytesPerSecond: down });
     hosts.push(host);
     capacities.push(up);
@@ -288,22 +292,23 @@ export const swarmDefinition: ScenarioDefinition = {
       description: 'piece size, KiB (default: what `shoal create` picks, 32 for 32 MiB)',
     },
     {
-      name: 'upKBps',
+      name: 'upKbps',
       flag: 'up-kbps',
       kind: 'number',
-      description: 'upload capacity, KB/s (default 125 = 1 Mbit/s)',
+      description: 'upload capacity, kbit/s (default 1000 = 1 Mbit/s)',
     },
     {
-      name: 'seedUpKBps',
+      name: 'seedUpKbps',
       flag: 'seed-up-kbps',
       kind: 'number',
-      description: "seeder's upload, KB/s (default: --up-kbps)",
+      description: "seeder's upload, kbit/s (default: --up-kbps)",
     },
     {
-      name: 'downKBps',
+      name: 'downKbps',
       flag: 'down-kbps',
       kind: 'number',
-      description: 'download capacity, KB/s (default 1000)',
+      description:
+        'download capacity, kbit/s (default 8000 for swarm, 40000 for stream and offload)',
     },
     {
       name: 'heterogeneous',

@@ -1,0 +1,72 @@
+/**
+ * What a new user sees when nothing works: a refused DHT router, a named peer that refuses, a
+ * torrent with no peers. `shoal get` says each on stderr (no `--json`), once per change, and
+ * keeps saying what it tries.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { fixtureTorrent } from '../support/nodes.js';
+import { tempDir } from '../support/tmp.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** A loopback TCP port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+test('get says on stderr that a DHT router and a named peer are refused and that no peer was found', async (t) => {
+  const dir = await tempDir(t);
+  const torrent = await fixtureTorrent(dir, 'lonely', { 'a.bin': 40_000 });
+  const torrentPath = join(dir, 'lonely.torrent');
+  await writeFile(torrentPath, torrent);
+  const peerPort = await closedPort();
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'get',
+      torrentPath,
+      ...['-o', join(dir, 'out'), '--data-dir', join(dir, 'data'), '--standalone'],
+      ...['--port', '0', '--host', '127.0.0.1', '--no-utp'],
+      ...['--peer', `127.0.0.1:${peerPort}`, '--dht-bootstrap', '192.0.2.1:6881'],
+    ],
+    { env: { ...process.env, SHOAL_EGRESS: 'loopback' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.after(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => {
+    stderr += s;
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const wanted = [
+    new RegExp(
+      `^peer 127\\.0\\.0\\.1:${peerPort}: connection refused; trying again in \\d+s \\(attempt 1\\)$`,
+      'm',
+    ),
+    /^DHT: .*refuses UDP send to 192\.0\.2\.1:6881.*; trying again later$/m,
+    /^lonely: no peers yet; looking through the DHT \(not joined yet\), 1 named peer$/m,
+  ];
+  for (let waited = 0; !wanted.every((re) => re.test(stderr)); waited += 100) {
+    assert.ok(waited < 20_000, `all three said within 20 s:\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // A few more seconds of the same trouble: nothing is said again.
+  await new Promise((r) => setTimeout(r, 3000));
+  for (const re of wanted) {
+    const count = stderr.split('\n').filter((l) => re.test(l)).length;
+    assert.equal(count, 1, `said once: ${re}\n${stderr}`);
+  }
+  child.kill('SIGINT');
+  assert.equal(await exited, 130);
+});
