@@ -135,7 +135,12 @@ export class Membership {
 
   /** A message arrived from `from` (whose key the link proved). */
   receive(from: PeerContact, message: MembershipMessage, now: number): void {
-    if (this.stopped || this.banned(from.id)) return;
+    if (this.banned(from.id)) return;
+    if (this.stopped) {
+      // We left: whoever still takes us for a neighbour should stop.
+      if (message.type !== 'disconnect') this.sink.send(from, { type: 'disconnect', leaving: true });
+      return;
+    }
     switch (message.type) {
       case 'join':
         if (message.contact.id !== from.id) return;

@@ -95,7 +95,6 @@ export class Overlay {
     );
     links.listen(this.options.protocol, {
       message: (from, type, payload) => {
-        if (this.stopped) return;
         try {
           this.membership.receive(from, decodeMembership(type, payload), env.clock.now());
         } catch (error) {
