@@ -179,6 +179,10 @@ export class MessageLinks implements Links {
   readonly ends = new Map<number, LinkEnd>();
   private readonly handlers = new Map<string, LinkHandler>();
   private readonly bans = new Map<string, number>();
+  private readonly interceptors = new Map<
+    string,
+    (from: PeerContact, type: number, payload: Buffer, next: () => void) => void
+  >();
   private contact: PeerContact;
   /** How receivers see us: key only (a link knows no more about its peer). */
   readonly fromContact: PeerContact;
@@ -247,10 +251,24 @@ export class MessageLinks implements Links {
     return false;
   }
 
+  /**
+   * Puts `spy` in front of a protocol's handler (for adversaries in scenarios and tests): it
+   * sees every message first and decides whether to pass it on with `next`.
+   */
+  intercept(
+    protocol: string,
+    spy: (from: PeerContact, type: number, payload: Buffer, next: () => void) => void,
+  ): void {
+    this.interceptors.set(protocol, spy);
+  }
+
   receive(from: PeerContact, protocol: string, type: number, payload: Uint8Array): void {
     if (!this.alive) return;
     const handler = this.handlers.get(protocol);
-    handler?.message(from, type, Buffer.from(payload.buffer, payload.byteOffset, payload.length));
+    const data = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
+    const spy = this.interceptors.get(protocol);
+    if (spy !== undefined) spy(from, type, data, () => handler?.message(from, type, data));
+    else handler?.message(from, type, data);
   }
 
   /** Drops the link to `peerIndex` and tells every protocol. */

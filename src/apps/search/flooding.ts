@@ -15,8 +15,9 @@ export const DEFAULT_FLOOD: FloodOptions = { ttl: 5 };
 /**
  * Gnutella 0.4's flooding: the origin sends the query to every neighbour, and each node that
  * sees it for the first time passes it to all its other neighbours while the TTL lasts.
- * Answers go back along the path the query came. Finds almost anything within reach, at the
- * price of a message over nearly every link within the TTL.
+ * Answers go straight to the origin over a secure connection (so the origin knows who
+ * answered: no relay can present answers under keys it made up). Finds almost anything within
+ * reach, at the price of a message over nearly every link within the TTL.
  */
 export class Flooding implements QueryStrategy {
   readonly mode = QueryMode.flood;
@@ -37,7 +38,7 @@ export class Flooding implements QueryStrategy {
         hops: 0,
         scope: Scope.entry,
         walker: 0,
-        origin: undefined,
+        origin: this.ctx.self(),
       });
     }
   }

@@ -53,8 +53,9 @@ export interface SearchEngineOptions {
   readonly timeoutMs: number;
   /** Hits a search takes (more are ignored unverified). */
   readonly maxHitsPerSearch: number;
-  /** Hits a relay passes back for one query. */
+  /** Hits a relay passes back for one query, and from any one link (a leaf: one, its own). */
   readonly maxRelayedHits: number;
+  readonly maxHitsPerLink: number;
   /** Queries each peer may send us per second (sustained) and in a burst. */
   readonly queriesPerSecond: number;
   readonly queryBurst: number;
@@ -78,6 +79,7 @@ export const DEFAULT_SEARCH: SearchEngineOptions = {
   timeoutMs: 10_000,
   maxHitsPerSearch: 200,
   maxRelayedHits: 64,
+  maxHitsPerLink: 24,
   queriesPerSecond: 5,
   queryBurst: 20,
   routeMs: 60_000,
@@ -113,6 +115,14 @@ export class SearchQueryError extends ShoalError {
   }
 }
 
+/** Where a query came from, and what was passed back for it. */
+interface Route {
+  readonly prev: PeerContact | undefined;
+  relayed: number;
+  /** Hits passed on, by the link they came from. */
+  readonly perLink: Map<string, number>;
+}
+
 /** A record lives this long (30 days) and may come this far (1 hour) from the future. */
 const RECORD_MAX_AGE_S = 30 * 86_400;
 const RECORD_MAX_AHEAD_S = 3_600;
@@ -139,7 +149,7 @@ export class SearchEngine {
   };
   private readonly strategies = new Map<QueryMode, QueryStrategy>();
   private readonly sessions = new Map<string, SearchSession>();
-  private readonly routes: ExpiringCache<string, { prev: PeerContact | undefined; relayed: number }>;
+  private readonly routes: ExpiringCache<string, Route>;
   private readonly limiter: IpRateLimiter;
   private readonly knownSince = new Map<string, number>();
   private readonly records = new Map<string, SearchRecord>();
@@ -227,7 +237,7 @@ export class SearchEngine {
       this.options.ranking,
     );
     this.sessions.set(session.idHex, session);
-    this.routes.set(session.idHex, { prev: undefined, relayed: 0 }, now);
+    this.routes.set(session.idHex, { prev: undefined, relayed: 0, perLink: new Map() }, now);
     const timer = this.env.timers.setTimeout(
       () => session.close(),
       options.timeoutMs ?? this.options.timeoutMs,
@@ -291,7 +301,7 @@ export class SearchEngine {
     const firstVisit = !this.routes.has(idHex, now);
     if (firstVisit) {
       this.counters.queries++;
-      this.routes.set(idHex, { prev: from, relayed: 0 }, now);
+      this.routes.set(idHex, { prev: from, relayed: 0, perLink: new Map() }, now);
       this.answer(from, query);
     } else if (query.mode !== QueryMode.walk) {
       this.counters.duplicates++;
@@ -305,7 +315,8 @@ export class SearchEngine {
     const words = keywords(query.words.join(' '));
     const items = this.index.match(words, MAX_HIT_RECORDS);
     if (items.length === 0) return;
-    const to = query.mode === QueryMode.walk ? query.origin : from;
+    // Flooding and walks answer the origin directly; ultrapeer routing back along the path.
+    const to = query.mode === QueryMode.ultrapeer ? from : query.origin;
     if (to === undefined) return;
     const records = items.map((item) => this.recordOf(item));
     const { type, payload } = makeHit(
@@ -329,6 +340,17 @@ export class SearchEngine {
     const now = this.env.clock.now();
     const route = this.routes.get(idHex, now);
     if (route?.prev === undefined || route.relayed >= this.options.maxRelayedHits) return;
+    // Bind answers to links: a leaf answers only for itself, a neighbour ultrapeer for itself
+    // and the few leaves it asked; anything beyond is made up and not passed on.
+    const isLeaf = this.role.isLeaf(from.id);
+    if (isLeaf && hit.responderId !== from.id) {
+      this.counters.badHits++;
+      this.links.penalise(from.id, 'a leaf answered under another key');
+      return;
+    }
+    const fromLink = route.perLink.get(from.id) ?? 0;
+    if (fromLink >= (isLeaf ? 1 : this.options.maxHitsPerLink)) return;
+    route.perLink.set(from.id, fromLink + 1);
     route.relayed++;
     this.counters.hitsRelayed++;
     this.hooks.onQueryMessage?.(idHex);
@@ -343,6 +365,12 @@ export class SearchEngine {
       return;
     }
     const direct = from.id === hit.responderId;
+    // Who answered must be who delivered, unless one of our ultrapeers relayed it (it checked).
+    const viaUltrapeer = session.mode === QueryMode.ultrapeer && this.role.isUltrapeer(from.id);
+    if (!direct && !viaUltrapeer) {
+      session.refused++;
+      return;
+    }
     if (!verifyHit(hit)) {
       session.refused++;
       this.counters.badHits++;

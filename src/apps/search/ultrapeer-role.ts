@@ -3,7 +3,7 @@ import type { LinkDownReason, Links } from '../../overlay/links.js';
 import { Overlay, type OverlayEnv } from '../../overlay/overlay.js';
 import type { TimerHandle } from '../../runtime/runtime.js';
 import { ExpiringCache } from '../../shared/expiring-cache.js';
-import { KeywordFilter } from './keyword-filter.js';
+import { FILTER_BITS, KeywordFilter } from './keyword-filter.js';
 import { sample } from './query-strategy.js';
 import type { SearchMessage, UltrapeerInfo } from './search-messages.js';
 import type { ShareIndex } from './share-index.js';
@@ -70,6 +70,16 @@ export interface RoleContext {
 interface Leaf {
   readonly contact: PeerContact;
   filter: KeywordFilter;
+}
+
+/**
+ * Whether a keyword filter is worth routing on: one with more than half its bits set would
+ * draw nearly every query (a two-word query tests eight bits), which is how a spammer would
+ * attract them all. A leaf sending one is refused; a neighbour's is ignored (it still gets
+ * the queries that go out at random).
+ */
+function plausible(filter: KeywordFilter): boolean {
+  return filter.bitCount <= FILTER_BITS / 2;
 }
 
 const LEAF_HOLD = 'search/leaf';
@@ -159,6 +169,16 @@ export class UltrapeerRole {
     return this.tierNeighbors().filter(
       (p) => !except.has(p.id) && this.neighborFilters.get(p.id)?.matches(positions) === true,
     );
+  }
+
+  /** Whether `peerId` is one of our leaves. */
+  isLeaf(peerId: string): boolean {
+    return this.leafMap.has(peerId);
+  }
+
+  /** Whether `peerId` is an ultrapeer we are attached to. */
+  isUltrapeer(peerId: string): boolean {
+    return this.attached.has(peerId);
   }
 
   /** Our load: the share of leaf slots in use, percent. */
@@ -317,7 +337,8 @@ export class UltrapeerRole {
   // ---- ultrapeer side ----
 
   private onAttach(leaf: PeerContact, filter: KeywordFilter, now: number): void {
-    const room = this.role === 'ultrapeer' && this.leafMap.size < this.options.maxLeaves;
+    const room =
+      this.role === 'ultrapeer' && this.leafMap.size < this.options.maxLeaves && plausible(filter);
     const accepted = this.leafMap.has(leaf.id) || room;
     if (accepted && !this.leafMap.has(leaf.id)) {
       this.leafMap.set(leaf.id, { contact: leaf, filter });
@@ -330,10 +351,11 @@ export class UltrapeerRole {
   private onFilter(from: PeerContact, filter: KeywordFilter): void {
     const leaf = this.leafMap.get(from.id);
     if (leaf !== undefined) {
-      leaf.filter = filter;
+      leaf.filter = plausible(filter) ? filter : KeywordFilter.empty();
       this.aggregateStale = true;
     } else if (this.tierOverlay?.membership.isActive(from.id)) {
-      this.neighborFilters.set(from.id, filter);
+      if (plausible(filter)) this.neighborFilters.set(from.id, filter);
+      else this.neighborFilters.delete(from.id);
     }
   }
 
