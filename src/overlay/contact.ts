@@ -73,7 +73,9 @@ export function encodeContact(contact: PeerContact): Encodable {
   return [
     contact.key.bytes,
     contact.flags,
-    contact.addresses.map((a) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`)),
+    contact.addresses.map((a) =>
+      a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`,
+    ),
   ];
 }
 

@@ -283,12 +283,16 @@ export class MessageLinks implements Links {
     for (const handler of this.handlers.values()) handler.down(peerId, reason);
   }
 
-  /** Closes the least recently used unheld links beyond the idle limit (both ends). */
+  /**
+   * Closes the least recently used unheld links beyond the idle limit (both ends), once there
+   * are half as many again (so the sort is paid once per many connections).
+   */
   trimIdle(now: number): void {
     const max = this.network.options.maxIdleLinks;
+    if (this.ends.size <= max * 1.5) return;
     let idle = 0;
     for (const end of this.ends.values()) if (end.holders.size === 0) idle++;
-    if (idle <= max) return;
+    if (idle <= max * 1.5) return;
     const victims = [...this.ends.entries()]
       .filter(([, e]) => e.holders.size === 0 && e.lastUsed < now)
       .sort((a, b) => a[1].lastUsed - b[1].lastUsed || a[0] - b[0])

@@ -38,12 +38,12 @@ export interface UltrapeerOptions {
   readonly filterEveryMs: number;
 }
 
-/** Defaults: 3 ultrapeers per leaf, 100 leaves per ultrapeer, 10 ultrapeer neighbours. */
+/** Defaults: 3 ultrapeers per leaf, 100 leaves per ultrapeer, 16 ultrapeer neighbours. */
 export const DEFAULT_ULTRAPEER: UltrapeerOptions = {
   leafUltrapeers: 3,
   maxLeaves: 100,
-  ultrapeerDegree: 10,
-  ultrapeerPassive: 40,
+  ultrapeerDegree: 16,
+  ultrapeerPassive: 48,
   minUptimeMs: 10 * 60_000,
   promoteAfterMs: 30_000,
   demoteAfterMs: 10 * 60_000,
@@ -458,10 +458,17 @@ export class UltrapeerRole {
 
   private periodic(): void {
     const now = this.ctx.env.clock.now();
-    this.harvest(now);
-    if (this.role === 'leaf') this.leafCheck(now);
-    else this.ultrapeerCheck(now);
-    const period = this.options.checkIntervalMs;
+    const settled =
+      this.role === 'leaf' &&
+      this.attached.size >= this.options.leafUltrapeers &&
+      this.ctx.index.version === this.sentIndexVersion;
+    if (!settled) {
+      this.harvest(now);
+      if (this.role === 'leaf') this.leafCheck(now);
+      else this.ultrapeerCheck(now);
+    }
+    // A leaf with all its ultrapeers has little to do: it looks three times less often.
+    const period = this.options.checkIntervalMs * (settled ? 3 : 1);
     this.timer = this.ctx.env.timers.setTimeout(
       () => this.periodic(),
       period * (0.75 + 0.5 * this.ctx.env.random.float()),
