@@ -15,6 +15,7 @@ import {
   remoteInfoCommand,
   removeCommand,
 } from './commands/remote.js';
+import { overlayCommand, searchCommand } from './commands/search.js';
 import { shareCommand } from './commands/share.js';
 import { simCommand, simScenarioFlags } from './commands/sim.js';
 import { startCommand } from './commands/start.js';
@@ -199,9 +200,45 @@ async function main(argv: string[]): Promise<number> {
       .option('--recheck', 'verify data on disk instead of trusting resume data')
       .option('--standalone', 'run a node of its own even when a daemon (shoal start) runs')
       .option('--api <url>', 'the daemon to hand the download to (default: the one running)')
-      .option('--json', 'one JSON object per line instead of a progress bar'),
+      .option('--json', 'one JSON object per line instead of a progress bar')
+      .option(
+        '--search <n>',
+        'treat <source> as search words and download result N of the search (1 = best)',
+      )
+      .option('--timeout <s>', 'with --search: seconds to collect answers (default 10)')
+      .option(
+        '--overlay-peer <host:port>',
+        'with --search: join the overlay through this node (repeatable)',
+        collect,
+        [],
+      ),
   ).action((source: string, opts) => {
     action = getCommand(runtime(), source, opts);
+  });
+
+  nodeFlags(
+    program
+      .command('search')
+      .description(
+        'search the shoal overlay by keywords; results print as they arrive (name, size, sources, magnet)',
+      )
+      .argument('<words...>', 'keywords (case and punctuation do not matter)')
+      .option('--timeout <s>', 'seconds to collect answers (default 10)')
+      .option('--strategy <name>', 'ultrapeer (default), flood or walk')
+      .option('--overlay-peer <host:port>', 'join the overlay through this node (repeatable)', collect, [])
+      .option('--json', 'one JSON object per result'),
+  ).action((words: string[], opts) => {
+    action = searchCommand(runtime(), words, opts);
+  });
+
+  nodeFlags(
+    program
+      .command('overlay')
+      .description("join the shoal overlay and show this node's views (active, passive, ultrapeers)")
+      .option('--overlay-peer <host:port>', 'join through this node (repeatable)', collect, [])
+      .option('--json', 'one JSON object'),
+  ).action((opts) => {
+    action = overlayCommand(runtime(), opts);
   });
 
   nodeFlags(
@@ -304,8 +341,10 @@ async function main(argv: string[]): Promise<number> {
 
   const sim = program
     .command('sim')
-    .description('run a simulation scenario (dht, swarm) over a simulated network, in virtual time')
-    .argument('<scenario>', 'dht or swarm')
+    .description(
+      'run a simulation scenario (dht, search, swarm) over a simulated network, in virtual time',
+    )
+    .argument('<scenario>', 'dht, search or swarm')
     .option('--seed <n>', 'seed of the run; the same seed gives the same run (default 1)')
     .option('--json', 'print one JSON object')
     .option('--report <file>', 'write charts to FILE.svg or FILE.html')

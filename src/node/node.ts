@@ -25,9 +25,13 @@ import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
+import type { StrategyName } from '../apps/search/search-engine.js';
+import type { SearchSession } from '../apps/search/search-session.js';
+import { OverlayUnavailableError } from '../overlay/errors.js';
 import { BitTorrentInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
 import { Library } from './library.js';
+import type { OverlayService, OverlayViews } from './overlay-service.js';
 
 /** How to add a torrent to a node. */
 export interface AddTorrentOptions {
@@ -94,6 +98,7 @@ export class Node extends EventEmitter<NodeEvents> {
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
   private dhtReady: Promise<number> = Promise.resolve(0);
   private readonly dhtTimers = new Map<string, TimerHandle>();
+  private overlayService: OverlayService | undefined;
   private stopped = false;
 
   private constructor(
@@ -198,6 +203,42 @@ export class Node extends EventEmitter<NodeEvents> {
     return this.dht;
   }
 
+  /**
+   * Gives the node its overlay (made where the node has an identity and secure connections):
+   * complete torrents are shared from now on, `search` and `overlayViews` work, and the
+   * overlay stops with the node.
+   */
+  useOverlay(service: OverlayService): void {
+    this.overlayService = service;
+    for (const t of this.torrents.values()) if (t.stats().state === 'seeding') service.shareTorrent(t.meta);
+  }
+
+  /** The overlay, when the node has one. */
+  get overlay(): OverlayService | undefined {
+    return this.overlayService;
+  }
+
+  /**
+   * Searches the shoal overlay for `text`: the session yields results as they arrive (`for
+   * await`) until the timeout, and ranks them (`ranked()`). Throws `OVERLAY_UNAVAILABLE`
+   * without an overlay.
+   */
+  search(
+    text: string,
+    options: { timeoutMs?: number; strategy?: StrategyName } = {},
+  ): SearchSession {
+    if (this.overlayService === undefined)
+      throw new OverlayUnavailableError('this node has no overlay (it needs an identity and secure connections)');
+    return this.overlayService.find(text, options);
+  }
+
+  /** The overlay's views, for `shoal overlay`; throws `OVERLAY_UNAVAILABLE` without one. */
+  overlayViews(): OverlayViews {
+    if (this.overlayService === undefined)
+      throw new OverlayUnavailableError('this node has no overlay (it needs an identity and secure connections)');
+    return this.overlayService.views();
+  }
+
   /** The TCP port peers reach us on. */
   get port(): number {
     return this.server?.address().port ?? 0;
@@ -264,10 +305,14 @@ export class Node extends EventEmitter<NodeEvents> {
     this.torrents.set(id, torrent);
     for (const h of torrent.handshakeHashes) this.byHandshakeHash.set(h.toString('hex'), torrent);
     torrent.on('progress', (s) => this.emit('progress', torrent, s));
-    torrent.on('done', (s) => this.emit('done', torrent, s));
+    torrent.on('done', (s) => {
+      this.overlayService?.shareTorrent(torrent.meta);
+      this.emit('done', torrent, s);
+    });
     torrent.on('error', (e) => this.emit('error', e, torrent));
     torrent.on('warning', (w) => this.emit('warning', w, torrent));
     await torrent.start();
+    if (torrent.stats().state === 'seeding') this.overlayService?.shareTorrent(torrent.meta);
     for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
     this.startAnnouncer(id, torrent, options.trackers ?? []);
     this.startDhtAnnounces(id, torrent);
@@ -421,6 +466,7 @@ export class Node extends EventEmitter<NodeEvents> {
     const t = this.torrents.get(infoHash);
     if (!t) return;
     this.torrents.delete(infoHash);
+    this.overlayService?.unshareTorrent(t.meta);
     for (const h of t.handshakeHashes) this.byHandshakeHash.delete(h.toString('hex'));
     await this.announcers.get(infoHash)?.stop();
     this.announcers.delete(infoHash);
@@ -435,6 +481,7 @@ export class Node extends EventEmitter<NodeEvents> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.overlayService?.stop();
     await Promise.all([...this.announcers.values()].map((a) => a.stop()));
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
     for (const t of this.dhtTimers.values()) t.cancel();

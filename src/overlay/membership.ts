@@ -1,4 +1,5 @@
 import type { RandomSource } from '../runtime/runtime.js';
+import { pickOne } from '../shared/pick.js';
 import { type PeerContact, withFlags } from './contact.js';
 import type { LinkDownReason } from './links.js';
 import type { MembershipMessage } from './membership-messages.js';
@@ -211,7 +212,7 @@ export class Membership {
     if (this.activeView.size === 0 && this.pending.size === 0 && now >= this.nextJoinAt) {
       this.nextJoinAt = now + this.options.joinRetryMs;
       const candidates = this.joinContacts.filter((c) => !this.cooldown.has(c.id));
-      const contact = candidates[this.random.int(candidates.length)];
+      const contact = pickOne(this.random, candidates);
       if (contact !== undefined) {
         this.sink.send(contact, { type: 'join', contact: this.self() });
         this.addActive(contact);
@@ -346,7 +347,7 @@ export class Membership {
       const candidates = [...this.passiveView.values()].filter(
         (c) => !this.pending.has(c.id) && !this.cooldown.has(c.id),
       );
-      const peer = candidates[this.random.int(candidates.length)];
+      const peer = pickOne(this.random, candidates);
       if (peer === undefined) return;
       this.pending.set(peer.id, { contact: peer, since: now });
       this.sink.send(peer, {
@@ -410,7 +411,7 @@ export class Membership {
 
   private pick(from: readonly PeerContact[], exclude: readonly string[]): PeerContact | undefined {
     const candidates = exclude.length > 0 ? from.filter((c) => !exclude.includes(c.id)) : from;
-    return candidates[this.random.int(candidates.length)];
+    return pickOne(this.random, candidates);
   }
 
   /** Up to `count` distinct random entries of `from`, skipping `exclude`. */

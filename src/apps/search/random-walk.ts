@@ -1,5 +1,6 @@
 import type { PeerContact } from '../../overlay/contact.js';
 import type { TimerHandle, Timers } from '../../runtime/runtime.js';
+import { pickOne } from '../../shared/pick.js';
 import { type QueryStrategy, type StrategyContext, sample } from './query-strategy.js';
 import { type QueryMessage, QueryMode, Scope, type SearchMessage } from './search-messages.js';
 import type { SearchSession } from './search-session.js';
@@ -112,7 +113,7 @@ export class RandomWalk implements QueryStrategy {
     const neighbors = this.ctx.neighbors();
     const others = neighbors.filter((p) => p.id !== from.id && p.id !== query.origin?.id);
     const pool = others.length > 0 ? others : neighbors;
-    const next = pool[this.ctx.random.int(pool.length)];
+    const next = pickOne(this.ctx.random, pool);
     if (next !== undefined) this.ctx.send(next, query);
   }
 }

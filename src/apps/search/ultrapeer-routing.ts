@@ -1,4 +1,5 @@
 import type { PeerContact } from '../../overlay/contact.js';
+import { pickOne } from '../../shared/pick.js';
 import { keywordPositions } from './keyword-filter.js';
 import { type QueryStrategy, type StrategyContext, sample } from './query-strategy.js';
 import { type QueryMessage, QueryMode, Scope } from './search-messages.js';
@@ -63,7 +64,7 @@ export class UltrapeerRouting implements QueryStrategy {
       return;
     }
     const ups = this.role.ultrapeers();
-    const entry = ups[this.ctx.random.int(ups.length)];
+    const entry = pickOne(this.ctx.random, ups);
     if (entry !== undefined) {
       this.ctx.send(entry, query);
       return;

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { ShoalError } from '../../errors.js';
+import { ShoalError, UsageError } from '../../errors.js';
 import { parseMagnet } from '../../metainfo/magnet.js';
 import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
@@ -8,6 +8,7 @@ import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js'
 import { ProgressReporter } from '../progress.js';
 import { untilSignal } from '../signals.js';
 import { getViaDaemon } from './handoff.js';
+import { joinOverlay, pickResult, resultJson, resultLine, timeoutOf } from './search.js';
 
 /** Options of `shoal get`. */
 export interface GetCommandOptions extends NodeFlags, DaemonFlags {
@@ -19,6 +20,10 @@ export interface GetCommandOptions extends NodeFlags, DaemonFlags {
   readonly seed?: boolean;
   readonly json?: boolean;
   readonly recheck?: boolean;
+  /** Download result N (1-based) of a search for `source` instead. */
+  readonly search?: string;
+  readonly timeout?: string;
+  readonly overlayPeer?: string[];
 }
 
 /** `shoal get <torrent|magnet>`: downloads, verifies every piece, then exits or keeps seeding. */
@@ -28,10 +33,13 @@ export async function getCommand(
   opts: GetCommandOptions,
 ): Promise<number> {
   const peers = parsePeers(opts.peer);
-  const magnet = source.toLowerCase().startsWith('magnet:') ? parseMagnet(source) : undefined;
+  const pick = opts.search === undefined ? undefined : resultNumber(opts.search);
+  let magnet =
+    pick === undefined && source.toLowerCase().startsWith('magnet:') ? parseMagnet(source) : undefined;
   const config = await configFromFlags(runtime, opts);
   // A running daemon gets the torrent instead of a second node fighting it for the port.
-  const daemon = opts.standalone ? undefined : await findDaemon(runtime, config.dataDir, opts);
+  const daemon =
+    opts.standalone || pick !== undefined ? undefined : await findDaemon(runtime, config.dataDir, opts);
   if (daemon) {
     return getViaDaemon(
       runtime,
@@ -45,9 +53,21 @@ export async function getCommand(
       },
     );
   }
-  const bytes = magnet ? undefined : await readSource(runtime, source);
+  const bytes = magnet || pick !== undefined ? undefined : await readSource(runtime, source);
   const node = await Node.start(runtime, config);
   const report = new ProgressReporter(opts.json === true);
+  if (pick !== undefined) {
+    try {
+      await joinOverlay(runtime, node, parsePeers(opts.overlayPeer ?? []));
+      const chosen = await pickResult(node, source, pick, timeoutOf(opts.timeout));
+      report.event('found', resultJson(chosen, pick), resultLine(chosen, pick));
+      magnet = parseMagnet(chosen.magnet);
+    } catch (error) {
+      report.stop();
+      await node.stop();
+      throw error;
+    }
+  }
   const finished = new Promise<void>((done) => node.once('done', () => done()));
   node.on('progress', (t, s) => report.update(s, node.trackerStatus(t.infoHashHex)));
   node.on('warning', (w) => {
@@ -100,6 +120,14 @@ export async function getCommand(
     report.stop();
     await node.stop();
   }
+}
+
+/** Reads `--search N`. */
+function resultNumber(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`--search takes a result number (1, 2, …), not "${text}"`);
+  return n;
 }
 
 /** This process's peak resident set: VmHWM on Linux (exact), else the rusage maximum. */
