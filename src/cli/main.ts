@@ -225,7 +225,12 @@ async function main(argv: string[]): Promise<number> {
       .argument('<words...>', 'keywords (case and punctuation do not matter)')
       .option('--timeout <s>', 'seconds to collect answers (default 10)')
       .option('--strategy <name>', 'ultrapeer (default), flood or walk')
-      .option('--overlay-peer <host:port>', 'join the overlay through this node (repeatable)', collect, [])
+      .option(
+        '--overlay-peer <host:port>',
+        'join the overlay through this node (repeatable)',
+        collect,
+        [],
+      )
       .option('--json', 'one JSON object per result'),
   ).action((words: string[], opts) => {
     action = searchCommand(runtime(), words, opts);
@@ -234,7 +239,9 @@ async function main(argv: string[]): Promise<number> {
   nodeFlags(
     program
       .command('overlay')
-      .description("join the shoal overlay and show this node's views (active, passive, ultrapeers)")
+      .description(
+        "join the shoal overlay and show this node's views (active, passive, ultrapeers)",
+      )
       .option('--overlay-peer <host:port>', 'join through this node (repeatable)', collect, [])
       .option('--json', 'one JSON object'),
   ).action((opts) => {

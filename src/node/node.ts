@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
+import type { StrategyName } from '../apps/search/search-engine.js';
+import type { SearchSession } from '../apps/search/search-session.js';
 import { encode } from '../codec/bencode.js';
 import type { PieceHasher } from '../crypto/hash-job.js';
 import { HashPool } from '../crypto/hash-pool.js';
@@ -19,15 +21,13 @@ import {
 import { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
 import { TcpTransport } from '../net/transport.js';
+import { OverlayUnavailableError } from '../overlay/errors.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
-import type { StrategyName } from '../apps/search/search-engine.js';
-import type { SearchSession } from '../apps/search/search-session.js';
-import { OverlayUnavailableError } from '../overlay/errors.js';
 import { BitTorrentInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
 import { Library } from './library.js';
@@ -210,7 +210,8 @@ export class Node extends EventEmitter<NodeEvents> {
    */
   useOverlay(service: OverlayService): void {
     this.overlayService = service;
-    for (const t of this.torrents.values()) if (t.stats().state === 'seeding') service.shareTorrent(t.meta);
+    for (const t of this.torrents.values())
+      if (t.stats().state === 'seeding') service.shareTorrent(t.meta);
   }
 
   /** The overlay, when the node has one. */
@@ -228,14 +229,18 @@ export class Node extends EventEmitter<NodeEvents> {
     options: { timeoutMs?: number; strategy?: StrategyName } = {},
   ): SearchSession {
     if (this.overlayService === undefined)
-      throw new OverlayUnavailableError('this node has no overlay (it needs an identity and secure connections)');
+      throw new OverlayUnavailableError(
+        'this node has no overlay (it needs an identity and secure connections)',
+      );
     return this.overlayService.find(text, options);
   }
 
   /** The overlay's views, for `shoal overlay`; throws `OVERLAY_UNAVAILABLE` without one. */
   overlayViews(): OverlayViews {
     if (this.overlayService === undefined)
-      throw new OverlayUnavailableError('this node has no overlay (it needs an identity and secure connections)');
+      throw new OverlayUnavailableError(
+        'this node has no overlay (it needs an identity and secure connections)',
+      );
     return this.overlayService.views();
   }
 

@@ -144,10 +144,7 @@ export class OverlayService {
   }
 
   /** Searches the network; the session is an async iterator of results as they arrive. */
-  find(
-    text: string,
-    options: { timeoutMs?: number; strategy?: StrategyName } = {},
-  ): SearchSession {
+  find(text: string, options: { timeoutMs?: number; strategy?: StrategyName } = {}): SearchSession {
     return this.search.search(text, {
       timeoutMs: options.timeoutMs ?? DEFAULT_SEARCH.timeoutMs,
       ...(options.strategy !== undefined && { strategy: options.strategy }),

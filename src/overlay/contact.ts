@@ -104,7 +104,11 @@ export function decodeContact(value: BValue | undefined, what: string): PeerCont
 }
 
 /** Reads a list of contacts (at most `max`). */
-export function decodeContacts(value: BValue | undefined, max: number, what: string): PeerContact[] {
+export function decodeContacts(
+  value: BValue | undefined,
+  max: number,
+  what: string,
+): PeerContact[] {
   if (!Array.isArray(value) || value.length > max)
     throw new OverlayMessageError(`${what} must be a list of at most ${max} contacts`);
   return value.map((v, i) => decodeContact(v, `${what}[${i}]`));

@@ -1,4 +1,4 @@
-import { type BDict, type BValue, BencodeError, decode } from '../codec/bencode.js';
+import { type BDict, BencodeError, type BValue, decode } from '../codec/bencode.js';
 import { OverlayMessageError } from './errors.js';
 
 /** Limits for every overlay, gossip and search message: one multiplexer message at most. */

@@ -48,7 +48,17 @@ function envelopeOf(
   const signed = signedBytes(origin, seq, topic, payload);
   const id = createHash('sha256').update(signed).digest().subarray(0, GOSSIP_ID_BYTES);
   const encoded = encode({ o: origin.bytes, p: payload, s: seq, sig: signature, t: topic });
-  return { origin, originId, seq, topic, payload, signature, id, idHex: id.toString('hex'), encoded };
+  return {
+    origin,
+    originId,
+    seq,
+    topic,
+    payload,
+    signature,
+    id,
+    idHex: id.toString('hex'),
+    encoded,
+  };
 }
 
 /** Signs a new broadcast message as `identity`. */

@@ -31,7 +31,11 @@ export type MembershipMessage =
       readonly contacts: readonly PeerContact[];
       readonly ttl: number;
     }
-  | { readonly type: 'shuffle-reply'; readonly id: number; readonly contacts: readonly PeerContact[] };
+  | {
+      readonly type: 'shuffle-reply';
+      readonly id: number;
+      readonly contacts: readonly PeerContact[];
+    };
 
 const TYPES = [
   'join',
@@ -102,7 +106,11 @@ export function decodeMembership(type: number, payload: Uint8Array): MembershipM
         type: name,
         id: f.int('i', 0, 0xffffffff),
         origin: decodeContact(f.list('o', 3), 'shuffle.o'),
-        contacts: decodeContacts(f.list('c', MAX_SHUFFLE_CONTACTS), MAX_SHUFFLE_CONTACTS, 'shuffle.c'),
+        contacts: decodeContacts(
+          f.list('c', MAX_SHUFFLE_CONTACTS),
+          MAX_SHUFFLE_CONTACTS,
+          'shuffle.c',
+        ),
         ttl: f.int('t', 0, MAX_WALK),
       };
     case 'shuffle-reply':

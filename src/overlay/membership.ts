@@ -139,7 +139,8 @@ export class Membership {
     if (this.banned(from.id)) return;
     if (this.stopped) {
       // We left: whoever still takes us for a neighbour should stop.
-      if (message.type !== 'disconnect') this.sink.send(from, { type: 'disconnect', leaving: true });
+      if (message.type !== 'disconnect')
+        this.sink.send(from, { type: 'disconnect', leaving: true });
       return;
     }
     switch (message.type) {
@@ -224,7 +225,8 @@ export class Membership {
   nextWake(): number {
     if (this.stopped) return Number.POSITIVE_INFINITY;
     let at = this.nextShuffleAt;
-    for (const p of this.pending.values()) at = Math.min(at, p.since + this.options.neighborTimeoutMs);
+    for (const p of this.pending.values())
+      at = Math.min(at, p.since + this.options.neighborTimeoutMs);
     if (this.activeView.size < this.options.activeSize) {
       for (const until of this.cooldown.values()) at = Math.min(at, until);
       if (this.activeView.size === 0) at = Math.min(at, this.nextJoinAt);
@@ -389,7 +391,8 @@ export class Membership {
     if (peer.id === me.id || this.activeView.has(peer.id) || this.banned(peer.id)) return;
     const known = this.passiveView.get(peer.id);
     if (known !== undefined) {
-      if (peer.addresses.length > 0 || peer.flags !== known.flags) this.passiveView.set(peer.id, peer);
+      if (peer.addresses.length > 0 || peer.flags !== known.flags)
+        this.passiveView.set(peer.id, peer);
       return;
     }
     if (this.passiveView.size >= this.options.passiveSize) {

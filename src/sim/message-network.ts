@@ -97,11 +97,7 @@ export class MessageNetwork {
     node.alive = false;
     for (const peerIndex of node.ends.keys()) {
       const peer = this.nodes[peerIndex]!;
-      this.scheduler.after(
-        this.options.detectMs(),
-        () => peer.closeLink(i, 'lost'),
-        peerIndex,
-      );
+      this.scheduler.after(this.options.detectMs(), () => peer.closeLink(i, 'lost'), peerIndex);
     }
     node.ends.clear();
   }
@@ -109,7 +105,13 @@ export class MessageNetwork {
   // ---- for MessageLinks ----
 
   /** Sends one message from node `from` to node `to` (already resolved). */
-  transmit(from: MessageLinks, to: number, protocol: string, type: number, payload: Uint8Array): void {
+  transmit(
+    from: MessageLinks,
+    to: number,
+    protocol: string,
+    type: number,
+    payload: Uint8Array,
+  ): void {
     const target = this.nodes[to];
     const now = this.scheduler.now();
     if (target === undefined || !target.alive) {

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
-import { SearchEngine, type SearchEngineOptions } from '../apps/search/search-engine.js';
 import { keywords } from '../apps/search/keywords.js';
+import { SearchEngine, type SearchEngineOptions } from '../apps/search/search-engine.js';
 import { itemKey, type SharedItem } from '../apps/search/share-index.js';
 import { Identity } from '../crypto/identity.js';
 import { contactOf } from '../overlay/contact.js';
 import { Overlay } from '../overlay/overlay.js';
 import type { Clock, Timers } from '../runtime/runtime.js';
-import { ChurnModel } from './churn.js';
-import { MessageLinks, MessageNetwork } from './message-network.js';
+import type { ChurnModel } from './churn.js';
+import { type MessageLinks, MessageNetwork } from './message-network.js';
 import { Network, type SimHost } from './network.js';
 import { EventKind, SIM_EPOCH_MS, type Simulator } from './simulator.js';
 
@@ -51,8 +51,36 @@ export interface SearchNode {
 }
 
 const SYLLABLES = [
-  'ka', 'lo', 'mi', 'ren', 'to', 'sa', 'vel', 'da', 'no', 'ri', 'su', 'fen', 'ga', 'lu', 'mor',
-  'pi', 'qua', 'shi', 'tor', 'ul', 'be', 'cro', 'dun', 'el', 'fa', 'hol', 'ix', 'jo', 'ny', 'ost',
+  'ka',
+  'lo',
+  'mi',
+  'ren',
+  'to',
+  'sa',
+  'vel',
+  'da',
+  'no',
+  'ri',
+  'su',
+  'fen',
+  'ga',
+  'lu',
+  'mor',
+  'pi',
+  'qua',
+  'shi',
+  'tor',
+  'ul',
+  'be',
+  'cro',
+  'dun',
+  'el',
+  'fa',
+  'hol',
+  'ix',
+  'jo',
+  'ny',
+  'ost',
 ];
 
 /**
@@ -148,7 +176,8 @@ export class SearchWorld {
 
   /** Gives a newcomer items by their shares (what a random node would hold). */
   giveByPopularity(node: SearchNode): void {
-    for (const item of this.catalogue) if (this.sim.random.float() < item.share) this.give(node, item);
+    for (const item of this.catalogue)
+      if (this.sim.random.float() < item.share) this.give(node, item);
   }
 
   /** Crashes a node: it vanishes; its neighbours notice after the keepalive's delay. */
@@ -245,7 +274,10 @@ export class SearchWorld {
     const wordWeights = vocabulary.map((_, i) => 1 / (i + 1) ** 0.8);
     const wordCum: number[] = [];
     let sum = 0;
-    for (const w of wordWeights) wordCum.push((sum += w));
+    for (const w of wordWeights) {
+      sum += w;
+      wordCum.push(sum);
+    }
     const pickWord = () => {
       const x = random.float() * sum;
       let lo = 0;

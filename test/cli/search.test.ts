@@ -34,7 +34,10 @@ const result: SearchResult = {
 };
 
 test('a result prints as name, size, sources and magnet, or as one JSON object', () => {
-  assert.match(resultLine(result, 1), /^ {2}1\. Field Recordings Vol 3\.flac {2}1\.18 MiB {2}3 sources\n {5}magnet:\?xt=urn:btih:07/);
+  assert.match(
+    resultLine(result, 1),
+    /^ {2}1\. Field Recordings Vol 3\.flac {2}1\.18 MiB {2}3 sources\n {5}magnet:\?xt=urn:btih:07/,
+  );
   const json = resultJson(result, 2);
   assert.equal(json.n, 2);
   assert.equal(json.infoHash, '07'.repeat(20));

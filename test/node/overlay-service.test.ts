@@ -44,7 +44,11 @@ function overlays(nodes: readonly Node[]): OverlayService[] {
       new OverlayService(runtime, {
         identity: identities[i]!,
         transport: {
-          connect: (peer) => dial(i, identities.findIndex((id) => id.publicKey.equals(peer.key))),
+          connect: (peer) =>
+            dial(
+              i,
+              identities.findIndex((id) => id.publicKey.equals(peer.key)),
+            ),
           connectAddress: async (address) => {
             const to = address.port - 40_000;
             return { key: identities[to]!.publicKey, mux: await dial(i, to) };
@@ -72,7 +76,8 @@ test('a node shares a complete torrent; another finds it by keywords and downloa
   const seeded = await nodes[0]!.add(torrent, { downloadDir: dir });
   await whenDone(seeded);
   assert.equal(services[0]!.views().shared, 1, 'the complete torrent is shared');
-  for (let i = 1; i < 5; i++) await services[i]!.joinAddresses([{ host: '127.0.0.1', port: 40_000 }]);
+  for (let i = 1; i < 5; i++)
+    await services[i]!.joinAddresses([{ host: '127.0.0.1', port: 40_000 }]);
   const session = nodes[3]!.search('field recordings');
   const found = [];
   for await (const r of session) found.push(r);

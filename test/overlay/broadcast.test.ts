@@ -25,7 +25,8 @@ function core() {
     { missingTimeoutMs: 1000, graftTimeoutMs: 500 },
   );
   for (const peer of [a, b, c]) p.neighborUp(peer);
-  const take = () => sent.splice(0).map((s) => `${s.to === a.id ? 'a' : s.to === b.id ? 'b' : 'c'}:${s.m.type}`);
+  const take = () =>
+    sent.splice(0).map((s) => `${s.to === a.id ? 'a' : s.to === b.id ? 'b' : 'c'}:${s.m.type}`);
   return { p, clock, take, delivered, penalised };
 }
 
@@ -87,7 +88,8 @@ test('ids are remembered for a bounded time and number', () => {
     () => true,
     { seenEntries: 3, seenMs: 1000 },
   );
-  for (let i = 0; i < 5; i++) q.receive(a, { type: 'gossip', envelope: envelope(10 + i), round: 0 }, 0);
+  for (let i = 0; i < 5; i++)
+    q.receive(a, { type: 'gossip', envelope: envelope(10 + i), round: 0 }, 0);
   q.receive(a, { type: 'gossip', envelope: envelope(14), round: 0 }, 0);
   assert.equal(deliveries, 5, 'a recent id is remembered');
   q.receive(a, { type: 'gossip', envelope: envelope(10), round: 0 }, 0);

@@ -17,7 +17,11 @@ export function identity(i: number): Identity {
 
 /** The contact of the `i`-th test identity, with a made-up address. */
 export function contact(i: number, flags = 0): PeerContact {
-  return contactOf(identity(i).publicKey, [{ host: `10.0.${i >> 8}.${i & 255}`, port: 7000 }], flags);
+  return contactOf(
+    identity(i).publicKey,
+    [{ host: `10.0.${i >> 8}.${i & 255}`, port: 7000 }],
+    flags,
+  );
 }
 
 /** A simulated world of message-level links: a simulator, hosts for latency, the network. */
@@ -37,7 +41,11 @@ export interface World {
 }
 
 /** Builds a world of `n` hosts (not yet nodes: call `net.addNode` in host order). */
-export function world(n: number, seed: number, options: Partial<MessageNetworkOptions> = {}): World {
+export function world(
+  n: number,
+  seed: number,
+  options: Partial<MessageNetworkOptions> = {},
+): World {
   const sim = new Simulator(seed);
   const network = new Network(sim);
   const hosts = Array.from({ length: n }, () => network.addHost());
@@ -73,7 +81,10 @@ export function world(n: number, seed: number, options: Partial<MessageNetworkOp
 }
 
 /** The sizes of the connected components of an undirected graph given as adjacency lists. */
-export function componentSizes(nodes: readonly string[], edges: (id: string) => string[]): number[] {
+export function componentSizes(
+  nodes: readonly string[],
+  edges: (id: string) => string[],
+): number[] {
   const alive = new Set(nodes);
   const seen = new Set<string>();
   const sizes: number[] = [];

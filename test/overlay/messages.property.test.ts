@@ -23,7 +23,9 @@ const membershipMessage: fc.Arbitrary<MembershipMessage> = fc.oneof(
     ttl,
   })),
   aContact.map((c) => ({ type: 'connect' as const, contact: c })),
-  fc.tuple(aContact, fc.boolean()).map(([c, high]) => ({ type: 'neighbor' as const, contact: c, high })),
+  fc
+    .tuple(aContact, fc.boolean())
+    .map(([c, high]) => ({ type: 'neighbor' as const, contact: c, high })),
   fc.tuple(aContact, fc.boolean()).map(([c, accepted]) => ({
     type: 'neighbor-reply' as const,
     contact: c,
@@ -31,7 +33,12 @@ const membershipMessage: fc.Arbitrary<MembershipMessage> = fc.oneof(
   })),
   fc.boolean().map((leaving) => ({ type: 'disconnect' as const, leaving })),
   fc
-    .tuple(fc.nat(), aContact, fc.array(aContact, { maxLength: 8 }), fc.integer({ min: 0, max: 16 }))
+    .tuple(
+      fc.nat(),
+      aContact,
+      fc.array(aContact, { maxLength: 8 }),
+      fc.integer({ min: 0, max: 16 }),
+    )
     .map(([id, origin, list, ttl]) => ({
       type: 'shuffle' as const,
       id: id >>> 0,
@@ -76,7 +83,9 @@ test('gossip envelopes: signed, verified, any change breaks them; broadcast mess
   const back = decodeEnvelope(e.encoded);
   assert.ok(verifyEnvelope(back));
   assert.equal(back.idHex, e.idHex);
-  const changed = decodeEnvelope(Buffer.from(e.encoded.toString('latin1').replace('hello', 'jello'), 'latin1'));
+  const changed = decodeEnvelope(
+    Buffer.from(e.encoded.toString('latin1').replace('hello', 'jello'), 'latin1'),
+  );
   assert.ok(!verifyEnvelope(changed));
   assert.notEqual(changed.idHex, e.idHex, 'the id covers the content');
   for (const m of [

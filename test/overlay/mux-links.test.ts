@@ -90,7 +90,10 @@ test('an unheld connection closes when idle; a penalised peer is refused', async
   });
   const downs: string[] = [];
   let received = 0;
-  a.links.listen('p', { message: () => {}, down: (id, why) => downs.push(`${id === b.links.self.id} ${why}`) });
+  a.links.listen('p', {
+    message: () => {},
+    down: (id, why) => downs.push(`${id === b.links.self.id} ${why}`),
+  });
   b.links.listen('p', { message: () => received++, down: () => {} });
   a.links.send(b.links.self, 'p', 1, Buffer.from('hi'));
   assert.ok(await until(() => received === 1));

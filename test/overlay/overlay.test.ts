@@ -51,8 +51,14 @@ test('300 nodes form one overlay with full active views; broadcasts reach everyo
   assert.ok(Math.max(...sizes) <= 5, 'active views never exceed their size');
   const mean = sizes.reduce((a, b) => a + b, 0) / sizes.length;
   assert.ok(mean >= 4.5, `mean active view ${mean}`);
-  assert.ok(overlays.every((o) => o.passive().length >= 15), 'passive views filled by shuffles');
-  assert.deepEqual(components(overlays, () => true), [300]);
+  assert.ok(
+    overlays.every((o) => o.passive().length >= 15),
+    'passive views filled by shuffles',
+  );
+  assert.deepEqual(
+    components(overlays, () => true),
+    [300],
+  );
 
   // Five broadcasts from random nodes, 20 s apart: all deliver each; the tree forms, so later
   // messages travel with few duplicates.
@@ -106,7 +112,10 @@ test('a forged broadcast is dropped and its sender penalised', async () => {
   const { type, payload } = encodeBroadcast({ type: 'gossip', envelope: forged, round: 0 });
   w.net.node(3).send(victim, GOSSIP_PROTOCOL, type, payload);
   await w.sim.run(w.sim.now + 5_000);
-  assert.ok(delivered.every((d) => !d.has('fake')), 'nobody delivered it');
+  assert.ok(
+    delivered.every((d) => !d.has('fake')),
+    'nobody delivered it',
+  );
   assert.equal(overlays[victimIndex]!.broadcast!.counters.invalid, 1);
   assert.ok(
     !overlays[victimIndex]!.active().some((p) => p.id === identity(3).publicKey.toString()),

@@ -121,7 +121,7 @@ export class KeywordFilter {
     if (this.dense !== undefined) return Buffer.concat([Buffer.of(DENSE), this.dense]);
     const out = Buffer.allocUnsafe(1 + 2 * this.sparse!.length);
     out[0] = SPARSE;
-    this.sparse!.forEach((p, i) => out.writeUInt16BE(p, 1 + 2 * i));
+    for (let i = 0; i < this.sparse!.length; i++) out.writeUInt16BE(this.sparse![i]!, 1 + 2 * i);
     return out;
   }
 

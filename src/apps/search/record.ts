@@ -53,7 +53,10 @@ export class SearchRecordError extends ShoalError {
   }
 }
 
-function body(publisher: IdentityKey, f: RecordFields): { readonly [key: string]: Encodable | undefined } {
+function body(
+  publisher: IdentityKey,
+  f: RecordFields,
+): { readonly [key: string]: Encodable | undefined } {
   return {
     f: f.files,
     g: [...f.tags],

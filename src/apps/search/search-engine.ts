@@ -7,7 +7,7 @@ import type { Links } from '../../overlay/links.js';
 import type { Overlay, OverlayEnv } from '../../overlay/overlay.js';
 import { ExpiringCache } from '../../shared/expiring-cache.js';
 import { IpRateLimiter } from '../../shared/ip-rate-limiter.js';
-import { DEFAULT_FLOOD, type FloodOptions, Flooding } from './flooding.js';
+import { DEFAULT_FLOOD, Flooding, type FloodOptions } from './flooding.js';
 import { keywords } from './keywords.js';
 import type { QueryStrategy, StrategyContext } from './query-strategy.js';
 import { DEFAULT_WALK, RandomWalk, type WalkOptions } from './random-walk.js';
@@ -29,8 +29,8 @@ import {
   verifyHit,
 } from './search-messages.js';
 import { SearchSession } from './search-session.js';
-import { itemKey, ShareIndex, type SharedItem } from './share-index.js';
-import { UltrapeerRole, type UltrapeerOptions } from './ultrapeer-role.js';
+import { itemKey, type SharedItem, ShareIndex } from './share-index.js';
+import { type UltrapeerOptions, UltrapeerRole } from './ultrapeer-role.js';
 import {
   DEFAULT_ULTRAPEER_ROUTING,
   UltrapeerRouting,
@@ -280,7 +280,9 @@ export class SearchEngine {
       case 'check': {
         const session = this.sessions.get(message.id.toString('hex'));
         const go =
-          session !== undefined && !session.closed && session.sources < this.options.walk.enoughSources;
+          session !== undefined &&
+          !session.closed &&
+          session.sources < this.options.walk.enoughSources;
         this.send(from, { type: 'check-reply', id: message.id, walker: message.walker, go });
         return;
       }

@@ -2,12 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Encodable, encode } from '../../codec/bencode.js';
 import type { Identity, IdentityKey } from '../../crypto/identity.js';
 import { type PeerAddress, parsePeer } from '../../metainfo/magnet.js';
-import {
-  decodeContact,
-  encodeContact,
-  type PeerContact,
-  peerKey,
-} from '../../overlay/contact.js';
+import { decodeContact, encodeContact, type PeerContact, peerKey } from '../../overlay/contact.js';
 import { OverlayMessageError } from '../../overlay/errors.js';
 import { MessageFields } from '../../overlay/fields.js';
 import { KeywordFilter } from './keyword-filter.js';
@@ -81,7 +76,12 @@ export type SearchMessage =
   | QueryMessage
   | HitMessage
   | { readonly type: 'check'; readonly id: Buffer; readonly walker: number; readonly hops: number }
-  | { readonly type: 'check-reply'; readonly id: Buffer; readonly walker: number; readonly go: boolean }
+  | {
+      readonly type: 'check-reply';
+      readonly id: Buffer;
+      readonly walker: number;
+      readonly go: boolean;
+    }
   | { readonly type: 'attach'; readonly contact: PeerContact; readonly filter: KeywordFilter }
   | {
       readonly type: 'attach-reply';
@@ -225,7 +225,8 @@ export function encodeSearch(m: Exclude<SearchMessage, HitMessage>): {
 
 function decodeUltrapeers(f: MessageFields): UltrapeerInfo[] {
   return f.list('u', MAX_ULTRAPEER_LIST).map((entry, i) => {
-    if (!Array.isArray(entry) || entry.length !== 2) throw f.fail(`u[${i}] must be [contact, load]`);
+    if (!Array.isArray(entry) || entry.length !== 2)
+      throw f.fail(`u[${i}] must be [contact, load]`);
     const load = entry[1];
     if (typeof load !== 'number' || load < 0 || load > 100) throw f.fail(`u[${i}] load is 0..100`);
     return { contact: decodeContact(entry[0], `u[${i}]`), load };
@@ -282,7 +283,12 @@ export function decodeSearch(type: number, payload: Uint8Array): SearchMessage {
       };
     }
     case 'check':
-      return { type: name, id: id(), walker: f.int('k', 0, 255), hops: f.int('h', 0, MAX_QUERY_TTL) };
+      return {
+        type: name,
+        id: id(),
+        walker: f.int('k', 0, 255),
+        hops: f.int('h', 0, MAX_QUERY_TTL),
+      };
     case 'check-reply':
       return { type: name, id: id(), walker: f.int('k', 0, 255), go: f.int('c', 0, 1) === 1 };
     case 'attach':

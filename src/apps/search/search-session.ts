@@ -1,5 +1,5 @@
-import type { QueryMode } from './search-messages.js';
 import { type Hit, type RankingOptions, ResultSet, type SearchResult } from './result-set.js';
+import type { QueryMode } from './search-messages.js';
 
 /**
  * One search of ours: its id, keywords and strategy, the results merged so far, and the

@@ -281,8 +281,7 @@ export class UltrapeerRole {
       const filter = this.ctx.index.filter();
       for (const up of this.attached.values()) this.ctx.send(up, { type: 'filter', filter });
     }
-    const missing =
-      this.options.leafUltrapeers - this.attached.size - this.pendingAttach.size;
+    const missing = this.options.leafUltrapeers - this.attached.size - this.pendingAttach.size;
     if (this.attached.size >= this.options.leafUltrapeers) return;
     this.lackingSince ??= now;
     const candidates = this.candidates(now);
@@ -493,8 +492,10 @@ export class UltrapeerRole {
       out.push(info);
     };
     if (this.role === 'ultrapeer') add({ contact: this.ctx.links.self, load: this.load() });
-    for (const p of this.tierNeighbors()) add(this.known.get(p.id, now) ?? { contact: p, load: 50 });
-    for (const p of this.attached.values()) add(this.known.get(p.id, now) ?? { contact: p, load: 50 });
+    for (const p of this.tierNeighbors())
+      add(this.known.get(p.id, now) ?? { contact: p, load: 50 });
+    for (const p of this.attached.values())
+      add(this.known.get(p.id, now) ?? { contact: p, load: 50 });
     for (const info of this.known.values(now)) if (info.load < 100) add(info);
     return out;
   }

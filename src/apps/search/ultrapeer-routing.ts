@@ -87,8 +87,7 @@ export class UltrapeerRouting implements QueryStrategy {
   private route(from: PeerContact | undefined, query: QueryMessage): void {
     const positions = query.words.flatMap((w) => keywordPositions(w));
     const forward = (peers: readonly PeerContact[], scope: Scope) => {
-      for (const peer of peers)
-        this.ctx.send(peer, { ...query, scope, hops: query.hops + 1 });
+      for (const peer of peers) this.ctx.send(peer, { ...query, scope, hops: query.hops + 1 });
     };
     const leaves = this.role.matchingLeaves(positions, from?.id);
     const except = new Set(from === undefined ? [] : [from.id]);

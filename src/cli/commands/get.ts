@@ -35,11 +35,15 @@ export async function getCommand(
   const peers = parsePeers(opts.peer);
   const pick = opts.search === undefined ? undefined : resultNumber(opts.search);
   let magnet =
-    pick === undefined && source.toLowerCase().startsWith('magnet:') ? parseMagnet(source) : undefined;
+    pick === undefined && source.toLowerCase().startsWith('magnet:')
+      ? parseMagnet(source)
+      : undefined;
   const config = await configFromFlags(runtime, opts);
   // A running daemon gets the torrent instead of a second node fighting it for the port.
   const daemon =
-    opts.standalone || pick !== undefined ? undefined : await findDaemon(runtime, config.dataDir, opts);
+    opts.standalone || pick !== undefined
+      ? undefined
+      : await findDaemon(runtime, config.dataDir, opts);
   if (daemon) {
     return getViaDaemon(
       runtime,

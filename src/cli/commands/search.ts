@@ -1,8 +1,8 @@
 import type { SearchResult } from '../../apps/search/result-set.js';
 import type { StrategyName } from '../../apps/search/search-engine.js';
 import { UsageError } from '../../errors.js';
-import { Node } from '../../node/node.js';
 import type { PeerAddress } from '../../metainfo/magnet.js';
+import { Node } from '../../node/node.js';
 import type { OverlayViews } from '../../node/overlay-service.js';
 import type { PeerContact } from '../../overlay/contact.js';
 import { OverlayUnavailableError } from '../../overlay/errors.js';
@@ -167,15 +167,20 @@ export function viewsText(v: OverlayViews): string {
     `${v.role === 'leaf' ? 'ultrapeers' : 'ultrapeer neighbours'} (${v.ultrapeers.length}):`,
     ...v.ultrapeers.map(contactLine),
   ];
-  if (v.role === 'ultrapeer') lines.push(`leaves (${v.leaves.length}):`, ...v.leaves.map(contactLine));
+  if (v.role === 'ultrapeer')
+    lines.push(`leaves (${v.leaves.length}):`, ...v.leaves.map(contactLine));
   return `${lines.join('\n')}\n`;
 }
 
 /** `shoal overlay`: joins and shows the node's views (active, passive, ultrapeers, leaves). */
-export async function overlayCommand(runtime: Runtime, opts: SearchCommandOptions): Promise<number> {
+export async function overlayCommand(
+  runtime: Runtime,
+  opts: SearchCommandOptions,
+): Promise<number> {
   return withOverlayNode(runtime, opts, async (node) => {
     const v = node.overlayViews();
-    const ids = (list: readonly PeerContact[]) => list.map((c) => ({ key: c.id, addresses: c.addresses }));
+    const ids = (list: readonly PeerContact[]) =>
+      list.map((c) => ({ key: c.id, addresses: c.addresses }));
     process.stdout.write(
       opts.json
         ? `${JSON.stringify({ ...v, active: ids(v.active), passive: ids(v.passive), ultrapeers: ids(v.ultrapeers), leaves: ids(v.leaves) })}\n`

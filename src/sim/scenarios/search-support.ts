@@ -9,7 +9,9 @@ export function largestComponentShare(world: SearchWorld): number {
   const live = world.live;
   if (live.length === 0) return 0;
   const indexOf = new Map<string, number>();
-  live.forEach((n, i) => indexOf.set(n.links.self.id, i));
+  live.forEach((n, i) => {
+    indexOf.set(n.links.self.id, i);
+  });
   const adjacency: number[][] = live.map(() => []);
   live.forEach((n, i) => {
     for (const p of n.overlay.active()) {
@@ -65,14 +67,24 @@ export function searchOptionSpecs(d: {
       kind: 'int',
       description: `queries per strategy and phase (default ${d.queries})`,
     },
-    { name: 'items', flag: 'items', kind: 'int', description: `catalogue items (default ${d.items})` },
+    {
+      name: 'items',
+      flag: 'items',
+      kind: 'int',
+      description: `catalogue items (default ${d.items})`,
+    },
     {
       name: 'topShare',
       flag: 'top-share',
       kind: 'number',
       description: `share of nodes holding the most popular item (default ${d.topShare})`,
     },
-    { name: 'zipf', flag: 'zipf', kind: 'number', description: `Zipf exponent of popularity (default ${d.zipf})` },
+    {
+      name: 'zipf',
+      flag: 'zipf',
+      kind: 'number',
+      description: `Zipf exponent of popularity (default ${d.zipf})`,
+    },
     {
       name: 'capable',
       flag: 'capable',
@@ -97,7 +109,12 @@ export function searchOptionSpecs(d: {
       kind: 'number',
       description: `uptime before a node may become an ultrapeer (default ${d.minUptimeSeconds})`,
     },
-    { name: 'skipChurn', flag: 'skip-churn', kind: 'boolean', description: 'leave out the churn phase' },
+    {
+      name: 'skipChurn',
+      flag: 'skip-churn',
+      kind: 'boolean',
+      description: 'leave out the churn phase',
+    },
     {
       name: 'medianSessionMin',
       flag: 'median-session-min',
@@ -122,7 +139,17 @@ export function searchOptionSpecs(d: {
       kind: 'number',
       description: `share of nodes that crash at once (default ${d.failShare})`,
     },
-    { name: 'floodTtl', flag: 'flood-ttl', kind: 'int', description: `flooding TTL (default ${d.floodTtl})` },
-    { name: 'walkers', flag: 'walkers', kind: 'int', description: `random walkers (default ${d.walkers})` },
+    {
+      name: 'floodTtl',
+      flag: 'flood-ttl',
+      kind: 'int',
+      description: `flooding TTL (default ${d.floodTtl})`,
+    },
+    {
+      name: 'walkers',
+      flag: 'walkers',
+      kind: 'int',
+      description: `random walkers (default ${d.walkers})`,
+    },
   ];
 }

@@ -3,7 +3,7 @@ import { ChurnModel } from '../churn.js';
 import { DhtModel } from '../dht-model.js';
 import { SimError } from '../errors.js';
 import { liveHeapBytes } from '../memory.js';
-import { cdfPoints, type ChartSpec } from '../report.js';
+import { type ChartSpec, cdfPoints } from '../report.js';
 import type { Figure, ScenarioDefinition, ScenarioOutcome } from '../scenario.js';
 import { type CatalogueItem, type SearchNode, SearchWorld } from '../search-world.js';
 import { EventKind, Simulator } from '../simulator.js';
@@ -152,14 +152,6 @@ export async function searchScenario(
   const heapBytes = Math.max(0, liveHeapBytes() - heapBefore);
   const nodesAtSettle = world.live.length;
   const ultrapeersAtSettle = world.live.filter((n) => n.engine.role.role === 'ultrapeer').length;
-  if (process.env.DEBUG_SEARCH) {
-    const ups = world.live.filter((n) => n.engine.role.role === 'ultrapeer');
-    const hist = (xs: number[]) => { const m = new Map<number, number>(); for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1); return JSON.stringify([...m.entries()].sort((a, b) => a[0] - b[0])); };
-    console.error('UP tier degrees', hist(ups.map((u) => u.engine.role.tierNeighbors().length)));
-    console.error('UP leaves', hist(ups.map((u) => Math.round(u.engine.role.leaves().length / 10) * 10)));
-    console.error('leaf ups', hist(world.live.filter((n) => n.engine.role.role === 'leaf').map((n) => n.engine.role.ultrapeers().length)));
-    console.error('promotions', ups.reduce((s, u) => s + u.engine.role.promotions, 0), 'demotions', world.live.reduce((s, u) => s + u.engine.role.demotions, 0));
-  }
 
   const records: QueryRecord[] = [];
   const settleDht = () => {
@@ -297,7 +289,11 @@ export async function searchScenario(
     items: o.items,
     queriesPerStrategyPerPhase: o.queries,
   };
-  const phases = ['steady', ...(o.skipChurn ? [] : ['churn']), ...(o.skipFailure ? [] : ['failure'])];
+  const phases = [
+    'steady',
+    ...(o.skipChurn ? [] : ['churn']),
+    ...(o.skipFailure ? [] : ['failure']),
+  ];
   const summary: string[] = [
     `${o.nodes} nodes (${ultrapeersAtSettle} ultrapeers after settling), ${o.items} items (top item on ${o.topShare * 100} % of nodes, Zipf ${o.zipf}), ${o.queries} queries per strategy and phase`,
   ];
@@ -328,12 +324,27 @@ export async function searchScenario(
   const check = (ok: boolean, text: string) => {
     if (!ok) failures.push(text);
   };
-  check((up('steady', 'recallPopular') ?? 0) >= 0.95, `ultrapeer recall ${up('steady', 'recallPopular')} < 0.95`);
-  check((up('steady', 'firstMsP50') ?? Infinity) <= 300, `ultrapeer first result p50 ${up('steady', 'firstMsP50')} ms > 300`);
-  check((up('steady', 'messagesMean') ?? Infinity) <= 50, `ultrapeer ${up('steady', 'messagesMean')} messages/query > 50`);
+  check(
+    (up('steady', 'recallPopular') ?? 0) >= 0.95,
+    `ultrapeer recall ${up('steady', 'recallPopular')} < 0.95`,
+  );
+  check(
+    (up('steady', 'firstMsP50') ?? Infinity) <= 300,
+    `ultrapeer first result p50 ${up('steady', 'firstMsP50')} ms > 300`,
+  );
+  check(
+    (up('steady', 'messagesMean') ?? Infinity) <= 50,
+    `ultrapeer ${up('steady', 'messagesMean')} messages/query > 50`,
+  );
   if (!o.skipFailure) {
-    check(componentAfter >= 0.99, `largest component 30 s after the failure ${componentAfter} < 0.99`);
-    check((up('failure', 'recallPopular') ?? 0) >= 0.9, `ultrapeer recall after the failure ${up('failure', 'recallPopular')} < 0.9`);
+    check(
+      componentAfter >= 0.99,
+      `largest component 30 s after the failure ${componentAfter} < 0.99`,
+    );
+    check(
+      (up('failure', 'recallPopular') ?? 0) >= 0.9,
+      `ultrapeer recall after the failure ${up('failure', 'recallPopular')} < 0.9`,
+    );
   }
 
   return {
@@ -407,7 +418,8 @@ function charts(
   phases: readonly string[],
 ): ChartSpec[] {
   const names = [...STRATEGIES, 'dht' as const];
-  const steady = (s: string) => records.filter((r) => r.phase === 'steady' && r.strategy === s && r.done);
+  const steady = (s: string) =>
+    records.filter((r) => r.phase === 'steady' && r.strategy === s && r.done);
   const out: ChartSpec[] = [
     {
       title: 'Time to the first result (steady network)',
@@ -417,7 +429,11 @@ function charts(
       yMax: 1,
       series: names.map((s) => ({
         name: s === 'dht' ? 'DHT exact-key lookup' : s,
-        points: cdfPoints(steady(s).filter((r) => r.firstMs !== undefined).map((r) => r.firstMs!)),
+        points: cdfPoints(
+          steady(s)
+            .filter((r) => r.firstMs !== undefined)
+            .map((r) => r.firstMs!),
+        ),
         step: true,
       })),
       markers: [{ label: '300 ms', value: 300, axis: 'x' }],
@@ -491,7 +507,10 @@ function charts(
               .map(([w, v]) => [w, mean(v)] as [number, number]),
           };
         }),
-        { name: 'largest component / survivors', points: components.map(([t, s]) => [t, s] as [number, number]) },
+        {
+          name: 'largest component / survivors',
+          points: components.map(([t, s]) => [t, s] as [number, number]),
+        },
       ],
     });
   }

@@ -3,8 +3,19 @@ import { test } from 'node:test';
 import { keywords, MAX_KEYWORD_CHARS } from '../../../src/apps/search/keywords.js';
 
 test('a file name becomes its words: case folded, split on punctuation, stop words dropped', () => {
-  assert.deepEqual(keywords('Field Recordings Vol 3.flac'), ['field', 'recordings', 'vol', '3', 'flac']);
-  assert.deepEqual(keywords('The Best of the_Rest (2019) [FLAC]'), ['best', 'rest', '2019', 'flac']);
+  assert.deepEqual(keywords('Field Recordings Vol 3.flac'), [
+    'field',
+    'recordings',
+    'vol',
+    '3',
+    'flac',
+  ]);
+  assert.deepEqual(keywords('The Best of the_Rest (2019) [FLAC]'), [
+    'best',
+    'rest',
+    '2019',
+    'flac',
+  ]);
   assert.deepEqual(keywords('debian-12.5.0-amd64-netinst.iso'), [
     'debian',
     '12',

@@ -11,8 +11,8 @@ import {
   verifyHit,
 } from '../../../src/apps/search/search-messages.js';
 import { OverlayMessageError } from '../../../src/overlay/errors.js';
-import { assertDecoderSafe, mutated } from '../../support/fuzz.js';
 import { contact, identity } from '../../overlay/helpers.js';
+import { assertDecoderSafe, mutated } from '../../support/fuzz.js';
 
 const record = signRecord(identity(3), {
   infoHashV1: Buffer.alloc(20, 1),
@@ -42,7 +42,11 @@ const samples: { type: number; payload: Buffer }[] = [
   encodeSearch({ type: 'check', id, walker: 1, hops: 8 }),
   encodeSearch({ type: 'check-reply', id, walker: 1, go: true }),
   encodeSearch({ type: 'attach', contact: contact(2), filter: KeywordFilter.of(['a', 'b']) }),
-  encodeSearch({ type: 'attach-reply', accepted: true, ultrapeers: [{ contact: contact(4, 1), load: 40 }] }),
+  encodeSearch({
+    type: 'attach-reply',
+    accepted: true,
+    ultrapeers: [{ contact: contact(4, 1), load: 40 }],
+  }),
   encodeSearch({ type: 'filter', filter: KeywordFilter.of(['x']) }),
   encodeSearch({ type: 'detach', ultrapeers: [] }),
   encodeSearch({ type: 'ultrapeer-request' }),
@@ -61,7 +65,10 @@ test('every search message round-trips; a hit is signed by its responder', () =>
       assert.deepEqual(encodeSearch(m as Exclude<SearchMessage, { type: 'hit' }>), s);
     }
   }
-  const hit = decodeSearch(samples[1]!.type, samples[1]!.payload) as Extract<SearchMessage, { type: 'hit' }>;
+  const hit = decodeSearch(samples[1]!.type, samples[1]!.payload) as Extract<
+    SearchMessage,
+    { type: 'hit' }
+  >;
   const other = { ...hit, id: Buffer.alloc(16, 8) };
   assert.ok(!verifyHit(other), 'a hit is bound to its query');
 });

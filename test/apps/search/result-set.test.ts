@@ -32,7 +32,9 @@ test('records round-trip, verify, and refuse tampering', () => {
   assert.ok(verifyRecord(back));
   assert.equal(back.name, 'Field Recordings Vol 3.flac');
   assert.equal(back.publisherId, identity(1).publicKey.toString());
-  const forged = decodeRecord(Buffer.from(r.encoded.toString('latin1').replace('Vol 3', 'Vol 4'), 'latin1'));
+  const forged = decodeRecord(
+    Buffer.from(r.encoded.toString('latin1').replace('Vol 3', 'Vol 4'), 'latin1'),
+  );
   assert.ok(!verifyRecord(forged));
 });
 
@@ -40,12 +42,16 @@ test('spam: one node answering with 20 echoing junk records cannot outrank hones
   const known = new Set([identity(9).publicKey.toString()]);
   const set = new ResultSet(['field', 'recordings'], (id) => known.has(id));
   // Honest: torrent 1 shared by five nodes, torrent 2 by one, torrent 3 by one known node.
-  for (const i of [1, 2, 3, 4, 5]) set.add(hit(identity(i), [{ n: 1, name: 'Field Recordings Vol 3.flac' }]), 50);
+  for (const i of [1, 2, 3, 4, 5])
+    set.add(hit(identity(i), [{ n: 1, name: 'Field Recordings Vol 3.flac' }]), 50);
   // The spammer answers first, with junk names that echo the query.
   set.add(
     hit(
       identity(20),
-      Array.from({ length: 20 }, (_, k) => ({ n: 100 + k, name: `field recordings FREE ${k}.exe` })),
+      Array.from({ length: 20 }, (_, k) => ({
+        n: 100 + k,
+        name: `field recordings FREE ${k}.exe`,
+      })),
     ),
     10,
   );
@@ -53,7 +59,11 @@ test('spam: one node answering with 20 echoing junk records cannot outrank hones
   set.add(hit(identity(9), [{ n: 3, name: 'recordings of a field' }]), 90);
   const page = set.ranked().slice(0, 10);
   const keys = page.map((r) => r.torrentKey.slice(0, 2));
-  assert.deepEqual(keys.slice(0, 3), ['01', '02', '03'], 'honest first: most support, then earliest');
+  assert.deepEqual(
+    keys.slice(0, 3),
+    ['01', '02', '03'],
+    'honest first: most support, then earliest',
+  );
   const one = page[0]!;
   assert.equal(one.sources, 5);
   assert.equal(one.support, 2, 'five fresh nodes count as two votes');
@@ -64,9 +74,12 @@ test('spam: one node answering with 20 echoing junk records cannot outrank hones
   assert.match(one.magnet, /x\.pe=10\.0\.0\.1:6881/);
 });
 
-test("records a responder signed under another key are not its answers", () => {
+test('records a responder signed under another key are not its answers', () => {
   const set = new ResultSet(['x'], () => false);
   const h = hit(identity(1), [{ n: 1, name: 'x' }]);
-  set.add({ ...h, responder: identity(2).publicKey, responderId: identity(2).publicKey.toString() }, 0);
+  set.add(
+    { ...h, responder: identity(2).publicKey, responderId: identity(2).publicKey.toString() },
+    0,
+  );
   assert.equal(set.size, 0);
 });

@@ -96,8 +96,12 @@ async function searchAll(
     const lastHonest = Math.max(-1, ...found.map((r) => ranked.indexOf(r)));
     const firstJunk = ranked.findIndex((r) => !honestKeys.has(r.torrentKey));
     if (firstJunk >= 0 && found.length > 0)
-      assert.ok(lastHonest < firstJunk, `${strategy}: junk at ${firstJunk} above honest at ${lastHonest}`);
-    for (const r of found) assert.ok(ranked.indexOf(r) < 10, `${strategy}: honest result off page 1`);
+      assert.ok(
+        lastHonest < firstJunk,
+        `${strategy}: junk at ${firstJunk} above honest at ${lastHonest}`,
+      );
+    for (const r of found)
+      assert.ok(ranked.indexOf(r) < 10, `${strategy}: honest result off page 1`);
     assert.ok(keywords(ranked[0]?.name ?? 'field recordings').includes('field'));
   }
   return { pages, honestFound, junkFound };
