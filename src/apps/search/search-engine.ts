@@ -367,8 +367,11 @@ export class SearchEngine {
       return;
     }
     const direct = from.id === hit.responderId;
-    // Who answered must be who delivered, unless one of our ultrapeers relayed it (it checked).
-    const viaUltrapeer = session.mode === QueryMode.ultrapeer && this.role.isUltrapeer(from.id);
+    // Who answered must be who delivered, unless an ultrapeer relayed it: ours, or (when we
+    // are one) a neighbour ultrapeer; each checked its leaves' answers.
+    const viaUltrapeer =
+      session.mode === QueryMode.ultrapeer &&
+      (this.role.isUltrapeer(from.id) || this.role.isTierNeighbor(from.id));
     if (!direct && !viaUltrapeer) {
       session.refused++;
       return;

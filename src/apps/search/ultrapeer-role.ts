@@ -181,6 +181,11 @@ export class UltrapeerRole {
     return this.attached.has(peerId);
   }
 
+  /** Whether `peerId` is one of our neighbours in the ultrapeers' overlay. */
+  isTierNeighbor(peerId: string): boolean {
+    return this.tierOverlay?.membership.isActive(peerId) === true;
+  }
+
   /** Our load: the share of leaf slots in use, percent. */
   load(): number {
     return Math.min(100, Math.round((100 * this.leafMap.size) / this.options.maxLeaves));

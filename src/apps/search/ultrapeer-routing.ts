@@ -75,6 +75,7 @@ export class UltrapeerRouting implements QueryStrategy {
         ...query,
         mode: QueryMode.flood,
         ttl: this.options.fallbackTtl,
+        origin: this.ctx.self(),
       });
     }
   }
