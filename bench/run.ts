@@ -40,6 +40,16 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
       'secure channel: ChaChaPoly per-message cost, loopback throughput and handshakes/s: shoal vs Hyperswarm secret-stream',
     load: () => import('./secure.js'),
   },
+  stream: {
+    description:
+      'streaming: seek latency shoal vs WebTorrent, rebuffering (sim), web seed offload with 50 viewers (sim)',
+    load: () => import('./stream.js'),
+  },
+  utp: {
+    description:
+      'uTP point to point on loopback, 1 GiB: shoal ↔ shoal MB/s and CPU-s/GiB vs libtorrent ↔ libtorrent',
+    load: () => import('./utp.js'),
+  },
   dht: {
     description:
       'DHT queries/s one node serves and lookup time in a 200-node loopback DHT: shoal vs bittorrent-dht',

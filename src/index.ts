@@ -26,6 +26,7 @@ export {
 } from './codec/bencode.js';
 export { Bitfield } from './codec/bitfield.js';
 export { HashPool } from './crypto/hash-pool.js';
+export { Identity, IdentityError, IdentityKey } from './crypto/identity.js';
 export { ShoalError, UsageError } from './errors.js';
 export {
   type CreatedTorrent,
@@ -70,12 +71,19 @@ export {
 export type { PeerContact } from './overlay/contact.js';
 export { OverlayMessageError, OverlayUnavailableError } from './overlay/errors.js';
 export type { OverlayTransport } from './overlay/mux-links.js';
+export type { AddressRecord, RendezvousPoint } from './peers/address-record.js';
+export { PeerConnectError } from './peers/errors.js';
+export { type ConnectionKind, PeerConnection } from './peers/peer-connection.js';
+export type { ProtocolHandler } from './peers/peer-table.js';
+export { type ConnectOptions, SecurePeers } from './peers/secure-peers.js';
 export { EgressDeniedError, type EgressMode, EgressPolicy } from './runtime/egress.js';
 export { SecretFileError, UnsafeFileError } from './runtime/errors.js';
 export { ManualClock } from './runtime/manual-clock.js';
 export { createRealRuntime, IoError, realFs } from './runtime/real.js';
 export type * from './runtime/runtime.js';
 export { SeededRandom } from './runtime/seeded-random.js';
+export type { Channel } from './secure/channel.js';
+export { type ChannelRequest, Mux } from './secure/mux.js';
 export { fetchMetadata, MetadataError } from './swarm/metadata-fetcher.js';
 export {
   DEFAULT_SWARM_OPTIONS,

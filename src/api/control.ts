@@ -1,3 +1,4 @@
+import type { MetricsRegistry } from '../metrics/registry.js';
 import type { TrackerStatus } from '../tracker/announcer.js';
 
 /**
@@ -27,6 +28,8 @@ export interface NodeControl {
   library(): Promise<LibraryItem[]>;
   /** Node-wide counters. */
   session(): SessionStats;
+  /** The node's metrics registry: `/metrics` serves it. */
+  readonly metrics: MetricsRegistry;
 }
 
 /** Where a torrent to add comes from. */
@@ -156,4 +159,10 @@ export interface SessionStats {
   /** Seconds since the daemon started. */
   readonly uptime: number;
   readonly dhtNodes?: number;
+  /** The node's public key (`shoal_…`). */
+  readonly identity?: string;
+  /** Secure connections by key, by how they were made. */
+  readonly secureConnections?: { direct: number; punched: number; relayed: number };
+  /** What peers report of our reachability: unknown, public or nat. */
+  readonly reachability?: string;
 }

@@ -112,9 +112,12 @@ export class EventHub {
     }
   }
 
-  /** Session figures worth streaming (uptime would change every tick, so it is left out). */
+  /**
+   * Session figures worth streaming (uptime would change every tick, and the secure connection
+   * counts, an object, would look changed every time: both are left out).
+   */
   private sessionFields(): Partial<SessionStats> {
-    const { uptime: _uptime, ...rest } = this.control.session();
+    const { uptime: _uptime, secureConnections: _secure, ...rest } = this.control.session();
     return {
       ...rest,
       downloadRate: Math.round(rest.downloadRate),

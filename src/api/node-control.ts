@@ -1,6 +1,6 @@
-import { dirname, join } from 'node:path';
 import { formatMagnet, magnetFromMetainfo, parseMagnet } from '../metainfo/magnet.js';
 import { parseTorrent } from '../metainfo/parse.js';
+import type { MetricsRegistry } from '../metrics/registry.js';
 import type { Node } from '../node/node.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Torrent, TorrentStats } from '../swarm/torrent.js';
@@ -59,12 +59,14 @@ export class NodeAdapter implements NodeControl {
   private readonly pending = new Map<string, PendingMagnet>();
   private readonly startedAt: number;
   private downloadDir: string;
+  readonly metrics: MetricsRegistry;
 
   constructor(
     private readonly node: Node,
     private readonly runtime: Runtime = node.runtime,
   ) {
     this.startedAt = runtime.clock.wallTime();
+    this.metrics = node.metrics;
     this.downloadDir = node.config.downloadDir;
     node.on('error', (error, torrent) => {
       if (torrent) this.extra(torrent.infoHashHex).error = error.message;
@@ -197,8 +199,8 @@ export class NodeAdapter implements NodeControl {
       p.paused = true;
       return;
     }
-    this.torrent(id).pause();
-    await this.savePaused(id, true);
+    this.torrent(id);
+    await this.node.pause(id);
   }
 
   async resume(id: string): Promise<void> {
@@ -207,8 +209,8 @@ export class NodeAdapter implements NodeControl {
       p.paused = false;
       return;
     }
-    this.torrent(id).resume();
-    await this.savePaused(id, false);
+    this.torrent(id);
+    await this.node.resume(id);
   }
 
   async remove(id: string, deleteData: boolean): Promise<void> {
@@ -218,12 +220,9 @@ export class NodeAdapter implements NodeControl {
       this.pending.delete(id);
       return;
     }
-    const t = this.torrent(id);
-    const files = t.layout.files.flatMap((f, i) => (f.padding ? [] : [t.storage.filePath(i)]));
-    const top = t.meta.singleFile ? undefined : join(t.storage.root, t.meta.name);
-    await this.node.remove(id);
+    this.torrent(id);
+    await this.node.remove(id, { deleteData });
     this.extras.delete(id);
-    if (deleteData) await this.deleteFiles(files, top);
   }
 
   async setFilePriorities(id: string, priorities: readonly number[]): Promise<void> {
@@ -245,10 +244,10 @@ export class NodeAdapter implements NodeControl {
 
   settings(): NodeSettings {
     const c = this.node.config;
-    const { upload, download } = this.buckets();
+    const limits = this.node.rateLimits;
     return {
-      uploadLimit: upload.bytesPerSecond,
-      downloadLimit: download.bytesPerSecond,
+      uploadLimit: limits.upload,
+      downloadLimit: limits.download,
       downloadDir: this.downloadDir,
       port: this.node.port,
       dataDir: c.dataDir,
@@ -260,9 +259,10 @@ export class NodeAdapter implements NodeControl {
   }
 
   async updateSettings(changes: Partial<MutableSettings>): Promise<NodeSettings> {
-    const { upload, download } = this.buckets();
-    if (changes.uploadLimit !== undefined) upload.bytesPerSecond = changes.uploadLimit;
-    if (changes.downloadLimit !== undefined) download.bytesPerSecond = changes.downloadLimit;
+    this.node.setRateLimits({
+      ...(changes.uploadLimit !== undefined && { upload: changes.uploadLimit }),
+      ...(changes.downloadLimit !== undefined && { download: changes.downloadLimit }),
+    });
     if (changes.downloadDir !== undefined) this.downloadDir = changes.downloadDir;
     return this.settings();
   }
@@ -321,6 +321,9 @@ export class NodeAdapter implements NodeControl {
       peers,
       uptime: Math.floor((this.runtime.clock.wallTime() - this.startedAt) / 1000),
       ...(dht && { dhtNodes: dht.nodeCount }),
+      identity: this.node.key.toString(),
+      secureConnections: this.node.peers.table.countByKind(),
+      reachability: this.node.peers.reachability.state,
     };
   }
 
@@ -408,38 +411,6 @@ export class NodeAdapter implements NodeControl {
   private refuseDuplicate(id: string): void {
     if (this.node.get(id) || this.pending.has(id))
       throw new ApiError(409, 'TORRENT_EXISTS', `torrent ${id} is already added`);
-  }
-
-  /** Rewrites the library entry's `paused` flag so `shoal start` keeps the torrent paused. */
-  private async savePaused(id: string, paused: boolean): Promise<void> {
-    const path = join(this.node.library.dir, `${id}.json`);
-    const fs = this.runtime.fs;
-    if (!(await fs.exists(path))) return;
-    const entry = JSON.parse((await fs.readFile(path)).toString('utf8')) as Record<string, unknown>;
-    await fs.writeFileAtomic(path, Buffer.from(JSON.stringify({ ...entry, paused })));
-  }
-
-  /** Removes a torrent's files, then the folders under its top folder that are left empty. */
-  private async deleteFiles(files: readonly string[], top: string | undefined): Promise<void> {
-    const fs = this.runtime.fs;
-    const folders = new Set<string>();
-    for (const path of files) {
-      await fs.rm(path);
-      if (top === undefined) continue;
-      for (let d = dirname(path); d.startsWith(top); d = dirname(d)) folders.add(d);
-    }
-    for (const d of [...folders].sort((a, b) => b.length - a.length)) {
-      if ((await fs.exists(d)) && (await fs.readdir(d)).length === 0) await fs.rm(d);
-    }
-  }
-
-  /** The node-wide rate limiters; `Node` has no public setter for them yet. */
-  private buckets() {
-    const node = this.node as unknown as {
-      globalUpload: { bytesPerSecond: number };
-      globalDownload: { bytesPerSecond: number };
-    };
-    return { upload: node.globalUpload, download: node.globalDownload };
   }
 }
 

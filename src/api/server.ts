@@ -1,4 +1,6 @@
 import { fileURLToPath } from 'node:url';
+import { PROMETHEUS_CONTENT_TYPE } from '../metrics/exposition.js';
+import { StreamServer } from '../node/stream-server.js';
 import { type HttpHandler, type HttpServerHandle, listenHttp } from '../runtime/http-server.js';
 import type { Runtime } from '../runtime/runtime.js';
 import {
@@ -12,7 +14,7 @@ import type { NodeControl } from './control.js';
 import { ApiError, notFound } from './errors.js';
 import { EventHub } from './events.js';
 import { COMMON_HEADERS, parseTarget, sendError } from './http.js';
-import { NodeMetrics } from './prometheus.js';
+import { declareDaemonMetrics } from './prometheus.js';
 import { apiRoutes } from './routes.js';
 import { type ApiSettings, assertSafeListen } from './settings.js';
 import { TransmissionRpc } from './transmission.js';
@@ -33,6 +35,8 @@ export interface ApiServerOptions {
   readonly webDir?: string;
   /** Seconds between event-stream ticks (tests shorten it). */
   readonly eventIntervalMs?: number;
+  /** Streams torrents over HTTP (`/stream/…`, `/watch/…`), when given. */
+  readonly streams?: StreamServer;
 }
 
 /** The request handler of the daemon's front, and what must be closed with it. */
@@ -59,7 +63,7 @@ export async function createApiHandler(options: ApiServerOptions): Promise<ApiHa
     random: runtime.random,
     version: options.version,
   });
-  const metrics = new NodeMetrics(control);
+  declareDaemonMetrics(control.metrics, control, runtime.clock.wallTime());
   const assets = await WebAssets.load(runtime.fs, options.webDir ?? DEFAULT_WEB_DIR);
 
   const handle: HttpHandler = async (req, res) => {
@@ -82,9 +86,15 @@ export async function createApiHandler(options: ApiServerOptions): Promise<ApiHa
         requireCredential(req, policy, true);
         res.send(
           200,
-          { ...COMMON_HEADERS, 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
-          metrics.render(),
+          { ...COMMON_HEADERS, 'content-type': PROMETHEUS_CONTENT_TYPE },
+          control.metrics.exposition(),
         );
+        return;
+      }
+      if (options.streams && StreamServer.serves(path)) {
+        // Players cannot send a token: like /metrics, anonymous while no password is set.
+        requireCredential(req, policy, true);
+        await options.streams.handle(req, res, path);
         return;
       }
       if (path !== '/api' && !path.startsWith('/api/')) {

@@ -6,6 +6,7 @@ import { createCommand } from './commands/create.js';
 import { dhtGetCommand, dhtLookupCommand, dhtPutCommand, dhtRunCommand } from './commands/dht.js';
 import { getCommand } from './commands/get.js';
 import { infoCommand } from './commands/info.js';
+import { connectCommand, idCommand, pingCommand } from './commands/peers.js';
 import {
   addCommand,
   filesCommand,
@@ -19,9 +20,11 @@ import { overlayCommand, searchCommand } from './commands/search.js';
 import { shareCommand } from './commands/share.js';
 import { simCommand, simScenarioFlags } from './commands/sim.js';
 import { startCommand } from './commands/start.js';
+import { streamCommand } from './commands/stream.js';
 import { trackerCommand } from './commands/tracker.js';
 import { completionScript, SHELLS } from './completion.js';
 import { EXIT_USAGE, reportError } from './errors.js';
+import { setUpLogging } from './logging.js';
 import { stopWhenStdoutCloses } from './signals.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -31,7 +34,20 @@ async function main(argv: string[]): Promise<number> {
     .description('A peer-to-peer node that speaks BitTorrent')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .option(
+      '--log-level <spec>',
+      'log levels per component, e.g. info or warn,dht:*=debug (default $SHOAL_LOG, else error)',
+    )
+    .option('--log-file <path>', 'append log records to this file as JSON lines instead of stderr');
+  let closeLog = async () => {};
+  program.hook('preAction', () => {
+    const o = program.opts<{ logLevel?: string; logFile?: string }>();
+    closeLog = setUpLogging(createRealRuntime().clock, {
+      ...(o.logLevel !== undefined && { level: o.logLevel }),
+      ...(o.logFile !== undefined && { file: o.logFile }),
+    });
+  });
   let action: Promise<number | undefined> | Promise<void> | undefined;
   const runtime = () => createRealRuntime();
 
@@ -167,7 +183,21 @@ async function main(argv: string[]): Promise<number> {
         [],
       )
       .option('--no-pex', 'do not exchange peers with peers (BEP 11)')
-      .option('--lsd', 'find peers on the local network by multicast (BEP 14)');
+      .option('--lsd', 'find peers on the local network by multicast (BEP 14)')
+      .option(
+        '--encryption <mode>',
+        'protocol encryption (MSE/PE): prefer (default), require or disable',
+      )
+      .option('--no-utp', 'do not speak uTP (BEP 29)')
+      .option('--no-tcp', 'do not dial peers over TCP (uTP only; incoming TCP still accepted)')
+      .option('--prefer-utp', 'dial uTP first, TCP when uTP fails (default: TCP first)')
+      .option(
+        '--overlay-peer <host:port>',
+        'join the shoal overlay through this node (repeatable; the DHT and LSD find others)',
+        collect,
+        [],
+      )
+      .option('--no-overlay', 'stay out of the shoal overlay (no keyword search either way)');
 
   nodeFlags(
     program
@@ -198,6 +228,10 @@ async function main(argv: string[]): Promise<number> {
       .option('--tracker <url>', 'also announce to this tracker (repeatable)', collect, [])
       .option('--seed', 'keep seeding after the download completes')
       .option('--recheck', 'verify data on disk instead of trusting resume data')
+      .option('--sequential', 'fetch pieces in order (for players reading the file as it comes)')
+      .option('--only <list>', 'fetch only these files, by number (e.g. 0,2-3)')
+      .option('--file <path|n>', 'fetch only this file (repeatable)', collect, [])
+      .option('--no-web-seeds', "do not use the torrent's web seeds (BEP 19)")
       .option('--standalone', 'run a node of its own even when a daemon (shoal start) runs')
       .option('--api <url>', 'the daemon to hand the download to (default: the one running)')
       .option('--json', 'one JSON object per line instead of a progress bar')
@@ -205,16 +239,36 @@ async function main(argv: string[]): Promise<number> {
         '--search <n>',
         'treat <source> as search words and download result N of the search (1 = best)',
       )
-      .option('--timeout <s>', 'with --search: seconds to collect answers (default 10)')
-      .option(
-        '--overlay-peer <host:port>',
-        'with --search: join the overlay through this node (repeatable)',
-        collect,
-        [],
-      ),
+      .option('--timeout <s>', 'with --search: seconds to collect answers (default 10)'),
   ).action((source: string, opts) => {
     action = getCommand(runtime(), source, opts);
   });
+
+  program
+    .command('stream')
+    .description(
+      'stream a file of a torrent over HTTP while it downloads (for players and browsers)',
+    )
+    .argument('<source>', 'magnet link or .torrent file')
+    .option('--file <path|n>', 'the file to stream (default: the largest video or audio file)')
+    .option('--port <n>', 'HTTP port of the stream (default: any free port)')
+    .option('--http-host <addr>', 'address of the stream (default 127.0.0.1)')
+    .option('--player <name>', 'start a player on the stream: mpv or vlc')
+    .option('-o, --output <dir>', 'folder to save into (default: the download folder)')
+    .option('--peer <host:port>', 'connect to this peer (repeatable)', collect, [])
+    .option('--tracker <url>', 'also announce to this tracker (repeatable)', collect, [])
+    .option('--peer-port <n>', 'TCP port for peers (default: any free port)')
+    .option('--host <addr>', 'address to listen on for peers (default 0.0.0.0)')
+    .option('--data-dir <dir>', 'where the node keeps its state (default $XDG_DATA_HOME/shoal)')
+    .option('--upload-limit <bytes/s>', 'upload limit, e.g. 2M (default unlimited)')
+    .option('--download-limit <bytes/s>', 'download limit (default unlimited)')
+    .option('--no-dht', 'do not use the mainline DHT')
+    .option('--dht-bootstrap <host:port>', 'DHT node to bootstrap from (repeatable)', collect, [])
+    .option('--no-pex', 'do not exchange peers with peers (BEP 11)')
+    .option('--json', 'one JSON object per line (the URL, then progress every second)')
+    .action((source: string, opts) => {
+      action = streamCommand(runtime(), source, opts);
+    });
 
   nodeFlags(
     program
@@ -225,12 +279,6 @@ async function main(argv: string[]): Promise<number> {
       .argument('<words...>', 'keywords (case and punctuation do not matter)')
       .option('--timeout <s>', 'seconds to collect answers (default 10)')
       .option('--strategy <name>', 'ultrapeer (default), flood or walk')
-      .option(
-        '--overlay-peer <host:port>',
-        'join the overlay through this node (repeatable)',
-        collect,
-        [],
-      )
       .option('--json', 'one JSON object per result'),
   ).action((words: string[], opts) => {
     action = searchCommand(runtime(), words, opts);
@@ -242,7 +290,6 @@ async function main(argv: string[]): Promise<number> {
       .description(
         "join the shoal overlay and show this node's views (active, passive, ultrapeers)",
       )
-      .option('--overlay-peer <host:port>', 'join through this node (repeatable)', collect, [])
       .option('--json', 'one JSON object'),
   ).action((opts) => {
     action = overlayCommand(runtime(), opts);
@@ -270,6 +317,46 @@ async function main(argv: string[]): Promise<number> {
   ).action((opts) => {
     action = startCommand(runtime(), opts);
   });
+
+  program
+    .command('id')
+    .description(
+      "print this node's public key (its shoal_… name), or export or import its identity",
+    )
+    .option('--data-dir <dir>', 'data folder holding identity.key (default $XDG_DATA_HOME/shoal)')
+    .option('--export <file>', 'write the secret key to FILE (owner-only)')
+    .option('--import <file>', "make the key in FILE this node's identity")
+    .option('-f, --force', 'overwrite FILE on export, or replace a different identity on import')
+    .option('--json', 'one JSON object')
+    .action((opts) => {
+      action = idCommand(runtime(), opts);
+    });
+
+  const reachFlags = (c: Command) =>
+    nodeFlags(c)
+      .argument('<key>', "the node's key, shoal_…")
+      .option('--peer <host:port>', 'try this address directly first (repeatable)', collect, [])
+      .option('--timeout <seconds>', 'give up after (default 30)')
+      .option('--json', 'one JSON object per line');
+  reachFlags(
+    program
+      .command('connect')
+      .description(
+        'find a node by its key alone (DHT, then rendezvous) and say how it was reached',
+      ),
+  ).action((key: string, opts) => {
+    action = connectCommand(runtime(), key, opts);
+  });
+  reachFlags(
+    program
+      .command('ping')
+      .description('reach a node by its key and measure round-trip times over the secure channel'),
+  )
+    .option('-c, --count <n>', 'pings to send (default 4)')
+    .option('--interval <ms>', 'between pings (default 1000)')
+    .action((key: string, opts) => {
+      action = pingCommand(runtime(), key, opts);
+    });
 
   program
     .command('tracker')
@@ -349,9 +436,9 @@ async function main(argv: string[]): Promise<number> {
   const sim = program
     .command('sim')
     .description(
-      'run a simulation scenario (dht, search, swarm) over a simulated network, in virtual time',
+      'run a simulation scenario (dht, swarm, stream, offload, connect, search) over a simulated network, in virtual time',
     )
-    .argument('<scenario>', 'dht, search or swarm')
+    .argument('<scenario>', 'dht, swarm, stream, offload, connect or search')
     .option('--seed <n>', 'seed of the run; the same seed gives the same run (default 1)')
     .option('--json', 'print one JSON object')
     .option('--report <file>', 'write charts to FILE.svg or FILE.html')
@@ -377,6 +464,8 @@ async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     return reportError(error);
+  } finally {
+    await closeLog();
   }
 }
 

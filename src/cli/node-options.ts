@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
 import { type PeerAddress, parsePeer } from '../metainfo/magnet.js';
+import type { EncryptionPolicy } from '../net/dialer.js';
 import { loadConfig, type NodeConfig } from '../node/config.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { parseByteSize } from './format.js';
@@ -17,6 +18,16 @@ export interface NodeFlags {
   /** `--no-pex` sets this false. */
   readonly pex?: boolean;
   readonly lsd?: boolean;
+  /** `--overlay-peer HOST:PORT`, repeatable. */
+  readonly overlayPeer?: string[];
+  /** `--no-overlay` sets this false. */
+  readonly overlay?: boolean;
+  readonly encryption?: string;
+  /** `--no-utp` sets this false. */
+  readonly utp?: boolean;
+  /** `--no-tcp` sets this false. */
+  readonly tcp?: boolean;
+  readonly preferUtp?: boolean;
 }
 
 /**
@@ -52,8 +63,24 @@ export async function configFromFlags(
       flags.dhtBootstrap.length > 0 && { dhtBootstrap: flags.dhtBootstrap }),
     ...(flags.pex === false && { pex: false }),
     ...(flags.lsd === true && { lsd: true }),
+    ...(flags.overlay === false && { overlay: false }),
+    ...(flags.overlayPeer !== undefined &&
+      flags.overlayPeer.length > 0 && {
+        overlayPeers: parsePeers(flags.overlayPeer, '--overlay-peer').map((p) =>
+          p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`,
+        ),
+      }),
+    ...(flags.encryption !== undefined && { encryption: parseEncryption(flags.encryption) }),
+    ...(flags.utp === false && { utp: false }),
+    ...(flags.tcp === false && { tcp: false }),
+    ...(flags.preferUtp === true && { preferUtp: true }),
   };
   return loadConfig(runtime.fs, overrides, rest);
+}
+
+function parseEncryption(text: string): EncryptionPolicy {
+  if (text === 'prefer' || text === 'require' || text === 'disable') return text;
+  throw new UsageError(`--encryption must be prefer, require or disable, not "${text}"`);
 }
 
 function parsePort(text: string): number {
@@ -71,12 +98,12 @@ function parseRate(text: string, flag: string): number {
 }
 
 /** Parses repeated `--peer HOST:PORT` flags. */
-export function parsePeers(values: readonly string[]): PeerAddress[] {
+export function parsePeers(values: readonly string[], flag = '--peer'): PeerAddress[] {
   return values.map((v) => {
     try {
       return parsePeer(v);
     } catch {
-      throw new UsageError(`--peer must be HOST:PORT or [IPv6]:PORT, not "${v}"`);
+      throw new UsageError(`${flag} must be HOST:PORT or [IPv6]:PORT, not "${v}"`);
     }
   });
 }

@@ -1,7 +1,16 @@
 import { SingleBar } from 'cli-progress';
-import type { TorrentStats } from '../swarm/torrent.js';
+import type { PeerInfo, TorrentStats } from '../swarm/torrent.js';
 import type { TrackerStatus } from '../tracker/announcer.js';
 import { formatBytes } from './format.js';
+
+/** What a progress line shows besides the torrent's stats. */
+export interface ProgressDetails {
+  readonly trackers?: readonly TrackerStatus[];
+  /** The connected peers: address, client, transport, encryption, rates. */
+  readonly peers?: readonly PeerInfo[];
+  /** The torrent's metrics (a registry snapshot). */
+  readonly metrics?: Record<string, unknown>;
+}
 
 /**
  * Shows a torrent's progress: a bar (percent, rates, peers, ETA) on a terminal, one JSON
@@ -14,9 +23,12 @@ export class ProgressReporter {
   constructor(private readonly json: boolean) {}
 
   /** Shows progress; `showBar` false prints only tracker news (used while seeding). */
-  update(s: TorrentStats, trackers: readonly TrackerStatus[] = [], showBar = true): void {
+  update(s: TorrentStats, details: ProgressDetails = {}, showBar = true): void {
+    const trackers = details.trackers ?? [];
     if (this.json) {
-      process.stdout.write(`${JSON.stringify({ event: 'progress', ...s, trackers })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ event: 'progress', ...s, trackers, peerList: details.peers ?? [], ...(details.metrics && { metrics: details.metrics }) })}\n`,
+      );
       return;
     }
     for (const t of trackers) {

@@ -15,7 +15,7 @@ import {
   montgomeryU,
   toLittleEndian,
 } from './curve25519.js';
-import { type DhKeyPair, x25519KeyPair } from './noise/dh.js';
+import { type DhKeyPair, type DhPublicKey, x25519KeyPair, x25519PublicKey } from './noise/dh.js';
 
 /**
  * A node is its key: an ed25519 key pair whose public half is the node's name everywhere
@@ -63,6 +63,7 @@ const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64ur
  */
 export class IdentityKey {
   private verifyKey: KeyObject | undefined;
+  private imported: DhPublicKey | undefined;
 
   private constructor(
     /** The raw ed25519 public key (RFC 8032 encoding). */
@@ -135,6 +136,15 @@ export class IdentityKey {
   noiseKey(): Buffer {
     this.x25519 ??= toLittleEndian(montgomeryU(edwardsY(this.bytes)!));
     return this.x25519;
+  }
+
+  /**
+   * The Noise static key imported for node:crypto's DH, kept: every IK handshake to this
+   * identity needs it, and importing costs about as much as a third of a DH.
+   */
+  noisePublicKey(): DhPublicKey {
+    this.imported ??= x25519PublicKey(this.noiseKey());
+    return this.imported;
   }
 
   /** Whether `signature` is this identity's ed25519 signature of `message`. */

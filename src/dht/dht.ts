@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { type BDict, decode, type Encodable, encode } from '../codec/bencode.js';
 import { decodeCompactPeers, type NodeContact, type PeerEndpoint } from '../codec/compact.js';
 import { hasCode } from '../errors.js';
+import { logger } from '../metrics/log.js';
+import { createMetricsRegistry, type MetricsRegistry } from '../metrics/registry.js';
 import type { DatagramChannel } from '../net/datagram-mux.js';
 import type { Runtime, TimerHandle, UdpSocket } from '../runtime/runtime.js';
 import { IpRateLimiter } from '../shared/ip-rate-limiter.js';
@@ -18,6 +20,7 @@ import {
 } from './bep44.js';
 import { DhtError } from './errors.js';
 import { iterativeLookup, type LookupReply } from './lookup.js';
+import { DhtMetrics, type LookupKind } from './metrics.js';
 import { ID_BYTES, idMatchesIp, isExemptAddress, nodeIdForIp } from './node-id.js';
 import { PeerStore } from './peer-store.js';
 import { loadDhtState, saveDhtState } from './persistence.js';
@@ -25,6 +28,8 @@ import { QueryServer } from './query-server.js';
 import { K, RoutingTable } from './routing-table.js';
 import { KrpcTransactions, type QueryTarget, type RpcCounters } from './rpc.js';
 import { TokenIssuer } from './tokens.js';
+
+const log = logger('dht');
 
 /** Settings of a DHT node, with defaults in {@link DEFAULT_DHT_OPTIONS}. */
 export interface DhtOptions {
@@ -49,6 +54,8 @@ export interface DhtOptions {
   readonly statePath?: string;
   /** A fixed node id (otherwise loaded from state, or random). */
   readonly id?: Buffer;
+  /** The registry to count into (the node's; the simulator shares one); a new one otherwise. */
+  readonly metrics?: MetricsRegistry;
 }
 
 /** Defaults in line with mainline clients. */
@@ -112,6 +119,7 @@ export class Dht extends EventEmitter<DhtEvents> {
   private rpc!: KrpcTransactions;
   private server!: QueryServer;
   private channel!: DatagramChannel;
+  private readonly metrics: DhtMetrics;
   private readonly tokens: TokenIssuer;
   private readonly peers: PeerStore;
   private readonly items: ItemStore;
@@ -140,6 +148,11 @@ export class Dht extends EventEmitter<DhtEvents> {
       runtime.random,
     );
     this.items = new ItemStore(this.options.maxItems, ITEM_TTL_MS);
+    this.metrics = new DhtMetrics(this.options.metrics ?? createMetricsRegistry(), {
+      nodes: () => this.table.size,
+      storedInfoHashes: () => this.peers.size,
+      storedItems: () => this.items.size,
+    });
   }
 
   /** Puts the node on the network: queries and replies go through `channel`. */
@@ -154,6 +167,7 @@ export class Dht extends EventEmitter<DhtEvents> {
       readOnly: this.options.readOnly,
       clientVersion: CLIENT_VERSION,
       id: () => this.id,
+      metrics: this.metrics,
       events: {
         query: (q) => this.server.handle(q),
         responded: (nodeId, host, port) => {
@@ -167,7 +181,7 @@ export class Dht extends EventEmitter<DhtEvents> {
     this.server = new QueryServer({
       table: this.table,
       limiter: new IpRateLimiter(runtime.clock, this.options.ratePerSecond, this.options.rateBurst),
-      counters: this.rpc.counters,
+      metrics: this.metrics,
       readOnly: this.options.readOnly,
       clientVersion: CLIENT_VERSION,
       context: () => ({
@@ -215,12 +229,7 @@ export class Dht extends EventEmitter<DhtEvents> {
 
   /** Counts of the KRPC traffic. */
   get counters(): RpcCounters {
-    return this.rpc.counters;
-  }
-
-  /** Queries received, by type. */
-  get queriesByType(): ReadonlyMap<string, number> {
-    return this.server.queriesByType;
+    return this.metrics.counters();
   }
 
   /** Our node id. */
@@ -248,8 +257,18 @@ export class Dht extends EventEmitter<DhtEvents> {
         }),
     );
     await Promise.all(pings);
-    if (seeds.length === 0) return 0;
-    await this.lookup(this.id, 'find_node', () => ({ target: this.id }), seeds);
+    if (seeds.length === 0) {
+      log.info('bootstrap found nobody', { routers: this.options.bootstrap.length });
+      return 0;
+    }
+    await this.lookup(
+      this.id,
+      'find_node',
+      () => ({ target: this.id }),
+      seeds,
+      undefined,
+      'bootstrap',
+    );
     // Kademlia's join: also look up an id in every bucket, so the far buckets fill now
     // rather than at their first refresh a quarter of an hour later.
     const targets = this.table.staleBucketTargets(0, (n) => this.runtime.random.bytes(n));
@@ -257,7 +276,14 @@ export class Dht extends EventEmitter<DhtEvents> {
       const batch = targets.slice(i, i + this.options.alpha);
       await Promise.all(
         batch.map((target) =>
-          this.lookup(target, 'find_node', () => ({ target })).catch(() => undefined),
+          this.lookup(
+            target,
+            'find_node',
+            () => ({ target }),
+            undefined,
+            undefined,
+            'bootstrap',
+          ).catch(() => undefined),
         ),
       );
     }
@@ -417,6 +443,7 @@ export class Dht extends EventEmitter<DhtEvents> {
     for (const t of this.timers) t.cancel();
     this.timers = [];
     this.rpc.close();
+    this.metrics.close();
     await this.saveState();
     await this.socket?.close();
     this.socket = undefined;
@@ -424,14 +451,16 @@ export class Dht extends EventEmitter<DhtEvents> {
 
   // ----------------------------------------------------------------- lookups
 
-  private lookup(
+  private async lookup(
     target: Buffer,
-    method: string,
+    method: 'find_node' | 'get_peers' | 'get',
     args: () => Record<string, Encodable | undefined>,
     seeds?: NodeContact[],
     onReply?: (reply: LookupReply) => void,
+    kind: LookupKind = method,
   ) {
-    return iterativeLookup({
+    const started = this.runtime.clock.now();
+    const r = await iterativeLookup({
       target,
       seeds: seeds ?? this.table.closest(target, K * 2),
       k: K,
@@ -442,6 +471,10 @@ export class Dht extends EventEmitter<DhtEvents> {
       onNodes: (nodes) => this.learnNodes(nodes),
       ...(onReply && { onReply }),
     });
+    const ms = this.runtime.clock.now() - started;
+    this.metrics.lookup(kind, r.hops, r.queried, ms);
+    log.debug('lookup done', { kind, hops: r.hops, queried: r.queried, ms });
+    return r;
   }
 
   /** Offers the nodes a reply names to the routing table (see {@link RoutingTable.heardAbout}). */
@@ -517,7 +550,14 @@ export class Dht extends EventEmitter<DhtEvents> {
       const batch = targets.slice(i, i + this.options.alpha);
       await Promise.all(
         batch.map((target) =>
-          this.lookup(target, 'find_node', () => ({ target })).catch(() => undefined),
+          this.lookup(
+            target,
+            'find_node',
+            () => ({ target }),
+            undefined,
+            undefined,
+            'refresh',
+          ).catch(() => undefined),
         ),
       );
     }

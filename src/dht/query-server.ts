@@ -11,15 +11,16 @@ import {
   KrpcErrorCode,
   MAX_KRPC_BYTES,
 } from './krpc.js';
+import type { DhtMetrics } from './metrics.js';
 import { ID_BYTES } from './node-id.js';
 import type { RoutingEntry, RoutingTable } from './routing-table.js';
-import type { IncomingQuery, RpcCounters } from './rpc.js';
+import type { IncomingQuery } from './rpc.js';
 
 /** What the query server needs from its DHT. */
 export interface QueryServerDeps {
   readonly table: RoutingTable;
   readonly limiter: IpRateLimiter;
-  readonly counters: RpcCounters;
+  readonly metrics: DhtMetrics;
   readonly readOnly: boolean;
   readonly clientVersion: Buffer;
   /** A handler context for this moment. */
@@ -37,15 +38,12 @@ export interface QueryServerDeps {
  * amplify a spoofed flood.
  */
 export class QueryServer {
-  readonly queriesByType = new Map<string, number>();
-
   constructor(private readonly deps: QueryServerDeps) {}
 
   handle(q: IncomingQuery): void {
-    this.queriesByType.set(q.q, (this.queriesByType.get(q.q) ?? 0) + 1);
     if (this.deps.readOnly) return; // BEP 43: read-only nodes answer nothing
     if (!this.deps.limiter.allow(q.host)) {
-      this.deps.counters.rateLimited++;
+      this.deps.metrics.rateLimited.inc();
       return;
     }
     const ip = encodeCompactAddress(q.host, q.port);

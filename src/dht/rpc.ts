@@ -3,6 +3,7 @@ import type { DatagramChannel } from '../net/datagram-mux.js';
 import type { RandomSource, TimerHandle, Timers, UdpRemote } from '../runtime/runtime.js';
 import { DhtError } from './errors.js';
 import { decodeKrpc, encodeQuery, type KrpcMessage } from './krpc.js';
+import type { DhtMetrics } from './metrics.js';
 import { ID_BYTES } from './node-id.js';
 
 /** An incoming query, decoded, with where it came from and how large it was. */
@@ -19,7 +20,7 @@ export interface QueryTarget {
   readonly id?: Buffer;
 }
 
-/** Counts of the KRPC traffic, for stats and metrics. */
+/** Counts of the KRPC traffic, for status lines and stats (read from {@link DhtMetrics}). */
 export interface RpcCounters {
   queriesIn: number;
   queriesOut: number;
@@ -62,6 +63,7 @@ export interface RpcDeps {
   readonly clientVersion: Buffer;
   /** Our node id at the time of sending (it may change after a BEP 42 vote). */
   readonly id: () => Buffer;
+  readonly metrics: DhtMetrics;
 }
 
 /**
@@ -70,15 +72,6 @@ export interface RpcDeps {
  * them out, and hands incoming queries to the owner. Knows nothing of routing or storage.
  */
 export class KrpcTransactions {
-  readonly counters: RpcCounters = {
-    queriesIn: 0,
-    queriesOut: 0,
-    responsesIn: 0,
-    errorsIn: 0,
-    timeouts: 0,
-    rateLimited: 0,
-    dropped: 0,
-  };
   private readonly pending = new Map<string, Pending>();
   private closed = false;
 
@@ -110,10 +103,10 @@ export class KrpcTransactions {
         reject(error as Error);
         return;
       }
-      this.counters.queriesOut++;
+      this.deps.metrics.queryOut(q);
       const timer = this.deps.timers.setTimeout(() => {
         this.pending.delete(key);
-        this.counters.timeouts++;
+        this.deps.metrics.timeouts.inc();
         if (to.id) this.deps.events.timedOut(to.id);
         reject(new DhtError(`${to.host}:${to.port} did not answer ${q}`));
       }, this.deps.queryTimeoutMs);
@@ -150,11 +143,11 @@ export class KrpcTransactions {
     try {
       msg = decodeKrpc(data);
     } catch {
-      this.counters.dropped++;
+      this.deps.metrics.malformed.inc();
       return;
     }
     if (msg.y === 'q') {
-      this.counters.queriesIn++;
+      this.deps.metrics.queryIn(msg.q);
       this.deps.events.query({ ...msg, host, port: from.port, bytes: data.length });
       return;
     }
@@ -163,18 +156,18 @@ export class KrpcTransactions {
     // A reply must come from the address we asked, or it is ignored (spoofing, stray packets).
     const asked = p?.host === 'localhost' ? '127.0.0.1' : p?.host;
     if (!p || asked !== host || p.port !== from.port) {
-      this.counters.dropped++;
+      this.deps.metrics.unexpected.inc();
       return;
     }
     this.pending.delete(key);
     p.timer.cancel();
     if (msg.ip) this.deps.events.sawExternalIp(msg.ip);
     if (msg.y === 'e') {
-      this.counters.errorsIn++;
+      this.deps.metrics.errors.inc();
       p.reject(new DhtError(`${host}:${from.port} answered error ${msg.code}: ${msg.message}`));
       return;
     }
-    this.counters.responsesIn++;
+    this.deps.metrics.responses.inc();
     const id = msg.r.get('id');
     if (id instanceof Uint8Array && id.length === ID_BYTES)
       this.deps.events.responded(Buffer.from(id), host, from.port);

@@ -22,3 +22,10 @@ export class MagnetError extends ShoalError {
     super('MAGNET_INVALID', `invalid magnet link: ${message}`);
   }
 }
+
+/** A file selection (`--only 0,2-3`, `--file PATH`, BEP 53 `so=`) names no file of the torrent. */
+export class FileSelectionError extends ShoalError {
+  constructor(message: string) {
+    super('FILE_SELECTION', message);
+  }
+}

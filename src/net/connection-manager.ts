@@ -1,6 +1,9 @@
+import { logger } from '../metrics/log.js';
 import type { ByteStream, Clock, TimerHandle, Timers } from '../runtime/runtime.js';
 import { type ConnectionInfo, ManagedStream, type TransportKind } from './connection.js';
 import { ConnectionRefusedError, type RefusalReason } from './errors.js';
+
+const log = logger('net:connections');
 
 /** The node-wide connection limits, with defaults in {@link DEFAULT_CONNECTION_LIMITS}. */
 export interface ConnectionLimits {
@@ -99,6 +102,7 @@ export class ConnectionManager {
   private readonly pending = new Map<ManagedStream, TimerHandle>();
   private readonly pendingPerIp = new Map<string, number>();
   private halfOpen = 0;
+  private readonly closedBytes = { received: 0, sent: 0 };
   private readonly bans = new Set<string>();
   private readonly backoff = new Map<string, Backoff>();
   private stopped = false;
@@ -114,6 +118,17 @@ export class ConnectionManager {
   /** Connections open now. */
   get size(): number {
     return this.open.size;
+  }
+
+  /** Bytes received and sent on every connection so far (closed ones included). */
+  bytes(): { received: number; sent: number } {
+    let received = this.closedBytes.received;
+    let sent = this.closedBytes.sent;
+    for (const s of this.open) {
+      received += s.bytesReceived;
+      sent += s.bytesSent;
+    }
+    return { received, sent };
   }
 
   /** Connections open now by transport and direction (for stats and metrics). */
@@ -145,6 +160,7 @@ export class ConnectionManager {
               : undefined));
     if (refusal) {
       this.counters.refused[refusal]++;
+      log.debug('inbound refused', { host, reason: refusal });
       stream.destroy();
       return undefined;
     }
@@ -173,9 +189,10 @@ export class ConnectionManager {
 
   /**
    * Asks to dial `host:port`. Throws {@link ConnectionRefusedError} when the address is
-   * banned, backing off, or a limit is reached.
+   * banned, backing off (unless `retry`: a second try of the same dial, such as plaintext after
+   * a refused encryption), or a limit is reached.
    */
-  beginDial(host: string, port: number): DialPermit {
+  beginDial(host: string, port: number, options: { retry?: boolean } = {}): DialPermit {
     const h = normalizeHost(host);
     const key = `${h}:${port}`;
     const now = this.clock.now();
@@ -185,11 +202,12 @@ export class ConnectionManager {
         ? 'banned'
         : this.halfOpen >= this.limits.maxHalfOpen
           ? 'half-open-limit'
-          : (this.backoff.get(key)?.retryAt ?? 0) > now
+          : !options.retry && (this.backoff.get(key)?.retryAt ?? 0) > now
             ? 'backoff'
             : this.admissionProblem(h);
     if (refusal) {
       this.counters.refused[refusal]++;
+      log.debug('dial refused', { host, port, reason: refusal });
       throw new ConnectionRefusedError(refusal, host);
     }
     // Whatever happens, the address is not dialled again for a while.
@@ -249,6 +267,7 @@ export class ConnectionManager {
   ban(host: string): void {
     const h = normalizeHost(host);
     if (this.bans.has(h)) return;
+    log.info('banned', { host: h });
     this.bans.add(h);
     if (this.bans.size > this.limits.maxBans) this.bans.delete(this.bans.values().next().value!);
     for (const s of [...this.open]) if (normalizeHost(s.remoteAddress) === h) s.destroy();
@@ -289,7 +308,10 @@ export class ConnectionManager {
     const host = normalizeHost(stream.remoteAddress);
     increment(this.perIp, host);
     const managed = new ManagedStream(stream, info, (closed) => {
-      this.open.delete(closed);
+      if (this.open.delete(closed)) {
+        this.closedBytes.received += closed.bytesReceived;
+        this.closedBytes.sent += closed.bytesSent;
+      }
       decrement(this.perIp, host);
       this.established(closed);
     });

@@ -18,6 +18,15 @@ export interface ConnectionInfo {
 }
 
 /**
+ * A connection as engines receive it: the stream to speak their protocol on (which may be an
+ * encrypting layer over the managed connection) and what is known about how it was made.
+ */
+export interface PeerConnection {
+  readonly stream: ByteStream;
+  readonly info: ConnectionInfo;
+}
+
+/**
  * A connection the connection manager admitted: a byte stream that counts what crosses it and
  * gives its slot back when it closes, however it closes. Engines receive these, never raw
  * sockets, so limits and accounting cannot be bypassed.

@@ -40,7 +40,13 @@ export class DatagramMux {
   /** Binds the node's socket. */
   static async bind(
     udp: UdpFactory,
-    options: { port: number; host: string; family?: 'IPv4' | 'IPv6' },
+    options: {
+      port: number;
+      host: string;
+      family?: 'IPv4' | 'IPv6';
+      recvBufferBytes?: number;
+      sendBufferBytes?: number;
+    },
   ): Promise<DatagramMux> {
     return new DatagramMux(await udp.bind(options));
   }

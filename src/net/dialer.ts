@@ -1,6 +1,12 @@
-import type { ManagedStream } from './connection.js';
-import type { ConnectionManager } from './connection-manager.js';
+import { logger } from '../metrics/log.js';
+import type { RandomSource, Timers } from '../runtime/runtime.js';
+import { MseHandshakeError } from '../transport/mse/errors.js';
+import { mseConnect } from '../transport/mse/handshake.js';
+import type { PeerConnection, TransportKind } from './connection.js';
+import type { ConnectionManager, DialPermit } from './connection-manager.js';
 import type { Transport } from './transport.js';
+
+const log = logger('net:dialer');
 
 /** What an engine says when it asks for a connection. */
 export interface DialRequest {
@@ -9,11 +15,20 @@ export interface DialRequest {
   /** Deadline for the connection to open. */
   readonly timeoutMs: number;
   /**
-   * The torrent the connection is for (BitTorrent peers): an encrypting transport keys its
-   * handshake on it.
+   * The torrent the connection is for (BitTorrent peers): protocol encryption (MSE/PE) keys
+   * its handshake on it. Without it the connection is never encrypted by the dialer.
    */
   readonly infoHash?: Buffer;
 }
+
+/**
+ * BitTorrent protocol encryption (MSE/PE) for outgoing connections. `prefer` starts every
+ * BitTorrent connection with the MSE key exchange (so the handshake is hidden), offers RC4 and
+ * plaintext for the payload and lets the peer choose (as libtorrent does by default), and dials
+ * again in plaintext when the peer refuses MSE; `require` offers only RC4 and never falls back;
+ * `disable` never encrypts.
+ */
+export type EncryptionPolicy = 'prefer' | 'require' | 'disable';
 
 /** What the dialer needs. */
 export interface DialerDeps {
@@ -22,31 +37,113 @@ export interface DialerDeps {
   readonly transports: readonly Transport[];
   /** The node's listen address when it is not "any": outgoing connections leave from it. */
   readonly localAddress?: string;
+  readonly encryption: EncryptionPolicy;
+  readonly random: RandomSource;
+  readonly timers: Timers;
 }
+
+/** Peers remembered as refusing encryption, or a transport (bounded, oldest forgotten). */
+const MAX_REMEMBERED_PEERS = 4096;
 
 /**
  * Opens connections for engines. It asks the connection manager for a permit (bans, limits,
- * back-off), picks a transport, and returns a managed stream, so engines never choose sockets
- * and new transports, encryption or hole punching change nothing above this line.
+ * back-off), picks a transport, and, for BitTorrent peers, negotiates protocol encryption, so
+ * engines never choose sockets and new transports, encryption or hole punching change nothing
+ * above this line.
  */
 export class Dialer {
+  /** Addresses that refused MSE: dialled in plaintext directly under `prefer`. */
+  private readonly plaintextPeers = new Set<string>();
+  /** Addresses whose last connection over a transport closed before its handshake. */
+  private readonly avoid = new Map<string, TransportKind>();
+  /** Outgoing connections by whether they ended up encrypted. */
+  readonly counts = { encrypted: 0, plaintext: 0, encryptionRefused: 0 };
+
   constructor(private readonly deps: DialerDeps) {}
 
   /**
-   * Dials `request.host:port`. Throws `ConnectionRefusedError` when the manager refuses, or the
-   * transport's error when no transport could connect.
+   * Dials `request.host:port`. Throws `ConnectionRefusedError` when the manager refuses,
+   * `MseHandshakeError` when encryption is required and fails, or the transport's error when
+   * no transport could connect.
    */
-  async dial(request: DialRequest): Promise<ManagedStream> {
+  async dial(request: DialRequest): Promise<PeerConnection> {
+    const key = `${request.host}:${request.port}`;
+    const encrypt =
+      request.infoHash !== undefined &&
+      this.deps.encryption !== 'disable' &&
+      !(this.deps.encryption === 'prefer' && this.plaintextPeers.has(key));
     const permit = this.deps.connections.beginDial(request.host, request.port);
+    if (!encrypt) return this.plain(await this.open(permit, request));
+    const conn = await this.open(permit, request);
+    try {
+      const mse = await mseConnect(conn.stream, {
+        infoHash: request.infoHash!,
+        allow: this.deps.encryption === 'require' ? 'rc4' : 'both',
+        random: this.deps.random,
+        timers: this.deps.timers,
+        timeoutMs: request.timeoutMs,
+      });
+      conn.info.encrypted = mse.encrypted;
+      this.counts.encrypted++;
+      return { stream: mse.stream, info: conn.info };
+    } catch (error) {
+      const refused =
+        error instanceof MseHandshakeError &&
+        (error.reason === 'closed' ||
+          error.reason === 'timeout' ||
+          error.reason === 'no-common-crypto');
+      if (!refused || this.deps.encryption === 'require') throw error;
+      // A peer that speaks only plaintext closes on our key exchange: dial it again in the clear.
+      this.counts.encryptionRefused++;
+      log.debug('encryption refused; dialling in plaintext', { peer: key, reason: error.reason });
+      this.plaintextPeers.add(key);
+      if (this.plaintextPeers.size > MAX_REMEMBERED_PEERS)
+        this.plaintextPeers.delete(this.plaintextPeers.values().next().value!);
+      const again = this.deps.connections.beginDial(request.host, request.port, { retry: true });
+      return this.plain(await this.open(again, request));
+    }
+  }
+
+  /**
+   * A connection we dialled over `transport` closed before its protocol handshake (a client
+   * that listens for TCP but takes only uTP does that): the next dial tries the other
+   * transport first.
+   */
+  closedEarly(host: string, port: number, transport: TransportKind): void {
+    const key = `${host}:${port}`;
+    this.avoid.delete(key);
+    this.avoid.set(key, transport);
+    if (this.avoid.size > MAX_REMEMBERED_PEERS) this.avoid.delete(this.avoid.keys().next().value!);
+  }
+
+  private plain(conn: PeerConnection): PeerConnection {
+    this.counts.plaintext++;
+    return conn;
+  }
+
+  private async open(permit: DialPermit, request: DialRequest): Promise<PeerConnection> {
     let lastError: unknown;
-    for (const transport of this.deps.transports) {
+    const avoid = this.avoid.get(`${request.host}:${request.port}`);
+    const transports = avoid
+      ? [
+          ...this.deps.transports.filter((t) => t.kind !== avoid),
+          ...this.deps.transports.filter((t) => t.kind === avoid),
+        ]
+      : this.deps.transports;
+    for (const transport of transports) {
       try {
         const stream = await transport.dial(request.host, request.port, {
           timeoutMs: request.timeoutMs,
           ...(this.deps.localAddress !== undefined && { localAddress: this.deps.localAddress }),
         });
-        return permit.connected(stream, transport.kind);
+        const managed = permit.connected(stream, transport.kind);
+        return { stream: managed, info: managed.info };
       } catch (error) {
+        log.debug('transport failed', {
+          peer: `${request.host}:${request.port}`,
+          transport: transport.kind,
+          error: (error as Error).message,
+        });
         lastError = error;
       }
     }

@@ -23,3 +23,10 @@ export class ConnectionRefusedError extends ShoalError {
     super('CONNECTION_REFUSED', `connection with ${host} refused: ${reason.replaceAll('-', ' ')}`);
   }
 }
+
+/** No transport connected to the peer in time. */
+export class ConnectTimeoutError extends ShoalError {
+  constructor(host: string, port: number, ms: number) {
+    super('IO', `${host}:${port} did not accept a connection within ${ms} ms`);
+  }
+}

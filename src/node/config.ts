@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ShoalError } from '../errors.js';
 import { DEFAULT_CONNECTION_LIMITS } from '../net/connection-manager.js';
+import type { EncryptionPolicy } from '../net/dialer.js';
 import type { FileSystem } from '../runtime/runtime.js';
 import { DEFAULT_SWARM_OPTIONS } from '../swarm/torrent.js';
 
@@ -35,10 +36,41 @@ export interface NodeConfig {
    * `SHOAL_EGRESS=loopback` contacting them fails loudly, so tests name their own.
    */
   readonly dhtBootstrap: readonly string[];
+  /**
+   * BitTorrent protocol encryption (MSE/PE): `prefer` (default) encrypts outgoing connections
+   * and falls back to plaintext for peers that refuse, and accepts both; `require` refuses
+   * plaintext both ways; `disable` neither offers nor accepts it.
+   */
+  readonly encryption: EncryptionPolicy;
+  /** Speak uTP (BEP 29) on the node's UDP socket, both ways. */
+  readonly utp: boolean;
+  /** Dial peers over TCP (incoming TCP is always accepted). */
+  readonly tcp: boolean;
+  /** Dial uTP first and TCP only when uTP fails (default: TCP first, then uTP). */
+  readonly preferUtp: boolean;
   /** Exchange peers with peers (BEP 11 ut_pex). */
   readonly pex: boolean;
   /** Local service discovery (BEP 14 multicast); off by default. */
   readonly lsd: boolean;
+  /**
+   * Introduce and relay for other shoal nodes (within limits) while this node is reachable;
+   * on by default, as every node that can should.
+   */
+  readonly relay: boolean;
+  /**
+   * Publish where this node can be reached in the DHT, under its key (and register with
+   * rendezvous nodes when behind a NAT). Off for a process that only dials, like `shoal ping`.
+   */
+  readonly publishAddress: boolean;
+  /** Join the shoal overlay: answer keyword searches for what this node shares, and search. */
+  readonly overlay: boolean;
+  /** Overlay nodes to join through, `host:port` (the DHT and LSD find others). */
+  readonly overlayPeers: readonly string[];
+  /**
+   * May become an ultrapeer (route searches for up to 100 leaves) when peers reach it from
+   * outside and it has been up 10 minutes.
+   */
+  readonly ultrapeer: boolean;
 }
 
 /** The default data folder: `$XDG_DATA_HOME/shoal`, else `~/.local/share/shoal`. */
@@ -71,8 +103,17 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig 
       'dht.transmissionbt.com:6881',
       'router.utorrent.com:6881',
     ],
+    encryption: 'prefer',
+    utp: true,
+    tcp: true,
+    preferUtp: false,
     pex: true,
     lsd: false,
+    relay: true,
+    publishAddress: true,
+    overlay: true,
+    overlayPeers: [],
+    ultrapeer: true,
   };
 }
 
@@ -93,7 +134,13 @@ const ENV_KEYS: Record<string, keyof NodeConfig> = {
   SHOAL_DHT: 'dht',
   SHOAL_DHT_BOOTSTRAP: 'dhtBootstrap',
   SHOAL_PEX: 'pex',
+  SHOAL_ENCRYPTION: 'encryption',
+  SHOAL_UTP: 'utp',
   SHOAL_LSD: 'lsd',
+  SHOAL_RELAY: 'relay',
+  SHOAL_OVERLAY: 'overlay',
+  SHOAL_OVERLAY_PEERS: 'overlayPeers',
+  SHOAL_ULTRAPEER: 'ultrapeer',
 };
 
 /**
@@ -156,11 +203,20 @@ export async function loadConfig(
     }
   }
   const config = merged as unknown as NodeConfig;
+  if (!config.tcp && !config.utp)
+    throw new ConfigError('tcp and utp are both off: the node could dial no peer; keep one on');
+  if (!ENCRYPTION_POLICIES.includes(config.encryption)) {
+    throw new ConfigError(
+      `encryption must be one of ${ENCRYPTION_POLICIES.join(', ')}, got ${JSON.stringify(config.encryption)}`,
+    );
+  }
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new ConfigError(`port must be 0..65535, got ${config.port}`);
   }
   return config;
 }
+
+const ENCRYPTION_POLICIES: readonly EncryptionPolicy[] = ['prefer', 'require', 'disable'];
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

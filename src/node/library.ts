@@ -36,6 +36,14 @@ export class Library {
     );
   }
 
+  /** Records whether a torrent is paused, so `shoal start` keeps it so (atomically). */
+  async setPaused(infoHash: string, paused: boolean): Promise<void> {
+    const path = join(this.dir, `${infoHash}.json`);
+    if (!(await this.fs.exists(path))) return;
+    const entry = JSON.parse((await this.fs.readFile(path)).toString('utf8')) as LibraryEntry;
+    await this.fs.writeFileAtomic(path, Buffer.from(JSON.stringify({ ...entry, paused })));
+  }
+
   async remove(infoHash: string): Promise<void> {
     for (const ext of ['torrent', 'json', 'resume'])
       await this.fs.rm(join(this.dir, `${infoHash}.${ext}`));

@@ -5,12 +5,16 @@ import type { SearchSession } from '../apps/search/search-session.js';
 import { encode } from '../codec/bencode.js';
 import type { PieceHasher } from '../crypto/hash-job.js';
 import { HashPool } from '../crypto/hash-pool.js';
+import type { Identity, IdentityKey } from '../crypto/identity.js';
 import { Dht } from '../dht/dht.js';
 import { LocalDiscovery } from '../discovery/lsd.js';
 import { ShoalError } from '../errors.js';
+import { type FileSelector, selectedPriorities } from '../metainfo/file-selection.js';
 import { type MagnetLink, type PeerAddress, parsePeer } from '../metainfo/magnet.js';
 import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
+import { logger } from '../metrics/log.js';
+import { createMetricsRegistry, type MetricsRegistry } from '../metrics/registry.js';
 import { ConnectionManager } from '../net/connection-manager.js';
 import {
   type DatagramChannel,
@@ -20,18 +24,39 @@ import {
 } from '../net/datagram-mux.js';
 import { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
-import { TcpTransport } from '../net/transport.js';
+import { TcpTransport, UtpTransport } from '../net/transport.js';
 import { OverlayUnavailableError } from '../overlay/errors.js';
+import { declarePeerMetrics } from '../peers/metrics.js';
+import type { PeerConnection } from '../peers/peer-connection.js';
+import type { Presence, Published } from '../peers/presence.js';
+import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
 import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
+import { deleteTorrentFiles } from '../storage/delete-files.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
-import { type SwarmOptions, Torrent, type TorrentStats } from '../swarm/torrent.js';
+import { PeerWireMetrics } from '../swarm/metrics.js';
+import {
+  type PeerInfo,
+  type PickMode,
+  type SwarmOptions,
+  Torrent,
+  type TorrentStats,
+} from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
-import { BitTorrentInbound } from './bittorrent-inbound.js';
+import { isUtpPacket } from '../transport/utp/packet.js';
+import { UtpSocket } from '../transport/utp/socket.js';
+import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
 import type { NodeConfig } from './config.js';
+import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
+import { declareNodeMetrics } from './metrics.js';
 import type { OverlayService, OverlayViews } from './overlay-service.js';
+import { type NodeOverlay, OVERLAY_INFOHASH_HEX, startOverlay } from './overlay-wiring.js';
+import { createSecurePeers, type SecurePeerParts, startPresence } from './secure-peers.js';
+import { StreamServer } from './stream-server.js';
+
+const log = logger('node');
 
 /** How to add a torrent to a node. */
 export interface AddTorrentOptions {
@@ -43,19 +68,46 @@ export interface AddTorrentOptions {
   readonly recheck?: boolean;
   /** Keep it in the node's library so `shoal start` resumes it (default true). */
   readonly persist?: boolean;
-  /** Per-file priorities, 0 to skip a file. */
+  /** Per-file priorities, 0 to skip a file (one per entry of the torrent's file list). */
   readonly filePriorities?: readonly number[];
+  /**
+   * Fetch only these files (indices count real files; paths as in the torrent). A magnet's
+   * BEP 53 `so=` is used when neither this nor `filePriorities` is given.
+   */
+  readonly files?: readonly FileSelector[];
+  /** How new pieces are chosen: `rarest` first (default) or `sequential`. */
+  readonly pickMode?: PickMode;
+  /** Use the torrent's web seeds (BEP 19; default true). */
+  readonly webSeeds?: boolean;
   /** Tracker URLs to use besides the torrent's own (each its own tier). */
   readonly trackers?: readonly string[];
   readonly swarm?: Partial<SwarmOptions>;
 }
 
+/** What a node may be given instead of making its own. */
+export interface NodeStartOptions {
+  /** Replaces the node's own worker pool (the simulator passes an inline one); the caller owns it. */
+  readonly hasher?: PieceHasher;
+  /** The registry the node counts into (the simulator gives each host its own). */
+  readonly metrics?: MetricsRegistry;
+  /**
+   * An identity for this run instead of the data folder's (a short-lived search node must not
+   * pose as the daemon that owns the folder).
+   */
+  readonly identity?: Identity;
+}
+
 /** Events of a node; torrent events are re-emitted with the torrent. */
 export interface NodeEvents {
   progress: [Torrent, TorrentStats];
+  peer: [Torrent, PeerInfo];
   done: [Torrent, TorrentStats];
   error: [Error, Torrent | undefined];
   warning: [string, Torrent | undefined];
+  /** A secure connection by key was made (or replaced a worse one). */
+  securePeer: [PeerConnection];
+  /** Our address record went to the DHT. */
+  published: [Published];
 }
 
 /** The torrent is already in this node. */
@@ -84,6 +136,8 @@ export class Node extends EventEmitter<NodeEvents> {
   /** Protocols spoken on the listening port, told apart by their first bytes. */
   readonly inbound = new InboundDemux();
   private readonly dialer: Dialer;
+  /** Incoming encrypted BitTorrent (absent when encryption is disabled). */
+  private readonly mse: MseInbound | undefined;
   private readonly pool: PieceHasher;
   /** The worker pool this node created (and so closes); none when a hasher was given. */
   private readonly ownPool: HashPool | undefined;
@@ -93,20 +147,35 @@ export class Node extends EventEmitter<NodeEvents> {
   private udpTrackers: UdpTrackerClient | undefined;
   private server: TcpServer | undefined;
   private datagrams: DatagramMux | undefined;
+  private utp: UtpSocket | undefined;
   private dht: Dht | undefined;
   private lsd: LocalDiscovery | undefined;
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
   private dhtReady: Promise<number> = Promise.resolve(0);
   private readonly dhtTimers = new Map<string, TimerHandle>();
   private overlayService: OverlayService | undefined;
+  private nodeOverlay: NodeOverlay | undefined;
   private stopped = false;
+  /** shoal's connections by key: authenticated, encrypted, one per peer. */
+  readonly peers: SecurePeers;
+  private readonly peerParts: SecurePeerParts;
+  private presence: Presence | undefined;
+
+  /** Everything the node counts: `/metrics`, `--json` lines and the simulator read it. */
+  readonly metrics: MetricsRegistry;
+  private readonly wireMetrics: PeerWireMetrics;
 
   private constructor(
     readonly runtime: Runtime,
     readonly config: NodeConfig,
-    hasher: PieceHasher | undefined,
+    options: NodeStartOptions,
+    /** The node's key pair, from `<dataDir>/identity.key` (made on first start). */
+    readonly identity: Identity,
   ) {
     super();
+    const hasher = options.hasher;
+    this.metrics = options.metrics ?? createMetricsRegistry();
+    this.wireMetrics = new PeerWireMetrics(this.metrics);
     this.peerId = Buffer.concat([Buffer.from(CLIENT_PREFIX, 'latin1'), runtime.random.bytes(12)]);
     this.library = new Library(runtime.fs, config.dataDir);
     this.ownPool = hasher
@@ -120,23 +189,71 @@ export class Node extends EventEmitter<NodeEvents> {
       maxPerIp: config.maxConnectionsPerIp,
     });
     const anyHost = config.host === '0.0.0.0' || config.host === '::';
+    const tcp = config.tcp ? [new TcpTransport(runtime)] : [];
+    const utp = config.utp
+      ? [
+          new UtpTransport(
+            {
+              connect: (host, port) =>
+                this.utp
+                  ? this.utp.connect(host, port)
+                  : Promise.reject(new ShoalError('STOPPED', 'uTP is not running')),
+            },
+            runtime.timers,
+          ),
+        ]
+      : [];
     this.dialer = new Dialer({
       connections: this.connections,
-      transports: [new TcpTransport(runtime)],
+      transports: config.preferUtp ? [...utp, ...tcp] : [...tcp, ...utp],
       ...(!anyHost && { localAddress: config.host }),
+      encryption: config.encryption,
+      random: runtime.random,
+      timers: runtime.timers,
     });
-    this.inbound.register(
-      new BitTorrentInbound((hash) => this.byHandshakeHash.get(hash), this.connections),
-    );
+    declareNodeMetrics(this.metrics, {
+      connections: this.connections,
+      dialer: this.dialer,
+      inbound: this.inbound,
+      datagrams: () => this.datagrams,
+      torrents: () => this.torrents.size,
+    });
+    const torrentFor = (hash: string) => this.byHandshakeHash.get(hash);
+    if (config.encryption !== 'require')
+      this.inbound.register(new BitTorrentInbound(torrentFor, this.connections));
+    if (config.encryption !== 'disable') {
+      this.mse = new MseInbound(torrentFor, this.connections, {
+        requireEncryption: config.encryption === 'require',
+        random: runtime.random,
+        timers: runtime.timers,
+      });
+      this.inbound.register(this.mse, { fallback: true });
+    }
+    this.peerParts = {
+      runtime,
+      config,
+      identity,
+      connections: this.connections,
+      dialer: this.dialer,
+      listenPort: () => this.port,
+    };
+    this.peers = createSecurePeers(this.peerParts);
+    this.peers.on('peer', (peer) => this.emit('securePeer', peer));
+    declarePeerMetrics(this.metrics, this.peers);
+    this.inbound.register(this.peers.inbound);
   }
 
-  /**
-   * Starts a node listening on `config.port`. `hasher` replaces the node's own worker pool
-   * (the simulator passes an inline one); the caller then owns it.
-   */
-  static async start(runtime: Runtime, config: NodeConfig, hasher?: PieceHasher): Promise<Node> {
-    const node = new Node(runtime, config, hasher);
+  /** Starts a node listening on `config.port`. */
+  static async start(
+    runtime: Runtime,
+    config: NodeConfig,
+    options: NodeStartOptions = {},
+  ): Promise<Node> {
     await runtime.fs.mkdir(config.dataDir);
+    const identity =
+      options.identity ??
+      (await loadOrCreateIdentity(runtime.fs, runtime.random, config.dataDir)).identity;
+    const node = new Node(runtime, config, options, identity);
     try {
       node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) => {
         const stream = node.connections.accept(s, 'tcp');
@@ -145,11 +262,17 @@ export class Node extends EventEmitter<NodeEvents> {
       // One UDP socket on the same port number (any free port if that one is taken), shared by
       // the DHT and the UDP tracker client.
       const family = config.host.includes(':') ? 'IPv6' : 'IPv4';
+      // Large buffers: a window of 64 KB loopback uTP datagrams must fit between two reads.
+      const buffers = { recvBufferBytes: 4 << 20, sendBufferBytes: 4 << 20 };
       node.datagrams = await DatagramMux.bind(runtime.udp, {
         port: node.port,
         host: config.host,
         family,
-      }).catch(() => DatagramMux.bind(runtime.udp, { port: 0, host: config.host, family }));
+        ...buffers,
+      }).catch(() =>
+        DatagramMux.bind(runtime.udp, { port: 0, host: config.host, family, ...buffers }),
+      );
+      if (config.utp) node.utp = node.startUtp(node.datagrams.channel('utp', isUtpPacket));
       const dhtChannel = node.datagrams.channel('dht', isKrpcDatagram);
       node.udpTrackers = UdpTrackerClient.over(
         runtime,
@@ -157,15 +280,35 @@ export class Node extends EventEmitter<NodeEvents> {
         { firstTimeoutMs: config.udpTrackerTimeoutMs },
       );
       if (config.dht) node.dht = await node.startDht(dhtChannel);
+      node.presence = startPresence(node.peers, node.peerParts, node.dht, node.dhtReady, (p) =>
+        node.emit('published', p),
+      );
+      if (config.overlay) {
+        node.nodeOverlay = startOverlay({
+          runtime,
+          config,
+          identity,
+          peers: node.peers,
+          port: () => node.port,
+          dht: () => node.dht,
+          dhtReady: node.dhtReady,
+        });
+        node.useOverlay(node.nodeOverlay.service);
+      }
       if (config.lsd) {
         node.lsd = await LocalDiscovery.start(runtime, {
           listenPort: () => node.port,
           ...(config.host !== '0.0.0.0' &&
             config.host !== '::' && { interfaceAddress: config.host }),
-          onPeer: (infoHash, host, port) => node.byHandshakeHash.get(infoHash)?.addPeer(host, port),
+          onPeer: (infoHash, host, port) => {
+            if (infoHash === OVERLAY_INFOHASH_HEX) node.nodeOverlay?.lsdPeer(host, port);
+            else node.byHandshakeHash.get(infoHash)?.addPeer(host, port);
+          },
         });
+        if (node.nodeOverlay !== undefined) node.lsd.add(OVERLAY_INFOHASH_HEX);
       }
     } catch (error) {
+      node.utp?.close();
       await node.datagrams?.close();
       await node.server?.close();
       await node.ownPool?.close();
@@ -176,6 +319,23 @@ export class Node extends EventEmitter<NodeEvents> {
       );
     }
     return node;
+  }
+
+  /** uTP on the node's UDP socket: accepted connections go where TCP ones go. */
+  private startUtp(channel: DatagramChannel): UtpSocket {
+    const address = channel.address();
+    const utp = new UtpSocket(channel, {
+      clock: this.runtime.clock,
+      timers: this.runtime.timers,
+      random: this.runtime.random,
+      local: { address: address.address, port: address.port },
+    });
+    channel.onMessage((data, from) => utp.receive(data, from));
+    utp.onConnection((s) => {
+      const stream = this.connections.accept(s, 'utp');
+      if (stream) this.inbound.handle(stream);
+    });
+    return utp;
   }
 
   /** Starts the DHT on the node's UDP socket and bootstraps it. */
@@ -191,11 +351,33 @@ export class Node extends EventEmitter<NodeEvents> {
       host: this.config.host,
       bootstrap,
       statePath: join(this.config.dataDir, 'dht.state'),
+      metrics: this.metrics,
     };
     const dht = await Dht.start(this.runtime, options, channel);
     dht.on('warning', (w) => this.emit('warning', `DHT: ${w}`, undefined));
     this.dhtReady = dht.bootstrap().catch(() => 0);
     return dht;
+  }
+
+  /** This node's public key: its name for shoal peers (`shoal_…`). */
+  get key(): IdentityKey {
+    return this.identity.publicKey;
+  }
+
+  /**
+   * An authenticated, encrypted connection to the node whose key is `key` (or its `shoal_…`
+   * text), found in the DHT and reached directly, through a hole punch or a relay; open
+   * channels on its `mux`. See `SecurePeers.connect`.
+   */
+  async connect(key: IdentityKey | string, options: ConnectOptions = {}): Promise<PeerConnection> {
+    // A lookup on a DHT still joining finds nothing: wait for its first bootstrap.
+    if (options.record === undefined && options.lookup !== false) await this.dhtReady;
+    return this.peers.connect(key, options);
+  }
+
+  /** Figures of the secure peer layer: connections by kind, reachability, relay, record. */
+  peerStats() {
+    return { ...this.peers.stats(), published: this.presence?.lastPublished ?? null };
   }
 
   /** The DHT node, when enabled. */
@@ -209,6 +391,11 @@ export class Node extends EventEmitter<NodeEvents> {
    * overlay stops with the node.
    */
   useOverlay(service: OverlayService): void {
+    if (this.overlayService !== undefined && this.overlayService !== service) {
+      this.nodeOverlay?.stop();
+      this.nodeOverlay = undefined;
+      this.overlayService.stop();
+    }
     this.overlayService = service;
     for (const t of this.torrents.values())
       if (t.stats().state === 'seeding') service.shareTorrent(t.meta);
@@ -258,7 +445,7 @@ export class Node extends EventEmitter<NodeEvents> {
         if (entry.paused) t.pause();
         out.push(t);
       } catch (error) {
-        this.emit('error', error as Error, undefined);
+        this.report(error as Error, undefined);
       }
     }
     return out;
@@ -273,6 +460,11 @@ export class Node extends EventEmitter<NodeEvents> {
     const downloadDir = options.downloadDir ?? this.config.downloadDir;
     await this.runtime.fs.mkdir(downloadDir);
     const persist = options.persist !== false;
+    const filePriorities =
+      options.filePriorities ??
+      (options.files && options.files.length > 0
+        ? selectedPriorities(meta, options.files)
+        : undefined);
     if (persist && bytes)
       await this.library.save({ infoHash: id, downloadDir, paused: false }, bytes);
     const torrent = new Torrent(
@@ -284,6 +476,8 @@ export class Node extends EventEmitter<NodeEvents> {
         listenPort: () => this.port,
         dialer: this.dialer,
         connections: this.connections,
+        ...(this.config.host !== '0.0.0.0' &&
+          this.config.host !== '::' && { localAddress: this.config.host }),
         ...(this.dht && {
           dht: {
             port: () => this.dht?.port ?? 0,
@@ -293,12 +487,16 @@ export class Node extends EventEmitter<NodeEvents> {
         }),
         globalUpload: this.globalUpload,
         globalDownload: this.globalDownload,
+        metrics: this.metrics.child({ torrent: id }),
+        wireMetrics: this.wireMetrics,
       },
       {
         downloadDir,
         resumePath: this.library.resumePath(id),
         ...(options.recheck !== undefined && { recheck: options.recheck }),
-        ...(options.filePriorities && { filePriorities: options.filePriorities }),
+        ...(filePriorities && { filePriorities }),
+        ...(options.pickMode && { pickMode: options.pickMode }),
+        ...(options.webSeeds !== undefined && { webSeeds: options.webSeeds }),
         swarm: {
           pex: this.config.pex,
           maxPeers: this.config.maxPeersPerTorrent,
@@ -308,17 +506,22 @@ export class Node extends EventEmitter<NodeEvents> {
       },
     );
     this.torrents.set(id, torrent);
-    for (const h of torrent.handshakeHashes) this.byHandshakeHash.set(h.toString('hex'), torrent);
+    for (const h of torrent.handshakeHashes) {
+      this.byHandshakeHash.set(h.toString('hex'), torrent);
+      this.mse?.skeys.add(h);
+    }
     torrent.on('progress', (s) => this.emit('progress', torrent, s));
+    torrent.on('peer', (p) => this.emit('peer', torrent, p));
     torrent.on('done', (s) => {
       this.overlayService?.shareTorrent(torrent.meta);
       this.emit('done', torrent, s);
     });
-    torrent.on('error', (e) => this.emit('error', e, torrent));
+    torrent.on('error', (e) => this.report(e, torrent));
     torrent.on('warning', (w) => this.emit('warning', w, torrent));
     await torrent.start();
     if (torrent.stats().state === 'seeding') this.overlayService?.shareTorrent(torrent.meta);
     for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
+    log.info('torrent added', { infoHash: id, name: meta.name, state: torrent.state });
     this.startAnnouncer(id, torrent, options.trackers ?? []);
     this.startDhtAnnounces(id, torrent);
     if (!torrent.meta.private) this.lsd?.add(torrent.handshakeHashes[0]!.toString('hex'));
@@ -389,7 +592,17 @@ export class Node extends EventEmitter<NodeEvents> {
         : Buffer.alloc(0),
       Buffer.from('e'),
     ]);
-    return this.add(torrent, { ...options, peers });
+    const files = options.files ?? (options.filePriorities ? undefined : link.selectOnly);
+    return this.add(torrent, { ...options, peers, ...(files && { files }) });
+  }
+
+  /**
+   * Tells the owner about a torrent's error if it listens for `error`; otherwise logs it. A
+   * library must never crash its process because nobody listened.
+   */
+  private report(error: Error, torrent: Torrent | undefined): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error, torrent);
+    else log.error(error.message, torrent && { infoHash: torrent.infoHashHex });
   }
 
   /** Announces a public torrent to the DHT now and every 15 minutes; peers found join the swarm. */
@@ -457,6 +670,11 @@ export class Node extends EventEmitter<NodeEvents> {
     announcer.start();
   }
 
+  /** An HTTP handler streaming this node's torrents (`/stream/…`, `/watch/…`). */
+  createStreamServer(): StreamServer {
+    return new StreamServer({ torrent: (hash) => this.get(hash) });
+  }
+
   /** The torrent with this info-hash (hex), if any. */
   get(infoHash: string): Torrent | undefined {
     return this.torrents.get(infoHash);
@@ -466,13 +684,43 @@ export class Node extends EventEmitter<NodeEvents> {
     return [...this.torrents.values()];
   }
 
-  /** Stops a torrent and forgets it (files stay on disk). */
-  async remove(infoHash: string): Promise<void> {
+  /** Pauses a torrent and remembers it in the library, so `shoal start` keeps it paused. */
+  async pause(infoHash: string): Promise<void> {
+    this.torrents.get(infoHash)?.pause();
+    await this.library.setPaused(infoHash, true);
+  }
+
+  /** Resumes a paused (or failed) torrent, and remembers it. */
+  async resume(infoHash: string): Promise<void> {
+    this.torrents.get(infoHash)?.resume();
+    await this.library.setPaused(infoHash, false);
+  }
+
+  /** The node-wide rate limits in bytes per second (0 = none). */
+  get rateLimits(): { upload: number; download: number } {
+    return {
+      upload: this.globalUpload.bytesPerSecond,
+      download: this.globalDownload.bytesPerSecond,
+    };
+  }
+
+  /** Changes the node-wide rate limits at once (0 = none). */
+  setRateLimits(limits: { upload?: number; download?: number }): void {
+    if (limits.upload !== undefined) this.globalUpload.bytesPerSecond = Math.max(0, limits.upload);
+    if (limits.download !== undefined)
+      this.globalDownload.bytesPerSecond = Math.max(0, limits.download);
+  }
+
+  /** Stops a torrent and forgets it; its files stay on disk unless `deleteData`. */
+  async remove(infoHash: string, options: { deleteData?: boolean } = {}): Promise<void> {
     const t = this.torrents.get(infoHash);
     if (!t) return;
     this.torrents.delete(infoHash);
     this.overlayService?.unshareTorrent(t.meta);
-    for (const h of t.handshakeHashes) this.byHandshakeHash.delete(h.toString('hex'));
+    for (const h of t.handshakeHashes) {
+      this.byHandshakeHash.delete(h.toString('hex'));
+      this.mse?.skeys.delete(h);
+    }
     await this.announcers.get(infoHash)?.stop();
     this.announcers.delete(infoHash);
     this.dhtTimers.get(infoHash)?.cancel();
@@ -480,12 +728,21 @@ export class Node extends EventEmitter<NodeEvents> {
     this.dhtTimers.delete(infoHash);
     await t.stop();
     await this.library.remove(infoHash);
+    if (options.deleteData)
+      await deleteTorrentFiles(
+        this.runtime.fs,
+        t.storage,
+        t.layout,
+        t.meta.name,
+        t.meta.singleFile,
+      );
   }
 
   /** Stops every torrent (saving resume data), the listener and the hashing workers. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.nodeOverlay?.stop();
     this.overlayService?.stop();
     await Promise.all([...this.announcers.values()].map((a) => a.stop()));
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
@@ -493,7 +750,10 @@ export class Node extends EventEmitter<NodeEvents> {
     await this.dht?.stop();
     await this.lsd?.stop();
     await this.udpTrackers?.close();
+    this.utp?.close();
     await this.datagrams?.close();
+    this.presence?.stop();
+    this.peers.stop();
     this.connections.stop();
     await this.server?.close();
     await this.ownPool?.close();

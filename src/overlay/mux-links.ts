@@ -1,7 +1,7 @@
 import type { IdentityKey } from '../crypto/identity.js';
 import type { Clock, TimerHandle, Timers } from '../runtime/runtime.js';
 import type { Channel } from '../secure/channel.js';
-import type { Mux } from '../secure/mux.js';
+import type { ChannelRequest, Mux } from '../secure/mux.js';
 import { answerPings, Pinger } from '../secure/ping.js';
 import { contactOf, type PeerContact, withFlags } from './contact.js';
 import type { LinkDownReason, LinkHandler, Links } from './links.js';
@@ -10,10 +10,17 @@ import type { LinkDownReason, LinkHandler, Links } from './links.js';
  * How the overlay reaches a peer by key: the node's half of the links. `connect` opens (or
  * reuses) a secure connection — dialling the contact's addresses, or finding the key in the
  * DHT, punching holes, relaying — and resolves with its multiplexer once the peer has proven
- * its key. The node also hands every secure connection it accepts to {@link MuxLinks.attach}.
+ * its key. A node whose connections carry other protocols too gives `serve`: it installs the
+ * overlay's channel handlers on every connection, present and future, and the links then
+ * never close a connection that carries anything else. Without `serve`, the node hands every
+ * connection it accepts to {@link MuxLinks.attach} and the links serve it themselves.
  */
 export interface OverlayTransport {
   connect(peer: PeerContact): Promise<Mux>;
+  serve?(
+    protocol: string,
+    accept: (request: ChannelRequest, remote: IdentityKey, mux: Mux) => void,
+  ): void;
 }
 
 /** Timing and bounds of the links. */
@@ -46,6 +53,8 @@ interface Peer {
   readonly muxes: Mux[];
   /** Channels we opened, by protocol. */
   readonly out: Map<string, Channel>;
+  /** Channels the peer opened to us. */
+  readonly incoming: Set<Channel>;
   /** Channels whose sender is out of credit: messages are dropped until they drain. */
   readonly blocked: Set<Channel>;
   readonly holders: Set<string>;
@@ -104,8 +113,10 @@ export class MuxLinks implements Links {
     }
     if (peer.muxes.includes(mux)) return;
     peer.muxes.push(mux);
-    answerPings(mux);
-    for (const protocol of this.handlers.keys()) this.serve(peer, mux, protocol);
+    if (this.transport.serve === undefined) {
+      answerPings(mux);
+      for (const protocol of this.handlers.keys()) this.serve(peer, mux, protocol);
+    }
     mux.onClose(() => this.lost(peer, mux));
     this.flush(peer);
   }
@@ -136,6 +147,18 @@ export class MuxLinks implements Links {
     const fresh = !this.handlers.has(protocol);
     this.handlers.set(protocol, handler);
     if (!fresh) return;
+    if (this.transport.serve !== undefined) {
+      this.transport.serve(protocol, (request, remote, mux) => {
+        this.attach(remote, mux);
+        const peer = this.peers.get(contactOf(remote).id);
+        if (peer === undefined || !peer.muxes.includes(mux)) {
+          request.reject('refused');
+          return;
+        }
+        this.receiveOn(peer, request.accept(), protocol, true);
+      });
+      return;
+    }
     for (const peer of this.peers.values())
       for (const mux of peer.muxes) this.serve(peer, mux, protocol);
   }
@@ -180,6 +203,7 @@ export class MuxLinks implements Links {
         contact,
         muxes: [],
         out: new Map(),
+        incoming: new Set(),
         blocked: new Set(),
         holders: new Set(),
         queue: undefined,
@@ -197,11 +221,15 @@ export class MuxLinks implements Links {
   private serve(peer: Peer, mux: Mux, protocol: string): void {
     mux.handle(protocol, (request) => {
       const channel = request.accept();
-      this.receiveOn(peer, channel, protocol);
+      this.receiveOn(peer, channel, protocol, true);
     });
   }
 
-  private receiveOn(peer: Peer, channel: Channel, protocol: string): void {
+  private receiveOn(peer: Peer, channel: Channel, protocol: string, incoming: boolean): void {
+    if (incoming) {
+      peer.incoming.add(channel);
+      channel.onClose(() => peer.incoming.delete(channel));
+    }
     channel.onMessage((type, payload) => {
       peer.lastHeard = this.env.clock.now();
       if (this.isBanned(peer.id)) return;
@@ -226,7 +254,7 @@ export class MuxLinks implements Links {
         if (peer.out.get(protocol) === opened) peer.out.delete(protocol);
         peer.blocked.delete(opened);
       });
-      this.receiveOn(peer, opened, protocol);
+      this.receiveOn(peer, opened, protocol, false);
     }
     if (peer.blocked.has(channel)) {
       this.dropped++;
@@ -281,7 +309,7 @@ export class MuxLinks implements Links {
       const mux = peer.muxes[0];
       if (mux === undefined) continue;
       if (peer.holders.size === 0) {
-        if (now - Math.max(peer.lastUsed, peer.lastHeard) >= this.options.idleMs) mux.close();
+        if (now - Math.max(peer.lastUsed, peer.lastHeard) >= this.options.idleMs) this.idle(peer);
         continue;
       }
       if (peer.pinging || now - peer.lastHeard < this.options.keepaliveMs) continue;
@@ -298,6 +326,22 @@ export class MuxLinks implements Links {
         },
       );
     }
+  }
+
+  /**
+   * An unheld peer went quiet: close the connection if it carries nothing but our channels,
+   * else only our channels (the node uses the connection for something else).
+   */
+  private idle(peer: Peer): void {
+    const ours = peer.out.size + peer.incoming.size;
+    const mux = peer.muxes[0];
+    if (mux === undefined) return;
+    if (this.transport.serve === undefined || mux.channelCount <= ours) {
+      mux.close();
+      return;
+    }
+    for (const channel of [...peer.out.values(), ...peer.incoming]) channel.close();
+    this.forget(peer);
   }
 
   private isBanned(peerId: string): boolean {

@@ -25,15 +25,19 @@ export interface HttpServerRequest {
   body(maxBytes: number): Promise<Buffer>;
 }
 
-/** A stream of chunks sent to a client that stays connected (Server-Sent Events). */
+/** A response body sent in pieces (Server-Sent Events, media streams). */
 export interface HttpStreamSink {
-  /** Queues text; false when the client is slow and the caller should send less. */
-  write(chunk: string): boolean;
+  /** Queues text or bytes; false when the client is slow and the caller should wait for drain. */
+  write(chunk: string | Uint8Array): boolean;
   /** Bytes queued and not yet taken by the client's socket. */
   buffered(): number;
   /** Called once when the client goes away or the stream ends. */
   onClose(handler: () => void): void;
+  /** Called once when what was queued has gone to the socket (after a `write` returned false). */
+  onDrain(handler: () => void): void;
   end(): void;
+  /** Ends the connection at once (the body cannot be finished). */
+  destroy(): void;
 }
 
 /** The reply to one request: either one whole response, or a stream. */
@@ -182,7 +186,9 @@ function wrapResponse(res: ServerResponse): HttpServerResponse {
         write: (chunk) => (res.writableEnded ? false : res.write(chunk)),
         buffered: () => res.writableLength,
         onClose: (handler) => res.once('close', handler),
+        onDrain: (handler) => res.once('drain', handler),
         end: () => res.end(),
+        destroy: () => res.destroy(),
       };
     },
   };

@@ -111,6 +111,12 @@ function realUdp(egress: EgressPolicy): UdpFactory {
         type: options.family === 'IPv6' ? 'udp6' : 'udp4',
         reuseAddr: options.reuseAddr === true,
         lookup: literalFirstLookup,
+        ...(options.recvBufferBytes === undefined
+          ? {}
+          : { recvBufferSize: options.recvBufferBytes }),
+        ...(options.sendBufferBytes === undefined
+          ? {}
+          : { sendBufferSize: options.sendBufferBytes }),
       });
       return new Promise((resolve, reject) => {
         socket.once('error', reject);
@@ -149,7 +155,12 @@ function realUdp(egress: EgressPolicy): UdpFactory {
               socket.setMulticastTTL(2);
               if (interfaceAddress) socket.setMulticastInterface(interfaceAddress);
             },
-            close: () => new Promise((done) => socket.close(() => done())),
+            // What is still queued goes out first: a flush after close would throw.
+            close: () =>
+              new Promise((done) => {
+                flush();
+                socket.close(() => done());
+              }),
           };
           resolve(wrapped);
         });
@@ -278,6 +289,7 @@ function realTcp(egress: EgressPolicy): TcpFactory {
           port,
           noDelay: true,
           ...(bindable && { localAddress: local }),
+          ...(options?.localPort !== undefined && { localPort: options.localPort }),
           onread: {
             buffer: shared,
             callback: (n) => {

@@ -98,6 +98,12 @@ export interface UdpFactory {
     family?: 'IPv4' | 'IPv6';
     /** Share the port with other sockets (multicast listeners). */
     reuseAddr?: boolean;
+    /**
+     * Kernel buffer sizes (SO_RCVBUF / SO_SNDBUF, capped by the OS): a transport over UDP
+     * (uTP) needs room for a window of datagrams arriving between two reads.
+     */
+    recvBufferBytes?: number;
+    sendBufferBytes?: number;
   }): Promise<UdpSocket>;
 }
 
@@ -153,6 +159,11 @@ export interface TcpFactory {
     options?: {
       timeoutMs?: number /** Source address to bind, if not any. */;
       localAddress?: string;
+      /**
+       * Source port to bind (a hole punch dials from a port its peer was told); any free port
+       * when absent.
+       */
+      localPort?: number;
     },
   ): Promise<ByteStream>;
 }

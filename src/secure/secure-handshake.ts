@@ -144,7 +144,8 @@ export class SecureHandshake {
       initiator: this.options.initiator,
       prologue: Buffer.concat([SECURE_CHANNEL_MAGIC, Buffer.from([PATTERN_BYTE[pattern]])]),
       staticKeyPair: this.options.identity.noiseKeyPair,
-      ...(this.options.initiator && remote !== undefined && { remoteStaticKey: remote.noiseKey() }),
+      ...(this.options.initiator &&
+        remote !== undefined && { remoteStaticKey: remote.noisePublicKey() }),
       random: this.options.random,
     });
   }

@@ -29,14 +29,17 @@ interface Mapping {
 
 /**
  * One home router in front of one simulated host: UDP mappings with an idle timeout
- * (default 120 s, RFC 4787's minimum is 2 minutes) and the type's filtering. TCP is simpler in
- * the model: outgoing connections get a fresh external port and unsolicited incoming
- * connections are dropped (no port forwarding, no UPnP).
+ * (default 120 s, RFC 4787's minimum is 2 minutes) and the type's filtering; TCP mappings
+ * likewise (see {@link tcpOutbound}), which lets a SYN in only where a SYN went out, so a TCP
+ * simultaneous open passes and anything unsolicited is dropped (no port forwarding, no UPnP).
  */
 export class Nat {
   private readonly byKey = new Map<string, Mapping>();
   private readonly byPort = new Map<number, Mapping>();
   private nextPort = 20_000;
+  private readonly tcpByKey = new Map<string, Mapping>();
+  private readonly tcpByPort = new Map<number, Mapping>();
+  private nextTcpPort = 20_000;
 
   constructor(
     readonly type: NatType,
@@ -97,9 +100,70 @@ export class Nat {
     return m.internalPort;
   }
 
-  /** An external port for a new outgoing TCP connection. */
-  tcpPort(now: number): number {
-    return this.allocatePort(now);
+  /**
+   * Translates an outgoing TCP SYN's source port; returns the external port. Like Linux's
+   * MASQUERADE and most home routers, every type but symmetric keeps the source port when it
+   * is free and uses one mapping per source port for every destination; a symmetric NAT picks
+   * a new port per destination. The mapping lets in SYNs from where the type's filter allows
+   * (a TCP simultaneous open needs exactly that).
+   */
+  tcpOutbound(internalPort: number, remoteIp: string, remotePort: number, now: number): number {
+    const endpoint = `${remoteIp}:${remotePort}`;
+    const key = this.type === 'symmetric' ? `${internalPort}>${endpoint}` : `${internalPort}`;
+    let m = this.tcpByKey.get(key);
+    if (m !== undefined && now - m.lastUsed > this.udpTimeoutMs) {
+      this.tcpByKey.delete(key);
+      this.tcpByPort.delete(m.externalPort);
+      m = undefined;
+    }
+    if (m === undefined) {
+      const keep = this.type !== 'symmetric' && !this.tcpByPort.has(internalPort);
+      m = {
+        internalPort,
+        externalPort: keep ? internalPort : this.allocateTcpPort(now),
+        remote: this.type === 'symmetric' ? endpoint : undefined,
+        permissions: new Map(),
+        lastUsed: now,
+      };
+      this.tcpByKey.set(key, m);
+      this.tcpByPort.set(m.externalPort, m);
+    }
+    m.lastUsed = now;
+    m.permissions.set(remoteIp, now);
+    m.permissions.set(endpoint, now);
+    return m.externalPort;
+  }
+
+  /** Filters an incoming TCP SYN; returns the internal port, or undefined to drop it. */
+  tcpInbound(
+    externalPort: number,
+    remoteIp: string,
+    remotePort: number,
+    now: number,
+  ): number | undefined {
+    const m = this.tcpByPort.get(externalPort);
+    if (m === undefined || now - m.lastUsed > this.udpTimeoutMs) return undefined;
+    if (this.type !== 'full-cone') {
+      const key = this.type === 'restricted' ? remoteIp : `${remoteIp}:${remotePort}`;
+      if (!m.permissions.has(key)) return undefined;
+    }
+    return m.internalPort;
+  }
+
+  /** A free external TCP port; idle mappings are reclaimed on the way. */
+  private allocateTcpPort(now: number): number {
+    for (let tries = 0; tries < 65_536; tries++) {
+      const p = this.nextTcpPort;
+      this.nextTcpPort = this.nextTcpPort >= 65_535 ? 20_000 : this.nextTcpPort + 1;
+      const m = this.tcpByPort.get(p);
+      if (m !== undefined && now - m.lastUsed > this.udpTimeoutMs) {
+        this.tcpByPort.delete(p);
+        const key = m.remote === undefined ? `${m.internalPort}` : `${m.internalPort}>${m.remote}`;
+        if (this.tcpByKey.get(key) === m) this.tcpByKey.delete(key);
+      }
+      if (!this.tcpByPort.has(p)) return p;
+    }
+    throw new SimError('SIM_NAT_FULL', `NAT ${this.publicIp} has no free TCP port left`);
   }
 
   /** The next free external port; mappings idle past their timeout are reclaimed on the way. */

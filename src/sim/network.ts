@@ -5,6 +5,7 @@ import { DEFAULT_LATENCY, LatencyModel, type LatencyOptions, type Location } fro
 import type { MemFs } from './memfs.js';
 import { Nat, type NatType } from './nat.js';
 import { EventKind, type Simulator } from './simulator.js';
+import type { UdpFaults } from './udp-faults.js';
 
 /** Settings of the network model, with defaults in {@link DEFAULT_NETWORK}. */
 export interface NetworkOptions {
@@ -112,6 +113,14 @@ export class SimUdpSocket {
   ) {}
 }
 
+/** A TCP connect waiting for its SYN-ACK (a crossing SYN may complete it: simultaneous open). */
+interface PendingConnect {
+  done: boolean;
+  /** Being completed by a simultaneous open (a second crossing SYN changes nothing). */
+  pairing: boolean;
+  resolve: (stream: ByteStream) => void;
+}
+
 interface Listener {
   readonly port: number;
   readonly onConnection: (stream: ByteStream) => void;
@@ -135,6 +144,8 @@ export class SimHost implements SimOwner {
   readonly udp = new Map<number, SimUdpSocket>();
   readonly listeners = new Map<number, Listener>();
   readonly streams = new Set<SimStream>();
+  /** Connects in flight, by `localPort>ip:port` (what a crossing SYN must match). */
+  readonly connecting = new Map<string, PendingConnect>();
   /** Set by whoever gives the host a file system (the runtime factory). */
   fs: MemFs | undefined;
   /** When it joined, virtual ms. */
@@ -180,6 +191,8 @@ export class Network {
   readonly hosts: SimHost[] = [];
   private readonly byIp = new Map<string, SimHost>();
   private partitionOf: ((host: SimHost) => number) | undefined;
+  /** Reordering and duplication of datagrams, when a test sets it (none by default). */
+  udpFaults: UdpFaults | undefined;
   /** Datagrams sent, delivered and dropped (by cause). */
   readonly counters = {
     udpSent: 0,
@@ -322,12 +335,11 @@ export class Network {
     const delivered = to.down.reserve(arrives, bytes);
     const copy = copyDatagram(data);
     const srcIp = to === from ? from.ip : from.publicIp;
-    sim.at(
-      delivered,
-      () => this.deliverUdp(to, srcIp, srcPort, port, copy, from.index),
-      to,
-      EventKind.udp,
-    );
+    const deliver = () => this.deliverUdp(to, srcIp, srcPort, port, copy, from.index);
+    if (this.udpFaults === undefined) sim.at(delivered, deliver, to, EventKind.udp);
+    else
+      for (const late of this.udpFaults.copies(sim.random))
+        sim.at(delivered + late, deliver, to, EventKind.udp);
   }
 
   private deliverUdp(
@@ -371,37 +383,76 @@ export class Network {
     return l;
   }
 
-  /** Opens a TCP connection from `from` to `ip:port` (three-way handshake in virtual time). */
-  connectTcp(from: SimHost, ip: string, port: number, timeoutMs?: number): Promise<ByteStream> {
+  /**
+   * Opens a TCP connection from `from` to `ip:port` (three-way handshake in virtual time), from
+   * `localPort` when given. A SYN reaching a host behind a NAT passes only through a mapping
+   * that host's own SYN opened; a SYN meeting a connect of the other host to it (same ends)
+   * makes a simultaneous open: both connects complete as one connection (a TCP hole punch).
+   */
+  connectTcp(
+    from: SimHost,
+    ip: string,
+    port: number,
+    timeoutMs?: number,
+    localPort?: number,
+  ): Promise<ByteStream> {
     const sim = this.sim;
     sim.activity++;
     this.counters.tcpConnects++;
     return new Promise((resolve, reject) => {
-      let done = false;
-      const fail = (reason: string, what: string) => {
-        if (done) return;
-        done = true;
+      const source = localPort ?? from.ephemeralPort();
+      const key = `${source}>${ip}:${port}`;
+      const pending: PendingConnect = { done: false, pairing: false, resolve: () => {} };
+      const finish = (): boolean => {
+        if (pending.done) return false;
+        pending.done = true;
         timer.cancel();
-        reject(new SimIoError(reason, `connect to ${ip}:${port} ${what}`));
+        if (from.connecting.get(key) === pending) from.connecting.delete(key);
+        return true;
+      };
+      const fail = (reason: string, what: string) => {
+        if (finish()) reject(new SimIoError(reason, `connect to ${ip}:${port} ${what}`));
+      };
+      pending.resolve = (stream) => {
+        if (finish()) resolve(stream);
       };
       const timer = sim.after(
         timeoutMs ?? this.options.connectTimeoutMs,
         () => fail('ETIMEDOUT', 'timed out'),
         from,
       );
+      from.connecting.set(key, pending);
       const to = this.resolve(from, ip);
       if (to === undefined || !to.alive || this.partitioned(from, to)) return; // SYN lost
-      // Behind a NAT, an unsolicited SYN finds no mapping and is dropped.
-      if (to.nat !== undefined && to !== from) return;
-      const localPort = from.ephemeralPort();
-      const srcPort = from.nat !== undefined && to !== from ? from.nat.tcpPort(sim.now) : localPort;
+      const srcPort =
+        from.nat !== undefined && to !== from
+          ? from.nat.tcpOutbound(source, ip, port, sim.now)
+          : source;
       const srcIp = to === from ? from.ip : from.publicIp;
       const oneWay = this.oneWayMs(from, to);
       const synArrives = sim.now + oneWay + this.latency.jitter(sim.random, oneWay);
       sim.at(
         synArrives,
         () => {
-          const listener = to.listeners.get(port);
+          if (pending.done || pending.pairing) return;
+          let local = port;
+          if (to.nat !== undefined && to !== from) {
+            // Behind a NAT, an unsolicited SYN finds no mapping and is dropped.
+            const inside = to.nat.tcpInbound(port, srcIp, srcPort, sim.now);
+            if (inside === undefined) return;
+            local = inside;
+          }
+          const crossing = to.connecting.get(`${local}>${srcIp}:${srcPort}`);
+          if (crossing !== undefined && !crossing.done && !crossing.pairing) {
+            this.simultaneousOpen(
+              from,
+              to,
+              { pending, source, port, srcIp, srcPort, local },
+              crossing,
+            );
+            return;
+          }
+          const listener = to.listeners.get(local);
           if (listener === undefined || listener.closed) {
             this.counters.tcpRefused++;
             sim.after(oneWay, () => fail('ECONNREFUSED', 'refused'), from, EventKind.tcpControl);
@@ -410,11 +461,9 @@ export class Network {
           sim.after(
             oneWay,
             () => {
-              if (done) return; // gave up before the SYN-ACK: the server's half times out alone
-              done = true;
-              timer.cancel();
-              const client = new SimStream(this, from, from.ip, localPort, to.publicIp, port);
-              const server = new SimStream(this, to, to.ip, port, srcIp, srcPort);
+              if (pending.done) return; // gave up before the SYN-ACK: the server's half times out alone
+              const client = new SimStream(this, from, from.ip, source, to.publicIp, port);
+              const server = new SimStream(this, to, to.ip, local, srcIp, srcPort);
               client.peer = server;
               server.peer = client;
               from.streams.add(client);
@@ -433,7 +482,7 @@ export class Network {
                 to,
                 EventKind.tcpControl,
               );
-              resolve(client);
+              pending.resolve(client);
             },
             from,
             EventKind.tcpControl,
@@ -443,6 +492,55 @@ export class Network {
         EventKind.tcpControl,
       );
     });
+  }
+
+  /**
+   * `from`'s SYN met `to`'s own connect to it: `to` answers with a SYN-ACK (its connect then
+   * waits for `from`'s ACK), and both ends become one connection.
+   */
+  private simultaneousOpen(
+    from: SimHost,
+    to: SimHost,
+    ours: {
+      pending: PendingConnect;
+      source: number;
+      port: number;
+      srcIp: string;
+      srcPort: number;
+      local: number;
+    },
+    theirs: PendingConnect,
+  ): void {
+    ours.pending.pairing = true;
+    theirs.pairing = true;
+    const oneWay = this.oneWayMs(from, to);
+    this.sim.after(
+      oneWay,
+      () => {
+        const client = new SimStream(this, from, from.ip, ours.source, to.publicIp, ours.port);
+        const server = new SimStream(this, to, to.ip, ours.local, ours.srcIp, ours.srcPort);
+        client.peer = server;
+        server.peer = client;
+        if (ours.pending.done) return;
+        from.streams.add(client);
+        ours.pending.resolve(client);
+        this.sim.after(
+          oneWay,
+          () => {
+            if (theirs.done || client.closed) {
+              client.remoteClosed();
+              return;
+            }
+            to.streams.add(server);
+            theirs.resolve(server);
+          },
+          to,
+          EventKind.tcpControl,
+        );
+      },
+      from,
+      EventKind.tcpControl,
+    );
   }
 
   /** Puts `stream`'s host's uplink to work if it has something to send. */

@@ -82,7 +82,7 @@ function simTcp(net: Network, host: SimHost): TcpFactory {
       };
     },
     connect(ip, port, options) {
-      return net.connectTcp(host, ip, port, options?.timeoutMs);
+      return net.connectTcp(host, ip, port, options?.timeoutMs, options?.localPort);
     },
   };
 }

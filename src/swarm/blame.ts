@@ -1,4 +1,5 @@
 import type { RandomSource } from '../runtime/runtime.js';
+import type { TorrentMetrics } from './metrics.js';
 import type { PeerSession } from './peer-session.js';
 import type { PieceJob } from './piece-job.js';
 
@@ -17,6 +18,7 @@ export interface BlameDeps {
   /** Fetch piece `index` again from `peer` only. */
   readonly retryFrom: (index: number, size: number, peer: PeerSession) => void;
   readonly warn: (message: string) => void;
+  readonly metrics: TorrentMetrics;
 }
 
 /**
@@ -27,8 +29,6 @@ export interface BlameDeps {
  */
 export class Blame {
   private readonly strikes = new Map<string, number>();
-  /** Bytes received in pieces that failed their hash check. */
-  wasted = 0;
   /** Addresses this torrent banned (for bad data or forged hashes). */
   private readonly bannedHere = new Set<string>();
 
@@ -36,6 +36,7 @@ export class Blame {
 
   /** The piece verified: its contributors are in good standing. */
   acquit(job: PieceJob): void {
+    this.deps.metrics.piecesVerified.inc();
     for (const s of job.contributors) {
       this.strikes.delete(s.host);
       s.trusted = true;
@@ -44,7 +45,8 @@ export class Blame {
 
   /** The piece failed its hash check. */
   convict(job: PieceJob): void {
-    this.wasted += job.size;
+    this.deps.metrics.piecesFailed.inc();
+    this.deps.metrics.wasted.inc(job.size);
     const sole = job.contributors.size === 1;
     for (const s of job.contributors) {
       const n = (this.strikes.get(s.host) ?? 0) + (sole ? this.deps.banAfterFailures : 1);

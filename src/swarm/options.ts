@@ -1,14 +1,23 @@
 import type { PieceHasher } from '../crypto/hash-job.js';
 import { ShoalError } from '../errors.js';
+import type { MetricsRegistry } from '../metrics/registry.js';
+import type { Direction, TransportKind } from '../net/connection.js';
 import type { ConnectionManager } from '../net/connection-manager.js';
 import type { Dialer } from '../net/dialer.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { TokenBucket } from '../shared/rate.js';
 import type { HashExchangeStats } from './hash-exchange.js';
+import type { PeerWireMetrics } from './metrics.js';
+import type { PickMode } from './piece-picker.js';
+import type { WebSeedStatus } from './web-seed.js';
 
 /** Tunables of one torrent's swarm, with defaults in {@link DEFAULT_SWARM_OPTIONS}. */
 export interface SwarmOptions {
   readonly maxPeers: number;
+  /** Connections with one IP address a torrent keeps (a few clients behind one NAT). */
+  readonly maxPeersPerIp: number;
+  /** A full torrent replaces a peer that traded no block for this long with a newcomer. */
+  readonly turnoverIdleMs: number;
   readonly uploadSlots: number;
   readonly requestTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
@@ -32,6 +41,8 @@ export interface SwarmOptions {
   /** Exchange peers with peers (BEP 11); never for private torrents. */
   readonly pex: boolean;
   readonly pexIntervalMs: number;
+  /** A torrent in the error state tries its files again this often. */
+  readonly errorRetryMs: number;
 }
 
 /**
@@ -41,12 +52,14 @@ export interface SwarmOptions {
  */
 export const DEFAULT_SWARM_OPTIONS: SwarmOptions = {
   maxPeers: 100,
+  maxPeersPerIp: 16,
+  turnoverIdleMs: 60_000,
   uploadSlots: 8,
   requestTimeoutMs: 30_000,
   handshakeTimeoutMs: 10_000,
   keepAliveMs: 60_000,
   idleTimeoutMs: 180_000,
-  maxIncomingRequests: 1000,
+  maxIncomingRequests: 500,
   banAfterFailures: 2,
   resumeIntervalMs: 30_000,
   uploadLimit: 0,
@@ -55,10 +68,18 @@ export const DEFAULT_SWARM_OPTIONS: SwarmOptions = {
   clientName: 'shoal 0.1.0',
   pex: true,
   pexIntervalMs: 60_000,
+  errorRetryMs: 30_000,
 };
 
 /** Where a torrent stands. */
-export type TorrentState = 'checking' | 'downloading' | 'seeding' | 'paused' | 'stopped';
+export type TorrentState =
+  | 'checking'
+  | 'downloading'
+  | 'seeding'
+  | 'paused'
+  | 'stopped'
+  /** Its files cannot be used (disk full, read-only, missing); retried every `errorRetryMs`. */
+  | 'error';
 
 /** A snapshot of a torrent's progress for UIs and `--json` output. */
 export interface TorrentStats {
@@ -71,6 +92,9 @@ export interface TorrentStats {
   readonly totalLength: number;
   readonly progress: number;
   readonly downloaded: number;
+  /** Of `downloaded`, the bytes that came from peers and from web seeds (BEP 19). */
+  readonly downloadedFromPeers: number;
+  readonly downloadedFromWebSeeds: number;
   readonly uploaded: number;
   /** Bytes received in pieces that failed their hash check. */
   readonly wasted: number;
@@ -78,8 +102,35 @@ export interface TorrentStats {
   readonly uploadRate: number;
   readonly peers: number;
   readonly banned: number;
+  /** Why the torrent is in the error state (absent otherwise). */
+  readonly error?: string;
   /** BEP 52 hash requests served and refused, piece layers fetched. */
   readonly hashExchange: HashExchangeStats;
+  /** How new pieces are chosen. */
+  readonly pickMode: PickMode;
+  /** Streams reading the torrent now. */
+  readonly streams: number;
+  readonly webSeeds: readonly WebSeedStatus[];
+}
+
+/** One connected peer, for UIs, `--json` output and the daemon API. */
+export interface PeerInfo {
+  /** Where it listens when known (its dialled address or its `p`), else its remote address. */
+  readonly address: string;
+  /** Its client name from the extended handshake, when it said. */
+  readonly client: string | undefined;
+  readonly transport: TransportKind;
+  readonly direction: Direction;
+  /** True when the payload is encrypted (MSE/PE RC4). */
+  readonly encrypted: boolean;
+  /** Share of the torrent's pieces it has (0..1). */
+  readonly progress: number;
+  readonly downloadRate: number;
+  readonly uploadRate: number;
+  readonly amChoking: boolean;
+  readonly amInterested: boolean;
+  readonly peerChoking: boolean;
+  readonly peerInterested: boolean;
 }
 
 /** Everything a torrent needs from the node that owns it. */
@@ -97,8 +148,14 @@ export interface TorrentDeps {
   /** Node-wide limits shared by every torrent. */
   readonly globalUpload: TokenBucket;
   readonly globalDownload: TokenBucket;
+  /** Source address for HTTP requests (web seeds), when the node listens on one address. */
+  readonly localAddress?: string;
   /** The node's DHT, when it runs one (BEP 5 port messages). */
   readonly dht?: { port(): number; nodeSeen(host: string, port: number): void };
+  /** The torrent's own registry (a child `{torrent}` of the node's); disposed on stop. */
+  readonly metrics: MetricsRegistry;
+  /** Node-wide peer wire message counts. */
+  readonly wireMetrics: PeerWireMetrics;
 }
 
 /** Options for one torrent. */
@@ -111,11 +168,17 @@ export interface TorrentOptions {
   readonly recheck?: boolean;
   /** Per-file priorities (0 = skip); all 1 when absent. */
   readonly filePriorities?: readonly number[];
+  /** How new pieces are chosen (default `rarest`). */
+  readonly pickMode?: PickMode;
+  /** Use the torrent's web seeds (BEP 19; default true). */
+  readonly webSeeds?: boolean;
   readonly swarm?: Partial<SwarmOptions>;
 }
 
 /** Events a torrent emits. */
 export interface TorrentEvents {
+  /** A peer completed its handshake: how it is connected (transport, encryption). */
+  peer: [PeerInfo];
   progress: [TorrentStats];
   done: [TorrentStats];
   error: [Error];

@@ -32,6 +32,11 @@ export class PeerSession {
   /** How many requests we keep in flight to it. */
   pipelineTarget = 64;
   lastReceivedAt: number;
+  /** When it last said something other than a keep-alive (the idle clock). */
+  lastMessageAt: number;
+  /** When a block last went either way (what makes a peer worth its slot). */
+  lastPayloadAt: number;
+  readonly connectedAt: number;
   lastSentAt: number;
   lastPieceAt: number;
   snubbed = false;
@@ -41,6 +46,10 @@ export class PeerSession {
   readonly rejected = new Map<number, number>();
   /** Pieces we, as a seed, agreed to send it (their remaining blocks are never refused). */
   readonly seedAccepted = new Set<number>();
+  /** Its requests we refused in a row to point it at scarcer pieces (BEP 6 reject + suggest). */
+  refusedInARow = 0;
+  /** It kept asking for what we refused: the scarcity rule no longer applies to it. */
+  ignoresSuggestions = false;
   /** Pieces it suggested we fetch from it (BEP 6), tried before our own picks. */
   readonly suggested = new Set<number>();
   /** Pieces it contributed to that are waiting for their hash check. */
@@ -48,6 +57,12 @@ export class PeerSession {
   closed = false;
   /** True while its socket buffer is full (we wait for drain). */
   congested = false;
+  /** When its socket last filled up (meaningful while `congested`). */
+  congestedAt = 0;
+  /** Requests it sent beyond the queue we allow (our `reqq`). */
+  overQueue = 0;
+  /** It misbehaved as a downloader (flooded requests, does not read): not unchoked before this. */
+  penaltyUntil = 0;
   serving = false;
   /** When it last asked us for a block (or we unchoked it). */
   lastRequestAt = 0;
@@ -61,11 +76,16 @@ export class PeerSession {
     clock: Clock,
     handler: PeerWireHandler,
     maxMessageBytes: number,
+    /** Told the type of every message sent (for metrics). */
+    onSent?: (type: string) => void,
   ) {
     this.address = `${stream.remoteAddress}:${stream.remotePort}`;
     this.download = new RateMeter(clock);
     this.upload = new RateMeter(clock);
     this.lastReceivedAt = clock.now();
+    this.lastMessageAt = clock.now();
+    this.lastPayloadAt = Number.NEGATIVE_INFINITY;
+    this.connectedAt = clock.now();
     this.lastSentAt = clock.now();
     this.lastPieceAt = clock.now();
     this.wire = new PeerWire(
@@ -78,6 +98,7 @@ export class PeerSession {
       },
       handler,
       maxMessageBytes,
+      onSent,
     );
   }
 
@@ -97,7 +118,10 @@ export class PeerSession {
         : () => {
             for (const f of callbacks) f();
           };
-    if (!this.stream.writev(chunks, flushed)) this.congested = true;
+    if (!this.stream.writev(chunks, flushed) && !this.congested) {
+      this.congested = true;
+      this.congestedAt = this.lastSentAt;
+    }
   }
 
   /** True when we dialled it. */

@@ -1,5 +1,6 @@
 import { hasCode } from '../errors.js';
-import type { ManagedStream } from '../net/connection.js';
+import { logger } from '../metrics/log.js';
+import type { PeerConnection } from '../net/connection.js';
 import type { ConnectionManager } from '../net/connection-manager.js';
 import type { Dialer } from '../net/dialer.js';
 import { ConnectionRefusedError } from '../net/errors.js';
@@ -7,8 +8,11 @@ import type { Clock } from '../runtime/runtime.js';
 import { WireError } from '../wire/errors.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { Message } from '../wire/messages.js';
+import type { PeerWireMetrics } from './metrics.js';
 import { listenAddress } from './peer-exchange.js';
 import { PeerSession } from './peer-session.js';
+
+const log = logger('swarm:peers');
 
 /** Largest message accepted beyond a block and its header. */
 const MAX_BLOCK_MESSAGE = 128 * 1024 + 64;
@@ -35,10 +39,19 @@ export interface PeerSetDeps {
   readonly infoHash: Buffer;
   readonly pieceCount: number;
   readonly maxPeers: number;
+  /** Connections with one IP address this torrent keeps (a few clients behind one NAT). */
+  readonly maxPeersPerIp: number;
+  /**
+   * A full torrent replaces a peer that has traded no block for this long (and is at least this
+   * old) with a newcomer, so connections that only idle cannot keep honest peers out.
+   */
+  readonly turnoverIdleMs: number;
   readonly handshakeTimeoutMs: number;
   /** True while the torrent may make new connections. */
   readonly active: () => boolean;
   readonly events: PeerSetEvents;
+  /** Node-wide message counts. */
+  readonly wireMetrics: PeerWireMetrics;
 }
 
 interface Candidate {
@@ -80,6 +93,32 @@ export class PeerSet {
     return this.candidates.get(address);
   }
 
+  /**
+   * Whether a new connection with `host` may join: within the per-address limit, and, when
+   * the torrent is full, by replacing the peer that has traded nothing longest (if one has
+   * idled past the turnover time).
+   */
+  admit(host: string): boolean {
+    if (this.countFrom(host) >= this.deps.maxPeersPerIp) return false;
+    if (this.sessions.size < this.deps.maxPeers) return true;
+    const now = this.deps.clock.now();
+    let victim: PeerSession | undefined;
+    for (const s of this.sessions.values()) {
+      const idleSince = Math.max(s.lastPayloadAt, s.connectedAt);
+      if (now - idleSince < this.deps.turnoverIdleMs) continue;
+      if (!victim || idleSince < Math.max(victim.lastPayloadAt, victim.connectedAt)) victim = s;
+    }
+    if (!victim) return false;
+    this.drop(victim, new WireError('replaced by a new peer: it traded nothing for a while'));
+    return true;
+  }
+
+  private countFrom(host: string): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.host === host) n++;
+    return n;
+  }
+
   /** Dials candidates while there is room. */
   connectSome(): void {
     const d = this.deps;
@@ -96,6 +135,7 @@ export class PeerSet {
       if (this.sessions.size + this.connecting.size >= d.maxPeers) break;
       if (connected.has(key) || this.connecting.has(key)) continue;
       if (d.connections.retryAt(c.host, c.port) > now || d.connections.isBanned(c.host)) continue;
+      if (this.countFrom(c.host) >= d.maxPeersPerIp) continue;
       this.connecting.add(key);
       d.dialer
         .dial({
@@ -104,13 +144,13 @@ export class PeerSet {
           timeoutMs: d.handshakeTimeoutMs,
           infoHash: d.infoHash,
         })
-        .then((stream) => {
+        .then((conn) => {
           this.connecting.delete(key);
           if (!d.active()) {
-            stream.destroy();
+            conn.stream.destroy();
             return;
           }
-          d.events.dialled(this.attach(stream));
+          d.events.dialled(this.attach(conn));
         })
         .catch((error: Error) => {
           this.connecting.delete(key);
@@ -123,7 +163,8 @@ export class PeerSet {
   }
 
   /** Takes over a connection: a new session whose bytes go to its wire. */
-  attach(stream: ManagedStream): PeerSession {
+  attach(conn: PeerConnection): PeerSession {
+    const stream = conn.stream;
     const maxMessage = Math.max(
       MAX_BLOCK_MESSAGE,
       Math.ceil(this.deps.pieceCount / 8) + 64,
@@ -132,13 +173,19 @@ export class PeerSet {
     const events = this.deps.events;
     const session: PeerSession = new PeerSession(
       stream,
-      stream.info,
+      conn.info,
       this.deps.clock,
       {
         handshake: (h) => events.handshake(session, h),
-        message: (m) => events.message(session, m),
+        message: (m) => {
+          this.deps.wireMetrics.received(m.type);
+          // Keep-alives do not keep an idle peer: only real messages reset the idle clock.
+          if (m.type !== 'keep-alive') session.lastMessageAt = this.deps.clock.now();
+          events.message(session, m);
+        },
       },
       maxMessage,
+      (type) => this.deps.wireMetrics.sent(type),
     );
     this.sessions.set(session.id, session);
     stream.onData((chunk) => this.receive(session, chunk));
@@ -166,14 +213,48 @@ export class PeerSet {
     if (session.closed) return;
     session.closed = true;
     this.sessions.delete(session.id);
-    if (session.outgoing && !session.handshake)
-      this.deps.connections.dialFailed(session.stream.remoteAddress, session.stream.remotePort);
+    if (session.outgoing && !session.handshake) {
+      const { remoteAddress, remotePort } = session.stream;
+      this.deps.connections.dialFailed(remoteAddress, remotePort);
+      this.deps.dialer.closedEarly(remoteAddress, remotePort, session.connection.transport);
+    }
     this.deps.events.dropped(session);
     session.stream.destroy();
+    log.debug('peer dropped', () => ({
+      peer: session.address,
+      transport: session.connection.transport,
+      reason: reason?.message ?? 'closed',
+    }));
     if (reason && !(reason instanceof WireError))
       this.deps.events.warn(`${session.address}: ${reason.message}`);
     if (reason instanceof WireError)
       this.deps.events.warn(`${session.address} dropped: ${reason.message}`);
+  }
+
+  /**
+   * Housekeeping for every session (once a second): a peer that has not shaken hands in time or
+   * has said nothing but keep-alives for too long is dropped; we send keep-alives when quiet;
+   * `tendRequests` looks after what we asked of it and says when it stalled for good.
+   */
+  tend(
+    now: number,
+    timeouts: { handshakeTimeoutMs: number; idleTimeoutMs: number; keepAliveMs: number },
+    tendRequests: (session: PeerSession) => Error | undefined,
+  ): void {
+    for (const s of [...this.sessions.values()]) {
+      if (!s.handshake && now - s.lastReceivedAt > timeouts.handshakeTimeoutMs) {
+        this.drop(s, new WireError('no handshake in time'));
+        continue;
+      }
+      if (now - s.lastMessageAt > timeouts.idleTimeoutMs) {
+        this.drop(s, new WireError('silent for too long'));
+        continue;
+      }
+      if (s.handshake && now - s.lastSentAt > timeouts.keepAliveMs)
+        s.wire.sendMessage({ type: 'keep-alive' });
+      const problem = tendRequests(s);
+      if (problem) this.drop(s, problem);
+    }
   }
 
   /** Drops every session. */

@@ -63,9 +63,10 @@ export class PieceCompletion {
     }
     if (d.stopped()) return;
     d.scheduler.jobs.delete(job.index);
+    job.origin?.pieceChecked(job.index, ok);
     if (!ok) {
       d.buffers.give(buffer);
-      d.blame.convict(job);
+      d.blame.convict(job); // with no peer contributors (a web seed's), it only counts the waste
       d.scheduler.fillAll();
       return;
     }

@@ -3,6 +3,11 @@ import type { PeerSession } from './peer-session.js';
 /** Bytes per request: the size every client uses and most accept as the maximum. */
 export const BLOCK_BYTES = 16 * 1024;
 
+/** A source other than peers that fetches whole pieces (a web seed), told how each checked out. */
+export interface PieceOrigin {
+  pieceChecked(index: number, ok: boolean): void;
+}
+
 /**
  * One piece being downloaded: its buffer (a whole `ArrayBuffer`, so it can be handed to a
  * hashing worker without a copy), which blocks arrived, how many requests each block has in
@@ -20,6 +25,8 @@ export class PieceJob {
   verifying = false;
   /** After a failed check, only this peer may fetch the piece (to find the culprit). */
   exclusiveTo: PeerSession | undefined;
+  /** Set when a source other than peers (a web seed) fetches the whole piece: peers leave it be. */
+  origin: PieceOrigin | undefined;
 
   constructor(
     readonly index: number,
@@ -80,6 +87,11 @@ export class PieceJob {
   /** True while no request is in flight and nothing has arrived. */
   get idle(): boolean {
     return this.receivedCount === 0 && this.inFlight.every((n) => n === 0);
+  }
+
+  /** True while a source other than peers fetches this piece. */
+  get external(): boolean {
+    return this.origin !== undefined;
   }
 
   get complete(): boolean {

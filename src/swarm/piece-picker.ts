@@ -5,10 +5,17 @@ import type { RandomSource } from '../runtime/runtime.js';
 const RANDOM_FIRST_PIECES = 4;
 
 /**
+ * How new pieces are chosen: `rarest` first (the default, which keeps a swarm healthy) or
+ * `sequential` (lowest index first, for players that read a file from the start). Pieces with
+ * streaming deadlines come before either (see `StreamDeadlines`).
+ */
+export type PickMode = 'rarest' | 'sequential';
+
+/**
  * Chooses which piece to start next from a peer: pieces we want (priority > 0) and lack,
- * that the peer has and that are not already being fetched; the first few at random (so a new
- * peer quickly has something to trade), then rarest first with random tie-breaks, higher
- * priority before lower.
+ * that the peer has and that are not already being fetched, higher priority before lower. In
+ * `rarest` mode the first few at random (so a new peer quickly has something to trade), then
+ * rarest first with random tie-breaks; in `sequential` mode the lowest index first.
  */
 export class PiecePicker {
   /** How many connected peers have each piece. */
@@ -17,6 +24,8 @@ export class PiecePicker {
   readonly priority: Uint8Array;
   /** The highest priority of any piece (kept by {@link prioritiesChanged}). */
   private topPriority = 1;
+  /** How new pieces are chosen. */
+  mode: PickMode = 'rarest';
 
   constructor(
     readonly pieceCount: number,
@@ -78,6 +87,7 @@ export class PiecePicker {
 
   /** The next piece to start from `peer`, or -1. `busy(i)` excludes pieces already in progress. */
   pick(peer: Bitfield, busy: (index: number) => boolean): number {
+    if (this.mode === 'sequential') return this.pickSequential(peer, busy);
     const n = this.pieceCount;
     const start = n > 0 ? this.random.int(n) : 0;
     const randomMode = this.have.cardinality < RANDOM_FIRST_PIECES;
@@ -105,6 +115,20 @@ export class PiecePicker {
       best = i;
       bestPriority = p;
       bestAvail = a;
+    }
+    return best;
+  }
+
+  /** The lowest-index piece of the highest priority that `peer` has and we lack, or -1. */
+  private pickSequential(peer: Bitfield, busy: (index: number) => boolean): number {
+    let best = -1;
+    let bestPriority = 0;
+    for (let i = 0; i < this.pieceCount; i++) {
+      const p = this.priority[i]!;
+      if (p <= bestPriority || this.have.has(i) || !peer.has(i) || busy(i)) continue;
+      if (p === this.topPriority) return i;
+      best = i;
+      bestPriority = p;
     }
     return best;
   }

@@ -1,21 +1,25 @@
 import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import { Bitfield } from '../codec/bitfield.js';
 import type { Metainfo } from '../metainfo/types.js';
-import type { ManagedStream } from '../net/connection.js';
+import type { PeerConnection } from '../net/connection.js';
 import type { TimerHandle } from '../runtime/runtime.js';
 import { RateMeter, TokenBucket } from '../shared/rate.js';
+import { describeIo, isMissingFile } from '../storage/io-errors.js';
 import { PieceLayout } from '../storage/layout.js';
 import { PieceState } from '../storage/piece-state.js';
 import { TorrentStorage } from '../storage/torrent-storage.js';
 import { PieceVerifier } from '../storage/verifier.js';
-import { WireError } from '../wire/errors.js';
 import { ExtensionRegistry } from '../wire/extended.js';
 import type { Handshake } from '../wire/handshake.js';
 import { Blame } from './blame.js';
 import { MetadataServer } from './extensions/ut-metadata.js';
+import { applyFilePriorities, wantFilePieces } from './file-priorities.js';
 import { HashExchange } from './hash-exchange.js';
+import { TorrentMetrics } from './metrics.js';
 import {
   DEFAULT_SWARM_OPTIONS,
+  type PeerInfo,
   type SwarmOptions,
   type TorrentDeps,
   TorrentError,
@@ -25,17 +29,24 @@ import {
   type TorrentStats,
 } from './options.js';
 import { PeerExchange } from './peer-exchange.js';
+import { peerInfo } from './peer-info.js';
 import { PeerProtocol } from './peer-protocol.js';
 import type { PeerSession } from './peer-session.js';
 import { PeerSet } from './peer-set.js';
 import { PieceCompletion } from './piece-completion.js';
 import { BufferPool } from './piece-job.js';
-import { PiecePicker } from './piece-picker.js';
+import { type PickMode, PiecePicker } from './piece-picker.js';
+import type { PieceReader } from './piece-reader.js';
+import { toReadable } from './read-stream.js';
 import { RequestScheduler } from './request-scheduler.js';
+import { type ReadRange, TorrentStreams } from './torrent-streams.js';
 import { Uploader } from './uploader.js';
+import { WebSeed } from './web-seed.js';
 
+export type { PickMode, PieceReader, ReadRange };
 export {
   DEFAULT_SWARM_OPTIONS,
+  type PeerInfo,
   type SwarmOptions,
   type TorrentDeps,
   TorrentError,
@@ -77,10 +88,19 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly uploader: Uploader;
   private readonly hashes: HashExchange;
   private readonly buffers: BufferPool;
+  private readonly streams: TorrentStreams;
+  private readonly webSeeds: WebSeed[] = [];
+  private readonly metrics: TorrentMetrics;
   private timers: TimerHandle[] = [];
   private lastChokeAt = Number.NEGATIVE_INFINITY;
   private doneEmitted = false;
   private resumeDirty = false;
+  private bytesHave = 0;
+  /** The piece count `bytesHave` was summed for. */
+  private bytesHaveFor = -1;
+  /** Why the torrent is in the error state. */
+  private failure: TorrentError | undefined;
+  private retryTimer: TimerHandle | undefined;
 
   constructor(
     meta: Metainfo,
@@ -103,6 +123,17 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     );
     this.have = new Bitfield(meta.pieceCount);
     this.picker = new PiecePicker(meta.pieceCount, this.have, runtime.random);
+    if (options.pickMode) this.picker.mode = options.pickMode;
+    this.streams = new TorrentStreams({
+      layout: this.layout,
+      have: this.have,
+      storage: this.storage,
+      clock,
+      name: meta.name,
+      singleFile: meta.singleFile,
+      wantFile: (i) => this.wantFile(i),
+      windowsChanged: () => this.windowsChanged(),
+    });
     const verifier = new PieceVerifier(this.layout, deps.pool);
     this.pieceState = new PieceState(
       runtime.fs,
@@ -113,6 +144,29 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     );
     this.downloadRate = new RateMeter(clock);
     this.uploadRate = new RateMeter(clock);
+    this.metrics = new TorrentMetrics(deps.metrics, {
+      haveBytes: () => this.stats().bytesHave,
+      sizeBytes: () => meta.totalLength,
+      piecesHave: () => this.have.cardinality,
+      pieceCount: () => meta.pieceCount,
+      peers: () => this.peers.size,
+      banned: () => this.blame.bannedCount,
+      hashExchange: () => this.hashes.stats(),
+    });
+    const received = {
+      add: (n: number) => {
+        this.downloadRate.add(n);
+        this.metrics.bytesIn.inc(n);
+        deps.wireMetrics.payloadIn.inc(n);
+      },
+    };
+    const sent = {
+      add: (n: number) => {
+        this.uploadRate.add(n);
+        this.metrics.bytesOut.inc(n);
+        deps.wireMetrics.payloadOut.inc(n);
+      },
+    };
     const upBucket = new TokenBucket(clock, this.opts.uploadLimit);
     const downBucket = new TokenBucket(clock, this.opts.downloadLimit);
     this.handshakeHashes = [];
@@ -127,11 +181,17 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       infoHash: this.handshakeHashes[0]!,
       pieceCount: meta.pieceCount,
       maxPeers: this.opts.maxPeers,
+      maxPeersPerIp: this.opts.maxPeersPerIp,
+      turnoverIdleMs: this.opts.turnoverIdleMs,
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
-      active: () => this.state !== 'stopped' && this.state !== 'paused',
+      wireMetrics: deps.wireMetrics,
+      active: () => this.state === 'downloading' || this.state === 'seeding',
       events: {
         dialled: (s) => s.wire.sendHandshake(this.protocol.ourHandshake(this.handshakeHashes[0]!)),
-        handshake: (s, h) => this.protocol.onHandshake(s, h),
+        handshake: (s, h) => {
+          this.protocol.onHandshake(s, h);
+          this.emit('peer', peerInfo(s, this.meta.pieceCount));
+        },
         message: (s, m) => this.protocol.onMessage(s, m),
         drained: (s) => {
           this.hashes.drained(s);
@@ -151,12 +211,17 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       availability: this.picker.availability,
       seeding: () => this.state === 'seeding',
       now: () => clock.now(),
-      paused: () => this.state === 'paused',
+      paused: () => this.state === 'paused' || this.state === 'error',
       sessions,
-      drop: (s, e) => this.peers.drop(s, e),
+      drop: (s, e) => {
+        // A read the disk refuses is no fault of the peer's: the files went away.
+        if (isMissingFile(e)) this.fail(new TorrentError(`files missing: ${describeIo(e)}`, e));
+        else this.peers.drop(s, e);
+      },
+      warn: (w) => this.emit('warning', w),
       bucket: upBucket,
       globalBucket: deps.globalUpload,
-      meter: this.uploadRate,
+      meter: sent,
       uploadSlots: this.opts.uploadSlots,
       maxIncomingRequests: this.opts.maxIncomingRequests,
       pieceCacheBytes: this.opts.pieceCacheBytes,
@@ -182,10 +247,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       storage: this.storage,
       hashes: this.hashes,
       buffers: this.buffers,
+      deadlines: this.streams.deadlines,
       clock,
       bucket: downBucket,
       globalBucket: deps.globalDownload,
-      meter: this.downloadRate,
+      meter: received,
       sessions,
       sessionCount: () => this.peers.size,
       downloading: () => this.state === 'downloading',
@@ -205,6 +271,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       },
       retryFrom: (index, size, peer) => this.scheduler.retryFrom(index, size, peer),
       warn: (w) => this.emit('warning', w),
+      metrics: this.metrics,
     });
     this.completion = new PieceCompletion({
       layout: this.layout,
@@ -221,9 +288,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       dirty: () => {
         this.resumeDirty = true;
       },
-      failed: (e) => this.emit('error', e),
+      failed: (e) => this.report(e),
       writeFailed: (index, e) =>
-        this.emit('error', new TorrentError(`cannot write piece ${index}: ${e.message}`, e)),
+        this.fail(new TorrentError(`cannot write piece ${index}: ${describeIo(e)}`, e)),
     });
     this.protocol = new PeerProtocol({
       meta,
@@ -245,6 +312,38 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       ...(deps.dht && { dht: deps.dht }),
       downloading: () => this.state === 'downloading',
     });
+    if (options.webSeeds !== false) {
+      for (const url of new Set(meta.webSeeds)) {
+        if (!/^https?:\/\//i.test(url)) continue;
+        this.webSeeds.push(
+          new WebSeed(url, {
+            torrent: meta,
+            layout: this.layout,
+            http: runtime.http,
+            clock,
+            random: runtime.random,
+            picker: this.picker,
+            deadlines: this.streams.deadlines,
+            buffers: this.buffers,
+            jobs: this.scheduler.jobs,
+            sessions,
+            downloading: () => this.state === 'downloading',
+            canVerify: (i) => this.hashes.canVerify(i),
+            isWriting: (i) => this.completion.writing.has(i),
+            bucket: downBucket,
+            globalBucket: deps.globalDownload,
+            pieceComplete: (job) => void this.completion.finish(job),
+            received: (n) => {
+              this.downloadRate.add(n);
+              this.metrics.bytesIn.inc(n);
+              this.metrics.webSeedBytes.inc(n);
+            },
+            warn: (w) => this.emit('warning', w),
+            ...(deps.localAddress !== undefined && { localAddress: deps.localAddress }),
+          }),
+        );
+      }
+    }
     this.extensions.register(new MetadataServer(meta.infoBytes));
     if (this.opts.pex && !meta.private) {
       this.extensions.register(
@@ -286,24 +385,61 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
+    this.streams.stop(new TorrentError(`torrent ${this.meta.name} stopped`));
     for (const t of this.timers) t.cancel();
     this.timers = [];
+    this.retryTimer?.cancel();
     this.peers.dropAll();
     await this.completion.flushed();
     await this.saveResumeData();
     await this.storage.close();
+    this.metrics.close();
+  }
+
+  /** The torrent's metrics, as a JSON-ready snapshot (for `--json` progress lines). */
+  metricsSnapshot(): Record<string, unknown> {
+    return { ...this.metrics.registry.snapshot() };
+  }
+
+  /**
+   * The torrent's files cannot be used (a write failed: disk full, read-only; or they went
+   * missing): it stops trading, reports why, and tries again every `errorRetryMs` — a piece
+   * whose write failed is fetched again — so it carries on once the cause is fixed.
+   */
+  private fail(error: TorrentError): void {
+    if (this.state === 'stopped' || this.state === 'error') return;
+    this.failure = error;
+    this.state = 'error';
+    this.peers.dropAll();
+    this.report(error);
+    this.retryTimer = this.deps.runtime.timers.setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.state !== 'error') return;
+      this.failure = undefined;
+      this.state = this.picker.wantsMore() ? 'downloading' : 'seeding';
+      this.tick();
+    }, this.opts.errorRetryMs);
+  }
+
+  /** Tells the owner about an error, if it listens: a library never crashes its process. */
+  private report(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   /** Stops asking for and serving data, keeping files and state. */
   pause(): void {
     if (this.state === 'stopped') return;
+    this.retryTimer?.cancel();
+    this.failure = undefined;
     this.state = 'paused';
     this.peers.dropAll();
   }
 
-  /** Undoes {@link pause}. */
+  /** Undoes {@link pause}; also retries a torrent in the error state at once. */
   resume(): void {
-    if (this.state !== 'paused') return;
+    if (this.state !== 'paused' && this.state !== 'error') return;
+    this.retryTimer?.cancel();
+    this.failure = undefined;
     this.state = this.picker.wantsMore() ? 'downloading' : 'seeding';
     this.tick();
   }
@@ -314,24 +450,50 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (this.state === 'downloading' || this.state === 'seeding') this.peers.connectSome();
   }
 
+  /** Chooses how new pieces are picked: `rarest` first (default) or `sequential`. */
+  setPickMode(mode: PickMode): void {
+    this.picker.mode = mode;
+  }
+
+  /** The index of a file given by index or by path (`dir/file.mkv`). @throws {TorrentError} */
+  fileIndex(file: number | string): number {
+    return this.streams.fileIndex(file);
+  }
+
+  /**
+   * Reads `range` of a file (byte offsets in the file, `end` inclusive) while the torrent
+   * downloads: reads wait for pieces and return verified data only, and the pieces at the read
+   * position are fetched first, with deadlines. `close()` the reader when done (its urgency
+   * goes). The file's pieces become wanted if they were not. @throws {TorrentError}
+   */
+  createReader(file: number | string, range: ReadRange = {}): PieceReader {
+    return this.streams.createReader(file, range);
+  }
+
+  /** {@link createReader} as a Node `Readable` (destroying it closes the reader). */
+  createReadStream(file: number | string, range: ReadRange = {}): Readable {
+    return toReadable(this.createReader(file, range));
+  }
+
+  /** Open readers, for status displays (read position, buffer ahead, stalls). */
+  readers(): readonly PieceReader[] {
+    return this.streams.openReaders();
+  }
+
   /** Sets file priorities (0 skips a file) and re-derives piece priorities. */
   setFilePriorities(priorities: readonly number[]): void {
-    this.picker.priority.fill(0);
-    this.layout.files.forEach((f, i) => {
-      const range = this.layout.piecesOfFile(i);
-      if (!range || f.padding) return;
-      const p = Math.max(0, Math.min(7, priorities[i] ?? 1));
-      for (let k = range[0]; k <= range[1]; k++) {
-        this.picker.priority[k] = Math.max(this.picker.priority[k]!, p);
-      }
-    });
-    this.picker.prioritiesChanged();
+    applyFilePriorities(this.picker, this.layout, priorities);
     if (this.state === 'seeding' && this.picker.wantsMore()) this.state = 'downloading';
   }
 
   stats(): TorrentStats {
-    let bytesHave = 0;
-    for (const i of this.have.indices()) bytesHave += this.layout.pieceSize(i);
+    // Summing piece sizes walks the bitfield: done again only when the piece count changed.
+    if (this.bytesHaveFor !== this.have.cardinality) {
+      this.bytesHaveFor = this.have.cardinality;
+      this.bytesHave = 0;
+      for (const i of this.have.indices()) this.bytesHave += this.layout.pieceSize(i);
+    }
+    const bytesHave = this.bytesHave;
     const padding = this.meta.streamLength - this.meta.totalLength;
     const total = this.meta.totalLength;
     const adjusted = Math.max(0, Math.min(total, bytesHave - (this.have.complete ? padding : 0)));
@@ -346,14 +508,20 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       bytesHave: adjusted,
       totalLength: total,
       progress: this.meta.pieceCount === 0 ? 1 : this.have.cardinality / this.meta.pieceCount,
-      downloaded: this.downloadRate.total,
-      uploaded: this.uploadRate.total,
-      wasted: this.blame.wasted,
+      downloaded: this.metrics.bytesIn.value,
+      downloadedFromPeers: this.metrics.bytesIn.value - this.metrics.webSeedBytes.value,
+      downloadedFromWebSeeds: this.metrics.webSeedBytes.value,
+      uploaded: this.metrics.bytesOut.value,
+      wasted: this.metrics.wasted.value,
       downloadRate: this.downloadRate.bytesPerSecond,
       uploadRate: this.uploadRate.bytesPerSecond,
       peers,
       banned: this.blame.bannedCount,
+      ...(this.failure && { error: this.failure.message }),
       hashExchange: this.hashes.stats(),
+      pickMode: this.picker.mode,
+      streams: this.streams.deadlines.size,
+      webSeeds: this.webSeeds.map((w) => w.status()),
     };
   }
 
@@ -362,19 +530,23 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     return this.peers.addresses();
   }
 
+  /** The peers connected now (handshake done), with how they are connected and what they do. */
+  peerList(): PeerInfo[] {
+    const out: PeerInfo[] = [];
+    for (const s of this.peers.all())
+      if (s.handshake && !s.closed) out.push(peerInfo(s, this.meta.pieceCount));
+    return out;
+  }
+
   /**
    * Takes over an incoming connection whose handshake the node already read (to find us):
    * answers with our handshake and continues on this torrent. False when the torrent refuses
    * it (paused, stopped, full); the caller closes it then.
    */
-  attachIncoming(stream: ManagedStream, handshake: Handshake, rest: Buffer): boolean {
-    if (
-      this.state === 'paused' ||
-      this.state === 'stopped' ||
-      this.peers.size >= this.opts.maxPeers
-    )
-      return false;
-    const session = this.peers.attach(stream);
+  attachIncoming(conn: PeerConnection, handshake: Handshake, rest: Buffer): boolean {
+    if (this.state !== 'downloading' && this.state !== 'seeding') return false;
+    if (!this.peers.admit(conn.stream.remoteAddress)) return false;
+    const session = this.peers.attach(conn);
     session.wire.sendHandshake(this.protocol.ourHandshake(Buffer.from(handshake.infoHash)));
     // Replay the handshake into the session's wire, then whatever followed it.
     const again = Buffer.concat([
@@ -403,6 +575,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private markHave(index: number): void {
     this.have.set(index);
     this.resumeDirty = true;
+    this.streams.pieceVerified(index);
     for (const s of this.peers.all()) {
       if (s.handshake && !s.closed) s.wire.sendMessage({ type: 'have', index });
     }
@@ -427,30 +600,36 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   // ---------------------------------------------------------------- housekeeping
 
   private tick(): void {
-    if (this.state === 'stopped' || this.state === 'paused' || this.state === 'checking') return;
+    const s = this.state;
+    if (s === 'stopped' || s === 'paused' || s === 'checking' || s === 'error') return;
     const now = this.deps.runtime.clock.now();
     this.scheduler.updateJobLimit();
-    for (const s of [...this.peers.all()]) {
-      if (!s.handshake && now - s.lastReceivedAt > this.opts.handshakeTimeoutMs) {
-        this.peers.drop(s, new WireError('no handshake in time'));
-        continue;
-      }
-      if (now - s.lastReceivedAt > this.opts.idleTimeoutMs) {
-        this.peers.drop(s, new WireError('silent for too long'));
-        continue;
-      }
-      if (s.handshake && now - s.lastSentAt > this.opts.keepAliveMs)
-        s.wire.sendMessage({ type: 'keep-alive' });
-      const problem = this.scheduler.tend(s, now, this.opts.requestTimeoutMs);
-      if (problem) this.peers.drop(s, problem);
-    }
+    this.peers.tend(now, this.opts, (peer) =>
+      this.scheduler.tend(peer, now, this.opts.requestTimeoutMs),
+    );
     if (now - this.lastChokeAt >= CHOKE_INTERVAL_MS) {
       this.lastChokeAt = now;
       this.uploader.rechoke(now);
     } else this.uploader.reassignIdleSlots();
+    for (const w of this.webSeeds) w.kick();
     this.peers.connectSome();
     this.extensions.tick(() => this.peers.all());
     this.emit('progress', this.stats());
+  }
+
+  /** A stream reads file `fileIndex`: its pieces are wanted even if the file was skipped. */
+  private wantFile(fileIndex: number): void {
+    if (!wantFilePieces(this.picker, this.layout, fileIndex)) return;
+    if (this.state === 'seeding' && this.picker.wantsMore()) this.state = 'downloading';
+    for (const s of this.peers.all()) this.protocol.updateInterest(s);
+  }
+
+  /** Streams opened, moved or closed: cancel what is no longer urgent, request what now is. */
+  private windowsChanged(): void {
+    if (this.state !== 'downloading') return;
+    this.scheduler.releaseDropped();
+    this.scheduler.fillUrgent();
+    for (const w of this.webSeeds) w.kick();
   }
 
   private emitDone(): void {

@@ -16,6 +16,17 @@ const OPTIMISTIC_INTERVAL_MS = 30_000;
 const IDLE_SLOT_MS = 3000;
 /** How many less-sent pieces a seed suggests when it refuses a request. */
 const SUGGESTIONS = 3;
+/**
+ * Requests beyond our `reqq` a peer may send before it counts as a flooder: a client that
+ * keeps to the limit we advertised never sends any, so a little slack covers races only.
+ */
+const MAX_OVER_QUEUE = 16;
+/** How long a misbehaving downloader stays choked. */
+const PENALTY_MS = 30_000;
+/** A peer whose socket has not drained for this long does not read: its slot goes to another. */
+const STUCK_MS = 5000;
+/** Requests refused in a row (for scarcer pieces) before a peer is served what it asks. */
+const MAX_REFUSALS_IN_A_ROW = 256;
 
 /** What the uploader needs from its torrent. */
 export interface UploaderDeps {
@@ -33,10 +44,11 @@ export interface UploaderDeps {
   readonly paused: () => boolean;
   readonly sessions: () => Iterable<PeerSession>;
   readonly drop: (session: PeerSession, error: Error) => void;
+  readonly warn: (message: string) => void;
   /** Torrent-wide and node-wide upload limits, and the torrent's upload meter. */
   readonly bucket: TokenBucket;
   readonly globalBucket: TokenBucket;
-  readonly meter: RateMeter;
+  readonly meter: Pick<RateMeter, 'add'>;
   readonly uploadSlots: number;
   readonly maxIncomingRequests: number;
   readonly pieceCacheBytes: number;
@@ -90,16 +102,32 @@ export class Uploader {
       if (session.fast) reject(session, r);
       return;
     }
-    if (session.incoming.length >= this.deps.maxIncomingRequests)
-      throw new WireError('request flood');
+    if (session.incoming.length >= this.deps.maxIncomingRequests) {
+      // Beyond the queue we advertised (reqq): refused; a peer that keeps at it is choked for a
+      // while, so request floods cannot crowd out the peers that keep to the limit.
+      if (session.fast) reject(session, r);
+      if (++session.overQueue >= MAX_OVER_QUEUE)
+        this.penalise(session, 'it ignores our request queue limit');
+      return;
+    }
     if (!session.seedAccepted.has(r.index)) {
-      const better = this.scarcerPieces(session, r.index);
+      // A peer that will not take the pieces we suggest (a sequential or streaming reader,
+      // a client without BEP 6 suggest) is served what it asks from the end of a run of
+      // refusals on: no leecher may starve next to a seed that has what it lacks.
+      if (session.refusedInARow >= MAX_REFUSALS_IN_A_ROW) session.ignoresSuggestions = true;
+      // Nor is a peer refused when nothing else of it is queued here: that would leave it idle.
+      const better =
+        session.ignoresSuggestions || session.incoming.length === 0
+          ? []
+          : this.scarcerPieces(session, r.index);
       if (better.length > 0) {
+        session.refusedInARow++;
         for (const q of better) session.wire.sendMessage({ type: 'suggest', index: q });
         reject(session, r);
         return;
       }
       // Once a peer gets part of a piece, the rest of that piece is never refused.
+      session.refusedInARow = 0;
       session.seedAccepted.add(r.index);
       this.timesSent[r.index] = Math.min(65535, this.timesSent[r.index]! + 1);
     }
@@ -120,14 +148,21 @@ export class Uploader {
 
   /** A peer became interested: unchoke it at once if a slot is free. */
   onInterested(session: PeerSession): void {
+    if (session.penaltyUntil > this.deps.now()) return;
     let unchoked = 0;
     for (const s of this.deps.sessions()) if (!s.wire.amChoking) unchoked++;
     if (unchoked < this.deps.uploadSlots) this.unchoke(session);
   }
 
-  /** A peer left. */
+  /**
+   * A peer left. The copies we gave it left with it: pieces it passed on are counted by the
+   * availability of the peers that have them now, so they no longer count as sent (else a seed
+   * whose leechers come and go would refuse pieces nobody has, for good).
+   */
   forget(session: PeerSession): void {
     if (this.optimistic === session.id) this.optimistic = undefined;
+    for (const i of session.seedAccepted) if (this.timesSent[i]! > 0) this.timesSent[i]!--;
+    session.seedAccepted.clear();
   }
 
   /** Serves queued requests until the queue empties, the socket fills or the peer is choked. */
@@ -180,6 +215,7 @@ export class Uploader {
         const used = entry;
         session.wire.sendPiece(r.index, r.begin, block, () => this.release(used));
         session.upload.add(r.length);
+        session.lastPayloadAt = this.deps.now();
         this.deps.meter.add(r.length);
       }
     } catch (error) {
@@ -189,12 +225,37 @@ export class Uploader {
     }
   }
 
+  /**
+   * Chokes a misbehaving downloader for {@link PENALTY_MS} and gives its slot to a peer that
+   * waits: one that floods requests beyond our limit, or whose socket has not drained for
+   * {@link STUCK_MS} (it does not read what we send).
+   */
+  private penalise(session: PeerSession, reason: string): void {
+    const now = this.deps.now();
+    if (session.penaltyUntil > now) return;
+    session.penaltyUntil = now + PENALTY_MS;
+    session.overQueue = 0;
+    const held = !session.wire.amChoking;
+    this.choke(session);
+    this.deps.warn(`choked ${session.address} for ${PENALTY_MS / 1000} s: ${reason}`);
+    if (!held) return;
+    const waiting = [...this.deps.sessions()].filter(
+      (s) =>
+        s.handshake &&
+        !s.closed &&
+        s.wire.amChoking &&
+        s.wire.peerInterested &&
+        s.penaltyUntil <= now,
+    );
+    if (waiting.length > 0) this.unchoke(waiting[this.deps.random(waiting.length)]!);
+  }
+
   /** Re-decides who is unchoked (every 10 s); the optimistic slot rotates every 30 s. */
   rechoke(now: number): void {
     const live = [...this.deps.sessions()].filter((s) => s.handshake && !s.closed);
     const candidates = live.map((s) => ({
       id: s.id,
-      interested: s.wire.peerInterested,
+      interested: s.wire.peerInterested && s.penaltyUntil <= now,
       downloadRate: s.download.bytesPerSecond,
       uploadRate: s.upload.bytesPerSecond,
       snubbed: s.snubbed,
@@ -230,7 +291,14 @@ export class Uploader {
   reassignIdleSlots(): void {
     const now = this.deps.now();
     const live = [...this.deps.sessions()].filter((s) => s.handshake && !s.closed);
-    const waiting = live.filter((s) => s.wire.amChoking && s.wire.peerInterested);
+    const waiting = live.filter(
+      (s) => s.wire.amChoking && s.wire.peerInterested && s.penaltyUntil <= now,
+    );
+    // A slot held by a peer that reads nothing is taken back when others wait for one.
+    if (waiting.length > 0)
+      for (const s of live)
+        if (!s.wire.amChoking && s.congested && now - s.congestedAt > STUCK_MS)
+          this.penalise(s, 'it does not read what we send');
     if (waiting.length === 0) return;
     for (const s of live) {
       if (waiting.length === 0) break;
@@ -276,7 +344,8 @@ export class Uploader {
     const start = this.deps.random(n);
     for (let k = 0; k < n; k++) {
       const i = (start + k) % n;
-      if (bits.has(i)) continue;
+      // A piece the peer is already getting from us is no alternative to suggest.
+      if (bits.has(i) || session.seedAccepted.has(i)) continue;
       const c = copies(i);
       if (2 * c >= asked || c > least) continue;
       if (c < least) {

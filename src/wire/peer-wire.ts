@@ -39,6 +39,8 @@ export class PeerWire {
     private readonly send: (chunks: readonly Uint8Array[], flushed?: () => void) => void,
     private readonly handler: PeerWireHandler,
     maxMessageBytes: number,
+    /** Told the type of every message sent (for metrics). */
+    private readonly onSent: (type: Message['type']) => void = () => {},
   ) {
     this.reader = new MessageReader(maxMessageBytes);
   }
@@ -121,6 +123,7 @@ export class PeerWire {
       default:
         break;
     }
+    this.onSent(m.type);
     this.send([encodeMessage(m)]);
   }
 
@@ -130,6 +133,7 @@ export class PeerWire {
    */
   sendPiece(index: number, begin: number, block: Uint8Array, flushed?: () => void): void {
     this.uploaded += block.length;
+    this.onSent('piece');
     this.send([encodePieceHeader(index, begin, block.length), block], flushed);
   }
 }

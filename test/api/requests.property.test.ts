@@ -125,7 +125,9 @@ function fakeExchange(
     write: () => true,
     buffered: () => 0,
     onClose: () => undefined,
+    onDrain: () => undefined,
     end: () => undefined,
+    destroy: () => undefined,
   };
   const req: HttpServerRequest = {
     method,

@@ -379,8 +379,8 @@ test('/metrics is Prometheus text; anonymous on loopback without a password', as
   const res = await api.call('GET', '/metrics', { auth: false });
   assert.equal(res.status, 200);
   assert.match(res.headers['content-type']!, /text\/plain; version=0\.0\.4/);
-  assert.match(res.text, /^# HELP shoal_torrents /m);
-  assert.match(res.text, /^shoal_torrents\{state="downloading"\} 2$/m);
+  assert.match(res.text, /^# HELP shoal_torrents_by_state /m);
+  assert.match(res.text, /^shoal_torrents_by_state\{state="downloading"\} 2$/m);
   assert.match(res.text, /^shoal_peers 10$/m);
 });
 

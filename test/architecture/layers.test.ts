@@ -22,7 +22,7 @@ export const RANKS: readonly (readonly string[])[] = [
   ['net'],
   ['wire', 'secure'],
   ['storage'],
-  ['swarm', 'dht', 'tracker', 'discovery', 'overlay', 'apps'],
+  ['swarm', 'dht', 'tracker', 'discovery', 'overlay', 'apps', 'peers'],
   ['node'],
   ['cli', 'sim', 'api', 'web', 'index'],
 ];

@@ -680,7 +680,7 @@ export async function shoalFetch(
 
 /**
  * Runs one libtorrent session on one torrent: listens on HOST:PORT only (PORT 0 = any), with
- * DHT, local peer discovery, UPnP, NAT-PMP and uTP off, adds the torrent with the given save
+ * DHT, local peer discovery, UPnP, NAT-PMP and uTP off (or with `utpOnly`, TCP off and uTP on), adds the torrent with the given save
  * path, and dials the given peers with connect_peer (again every few seconds while it has
  * none). Given a magnet link instead of a torrent, it fetches the metadata (and, for v2, the
  * piece layers) from those peers. `settings` are merged into the session settings. It
@@ -704,6 +704,7 @@ def out(event, **fields):
     sys.stdout.flush()
 
 cat = lt.alert.category_t
+utp_only = bool(cfg.get('utpOnly'))
 settings = {
     'listen_interfaces': '%s:%d' % (host, cfg['port']),
     'outgoing_interfaces': host,
@@ -712,8 +713,10 @@ settings = {
     'enable_upnp': False,
     'enable_natpmp': False,
     'dht_bootstrap_nodes': '',
-    'enable_incoming_utp': False,
-    'enable_outgoing_utp': False,
+    'enable_incoming_utp': utp_only,
+    'enable_outgoing_utp': utp_only,
+    'enable_incoming_tcp': not utp_only,
+    'enable_outgoing_tcp': not utp_only,
     'allow_multiple_connections_per_ip': True,
     'alert_mask': cat.error_notification | cat.status_notification | cat.peer_notification
         | cat.connect_notification | cat.tracker_notification,
@@ -828,9 +831,12 @@ export async function startLibtorrent(
     netns?: Netns;
     /** More session settings (settings_pack names), e.g. `{ in_enc_policy: 0 }`. */
     settings?: Readonly<Record<string, number | boolean | string>>;
+    /** Speak uTP only: TCP off both ways, uTP on both ways. */
+    utpOnly?: boolean;
   },
 ): Promise<LibtorrentPeer> {
   const cfg = {
+    utpOnly: options.utpOnly === true,
     mode: options.mode,
     torrent: options.torrent,
     magnet: options.magnet,

@@ -72,8 +72,10 @@ test('promtool check metrics passes on /metrics scraped during a download', asyn
         maxBytes: 1 << 20,
       });
       const text = res.body.toString('utf8');
-      const downloading = /^shoal_torrents\{state="downloading"\} 1$/m.test(text);
-      const bytes = Number(/^shoal_downloaded_bytes_total (\d+)/m.exec(text)?.[1] ?? 0);
+      const downloading = /^shoal_torrents_by_state\{state="downloading"\} 1$/m.test(text);
+      const bytes = Number(
+        /^shoal_payload_bytes_total\{direction="in"\} (\d+)/m.exec(text)?.[1] ?? 0,
+      );
       return downloading && bytes > 0 ? text : undefined;
     },
     30_000,

@@ -268,6 +268,45 @@ test('TCP: refused, unreachable and behind-NAT connects fail; destroy reaches th
   assert.ok(serverClosed);
 });
 
+test('TCP through NATs: a simultaneous open passes port-keeping NATs, a symmetric one rewrites the port', async () => {
+  const { sim, net, pages } = world(14);
+  const a = net.addHost({ nat: 'port-restricted' });
+  const b = net.addHost({ nat: 'restricted' });
+  const ra = createSimRuntime(net, a, pages);
+  const rb = createSimRuntime(net, b, pages);
+  // Each dials the other's public address from the port it told it; b starts first, so its
+  // SYN is dropped at a's NAT, and a's SYN then meets b's connect: one connection.
+  const fromB = rb.tcp.connect(a.publicIp, 41_000, { localPort: 42_000, timeoutMs: 5000 });
+  await sim.run(sim.now + 400);
+  const fromA = ra.tcp.connect(b.publicIp, 42_000, { localPort: 41_000, timeoutMs: 5000 });
+  const [sa, sb] = await sim.runUntilSettled(Promise.all([fromA, fromB]));
+  assert.equal(sa.remotePort, 42_000, 'the NAT kept the source port');
+  assert.equal(sb.remotePort, 41_000);
+  let got = '';
+  sb.onData((d) => {
+    got += d.toString();
+  });
+  sa.write(Buffer.from('through both NATs'));
+  await sim.run(sim.now + 2000);
+  assert.equal(got, 'through both NATs');
+  // Nobody dialled out from 43000: a SYN there is dropped.
+  await assert.rejects(
+    sim.runUntilSettled(rb.tcp.connect(a.publicIp, 43_000, { timeoutMs: 2000 })),
+    /ETIMEDOUT/,
+  );
+  const s = net.addHost({ nat: 'symmetric' });
+  const server = net.addHost();
+  let seenPort = 0;
+  await createSimRuntime(net, server, pages).tcp.listen({ port: 80 }, (stream) => {
+    seenPort = stream.remotePort;
+  });
+  await sim.runUntilSettled(
+    createSimRuntime(net, s, pages).tcp.connect(server.publicIp, 80, { localPort: 44_000 }),
+  );
+  await sim.run(sim.now + 1000);
+  assert.ok(seenPort > 0 && seenPort !== 44_000, 'a symmetric NAT picks its own port');
+});
+
 test('memory file system: files, folders, sparse pages, and shared identical pages', async () => {
   const store = new PageStore();
   let now = 1000;

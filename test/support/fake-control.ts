@@ -14,6 +14,7 @@ import type {
 import { ApiError, notFound } from '../../src/api/errors.js';
 import { parseMagnet } from '../../src/metainfo/magnet.js';
 import { parseTorrent } from '../../src/metainfo/parse.js';
+import { createMetricsRegistry, type MetricsRegistry } from '../../src/metrics/registry.js';
 
 interface FakeTorrent {
   id: string;
@@ -37,6 +38,7 @@ interface FakeTorrent {
  * benchmark (10,000 torrents). `step()` moves the active ones along like a real node would.
  */
 export class FakeControl implements NodeControl {
+  readonly metrics: MetricsRegistry = createMetricsRegistry();
   readonly torrents = new Map<string, FakeTorrent>();
   readonly calls: string[] = [];
   private limits = { uploadLimit: 0, downloadLimit: 0, downloadDir: '/tmp/downloads' };

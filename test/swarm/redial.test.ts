@@ -44,7 +44,7 @@ test('a peer that keeps closing before its handshake is redialled less and less 
     lsd: false,
     hashWorkers: 1,
   };
-  const node = await sim.runUntilSettled(Node.start(runtime, config, hasher));
+  const node = await sim.runUntilSettled(Node.start(runtime, config, { hasher }));
   await sim.runUntilSettled(
     node.add(torrent, { persist: false, peers: [{ host: fullHost.publicIp, port: 6881 }] }),
   );

@@ -69,6 +69,7 @@ async function setup(t: TestContext) {
     paused: () => false,
     sessions: () => [session],
     drop: (_s, error) => assert.fail(error),
+    warn: () => {},
     bucket: new TokenBucket(clock, 0),
     globalBucket: new TokenBucket(clock, 0),
     meter: new RateMeter(clock),

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { ShoalError, UsageError } from '../../errors.js';
+import { type FileSelector, parseIndexList } from '../../metainfo/file-selection.js';
 import { parseMagnet } from '../../metainfo/magnet.js';
 import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
@@ -20,10 +21,14 @@ export interface GetCommandOptions extends NodeFlags, DaemonFlags {
   readonly seed?: boolean;
   readonly json?: boolean;
   readonly recheck?: boolean;
+  readonly sequential?: boolean;
+  readonly only?: string;
+  readonly file?: string[];
+  /** `--no-web-seeds` sets this false. */
+  readonly webSeeds?: boolean;
   /** Download result N (1-based) of a search for `source` instead. */
   readonly search?: string;
   readonly timeout?: string;
-  readonly overlayPeer?: string[];
 }
 
 /** `shoal get <torrent|magnet>`: downloads, verifies every piece, then exits or keeps seeding. */
@@ -39,12 +44,17 @@ export async function getCommand(
       ? parseMagnet(source)
       : undefined;
   const config = await configFromFlags(runtime, opts);
+  const files = fileSelection(opts);
   // A running daemon gets the torrent instead of a second node fighting it for the port.
   const daemon =
     opts.standalone || pick !== undefined
       ? undefined
       : await findDaemon(runtime, config.dataDir, opts);
   if (daemon) {
+    if (opts.sequential || files.length > 0 || opts.webSeeds === false)
+      throw new UsageError(
+        '--sequential, --only, --file and --no-web-seeds are not passed to a running daemon yet: add --standalone --port 0',
+      );
     return getViaDaemon(
       runtime,
       daemon,
@@ -62,7 +72,7 @@ export async function getCommand(
   const report = new ProgressReporter(opts.json === true);
   if (pick !== undefined) {
     try {
-      await joinOverlay(runtime, node, parsePeers(opts.overlayPeer ?? []));
+      await joinOverlay(runtime, node);
       const chosen = await pickResult(node, source, pick, timeoutOf(opts.timeout));
       report.event('found', resultJson(chosen, pick), resultLine(chosen, pick));
       magnet = parseMagnet(chosen.magnet);
@@ -73,7 +83,16 @@ export async function getCommand(
     }
   }
   const finished = new Promise<void>((done) => node.once('done', () => done()));
-  node.on('progress', (t, s) => report.update(s, node.trackerStatus(t.infoHashHex)));
+  // A torrent whose files cannot be used (disk full, read-only folder) ends the command.
+  const failed = new Promise<Error>((fail) => node.once('error', (e) => fail(e)));
+  node.on('progress', (t, s) =>
+    report.update(s, {
+      trackers: node.trackerStatus(t.infoHashHex),
+      peers: t.peerList(),
+      metrics: t.metricsSnapshot(),
+    }),
+  );
+  if (opts.json) node.on('peer', (_t, p) => report.event('peer', { ...p }, ''));
   node.on('warning', (w) => {
     if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
   });
@@ -83,6 +102,9 @@ export async function getCommand(
       peers,
       trackers: opts.tracker,
       ...(opts.recheck && { recheck: true }),
+      ...(opts.sequential && { pickMode: 'sequential' as const }),
+      ...(files.length > 0 && { files }),
+      ...(opts.webSeeds === false && { webSeeds: false }),
     };
     if (magnet) report.event('metadata', {}, 'fetching torrent metadata from peers…');
     const torrent = magnet
@@ -100,7 +122,12 @@ export async function getCommand(
       },
       `fetching ${torrent.meta.name} (${torrent.infoHashHex}) on port ${node.port}`,
     );
-    const outcome = await Promise.race([finished.then(() => 'done' as const), untilSignal()]);
+    const outcome = await Promise.race([
+      finished.then(() => 'done' as const),
+      failed.then((e) => e),
+      untilSignal(),
+    ]);
+    if (outcome instanceof Error) throw outcome;
     if (outcome === 'done') {
       const s = torrent.stats();
       const peakRssBytes = await peakRss(runtime);
@@ -132,6 +159,19 @@ function resultNumber(text: string): number {
   if (!Number.isInteger(n) || n < 1)
     throw new UsageError(`--search takes a result number (1, 2, …), not "${text}"`);
   return n;
+}
+
+/** The files `--only` and `--file` choose (none: every file, or a magnet's `so=`). */
+function fileSelection(opts: GetCommandOptions): FileSelector[] {
+  const out: FileSelector[] = [];
+  try {
+    if (opts.only !== undefined) out.push(...parseIndexList(opts.only));
+  } catch (error) {
+    throw new UsageError(`--only: ${(error as Error).message}`);
+  }
+  for (const f of opts.file ?? [])
+    out.push(/^\d+$/.test(f) ? { first: Number(f), last: Number(f) } : { path: f });
+  return out;
 }
 
 /** This process's peak resident set: VmHWM on Linux (exact), else the rusage maximum. */

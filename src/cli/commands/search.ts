@@ -1,14 +1,14 @@
 import type { SearchResult } from '../../apps/search/result-set.js';
 import type { StrategyName } from '../../apps/search/search-engine.js';
+import { Identity } from '../../crypto/identity.js';
 import { UsageError } from '../../errors.js';
-import type { PeerAddress } from '../../metainfo/magnet.js';
 import { Node } from '../../node/node.js';
 import type { OverlayViews } from '../../node/overlay-service.js';
 import type { PeerContact } from '../../overlay/contact.js';
 import { OverlayUnavailableError } from '../../overlay/errors.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { formatBytes } from '../format.js';
-import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
+import { configFromFlags, type NodeFlags } from '../node-options.js';
 
 /** Flags of `shoal search` and `shoal overlay`. */
 export interface SearchCommandOptions extends NodeFlags {
@@ -16,8 +16,6 @@ export interface SearchCommandOptions extends NodeFlags {
   /** Seconds to collect answers. */
   readonly timeout?: string;
   readonly strategy?: string;
-  /** Overlay peers to join through, HOST:PORT. */
-  readonly overlayPeer?: string[];
 }
 
 const STRATEGIES: readonly StrategyName[] = ['ultrapeer', 'flood', 'walk'];
@@ -64,18 +62,21 @@ export function resultJson(result: SearchResult, n: number): Record<string, unkn
 }
 
 /**
- * Starts a node for a command, joins the overlay through `--overlay-peer` (and whatever the
- * node's own discovery finds), waits briefly for a first neighbour, runs `body`, stops.
+ * Starts a short-lived node for a command (a key of its own, any free port unless `--port`
+ * says otherwise),
+ * waits briefly for its first overlay neighbour (it joins through `--overlay-peer`, the DHT and
+ * LSD), runs `body`, stops.
  */
 export async function withOverlayNode<T>(
   runtime: Runtime,
   opts: SearchCommandOptions,
   body: (node: Node) => Promise<T>,
 ): Promise<T> {
-  const peers = parsePeers(opts.overlayPeer ?? []);
-  const node = await Node.start(runtime, await configFromFlags(runtime, opts));
+  const config = await configFromFlags(runtime, { ...opts, port: opts.port ?? '0' });
+  // A key of its own: the data folder's belongs to the node (daemon) that owns the folder.
+  const node = await Node.start(runtime, config, { identity: Identity.generate(runtime.random) });
   try {
-    await joinOverlay(runtime, node, peers);
+    await joinOverlay(runtime, node);
     return await body(node);
   } finally {
     await node.stop();
@@ -83,20 +84,13 @@ export async function withOverlayNode<T>(
 }
 
 /**
- * Joins a node's overlay through `peers` and waits (5 s at most) for a first neighbour. Throws
- * `OVERLAY_UNAVAILABLE` when the node has no overlay.
+ * Waits (5 s at most) for the node's first overlay neighbour. Throws `OVERLAY_UNAVAILABLE` when
+ * the node runs without an overlay (`--no-overlay`).
  */
-export async function joinOverlay(
-  runtime: Runtime,
-  node: Node,
-  peers: readonly PeerAddress[],
-): Promise<void> {
+export async function joinOverlay(runtime: Runtime, node: Node): Promise<void> {
   const overlay = node.overlay;
   if (overlay === undefined)
-    throw new OverlayUnavailableError(
-      'this node has no overlay yet: it needs its identity and secure connections',
-    );
-  if (peers.length > 0) await overlay.joinAddresses(peers);
+    throw new OverlayUnavailableError('this node runs without the overlay (--no-overlay)');
   const until = runtime.clock.now() + JOIN_WAIT_MS;
   while (overlay.overlay.active().length === 0 && runtime.clock.now() < until)
     await new Promise<void>((resolve) => runtime.timers.setTimeout(resolve, 100));

@@ -97,7 +97,11 @@ export async function shareCommand(
     );
     if (!opts.json) process.stdout.write(`${magnet}\n`);
     node.on('progress', (t, st) =>
-      report.update(st, node.trackerStatus(t.infoHashHex), opts.json === true),
+      report.update(
+        st,
+        { trackers: node.trackerStatus(t.infoHashHex), peers: t.peerList() },
+        opts.json === true,
+      ),
     );
     await untilSignal();
     return 0;

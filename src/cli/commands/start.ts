@@ -47,6 +47,27 @@ export async function startCommand(runtime: Runtime, opts: StartCommandOptions):
   node.on('error', (e, t) =>
     say('error', { infoHash: t?.infoHashHex, message: e.message }, `error: ${e.message}`),
   );
+  node.on('securePeer', (peer) => {
+    const how = peer.kind === 'relayed' ? `relayed by ${peer.via}` : peer.kind;
+    say(
+      'securePeer',
+      {
+        identity: peer.key.toString(),
+        kind: peer.kind,
+        address: `${peer.remoteAddress}:${peer.remotePort}`,
+        ...(peer.via !== undefined && { via: peer.via.toString() }),
+        connections: node.peers.table.countByKind(),
+      },
+      `peer ${peer.key} (${how})`,
+    );
+  });
+  node.on('published', (p) =>
+    say(
+      'published',
+      { addresses: p.addresses, rendezvous: p.rendezvous, stored: p.stored },
+      `published our address in the DHT (${p.stored} nodes): ${[...p.addresses, ...p.rendezvous.map((r) => `via ${r}`)].join(', ')}`,
+    ),
+  );
   let api: ApiServer | undefined;
   try {
     const control = new NodeAdapter(node, runtime);
@@ -60,6 +81,7 @@ export async function startCommand(runtime: Runtime, opts: StartCommandOptions):
         settings: apiSettings,
         token,
         version: SHOAL_VERSION,
+        streams: node.createStreamServer(),
       }).catch((error: Error) => {
         throw new ShoalError(
           'LISTEN_FAILED',
@@ -73,8 +95,14 @@ export async function startCommand(runtime: Runtime, opts: StartCommandOptions):
     }
     say(
       'started',
-      { port: node.port, dataDir: config.dataDir, torrents: count, api: apiUrl ?? null },
-      `shoal node on port ${node.port}, data in ${config.dataDir}, ${count} torrent(s)` +
+      {
+        port: node.port,
+        identity: node.key.toString(),
+        dataDir: config.dataDir,
+        torrents: count,
+        api: apiUrl ?? null,
+      },
+      `shoal node ${node.key} on port ${node.port}, data in ${config.dataDir}, ${count} torrent(s)` +
         (apiUrl ? `; web UI and API on ${apiUrl}` : '') +
         '; Ctrl-C to stop',
     );

@@ -28,8 +28,11 @@ export interface HandshakeOptions {
   readonly prologue: Uint8Array;
   /** Our static key pair, for patterns that use one. */
   readonly staticKeyPair?: DhKeyPair;
-  /** The peer's static public key, for patterns with it in a pre-message (IK's initiator). */
-  readonly remoteStaticKey?: Uint8Array;
+  /**
+   * The peer's static public key, for patterns with it in a pre-message (IK's initiator): raw,
+   * or already imported (a caller dialling the same key again saves the import).
+   */
+  readonly remoteStaticKey?: Uint8Array | DhPublicKey;
   readonly random: EphemeralSource;
 }
 
@@ -72,8 +75,9 @@ export class HandshakeState {
     this.s = options.staticKeyPair;
     this.random = options.random;
     this.messages = pattern.messages;
-    if (options.remoteStaticKey !== undefined) {
-      this.rs = x25519PublicKey(options.remoteStaticKey);
+    const rs = options.remoteStaticKey;
+    if (rs !== undefined) {
+      this.rs = rs instanceof Uint8Array ? x25519PublicKey(rs) : rs;
     }
     for (const [pre, ours] of [
       [pattern.initiatorPreMessage, initiator],

@@ -1,7 +1,6 @@
 import { InlineHasher } from '../../crypto/inline-hasher.js';
 import { createTorrent } from '../../metainfo/create.js';
 import { choosePieceLength } from '../../metainfo/piece-length.js';
-import { defaultConfig, type NodeConfig } from '../../node/config.js';
 import { Node } from '../../node/node.js';
 import { TrackerServer } from '../../tracker/server.js';
 import { SimError } from '../errors.js';
@@ -12,6 +11,7 @@ import type { ScenarioDefinition, ScenarioOutcome } from '../scenario.js';
 import { createSimRuntime } from '../sim-runtime.js';
 import { EventKind, Simulator } from '../simulator.js';
 import { mean, percentiles, round } from '../stats.js';
+import { randomContent, simNodeConfig, TRACKER_PORT } from './common.js';
 
 /** Options of the `swarm` scenario, with defaults in {@link DEFAULT_SWARM_SCENARIO}. */
 export interface SwarmScenarioOptions {
@@ -61,22 +61,6 @@ const SAMPLE_MS = 5000;
  * virtual time here, so a small cache changes nothing but the memory a hundred nodes take.
  */
 const SIM_PIECE_CACHE_BYTES = 4 * 1024 * 1024;
-const TRACKER_PORT = 6969;
-
-function nodeConfig(): NodeConfig {
-  return {
-    ...defaultConfig({}),
-    dataDir: '/var/lib/shoal',
-    downloadDir: '/downloads',
-    port: 6881,
-    host: '0.0.0.0',
-    dht: false,
-    dhtBootstrap: [],
-    lsd: false,
-    pex: true,
-    hashWorkers: 1,
-  };
-}
 
 /**
  * `swarm`: one seeder and N leechers (the real `Node` and `Torrent` engines, a real UDP
@@ -121,7 +105,7 @@ export async function swarmScenario(
       trackers: [`udp://${trackerHost.publicIp}:${TRACKER_PORT}`],
     }),
   );
-  const seeder = await sim.runUntilSettled(Node.start(seedRuntime, nodeConfig(), hasher));
+  const seeder = await sim.runUntilSettled(Node.start(seedRuntime, simNodeConfig(), { hasher }));
   await sim.runUntilSettled(
     seeder.add(torrent, { persist: false, swarm: { pieceCacheBytes: SIM_PIECE_CACHE_BYTES } }),
   );
@@ -147,7 +131,7 @@ export async function swarmScenario(
     sim.at(
       start + sim.random.float() * o.arrivalSeconds * 1000,
       () => {
-        void Node.start(runtime, nodeConfig(), hasher)
+        void Node.start(runtime, simNodeConfig(), { hasher })
           .then((node) =>
             node.add(torrent, {
               persist: false,
@@ -268,14 +252,6 @@ export async function swarmScenario(
     nodes: o.leechers + 1,
     heapBytes,
   };
-}
-
-/** Random file content from the simulation's generator (4 bytes per draw). */
-function randomContent(sim: Simulator, size: number): Buffer {
-  const out = Buffer.allocUnsafe(Math.ceil(size / 4) * 4);
-  const words = new Uint32Array(out.buffer, out.byteOffset, out.length / 4);
-  for (let i = 0; i < words.length; i++) words[i] = sim.random.next();
-  return out.subarray(0, size);
 }
 
 /** The `swarm` scenario for the command line. */

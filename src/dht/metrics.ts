@@ -1,0 +1,166 @@
+import {
+  type CollectedMetric,
+  type CounterSeries,
+  exponentialBuckets,
+  type HistogramSeries,
+  type MetricsRegistry,
+} from '../metrics/registry.js';
+import type { RpcCounters } from './rpc.js';
+
+/** Query types counted by name; anything else a peer sends is `other`. */
+const QUERY_TYPES = [
+  'ping',
+  'find_node',
+  'get_peers',
+  'announce_peer',
+  'get',
+  'put',
+  'sample_infohashes',
+] as const;
+
+/** Lookup kinds: what a lookup was for. */
+export type LookupKind = 'find_node' | 'get_peers' | 'get' | 'bootstrap' | 'refresh';
+
+/** What the DHT's computed gauges read. */
+export interface DhtGaugeSource {
+  nodes(): number;
+  storedInfoHashes(): number;
+  storedItems(): number;
+}
+
+/**
+ * What a DHT node counts: queries each way by type, answers to ours by result, datagrams
+ * dropped, and its lookups (how many, hops, queries, time). The simulator gives every node the
+ * same registry, so the counts add up to the network's.
+ */
+export class DhtMetrics {
+  private readonly queriesIn = new Map<string, CounterSeries>();
+  private readonly queriesOut = new Map<string, CounterSeries>();
+  private readonly otherIn: CounterSeries;
+  private readonly otherOut: CounterSeries;
+  readonly responses: CounterSeries;
+  readonly errors: CounterSeries;
+  readonly timeouts: CounterSeries;
+  readonly malformed: CounterSeries;
+  readonly unexpected: CounterSeries;
+  readonly rateLimited: CounterSeries;
+  private readonly lookups = new Map<LookupKind, CounterSeries>();
+  private readonly hops = new Map<LookupKind, HistogramSeries>();
+  private readonly lookupQueries = new Map<LookupKind, HistogramSeries>();
+  private readonly lookupSeconds = new Map<LookupKind, HistogramSeries>();
+  private readonly computed: CollectedMetric[];
+
+  constructor(registry: MetricsRegistry, source: DhtGaugeSource) {
+    const queries = registry.counter({
+      name: 'shoal_dht_queries_total',
+      help: 'KRPC queries, by direction and query type.',
+      labelNames: ['direction', 'type'],
+    });
+    for (const type of QUERY_TYPES) {
+      this.queriesIn.set(type, queries.labels({ direction: 'in', type }));
+      this.queriesOut.set(type, queries.labels({ direction: 'out', type }));
+    }
+    this.otherIn = queries.labels({ direction: 'in', type: 'other' });
+    this.otherOut = queries.labels({ direction: 'out', type: 'other' });
+    const responses = registry.counter({
+      name: 'shoal_dht_responses_total',
+      help: 'Answers to our queries, by result.',
+      labelNames: ['result'],
+    });
+    this.responses = responses.labels({ result: 'ok' });
+    this.errors = responses.labels({ result: 'error' });
+    this.timeouts = responses.labels({ result: 'timeout' });
+    const dropped = registry.counter({
+      name: 'shoal_dht_dropped_datagrams_total',
+      help: 'Datagrams the DHT dropped, by reason.',
+      labelNames: ['reason'],
+    });
+    this.malformed = dropped.labels({ reason: 'malformed' });
+    this.unexpected = dropped.labels({ reason: 'unexpected' });
+    this.rateLimited = dropped.labels({ reason: 'rate_limited' });
+    const lookups = registry.counter({
+      name: 'shoal_dht_lookups_total',
+      help: 'Iterative lookups, by kind.',
+      labelNames: ['type'],
+    });
+    const hops = registry.histogram({
+      name: 'shoal_dht_lookup_hops',
+      help: 'Steps from the seeds to the closest node that answered.',
+      labelNames: ['type'],
+      buckets: [1, 2, 3, 4, 5, 6, 8, 10, 12, 16],
+    });
+    const queried = registry.histogram({
+      name: 'shoal_dht_lookup_queries',
+      help: 'Queries one lookup sent.',
+      labelNames: ['type'],
+      buckets: exponentialBuckets(4, 2, 8),
+    });
+    const seconds = registry.histogram({
+      name: 'shoal_dht_lookup_duration_seconds',
+      help: 'Time a lookup took.',
+      labelNames: ['type'],
+      buckets: exponentialBuckets(0.05, 2, 10),
+    });
+    for (const type of ['find_node', 'get_peers', 'get', 'bootstrap', 'refresh'] as const) {
+      this.lookups.set(type, lookups.labels({ type }));
+      this.hops.set(type, hops.labels({ type }));
+      this.lookupQueries.set(type, queried.labels({ type }));
+      this.lookupSeconds.set(type, seconds.labels({ type }));
+    }
+    this.computed = [
+      registry.gauge({
+        name: 'shoal_dht_nodes',
+        help: 'Nodes in the routing table.',
+        collect: () => source.nodes(),
+      }),
+      registry.gauge({
+        name: 'shoal_dht_stored_info_hashes',
+        help: 'Info-hashes we store announced peers for.',
+        collect: () => source.storedInfoHashes(),
+      }),
+      registry.gauge({
+        name: 'shoal_dht_stored_items',
+        help: 'BEP 44 items we store.',
+        collect: () => source.storedItems(),
+      }),
+    ];
+  }
+
+  queryIn(type: string): void {
+    (this.queriesIn.get(type) ?? this.otherIn).inc();
+  }
+
+  queryOut(type: string): void {
+    (this.queriesOut.get(type) ?? this.otherOut).inc();
+  }
+
+  /** A lookup finished. */
+  lookup(kind: LookupKind, hops: number, queried: number, ms: number): void {
+    this.lookups.get(kind)!.inc();
+    this.hops.get(kind)!.observe(hops);
+    this.lookupQueries.get(kind)!.observe(queried);
+    this.lookupSeconds.get(kind)!.observe(ms / 1000);
+  }
+
+  /** The classic counters, for status lines and `stats()`. */
+  counters(): RpcCounters {
+    let queriesIn = this.otherIn.value;
+    for (const s of this.queriesIn.values()) queriesIn += s.value;
+    let queriesOut = this.otherOut.value;
+    for (const s of this.queriesOut.values()) queriesOut += s.value;
+    return {
+      queriesIn,
+      queriesOut,
+      responsesIn: this.responses.value,
+      errorsIn: this.errors.value,
+      timeouts: this.timeouts.value,
+      rateLimited: this.rateLimited.value,
+      dropped: this.malformed.value + this.unexpected.value,
+    };
+  }
+
+  /** The DHT stopped; the registry may outlive it (the simulator's does). */
+  close(): void {
+    for (const c of this.computed) c.unregister();
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Class: one address must not lock others out of a node's connections. Connections from one
+ * IP are capped node-wide and per torrent; keep-alives do not keep an idle connection; a full
+ * torrent replaces a peer that trades nothing with a newcomer.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { parseTorrent } from '../../src/metainfo/parse.js';
+import { encodeMessage } from '../../src/wire/messages.js';
+import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
+import { rawHandshake } from '../support/raw-peer.js';
+import { tempDir } from '../support/tmp.js';
+
+/** Opens `n` connections from `localAddress` that handshake and then send only keep-alives. */
+function holdConnections(
+  t: TestContext,
+  port: number,
+  infoHash: Uint8Array,
+  n: number,
+  localAddress: string,
+): { open(): number } {
+  const sockets = new Set<Socket>();
+  for (let i = 0; i < n; i++) {
+    const s = connect({ host: '127.0.0.1', port, localAddress });
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+    s.on('connect', () => {
+      sockets.add(s);
+      s.write(rawHandshake(infoHash, 0x10 + (i % 200)));
+    });
+  }
+  const keepAlive = setInterval(() => {
+    for (const s of sockets) s.write(encodeMessage({ type: 'keep-alive' }));
+  }, 500);
+  t.after(() => {
+    clearInterval(keepAlive);
+    for (const s of sockets) s.destroy();
+  });
+  return { open: () => sockets.size };
+}
+
+async function setUp(t: TestContext, swarm: Record<string, number> = {}) {
+  const dir = await tempDir(t);
+  const torrent = await fixtureTorrent(
+    dir,
+    'slots',
+    { 'data.bin': 4 * 1024 * 1024 },
+    { version: 'v1' },
+  );
+  const seeder = await startNode(t);
+  await seeder.add(torrent, { downloadDir: dir, persist: false, swarm });
+  return { dir, torrent, seeder, infoHash: parseTorrent(torrent).infoHashV1! };
+}
+
+async function honestDownload(t: TestContext, dir: string, torrent: Buffer, port: number) {
+  const leecher = await startNode(t);
+  const out = join(dir, 'out');
+  const getting = await leecher.add(torrent, {
+    downloadDir: out,
+    persist: false,
+    peers: [{ host: '127.0.0.1', port }],
+  });
+  await whenDone(getting, 30_000);
+  const digest = async (p: string) =>
+    createHash('sha256')
+      .update(await readFile(p))
+      .digest('hex');
+  assert.equal(
+    await digest(join(out, 'slots', 'data.bin')),
+    await digest(join(dir, 'slots', 'data.bin')),
+  );
+}
+
+test('an honest peer connects and downloads while one IP tries to hold 200 connections', {
+  timeout: 60_000,
+}, async (t) => {
+  const { dir, torrent, seeder, infoHash } = await setUp(t);
+  const attack = holdConnections(t, seeder.port, infoHash, 200, '127.0.0.2');
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.ok(
+    seeder.connections.size <= seeder.config.maxConnectionsPerIp,
+    `one IP holds ${seeder.connections.size} connections`,
+  );
+  assert.ok(attack.open() < 200);
+  await honestDownload(t, dir, torrent, seeder.port);
+});
+
+test('a full torrent replaces an idle connection with a newcomer; keep-alives do not count', {
+  timeout: 60_000,
+}, async (t) => {
+  // Ten slots, all taken by one address that only sends keep-alives.
+  const { dir, torrent, seeder, infoHash } = await setUp(t, { maxPeers: 10, turnoverIdleMs: 1000 });
+  holdConnections(t, seeder.port, infoHash, 10, '127.0.0.3');
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(seeder.list()[0]!.stats().peers, 10, 'the attacker filled the torrent');
+  await honestDownload(t, dir, torrent, seeder.port);
+});
