@@ -9,7 +9,7 @@ import { SeededRandom } from '../../src/runtime/seeded-random.js';
 import { Mux } from '../../src/secure/mux.js';
 import { secureAccept, secureConnect } from '../../src/secure/secure-stream.js';
 import { realTimers } from '../secure/helpers.js';
-import { streamPair } from '../support/stream-pair.js';
+import { type PairedStream, streamPair } from '../support/stream-pair.js';
 import { identity } from './helpers.js';
 
 const clock = { now: () => performance.now(), wallTime: () => Date.now() };
@@ -23,7 +23,7 @@ const until = async (check: () => boolean, ms = 5000) => {
 };
 
 /** Nodes whose links dial each other over in-memory streams with real Noise handshakes. */
-function network(n: number) {
+function network(n: number, streams: PairedStream[] = []) {
   const random = new SeededRandom(3);
   const nodes: { identity: Identity; links: MuxLinks; dials: number }[] = [];
   const byId = new Map<string, (typeof nodes)[number]>();
@@ -39,6 +39,7 @@ function network(n: number) {
             const target = byId.get(peer.id);
             if (target === undefined) throw new Error('no such node');
             const [a, b] = streamPair();
+            streams.push(a, b);
             const [out, inc] = await Promise.all([
               secureConnect(a, { identity: id, random, timers: realTimers, remote: peer.key }),
               secureAccept(b, { identity: target.identity, random, timers: realTimers }),
@@ -139,4 +140,28 @@ test('five nodes over secure channels: an overlay forms and a search finds a sha
   assert.equal(results[0]!.name, 'Field Recordings Vol 3.flac');
   assert.equal(results[0]!.sources, 1);
   assert.match(results[0]!.magnet, /^magnet:\?xt=urn:btih:0707070707/);
+});
+
+test('a held connection whose peer stops answering is closed after the keepalive', async (t) => {
+  const streams: PairedStream[] = [];
+  const [a, b] = network(2, streams) as [
+    ReturnType<typeof network>[0],
+    ReturnType<typeof network>[0],
+  ];
+  t.after(() => {
+    a.links.close();
+    b.links.close();
+  });
+  const downs: string[] = [];
+  a.links.listen('p', { message: () => {}, down: (_id, why) => downs.push(why) });
+  b.links.listen('p', { message: () => {}, down: () => {} });
+  a.links.send(b.links.self, 'p', 1, Buffer.from('hi'));
+  assert.ok(await until(() => b.links.connected(a.links.self.id)));
+  a.links.hold(b.links.self.id, 'test');
+  b.links.hold(a.links.self.id, 'test');
+  await new Promise((r) => setTimeout(r, 600));
+  assert.ok(a.links.connected(b.links.self.id), 'pings answered: still connected');
+  streams[1]!.pause(); // b hears nothing more, so answers no ping
+  assert.ok(await until(() => !a.links.connected(b.links.self.id), 3000), 'closed');
+  assert.deepEqual(downs, ['lost']);
 });
