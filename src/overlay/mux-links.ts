@@ -45,6 +45,9 @@ export const DEFAULT_MUX_LINKS: MuxLinksOptions = {
   banMs: 3_600_000,
 };
 
+/** Peers banned at once (the oldest ban goes first beyond). */
+const MAX_BANS = 4_096;
+
 interface Peer {
   readonly id: string;
   readonly key: IdentityKey;
@@ -180,6 +183,10 @@ export class MuxLinks implements Links {
 
   penalise(peerId: string, _reason: string): void {
     this.bans.set(peerId, this.env.clock.now() + this.options.banMs);
+    if (this.bans.size > MAX_BANS) {
+      const oldest = this.bans.keys().next().value;
+      if (oldest !== undefined) this.bans.delete(oldest);
+    }
     const peer = this.peers.get(peerId);
     if (peer === undefined) return;
     for (const mux of [...peer.muxes]) mux.close();
@@ -305,6 +312,7 @@ export class MuxLinks implements Links {
   /** Pings silent held connections; closes idle unheld ones. */
   private sweep(): void {
     const now = this.env.clock.now();
+    for (const [id, until] of this.bans) if (until <= now) this.bans.delete(id);
     for (const peer of [...this.peers.values()]) {
       const mux = peer.muxes[0];
       if (mux === undefined) continue;

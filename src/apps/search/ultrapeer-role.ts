@@ -274,6 +274,7 @@ export class UltrapeerRole {
 
   /** Attaches to more ultrapeers, asks for lists, or promotes itself. */
   private leafCheck(now: number): void {
+    for (const [id, until] of this.refused) if (until <= now) this.refused.delete(id);
     for (const [id, since] of this.pendingAttach) {
       if (now - since >= this.options.attachTimeoutMs) {
         this.pendingAttach.delete(id);
