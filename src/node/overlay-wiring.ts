@@ -74,17 +74,17 @@ export function startOverlay(parts: OverlayParts): NodeOverlay {
   let timer: TimerHandle | undefined;
   let announcedAt = Number.NEGATIVE_INFINITY;
   const alone = () => service.overlay.active().length === 0;
+  /** Announces us under the overlay key when due; looks it up while alone; returns who it found. */
   const fromDht = async (): Promise<PeerAddress[]> => {
     const dht = parts.dht();
-    if (dht === undefined) return [];
+    const due = runtime.clock.now() - announcedAt >= ANNOUNCE_MS;
+    if (dht === undefined || (!due && !alone())) return [];
     await parts.dhtReady;
     const found: PeerAddress[] = [];
-    const now = runtime.clock.now();
-    const lookup =
-      now - announcedAt >= ANNOUNCE_MS
-        ? dht.announce(OVERLAY_INFOHASH, parts.port(), { onPeers: (p) => found.push(...p) })
-        : dht.getPeers(OVERLAY_INFOHASH, (p) => found.push(...p));
-    if (now - announcedAt >= ANNOUNCE_MS) announcedAt = now;
+    if (due) announcedAt = runtime.clock.now();
+    const lookup = due
+      ? dht.announce(OVERLAY_INFOHASH, parts.port(), { onPeers: (p) => found.push(...p) })
+      : dht.getPeers(OVERLAY_INFOHASH, (p) => found.push(...p));
     await lookup.catch(() => undefined);
     return found;
   };
