@@ -22,7 +22,7 @@ export interface UltrapeerOptions {
   readonly ultrapeerPassive: number;
   /** A capable node becomes eligible after this long up. */
   readonly minUptimeMs: number;
-  /** An eligible leaf without any ultrapeer promotes itself after this long (plus up to as much again, at random). */
+  /** An eligible leaf without any ultrapeer promotes itself after this long (plus up to three times as much again, at random, so that not all promote at once). */
   readonly promoteAfterMs: number;
   /** An ultrapeer with fewer than `minLeaves` leaves for this long steps down (if others have room). */
   readonly demoteAfterMs: number;
@@ -127,7 +127,7 @@ export class UltrapeerRole {
     this.options = { ...DEFAULT_ULTRAPEER, ...options };
     this.known = new ExpiringCache(64, 10 * 60_000);
     this.startedAt = ctx.env.clock.now();
-    this.promoteDelay = this.options.promoteAfterMs * (1 + ctx.env.random.float());
+    this.promoteDelay = this.options.promoteAfterMs * (1 + 3 * ctx.env.random.float());
     const period = this.options.checkIntervalMs;
     this.timer = ctx.env.timers.setTimeout(
       () => this.periodic(),
