@@ -50,6 +50,11 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
       'uTP point to point on loopback, 1 GiB: shoal ↔ shoal MB/s and CPU-s/GiB vs libtorrent ↔ libtorrent',
     load: () => import('./utp.js'),
   },
+  ledbat: {
+    description:
+      'uTP beside TCP on a 2 MB/s tc-tbf link in network namespaces: uTP share of the link, queueing delay it adds',
+    load: () => import('./ledbat.js'),
+  },
   dht: {
     description:
       'DHT queries/s one node serves and lookup time in a 200-node loopback DHT: shoal vs bittorrent-dht',

@@ -62,6 +62,8 @@ export const ERROR_CODES = {
   UTP_CLOSED: 'the uTP connection is closed',
   UTP_REFUSED: 'a uTP connection was refused (limits)',
   UTP_OVERFLOW: 'a uTP writer ignored back-pressure',
+  NAT_REPLY_INVALID: 'a router sent a malformed SSDP, UPnP or NAT-PMP reply',
+  PORT_MAPPING: 'the router refused a port mapping, or none could be reached',
   WIRE_PROTOCOL: 'a peer broke the peer wire protocol',
   HASHES_INVALID: 'a peer sent BEP 52 hashes that do not prove their root',
   METADATA_UNAVAILABLE: 'no peer gave a magnet link its info dictionary',

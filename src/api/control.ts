@@ -1,4 +1,5 @@
 import type { MetricsRegistry } from '../metrics/registry.js';
+import type { PortMappingStatus } from '../net/nat/port-mapper.js';
 import type { TrackerStatus } from '../tracker/announcer.js';
 
 /**
@@ -165,4 +166,6 @@ export interface SessionStats {
   readonly secureConnections?: { direct: number; punched: number; relayed: number };
   /** What peers report of our reachability: unknown, public or nat. */
   readonly reachability?: string;
+  /** What the router forwards for us (UPnP / NAT-PMP), when port mapping is on. */
+  readonly portMapping?: PortMappingStatus;
 }

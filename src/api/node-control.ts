@@ -29,6 +29,8 @@ interface PendingMagnet {
   readonly downloadDir: string;
   paused: boolean;
   cancelled: boolean;
+  /** Stops the metadata fetch when the magnet is removed. */
+  readonly fetch: AbortController;
   error?: string;
 }
 
@@ -174,9 +176,10 @@ export class NodeAdapter implements NodeControl {
       downloadDir,
       paused: options.paused === true,
       cancelled: false,
+      fetch: new AbortController(),
     };
     this.pending.set(id, pending);
-    this.node.addMagnet(link, common).then(
+    this.node.addMagnet(link, { ...common, signal: pending.fetch.signal }).then(
       async (t) => {
         if (pending.cancelled) {
           await this.node.remove(t.infoHashHex);
@@ -217,6 +220,7 @@ export class NodeAdapter implements NodeControl {
     const p = this.pending.get(id);
     if (p) {
       p.cancelled = true;
+      p.fetch.abort();
       this.pending.delete(id);
       return;
     }
@@ -324,6 +328,7 @@ export class NodeAdapter implements NodeControl {
       identity: this.node.key.toString(),
       secureConnections: this.node.peers.table.countByKind(),
       reachability: this.node.peers.reachability.state,
+      ...(this.node.portMapping && { portMapping: this.node.portMapping }),
     };
   }
 

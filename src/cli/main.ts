@@ -191,6 +191,8 @@ async function main(argv: string[]): Promise<number> {
       .option('--no-utp', 'do not speak uTP (BEP 29)')
       .option('--no-tcp', 'do not dial peers over TCP (uTP only; incoming TCP still accepted)')
       .option('--prefer-utp', 'dial uTP first, TCP when uTP fails (default: TCP first)')
+      .option('--upnp', "ask the router to forward the node's port (UPnP IGD)")
+      .option('--nat-pmp', "ask the router to forward the node's port (NAT-PMP)")
       .option(
         '--overlay-peer <host:port>',
         'join the shoal overlay through this node (repeatable; the DHT and LSD find others)',

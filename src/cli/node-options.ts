@@ -28,6 +28,8 @@ export interface NodeFlags {
   /** `--no-tcp` sets this false. */
   readonly tcp?: boolean;
   readonly preferUtp?: boolean;
+  readonly upnp?: boolean;
+  readonly natPmp?: boolean;
 }
 
 /**
@@ -74,6 +76,8 @@ export async function configFromFlags(
     ...(flags.utp === false && { utp: false }),
     ...(flags.tcp === false && { tcp: false }),
     ...(flags.preferUtp === true && { preferUtp: true }),
+    ...(flags.upnp === true && { upnp: true }),
+    ...(flags.natPmp === true && { natPmp: true }),
   };
   return loadConfig(runtime.fs, overrides, rest);
 }

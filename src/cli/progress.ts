@@ -62,7 +62,8 @@ export class ProgressReporter {
 
   /** Prints a one-off event (done, warning, listening, …). */
   event(name: string, fields: Record<string, unknown>, text: string): void {
-    if (this.json) process.stdout.write(`${JSON.stringify({ event: name, ...fields })}\n`);
+    // The line's `event` always wins over a field of that name.
+    if (this.json) process.stdout.write(`${JSON.stringify({ ...fields, event: name })}\n`);
     else {
       this.bar?.stop();
       this.bar = undefined;

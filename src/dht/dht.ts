@@ -48,7 +48,10 @@ export interface DhtOptions {
   readonly maxInfoHashes: number;
   readonly maxPeersPerInfoHash: number;
   readonly maxItems: number;
-  /** BEP 42: refuse to store announces from nodes whose id does not match their address. */
+  /**
+   * BEP 42: refuse announces from, and routing-table places to, nodes at public addresses whose
+   * id does not match the address (loopback and private ranges are exempt).
+   */
   readonly enforceNodeId: boolean;
   /** Where to keep the node id and routing table between runs. */
   readonly statePath?: string;
@@ -137,7 +140,7 @@ export class Dht extends EventEmitter<DhtEvents> {
     this.options = { ...DEFAULT_DHT_OPTIONS, ...options };
     this.family = this.options.host.includes(':') ? 6 : 4;
     const now = () => runtime.clock.now();
-    this.table = new RoutingTable(id, now);
+    this.table = new RoutingTable(id, now, { enforceNodeId: this.options.enforceNodeId });
     this.tokens = new TokenIssuer(runtime.random, now);
     this.peers = new PeerStore(
       {
@@ -477,12 +480,12 @@ export class Dht extends EventEmitter<DhtEvents> {
     return r;
   }
 
-  /** Offers the nodes a reply names to the routing table (see {@link RoutingTable.heardAbout}). */
+  /**
+   * Offers the nodes a reply names to the routing table (see {@link RoutingTable.heardAbout};
+   * it checks BEP 42 ids and the address limits).
+   */
   private learnNodes(nodes: readonly NodeContact[]): void {
-    for (const n of nodes.slice(0, K)) {
-      if (!isExemptAddress(n.host) && !idMatchesIp(n.id, n.host)) continue;
-      this.table.heardAbout(n);
-    }
+    for (const n of nodes.slice(0, K)) this.table.heardAbout(n);
   }
 
   private async put(
@@ -530,6 +533,19 @@ export class Dht extends EventEmitter<DhtEvents> {
     this.votes.set(host, n);
     if (this.votes.size > 64) this.votes.clear();
     if (n < 5 || this.externalIp === host) return;
+    this.adoptExternalIp(host);
+  }
+
+  /**
+   * Takes `host` as our external address at once, as when the router told us (UPnP or
+   * NAT-PMP): a stronger word than votes, so a matching BEP 42 id is adopted now. Later votes
+   * may still move it (a router behind another NAT reports an address nobody sees).
+   */
+  useExternalIp(host: string): void {
+    if (this.externalIp !== host) this.adoptExternalIp(host);
+  }
+
+  private adoptExternalIp(host: string): void {
     this.externalIp = host;
     if (!isExemptAddress(host) && !idMatchesIp(this.id, host) && this.options.id === undefined) {
       const nodes = this.table.all();

@@ -1,4 +1,4 @@
-import { ipFamily, ipv4Bytes, ipv6Bytes } from '../codec/compact.js';
+import { ipFamily, ipv4Bytes, ipv4Number, ipv6Bytes } from '../codec/compact.js';
 import type { RandomSource } from '../runtime/runtime.js';
 import { crc32c } from './crc32c.js';
 
@@ -45,20 +45,22 @@ export function idMatchesIp(id: Uint8Array, ip: string): boolean {
 /** Local and private addresses, which BEP 42 exempts from id checks. */
 export function isExemptAddress(ip: string): boolean {
   const a = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-  if (ipFamily(a) === 4) {
-    const [b0, b1] = a.split('.').map(Number) as [number, number];
-    return (
-      b0 === 10 ||
-      b0 === 127 ||
-      (b0 === 172 && b1 >= 16 && b1 <= 31) ||
-      (b0 === 192 && b1 === 168) ||
-      (b0 === 169 && b1 === 254)
-    );
-  }
+  const v4 = ipv4Number(a);
+  if (v4 >= 0) return isExemptIpv4(v4);
   const lower = a.toLowerCase();
   return (
     lower === '::1' || lower.startsWith('fc') || lower.startsWith('fd') || lower.startsWith('fe80')
   );
+}
+
+/**
+ * {@link isExemptAddress} for an IPv4 address as a number: 10/8, 127/8, 172.16/12,
+ * 192.168/16, 169.254/16.
+ */
+export function isExemptIpv4(ip: number): boolean {
+  const b0 = ip >>> 24;
+  const b01 = ip >>> 16;
+  return b0 === 10 || b0 === 127 || ip >>> 20 === 0xac1 || b01 === 0xc0a8 || b01 === 0xa9fe;
 }
 
 /** XOR distance between two ids, as a comparable buffer. */

@@ -1,5 +1,6 @@
 import type { NodeContact } from '../codec/compact.js';
-import { commonPrefixBits, compareDistance, ID_BYTES } from './node-id.js';
+import { DiversityQuota, Groups, hostKey, type SubnetKey, subnetKey } from './ip-diversity.js';
+import { commonPrefixBits, compareDistance, ID_BYTES, idMatchesIp } from './node-id.js';
 
 /** Nodes per bucket (Kademlia's k). */
 export const K = 8;
@@ -15,6 +16,35 @@ export const QUESTIONABLE_AFTER_MS = 15 * 60_000;
 const EXTENDED_BUCKETS = 6;
 /** Failed queries after which a node is "bad". */
 const BAD_AFTER_FAILURES = 2;
+
+/**
+ * Who may enter the table, with defaults in {@link DEFAULT_ROUTING_LIMITS}: without these one
+ * address could run many node ids next to a target and be every node a lookup meets (an
+ * eclipse). Subnet limits apply to public addresses only (see {@link subnetKey}).
+ */
+export interface RoutingLimits {
+  /** BEP 42: a node at a public address whose id was not derived from it never enters. */
+  readonly enforceNodeId: boolean;
+  /** Nodes from one IP address in the whole table. */
+  readonly maxPerIp: number;
+  /** Nodes from one /24 (IPv6 /64) in the whole table. */
+  readonly maxPerSubnet: number;
+  /** Nodes from one /24 (IPv6 /64) in one bucket. */
+  readonly maxPerSubnetPerBucket: number;
+}
+
+/** Two nodes per address (a few clients behind one NAT), eight per subnet, two of them per bucket. */
+export const DEFAULT_ROUTING_LIMITS: RoutingLimits = {
+  enforceNodeId: true,
+  maxPerIp: 2,
+  maxPerSubnet: 8,
+  maxPerSubnetPerBucket: 2,
+};
+
+/** {@link RoutingTable.closest} names at most this many nodes of one address… */
+export const MAX_CLOSEST_PER_IP = 2;
+/** …and of one public /24 (IPv6 /64). */
+export const MAX_CLOSEST_PER_SUBNET = 2;
 
 /** A node in the routing table. */
 export interface RoutingEntry extends NodeContact {
@@ -42,16 +72,23 @@ export type InsertOutcome =
  * see {@link EXTENDED_BUCKETS}), splitting only the bucket our own id falls in. Bucket j holds
  * the nodes sharing exactly j leading bits with us (the last bucket everything deeper). Good nodes are kept; bad ones (two failed queries) give way to
  * newcomers; when a bucket is full the least recently seen questionable node is handed out to
- * be pinged, and newcomers wait in a bounded replacement cache.
+ * be pinged, and newcomers wait in a bounded replacement cache. One address:port holds one
+ * entry, and addresses and subnets are limited ({@link RoutingLimits}); BEP 42 ids are required
+ * of public addresses.
  */
 export class RoutingTable {
   private buckets: Bucket[];
+  readonly limits: RoutingLimits;
+  /** Entries by public subnet, or by address where there is none ({@link groupOf}). */
+  private readonly groups = new Groups<RoutingEntry>();
 
   constructor(
     public id: Buffer,
     private readonly clock: () => number,
+    limits: Partial<RoutingLimits> = {},
   ) {
-    this.buckets = [{ nodes: [], replacements: [], lastChanged: clock() }];
+    this.limits = { ...DEFAULT_ROUTING_LIMITS, ...limits };
+    this.buckets = [emptyBucket(clock())];
   }
 
   /** Number of nodes in the table. */
@@ -68,6 +105,7 @@ export class RoutingTable {
   insert(contact: NodeContact, responded: boolean): InsertOutcome {
     if (contact.id.length !== ID_BYTES || contact.id.equals(this.id)) return { kind: 'ignored' };
     const now = this.clock();
+    let checked = false;
     for (;;) {
       const depth = this.depthOf(contact.id);
       const bucket = this.buckets[depth]!;
@@ -83,6 +121,20 @@ export class RoutingTable {
         bucket.lastChanged = now;
         return { kind: 'updated' };
       }
+      // One entry per address:port. A node that answered from it (which proves the address)
+      // or a newcomer in place of a bad or unconfirmed entry takes it over; a query claiming a
+      // new id for a live node's address (it may be spoofed) does not.
+      // A newcomer (known nodes were checked when they came): BEP 42 first.
+      if (!checked && !this.derivedId(contact)) return { kind: 'ignored' };
+      checked = true;
+      const holder = this.holderOf(contact);
+      if (holder) {
+        if (!responded && holder.confirmed && holder.failures < BAD_AFTER_FAILURES)
+          return { kind: 'ignored' };
+        this.remove(holder.id);
+        continue;
+      }
+      if (!this.fits(contact, bucket)) return { kind: 'ignored' };
       const entry: RoutingEntry = {
         id: contact.id,
         host: contact.host,
@@ -93,7 +145,7 @@ export class RoutingTable {
         confirmed: true,
       };
       if (bucket.nodes.length < bucketCapacity(depth)) {
-        bucket.nodes.push(entry);
+        this.place(bucket, entry);
         bucket.lastChanged = now;
         return { kind: 'added' };
       }
@@ -104,7 +156,8 @@ export class RoutingTable {
       let bad = bucket.nodes.findIndex((n) => n.failures >= BAD_AFTER_FAILURES);
       if (bad < 0) bad = bucket.nodes.findIndex((n) => !n.confirmed);
       if (bad >= 0) {
-        bucket.nodes[bad] = entry;
+        this.unplace(bucket, bad);
+        this.place(bucket, entry, bad);
         bucket.lastChanged = now;
         return { kind: 'replaced' };
       }
@@ -130,7 +183,8 @@ export class RoutingTable {
     const bucket = this.buckets[depth]!;
     if (bucket.nodes.length >= bucketCapacity(depth)) return;
     if (bucket.nodes.some((n) => n.id.equals(contact.id))) return;
-    bucket.nodes.push({
+    if (!this.derivedId(contact) || this.holderOf(contact) || !this.fits(contact, bucket)) return;
+    this.place(bucket, {
       id: contact.id,
       host: contact.host,
       port: contact.port,
@@ -148,36 +202,51 @@ export class RoutingTable {
     if (i < 0) return;
     const n = bucket.nodes[i]!;
     n.failures++;
-    if (n.failures >= BAD_AFTER_FAILURES && bucket.replacements.length > 0) {
-      bucket.nodes[i] = bucket.replacements.pop()!;
+    if (n.failures < BAD_AFTER_FAILURES || bucket.replacements.length === 0) return;
+    this.unplace(bucket, i);
+    // The newest cached node that is not in the table meanwhile and still fits the limits.
+    while (bucket.replacements.length > 0) {
+      const next = bucket.replacements.pop()!;
+      if (this.get(next.id) || this.holderOf(next)) continue;
+      if (!this.fits(next, bucket)) continue;
+      this.place(bucket, next, i);
       bucket.lastChanged = this.clock();
+      return;
     }
+    this.place(bucket, n, i);
   }
 
   /** Removes a node (e.g. one that proved hostile). */
   remove(id: Uint8Array): void {
     const bucket = this.bucketFor(id);
-    bucket.nodes = bucket.nodes.filter((n) => !n.id.equals(id));
+    const i = bucket.nodes.findIndex((n) => n.id.equals(id));
+    if (i >= 0) this.unplace(bucket, i);
   }
 
   /**
    * The `count` known good-or-questionable nodes closest to `target`. Buckets are visited in
    * order of distance, so only a few small ones are sorted: the target's own bucket j holds
    * nodes sharing more than j bits with it, every deeper bucket nodes sharing exactly j, and
-   * each shallower bucket i < j nodes sharing exactly i.
+   * each shallower bucket i < j nodes sharing exactly i. At most {@link MAX_CLOSEST_PER_IP}
+   * come from one address and {@link MAX_CLOSEST_PER_SUBNET} from one public subnet (the next
+   * closest take their place), so ids clustered round a target by one host fill few places.
    */
   closest(target: Uint8Array, count = K): RoutingEntry[] {
     const j = this.depthOf(target);
     const out: RoutingEntry[] = [];
+    const quota = new DiversityQuota(MAX_CLOSEST_PER_IP, MAX_CLOSEST_PER_SUBNET);
     const take = (nodes: RoutingEntry[]) => {
       const usable = nodes.filter((n) => n.failures < BAD_AFTER_FAILURES);
       usable.sort((a, b) => compareDistance(target, a.id, b.id));
-      for (const n of usable) out.push(n);
+      for (const n of usable) {
+        if (out.length >= count) return;
+        if (quota.admit(n.host)) out.push(n);
+      }
     };
     take(this.buckets[j]!.nodes);
     if (out.length < count) take(this.buckets.slice(j + 1).flatMap((b) => b.nodes));
     for (let i = j - 1; i >= 0 && out.length < count; i--) take(this.buckets[i]!.nodes);
-    return out.length > count ? out.slice(0, count) : out;
+    return out;
   }
 
   /** Every node (for persistence and stats). */
@@ -216,6 +285,49 @@ export class RoutingTable {
     return { good, questionable, bad };
   }
 
+  /** BEP 42 (when enforced): the id was derived from the address, or the address is exempt. */
+  private derivedId(contact: NodeContact): boolean {
+    return !this.limits.enforceNodeId || idMatchesIp(contact.id, hostKey(contact.host));
+  }
+
+  /** True when one more node from `contact`'s address fits the table's and `bucket`'s limits. */
+  private fits(contact: NodeContact, bucket: Bucket): boolean {
+    const ip = hostKey(contact.host);
+    const subnet = subnetKey(ip);
+    const group = this.groups.get(subnet ?? ip);
+    let sameIp = 0;
+    let inBucket = 0;
+    for (const n of group) {
+      if (hostKey(n.host) === ip) sameIp++;
+      if (this.bucketFor(n.id) === bucket) inBucket++;
+    }
+    if (sameIp >= this.limits.maxPerIp) return false;
+    return (
+      subnet === undefined ||
+      (group.length < this.limits.maxPerSubnet && inBucket < this.limits.maxPerSubnetPerBucket)
+    );
+  }
+
+  /** The entry at `contact`'s address and port, whatever its id. */
+  private holderOf(contact: NodeContact): RoutingEntry | undefined {
+    const ip = hostKey(contact.host);
+    return this.groups
+      .get(groupOf(ip))
+      .find((n) => n.port === contact.port && hostKey(n.host) === ip);
+  }
+
+  /** Puts `entry` in `bucket` (at `index`, or at the end) and counts it. */
+  private place(bucket: Bucket, entry: RoutingEntry, index = bucket.nodes.length): void {
+    bucket.nodes.splice(index, 0, entry);
+    this.groups.add(groupOf(hostKey(entry.host)), entry);
+  }
+
+  /** Takes the node at `index` out of `bucket` and uncounts it. */
+  private unplace(bucket: Bucket, index: number): void {
+    const [entry] = bucket.nodes.splice(index, 1);
+    if (entry) this.groups.remove(groupOf(hostKey(entry.host)), entry);
+  }
+
   private bucketFor(id: Uint8Array): Bucket {
     return this.buckets[this.depthOf(id)]!;
   }
@@ -228,8 +340,8 @@ export class RoutingTable {
   private split(): void {
     const last = this.buckets.at(-1)!;
     const depth = this.buckets.length - 1;
-    const stay: Bucket = { nodes: [], replacements: [], lastChanged: last.lastChanged };
-    const deeper: Bucket = { nodes: [], replacements: [], lastChanged: last.lastChanged };
+    const stay = emptyBucket(last.lastChanged);
+    const deeper = emptyBucket(last.lastChanged);
     for (const n of last.nodes)
       (commonPrefixBits(this.id, n.id) > depth ? deeper : stay).nodes.push(n);
     for (const n of last.replacements)
@@ -253,6 +365,18 @@ export class RoutingTable {
     }
     return id;
   }
+}
+
+/**
+ * Where an address is counted: its public subnet (which holds few nodes, so its members are
+ * scanned for per-address counts), or the address itself when it has none (private, loopback).
+ */
+function groupOf(ip: string): SubnetKey {
+  return subnetKey(ip) ?? ip;
+}
+
+function emptyBucket(lastChanged: number): Bucket {
+  return { nodes: [], replacements: [], lastChanged };
 }
 
 /** How many nodes the bucket at `depth` holds. */

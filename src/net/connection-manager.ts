@@ -258,6 +258,14 @@ export class ConnectionManager {
     if (b) b.failures = 0;
   }
 
+  /**
+   * We closed a good connection to `host:port` on purpose and want it again at once (a magnet's
+   * metadata came from it; the torrent dials it next): its back-off is forgotten.
+   */
+  allowRedial(host: string, port: number): void {
+    this.backoff.delete(`${normalizeHost(host)}:${port}`);
+  }
+
   /** When `host:port` may be dialled again (0 when it may now). */
   retryAt(host: string, port: number): number {
     return this.backoff.get(`${normalizeHost(host)}:${port}`)?.retryAt ?? 0;

@@ -1,4 +1,7 @@
+import { logger } from '../metrics/log.js';
 import type { UdpFactory, UdpRemote, UdpSocket } from '../runtime/runtime.js';
+
+const log = logger('net:udp');
 
 /**
  * The part of a UDP socket an engine uses. A socket of its own is one (standalone tools and
@@ -23,14 +26,25 @@ export class DatagramMux {
   private readonly routes: Route[] = [];
   /** Datagrams no channel matched. */
   unrouted = 0;
+  /** Datagrams whose channel threw while handling them. */
+  failures = 0;
 
   private constructor(private readonly socket: UdpSocket) {
     socket.onMessage((data, from) => {
       for (const r of this.routes) {
-        if (r.match(data)) {
+        if (!r.match(data)) continue;
+        try {
           r.handler(data, from);
-          return;
+        } catch (error) {
+          // A protocol's trouble with one datagram (a reply the egress policy refuses, say)
+          // must never take the node down.
+          this.failures++;
+          log.debug('datagram handler failed', {
+            channel: r.name,
+            error: (error as Error).message,
+          });
         }
+        return;
       }
       this.unrouted++;
     });

@@ -1,3 +1,4 @@
+import { hasCode } from '../errors.js';
 import { logger } from '../metrics/log.js';
 import type { RandomSource, Timers } from '../runtime/runtime.js';
 import { MseHandshakeError } from '../transport/mse/errors.js';
@@ -107,13 +108,16 @@ export class Dialer {
   /**
    * A connection we dialled over `transport` closed before its protocol handshake (a client
    * that listens for TCP but takes only uTP does that): the next dial tries the other
-   * transport first.
+   * transport first. True when that is a change worth trying at once.
    */
-  closedEarly(host: string, port: number, transport: TransportKind): void {
+  closedEarly(host: string, port: number, transport: TransportKind): boolean {
     const key = `${host}:${port}`;
+    const switched =
+      this.avoid.get(key) !== transport && this.deps.transports.some((t) => t.kind !== transport);
     this.avoid.delete(key);
     this.avoid.set(key, transport);
     if (this.avoid.size > MAX_REMEMBERED_PEERS) this.avoid.delete(this.avoid.keys().next().value!);
+    return switched;
   }
 
   private plain(conn: PeerConnection): PeerConnection {
@@ -145,6 +149,8 @@ export class Dialer {
           error: (error as Error).message,
         });
         lastError = error;
+        // The egress policy refuses the address on every transport: say so at once.
+        if (hasCode(error, 'EGRESS_DENIED')) break;
       }
     }
     permit.failed();

@@ -71,6 +71,15 @@ export interface NodeConfig {
    * outside and it has been up 10 minutes.
    */
   readonly ultrapeer: boolean;
+  /**
+   * Ask the router to forward the node's port over UPnP IGD. Off by default (DESIGN.md §3): it
+   * opens a port on the user's router, which the user should choose.
+   */
+  readonly upnp: boolean;
+  /** The same over NAT-PMP (RFC 6886), asked of the default gateway; off by default. */
+  readonly natPmp: boolean;
+  /** The router NAT-PMP talks to; empty: the default route's gateway. */
+  readonly natGateway: string;
 }
 
 /** The default data folder: `$XDG_DATA_HOME/shoal`, else `~/.local/share/shoal`. */
@@ -114,6 +123,9 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig 
     overlay: true,
     overlayPeers: [],
     ultrapeer: true,
+    upnp: false,
+    natPmp: false,
+    natGateway: '',
   };
 }
 
@@ -141,6 +153,9 @@ const ENV_KEYS: Record<string, keyof NodeConfig> = {
   SHOAL_OVERLAY: 'overlay',
   SHOAL_OVERLAY_PEERS: 'overlayPeers',
   SHOAL_ULTRAPEER: 'ultrapeer',
+  SHOAL_UPNP: 'upnp',
+  SHOAL_NAT_PMP: 'natPmp',
+  SHOAL_NAT_GATEWAY: 'natGateway',
 };
 
 /**
@@ -210,6 +225,10 @@ export async function loadConfig(
       `encryption must be one of ${ENCRYPTION_POLICIES.join(', ')}, got ${JSON.stringify(config.encryption)}`,
     );
   }
+  if (config.natGateway !== '' && !/^\d{1,3}(\.\d{1,3}){3}$/.test(config.natGateway))
+    throw new ConfigError(
+      `natGateway must be an IPv4 address, got ${JSON.stringify(config.natGateway)}`,
+    );
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new ConfigError(`port must be 0..65535, got ${config.port}`);
   }

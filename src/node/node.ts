@@ -9,7 +9,7 @@ import type { Identity, IdentityKey } from '../crypto/identity.js';
 import { Dht } from '../dht/dht.js';
 import { LocalDiscovery } from '../discovery/lsd.js';
 import { ShoalError } from '../errors.js';
-import { type FileSelector, selectedPriorities } from '../metainfo/file-selection.js';
+import { selectedPriorities } from '../metainfo/file-selection.js';
 import { type MagnetLink, type PeerAddress, parsePeer } from '../metainfo/magnet.js';
 import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
@@ -24,25 +24,20 @@ import {
 } from '../net/datagram-mux.js';
 import { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
+import type { PortMapper, PortMappingStatus } from '../net/nat/port-mapper.js';
 import { TcpTransport, UtpTransport } from '../net/transport.js';
 import { OverlayUnavailableError } from '../overlay/errors.js';
 import { declarePeerMetrics } from '../peers/metrics.js';
 import type { PeerConnection } from '../peers/peer-connection.js';
-import type { Presence, Published } from '../peers/presence.js';
+import type { Presence } from '../peers/presence.js';
 import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
-import type { Runtime, TcpServer, TimerHandle } from '../runtime/runtime.js';
+import type { Runtime, TcpServer } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { deleteTorrentFiles } from '../storage/delete-files.js';
 import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { PeerWireMetrics } from '../swarm/metrics.js';
-import {
-  type PeerInfo,
-  type PickMode,
-  type SwarmOptions,
-  Torrent,
-  type TorrentStats,
-} from '../swarm/torrent.js';
-import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
+import { Torrent } from '../swarm/torrent.js';
+import type { TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { isUtpPacket } from '../transport/utp/packet.js';
 import { UtpSocket } from '../transport/utp/socket.js';
@@ -53,69 +48,25 @@ import { Library } from './library.js';
 import { declareNodeMetrics } from './metrics.js';
 import type { OverlayService, OverlayViews } from './overlay-service.js';
 import { type NodeOverlay, OVERLAY_INFOHASH_HEX, startOverlay } from './overlay-wiring.js';
+import { PeerFinding } from './peer-finding.js';
+import { startPortMapper } from './port-mapping.js';
 import { createSecurePeers, type SecurePeerParts, startPresence } from './secure-peers.js';
 import { StreamServer } from './stream-server.js';
+import {
+  type AddTorrentOptions,
+  DuplicateTorrentError,
+  type NodeEvents,
+  type NodeStartOptions,
+} from './types.js';
 
 const log = logger('node');
 
-/** How to add a torrent to a node. */
-export interface AddTorrentOptions {
-  /** Folder to save into (or seed from); the node's download folder when absent. */
-  readonly downloadDir?: string;
-  /** Peers to connect to directly, retried until connected. */
-  readonly peers?: readonly { host: string; port: number }[];
-  /** Verify everything on disk instead of trusting resume data. */
-  readonly recheck?: boolean;
-  /** Keep it in the node's library so `shoal start` resumes it (default true). */
-  readonly persist?: boolean;
-  /** Per-file priorities, 0 to skip a file (one per entry of the torrent's file list). */
-  readonly filePriorities?: readonly number[];
-  /**
-   * Fetch only these files (indices count real files; paths as in the torrent). A magnet's
-   * BEP 53 `so=` is used when neither this nor `filePriorities` is given.
-   */
-  readonly files?: readonly FileSelector[];
-  /** How new pieces are chosen: `rarest` first (default) or `sequential`. */
-  readonly pickMode?: PickMode;
-  /** Use the torrent's web seeds (BEP 19; default true). */
-  readonly webSeeds?: boolean;
-  /** Tracker URLs to use besides the torrent's own (each its own tier). */
-  readonly trackers?: readonly string[];
-  readonly swarm?: Partial<SwarmOptions>;
-}
-
-/** What a node may be given instead of making its own. */
-export interface NodeStartOptions {
-  /** Replaces the node's own worker pool (the simulator passes an inline one); the caller owns it. */
-  readonly hasher?: PieceHasher;
-  /** The registry the node counts into (the simulator gives each host its own). */
-  readonly metrics?: MetricsRegistry;
-  /**
-   * An identity for this run instead of the data folder's (a short-lived search node must not
-   * pose as the daemon that owns the folder).
-   */
-  readonly identity?: Identity;
-}
-
-/** Events of a node; torrent events are re-emitted with the torrent. */
-export interface NodeEvents {
-  progress: [Torrent, TorrentStats];
-  peer: [Torrent, PeerInfo];
-  done: [Torrent, TorrentStats];
-  error: [Error, Torrent | undefined];
-  warning: [string, Torrent | undefined];
-  /** A secure connection by key was made (or replaced a worse one). */
-  securePeer: [PeerConnection];
-  /** Our address record went to the DHT. */
-  published: [Published];
-}
-
-/** The torrent is already in this node. */
-export class DuplicateTorrentError extends ShoalError {
-  constructor(infoHash: string) {
-    super('TORRENT_EXISTS', `torrent ${infoHash} is already added`);
-  }
-}
+export {
+  type AddTorrentOptions,
+  DuplicateTorrentError,
+  type NodeEvents,
+  type NodeStartOptions,
+} from './types.js';
 
 const CLIENT_PREFIX = '-SH0010-';
 
@@ -143,18 +94,21 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly ownPool: HashPool | undefined;
   private readonly globalUpload: TokenBucket;
   private readonly globalDownload: TokenBucket;
-  private readonly announcers = new Map<string, Announcer>();
+  private finding: PeerFinding | undefined;
   private udpTrackers: UdpTrackerClient | undefined;
   private server: TcpServer | undefined;
   private datagrams: DatagramMux | undefined;
   private utp: UtpSocket | undefined;
   private dht: Dht | undefined;
   private lsd: LocalDiscovery | undefined;
-  /** Settles when the DHT's first bootstrap is over (announces wait for it). */
-  private dhtReady: Promise<number> = Promise.resolve(0);
-  private readonly dhtTimers = new Map<string, TimerHandle>();
   private overlayService: OverlayService | undefined;
   private nodeOverlay: NodeOverlay | undefined;
+  private portMapper: PortMapper | undefined;
+  /** Settles when the DHT's first bootstrap is over (announces wait for it). */
+  private dhtReady: Promise<number> = Promise.resolve(0);
+  private readonly dhtId: Buffer | undefined;
+  /** Metadata fetches under way, aborted when the node stops. */
+  private readonly fetches = new Set<AbortController>();
   private stopped = false;
   /** shoal's connections by key: authenticated, encrypted, one per peer. */
   readonly peers: SecurePeers;
@@ -173,6 +127,7 @@ export class Node extends EventEmitter<NodeEvents> {
     readonly identity: Identity,
   ) {
     super();
+    this.dhtId = options.dhtId;
     const hasher = options.hasher;
     this.metrics = options.metrics ?? createMetricsRegistry();
     this.wireMetrics = new PeerWireMetrics(this.metrics);
@@ -279,10 +234,22 @@ export class Node extends EventEmitter<NodeEvents> {
         node.datagrams.channel('udp-tracker', isUdpTrackerReply),
         { firstTimeoutMs: config.udpTrackerTimeoutMs },
       );
+      const anyHost = config.host === '0.0.0.0' || config.host === '::';
+      node.finding = new PeerFinding({
+        runtime,
+        udpTrackers: node.udpTrackers,
+        peerId: node.peerId,
+        ...(!anyHost && { localAddress: config.host }),
+        port: () => node.announcedPort,
+        externalAddress: () => node.externalAddress,
+        dht: () => node.dht,
+        dhtReady: () => node.dhtReady,
+      });
       if (config.dht) node.dht = await node.startDht(dhtChannel);
       node.presence = startPresence(node.peers, node.peerParts, node.dht, node.dhtReady, (p) =>
         node.emit('published', p),
       );
+      if (config.upnp || config.natPmp) node.startPortMapping(node.datagrams.port);
       if (config.overlay) {
         node.nodeOverlay = startOverlay({
           runtime,
@@ -338,6 +305,39 @@ export class Node extends EventEmitter<NodeEvents> {
     return utp;
   }
 
+  /**
+   * Asks the router to forward the TCP port and the UDP socket's port (UPnP and/or NAT-PMP).
+   * The external address it reports, when public, becomes the DHT's (a BEP 42 id to match)
+   * and is announced to trackers; the external port is the one announced.
+   */
+  private startPortMapping(udpPort: number): void {
+    this.portMapper = startPortMapper(
+      this.runtime,
+      this.config,
+      { tcp: this.port, udp: udpPort },
+      (status) => {
+        const external = this.externalAddress;
+        if (external) this.dht?.useExternalIp(external);
+        this.emit('portMapping', status);
+      },
+    );
+  }
+
+  /** What the router forwards for us, when port mapping is on. */
+  get portMapping(): PortMappingStatus | undefined {
+    return this.portMapper?.status;
+  }
+
+  /** Our public address as the router reports it, when a mapping stands and it is public. */
+  get externalAddress(): string | undefined {
+    return this.portMapper?.publicAddress;
+  }
+
+  /** The TCP port peers are told: the router's external port while mapped, else ours. */
+  get announcedPort(): number {
+    return this.portMapper?.externalPort('tcp') ?? this.port;
+  }
+
   /** Starts the DHT on the node's UDP socket and bootstraps it. */
   private async startDht(channel: DatagramChannel): Promise<Dht> {
     const bootstrap = this.config.dhtBootstrap.map((text) => {
@@ -352,6 +352,7 @@ export class Node extends EventEmitter<NodeEvents> {
       bootstrap,
       statePath: join(this.config.dataDir, 'dht.state'),
       metrics: this.metrics,
+      ...(this.dhtId && { id: this.dhtId }),
     };
     const dht = await Dht.start(this.runtime, options, channel);
     dht.on('warning', (w) => this.emit('warning', `DHT: ${w}`, undefined));
@@ -386,9 +387,9 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   /**
-   * Gives the node its overlay (made where the node has an identity and secure connections):
-   * complete torrents are shared from now on, `search` and `overlayViews` work, and the
-   * overlay stops with the node.
+   * Gives the node its overlay (`Node.start` makes one unless `overlay` is off; tests give
+   * their own): complete torrents are shared from now on, `search` and `overlayViews` work, and
+   * the overlay stops with the node.
    */
   useOverlay(service: OverlayService): void {
     if (this.overlayService !== undefined && this.overlayService !== service) {
@@ -416,18 +417,14 @@ export class Node extends EventEmitter<NodeEvents> {
     options: { timeoutMs?: number; strategy?: StrategyName } = {},
   ): SearchSession {
     if (this.overlayService === undefined)
-      throw new OverlayUnavailableError(
-        'this node has no overlay (it needs an identity and secure connections)',
-      );
+      throw new OverlayUnavailableError('this node runs without the overlay (--no-overlay)');
     return this.overlayService.find(text, options);
   }
 
   /** The overlay's views, for `shoal overlay`; throws `OVERLAY_UNAVAILABLE` without one. */
   overlayViews(): OverlayViews {
     if (this.overlayService === undefined)
-      throw new OverlayUnavailableError(
-        'this node has no overlay (it needs an identity and secure connections)',
-      );
+      throw new OverlayUnavailableError('this node runs without the overlay (--no-overlay)');
     return this.overlayService.views();
   }
 
@@ -473,7 +470,7 @@ export class Node extends EventEmitter<NodeEvents> {
         runtime: this.runtime,
         pool: this.pool,
         peerId: this.peerId,
-        listenPort: () => this.port,
+        listenPort: () => this.announcedPort,
         dialer: this.dialer,
         connections: this.connections,
         ...(this.config.host !== '0.0.0.0' &&
@@ -522,65 +519,61 @@ export class Node extends EventEmitter<NodeEvents> {
     if (torrent.stats().state === 'seeding') this.overlayService?.shareTorrent(torrent.meta);
     for (const p of options.peers ?? []) torrent.addPeer(p.host, p.port, true);
     log.info('torrent added', { infoHash: id, name: meta.name, state: torrent.state });
-    this.startAnnouncer(id, torrent, options.trackers ?? []);
-    this.startDhtAnnounces(id, torrent);
+    this.finding!.track(id, torrent, options.trackers ?? []);
     if (!torrent.meta.private) this.lsd?.add(torrent.handshakeHashes[0]!.toString('hex'));
     return torrent;
   }
 
   /**
-   * Adds a torrent from a magnet link: fetches its info dictionary from the link's peers and
-   * `options.peers` (BEP 9), checks it against the info-hash, then downloads as usual.
+   * Adds a torrent from a magnet link: fetches its info dictionary (BEP 9) from the link's
+   * peers, `options.peers` and peers found through the link's trackers and the DHT, several at
+   * a time through the node's dialer, checks it against the info-hash, then downloads as usual.
+   * Progress is told by `metadata` events; `options.signal` or {@link stop} cancels it.
    */
   async addMagnet(link: MagnetLink, options: AddTorrentOptions = {}): Promise<Torrent> {
-    const peers: PeerAddress[] = [...link.peers, ...(options.peers ?? [])];
+    const direct: PeerAddress[] = [...link.peers, ...(options.peers ?? [])];
     const hash = (link.infoHashV1 ?? link.infoHashV2!.subarray(0, 20)) as Buffer;
-    // Peers to ask for the metadata also come from the link's trackers and the DHT.
-    const finders: Announcer[] = [];
-    const trackers = [...link.trackers, ...(options.trackers ?? [])];
-    if (trackers.length > 0) {
-      const a = new Announcer(
-        trackers.map((t) => [t]),
-        {
-          runtime: this.runtime,
-          udp: this.udpTrackers!,
-          infoHash: hash,
-          peerId: this.peerId,
-          port: () => this.port,
-          state: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
-          onPeers: (found) => peers.push(...found),
-        },
-      );
-      a.start();
-      finders.push(a);
-    }
-    const dht = this.dht;
-    let searching = dht !== undefined;
-    if (dht) {
-      // Ask the DHT again every few seconds until the metadata arrives: a first lookup on a
-      // young routing table may miss.
-      void (async () => {
-        await this.dhtReady;
-        while (searching) {
-          await this.rejoinIfAlone(dht);
-          await dht.getPeers(hash, (found) => peers.push(...found)).catch(() => undefined);
-          if (searching)
-            await new Promise<void>((resolve) => this.runtime.timers.setTimeout(resolve, 3000));
-        }
-      })();
-    }
-    const dynamic = finders.length > 0 || this.dht !== undefined;
+    const hashHex = (link.infoHashV1 ?? link.infoHashV2!).toString('hex');
+    // Peers to ask also come from the link's trackers and the DHT, each address once.
+    const known = new Map<string, PeerAddress>();
+    const learn = (found: readonly PeerAddress[]) => {
+      for (const p of found)
+        if (!known.has(`${p.host}:${p.port}`)) known.set(`${p.host}:${p.port}`, p);
+    };
+    learn(direct);
+    const candidates = () => [...known.values()];
+    const search = this.finding!.searchMetadata(
+      hash,
+      [...link.trackers, ...(options.trackers ?? [])],
+      learn,
+    );
+    const abort = new AbortController();
+    const onAbort = () => abort.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) abort.abort();
+    this.fetches.add(abort);
+    // Peers whose connection the fetch opened and closed again: the torrent may dial them at once.
+    const reached = new Set<PeerAddress>();
     let info: Buffer;
     try {
       info = await fetchMetadata(this.runtime, {
         ...(link.infoHashV1 && { infoHashV1: link.infoHashV1 }),
         ...(link.infoHashV2 && { infoHashV2: link.infoHashV2 }),
-        peers: dynamic ? () => peers : peers,
+        peers: search.dynamic ? candidates : direct,
         peerId: this.peerId,
+        dial: async (request) => {
+          const conn = await this.dialer.dial(request);
+          reached.add({ host: request.host, port: request.port });
+          return conn;
+        },
+        signal: abort.signal,
+        onProgress: (p) => this.emit('metadata', hashHex, p),
       });
     } finally {
-      searching = false;
-      await Promise.all(finders.map((a) => a.stop()));
+      this.fetches.delete(abort);
+      options.signal?.removeEventListener('abort', onAbort);
+      await search.stop();
+      for (const p of reached) this.connections.allowRedial(p.host, p.port);
     }
     parseInfoDictionary(info); // refuse a hostile info dictionary before writing anything
     const torrent = Buffer.concat([
@@ -593,7 +586,9 @@ export class Node extends EventEmitter<NodeEvents> {
       Buffer.from('e'),
     ]);
     const files = options.files ?? (options.filePriorities ? undefined : link.selectOnly);
-    return this.add(torrent, { ...options, peers, ...(files && { files }) });
+    const added = await this.add(torrent, { ...options, peers: direct, ...(files && { files }) });
+    for (const p of known.values()) added.addPeer(p.host, p.port);
+    return added;
   }
 
   /**
@@ -605,69 +600,9 @@ export class Node extends EventEmitter<NodeEvents> {
     else log.error(error.message, torrent && { infoHash: torrent.infoHashHex });
   }
 
-  /** Announces a public torrent to the DHT now and every 15 minutes; peers found join the swarm. */
-  private startDhtAnnounces(id: string, torrent: Torrent): void {
-    const dht = this.dht;
-    if (!dht || torrent.meta.private) return;
-    const hash = torrent.handshakeHashes[0]!;
-    const announce = () =>
-      void this.dhtReady
-        .then(() => this.rejoinIfAlone(dht))
-        .then(() =>
-          dht.announce(hash, this.port, {
-            seed: torrent.stats().state === 'seeding',
-            onPeers: (peers) => {
-              for (const p of peers) torrent.addPeer(p.host, p.port);
-            },
-          }),
-        )
-        .catch(() => undefined);
-    announce();
-    this.dhtTimers.set(id, this.runtime.timers.setInterval(announce, 15 * 60_000));
-  }
-
-  /**
-   * Bootstraps again when the routing table is empty: the first bootstrap asks each router once,
-   * and a lost reply would otherwise leave lookups and announces with nobody to ask until the
-   * DHT's next maintenance a minute later.
-   */
-  private async rejoinIfAlone(dht: Dht): Promise<void> {
-    if (dht.nodeCount === 0) await dht.bootstrap().catch(() => 0);
-  }
-
   /** What each of a torrent's trackers last said. */
   trackerStatus(infoHash: string): TrackerStatus[] {
-    return this.announcers.get(infoHash)?.status() ?? [];
-  }
-
-  private startAnnouncer(id: string, torrent: Torrent, extra: readonly string[]): void {
-    const known = new Set(torrent.meta.announce.flat());
-    const tiers = [...torrent.meta.announce, ...extra.filter((u) => !known.has(u)).map((u) => [u])];
-    const announcer = new Announcer(tiers, {
-      runtime: this.runtime,
-      udp: this.udpTrackers!,
-      ...(this.config.host !== '0.0.0.0' &&
-        this.config.host !== '::' && { localAddress: this.config.host }),
-      infoHash: torrent.handshakeHashes[0]!,
-      peerId: this.peerId,
-      port: () => this.port,
-      state: () => {
-        const s = torrent.stats();
-        return {
-          uploaded: s.uploaded,
-          downloaded: s.downloaded,
-          left: s.totalLength - s.bytesHave,
-        };
-      },
-      onPeers: (peers) => {
-        for (const p of peers) torrent.addPeer(p.host, p.port);
-      },
-    });
-    if (!announcer.hasTrackers) return;
-    this.announcers.set(id, announcer);
-    const wasDownloading = torrent.stats().state === 'downloading';
-    if (wasDownloading) torrent.once('done', () => announcer.completed());
-    announcer.start();
+    return this.finding?.trackerStatus(infoHash) ?? [];
   }
 
   /** An HTTP handler streaming this node's torrents (`/stream/…`, `/watch/…`). */
@@ -721,11 +656,8 @@ export class Node extends EventEmitter<NodeEvents> {
       this.byHandshakeHash.delete(h.toString('hex'));
       this.mse?.skeys.delete(h);
     }
-    await this.announcers.get(infoHash)?.stop();
-    this.announcers.delete(infoHash);
-    this.dhtTimers.get(infoHash)?.cancel();
+    await this.finding?.untrack(infoHash);
     this.lsd?.remove(t.handshakeHashes[0]!.toString('hex'));
-    this.dhtTimers.delete(infoHash);
     await t.stop();
     await this.library.remove(infoHash);
     if (options.deleteData)
@@ -744,9 +676,9 @@ export class Node extends EventEmitter<NodeEvents> {
     this.stopped = true;
     this.nodeOverlay?.stop();
     this.overlayService?.stop();
-    await Promise.all([...this.announcers.values()].map((a) => a.stop()));
+    for (const fetch of this.fetches) fetch.abort();
+    await Promise.all([this.finding?.stop(), this.portMapper?.stop()]);
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
-    for (const t of this.dhtTimers.values()) t.cancel();
     await this.dht?.stop();
     await this.lsd?.stop();
     await this.udpTrackers?.close();

@@ -11,6 +11,8 @@ import { realFs } from './real-fs.js';
 import type {
   ByteStream,
   HttpClient,
+  HttpRequestOptions,
+  HttpResponse,
   Runtime,
   TcpFactory,
   UdpFactory,
@@ -50,58 +52,74 @@ export function createRealRuntime(egress: EgressPolicy = EgressPolicy.fromEnv())
 
 function realHttp(egress: EgressPolicy): HttpClient {
   return {
-    get(url, options) {
-      return new Promise((resolve, reject) => {
-        let parsed: URL;
-        try {
-          parsed = new URL(url);
-        } catch {
-          reject(new IoError(`bad URL "${url}"`));
-          return;
-        }
-        if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-          reject(new IoError(`unsupported URL scheme in "${url}"`));
-          return;
-        }
-        const port = Number(parsed.port) || (parsed.protocol === 'https:' ? 443 : 80);
-        egress.assertAllowed(parsed.hostname, port, 'HTTP request');
-        const send = parsed.protocol === 'https:' ? httpsRequest : httpRequest;
-        const req = send(
-          parsed,
-          {
-            method: 'GET',
-            headers: { 'user-agent': 'shoal/0.1.0', ...options.headers },
-            ...(isSpecific(options.localAddress) && { localAddress: options.localAddress }),
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            let size = 0;
-            res.on('data', (c: Buffer) => {
-              size += c.length;
-              if (size > options.maxBytes) {
-                req.destroy(
-                  new IoError(`reply from ${parsed.host} exceeds ${options.maxBytes} bytes`),
-                );
-                return;
-              }
-              chunks.push(c);
-            });
-            res.on('end', () =>
-              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }),
-            );
-            res.on('error', reject);
-          },
-        );
-        req.setTimeout(options.timeoutMs, () =>
-          req.destroy(new IoError(`${parsed.host} did not answer in ${options.timeoutMs} ms`)),
-        );
-        req.on('error', (error) =>
-          reject(error instanceof IoError ? error : new IoError(error.message, error)),
-        );
-        req.end();
-      });
-    },
+    get: (url, options) => realRequest(egress, 'GET', url, undefined, options),
+    post: (url, body, options) => realRequest(egress, 'POST', url, body, options),
   };
+}
+
+function realRequest(
+  egress: EgressPolicy,
+  method: 'GET' | 'POST',
+  url: string,
+  body: Uint8Array | undefined,
+  options: HttpRequestOptions,
+): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      reject(new IoError(`bad URL "${url}"`));
+      return;
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      reject(new IoError(`unsupported URL scheme in "${url}"`));
+      return;
+    }
+    const port = Number(parsed.port) || (parsed.protocol === 'https:' ? 443 : 80);
+    egress.assertAllowed(parsed.hostname, port, 'HTTP request');
+    const send = parsed.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(
+      parsed,
+      {
+        method,
+        headers: {
+          'user-agent': 'shoal/0.1.0',
+          ...options.headers,
+          ...(body !== undefined && { 'content-length': String(body.length) }),
+        },
+        ...(isSpecific(options.localAddress) && { localAddress: options.localAddress }),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const localAddress = res.socket?.localAddress;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > options.maxBytes) {
+            req.destroy(new IoError(`reply from ${parsed.host} exceeds ${options.maxBytes} bytes`));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks),
+            ...(localAddress !== undefined && { localAddress }),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(options.timeoutMs, () =>
+      req.destroy(new IoError(`${parsed.host} did not answer in ${options.timeoutMs} ms`)),
+    );
+    req.on('error', (error) =>
+      reject(error instanceof IoError ? error : new IoError(error.message, error)),
+    );
+    req.end(body);
+  });
 }
 
 function realUdp(egress: EgressPolicy): UdpFactory {

@@ -15,25 +15,35 @@ export interface Runtime {
   readonly egress: EgressCheck;
 }
 
-/** A completed HTTP(S) GET. */
+/** A completed HTTP(S) request. */
 export interface HttpResponse {
   readonly status: number;
   readonly body: Buffer;
+  /**
+   * The address the request left from, when known: a router's UPnP control point needs the
+   * address it sees us at to name as the mapping's internal client.
+   */
+  readonly localAddress?: string;
 }
 
-/** HTTP(S) GET for tracker announces and web seeds; the egress policy is checked first. */
+/** What every HTTP request takes. */
+export interface HttpRequestOptions {
+  timeoutMs: number;
+  maxBytes: number;
+  headers?: Record<string, string>;
+  /** Source address to send from (the node's listen address), if not "any". */
+  localAddress?: string;
+}
+
+/**
+ * HTTP(S) for tracker announces, web seeds and a router's UPnP control; the egress policy is
+ * checked first.
+ */
 export interface HttpClient {
   /** Fetches `url`; fails on timeout or when the body exceeds `maxBytes`. */
-  get(
-    url: string,
-    options: {
-      timeoutMs: number;
-      maxBytes: number;
-      headers?: Record<string, string>;
-      /** Source address to send from (the node's listen address), if not "any". */
-      localAddress?: string;
-    },
-  ): Promise<HttpResponse>;
+  get(url: string, options: HttpRequestOptions): Promise<HttpResponse>;
+  /** POSTs `body` to `url` (a UPnP SOAP call); fails like {@link get}. */
+  post(url: string, body: Uint8Array, options: HttpRequestOptions): Promise<HttpResponse>;
 }
 
 /** Time as the runtime sees it. */

@@ -1,6 +1,7 @@
 import type {
   ByteStream,
   HttpClient,
+  HttpRequestOptions,
   HttpResponse,
   Runtime,
   TcpFactory,
@@ -87,27 +88,37 @@ function simTcp(net: Network, host: SimHost): TcpFactory {
   };
 }
 
-/** HTTP/1.1 GET over a simulated stream (`Connection: close`; body to the end or its length). */
+/** HTTP/1.1 GET and POST over a simulated stream (`Connection: close`; body to the end or its length). */
 function simHttp(tcp: TcpFactory): HttpClient {
+  const request = async (
+    method: 'GET' | 'POST',
+    url: string,
+    body: Uint8Array | undefined,
+    options: HttpRequestOptions,
+  ): Promise<HttpResponse> => {
+    const u = new URL(url);
+    if (u.protocol !== 'http:')
+      throw new SimIoError('EPROTONOSUPPORT', `only http:// is simulated, not "${url}"`);
+    const port = Number(u.port) || 80;
+    const stream = await tcp.connect(u.hostname, port, { timeoutMs: options.timeoutMs });
+    const head = [
+      `${method} ${u.pathname}${u.search} HTTP/1.1`,
+      `Host: ${u.host}`,
+      'User-Agent: shoal/0.1.0 (simulated)',
+      'Connection: close',
+      ...(body === undefined ? [] : [`Content-Length: ${body.length}`]),
+      ...Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
+      '',
+      '',
+    ].join('\r\n');
+    stream.write(Buffer.from(head, 'latin1'));
+    if (body !== undefined) stream.write(body);
+    const response = await readResponse(stream, options.maxBytes, url);
+    return { ...response, localAddress: stream.localAddress };
+  };
   return {
-    async get(url, options) {
-      const u = new URL(url);
-      if (u.protocol !== 'http:')
-        throw new SimIoError('EPROTONOSUPPORT', `only http:// is simulated, not "${url}"`);
-      const port = Number(u.port) || 80;
-      const stream = await tcp.connect(u.hostname, port, { timeoutMs: options.timeoutMs });
-      const head = [
-        `GET ${u.pathname}${u.search} HTTP/1.1`,
-        `Host: ${u.host}`,
-        'User-Agent: shoal/0.1.0 (simulated)',
-        'Connection: close',
-        ...Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
-        '',
-        '',
-      ].join('\r\n');
-      stream.write(Buffer.from(head, 'latin1'));
-      return readResponse(stream, options.maxBytes, url);
-    },
+    get: (url, options) => request('GET', url, undefined, options),
+    post: (url, body, options) => request('POST', url, body, options),
   };
 }
 

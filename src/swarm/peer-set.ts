@@ -215,8 +215,10 @@ export class PeerSet {
     this.sessions.delete(session.id);
     if (session.outgoing && !session.handshake) {
       const { remoteAddress, remotePort } = session.stream;
-      this.deps.connections.dialFailed(remoteAddress, remotePort);
-      this.deps.dialer.closedEarly(remoteAddress, remotePort, session.connection.transport);
+      // The other transport is tried at once; a peer that closes both backs off as usual.
+      if (this.deps.dialer.closedEarly(remoteAddress, remotePort, session.connection.transport))
+        this.deps.connections.allowRedial(remoteAddress, remotePort);
+      else this.deps.connections.dialFailed(remoteAddress, remotePort);
     }
     this.deps.events.dropped(session);
     session.stream.destroy();

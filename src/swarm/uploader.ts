@@ -24,7 +24,7 @@ const MAX_OVER_QUEUE = 16;
 /** How long a misbehaving downloader stays choked. */
 const PENALTY_MS = 30_000;
 /** A peer whose socket has not drained for this long does not read: its slot goes to another. */
-const STUCK_MS = 5000;
+const STUCK_MS = 30_000;
 /** Requests refused in a row (for scarcer pieces) before a peer is served what it asks. */
 const MAX_REFUSALS_IN_A_ROW = 256;
 
@@ -115,11 +115,7 @@ export class Uploader {
       // a client without BEP 6 suggest) is served what it asks from the end of a run of
       // refusals on: no leecher may starve next to a seed that has what it lacks.
       if (session.refusedInARow >= MAX_REFUSALS_IN_A_ROW) session.ignoresSuggestions = true;
-      // Nor is a peer refused when nothing else of it is queued here: that would leave it idle.
-      const better =
-        session.ignoresSuggestions || session.incoming.length === 0
-          ? []
-          : this.scarcerPieces(session, r.index);
+      const better = session.ignoresSuggestions ? [] : this.scarcerPieces(session, r.index);
       if (better.length > 0) {
         session.refusedInARow++;
         for (const q of better) session.wire.sendMessage({ type: 'suggest', index: q });

@@ -44,6 +44,11 @@ export interface AnnouncerDeps {
   readonly onPeers: (peers: readonly PeerEndpoint[], url: string) => void;
   /** The node's listen address: HTTP announces leave from it (and it is left out of replies). */
   readonly localAddress?: string;
+  /**
+   * Our address as the internet sees it, when known (the router told us): announced as `ip`,
+   * which trackers may use instead of the packet's source.
+   */
+  readonly externalAddress?: () => string | undefined;
   readonly numWant?: number;
 }
 
@@ -170,6 +175,7 @@ export class Announcer {
     event: AnnounceEvent,
   ): Promise<AnnounceResponse | undefined> {
     const s = this.deps.state();
+    const ip = this.deps.externalAddress?.();
     const request: AnnounceRequest = {
       infoHash: this.deps.infoHash,
       peerId: this.deps.peerId,
@@ -182,6 +188,7 @@ export class Announcer {
       compact: true,
       noPeerId: true,
       key: this.key.toString(16),
+      ...(ip !== undefined && { ip }),
     };
     entry.status.state = 'updating';
     try {

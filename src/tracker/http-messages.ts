@@ -82,6 +82,7 @@ export function announceUrl(base: string, r: AnnounceRequest): string {
     ...(r.noPeerId ? ['no_peer_id=1'] : []),
     ...(r.event !== 'none' ? [`event=${r.event}`] : []),
     ...(r.key !== undefined ? [`key=${encodeURIComponent(r.key)}`] : []),
+    ...(r.ip !== undefined ? [`ip=${encodeURIComponent(r.ip)}`] : []),
   ];
   return `${base}${base.includes('?') ? '&' : '?'}${params.join('&')}`;
 }

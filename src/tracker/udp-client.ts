@@ -1,3 +1,4 @@
+import { ipFamily, ipv4Number } from '../codec/compact.js';
 import { ShoalError } from '../errors.js';
 import type { DatagramChannel } from '../net/datagram-mux.js';
 import type { Runtime, UdpSocket } from '../runtime/runtime.js';
@@ -103,7 +104,7 @@ export class UdpTrackerClient {
       left: r.left,
       uploaded: r.uploaded,
       event: r.event,
-      ip: 0,
+      ip: r.ip !== undefined && ipFamily(r.ip) === 4 ? ipv4Number(r.ip) : 0,
       key,
       numWant: r.numWant,
       port: r.port,

@@ -384,7 +384,9 @@ test('/metrics is Prometheus text; anonymous on loopback without a password', as
   assert.match(res.text, /^shoal_peers 10$/m);
 });
 
-test('the event stream sends a snapshot, then only what changed', async (t) => {
+test('the event stream sends a snapshot, then only what changed', {
+  timeout: 30_000,
+}, async (t) => {
   const api = await start(t, {}, FakeControl.withTorrents(50, 10));
   const { request } = await import('node:http');
   const chunks: string[] = [];
@@ -407,7 +409,14 @@ test('the event stream sends a snapshot, then only what changed', async (t) => {
     req.on('error', (e) => (e.message.includes('aborted') ? resolve() : reject(e)));
     req.end();
     const moving = setInterval(() => api.control.step(), 40);
-    t.after(() => clearInterval(moving));
+    const giveUp = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`no two deltas in 20 s; got: ${chunks.join('').slice(0, 400)}`));
+    }, 20_000);
+    t.after(() => {
+      clearInterval(moving);
+      clearTimeout(giveUp);
+    });
   });
   await done;
   const events = chunks

@@ -5,6 +5,7 @@ import { type TestContext, test } from 'node:test';
 import { keysFromSeed } from '../../src/dht/bep44.js';
 import { Dht, type DhtOptions } from '../../src/dht/dht.js';
 import { decodeKrpc, encodeQuery } from '../../src/dht/krpc.js';
+import { idMatchesIp } from '../../src/dht/node-id.js';
 import { EgressPolicy } from '../../src/runtime/egress.js';
 import { createRealRuntime } from '../../src/runtime/real.js';
 import { tempDir } from '../support/tmp.js';
@@ -124,4 +125,21 @@ test('the node id and routing table survive a restart', async (t) => {
   t.after(() => b.stop());
   assert.deepEqual(b.id, id);
   assert.equal(b.table.size, size);
+});
+
+test('an external address from the router is taken at once, with a BEP 42 id to match', async (t) => {
+  const others = await network(t, 3);
+  const a = await Dht.start(runtime, {
+    host: '127.0.1.201',
+    port: 0,
+    bootstrap: [{ host: '127.0.1.1', port: others[0]!.port }],
+  });
+  t.after(() => a.stop());
+  await a.bootstrap();
+  const known = a.table.size;
+  assert.ok(!idMatchesIp(a.id, '100.128.0.1'), 'a random id first');
+  a.useExternalIp('100.128.0.1');
+  assert.equal(a.externalIp, '100.128.0.1');
+  assert.ok(idMatchesIp(a.id, '100.128.0.1'), 'then one derived from the address');
+  assert.equal(a.table.size, known, 'the routing table is kept under the new id');
 });

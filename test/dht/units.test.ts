@@ -96,7 +96,7 @@ test('the routing table splits only its own bucket, keeps 512/256/…/16 then k 
   const own = Buffer.alloc(20, 0);
   const table = new RoutingTable(own, () => clock.now());
   for (let i = 0; i < 2000; i++)
-    table.insert({ id: random.bytes(20), host: '10.0.0.1', port: 1000 + (i % 60000) }, true);
+    table.insert({ id: random.bytes(20), host: `10.0.${i >> 8}.${i & 255}`, port: 1000 }, true);
   assert.ok(table.depth > 4, 'split a few times');
   // The far buckets hold more (512, 256, 128, 64, 32, 16), the deeper ones k.
   const at = (depth: number) =>
@@ -170,8 +170,8 @@ test('nodes heard about take free places only, and give way to nodes heard from'
   };
   const heard = Array.from({ length: 700 }, (_, i) => ({
     id: far(),
-    host: '10.0.1.1',
-    port: i + 1,
+    host: `10.1.${i >> 8}.${i & 255}`,
+    port: 6881,
   }));
   for (const n of heard) table.heardAbout(n);
   assert.equal(table.size, 512, 'a bucket fills with nodes heard about, up to its size');

@@ -117,3 +117,15 @@ test('a banned address is refused both ways and its connections are closed', () 
   assert.equal(m.accept(streamFrom('::ffff:10.0.0.7'), 'tcp'), undefined, 'mapped IPv4 too');
   assert.throws(() => m.beginDial('10.0.0.7', 1), ConnectionRefusedError);
 });
+
+test('allowRedial: an address we closed on purpose may be dialled again at once', () => {
+  const clock = new ManualClock();
+  const m = new ConnectionManager(clock, clock, limits);
+  m.beginDial('10.0.2.1', 6881).connected(streamFrom('10.0.2.1'), 'tcp').destroy();
+  assert.throws(
+    () => m.beginDial('10.0.2.1', 6881),
+    (e: unknown) => e instanceof ConnectionRefusedError && e.reason === 'backoff',
+  );
+  m.allowRedial('10.0.2.1', 6881);
+  assert.ok(m.beginDial('10.0.2.1', 6881));
+});

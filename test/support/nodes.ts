@@ -6,6 +6,8 @@ import { defaultConfig, type NodeConfig } from '../../src/node/config.js';
 import { Node } from '../../src/node/node.js';
 import { EgressPolicy } from '../../src/runtime/egress.js';
 import { createRealRuntime, realFs } from '../../src/runtime/real.js';
+import type { Runtime } from '../../src/runtime/runtime.js';
+import type { DialPeer } from '../../src/swarm/metadata-fetcher.js';
 import type { Torrent } from '../../src/swarm/torrent.js';
 import { tempDir, writeTree } from './tmp.js';
 
@@ -55,5 +57,13 @@ export function whenDone(torrent: Torrent, timeoutMs = 30_000): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
+  });
+}
+
+/** Dials plain TCP through `runtime` (no connection manager): for fetching metadata in tests. */
+export function plainDial(runtime: Runtime): DialPeer {
+  return async (request) => ({
+    stream: await runtime.tcp.connect(request.host, request.port, { timeoutMs: request.timeoutMs }),
+    info: { transport: 'tcp', direction: 'outbound', encrypted: false },
   });
 }

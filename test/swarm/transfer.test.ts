@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { formatMagnet, magnetFromMetainfo, parseMagnet } from '../../src/metainfo/magnet.js';
 import { fetchMetadata, MetadataError } from '../../src/swarm/metadata-fetcher.js';
 import { startCorruptPeer } from '../support/evil-peer.js';
-import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
+import { fixtureTorrent, plainDial, startNode, whenDone } from '../support/nodes.js';
 import { tempDir } from '../support/tmp.js';
 
 const FILES = {
@@ -120,6 +120,7 @@ test('metadata that does not match the info-hash is refused', async (t) => {
       infoHashV1: forged.infoHashV1,
       peers: forged.peers,
       peerId: leecher.peerId,
+      dial: plainDial(leecher.runtime),
       timeoutMs: 1500,
     }),
     MetadataError,

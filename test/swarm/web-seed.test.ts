@@ -39,6 +39,7 @@ test('a web seed fetches the ranges of the right files, backs off, and is droppe
       const [from, to] = /bytes=(\d+)-(\d+)/.exec(range)!.slice(1).map(Number) as [number, number];
       return { status: 206, body: data.subarray(from, to + 1) };
     },
+    post: () => Promise.reject(new Error('a web seed only GETs')),
   };
   const jobs = new Map<number, PieceJob>();
   const completed: PieceJob[] = [];

@@ -111,6 +111,7 @@ test('HTTP announce URLs and queries round-trip binary info-hashes', () => {
     compact: true,
     noPeerId: true,
     key: 'abc',
+    ip: '100.128.0.1',
   });
   assert.match(url, /^http:\/\/127\.0\.0\.1:1\/announce\?passkey=x&info_hash=%01%23Eg%89%AB%CD%EF/);
   const parsed = parseAnnounceQuery(url.slice(url.indexOf('?') + 1), LIMITS);
@@ -118,6 +119,7 @@ test('HTTP announce URLs and queries round-trip binary info-hashes', () => {
   assert.equal(parsed.event, 'completed');
   assert.equal(parsed.numWant, 30);
   assert.equal(parsed.key, 'abc');
+  assert.equal(parsed.ip, '100.128.0.1', 'the external address a router told us');
   assert.equal(
     scrapeUrl('http://t/x/announce.php?k=1', [hash]),
     'http://t/x/scrape.php?k=1&info_hash=%01%23Eg%89%AB%CD%EF%01%23Eg%89%AB%CD%EF%01%23Eg',

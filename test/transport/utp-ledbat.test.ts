@@ -28,6 +28,21 @@ test('below target the window grows about a packet per window of acks; above it 
   assert.ok(Math.abs(l.cwnd - steady) < 1, 'steady at target');
 });
 
+test('above target the window shrinks by W·(delay/target − 1) per window of acks, at most half', () => {
+  const shrunk = (queueOverTarget: number) => {
+    const l = new Ledbat(MSS, 1 << 30);
+    l.slowStart = false;
+    l.delaySample(5_000, 0, 0);
+    for (let i = 0; i < 4; i++) l.delaySample(5_000 + queueOverTarget * TARGET_DELAY_US, 0, 0);
+    l.cwnd = 40 * MSS;
+    for (let i = 0; i < 40; i++) l.onAck(MSS, l.cwnd, MSS); // one window
+    return l.cwnd / MSS;
+  };
+  const quarter = shrunk(1.25);
+  assert.ok(quarter > 30 && quarter < 32.5, `a quarter over target: 40 → ${quarter} packets`);
+  assert.equal(shrunk(3), 20, 'three times the target: halved, no more');
+});
+
 test('the base delay is the minimum of the last ten minutes; older minima age out', () => {
   const l = new Ledbat(MSS, 1 << 30);
   l.delaySample(1_000_000, 0, 0);
@@ -64,7 +79,11 @@ test('loss halves, a timeout drops to one packet, and the window stays within bo
   assert.equal(l.cwnd, MSS);
   assert.equal(l.slowStart, true);
   l.delaySample(1, 0, 0);
-  for (let i = 0; i < 500; i++) l.onAck(MSS, l.cwnd, MSS);
+  for (let i = 0; i < 9; i++) l.onAck(MSS, l.cwnd, MSS);
+  assert.equal(l.cwnd, 10 * MSS, 'slow start up to half the window that timed out');
+  l.onAck(MSS, l.cwnd, MSS);
+  assert.equal(l.slowStart, false, 'then linear growth');
+  for (let i = 0; i < 5000; i++) l.onAck(MSS, l.cwnd, MSS);
   assert.equal(l.cwnd, 64 * MSS, 'capped');
   l.cwnd = 2 * MSS;
   l.onLoss(MSS);

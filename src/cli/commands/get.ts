@@ -4,8 +4,10 @@ import { type FileSelector, parseIndexList } from '../../metainfo/file-selection
 import { parseMagnet } from '../../metainfo/magnet.js';
 import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
+import type { MetadataProgress } from '../../swarm/metadata-fetcher.js';
 import { type DaemonFlags, findDaemon } from '../daemon-client.js';
 import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
+import { reportPortMapping } from '../port-mapping.js';
 import { ProgressReporter } from '../progress.js';
 import { untilSignal } from '../signals.js';
 import { getViaDaemon } from './handoff.js';
@@ -69,7 +71,14 @@ export async function getCommand(
   }
   const bytes = magnet || pick !== undefined ? undefined : await readSource(runtime, source);
   const node = await Node.start(runtime, config);
+  // Ctrl-C from here on stops the node cleanly, also while a magnet's metadata is fetched.
+  const interrupted = new AbortController();
+  const signalled = untilSignal().then((s) => {
+    interrupted.abort();
+    return s;
+  });
   const report = new ProgressReporter(opts.json === true);
+  reportPortMapping(node, (e, f, t) => report.event(e, f, t), opts.json === true);
   if (pick !== undefined) {
     try {
       await joinOverlay(runtime, node);
@@ -96,6 +105,19 @@ export async function getCommand(
   node.on('warning', (w) => {
     if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
   });
+  const trackerCount = (magnet?.trackers.length ?? 0) + opts.tracker.length;
+  const finders = [
+    ...(trackerCount > 0 ? [`${trackerCount} tracker${trackerCount === 1 ? '' : 's'}`] : []),
+    ...(config.dht ? ['the DHT'] : []),
+  ];
+  const peerSources =
+    finders.length > 0
+      ? `still asking ${finders.join(' and ')}`
+      : 'nothing to ask for peers (give --peer HOST:PORT, or enable the DHT)';
+  node.on('metadata', (_hash, p) =>
+    // `step`, not `event`: the line's own `event` is `metadata`.
+    report.event('metadata', { ...p, step: p.event }, describeMetadataProgress(p, peerSources)),
+  );
   try {
     const addOptions = {
       downloadDir: resolve(opts.output ?? config.downloadDir),
@@ -105,11 +127,17 @@ export async function getCommand(
       ...(opts.sequential && { pickMode: 'sequential' as const }),
       ...(files.length > 0 && { files }),
       ...(opts.webSeeds === false && { webSeeds: false }),
+      signal: interrupted.signal,
     };
     if (magnet) report.event('metadata', {}, 'fetching torrent metadata from peers…');
-    const torrent = magnet
-      ? await node.addMagnet(magnet, addOptions)
-      : await node.add(bytes!, addOptions);
+    const torrent = await (magnet
+      ? node.addMagnet(magnet, addOptions)
+      : node.add(bytes!, addOptions)
+    ).catch((error: unknown) => {
+      if (interrupted.signal.aborted) return undefined;
+      throw error;
+    });
+    if (!torrent) return 130;
     report.event(
       'started',
       {
@@ -125,7 +153,7 @@ export async function getCommand(
     const outcome = await Promise.race([
       finished.then(() => 'done' as const),
       failed.then((e) => e),
-      untilSignal(),
+      signalled,
     ]);
     if (outcome instanceof Error) throw outcome;
     if (outcome === 'done') {
@@ -142,7 +170,7 @@ export async function getCommand(
           { port: node.port },
           `seeding on port ${node.port}; Ctrl-C to stop`,
         );
-        await untilSignal();
+        await signalled;
       }
       return 0;
     }
@@ -159,6 +187,25 @@ function resultNumber(text: string): number {
   if (!Number.isInteger(n) || n < 1)
     throw new UsageError(`--search takes a result number (1, 2, …), not "${text}"`);
   return n;
+}
+
+/** One line for a terminal about a magnet's metadata fetch. */
+function describeMetadataProgress(p: MetadataProgress, sources: string): string {
+  const tally = `${p.known} known, ${p.asking} being asked, ${p.failed} failed`;
+  switch (p.event) {
+    case 'asking':
+      return `metadata: asking ${p.peer} (${tally})`;
+    case 'failed':
+      return `metadata: ${p.peer}: ${p.reason} (${tally})`;
+    case 'done':
+      return `metadata: received from ${p.peer}`;
+    case 'waiting':
+      if (p.known === 0)
+        return `metadata: no peers yet after ${Math.round(p.elapsedMs / 1000)} s; ${sources}`;
+      return p.toAsk > 0
+        ? `metadata: waiting to ask ${p.toAsk} of the ${p.known} peers known again (${p.failed} failures so far)`
+        : `metadata: every peer known (${p.known}) failed; ${sources}`;
+  }
 }
 
 /** The files `--only` and `--file` choose (none: every file, or a magnet's `so=`). */

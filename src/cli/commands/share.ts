@@ -7,6 +7,7 @@ import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { type DaemonFlags, findDaemon } from '../daemon-client.js';
 import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
+import { reportPortMapping } from '../port-mapping.js';
 import { ProgressReporter } from '../progress.js';
 import { untilSignal } from '../signals.js';
 import { shareViaDaemon } from './handoff.js';
@@ -67,6 +68,7 @@ export async function shareCommand(
   }
   const node = await Node.start(runtime, config);
   const report = new ProgressReporter(opts.json === true);
+  reportPortMapping(node, (e, f, t) => report.event(e, f, t), opts.json === true);
   node.on('warning', (w) => {
     if (opts.json) report.event('warning', { message: w }, `warning: ${w}`);
   });

@@ -6,6 +6,7 @@ import { Node } from '../../node/node.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { clearDaemonUrl, writeDaemonUrl } from '../daemon-client.js';
 import { configFromFlags, type NodeFlags, parsePeers } from '../node-options.js';
+import { reportPortMapping } from '../port-mapping.js';
 import { untilSignal } from '../signals.js';
 
 /** Options of `shoal start`. */
@@ -41,6 +42,7 @@ export async function startCommand(runtime: Runtime, opts: StartCommandOptions):
   const node = await Node.start(runtime, config);
   const say = (event: string, fields: Record<string, unknown>, text: string) =>
     process.stdout.write(opts.json ? `${JSON.stringify({ event, ...fields })}\n` : `${text}\n`);
+  reportPortMapping(node, say, opts.json === true);
   node.on('done', (t) =>
     say('done', { infoHash: t.infoHashHex, name: t.meta.name }, `done: ${t.meta.name}`),
   );

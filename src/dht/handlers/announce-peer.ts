@@ -4,7 +4,8 @@ import { type QueryHandler, QueryRefusal } from './context.js';
 
 /**
  * BEP 5 `announce_peer`: stores the sender as a peer of the info-hash, if its token is ours
- * for its address and (BEP 42) its node id matches that address.
+ * for its address and (BEP 42) its node id matches that address, within the store's
+ * per-address and per-subnet bounds.
  */
 export const announcePeer: QueryHandler = (ctx, q, senderId) => {
   const infoHash = idField(q.a, 'info_hash');
@@ -18,7 +19,8 @@ export const announcePeer: QueryHandler = (ctx, q, senderId) => {
   if (peerPort === undefined || peerPort <= 0 || peerPort > 65535)
     return new QueryRefusal(KrpcErrorCode.protocol, 'bad port');
   const peer = { host: q.host, port: peerPort };
-  ctx.peers.add(infoHash, peer, intField(q.a, 'seed') === 1, ctx.now);
-  ctx.announced(infoHash, peer);
+  // An address over its share is still answered as usual (it learns nothing), but not stored.
+  if (ctx.peers.add(infoHash, peer, intField(q.a, 'seed') === 1, ctx.now))
+    ctx.announced(infoHash, peer);
   return {};
 };

@@ -1,4 +1,5 @@
 import { InlineHasher } from '../../crypto/inline-hasher.js';
+import { nodeIdForIp } from '../../dht/node-id.js';
 import { defaultConfig, type NodeConfig } from '../../node/config.js';
 import { Node } from '../../node/node.js';
 import type { ConnectionKind } from '../../peers/peer-connection.js';
@@ -96,8 +97,13 @@ export async function connectScenario(
   const net = new Network(sim, { udpLoss: o.loss });
   const pages = new PageStore();
   const hasher = new InlineHasher();
+  // DHT ids follow BEP 42 for each host's public address (its NAT's, behind one), as the
+  // dht scenario's do: routing tables refuse other ids from public addresses.
   const start = (host: SimHost, bootstrap: readonly string[]) =>
-    Node.start(createSimRuntime(net, host, pages), nodeConfig(bootstrap), { hasher });
+    Node.start(createSimRuntime(net, host, pages), nodeConfig(bootstrap), {
+      hasher,
+      dhtId: nodeIdForIp(host.publicIp, sim.random),
+    });
 
   // Everyone starts from an event (the simulation then has something to run): the relays at
   // once, the others over the first 10 seconds.

@@ -1,9 +1,12 @@
 import { Dht } from '../../dht/dht.js';
 import { nodeIdForIp } from '../../dht/node-id.js';
+import type { MetricsSnapshot } from '../../metrics/exposition.js';
+import { createMetricsRegistry } from '../../metrics/registry.js';
 import { ChurnModel } from '../churn.js';
 import { SimError } from '../errors.js';
 import { PageStore } from '../memfs.js';
 import { liveHeapBytes } from '../memory.js';
+import { histogramMean, sumSeries } from '../metrics-report.js';
 import { NAT_TYPES, type NatType } from '../nat.js';
 import { Network, type SimHost } from '../network.js';
 import { cdfPoints } from '../report.js';
@@ -114,6 +117,8 @@ export async function dhtScenario(
     medianSessionMs: o.medianSessionMin * 60_000,
     shape: o.sessionShape,
   });
+  // Every node counts into one registry: the report reads the network's totals from it.
+  const metrics = createMetricsRegistry();
   const live: Member[] = [];
   const routers: { host: string; port: number }[] = [];
   let departures = 0;
@@ -140,6 +145,7 @@ export async function dhtScenario(
     if (router) routers.push({ host: host.publicIp, port: DHT_PORT });
     void Dht.start(runtime, {
       port: DHT_PORT,
+      metrics,
       bootstrap,
       id: nodeIdForIp(host.publicIp, sim.random),
     }).then((dht) => {
@@ -327,6 +333,7 @@ export async function dhtScenario(
     rttMsP50: round(rtt),
     lookupP50OverRtt: round(find.p50 / rtt, 2),
     queriesPerLookup: round(mean(queried)),
+    ...dhtMetrics(metrics.snapshot()),
     queriesPerLookupP50: q.p50,
     queriesPerLookupP99: q.p99,
     routingTableSizeMean: round(entries / Math.max(1, tables)),
@@ -455,3 +462,17 @@ export const dhtDefinition: ScenarioDefinition = {
   ],
   run: (options) => dhtScenario(options as Partial<DhtScenarioOptions>),
 };
+
+/** The network's DHT totals, read from the registry every node counts into. */
+function dhtMetrics(snapshot: MetricsSnapshot) {
+  const lookups = histogramMean(snapshot, 'shoal_dht_lookup_queries', { type: 'get_peers' });
+  const hops = histogramMean(snapshot, 'shoal_dht_lookup_hops', { type: 'get_peers' });
+  return {
+    queriesSent: sumSeries(snapshot, 'shoal_dht_queries_total', { direction: 'out' }),
+    queryTimeouts: sumSeries(snapshot, 'shoal_dht_responses_total', { result: 'timeout' }),
+    getPeersLookups: lookups.count,
+    getPeersQueriesMean: round(lookups.mean, 1),
+    getPeersHopsMean: round(hops.mean, 2),
+    refreshLookups: sumSeries(snapshot, 'shoal_dht_lookups_total', { type: 'refresh' }),
+  };
+}

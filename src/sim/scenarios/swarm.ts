@@ -1,11 +1,14 @@
 import { InlineHasher } from '../../crypto/inline-hasher.js';
 import { createTorrent } from '../../metainfo/create.js';
 import { choosePieceLength } from '../../metainfo/piece-length.js';
+import type { MetricsSnapshot } from '../../metrics/exposition.js';
+import { createMetricsRegistry } from '../../metrics/registry.js';
 import { Node } from '../../node/node.js';
 import { TrackerServer } from '../../tracker/server.js';
 import { SimError } from '../errors.js';
 import { PageStore } from '../memfs.js';
 import { liveHeapBytes } from '../memory.js';
+import { sumSeries } from '../metrics-report.js';
 import { Network, type SimHost } from '../network.js';
 import type { ScenarioDefinition, ScenarioOutcome } from '../scenario.js';
 import { createSimRuntime } from '../sim-runtime.js';
@@ -105,7 +108,14 @@ export async function swarmScenario(
       trackers: [`udp://${trackerHost.publicIp}:${TRACKER_PORT}`],
     }),
   );
-  const seeder = await sim.runUntilSettled(Node.start(seedRuntime, simNodeConfig(), { hasher }));
+  // One registry for the whole swarm, a child per host: the report reads the totals from it.
+  const metrics = createMetricsRegistry();
+  const seeder = await sim.runUntilSettled(
+    Node.start(seedRuntime, simNodeConfig(), {
+      hasher,
+      metrics: metrics.child({ host: seedHost.publicIp }),
+    }),
+  );
   await sim.runUntilSettled(
     seeder.add(torrent, { persist: false, swarm: { pieceCacheBytes: SIM_PIECE_CACHE_BYTES } }),
   );
@@ -131,7 +141,10 @@ export async function swarmScenario(
     sim.at(
       start + sim.random.float() * o.arrivalSeconds * 1000,
       () => {
-        void Node.start(runtime, simNodeConfig(), { hasher })
+        void Node.start(runtime, simNodeConfig(), {
+          hasher,
+          metrics: metrics.child({ host: host.publicIp }),
+        })
           .then((node) =>
             node.add(torrent, {
               persist: false,
@@ -205,6 +218,7 @@ export async function swarmScenario(
     downloadedOverNeeded: round(downloaded / (o.leechers * F), 3),
     wastedBytes: wasted,
     tcpConnects: net.counters.tcpConnects,
+    ...swarmMetrics(metrics.snapshot()),
     simulatedSeconds: round((sim.now - start) / 1000, 1),
   };
   const failures: string[] = [];
@@ -318,3 +332,26 @@ export const swarmDefinition: ScenarioDefinition = {
   ],
   run: (options) => swarmScenario(options as Partial<SwarmScenarioOptions>),
 };
+
+/** The swarm's totals, read from its metrics registry (every host's series added up). */
+function swarmMetrics(snapshot: MetricsSnapshot) {
+  return {
+    piecesVerified: sumSeries(snapshot, 'shoal_torrent_pieces_checked_total', {
+      result: 'verified',
+    }),
+    piecesFailed: sumSeries(snapshot, 'shoal_torrent_pieces_checked_total', { result: 'failed' }),
+    payloadBytesSent: sumSeries(snapshot, 'shoal_payload_bytes_total', { direction: 'out' }),
+    requestsSent: sumSeries(snapshot, 'shoal_peer_messages_total', {
+      direction: 'out',
+      type: 'request',
+    }),
+    rejectsSent: sumSeries(snapshot, 'shoal_peer_messages_total', {
+      direction: 'out',
+      type: 'reject',
+    }),
+    cancelsSent: sumSeries(snapshot, 'shoal_peer_messages_total', {
+      direction: 'out',
+      type: 'cancel',
+    }),
+  };
+}

@@ -26,17 +26,22 @@ const below = (a: number, b: number) => ((a - b) | 0) < 0;
  * our packets took, on unsynchronised clocks) are reduced to a queueing delay: the minimum of
  * the last {@link CURRENT_FILTER} samples minus the base delay (the minimum over the last ten
  * minutes, kept as one minimum per minute so an old low sample ages out). Each ack then moves
- * the window by `GAIN · (target − delay) / target · acked · mss / cwnd` — up by at most a
- * packet per RTT at zero delay, down in proportion when the queue is above target — and never
- * grows beyond what was in flight plus one packet (an idle sender banks no window). Slow start
+ * the window by `GAIN · (target − delay) / target · acked · mss / cwnd` below target — up by
+ * at most a packet per RTT at zero delay — and, above it, down multiplicatively as LEDBAT++
+ * (draft-irtf-iccrg-ledbat-plus-plus §4.3) does: by `cwnd · (delay / target − 1)` per window
+ * of acks, at most half, so a TCP flow that fills the queue gets the link within a few round
+ * trips. It never grows beyond what was in flight plus one packet (an idle sender banks no
+ * window). Slow start
  * (the window grows by what is acked) runs until the first loss or until the queueing delay
  * reaches half the target. A loss halves the window once per window of packets; a timeout
- * drops it to one packet and starts over.
+ * drops it to one packet and slow-starts again up to half the window it had.
  */
 export class Ledbat {
   /** The congestion window, bytes. */
   cwnd: number;
   slowStart = true;
+  /** Slow start ends at this window: half the window a timeout found (none at first). */
+  ssthresh = Number.POSITIVE_INFINITY;
   private readonly history: number[] = [];
   private minuteStart = Number.NEGATIVE_INFINITY;
   private readonly current: number[] = [];
@@ -89,13 +94,21 @@ export class Ledbat {
     const delay = this.queueingDelayUs;
     let cwnd = this.cwnd;
     let ceiling = flightBytes + ALLOWED_INCREASE_PACKETS * mss;
-    if (this.slowStart && delay < TARGET_DELAY_US / 2) {
+    if (this.slowStart && delay < TARGET_DELAY_US / 2 && cwnd < this.ssthresh) {
       cwnd += ackedBytes;
       ceiling += ackedBytes;
-    } else {
+    } else if (delay <= TARGET_DELAY_US) {
       this.slowStart = false;
       const offTarget = (TARGET_DELAY_US - delay) / TARGET_DELAY_US;
       cwnd += (GAIN * offTarget * ackedBytes * mss) / cwnd;
+    } else {
+      // Above target, LEDBAT++'s multiplicative decrease: over a window of acks the window
+      // shrinks by W·(delay/target − 1), at most by half. RFC 6817's linear decrease (a packet
+      // or two per RTT) takes tens of seconds to give way to a TCP flow that holds the queue a
+      // little above target; this gives way within a few round trips.
+      this.slowStart = false;
+      const perWindow = Math.max(GAIN * mss - cwnd * (delay / TARGET_DELAY_US - 1), -cwnd / 2);
+      cwnd += (perWindow * ackedBytes) / cwnd;
     }
     // Grow only while the window is used; an application-limited sender keeps what it has.
     if (cwnd > this.cwnd && cwnd > ceiling) cwnd = Math.max(this.cwnd, ceiling);
@@ -108,8 +121,13 @@ export class Ledbat {
     this.cwnd = this.clamp(this.cwnd / 2, mss);
   }
 
-  /** The retransmission timer fired: back to one packet, and slow start. */
+  /**
+   * The retransmission timer fired: back to one packet, and slow start up to half the window
+   * that timed out (as TCP's ssthresh). Slow start without that bound would double into a
+   * queue a TCP flow has just drained after its own loss, and cost that flow another one.
+   */
   onTimeout(mss: number): void {
+    this.ssthresh = Math.max(MIN_CWND_PACKETS * mss, this.cwnd / 2);
     this.slowStart = true;
     this.cwnd = mss;
   }

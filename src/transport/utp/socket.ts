@@ -110,7 +110,13 @@ export class UtpSocket {
   private resetRefillAt = 0;
   private closed = false;
   /** Datagrams dropped as malformed, RESETs sent for unknown connections, SYNs refused. */
-  readonly counters = { malformed: 0, resetsSent: 0, synsRefused: 0, halfOpenEvicted: 0 };
+  readonly counters = {
+    malformed: 0,
+    resetsSent: 0,
+    synsRefused: 0,
+    halfOpenEvicted: 0,
+    sendFailures: 0,
+  };
 
   constructor(
     private readonly sender: DatagramSender,
@@ -286,7 +292,19 @@ export class UtpSocket {
       this.options.random.int(0x10000),
       p.seqNr,
     );
-    this.sender.send(buf, port, host);
+    this.sendSafely(buf, port, host);
+  }
+
+  /**
+   * Sends a datagram; a refusal (the egress policy, a closed socket) loses it like the network
+   * would, instead of throwing out of a timer or a receive callback and taking the process down.
+   */
+  private sendSafely(datagram: Uint8Array, port: number, host: string): void {
+    try {
+      this.sender.send(datagram, port, host);
+    } catch {
+      this.counters.sendFailures++;
+    }
   }
 
   private newEntry(key: string, host: string, port: number): Entry {
@@ -307,7 +325,7 @@ export class UtpSocket {
 
   private sinkFor(entry: Entry): UtpConnectionSink {
     return {
-      send: (datagram) => this.sender.send(datagram, entry.port, entry.host),
+      send: (datagram) => this.sendSafely(datagram, entry.port, entry.host),
       data: (chunk) => entry.stream?.emitData(chunk),
       connected: () => this.connected(entry),
       drain: () => entry.stream?.emitDrain(),
