@@ -27,10 +27,15 @@ function share(
     const timer = setTimeout(() => reject(new Error(`no seeding line: ${out}`)), 20_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      const m = /"event":"seeding".*?"port":(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]) });
+      // Whole lines only: the last may still be arriving.
+      for (const line of out.split('\n').slice(0, -1)) {
+        if (!line.includes('"seeding"')) continue;
+        const event = JSON.parse(line) as { event?: string; port?: number };
+        if (event.event === 'seeding' && event.port !== undefined) {
+          clearTimeout(timer);
+          resolve({ child, port: event.port });
+          return;
+        }
       }
     });
     child.on('exit', (code) => reject(new Error(`share exited ${code}: ${out}`)));
