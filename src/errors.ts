@@ -108,6 +108,11 @@ export const ERROR_CODES = {
   DAEMON_UNREACHABLE: 'no daemon answers',
   DAEMON_BAD_ANSWER: 'the daemon answered something that is not its API',
   DAEMON_ERROR: 'the daemon answered with an error it did not name',
+  // overlay and search
+  OVERLAY_MESSAGE: 'a malformed overlay, gossip or search message',
+  OVERLAY_UNAVAILABLE: 'the overlay is not running or has no neighbours',
+  SEARCH_RECORD_INVALID: 'a search record that is malformed or wrongly signed',
+  SEARCH_QUERY_INVALID: 'a search with no usable keywords',
   // simulator
   SIM_LIVELOCK: 'simulated code kept scheduling microtasks without advancing',
   SIM_NAT_FULL: 'a simulated NAT ran out of ports',

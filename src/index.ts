@@ -2,6 +2,15 @@
  * The shoal library. Everything a program needs to read, write and inspect torrents, and the
  * runtime seam the rest of shoal is built on.
  */
+export { keywords } from './apps/search/keywords.js';
+export type { SearchResult } from './apps/search/result-set.js';
+export {
+  type SearchEngineOptions,
+  SearchQueryError,
+  type StrategyName,
+} from './apps/search/search-engine.js';
+export type { SearchSession } from './apps/search/search-session.js';
+export type { SharedItem } from './apps/search/share-index.js';
 export {
   type BDict,
   BencodeError,
@@ -53,6 +62,15 @@ export {
   Node,
   type NodeEvents,
 } from './node/node.js';
+export {
+  OVERLAY_INFOHASH,
+  OverlayService,
+  type OverlayServiceOptions,
+  type OverlayViews,
+} from './node/overlay-service.js';
+export type { PeerContact } from './overlay/contact.js';
+export { OverlayMessageError, OverlayUnavailableError } from './overlay/errors.js';
+export type { OverlayTransport } from './overlay/mux-links.js';
 export type { AddressRecord, RendezvousPoint } from './peers/address-record.js';
 export { PeerConnectError } from './peers/errors.js';
 export { type ConnectionKind, PeerConnection } from './peers/peer-connection.js';

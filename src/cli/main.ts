@@ -194,7 +194,14 @@ async function main(argv: string[]): Promise<number> {
       .option(
         '--seed-idle-limit <minutes>',
         'stop seeding a torrent that uploaded nothing for this long (0 = never)',
-      );
+      )
+      .option(
+        '--overlay-peer <host:port>',
+        'join the shoal overlay through this node (repeatable; the DHT and LSD find others)',
+        collect,
+        [],
+      )
+      .option('--no-overlay', 'stay out of the shoal overlay (no keyword search either way)');
 
   nodeFlags(
     program
@@ -235,7 +242,12 @@ async function main(argv: string[]): Promise<number> {
       .option('--no-web-seeds', "do not use the torrent's web seeds (BEP 19)")
       .option('--standalone', 'run a node of its own even when a daemon (shoal start) runs')
       .option('--api <url>', 'the daemon to hand the download to (default: the one running)')
-      .option('--json', 'one JSON object per line instead of a progress bar'),
+      .option('--json', 'one JSON object per line instead of a progress bar')
+      .option(
+        '--search <n>',
+        'treat the sources as search words and download result N of the search (1 = best)',
+      )
+      .option('--timeout <s>', 'with --search: seconds to collect answers (default 10)'),
   ).action((sources: string[], opts) => {
     action = import('./commands/get.js').then((m) => m.getCommand(runtime(), sources, opts));
   });
@@ -265,6 +277,31 @@ async function main(argv: string[]): Promise<number> {
     .action((source: string, opts) => {
       action = import('./commands/stream.js').then((m) => m.streamCommand(runtime(), source, opts));
     });
+
+  nodeFlags(
+    program
+      .command('search')
+      .description(
+        'search the shoal overlay by keywords; results print as they arrive (name, size, sources, magnet)',
+      )
+      .argument('<words...>', 'keywords (case and punctuation do not matter)')
+      .option('--timeout <s>', 'seconds to collect answers (default 10)')
+      .option('--strategy <name>', 'ultrapeer (default), flood or walk')
+      .option('--json', 'one JSON object per result'),
+  ).action((words: string[], opts) => {
+    action = import('./commands/search.js').then((m) => m.searchCommand(runtime(), words, opts));
+  });
+
+  nodeFlags(
+    program
+      .command('overlay')
+      .description(
+        "join the shoal overlay and show this node's views (active, passive, ultrapeers)",
+      )
+      .option('--json', 'one JSON object'),
+  ).action((opts) => {
+    action = import('./commands/search.js').then((m) => m.overlayCommand(runtime(), opts));
+  });
 
   nodeFlags(
     program
@@ -407,9 +444,9 @@ async function main(argv: string[]): Promise<number> {
   const sim = program
     .command('sim')
     .description(
-      'run a simulation scenario (dht, swarm, connect) over a simulated network, in virtual time',
+      'run a simulation scenario (dht, swarm, stream, offload, connect, search) over a simulated network, in virtual time',
     )
-    .argument('<scenario>', 'dht, swarm or connect')
+    .argument('<scenario>', 'dht, swarm, stream, offload, connect or search')
     .option('--seed <n>', 'seed of the run; the same seed gives the same run (default 1)')
     .option('--json', 'print one JSON object')
     .option('--report <file>', 'write charts to FILE.svg or FILE.html')

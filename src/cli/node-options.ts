@@ -18,6 +18,10 @@ export interface NodeFlags {
   /** `--no-pex` sets this false. */
   readonly pex?: boolean;
   readonly lsd?: boolean;
+  /** `--overlay-peer HOST:PORT`, repeatable. */
+  readonly overlayPeer?: string[];
+  /** `--no-overlay` sets this false. */
+  readonly overlay?: boolean;
   readonly encryption?: string;
   /** `--no-utp` sets this false. */
   readonly utp?: boolean;
@@ -66,6 +70,13 @@ export async function configFromFlags(
       flags.dhtBootstrap.length > 0 && { dhtBootstrap: flags.dhtBootstrap }),
     ...(flags.pex === false && { pex: false }),
     ...(flags.lsd === true && { lsd: true }),
+    ...(flags.overlay === false && { overlay: false }),
+    ...(flags.overlayPeer !== undefined &&
+      flags.overlayPeer.length > 0 && {
+        overlayPeers: parsePeers(flags.overlayPeer, '--overlay-peer').map((p) =>
+          p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`,
+        ),
+      }),
     ...(flags.encryption !== undefined && { encryption: parseEncryption(flags.encryption) }),
     ...(flags.utp === false && { utp: false }),
     ...(flags.tcp === false && { tcp: false }),
@@ -115,12 +126,12 @@ function parseRate(text: string, flag: string): number {
 }
 
 /** Parses repeated `--peer HOST:PORT` flags. */
-export function parsePeers(values: readonly string[]): PeerAddress[] {
+export function parsePeers(values: readonly string[], flag = '--peer'): PeerAddress[] {
   return values.map((v) => {
     try {
       return parsePeer(v);
     } catch {
-      throw new UsageError(`--peer must be HOST:PORT or [IPv6]:PORT, not "${v}"`);
+      throw new UsageError(`${flag} must be HOST:PORT or [IPv6]:PORT, not "${v}"`);
     }
   });
 }

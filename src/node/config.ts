@@ -62,6 +62,15 @@ export interface NodeConfig {
    * rendezvous nodes when behind a NAT). Off for a process that only dials, like `shoal ping`.
    */
   readonly publishAddress: boolean;
+  /** Join the shoal overlay: answer keyword searches for what this node shares, and search. */
+  readonly overlay: boolean;
+  /** Overlay nodes to join through, `host:port` (the DHT and LSD find others). */
+  readonly overlayPeers: readonly string[];
+  /**
+   * May become an ultrapeer (route searches for up to 100 leaves) when peers reach it from
+   * outside and it has been up 10 minutes.
+   */
+  readonly ultrapeer: boolean;
   /**
    * Ask the router to forward the node's port over UPnP IGD. Off by default (DESIGN.md §3): it
    * opens a port on the user's router, which the user should choose.
@@ -127,6 +136,9 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig 
     lsd: false,
     relay: true,
     publishAddress: true,
+    overlay: true,
+    overlayPeers: [],
+    ultrapeer: true,
     upnp: false,
     natPmp: false,
     natGateway: '',
@@ -159,6 +171,9 @@ const ENV_KEYS: Record<string, keyof NodeConfig> = {
   SHOAL_UTP: 'utp',
   SHOAL_LSD: 'lsd',
   SHOAL_RELAY: 'relay',
+  SHOAL_OVERLAY: 'overlay',
+  SHOAL_OVERLAY_PEERS: 'overlayPeers',
+  SHOAL_ULTRAPEER: 'ultrapeer',
   SHOAL_UPNP: 'upnp',
   SHOAL_NAT_PMP: 'natPmp',
   SHOAL_NAT_GATEWAY: 'natGateway',

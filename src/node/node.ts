@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
+import type { StrategyName } from '../apps/search/search-engine.js';
+import type { SearchSession } from '../apps/search/search-session.js';
 import { encode } from '../codec/bencode.js';
 import type { PieceHasher } from '../crypto/hash-job.js';
 import { HashPool } from '../crypto/hash-pool.js';
@@ -24,6 +26,7 @@ import type { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
 import type { PortMapper, PortMappingStatus } from '../net/nat/port-mapper.js';
 import { TcpTransport, type Transport, UtpTransport } from '../net/transport.js';
+import { OverlayUnavailableError } from '../overlay/errors.js';
 import { declarePeerMetrics } from '../peers/metrics.js';
 import type { PeerConnection } from '../peers/peer-connection.js';
 import type { Presence } from '../peers/presence.js';
@@ -46,6 +49,8 @@ import type { NodeConfig } from './config.js';
 import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
 import { declareNodeMetrics } from './metrics.js';
+import type { OverlayService, OverlayViews } from './overlay-service.js';
+import { type NodeOverlay, OVERLAY_INFOHASH_HEX, startOverlay } from './overlay-wiring.js';
 import { PeerFinding } from './peer-finding.js';
 import { type NodeStatus, PeerWatch } from './peer-watch.js';
 import { startPortMapper } from './port-mapping.js';
@@ -108,6 +113,8 @@ export class Node extends EventEmitter<NodeEvents> {
   private utp: UtpSocket | undefined;
   private dht: Dht | undefined;
   private lsd: LocalDiscovery | undefined;
+  private overlayService: OverlayService | undefined;
+  private nodeOverlay: NodeOverlay | undefined;
   private portMapper: PortMapper | undefined;
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
   private dhtReady: Promise<number> = Promise.resolve(0);
@@ -222,7 +229,9 @@ export class Node extends EventEmitter<NodeEvents> {
     options: NodeStartOptions = {},
   ): Promise<Node> {
     await runtime.fs.mkdir(config.dataDir);
-    const { identity } = await loadOrCreateIdentity(runtime.fs, runtime.random, config.dataDir);
+    const identity =
+      options.identity ??
+      (await loadOrCreateIdentity(runtime.fs, runtime.random, config.dataDir)).identity;
     const node = new Node(runtime, config, options, identity);
     if (config.onComplete !== '')
       node.on(
@@ -284,13 +293,29 @@ export class Node extends EventEmitter<NodeEvents> {
         node.emit('published', p),
       );
       if (config.upnp || config.natPmp) node.startPortMapping(node.datagrams.port);
+      if (config.overlay) {
+        node.nodeOverlay = startOverlay({
+          runtime,
+          config,
+          identity,
+          peers: node.peers,
+          port: () => node.port,
+          dht: () => node.dht,
+          dhtReady: node.dhtReady,
+        });
+        node.useOverlay(node.nodeOverlay.service);
+      }
       if (config.lsd) {
         node.lsd = await LocalDiscovery.start(runtime, {
           listenPort: () => node.port,
           ...(config.host !== '0.0.0.0' &&
             config.host !== '::' && { interfaceAddress: config.host }),
-          onPeer: (infoHash, host, port) => node.byHandshakeHash.get(infoHash)?.addPeer(host, port),
+          onPeer: (infoHash, host, port) => {
+            if (infoHash === OVERLAY_INFOHASH_HEX) node.nodeOverlay?.lsdPeer(host, port);
+            else node.byHandshakeHash.get(infoHash)?.addPeer(host, port);
+          },
         });
+        if (node.nodeOverlay !== undefined) node.lsd.add(OVERLAY_INFOHASH_HEX);
       }
     } catch (error) {
       node.utp?.close();
@@ -426,6 +451,48 @@ export class Node extends EventEmitter<NodeEvents> {
     return this.dht;
   }
 
+  /**
+   * Gives the node its overlay (`Node.start` makes one unless `overlay` is off; tests give
+   * their own): complete torrents are shared from now on, `search` and `overlayViews` work, and
+   * the overlay stops with the node.
+   */
+  useOverlay(service: OverlayService): void {
+    if (this.overlayService !== undefined && this.overlayService !== service) {
+      this.nodeOverlay?.stop();
+      this.nodeOverlay = undefined;
+      this.overlayService.stop();
+    }
+    this.overlayService = service;
+    for (const t of this.torrents.values())
+      if (t.stats().state === 'seeding') service.shareTorrent(t.meta);
+  }
+
+  /** The overlay, when the node has one. */
+  get overlay(): OverlayService | undefined {
+    return this.overlayService;
+  }
+
+  /**
+   * Searches the shoal overlay for `text`: the session yields results as they arrive (`for
+   * await`) until the timeout, and ranks them (`ranked()`). Throws `OVERLAY_UNAVAILABLE`
+   * without an overlay.
+   */
+  search(
+    text: string,
+    options: { timeoutMs?: number; strategy?: StrategyName } = {},
+  ): SearchSession {
+    if (this.overlayService === undefined)
+      throw new OverlayUnavailableError('this node runs without the overlay (--no-overlay)');
+    return this.overlayService.find(text, options);
+  }
+
+  /** The overlay's views, for `shoal overlay`; throws `OVERLAY_UNAVAILABLE` without one. */
+  overlayViews(): OverlayViews {
+    if (this.overlayService === undefined)
+      throw new OverlayUnavailableError('this node runs without the overlay (--no-overlay)');
+    return this.overlayService.views();
+  }
+
   /** The TCP port peers reach us on. */
   get port(): number {
     return this.server?.address().port ?? 0;
@@ -522,7 +589,10 @@ export class Node extends EventEmitter<NodeEvents> {
     }
     torrent.on('progress', (s) => this.emit('progress', torrent, s));
     torrent.on('peer', (p) => this.emit('peer', torrent, p));
-    torrent.on('done', (s) => this.emit('done', torrent, s));
+    torrent.on('done', (s) => {
+      this.overlayService?.shareTorrent(torrent.meta);
+      this.emit('done', torrent, s);
+    });
     torrent.on('error', (e) => this.report(e, torrent));
     torrent.on('warning', (w) => this.emit('warning', w, torrent));
     torrent.on('finished', (reached) => {
@@ -532,6 +602,7 @@ export class Node extends EventEmitter<NodeEvents> {
     });
     torrent.on('peer', (p) => this.peerWatch.connected(id, p.address));
     await torrent.start();
+    if (torrent.stats().state === 'seeding') this.overlayService?.shareTorrent(torrent.meta);
     for (const p of options.peers ?? []) {
       this.peerWatch.watch(id, p.host, p.port);
       torrent.addPeer(p.host, p.port, true);
@@ -694,6 +765,7 @@ export class Node extends EventEmitter<NodeEvents> {
     if (!t) return;
     this.torrents.delete(infoHash);
     this.peerWatch.unwatch(infoHash);
+    this.overlayService?.unshareTorrent(t.meta);
     for (const h of t.handshakeHashes) {
       this.byHandshakeHash.delete(h.toString('hex'));
       this.mse?.skeys.delete(h);
@@ -716,6 +788,8 @@ export class Node extends EventEmitter<NodeEvents> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.nodeOverlay?.stop();
+    this.overlayService?.stop();
     for (const fetch of this.fetches) fetch.abort();
     await Promise.all([this.finding?.stop(), this.portMapper?.stop()]);
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));

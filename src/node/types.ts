@@ -1,4 +1,5 @@
 import type { PieceHasher } from '../crypto/hash-job.js';
+import type { Identity } from '../crypto/identity.js';
 import { ShoalError } from '../errors.js';
 import type { FileSelector } from '../metainfo/file-selection.js';
 import type { MetricsRegistry } from '../metrics/registry.js';
@@ -53,6 +54,11 @@ export interface NodeStartOptions {
    * for their public addresses from the start, as nodes that know their address have.
    */
   readonly dhtId?: Buffer;
+  /**
+   * An identity for this run instead of the data folder's (a short-lived search node must not
+   * pose as the daemon that owns the folder).
+   */
+  readonly identity?: Identity;
 }
 
 /** Events of a node; torrent events are re-emitted with the torrent. */

@@ -22,6 +22,7 @@ export async function startNode(t: TestContext, config: Partial<NodeConfig> = {}
     host: '127.0.0.1',
     hashWorkers: 1,
     dht: false,
+    overlay: false,
     ...config,
   });
   t.after(() => node.stop());

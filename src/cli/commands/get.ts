@@ -13,6 +13,7 @@ import { reportPortMapping } from '../port-mapping.js';
 import { ProgressReporter } from '../progress.js';
 import { untilSignal } from '../signals.js';
 import { getViaDaemon } from './handoff.js';
+import { joinOverlay, pickResult, resultJson, resultLine, timeoutOf } from './search.js';
 
 /** Options of `shoal get`. */
 export interface GetCommandOptions extends NodeFlags, DaemonFlags {
@@ -29,6 +30,9 @@ export interface GetCommandOptions extends NodeFlags, DaemonFlags {
   readonly file?: string[];
   /** `--no-web-seeds` sets this false. */
   readonly webSeeds?: boolean;
+  /** Download result N (1-based) of a search for the sources (as words) instead. */
+  readonly search?: string;
+  readonly timeout?: string;
 }
 
 /**
@@ -43,14 +47,19 @@ export async function getCommand(
 ): Promise<number> {
   const peers = parsePeers(opts.peer);
   const files = fileSelection(opts);
-  if (sources.length > 1 && files.length > 0)
+  const pick = opts.search === undefined ? undefined : resultNumber(opts.search);
+  const query = sources.join(' ');
+  if (pick === undefined && sources.length > 1 && files.length > 0)
     throw new UsageError('--only and --file choose files of one torrent: give one source');
   const magnets = sources.map((s) =>
-    s.toLowerCase().startsWith('magnet:') ? parseMagnet(s) : undefined,
+    pick === undefined && s.toLowerCase().startsWith('magnet:') ? parseMagnet(s) : undefined,
   );
   const config = await configFromFlags(runtime, opts);
   // A running daemon gets the torrents instead of a second node fighting it for the port.
-  const daemon = opts.standalone ? undefined : await findDaemon(runtime, config.dataDir, opts);
+  const daemon =
+    opts.standalone || pick !== undefined
+      ? undefined
+      : await findDaemon(runtime, config.dataDir, opts);
   if (daemon) {
     if (opts.sequential || files.length > 0 || opts.webSeeds === false)
       throw new UsageError(
@@ -69,8 +78,12 @@ export async function getCommand(
     );
   }
   // With one source, a source that cannot be read is the command's error, as it always was.
-  const single = sources.length === 1;
-  const bytes = single && !magnets[0] ? [await readSource(runtime, sources[0]!)] : undefined;
+  const single = sources.length === 1 || pick !== undefined;
+  let toFetch = sources;
+  const bytes =
+    single && !magnets[0] && pick === undefined
+      ? [await readSource(runtime, sources[0]!)]
+      : undefined;
   const node = await Node.start(runtime, config);
   // Ctrl-C from here on stops the node cleanly, also while a magnet's metadata is fetched.
   const interrupted = new AbortController();
@@ -107,6 +120,20 @@ export async function getCommand(
   node.on('warning', (w) => {
     if (json) report.event('warning', { message: w }, `warning: ${w}`);
   });
+  if (pick !== undefined) {
+    // The search's pick becomes the one source: a magnet.
+    try {
+      await joinOverlay(runtime, node);
+      const chosen = await pickResult(node, query, pick, timeoutOf(opts.timeout));
+      report.event('found', resultJson(chosen, pick), resultLine(chosen, pick));
+      toFetch = [chosen.magnet];
+      magnets.splice(0, magnets.length, parseMagnet(chosen.magnet));
+    } catch (error) {
+      report.stop();
+      await node.stop();
+      throw error;
+    }
+  }
   // Where a magnet's peers come from, told when none turn up (by the magnet's info-hash).
   const peerSources = new Map<string, string>();
   for (const m of magnets) {
@@ -179,7 +206,7 @@ export async function getCommand(
     }
   };
   try {
-    const all = Promise.all(sources.map(fetchOne));
+    const all = Promise.all(toFetch.map(fetchOne));
     const outcome = await Promise.race([all, signalled]);
     if (!Array.isArray(outcome)) return 130;
     const failed = outcome.filter((ok) => !ok).length;
@@ -199,6 +226,14 @@ export async function getCommand(
     report.stop();
     await node.stop();
   }
+}
+
+/** Reads `--search N`. */
+function resultNumber(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`--search takes a result number (1, 2, …), not "${text}"`);
+  return n;
 }
 
 /** One line for a terminal about a magnet's metadata fetch. */

@@ -4,7 +4,7 @@ import type { Simulator } from '../simulator.js';
 /** The UDP tracker port of the scenarios' tracker host. */
 export const TRACKER_PORT = 6969;
 
-/** The config of every simulated BitTorrent node: port 6881, no DHT or LSD, PEX on. */
+/** The config of every simulated BitTorrent node: port 6881, no DHT, LSD or overlay, PEX on. */
 export function simNodeConfig(): NodeConfig {
   return {
     ...defaultConfig({}),
@@ -17,6 +17,7 @@ export function simNodeConfig(): NodeConfig {
     lsd: false,
     pex: true,
     hashWorkers: 1,
+    overlay: false,
   };
 }
 

@@ -58,6 +58,7 @@ function nodeConfig(bootstrap: readonly string[]): NodeConfig {
     lsd: false,
     pex: false,
     hashWorkers: 1,
+    overlay: false,
   };
 }
 
