@@ -1,31 +1,22 @@
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
 import type { StrategyName } from '../apps/search/search-engine.js';
 import type { SearchSession } from '../apps/search/search-session.js';
-import { encode } from '../codec/bencode.js';
-import type { PieceHasher } from '../crypto/hash-job.js';
 import { HashPool } from '../crypto/hash-pool.js';
 import type { Identity, IdentityKey } from '../crypto/identity.js';
-import { Dht } from '../dht/dht.js';
+import type { Dht } from '../dht/dht.js';
 import { LocalDiscovery } from '../discovery/lsd.js';
 import { ShoalError } from '../errors.js';
 import { selectedPriorities } from '../metainfo/file-selection.js';
-import { type MagnetLink, type PeerAddress, parsePeer } from '../metainfo/magnet.js';
-import { parseInfoDictionary, parseTorrent } from '../metainfo/parse.js';
+import type { MagnetLink } from '../metainfo/magnet.js';
+import { parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { logger } from '../metrics/log.js';
 import { createMetricsRegistry, type MetricsRegistry } from '../metrics/registry.js';
 import { ConnectionManager } from '../net/connection-manager.js';
-import {
-  type DatagramChannel,
-  DatagramMux,
-  isKrpcDatagram,
-  isUdpTrackerReply,
-} from '../net/datagram-mux.js';
+import { type DatagramMux, isKrpcDatagram, isUdpTrackerReply } from '../net/datagram-mux.js';
 import type { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
 import type { PortMapper, PortMappingStatus } from '../net/nat/port-mapper.js';
-import { TcpTransport, type Transport, UtpTransport } from '../net/transport.js';
 import { OverlayUnavailableError } from '../overlay/errors.js';
 import { declarePeerMetrics } from '../peers/metrics.js';
 import type { PeerConnection } from '../peers/peer-connection.js';
@@ -34,28 +25,31 @@ import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
 import type { Runtime, TcpServer } from '../runtime/runtime.js';
 import { TokenBucket } from '../shared/rate.js';
 import { deleteTorrentFiles } from '../storage/delete-files.js';
-import { fetchMetadata } from '../swarm/metadata-fetcher.js';
 import { PeerWireMetrics } from '../swarm/metrics.js';
 import type { SeedLimitOverrides, SeedLimits } from '../swarm/seed-limits.js';
 import { Torrent } from '../swarm/torrent.js';
 import type { TrackerStatus } from '../tracker/announcer.js';
 import { UdpTrackerClient } from '../tracker/udp-client.js';
 import { isUtpPacket } from '../transport/utp/packet.js';
-import { UtpSocket } from '../transport/utp/socket.js';
+import type { UtpSocket } from '../transport/utp/socket.js';
 import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
 import { type LoadedBlocklist, loadBlocklist } from './blocklist-loader.js';
 import { completionHook } from './completion-hook.js';
 import type { NodeConfig } from './config.js';
 import { loadOrCreateIdentity } from './identity-store.js';
 import { Library } from './library.js';
+import { fetchMagnetTorrent } from './magnet-torrent.js';
 import { declareNodeMetrics } from './metrics.js';
+import { type DhtJoinStatus, NodeDht } from './node-dht.js';
 import type { OverlayService, OverlayViews } from './overlay-service.js';
 import { type NodeOverlay, OVERLAY_INFOHASH_HEX, startOverlay } from './overlay-wiring.js';
 import { PeerFinding } from './peer-finding.js';
-import { type NodeStatus, PeerWatch } from './peer-watch.js';
+import { PeerWatch } from './peer-watch.js';
 import { startPortMapper } from './port-mapping.js';
 import { createSecurePeers, type SecurePeerParts, startPresence } from './secure-peers.js';
 import { StreamServer } from './stream-server.js';
+import { type SharedTorrentParts, torrentDeps, torrentOptions } from './torrent-setup.js';
+import { bindNodeUdp, createNodeDialer, startUtp } from './transports.js';
 import {
   type AddTorrentOptions,
   DuplicateTorrentError,
@@ -93,13 +87,10 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly dialer: Dialer;
   /** Reports dials to the peers users named (`--peer`). */
   private readonly peerWatch: PeerWatch;
-  /** Why the DHT's last (re)join reached nobody, when a router was refused. */
-  private dhtProblem: string | undefined;
-  /** How the DHT's last (re)join went, once one ended. */
-  dhtStatus: Extract<NodeStatus, { kind: 'dht' }> | undefined;
   /** Incoming encrypted BitTorrent (absent when encryption is disabled). */
   private readonly mse: MseInbound | undefined;
-  private readonly pool: PieceHasher;
+  /** What every torrent of the node shares. */
+  private readonly torrentParts: SharedTorrentParts;
   /** The worker pool this node created (and so closes); none when a hasher was given. */
   private readonly ownPool: HashPool | undefined;
   private readonly globalUpload: TokenBucket;
@@ -111,14 +102,12 @@ export class Node extends EventEmitter<NodeEvents> {
   private server: TcpServer | undefined;
   private datagrams: DatagramMux | undefined;
   private utp: UtpSocket | undefined;
-  private dht: Dht | undefined;
+  private nodeDht: NodeDht | undefined;
   private lsd: LocalDiscovery | undefined;
   private overlayService: OverlayService | undefined;
   private nodeOverlay: NodeOverlay | undefined;
   private portMapper: PortMapper | undefined;
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
-  private dhtReady: Promise<number> = Promise.resolve(0);
-  private readonly dhtId: Buffer | undefined;
   /** Metadata fetches under way, aborted when the node stops. */
   private readonly fetches = new Set<AbortController>();
   private stopped = false;
@@ -131,7 +120,6 @@ export class Node extends EventEmitter<NodeEvents> {
 
   /** Everything the node counts: `/metrics`, `--json` lines and the simulator read it. */
   readonly metrics: MetricsRegistry;
-  private readonly wireMetrics: PeerWireMetrics;
 
   private constructor(
     readonly runtime: Runtime,
@@ -141,16 +129,13 @@ export class Node extends EventEmitter<NodeEvents> {
     readonly identity: Identity,
   ) {
     super();
-    this.dhtId = options.dhtId;
     const hasher = options.hasher;
     this.metrics = options.metrics ?? createMetricsRegistry();
-    this.wireMetrics = new PeerWireMetrics(this.metrics);
     this.peerId = Buffer.concat([Buffer.from(CLIENT_PREFIX, 'latin1'), runtime.random.bytes(12)]);
     this.library = new Library(runtime.fs, config.dataDir);
     this.ownPool = hasher
       ? undefined
       : new HashPool(config.hashWorkers > 0 ? config.hashWorkers : undefined);
-    this.pool = hasher ?? this.ownPool!;
     this.globalUpload = new TokenBucket(runtime.clock, config.uploadLimit);
     this.globalDownload = new TokenBucket(runtime.clock, config.downloadLimit);
     this.seedLimitsNow = {
@@ -162,33 +147,26 @@ export class Node extends EventEmitter<NodeEvents> {
       maxConnections: config.maxConnections,
       maxPerIp: config.maxConnectionsPerIp,
     });
-    const anyHost = config.host === '0.0.0.0' || config.host === '::';
     this.peerWatch = new PeerWatch(this.connections, runtime.clock, (s) => this.emit('status', s));
-    const watch = (t: Transport) => this.peerWatch.transport(t);
-    const tcp = config.tcp ? [watch(new TcpTransport(runtime))] : [];
-    const utp = config.utp
-      ? [
-          watch(
-            new UtpTransport(
-              {
-                connect: (host, port) =>
-                  this.utp
-                    ? this.utp.connect(host, port)
-                    : Promise.reject(new ShoalError('STOPPED', 'uTP is not running')),
-              },
-              runtime.timers,
-            ),
-          ),
-        ]
-      : [];
-    this.dialer = this.peerWatch.dialer({
+    this.dialer = createNodeDialer(
+      runtime,
+      config,
+      this.connections,
+      this.peerWatch,
+      () => this.utp,
+    );
+    this.torrentParts = {
+      runtime,
+      pool: hasher ?? this.ownPool!,
+      peerId: this.peerId,
+      listenPort: () => this.announcedPort,
+      dialer: this.dialer,
       connections: this.connections,
-      transports: config.preferUtp ? [...utp, ...tcp] : [...tcp, ...utp],
-      ...(!anyHost && { localAddress: config.host }),
-      encryption: config.encryption,
-      random: runtime.random,
-      timers: runtime.timers,
-    });
+      globalUpload: this.globalUpload,
+      globalDownload: this.globalDownload,
+      wireMetrics: new PeerWireMetrics(this.metrics),
+      seedLimits: () => this.seedLimitsNow,
+    };
     declareNodeMetrics(this.metrics, {
       connections: this.connections,
       dialer: this.dialer,
@@ -256,20 +234,13 @@ export class Node extends EventEmitter<NodeEvents> {
         const stream = node.connections.accept(s, 'tcp');
         if (stream) node.inbound.handle(stream);
       });
-      // One UDP socket on the same port number (any free port if that one is taken), shared by
-      // the DHT and the UDP tracker client.
-      const family = config.host.includes(':') ? 'IPv6' : 'IPv4';
-      // Large buffers: a window of 64 KB loopback uTP datagrams must fit between two reads.
-      const buffers = { recvBufferBytes: 4 << 20, sendBufferBytes: 4 << 20 };
-      node.datagrams = await DatagramMux.bind(runtime.udp, {
-        port: node.port,
-        host: config.host,
-        family,
-        ...buffers,
-      }).catch(() =>
-        DatagramMux.bind(runtime.udp, { port: 0, host: config.host, family, ...buffers }),
-      );
-      if (config.utp) node.utp = node.startUtp(node.datagrams.channel('utp', isUtpPacket));
+      // One UDP socket on the same port number, shared by uTP, the DHT and UDP trackers.
+      node.datagrams = await bindNodeUdp(runtime, config.host, node.port);
+      if (config.utp)
+        node.utp = startUtp(runtime, node.datagrams.channel('utp', isUtpPacket), (s) => {
+          const stream = node.connections.accept(s, 'utp');
+          if (stream) node.inbound.handle(stream);
+        });
       const dhtChannel = node.datagrams.channel('dht', isKrpcDatagram);
       node.udpTrackers = UdpTrackerClient.over(
         runtime,
@@ -286,9 +257,20 @@ export class Node extends EventEmitter<NodeEvents> {
         externalAddress: () => node.externalAddress,
         dht: () => node.dht,
         dhtReady: () => node.dhtReady,
-        rejoinDht: (dht) => node.joinDht(dht),
+        rejoinDht: () => node.nodeDht?.join() ?? Promise.resolve(0),
       });
-      if (config.dht) node.dht = await node.startDht(dhtChannel);
+      if (config.dht)
+        node.nodeDht = await NodeDht.start(
+          {
+            runtime,
+            config,
+            metrics: node.metrics,
+            ...(options.dhtId && { id: options.dhtId }),
+            warning: (w) => node.emit('warning', w, undefined),
+            status: (s) => node.emit('status', s),
+          },
+          dhtChannel,
+        );
       node.presence = startPresence(node.peers, node.peerParts, node.dht, node.dhtReady, (p) =>
         node.emit('published', p),
       );
@@ -331,23 +313,6 @@ export class Node extends EventEmitter<NodeEvents> {
     return node;
   }
 
-  /** uTP on the node's UDP socket: accepted connections go where TCP ones go. */
-  private startUtp(channel: DatagramChannel): UtpSocket {
-    const address = channel.address();
-    const utp = new UtpSocket(channel, {
-      clock: this.runtime.clock,
-      timers: this.runtime.timers,
-      random: this.runtime.random,
-      local: { address: address.address, port: address.port },
-    });
-    channel.onMessage((data, from) => utp.receive(data, from));
-    utp.onConnection((s) => {
-      const stream = this.connections.accept(s, 'utp');
-      if (stream) this.inbound.handle(stream);
-    });
-    return utp;
-  }
-
   /**
    * Asks the router to forward the TCP port and the UDP socket's port (UPnP and/or NAT-PMP).
    * The external address it reports, when public, becomes the DHT's (a BEP 42 id to match)
@@ -381,48 +346,19 @@ export class Node extends EventEmitter<NodeEvents> {
     return this.portMapper?.externalPort('tcp') ?? this.port;
   }
 
-  /** Starts the DHT on the node's UDP socket and bootstraps it. */
-  private async startDht(channel: DatagramChannel): Promise<Dht> {
-    const bootstrap = this.config.dhtBootstrap.map((text) => {
-      try {
-        return parsePeer(text);
-      } catch {
-        throw new ShoalError('CONFIG_INVALID', `DHT bootstrap node "${text}" is not HOST:PORT`);
-      }
-    });
-    const options = {
-      host: this.config.host,
-      bootstrap,
-      statePath: join(this.config.dataDir, 'dht.state'),
-      metrics: this.metrics,
-      ...(this.dhtId && { id: this.dhtId }),
-    };
-    const dht = await Dht.start(this.runtime, options, channel);
-    dht.on('warning', (w) => {
-      // A refused router is why a join reaches nobody: the status says so after the join.
-      if (/EGRESS_DENIED|egress/i.test(w)) this.dhtProblem ??= w;
-      this.emit('warning', `DHT: ${w}`, undefined);
-    });
-    this.dhtReady = this.joinDht(dht);
-    return dht;
+  /** The DHT node, when enabled. */
+  private get dht(): Dht | undefined {
+    return this.nodeDht?.dht;
   }
 
-  /** Bootstraps the DHT and says how it went (`status`): nodes known, or why none. */
-  private async joinDht(dht: Dht): Promise<number> {
-    this.dhtProblem = undefined;
-    const nodes = await dht.bootstrap().catch(() => 0);
-    const routers = this.config.dhtBootstrap.join(', ');
-    this.dhtStatus = {
-      kind: 'dht',
-      nodes,
-      ...(nodes === 0 && {
-        problem:
-          this.dhtProblem ??
-          (routers === '' ? 'no bootstrap node configured' : `no answer from ${routers}`),
-      }),
-    };
-    this.emit('status', this.dhtStatus);
-    return nodes;
+  /** Settles when the DHT's first join is over (at once without a DHT). */
+  private get dhtReady(): Promise<number> {
+    return this.nodeDht?.ready ?? Promise.resolve(0);
+  }
+
+  /** How the DHT's last (re)join went, once one ended. */
+  get dhtStatus(): DhtJoinStatus | undefined {
+    return this.nodeDht?.status;
   }
 
   /** This node's public key: its name for shoal peers (`shoal_…`). */
@@ -544,43 +480,12 @@ export class Node extends EventEmitter<NodeEvents> {
       );
     const torrent = new Torrent(
       meta,
-      {
-        runtime: this.runtime,
-        pool: this.pool,
-        peerId: this.peerId,
-        listenPort: () => this.announcedPort,
-        dialer: this.dialer,
-        connections: this.connections,
-        ...(this.config.host !== '0.0.0.0' &&
-          this.config.host !== '::' && { localAddress: this.config.host }),
-        ...(this.dht && {
-          dht: {
-            port: () => this.dht?.port ?? 0,
-            nodeSeen: (host: string, port: number) =>
-              void this.dht?.query({ host, port }, 'ping', {}).catch(() => undefined),
-          },
-        }),
-        globalUpload: this.globalUpload,
-        globalDownload: this.globalDownload,
-        metrics: this.metrics.child({ torrent: id }),
-        wireMetrics: this.wireMetrics,
-        seedLimits: () => this.seedLimitsNow,
-      },
-      {
+      torrentDeps(this.torrentParts, this.config, this.dht, this.metrics.child({ torrent: id })),
+      torrentOptions(this.config, options, {
         downloadDir,
         resumePath: this.library.resumePath(id),
-        ...(options.recheck !== undefined && { recheck: options.recheck }),
-        ...(filePriorities && { filePriorities }),
-        ...(options.pickMode && { pickMode: options.pickMode }),
-        ...(options.webSeeds !== undefined && { webSeeds: options.webSeeds }),
-        ...(options.seedLimits && { seedLimits: options.seedLimits }),
-        swarm: {
-          pex: this.config.pex,
-          maxPeers: this.config.maxPeersPerTorrent,
-          uploadSlots: this.config.uploadSlots,
-          ...options.swarm,
-        },
-      },
+        filePriorities,
+      }),
     );
     this.torrents.set(id, torrent);
     for (const h of torrent.handshakeHashes) {
@@ -620,63 +525,22 @@ export class Node extends EventEmitter<NodeEvents> {
    * Progress is told by `metadata` events; `options.signal` or {@link stop} cancels it.
    */
   async addMagnet(link: MagnetLink, options: AddTorrentOptions = {}): Promise<Torrent> {
-    const direct: PeerAddress[] = [...link.peers, ...(options.peers ?? [])];
-    const hash = (link.infoHashV1 ?? link.infoHashV2!.subarray(0, 20)) as Buffer;
-    const hashHex = (link.infoHashV1 ?? link.infoHashV2!).toString('hex');
-    // Peers to ask also come from the link's trackers and the DHT, each address once.
-    const known = new Map<string, PeerAddress>();
-    const learn = (found: readonly PeerAddress[]) => {
-      for (const p of found)
-        if (!known.has(`${p.host}:${p.port}`)) known.set(`${p.host}:${p.port}`, p);
-    };
-    learn(direct);
-    const candidates = () => [...known.values()];
-    const search = this.finding!.searchMetadata(
-      hash,
-      [...link.trackers, ...(options.trackers ?? [])],
-      learn,
-    );
-    const abort = new AbortController();
-    const onAbort = () => abort.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) abort.abort();
-    this.fetches.add(abort);
-    // Peers whose connection the fetch opened and closed again: the torrent may dial them at once.
-    const reached = new Set<PeerAddress>();
-    let info: Buffer;
-    try {
-      info = await fetchMetadata(this.runtime, {
-        ...(link.infoHashV1 && { infoHashV1: link.infoHashV1 }),
-        ...(link.infoHashV2 && { infoHashV2: link.infoHashV2 }),
-        peers: search.dynamic ? candidates : direct,
+    const { torrent, direct, known } = await fetchMagnetTorrent(
+      {
+        runtime: this.runtime,
+        finding: this.finding!,
+        dialer: this.dialer,
+        connections: this.connections,
         peerId: this.peerId,
-        dial: async (request) => {
-          const conn = await this.dialer.dial(request);
-          reached.add({ host: request.host, port: request.port });
-          return conn;
-        },
-        signal: abort.signal,
-        onProgress: (p) => this.emit('metadata', hashHex, p),
-      });
-    } finally {
-      this.fetches.delete(abort);
-      options.signal?.removeEventListener('abort', onAbort);
-      await search.stop();
-      for (const p of reached) this.connections.allowRedial(p.host, p.port);
-    }
-    parseInfoDictionary(info); // refuse a hostile info dictionary before writing anything
-    const torrent = Buffer.concat([
-      encode({ announce: link.trackers[0] }).subarray(0, -1),
-      Buffer.from('4:info'),
-      info,
-      link.webSeeds.length > 0
-        ? encode({ 'url-list': [...link.webSeeds] }).subarray(1, -1)
-        : Buffer.alloc(0),
-      Buffer.from('e'),
-    ]);
+        fetches: this.fetches,
+        onProgress: (hash, p) => this.emit('metadata', hash, p),
+      },
+      link,
+      options,
+    );
     const files = options.files ?? (options.filePriorities ? undefined : link.selectOnly);
     const added = await this.add(torrent, { ...options, peers: direct, ...(files && { files }) });
-    for (const p of known.values()) added.addPeer(p.host, p.port);
+    for (const p of known) added.addPeer(p.host, p.port);
     return added;
   }
 

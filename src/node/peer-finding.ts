@@ -24,7 +24,7 @@ export interface PeerFindingDeps {
   /** Settles when the DHT's first bootstrap is over. */
   readonly dhtReady: () => Promise<unknown>;
   /** Bootstraps the DHT again (and says how it went). */
-  readonly rejoinDht: (dht: Dht) => Promise<unknown>;
+  readonly rejoinDht: () => Promise<unknown>;
 }
 
 /**
@@ -181,6 +181,6 @@ export class PeerFinding {
    * the DHT's next maintenance a minute later.
    */
   private async rejoinIfAlone(dht: Dht): Promise<void> {
-    if (dht.nodeCount === 0) await this.deps.rejoinDht(dht);
+    if (dht.nodeCount === 0) await this.deps.rejoinDht();
   }
 }

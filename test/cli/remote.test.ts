@@ -158,7 +158,7 @@ test('get fetches a .torrent from a URL (standalone)', async (t) => {
 });
 
 test('the rough edges: get --help, start flags, SHOAL_UPLOAD_LIMIT, create --force, completion', async (t) => {
-  assert.match((await run(['get', '--help'])).stdout, /magnet link, \.torrent file, or http/);
+  assert.match((await run(['get', '--help'])).stdout, /magnet links, \.torrent files or http/);
   const start = (await run(['start', '--help'])).stdout;
   for (const flag of ['--tracker', '--peer', '--api-port', '--api-host', '--no-api'])
     assert.ok(start.includes(flag), flag);
