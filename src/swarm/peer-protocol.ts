@@ -1,5 +1,6 @@
 import { Bitfield } from '../codec/bitfield.js';
 import type { Metainfo } from '../metainfo/types.js';
+import type { TransportKind } from '../net/connection.js';
 import type { ConnectionManager } from '../net/connection-manager.js';
 import type { Clock } from '../runtime/runtime.js';
 import { WireError } from '../wire/errors.js';
@@ -84,10 +85,7 @@ export class PeerProtocol {
         !Buffer.from(other.handshake.peerId).equals(h.peerId)
       )
         continue;
-      // Two connections to one peer (both dialled at once): both sides keep the one opened by
-      // the peer with the lower id, so they agree on which to close.
-      const keepOutgoing = Buffer.compare(d.peerId, Buffer.from(h.peerId)) < 0;
-      if (session.outgoing === keepOutgoing && other.outgoing !== keepOutgoing) {
+      if (keepsNewConnection(session, other, d.peerId, h.peerId)) {
         d.peers.drop(other, undefined);
         break;
       }
@@ -257,4 +255,31 @@ export class PeerProtocol {
 function ipBytes(host: string): Uint8Array | undefined {
   const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host.replace(/^::ffff:/, ''));
   return m ? Uint8Array.from(m.slice(1, 5).map(Number)) : undefined;
+}
+
+/** What deciding between two connections to one peer looks at. */
+export interface ConnectionSide {
+  /** We dialled it. */
+  readonly outgoing: boolean;
+  readonly connection: { readonly transport: TransportKind };
+}
+
+/**
+ * Two connections to one peer (both dialled at once, or one over uTP because the peer's TCP
+ * port was not up yet): which one both sides keep, decided from what both sides know alike so
+ * they agree. TCP wins over uTP (the kernel's TCP moves bytes for less CPU, and a uTP
+ * connection yields to any queue on the path); between two of one transport, the one opened by
+ * the peer with the lower id.
+ */
+export function keepsNewConnection(
+  fresh: ConnectionSide,
+  other: ConnectionSide,
+  ourId: Uint8Array,
+  theirId: Uint8Array,
+): boolean {
+  const freshTransport = fresh.connection.transport;
+  if (freshTransport !== other.connection.transport && fresh.outgoing !== other.outgoing)
+    return freshTransport === 'tcp';
+  const keepOutgoing = Buffer.compare(Buffer.from(ourId), Buffer.from(theirId)) < 0;
+  return fresh.outgoing === keepOutgoing && other.outgoing !== keepOutgoing;
 }

@@ -106,6 +106,15 @@ export class PeerSession {
   /** The `flushed` callbacks of what `outbox` holds. */
   private outboxFlushed: (() => void)[] = [];
 
+  /**
+   * Writes what this turn of the event loop queued now, not in a microtask: a connection we
+   * refuse (a second one to a peer) still gets our handshake, so the peer learns it is a
+   * duplicate rather than a peer that closes on this transport.
+   */
+  flushOutbox(): void {
+    this.flush();
+  }
+
   private flush(): void {
     const chunks = this.outbox;
     const callbacks = this.outboxFlushed;

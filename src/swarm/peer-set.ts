@@ -217,6 +217,7 @@ export class PeerSet {
   /** Closes a session and forgets it; a `WireError` reason is reported as a drop. */
   drop(session: PeerSession, reason: Error | undefined): void {
     if (session.closed) return;
+    if (reason instanceof WireError) session.flushOutbox();
     session.closed = true;
     this.sessions.delete(session.id);
     if (session.outgoing && !session.handshake) {
