@@ -5,6 +5,7 @@ import type { Metainfo } from '../metainfo/types.js';
 import type { PeerConnection } from '../net/connection.js';
 import type { TimerHandle } from '../runtime/runtime.js';
 import { RateMeter, TokenBucket } from '../shared/rate.js';
+import { SharedTicker } from '../shared/ticker.js';
 import { describeIo, isMissingFile } from '../storage/io-errors.js';
 import { PieceLayout } from '../storage/layout.js';
 import { PieceState } from '../storage/piece-state.js';
@@ -96,6 +97,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   readonly seedLimits: SeedLimiter;
   private timers: TimerHandle[] = [];
   private lastChokeAt = Number.NEGATIVE_INFINITY;
+  private lastResumeSaveAt = 0;
   private doneEmitted = false;
   private resumeDirty = false;
   private bytesHave = 0;
@@ -370,20 +372,20 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   /** Checks what is on disk (trusting resume data when files are unchanged), then joins the swarm. */
   async start(): Promise<void> {
     this.state = 'checking';
-    await this.pieceState.load(this.have, {
+    const trusted = await this.pieceState.load(this.have, {
       recheck: this.options.recheck === true,
       parallel: Math.max(2, this.deps.pool.size * 2),
       stopped: () => this.state === 'stopped',
     });
-    this.resumeDirty = true;
+    // Resume data that was trusted says what it would say again (10,000 seeding torrents
+    // rewrite nothing), unless empty files are created now: their mtimes are in it.
+    this.resumeDirty = !trusted || this.layout.files.some((f) => !f.padding && f.length === 0);
     await this.storage.createEmptyFiles();
     this.state = this.picker.wantsMore() ? 'downloading' : 'seeding';
     if (!this.picker.wantsMore()) this.emitDone();
-    const t = this.deps.runtime.timers;
-    this.timers.push(t.setInterval(() => this.tick(), TICK_MS));
-    if (this.options.resumePath) {
-      this.timers.push(t.setInterval(() => void this.saveResumeData(), this.opts.resumeIntervalMs));
-    }
+    const ticker = this.deps.ticker ?? new SharedTicker(this.deps.runtime.timers, TICK_MS);
+    this.lastResumeSaveAt = this.deps.runtime.clock.now();
+    this.timers.push(ticker.subscribe(() => this.everySecond()));
     this.tick();
   }
 
@@ -624,29 +626,46 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   // ---------------------------------------------------------------- housekeeping
 
+  /** The shared one-second tick: housekeeping, and resume data every `resumeIntervalMs`. */
+  private everySecond(): void {
+    this.tick();
+    if (this.options.resumePath === undefined) return;
+    const now = this.deps.runtime.clock.now();
+    if (now - this.lastResumeSaveAt < this.opts.resumeIntervalMs) return;
+    this.lastResumeSaveAt = now;
+    void this.saveResumeData();
+  }
+
   private tick(): void {
     const s = this.state;
     if (s === 'stopped' || s === 'paused' || s === 'checking' || s === 'error') return;
     const now = this.deps.runtime.clock.now();
-    this.scheduler.updateJobLimit();
-    this.peers.tend(now, this.opts, (peer) =>
-      this.scheduler.tend(peer, now, this.opts.requestTimeoutMs),
-    );
-    if (now - this.lastChokeAt >= CHOKE_INTERVAL_MS) {
-      this.lastChokeAt = now;
-      this.uploader.rechoke(now);
-    } else this.uploader.reassignIdleSlots();
-    for (const w of this.webSeeds) w.kick();
-    this.peers.connectSome();
-    this.extensions.tick(() => this.peers.all());
-    let stats = this.stats();
-    const reached = this.seedLimits.tick(now, s === 'seeding', stats);
+    // A torrent with no peers, none to dial and no web seed has no peer work: 10,000 idle
+    // seeding torrents cost only their seeding-limit accounting.
+    if (!this.peers.quiet || this.webSeeds.length > 0) {
+      this.scheduler.updateJobLimit();
+      this.peers.tend(now, this.opts, (peer) =>
+        this.scheduler.tend(peer, now, this.opts.requestTimeoutMs),
+      );
+      if (now - this.lastChokeAt >= CHOKE_INTERVAL_MS) {
+        this.lastChokeAt = now;
+        this.uploader.rechoke(now);
+      } else this.uploader.reassignIdleSlots();
+      for (const w of this.webSeeds) w.kick();
+      this.peers.connectSome();
+      this.extensions.tick(() => this.peers.all());
+    }
+    const reached = this.seedLimits.tick(now, s === 'seeding', {
+      uploaded: this.metrics.bytesOut.value,
+      downloaded: this.metrics.bytesIn.value,
+      totalLength: this.meta.totalLength,
+    });
     if (reached) {
       this.finishSeeding(reached);
       this.emit('finished', reached);
-      stats = this.stats();
     }
-    this.emit('progress', stats);
+    if (this.listenerCount('progress') > 0 && this.deps.progressWanted?.() !== false)
+      this.emit('progress', this.stats());
   }
 
   /** A stream reads file `fileIndex`: its pieces are wanted even if the file was skipped. */
