@@ -12,7 +12,7 @@
  * overlay: no traffic at all.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,15 +95,43 @@ function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU seconds used so far by each thread of a process, by thread name. */
+function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpu = (Number(fields[11]) + Number(fields[12])) / 100;
+      out.set(name, (out.get(name) ?? 0) + cpu);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/** Which threads used the CPU between two {@link threadCpu} readings, busiest first. */
+function threadShares(before: Map<string, number>, after: Map<string, number>, s: number): string {
+  return [...after]
+    .map(([name, cpu]) => [name, (cpu - (before.get(name) ?? 0)) / s] as const)
+    .filter(([, share]) => share >= 0.001)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, share]) => `${name} ${(share * 100).toFixed(1)}%`)
+    .join(', ');
+}
+
 /** Files under `dir` modified at or after `sinceMs` (wall clock). */
-async function filesWrittenSince(dir: string, sinceMs: number): Promise<number> {
-  let n = 0;
+async function filesWrittenSince(dir: string, sinceMs: number): Promise<string[]> {
+  const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile()) continue;
-    const s = await stat(join(entry.parentPath, entry.name)).catch(() => undefined);
-    if (s && s.mtimeMs >= sinceMs) n++;
+    const path = join(entry.parentPath, entry.name);
+    const s = await stat(path).catch(() => undefined);
+    if (s && s.mtimeMs >= sinceMs) out.push(path.slice(dir.length + 1));
   }
-  return n;
+  return out;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -113,7 +141,10 @@ interface Settled {
   readonly seeding: number;
   readonly rss: number;
   readonly idleCpu: number;
-  readonly filesWritten: number;
+  /** CPU by thread over the idle period. */
+  readonly threads: string;
+  /** The files written during the idle period. */
+  readonly written: readonly string[];
 }
 
 /**
@@ -135,17 +166,21 @@ async function measureShoal(
   const pid = child.pid!;
   const rss = rssBytes(pid);
   let idleCpu = 0;
-  let filesWritten = 0;
+  let threads = '';
+  const written: string[] = [];
   if (idleS > 0) {
     const since = Date.now();
     const cpu0 = cpuSecondsOf(pid);
+    const threads0 = threadCpu(pid);
     const t0 = performance.now();
     await sleep(idleS * 1000);
-    idleCpu = (cpuSecondsOf(pid) - cpu0) / ((performance.now() - t0) / 1000);
-    for (const dir of watchDirs) filesWritten += await filesWrittenSince(dir, since);
+    const seconds = (performance.now() - t0) / 1000;
+    idleCpu = (cpuSecondsOf(pid) - cpu0) / seconds;
+    threads = threadShares(threads0, threadCpu(pid), seconds);
+    for (const dir of watchDirs) written.push(...(await filesWrittenSince(dir, since)));
   }
   await stopShoal(child);
-  return { startSeconds, seeding, rss, idleCpu, filesWritten };
+  return { startSeconds, seeding, rss, idleCpu, threads, written };
 }
 
 /**
@@ -270,7 +305,8 @@ async function measureLibtorrent(
     seeding: Number(seedingAt.torrents),
     rss,
     idleCpu,
-    filesWritten: 0,
+    threads: '',
+    written: [],
   };
 }
 
@@ -298,8 +334,11 @@ export async function run(): Promise<void> {
     const firstS = (firstStarted.at - first.spawnedAt) / 1000;
     t = performance.now();
     const stopS = await stopShoal(first);
+    const resumeFiles = (await readdir(join(dataDir, 'torrents'))).filter((n) =>
+      n.endsWith('.resume'),
+    ).length;
     process.stdout.write(
-      `first start (files checked): ${firstS.toFixed(2)} s to all started; stop ${stopS.toFixed(2)} s\n`,
+      `first start (files checked): ${firstS.toFixed(2)} s to all started; stop ${stopS.toFixed(2)} s; ${resumeFiles} resume files\n`,
     );
 
     const empty = await measureShoal(children, 'shoal (no torrents)', join(dir, 'empty'), 0, []);
@@ -332,12 +371,15 @@ export async function run(): Promise<void> {
         `≤ ${TARGET_IDLE_CPU * 100}%`,
         shoal.idleCpu <= TARGET_IDLE_CPU,
       );
+      process.stdout.write(`  (by thread: ${shoal.threads || 'none'})\n`);
       line(
         `files written in ${idleS} s idle`,
-        String(shoal.filesWritten),
+        String(shoal.written.length),
         '0',
-        shoal.filesWritten === 0,
+        shoal.written.length === 0,
       );
+      if (shoal.written.length > 0)
+        process.stdout.write(`  (e.g. ${shoal.written.slice(0, 3).join(', ')})\n`);
     }
 
     const ltProblem = toolProblem('libtorrent', PROBES.libtorrent);

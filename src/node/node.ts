@@ -73,6 +73,8 @@ const CLIENT_PREFIX = '-SH0010-';
 const TORRENT_TICK_MS = 1000;
 /** Library torrents started at once by `resumeLibrary` (their resume data read, files stat'ed). */
 const START_PARALLEL = 16;
+/** Torrents stopped at once by `stop` (each saving its resume data). */
+const STOP_PARALLEL = 64;
 
 /**
  * A shoal node: one listening port (TCP) and one UDP socket on the same port number, one
@@ -706,7 +708,8 @@ export class Node extends EventEmitter<NodeEvents> {
     this.overlayService?.stop();
     for (const fetch of this.fetches) fetch.abort();
     await Promise.all([this.finding?.stop(), this.portMapper?.stop()]);
-    await Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    // Each stop saves resume data (several files open at once): 10,000 at a time run out.
+    await mapLimit([...this.torrents.values()], STOP_PARALLEL, (t) => t.stop());
     await this.dht?.stop();
     await this.lsd?.stop();
     await this.udpTrackers?.close();

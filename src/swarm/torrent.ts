@@ -59,6 +59,8 @@ export {
 };
 
 const TICK_MS = 1000;
+/** A quiet torrent (no peers, none to dial, no web seed, nobody reading progress) ticks this seldom. */
+const QUIET_TICKS = 10;
 const CHOKE_INTERVAL_MS = 10_000;
 
 /**
@@ -98,6 +100,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private timers: TimerHandle[] = [];
   private lastChokeAt = Number.NEGATIVE_INFINITY;
   private lastResumeSaveAt = 0;
+  /** Ticks still to skip while quiet (see {@link QUIET_TICKS}); 0 when awake. */
+  private sleepTicks = 0;
+  /** The last tick put the torrent to sleep: the next one comes up to QUIET_TICKS later. */
+  private slept = false;
   private doneEmitted = false;
   private resumeDirty = false;
   private bytesHave = 0;
@@ -472,6 +478,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** Adds a place to find a peer. `sticky` candidates are retried until connected. */
   addPeer(host: string, port: number, sticky = false): void {
+    this.wake();
     this.peers.addCandidate(host, port, sticky);
     if (this.state === 'downloading' || this.state === 'seeding') this.peers.connectSome();
   }
@@ -573,6 +580,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   attachIncoming(conn: PeerConnection, handshake: Handshake, rest: Buffer): boolean {
     if (this.state !== 'downloading' && this.state !== 'seeding') return false;
     if (!this.peers.admit(conn.stream.remoteAddress)) return false;
+    this.wake();
     const session = this.peers.attach(conn);
     session.wire.sendHandshake(this.protocol.ourHandshake(Buffer.from(handshake.infoHash)));
     // Replay the handshake into the session's wire, then whatever followed it.
@@ -628,6 +636,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** The shared one-second tick: housekeeping, and resume data every `resumeIntervalMs`. */
   private everySecond(): void {
+    if (this.sleepTicks > 0) {
+      this.sleepTicks--;
+      return;
+    }
     this.tick();
     if (this.options.resumePath === undefined) return;
     const now = this.deps.runtime.clock.now();
@@ -655,17 +667,34 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.peers.connectSome();
       this.extensions.tick(() => this.peers.all());
     }
-    const reached = this.seedLimits.tick(now, s === 'seeding', {
-      uploaded: this.metrics.bytesOut.value,
-      downloaded: this.metrics.bytesIn.value,
-      totalLength: this.meta.totalLength,
-    });
+    const reached = this.seedLimits.tick(
+      now,
+      s === 'seeding',
+      {
+        uploaded: this.metrics.bytesOut.value,
+        downloaded: this.metrics.bytesIn.value,
+        totalLength: this.meta.totalLength,
+      },
+      this.slept ? (QUIET_TICKS + 1) * TICK_MS : undefined,
+    );
+    this.slept = false;
     if (reached) {
       this.finishSeeding(reached);
       this.emit('finished', reached);
     }
-    if (this.listenerCount('progress') > 0 && this.deps.progressWanted?.() !== false)
-      this.emit('progress', this.stats());
+    const progressWanted =
+      this.listenerCount('progress') > 0 && this.deps.progressWanted?.() !== false;
+    if (progressWanted) this.emit('progress', this.stats());
+    else if (this.peers.quiet && this.webSeeds.length === 0) {
+      // Nothing to tend until a peer comes ({@link wake}): 10,000 such torrents stay cheap.
+      this.sleepTicks = QUIET_TICKS - 1;
+      this.slept = true;
+    }
+  }
+
+  /** Something to tend arrived (a peer, a candidate): tick every second again. */
+  private wake(): void {
+    this.sleepTicks = 0;
   }
 
   /** A stream reads file `fileIndex`: its pieces are wanted even if the file was skipped. */
