@@ -3,8 +3,10 @@
  *
  * 1. One seeder → one leecher, a 1 GiB file (SHOAL_BENCH_TRANSFER_BYTES), one v1 torrent with
  *    1 MiB pieces used by both contenders: shoal → shoal (`shoal share` / `shoal get`) and
- *    libtorrent → libtorrent (two Python processes). Each side runs twice, alternating, and the
- *    best run counts. Throughput is the file size over the time from spawning the leecher to its
+ *    libtorrent → libtorrent (two Python processes). Each side runs twice (or
+ *    SHOAL_BENCH_TRANSFER_ROUNDS times), alternating; the best run counts, the median is told
+ *    too, and each leecher's CPU-seconds per GiB (best and median) with the CPU model: CPU per
+ *    byte travels between machines better than MB/s does (target: shoal's ≤ libtorrent's). Throughput is the file size over the time from spawning the leecher to its
  *    "done" line (process start-up included, for both). Prints MB/s, the ratio and each
  *    leecher's peak RSS. Targets: shoal ≥ 1.5× libtorrent, shoal leecher peak RSS ≤ 256 MiB.
  *
@@ -23,7 +25,7 @@
 
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
@@ -50,7 +52,8 @@ import {
 const MiB = 1024 ** 2;
 const TRANSFER_DEFAULT_BYTES = 1024 ** 3;
 const TRANSFER_PIECE = '1M';
-const ROUNDS = 2;
+/** Alternating rounds per contender (SHOAL_BENCH_TRANSFER_ROUNDS): best and median are told. */
+const ROUNDS = Math.max(1, Number(process.env.SHOAL_BENCH_TRANSFER_ROUNDS ?? 2));
 const TARGET_RATIO = 1.5;
 const TARGET_RSS = 256 * MiB;
 
@@ -393,10 +396,24 @@ async function libtorrentRun(
   }
 }
 
+const cpuModel = (): string => cpus()[0]?.model.trim() ?? 'unknown CPU';
 const best = (runs: Run[]): Run => runs.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a));
 const cpuText = (r: Run): string =>
   `CPU ${(r.leecherCpu + r.seederCpu).toFixed(2)} s = leecher ${r.leecherCpu.toFixed(2)} + seeder ${r.seederCpu.toFixed(2)}`;
 const metText = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+const median = (values: number[]): number => {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+};
+/**
+ * What travels between machines: the leecher's CPU-seconds per GiB moved (throughput ratios
+ * swing with how each client meets a machine's page faults and scheduler), best and median.
+ */
+const perGibText = (runs: Run[], size: number): string => {
+  const perGib = runs.map((r) => (r.leecherCpu * 1024 ** 3) / size);
+  return `leecher CPU ${Math.min(...perGib).toFixed(2)} s/GiB best, ${median(perGib).toFixed(2)} median`;
+};
 
 /** Part 1: shoal → shoal against libtorrent → libtorrent, one seeder and one leecher each. */
 async function pointToPoint(bench: Bench): Promise<void> {
@@ -443,6 +460,18 @@ async function pointToPoint(bench: Bench): Promise<void> {
     }
 
     const s = best(runs.shoal);
+    process.stdout.write(`CPU         ${cpuModel()}, ${availableParallelism()} cores\n`);
+    const medianText = (who: Run[]) =>
+      `median ${mbps(size, median(who.map((r) => r.wallSeconds)))}; ${perGibText(who, size)}`;
+    process.stdout.write(`shoal       ${medianText(runs.shoal)}\n`);
+    if (ltProblem === undefined) {
+      process.stdout.write(`libtorrent  ${medianText(runs.libtorrent)}\n`);
+      const cpu = (who: Run[]) => median(who.map((r) => r.leecherCpu));
+      const cpuRatio = cpu(runs.shoal) / cpu(runs.libtorrent);
+      process.stdout.write(
+        `CPU ratio   shoal/libtorrent leecher CPU per GiB (medians) = ${cpuRatio.toFixed(2)}× (target ≤ 1×: ${metText(cpuRatio <= 1)})\n`,
+      );
+    }
     const worstRss = Math.max(...runs.shoal.map((r) => r.peakRssBytes));
     const rssOk = worstRss <= TARGET_RSS;
     process.stdout.write(
