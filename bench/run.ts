@@ -55,6 +55,11 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
       'uTP beside TCP on a 2 MB/s tc-tbf link in network namespaces: uTP share of the link, queueing delay it adds',
     load: () => import('./ledbat.js'),
   },
+  many: {
+    description:
+      'one node seeding 10,000 small torrents: start to all seeding, RSS per torrent, idle CPU, resume-data churn; vs libtorrent',
+    load: () => import('./many.js'),
+  },
   dht: {
     description:
       'DHT queries/s one node serves and lookup time in a 200-node loopback DHT: shoal vs bittorrent-dht',

@@ -78,28 +78,12 @@ export class NodeAdapter implements NodeControl {
 
   /**
    * Resumes every torrent of the library, with `extras` added to each (`shoal start --peer
-   * --tracker`). `Node.resumeLibrary` takes no such options yet.
+   * --tracker`); returns how many run.
    */
   async resumeLibrary(extras: ResumeExtras = {}): Promise<number> {
-    let count = 0;
-    for (const { entry, torrent } of await this.node.library.list()) {
-      try {
-        const t = await this.node.add(torrent, {
-          downloadDir: entry.downloadDir,
-          persist: false,
-          ...(extras.peers && { peers: extras.peers }),
-          ...(extras.trackers && { trackers: extras.trackers }),
-          ...(entry.seedLimits && { seedLimits: entry.seedLimits }),
-        });
-        if (entry.finished) t.finishSeeding(entry.finished);
-        else if (entry.paused) t.pause();
-        this.extra(t.infoHashHex);
-        count++;
-      } catch (error) {
-        this.node.emit('error', error as Error, undefined);
-      }
-    }
-    return count;
+    const torrents = await this.node.resumeLibrary(extras);
+    for (const t of torrents) this.extra(t.infoHashHex);
+    return torrents.length;
   }
 
   summaries(): TorrentSummary[] {

@@ -291,7 +291,7 @@ class Scope implements MetricsRegistry, SeriesOwner {
       return made;
     }
     const differs = (what: string, mine: unknown, theirs: unknown) => {
-      if (JSON.stringify(mine) !== JSON.stringify(theirs))
+      if (!sameDeclaration(mine, theirs))
         throw new MetricsError(
           'METRIC_CONFLICT',
           `metric '${name}' declared differently: ${what} ${JSON.stringify(mine)} here, ${JSON.stringify(theirs)} before`,
@@ -313,6 +313,17 @@ class Scope implements MetricsRegistry, SeriesOwner {
         `the registry ${this.constText} was disposed of; make a new child`,
       );
   }
+}
+
+/**
+ * Whether two parts of a metric's declaration are equal: each torrent of 10,000 declares its
+ * families again, so plain values and arrays of them are compared without serialising.
+ */
+function sameDeclaration(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  const sameItems =
+    Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => x === b[i]);
+  return sameItems || JSON.stringify(a) === JSON.stringify(b);
 }
 
 function group<S>(owner: Scope, samples: S[]): SeriesGroup<S> {

@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import type { FileSystem } from '../runtime/runtime.js';
+import { mapLimit } from '../shared/map-limit.js';
 import type { SeedLimitOverrides, SeedLimitReached } from '../swarm/seed-limits.js';
+
+/** Library files read at once when listing it. */
+const READ_PARALLEL = 16;
 
 /** How a torrent in the library is to be run. */
 export interface LibraryEntry {
@@ -65,23 +69,23 @@ export class Library {
       await this.fs.rm(join(this.dir, `${infoHash}.${ext}`));
   }
 
-  /** Every complete entry; half-written or unreadable ones are skipped. */
+  /** Every complete entry, in name order; half-written or unreadable ones are skipped. */
   async list(): Promise<{ entry: LibraryEntry; torrent: Buffer }[]> {
     if (!(await this.fs.exists(this.dir))) return [];
-    const out: { entry: LibraryEntry; torrent: Buffer }[] = [];
-    for (const name of (await this.fs.readdir(this.dir)).sort()) {
-      if (!name.endsWith('.json')) continue;
+    const names = (await this.fs.readdir(this.dir)).filter((n) => n.endsWith('.json')).sort();
+    const read = await mapLimit(names, READ_PARALLEL, async (name) => {
       try {
         const entry = JSON.parse(
           (await this.fs.readFile(join(this.dir, name))).toString('utf8'),
         ) as LibraryEntry;
-        if (typeof entry.infoHash !== 'string' || typeof entry.downloadDir !== 'string') continue;
+        if (typeof entry.infoHash !== 'string' || typeof entry.downloadDir !== 'string')
+          return undefined;
         const torrent = await this.fs.readFile(join(this.dir, `${entry.infoHash}.torrent`));
-        out.push({ entry, torrent });
+        return { entry, torrent };
       } catch {
-        // skipped: a later `add` rewrites it
+        return undefined; // skipped: a later `add` rewrites it
       }
-    }
-    return out;
+    });
+    return read.filter((r) => r !== undefined);
   }
 }

@@ -23,7 +23,9 @@ import type { PeerConnection } from '../peers/peer-connection.js';
 import type { Presence } from '../peers/presence.js';
 import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
 import type { Runtime, TcpServer } from '../runtime/runtime.js';
+import { mapLimit } from '../shared/map-limit.js';
 import { TokenBucket } from '../shared/rate.js';
+import { SharedTicker } from '../shared/ticker.js';
 import { deleteTorrentFiles } from '../storage/delete-files.js';
 import { PeerWireMetrics } from '../swarm/metrics.js';
 import type { SeedLimitOverrides, SeedLimits } from '../swarm/seed-limits.js';
@@ -37,7 +39,7 @@ import { type LoadedBlocklist, loadBlocklist } from './blocklist-loader.js';
 import { completionHook } from './completion-hook.js';
 import type { NodeConfig } from './config.js';
 import { loadOrCreateIdentity } from './identity-store.js';
-import { Library } from './library.js';
+import { Library, type LibraryEntry } from './library.js';
 import { fetchMagnetTorrent } from './magnet-torrent.js';
 import { declareNodeMetrics } from './metrics.js';
 import { type DhtJoinStatus, NodeDht } from './node-dht.js';
@@ -67,6 +69,12 @@ export {
 } from './types.js';
 
 const CLIENT_PREFIX = '-SH0010-';
+/** How often the node's torrents do their housekeeping (one timer for all of them). */
+const TORRENT_TICK_MS = 1000;
+/** Library torrents started at once by `resumeLibrary` (their resume data read, files stat'ed). */
+const START_PARALLEL = 16;
+/** Torrents stopped at once by `stop` (each saving its resume data). */
+const STOP_PARALLEL = 64;
 
 /**
  * A shoal node: one listening port (TCP) and one UDP socket on the same port number, one
@@ -166,6 +174,8 @@ export class Node extends EventEmitter<NodeEvents> {
       globalDownload: this.globalDownload,
       wireMetrics: new PeerWireMetrics(this.metrics),
       seedLimits: () => this.seedLimitsNow,
+      ticker: new SharedTicker(runtime.timers, TORRENT_TICK_MS),
+      progressWanted: () => this.listenerCount('progress') > 0,
     };
     declareNodeMetrics(this.metrics, {
       connections: this.connections,
@@ -434,34 +444,71 @@ export class Node extends EventEmitter<NodeEvents> {
     return this.server?.address().port ?? 0;
   }
 
-  /** Resumes every torrent in the library (what `shoal start` does). */
-  async resumeLibrary(): Promise<Torrent[]> {
-    const out: Torrent[] = [];
+  /**
+   * Resumes every torrent in the library (what `shoal start` does), with `extras` (peers to
+   * dial, trackers to announce to) added to each. The torrents are registered in library order,
+   * then started several at a time: 10,000 of them check their resume data in seconds.
+   */
+  async resumeLibrary(
+    extras: Pick<AddTorrentOptions, 'peers' | 'trackers'> = {},
+  ): Promise<Torrent[]> {
+    const madeDirs = new Set<string>();
+    const added: { torrent: Torrent; options: AddTorrentOptions; entry: LibraryEntry }[] = [];
     for (const { entry, torrent } of await this.library.list()) {
+      const options: AddTorrentOptions = {
+        downloadDir: entry.downloadDir,
+        persist: false,
+        ...(extras.peers && { peers: extras.peers }),
+        ...(extras.trackers && { trackers: extras.trackers }),
+        ...(entry.seedLimits && { seedLimits: entry.seedLimits }),
+      };
       try {
-        const t = await this.add(torrent, {
-          downloadDir: entry.downloadDir,
-          persist: false,
-          ...(entry.seedLimits && { seedLimits: entry.seedLimits }),
-        });
-        if (entry.finished) t.finishSeeding(entry.finished);
-        else if (entry.paused) t.pause();
-        out.push(t);
+        added.push({ torrent: await this.register(torrent, options, madeDirs), options, entry });
       } catch (error) {
         this.report(error as Error, undefined);
       }
     }
-    return out;
+    const started = await mapLimit(added, START_PARALLEL, async ({ torrent, options, entry }) => {
+      try {
+        await this.launch(torrent, options);
+      } catch (error) {
+        this.report(error as Error, undefined);
+        return undefined;
+      }
+      if (entry.finished) torrent.finishSeeding(entry.finished);
+      else if (entry.paused) torrent.pause();
+      return torrent;
+    });
+    return started.filter((t) => t !== undefined);
   }
 
   /** Adds a torrent (bytes of a `.torrent` file, or parsed) and starts it. */
   async add(source: Uint8Array | Metainfo, options: AddTorrentOptions = {}): Promise<Torrent> {
+    const torrent = await this.register(source, options);
+    await this.launch(torrent, options);
+    return torrent;
+  }
+
+  /**
+   * The first half of {@link add}: saves the torrent in the library (unless `persist` is
+   * false) and makes it known to the node, not started. `madeDirs` are download folders
+   * already made.
+   */
+  private async register(
+    source: Uint8Array | Metainfo,
+    options: AddTorrentOptions,
+    madeDirs?: Set<string>,
+  ): Promise<Torrent> {
     const bytes = source instanceof Uint8Array ? source : undefined;
     const meta = source instanceof Uint8Array ? parseTorrent(source) : source;
     const id = (meta.infoHashV1 ?? meta.infoHashV2)!.toString('hex');
-    if (this.torrents.has(id)) throw new DuplicateTorrentError(id);
     const downloadDir = options.downloadDir ?? this.config.downloadDir;
-    await this.runtime.fs.mkdir(downloadDir);
+    if (!madeDirs?.has(downloadDir)) {
+      await this.runtime.fs.mkdir(downloadDir);
+      madeDirs?.add(downloadDir);
+    }
+    // Checked after the wait, so that two adds of one torrent at once cannot both pass.
+    if (this.torrents.has(id)) throw new DuplicateTorrentError(id);
     const persist = options.persist !== false;
     const filePriorities =
       options.filePriorities ??
@@ -506,16 +553,21 @@ export class Node extends EventEmitter<NodeEvents> {
       this.emit('finished', torrent, reached);
     });
     torrent.on('peer', (p) => this.peerWatch.connected(id, p.address));
+    return torrent;
+  }
+
+  /** The second half of {@link add}: starts a registered torrent and finds it peers. */
+  private async launch(torrent: Torrent, options: AddTorrentOptions): Promise<void> {
+    const id = torrent.infoHashHex;
     await torrent.start();
     if (torrent.stats().state === 'seeding') this.overlayService?.shareTorrent(torrent.meta);
     for (const p of options.peers ?? []) {
       this.peerWatch.watch(id, p.host, p.port);
       torrent.addPeer(p.host, p.port, true);
     }
-    log.info('torrent added', { infoHash: id, name: meta.name, state: torrent.state });
+    log.info('torrent added', { infoHash: id, name: torrent.meta.name, state: torrent.state });
     this.finding!.track(id, torrent, options.trackers ?? []);
     if (!torrent.meta.private) this.lsd?.add(torrent.handshakeHashes[0]!.toString('hex'));
-    return torrent;
   }
 
   /**
@@ -656,7 +708,8 @@ export class Node extends EventEmitter<NodeEvents> {
     this.overlayService?.stop();
     for (const fetch of this.fetches) fetch.abort();
     await Promise.all([this.finding?.stop(), this.portMapper?.stop()]);
-    await Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    // Each stop saves resume data (several files open at once): 10,000 at a time run out.
+    await mapLimit([...this.torrents.values()], STOP_PARALLEL, (t) => t.stop());
     await this.dht?.stop();
     await this.lsd?.stop();
     await this.udpTrackers?.close();

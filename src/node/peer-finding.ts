@@ -4,9 +4,14 @@ import type { Runtime, TimerHandle } from '../runtime/runtime.js';
 import type { Torrent } from '../swarm/torrent.js';
 import { Announcer, type TrackerStatus } from '../tracker/announcer.js';
 import type { UdpTrackerClient } from '../tracker/udp-client.js';
+import { DhtAnnounceSchedule } from './dht-announces.js';
 
 /** How often a public torrent is announced to the DHT. */
 const DHT_ANNOUNCE_MS = 15 * 60_000;
+/** The least time between two DHT announces starting (20 a second at most). */
+const DHT_ANNOUNCE_MIN_GAP_MS = 50;
+/** DHT announces (each a lookup) under way at once, at most. */
+const DHT_ANNOUNCES_AT_ONCE = 16;
 /** How often a magnet's metadata search asks the DHT again. */
 const METADATA_SEARCH_MS = 3000;
 
@@ -35,9 +40,16 @@ export interface PeerFindingDeps {
  */
 export class PeerFinding {
   private readonly announcers = new Map<string, Announcer>();
-  private readonly dhtTimers = new Map<string, TimerHandle>();
+  /** Every public torrent's DHT announces, spread out over the interval. */
+  private readonly dhtAnnounces: DhtAnnounceSchedule;
 
-  constructor(private readonly deps: PeerFindingDeps) {}
+  constructor(private readonly deps: PeerFindingDeps) {
+    this.dhtAnnounces = new DhtAnnounceSchedule(deps.runtime.clock, deps.runtime.timers, {
+      intervalMs: DHT_ANNOUNCE_MS,
+      minGapMs: DHT_ANNOUNCE_MIN_GAP_MS,
+      maxRunning: DHT_ANNOUNCES_AT_ONCE,
+    });
+  }
 
   /** Starts announcing torrent `id` to its trackers (and `extra` ones) and the DHT. */
   track(id: string, torrent: Torrent, extra: readonly string[]): void {
@@ -47,8 +59,7 @@ export class PeerFinding {
 
   /** Stops announcing torrent `id` (a `stopped` announce to its trackers). */
   async untrack(id: string): Promise<void> {
-    this.dhtTimers.get(id)?.cancel();
-    this.dhtTimers.delete(id);
+    this.dhtAnnounces.remove(id);
     const announcer = this.announcers.get(id);
     this.announcers.delete(id);
     await announcer?.stop();
@@ -112,8 +123,7 @@ export class PeerFinding {
 
   /** Stops every announcer and DHT announce timer. */
   async stop(): Promise<void> {
-    for (const t of this.dhtTimers.values()) t.cancel();
-    this.dhtTimers.clear();
+    this.dhtAnnounces.stop();
     await Promise.all([...this.announcers.values()].map((a) => a.stop()));
     this.announcers.clear();
   }
@@ -153,13 +163,13 @@ export class PeerFinding {
     announcer.start();
   }
 
-  /** Announces a public torrent to the DHT now and every 15 minutes; peers found join it. */
+  /** Announces a public torrent to the DHT soon and every 15 minutes; peers found join it. */
   private startDhtAnnounces(id: string, torrent: Torrent): void {
     const dht = this.deps.dht();
     if (!dht || torrent.meta.private) return;
     const hash = torrent.handshakeHashes[0]!;
     const announce = () =>
-      void this.deps
+      this.deps
         .dhtReady()
         .then(() => this.rejoinIfAlone(dht))
         .then(() =>
@@ -170,9 +180,11 @@ export class PeerFinding {
             },
           }),
         )
-        .catch(() => undefined);
-    announce();
-    this.dhtTimers.set(id, this.deps.runtime.timers.setInterval(announce, DHT_ANNOUNCE_MS));
+        .then(
+          () => undefined,
+          () => undefined,
+        );
+    this.dhtAnnounces.add(id, announce);
   }
 
   /**

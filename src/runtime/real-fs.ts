@@ -1,6 +1,7 @@
-import { constants, type Stats } from 'node:fs';
+import { constants, readFile as readFileCallback, type Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { IoError, SecretFileError, UnsafeFileError } from './errors.js';
 import type { BeneathMode, FileHandle, FileStat, FileSystem } from './runtime.js';
 
@@ -170,6 +171,8 @@ async function walkByLstat(
   return { child: (name) => join(folder, name), close: async () => {} };
 }
 
+const readFileAsync = promisify(readFileCallback);
+
 let procFdProbe: Promise<boolean> | undefined;
 
 /** True when `/proc/self/fd/<fd>` names the open file itself (Linux with /proc mounted). */
@@ -221,7 +224,9 @@ export function createRealFs(options: RealFsOptions = {}): FileSystem {
   return {
     stat: async (path) => toStat(await fsp.lstat(path)),
     readdir: (path) => fsp.readdir(path),
-    readFile: (path) => fsp.readFile(path),
+    // The callback form: about twice as fast as fs/promises' for the small files a node reads
+    // by the thousand on start (library entries, resume data).
+    readFile: (path) => readFileAsync(path),
     async writeFileAtomic(path, data) {
       const temp = tempBeside(path);
       const h = await fsp.open(temp, 'w');

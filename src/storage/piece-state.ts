@@ -24,12 +24,13 @@ export class PieceState {
 
   /**
    * Marks in `have` what is verified on disk. `recheck` ignores resume data; `parallel` bounds
-   * the pieces hashed at once; `stopped` aborts a long check.
+   * the pieces hashed at once; `stopped` aborts a long check. True when the saved resume data
+   * was trusted as it is (saving it again would write the same), false after a check.
    */
   async load(
     have: Bitfield,
     options: { recheck: boolean; parallel: number; stopped: () => boolean },
-  ): Promise<void> {
+  ): Promise<boolean> {
     const saved = this.resumePath ? await loadResume(this.fs, this.resumePath) : undefined;
     // Piece layers fetched from peers are checked against the roots, not against the files,
     // so they are kept even when a recheck is asked for or the files changed.
@@ -37,9 +38,10 @@ export class PieceState {
     const resume = options.recheck ? undefined : saved;
     if (resume && (await this.stillValid(resume))) {
       for (const i of new Bitfield(this.layout.pieceCount, resume.have).indices()) have.set(i);
-      return;
+      return true;
     }
     await this.recheck(have, options.parallel, options.stopped);
+    return false;
   }
 
   /** Saves `have` with each file's current size and mtime. */

@@ -6,6 +6,7 @@ import type { ConnectionManager } from '../net/connection-manager.js';
 import type { Dialer } from '../net/dialer.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { TokenBucket } from '../shared/rate.js';
+import type { SharedTicker } from '../shared/ticker.js';
 import type { HashExchangeStats } from './hash-exchange.js';
 import type { PeerWireMetrics } from './metrics.js';
 import type { PickMode } from './piece-picker.js';
@@ -161,6 +162,13 @@ export interface TorrentDeps {
   readonly wireMetrics: PeerWireMetrics;
   /** The node's seeding limits, read each tick (none when absent). */
   readonly seedLimits?: () => SeedLimits;
+  /** The node's one-second tick, shared by its torrents; a torrent ticks itself when absent. */
+  readonly ticker?: SharedTicker;
+  /**
+   * Whether anyone reads `progress` events now (the node asks its own listeners); when false,
+   * ticks skip making them. Always when absent.
+   */
+  readonly progressWanted?: () => boolean;
 }
 
 /** Options for one torrent. */

@@ -87,6 +87,11 @@ export class PeerSet {
     return this.sessions.size;
   }
 
+  /** No session, no candidate and no dial under way: nothing to tend. */
+  get quiet(): boolean {
+    return this.sessions.size === 0 && this.candidates.size === 0 && this.connecting.size === 0;
+  }
+
   /** Adds a place to find a peer. `sticky` candidates are retried until connected. */
   addCandidate(host: string, port: number, sticky: boolean): void {
     const key = `${host}:${port}`;

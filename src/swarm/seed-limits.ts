@@ -71,7 +71,13 @@ export class SeedLimiter {
    * One housekeeping tick at `now` (ms); `seeding` says whether the torrent seeds now. Returns
    * the limit reached, if one is.
    */
-  tick(now: number, seeding: boolean, p: SeedProgress): SeedLimitReached | undefined {
+  tick(
+    now: number,
+    seeding: boolean,
+    p: SeedProgress,
+    /** The longest gap since the last tick that counts as seeding (a quiet torrent ticks seldom). */
+    maxGapMs = MAX_TICK_GAP_MS,
+  ): SeedLimitReached | undefined {
     const last = this.lastTickAt;
     this.lastTickAt = now;
     if (!seeding) {
@@ -79,7 +85,7 @@ export class SeedLimiter {
       return undefined;
     }
     // Ticks come every second; a longer gap is time spent paused or failed, not seeding.
-    if (last !== undefined) this.seedingMs += Math.min(now - last, MAX_TICK_GAP_MS);
+    if (last !== undefined) this.seedingMs += Math.min(now - last, maxGapMs);
     if (p.uploaded !== this.lastUploaded) {
       // Seeding just began, or something went out: the idle clock starts again.
       if (this.lastUploaded < 0 || p.uploaded > this.lastUploaded) this.idleSince = now;

@@ -5,6 +5,7 @@ import type { Metainfo } from '../metainfo/types.js';
 import type { PeerConnection } from '../net/connection.js';
 import type { TimerHandle } from '../runtime/runtime.js';
 import { RateMeter, TokenBucket } from '../shared/rate.js';
+import { SharedTicker } from '../shared/ticker.js';
 import { describeIo, isMissingFile } from '../storage/io-errors.js';
 import { PieceLayout } from '../storage/layout.js';
 import { PieceState } from '../storage/piece-state.js';
@@ -58,6 +59,8 @@ export {
 };
 
 const TICK_MS = 1000;
+/** A quiet torrent (no peers, none to dial, no web seed, nobody reading progress) ticks this seldom. */
+const QUIET_TICKS = 10;
 const CHOKE_INTERVAL_MS = 10_000;
 
 /**
@@ -96,6 +99,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   readonly seedLimits: SeedLimiter;
   private timers: TimerHandle[] = [];
   private lastChokeAt = Number.NEGATIVE_INFINITY;
+  private lastResumeSaveAt = 0;
+  /** Ticks still to skip while quiet (see {@link QUIET_TICKS}); 0 when awake. */
+  private sleepTicks = 0;
+  /** The last tick put the torrent to sleep: the next one comes up to QUIET_TICKS later. */
+  private slept = false;
   private doneEmitted = false;
   private resumeDirty = false;
   private bytesHave = 0;
@@ -370,20 +378,20 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   /** Checks what is on disk (trusting resume data when files are unchanged), then joins the swarm. */
   async start(): Promise<void> {
     this.state = 'checking';
-    await this.pieceState.load(this.have, {
+    const trusted = await this.pieceState.load(this.have, {
       recheck: this.options.recheck === true,
       parallel: Math.max(2, this.deps.pool.size * 2),
       stopped: () => this.state === 'stopped',
     });
-    this.resumeDirty = true;
+    // Resume data that was trusted says what it would say again (10,000 seeding torrents
+    // rewrite nothing), unless empty files are created now: their mtimes are in it.
+    this.resumeDirty = !trusted || this.layout.files.some((f) => !f.padding && f.length === 0);
     await this.storage.createEmptyFiles();
     this.state = this.picker.wantsMore() ? 'downloading' : 'seeding';
     if (!this.picker.wantsMore()) this.emitDone();
-    const t = this.deps.runtime.timers;
-    this.timers.push(t.setInterval(() => this.tick(), TICK_MS));
-    if (this.options.resumePath) {
-      this.timers.push(t.setInterval(() => void this.saveResumeData(), this.opts.resumeIntervalMs));
-    }
+    const ticker = this.deps.ticker ?? new SharedTicker(this.deps.runtime.timers, TICK_MS);
+    this.lastResumeSaveAt = this.deps.runtime.clock.now();
+    this.timers.push(ticker.subscribe(() => this.everySecond()));
     this.tick();
   }
 
@@ -470,6 +478,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** Adds a place to find a peer. `sticky` candidates are retried until connected. */
   addPeer(host: string, port: number, sticky = false): void {
+    this.wake();
     this.peers.addCandidate(host, port, sticky);
     if (this.state === 'downloading' || this.state === 'seeding') this.peers.connectSome();
   }
@@ -571,6 +580,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   attachIncoming(conn: PeerConnection, handshake: Handshake, rest: Buffer): boolean {
     if (this.state !== 'downloading' && this.state !== 'seeding') return false;
     if (!this.peers.admit(conn.stream.remoteAddress)) return false;
+    this.wake();
     const session = this.peers.attach(conn);
     session.wire.sendHandshake(this.protocol.ourHandshake(Buffer.from(handshake.infoHash)));
     // Replay the handshake into the session's wire, then whatever followed it.
@@ -624,29 +634,67 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   // ---------------------------------------------------------------- housekeeping
 
+  /** The shared one-second tick: housekeeping, and resume data every `resumeIntervalMs`. */
+  private everySecond(): void {
+    if (this.sleepTicks > 0) {
+      this.sleepTicks--;
+      return;
+    }
+    this.tick();
+    if (this.options.resumePath === undefined) return;
+    const now = this.deps.runtime.clock.now();
+    if (now - this.lastResumeSaveAt < this.opts.resumeIntervalMs) return;
+    this.lastResumeSaveAt = now;
+    void this.saveResumeData();
+  }
+
   private tick(): void {
     const s = this.state;
     if (s === 'stopped' || s === 'paused' || s === 'checking' || s === 'error') return;
     const now = this.deps.runtime.clock.now();
-    this.scheduler.updateJobLimit();
-    this.peers.tend(now, this.opts, (peer) =>
-      this.scheduler.tend(peer, now, this.opts.requestTimeoutMs),
+    // A torrent with no peers, none to dial and no web seed has no peer work: 10,000 idle
+    // seeding torrents cost only their seeding-limit accounting.
+    if (!this.peers.quiet || this.webSeeds.length > 0) {
+      this.scheduler.updateJobLimit();
+      this.peers.tend(now, this.opts, (peer) =>
+        this.scheduler.tend(peer, now, this.opts.requestTimeoutMs),
+      );
+      if (now - this.lastChokeAt >= CHOKE_INTERVAL_MS) {
+        this.lastChokeAt = now;
+        this.uploader.rechoke(now);
+      } else this.uploader.reassignIdleSlots();
+      for (const w of this.webSeeds) w.kick();
+      this.peers.connectSome();
+      this.extensions.tick(() => this.peers.all());
+    }
+    const reached = this.seedLimits.tick(
+      now,
+      s === 'seeding',
+      {
+        uploaded: this.metrics.bytesOut.value,
+        downloaded: this.metrics.bytesIn.value,
+        totalLength: this.meta.totalLength,
+      },
+      this.slept ? (QUIET_TICKS + 1) * TICK_MS : undefined,
     );
-    if (now - this.lastChokeAt >= CHOKE_INTERVAL_MS) {
-      this.lastChokeAt = now;
-      this.uploader.rechoke(now);
-    } else this.uploader.reassignIdleSlots();
-    for (const w of this.webSeeds) w.kick();
-    this.peers.connectSome();
-    this.extensions.tick(() => this.peers.all());
-    let stats = this.stats();
-    const reached = this.seedLimits.tick(now, s === 'seeding', stats);
+    this.slept = false;
     if (reached) {
       this.finishSeeding(reached);
       this.emit('finished', reached);
-      stats = this.stats();
     }
-    this.emit('progress', stats);
+    const progressWanted =
+      this.listenerCount('progress') > 0 && this.deps.progressWanted?.() !== false;
+    if (progressWanted) this.emit('progress', this.stats());
+    else if (this.peers.quiet && this.webSeeds.length === 0) {
+      // Nothing to tend until a peer comes ({@link wake}): 10,000 such torrents stay cheap.
+      this.sleepTicks = QUIET_TICKS - 1;
+      this.slept = true;
+    }
+  }
+
+  /** Something to tend arrived (a peer, a candidate): tick every second again. */
+  private wake(): void {
+    this.sleepTicks = 0;
   }
 
   /** A stream reads file `fileIndex`: its pieces are wanted even if the file was skipped. */
