@@ -2,7 +2,6 @@
 /** The `shoal` command: parses arguments and hands each subcommand a real runtime. */
 import { Command, CommanderError } from 'commander';
 import { createRealRuntime } from '../runtime/real.js';
-import { simScenarioFlags } from './commands/sim.js';
 import { completionScript, SHELLS } from './completion.js';
 import { EXIT_USAGE, reportError } from './errors.js';
 import { setUpLogging } from './logging.js';
@@ -451,7 +450,12 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print one JSON object')
     .option('--report <file>', 'write charts to FILE.svg or FILE.html')
     .option('--check-determinism', 'run twice and compare the trace digests');
-  for (const { spec, scenarios } of simScenarioFlags()) {
+  // The scenarios' flags come with the simulator, loaded only when `sim` may be the command
+  // (it brings every engine; any other command starts faster without it).
+  const simFlags = argv.slice(2).includes('sim')
+    ? (await import('./commands/sim.js')).simScenarioFlags()
+    : [];
+  for (const { spec, scenarios } of simFlags) {
     sim.option(
       spec.kind === 'boolean'
         ? `--${spec.flag}`
