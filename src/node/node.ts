@@ -39,7 +39,8 @@ import { type LoadedBlocklist, loadBlocklist } from './blocklist-loader.js';
 import { completionHook } from './completion-hook.js';
 import type { NodeConfig } from './config.js';
 import { loadOrCreateIdentity } from './identity-store.js';
-import { Library, type LibraryEntry } from './library.js';
+import { Library } from './library.js';
+import { resumeLibrary } from './library-resume.js';
 import { fetchMagnetTorrent } from './magnet-torrent.js';
 import { declareNodeMetrics } from './metrics.js';
 import { type DhtJoinStatus, NodeDht } from './node-dht.js';
@@ -71,8 +72,6 @@ export {
 const CLIENT_PREFIX = '-SH0010-';
 /** How often the node's torrents do their housekeeping (one timer for all of them). */
 const TORRENT_TICK_MS = 1000;
-/** Library torrents started at once by `resumeLibrary` (their resume data read, files stat'ed). */
-const START_PARALLEL = 16;
 /** Torrents stopped at once by `stop` (each saving its resume data). */
 const STOP_PARALLEL = 64;
 
@@ -446,40 +445,18 @@ export class Node extends EventEmitter<NodeEvents> {
 
   /**
    * Resumes every torrent in the library (what `shoal start` does), with `extras` (peers to
-   * dial, trackers to announce to) added to each. The torrents are registered in library order,
-   * then started several at a time: 10,000 of them check their resume data in seconds.
+   * dial, trackers to announce to) added to each; see {@link resumeLibrary}.
    */
-  async resumeLibrary(
-    extras: Pick<AddTorrentOptions, 'peers' | 'trackers'> = {},
-  ): Promise<Torrent[]> {
-    const madeDirs = new Set<string>();
-    const added: { torrent: Torrent; options: AddTorrentOptions; entry: LibraryEntry }[] = [];
-    for (const { entry, torrent } of await this.library.list()) {
-      const options: AddTorrentOptions = {
-        downloadDir: entry.downloadDir,
-        persist: false,
-        ...(extras.peers && { peers: extras.peers }),
-        ...(extras.trackers && { trackers: extras.trackers }),
-        ...(entry.seedLimits && { seedLimits: entry.seedLimits }),
-      };
-      try {
-        added.push({ torrent: await this.register(torrent, options, madeDirs), options, entry });
-      } catch (error) {
-        this.report(error as Error, undefined);
-      }
-    }
-    const started = await mapLimit(added, START_PARALLEL, async ({ torrent, options, entry }) => {
-      try {
-        await this.launch(torrent, options);
-      } catch (error) {
-        this.report(error as Error, undefined);
-        return undefined;
-      }
-      if (entry.finished) torrent.finishSeeding(entry.finished);
-      else if (entry.paused) torrent.pause();
-      return torrent;
-    });
-    return started.filter((t) => t !== undefined);
+  resumeLibrary(extras: Pick<AddTorrentOptions, 'peers' | 'trackers'> = {}): Promise<Torrent[]> {
+    return resumeLibrary(
+      this.library,
+      {
+        register: (torrent, options, madeDirs) => this.register(torrent, options, madeDirs),
+        launch: (torrent, options) => this.launch(torrent, options),
+        failed: (error) => this.report(error, undefined),
+      },
+      extras,
+    );
   }
 
   /** Adds a torrent (bytes of a `.torrent` file, or parsed) and starts it. */
