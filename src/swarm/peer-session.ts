@@ -93,7 +93,7 @@ export class PeerSession {
         // Everything sent in one turn of the event loop leaves in one write.
         for (const c of chunks) this.outbox.push(c);
         if (flushed) this.outboxFlushed.push(flushed);
-        if (this.outbox.length === chunks.length) queueMicrotask(() => this.flush());
+        if (this.outbox.length === chunks.length) queueMicrotask(() => this.flushOutbox());
         this.lastSentAt = clock.now();
       },
       handler,
@@ -107,15 +107,11 @@ export class PeerSession {
   private outboxFlushed: (() => void)[] = [];
 
   /**
-   * Writes what this turn of the event loop queued now, not in a microtask: a connection we
-   * refuse (a second one to a peer) still gets our handshake, so the peer learns it is a
-   * duplicate rather than a peer that closes on this transport.
+   * Writes what this turn of the event loop queued, in one write (a microtask calls it; a
+   * connection we refuse calls it at once, so a second connection to a peer still gets our
+   * handshake and the peer learns it is a duplicate, not a peer closing on this transport).
    */
   flushOutbox(): void {
-    this.flush();
-  }
-
-  private flush(): void {
     const chunks = this.outbox;
     const callbacks = this.outboxFlushed;
     this.outbox = [];

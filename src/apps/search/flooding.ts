@@ -1,6 +1,6 @@
 import type { PeerContact } from '../../overlay/contact.js';
-import type { QueryStrategy, StrategyContext } from './query-strategy.js';
-import { type QueryMessage, QueryMode, Scope } from './search-messages.js';
+import { firstQuery, type QueryStrategy, type StrategyContext } from './query-strategy.js';
+import { type QueryMessage, QueryMode } from './search-messages.js';
 import type { SearchSession } from './search-session.js';
 
 /** Flooding's one setting. */
@@ -29,17 +29,14 @@ export class Flooding implements QueryStrategy {
 
   start(session: SearchSession): void {
     for (const peer of this.ctx.neighbors()) {
-      this.ctx.send(peer, {
-        type: 'query',
-        id: session.id,
-        words: session.words,
-        mode: this.mode,
-        ttl: this.options.ttl,
-        hops: 0,
-        scope: Scope.entry,
-        walker: 0,
-        origin: this.ctx.self(),
-      });
+      this.ctx.send(
+        peer,
+        firstQuery(session, this.mode, {
+          ttl: this.options.ttl,
+          walker: 0,
+          origin: this.ctx.self(),
+        }),
+      );
     }
   }
 

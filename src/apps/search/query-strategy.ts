@@ -1,6 +1,6 @@
 import type { PeerContact } from '../../overlay/contact.js';
 import type { RandomSource } from '../../runtime/runtime.js';
-import type { QueryMessage, QueryMode, SearchMessage } from './search-messages.js';
+import { type QueryMessage, type QueryMode, Scope, type SearchMessage } from './search-messages.js';
 import type { SearchSession } from './search-session.js';
 
 /** What a strategy may do: send search messages, see the overlay neighbours, draw at random. */
@@ -43,4 +43,27 @@ export function sample<T>(random: RandomSource, list: readonly T[], count: numbe
     [pool[i], pool[j]] = [pool[j]!, pool[i]!];
   }
   return pool.slice(0, n);
+}
+
+/** Our own query as it leaves us: no hop taken, at the entry scope, `ttl` hops to go. */
+export function firstQuery(
+  session: SearchSession,
+  mode: QueryMode,
+  fields: {
+    readonly ttl: number;
+    readonly walker: number;
+    readonly origin: PeerContact | undefined;
+  },
+): QueryMessage {
+  return {
+    type: 'query',
+    id: session.id,
+    words: session.words,
+    mode,
+    ttl: fields.ttl,
+    hops: 0,
+    scope: Scope.entry,
+    walker: fields.walker,
+    origin: fields.origin,
+  };
 }

@@ -1,8 +1,8 @@
 import type { PeerContact } from '../../overlay/contact.js';
 import type { TimerHandle, Timers } from '../../runtime/runtime.js';
 import { pickOne } from '../../shared/pick.js';
-import { type QueryStrategy, type StrategyContext, sample } from './query-strategy.js';
-import { type QueryMessage, QueryMode, Scope, type SearchMessage } from './search-messages.js';
+import { firstQuery, type QueryStrategy, type StrategyContext, sample } from './query-strategy.js';
+import { type QueryMessage, QueryMode, type SearchMessage } from './search-messages.js';
 import type { SearchSession } from './search-session.js';
 
 /** Settings of random walks (Lv, Cao, Cohen, Li, Shenker: "Search and replication in unstructured peer-to-peer networks", 2002). */
@@ -59,17 +59,14 @@ export class RandomWalk implements QueryStrategy {
     if (neighbors.length === 0) return;
     const order = sample(this.ctx.random, neighbors, neighbors.length);
     for (let w = 0; w < this.options.walkers; w++) {
-      this.ctx.send(order[w % order.length]!, {
-        type: 'query',
-        id: session.id,
-        words: session.words,
-        mode: this.mode,
-        ttl: this.options.ttl,
-        hops: 0,
-        scope: Scope.entry,
-        walker: w,
-        origin: this.ctx.self(),
-      });
+      this.ctx.send(
+        order[w % order.length]!,
+        firstQuery(session, this.mode, {
+          ttl: this.options.ttl,
+          walker: w,
+          origin: this.ctx.self(),
+        }),
+      );
     }
   }
 

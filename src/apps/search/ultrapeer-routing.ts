@@ -1,7 +1,7 @@
 import type { PeerContact } from '../../overlay/contact.js';
 import { pickOne } from '../../shared/pick.js';
 import { keywordPositions } from './keyword-filter.js';
-import { type QueryStrategy, type StrategyContext, sample } from './query-strategy.js';
+import { firstQuery, type QueryStrategy, type StrategyContext, sample } from './query-strategy.js';
 import { type QueryMessage, QueryMode, Scope } from './search-messages.js';
 import type { SearchSession } from './search-session.js';
 import type { UltrapeerRole } from './ultrapeer-role.js';
@@ -48,17 +48,7 @@ export class UltrapeerRouting implements QueryStrategy {
   ) {}
 
   start(session: SearchSession): void {
-    const query: QueryMessage = {
-      type: 'query',
-      id: session.id,
-      words: session.words,
-      mode: this.mode,
-      ttl: 0,
-      hops: 0,
-      scope: Scope.entry,
-      walker: 0,
-      origin: undefined,
-    };
+    const query = firstQuery(session, this.mode, { ttl: 0, walker: 0, origin: undefined });
     if (this.role.role === 'ultrapeer') {
       this.route(undefined, query);
       return;

@@ -1,5 +1,6 @@
 import type { OptionSpec } from '../scenario.js';
 import type { SearchWorld } from '../search-world.js';
+import type { SearchScenarioOptions } from './search.js';
 
 /**
  * The share of live nodes in the largest connected component of the overlay (active views,
@@ -44,21 +45,7 @@ export function largestComponentShare(world: SearchWorld): number {
 }
 
 /** The command-line flags of the `search` scenario, with their defaults in the descriptions. */
-export function searchOptionSpecs(d: {
-  readonly nodes: number;
-  readonly queries: number;
-  readonly items: number;
-  readonly topShare: number;
-  readonly zipf: number;
-  readonly capable: number;
-  readonly settleSeconds: number;
-  readonly minUptimeSeconds: number;
-  readonly medianSessionMin: number;
-  readonly churnSeconds: number;
-  readonly failShare: number;
-  readonly floodTtl: number;
-  readonly walkers: number;
-}): OptionSpec[] {
+export function searchOptionSpecs(d: SearchScenarioOptions): OptionSpec[] {
   return [
     { name: 'nodes', flag: 'nodes', kind: 'int', description: `nodes (default ${d.nodes})` },
     {
