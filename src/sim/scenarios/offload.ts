@@ -1,19 +1,16 @@
-import { InlineHasher } from '../../crypto/inline-hasher.js';
 import { createTorrent } from '../../metainfo/create.js';
 import { Node } from '../../node/node.js';
 import type { Torrent } from '../../swarm/torrent.js';
-import { TrackerServer } from '../../tracker/server.js';
 import { SimError } from '../errors.js';
 import { startHttpOrigin } from '../http-origin.js';
-import { PageStore } from '../memfs.js';
 import { liveHeapBytes } from '../memory.js';
-import { Network } from '../network.js';
 import { DEFAULT_PLAYER, SimPlayer } from '../player.js';
 import type { ScenarioDefinition, ScenarioOutcome } from '../scenario.js';
 import { createSimRuntime } from '../sim-runtime.js';
-import { EventKind, Simulator } from '../simulator.js';
+import { EventKind } from '../simulator.js';
 import { percentiles, round } from '../stats.js';
 import { kbpsToBytes, randomContent, simNodeConfig, TRACKER_PORT } from './common.js';
+import { startVideoWorld } from './video-world.js';
 
 /** Options of the `offload` scenario, with defaults in {@link DEFAULT_OFFLOAD_SCENARIO}. */
 export interface OffloadScenarioOptions {
@@ -61,17 +58,8 @@ export async function offloadScenario(
   const o: OffloadScenarioOptions = { ...DEFAULT_OFFLOAD_SCENARIO, ...options };
   if (!(o.viewers >= 1) || !(o.minutes > 0) || !(o.pieceKiB >= 16) || !(o.bitrateKbps > 0))
     throw new SimError('SIM_OPTIONS', 'offload needs viewers ≥ 1, minutes > 0, pieces ≥ 16 KiB');
-  const heapBefore = liveHeapBytes();
-  const bytesPerSecond = (o.bitrateKbps * 1000) / 8;
-  const size = Math.round(bytesPerSecond * o.minutes * 60);
-  const sim = new Simulator(o.seed);
-  const net = new Network(sim, { udpLoss: o.loss });
-  const pages = new PageStore();
-  const hasher = new InlineHasher();
-  const trackerHost = net.addHost({ upBytesPerSecond: 1e9, downBytesPerSecond: 1e9 });
-  await sim.runUntilSettled(
-    TrackerServer.start(createSimRuntime(net, trackerHost, pages), { udpPort: TRACKER_PORT }),
-  );
+  const { heapBefore, bytesPerSecond, size, sim, net, pages, hasher, trackerHost } =
+    await startVideoWorld(o);
   const originHost = net.addHost({
     upBytesPerSecond: kbpsToBytes(o.originUpKbps),
     downBytesPerSecond: 1e9,

@@ -1,17 +1,13 @@
-import { InlineHasher } from '../../crypto/inline-hasher.js';
 import { createTorrent } from '../../metainfo/create.js';
 import { Node } from '../../node/node.js';
-import { TrackerServer } from '../../tracker/server.js';
 import { SimError } from '../errors.js';
-import { PageStore } from '../memfs.js';
 import { liveHeapBytes } from '../memory.js';
-import { Network } from '../network.js';
 import { DEFAULT_PLAYER, SimPlayer } from '../player.js';
 import type { ScenarioDefinition, ScenarioOutcome } from '../scenario.js';
 import { createSimRuntime } from '../sim-runtime.js';
-import { Simulator } from '../simulator.js';
 import { round } from '../stats.js';
 import { kbpsToBytes, randomContent, simNodeConfig, TRACKER_PORT } from './common.js';
+import { startVideoWorld } from './video-world.js';
 
 /** Options of the `stream` scenario, with defaults in {@link DEFAULT_STREAM_SCENARIO}. */
 export interface StreamScenarioOptions {
@@ -53,17 +49,8 @@ export async function streamScenario(
   const o: StreamScenarioOptions = { ...DEFAULT_STREAM_SCENARIO, ...options };
   if (!(o.peers >= 1) || !(o.minutes > 0) || !(o.pieceKiB >= 16) || !(o.bitrateKbps > 0))
     throw new SimError('SIM_OPTIONS', 'stream needs peers ≥ 1, minutes > 0, pieces ≥ 16 KiB');
-  const heapBefore = liveHeapBytes();
-  const bytesPerSecond = (o.bitrateKbps * 1000) / 8;
-  const size = Math.round(bytesPerSecond * o.minutes * 60);
-  const sim = new Simulator(o.seed);
-  const net = new Network(sim, { udpLoss: o.loss });
-  const pages = new PageStore();
-  const hasher = new InlineHasher();
-  const trackerHost = net.addHost({ upBytesPerSecond: 1e9, downBytesPerSecond: 1e9 });
-  await sim.runUntilSettled(
-    TrackerServer.start(createSimRuntime(net, trackerHost, pages), { udpPort: TRACKER_PORT }),
-  );
+  const { heapBefore, bytesPerSecond, size, sim, net, pages, hasher, trackerHost } =
+    await startVideoWorld(o);
   const content = randomContent(sim, size);
   let torrent: Buffer | undefined;
   for (let i = 0; i < o.peers; i++) {
