@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { createRealRuntime } from '../runtime/real.js';
 import { completionScript, SHELLS } from './completion.js';
 import { EXIT_USAGE, reportError } from './errors.js';
+import { rerunWithHeapRoom } from './heap-room.js';
 import { setUpLogging } from './logging.js';
 import { stopWhenStdoutCloses } from './signals.js';
 
@@ -482,6 +483,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 stopWhenStdoutCloses();
-main(process.argv).then((code) => {
+const isSim = process.argv.slice(2).includes('sim');
+(isSim ? (rerunWithHeapRoom() ?? main(process.argv)) : main(process.argv)).then((code) => {
   process.exitCode = code;
 });

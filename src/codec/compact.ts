@@ -90,7 +90,10 @@ export function ipv4Number(host: string): number {
 
 /** The 4 bytes of a dotted IPv4 address. */
 export function ipv4Bytes(host: string): Buffer {
-  return Buffer.from(host.split('.').map(Number));
+  const out = Buffer.alloc(4);
+  const value = ipv4Number(host);
+  if (value >= 0) out.writeUInt32BE(value);
+  return out;
 }
 
 /** The 16 bytes of an IPv6 address (any textual form, including embedded IPv4). */
@@ -114,6 +117,7 @@ export function ipv6Bytes(host: string): Buffer {
 
 /** 4 for a dotted IPv4 address, 6 for an IPv6 address, 0 for anything else (a host name). */
 export function ipFamily(host: string): 0 | 4 | 6 {
+  if (ipv4Number(host) >= 0) return 4;
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
   if (v4) return v4.slice(1).every((o) => Number(o) <= 255) ? 4 : 0;
   if (/^[0-9a-fA-F:.]+$/.test(host) && host.includes(':') && (host.match(/::/g) ?? []).length <= 1)
@@ -149,7 +153,8 @@ export function encodeCompactNodes(nodes: readonly NodeContact[], family: 4 | 6)
   const out = Buffer.alloc(chosen.length * size);
   chosen.forEach((n, i) => {
     n.id.copy(out, i * size);
-    (family === 4 ? ipv4Bytes(n.host) : ipv6Bytes(n.host)).copy(out, i * size + 20);
+    if (family === 4) out.writeUInt32BE(ipv4Number(n.host), i * size + 20);
+    else ipv6Bytes(n.host).copy(out, i * size + 20);
     out.writeUInt16BE(n.port, i * size + size - 2);
   });
   return out;

@@ -7,6 +7,7 @@ import { createMetricsRegistry, type MetricsRegistry } from '../metrics/registry
 import type { DatagramChannel } from '../net/datagram-mux.js';
 import type { Runtime, TimerHandle, UdpSocket } from '../runtime/runtime.js';
 import { IpRateLimiter } from '../shared/ip-rate-limiter.js';
+import { keepBytes } from '../shared/kept-bytes.js';
 import {
   type DhtItem,
   type Ed25519Keys,
@@ -137,10 +138,17 @@ export class Dht extends EventEmitter<DhtEvents> {
     id: Buffer,
   ) {
     super();
-    this.options = { ...DEFAULT_DHT_OPTIONS, ...options };
+    const keptId = keepBytes(id);
+    this.options = {
+      ...DEFAULT_DHT_OPTIONS,
+      ...options,
+      ...(options.id !== undefined && { id: keptId }),
+    };
     this.family = this.options.host.includes(':') ? 6 : 4;
     const now = () => runtime.clock.now();
-    this.table = new RoutingTable(id, now, { enforceNodeId: this.options.enforceNodeId });
+    this.table = new RoutingTable(keptId, now, {
+      enforceNodeId: this.options.enforceNodeId,
+    });
     this.tokens = new TokenIssuer(runtime.random, now);
     this.peers = new PeerStore(
       {
@@ -247,7 +255,7 @@ export class Dht extends EventEmitter<DhtEvents> {
 
   /** Joins the network: a lookup of our own id through the bootstrap nodes and saved contacts. */
   async bootstrap(): Promise<number> {
-    const seeds: NodeContact[] = [...this.table.closest(this.id, K)];
+    const seeds: NodeContact[] = this.table.closestContacts(this.id, K);
     const pings = this.options.bootstrap.map((b) =>
       this.query({ host: b.host, port: b.port }, 'find_node', { target: this.id })
         .then((r) => {
@@ -465,7 +473,7 @@ export class Dht extends EventEmitter<DhtEvents> {
     const started = this.runtime.clock.now();
     const r = await iterativeLookup({
       target,
-      seeds: seeds ?? this.table.closest(target, K * 2),
+      seeds: seeds ?? this.table.closestContacts(target, K * 2),
       k: K,
       alpha: this.options.alpha,
       maxQueries: 256,
@@ -549,7 +557,7 @@ export class Dht extends EventEmitter<DhtEvents> {
     this.externalIp = host;
     if (!isExemptAddress(host) && !idMatchesIp(this.id, host) && this.options.id === undefined) {
       const nodes = this.table.all();
-      this.table.id = nodeIdForIp(host, this.runtime.random);
+      this.table.id = keepBytes(nodeIdForIp(host, this.runtime.random));
       for (const node of nodes) this.table.remove(node.id);
       for (const node of nodes) this.table.insert(node, node.responded);
     }

@@ -1,4 +1,4 @@
-import { ipFamily, ipv4Bytes, ipv4Number, ipv6Bytes } from '../codec/compact.js';
+import { ipFamily, ipv4Number, ipv6Bytes } from '../codec/compact.js';
 import type { RandomSource } from '../runtime/runtime.js';
 import { crc32c } from './crc32c.js';
 
@@ -8,12 +8,18 @@ export const ID_BYTES = 20;
 const V4_MASK = [0x03, 0x0f, 0x3f, 0xff];
 const V6_MASK = [0x01, 0x03, 0x07, 0x0f, 0x1f, 0x3f, 0x7f, 0xff];
 
+/** Scratch for an IPv4 address's masked bytes (hot: every contact a reply names is checked). */
+const V4_SCRATCH = new Uint8Array(4);
+
 function idPrefix(ip: string, r: number): number | undefined {
-  const family = ipFamily(ip);
-  if (family === 0) return undefined;
-  const bytes = family === 4 ? ipv4Bytes(ip) : ipv6Bytes(ip).subarray(0, 8);
-  const mask = family === 4 ? V4_MASK : V6_MASK;
-  const masked = Uint8Array.from(bytes, (b, i) => b & mask[i]!);
+  const v4 = ipv4Number(ip);
+  if (v4 >= 0) {
+    for (let i = 0; i < 4; i++) V4_SCRATCH[i] = (v4 >>> (24 - 8 * i)) & V4_MASK[i]!;
+    V4_SCRATCH[0]! |= (r & 7) << 5;
+    return crc32c(V4_SCRATCH);
+  }
+  if (ipFamily(ip) !== 6) return undefined;
+  const masked = Uint8Array.from(ipv6Bytes(ip).subarray(0, 8), (b, i) => b & V6_MASK[i]!);
   masked[0]! |= (r & 7) << 5;
   return crc32c(masked);
 }

@@ -1,6 +1,15 @@
 import type { NodeContact } from '../codec/compact.js';
+import {
+  compareKeyDistance,
+  type IdKey,
+  idHead,
+  idKey,
+  keyBytes,
+  keyHead,
+  keyPrefixBits,
+} from './id-key.js';
 import { DiversityQuota, Groups, hostKey, type SubnetKey, subnetKey } from './ip-diversity.js';
-import { commonPrefixBits, compareDistance, ID_BYTES, idMatchesIp } from './node-id.js';
+import { commonPrefixBits, ID_BYTES, idMatchesIp } from './node-id.js';
 
 /** Nodes per bucket (Kademlia's k). */
 export const K = 8;
@@ -46,14 +55,29 @@ export const MAX_CLOSEST_PER_IP = 2;
 /** …and of one public /24 (IPv6 /64). */
 export const MAX_CLOSEST_PER_SUBNET = 2;
 
-/** A node in the routing table. */
-export interface RoutingEntry extends NodeContact {
-  lastSeen: number;
-  failures: number;
-  /** It has answered one of our queries (so its address is really its own). */
-  responded: boolean;
-  /** We have heard from it directly; false for a node only named in another's reply. */
-  confirmed: boolean;
+/** A node in the routing table; its id is kept as an {@link IdKey}. */
+export class RoutingEntry implements NodeContact {
+  /** The id's first 30 bits ({@link keyHead}): buckets of 512 are scanned and sorted by it. */
+  readonly head: number;
+  failures = 0;
+
+  constructor(
+    readonly key: IdKey,
+    readonly host: string,
+    readonly port: number,
+    public lastSeen: number,
+    /** It has answered one of our queries (so its address is really its own). */
+    public responded: boolean,
+    /** We have heard from it directly; false for a node only named in another's reply. */
+    public confirmed: boolean,
+  ) {
+    this.head = keyHead(key);
+  }
+
+  /** The id (a fresh copy: tables keep only the key). */
+  get id(): Buffer {
+    return keyBytes(this.key);
+  }
 }
 
 interface Bucket {
@@ -105,11 +129,12 @@ export class RoutingTable {
   insert(contact: NodeContact, responded: boolean): InsertOutcome {
     if (contact.id.length !== ID_BYTES || contact.id.equals(this.id)) return { kind: 'ignored' };
     const now = this.clock();
+    const key = idKey(contact.id);
     let checked = false;
     for (;;) {
       const depth = this.depthOf(contact.id);
       const bucket = this.buckets[depth]!;
-      const existing = bucket.nodes.find((n) => n.id.equals(contact.id));
+      const existing = bucket.nodes[indexOfKey(bucket.nodes, key)];
       if (existing) {
         // An id seen at another address is not moved: that would let anyone hijack an entry.
         if (existing.host !== contact.host || existing.port !== contact.port)
@@ -131,19 +156,11 @@ export class RoutingTable {
       if (holder) {
         if (!responded && holder.confirmed && holder.failures < BAD_AFTER_FAILURES)
           return { kind: 'ignored' };
-        this.remove(holder.id);
+        this.removeKey(holder.key);
         continue;
       }
       if (!this.fits(contact, bucket)) return { kind: 'ignored' };
-      const entry: RoutingEntry = {
-        id: contact.id,
-        host: contact.host,
-        port: contact.port,
-        lastSeen: now,
-        failures: 0,
-        responded,
-        confirmed: true,
-      };
+      const entry = new RoutingEntry(key, contact.host, contact.port, now, responded, true);
       if (bucket.nodes.length < bucketCapacity(depth)) {
         this.place(bucket, entry);
         bucket.lastChanged = now;
@@ -161,7 +178,7 @@ export class RoutingTable {
         bucket.lastChanged = now;
         return { kind: 'replaced' };
       }
-      const cache = bucket.replacements.filter((n) => !n.id.equals(contact.id));
+      const cache = bucket.replacements.filter((n) => n.key !== key);
       cache.push(entry);
       bucket.replacements = cache.slice(-K);
       const stalest = bucket.nodes.reduce((a, b) => (b.lastSeen < a.lastSeen ? b : a));
@@ -182,23 +199,17 @@ export class RoutingTable {
     const depth = this.depthOf(contact.id);
     const bucket = this.buckets[depth]!;
     if (bucket.nodes.length >= bucketCapacity(depth)) return;
-    if (bucket.nodes.some((n) => n.id.equals(contact.id))) return;
+    const key = idKey(contact.id);
+    if (indexOfKey(bucket.nodes, key) >= 0) return;
     if (!this.derivedId(contact) || this.holderOf(contact) || !this.fits(contact, bucket)) return;
-    this.place(bucket, {
-      id: contact.id,
-      host: contact.host,
-      port: contact.port,
-      lastSeen: Number.NEGATIVE_INFINITY,
-      failures: 0,
-      responded: false,
-      confirmed: false,
-    });
+    const { host, port } = contact;
+    this.place(bucket, new RoutingEntry(key, host, port, Number.NEGATIVE_INFINITY, false, false));
   }
 
   /** A query to `id` failed; after two failures it is replaced from the cache if possible. */
   failed(id: Uint8Array): void {
     const bucket = this.bucketFor(id);
-    const i = bucket.nodes.findIndex((n) => n.id.equals(id));
+    const i = indexOfKey(bucket.nodes, idKey(id));
     if (i < 0) return;
     const n = bucket.nodes[i]!;
     n.failures++;
@@ -207,7 +218,7 @@ export class RoutingTable {
     // The newest cached node that is not in the table meanwhile and still fits the limits.
     while (bucket.replacements.length > 0) {
       const next = bucket.replacements.pop()!;
-      if (this.get(next.id) || this.holderOf(next)) continue;
+      if (this.getKey(next.key) || this.holderOf(next)) continue;
       if (!this.fits(next, bucket)) continue;
       this.place(bucket, next, i);
       bucket.lastChanged = this.clock();
@@ -218,8 +229,12 @@ export class RoutingTable {
 
   /** Removes a node (e.g. one that proved hostile). */
   remove(id: Uint8Array): void {
-    const bucket = this.bucketFor(id);
-    const i = bucket.nodes.findIndex((n) => n.id.equals(id));
+    this.removeKey(idKey(id));
+  }
+
+  private removeKey(key: IdKey): void {
+    const bucket = this.bucketOfKey(key);
+    const i = indexOfKey(bucket.nodes, key);
     if (i >= 0) this.unplace(bucket, i);
   }
 
@@ -235,18 +250,24 @@ export class RoutingTable {
     const j = this.depthOf(target);
     const out: RoutingEntry[] = [];
     const quota = new DiversityQuota(MAX_CLOSEST_PER_IP, MAX_CLOSEST_PER_SUBNET);
-    const take = (nodes: RoutingEntry[]) => {
-      const usable = nodes.filter((n) => n.failures < BAD_AFTER_FAILURES);
-      usable.sort((a, b) => compareDistance(target, a.id, b.id));
-      for (const n of usable) {
+    const take = (nodes: readonly RoutingEntry[]) => {
+      for (const n of byDistance(target, nodes)) {
         if (out.length >= count) return;
-        if (quota.admit(n.host)) out.push(n);
+        if (n.failures < BAD_AFTER_FAILURES && quota.admit(n.host)) out.push(n);
       }
     };
     take(this.buckets[j]!.nodes);
     if (out.length < count) take(this.buckets.slice(j + 1).flatMap((b) => b.nodes));
     for (let i = j - 1; i >= 0 && out.length < count; i--) take(this.buckets[i]!.nodes);
     return out;
+  }
+
+  /**
+   * {@link closest} as plain contacts, each id decoded once: for lookups, which compare ids
+   * many times.
+   */
+  closestContacts(target: Uint8Array, count = K): NodeContact[] {
+    return this.closest(target, count).map((n) => ({ id: n.id, host: n.host, port: n.port }));
   }
 
   /** Every node (for persistence and stats). */
@@ -256,7 +277,12 @@ export class RoutingTable {
 
   /** Finds a node by id. */
   get(id: Uint8Array): RoutingEntry | undefined {
-    return this.bucketFor(id).nodes.find((n) => n.id.equals(id));
+    return this.getKey(idKey(id));
+  }
+
+  private getKey(key: IdKey): RoutingEntry | undefined {
+    const nodes = this.bucketOfKey(key).nodes;
+    return nodes[indexOfKey(nodes, key)];
   }
 
   /** Buckets unchanged for `ageMs`, as random ids inside each (targets for refresh lookups). */
@@ -299,7 +325,7 @@ export class RoutingTable {
     let inBucket = 0;
     for (const n of group) {
       if (hostKey(n.host) === ip) sameIp++;
-      if (this.bucketFor(n.id) === bucket) inBucket++;
+      if (this.bucketOfKey(n.key) === bucket) inBucket++;
     }
     if (sameIp >= this.limits.maxPerIp) return false;
     return (
@@ -332,6 +358,10 @@ export class RoutingTable {
     return this.buckets[this.depthOf(id)]!;
   }
 
+  private bucketOfKey(key: IdKey): Bucket {
+    return this.buckets[Math.min(keyPrefixBits(this.id, key), this.buckets.length - 1)]!;
+  }
+
   /** Index of the bucket `id` belongs in. */
   private depthOf(id: Uint8Array): number {
     return Math.min(commonPrefixBits(this.id, id), this.buckets.length - 1);
@@ -343,9 +373,9 @@ export class RoutingTable {
     const stay = emptyBucket(last.lastChanged);
     const deeper = emptyBucket(last.lastChanged);
     for (const n of last.nodes)
-      (commonPrefixBits(this.id, n.id) > depth ? deeper : stay).nodes.push(n);
+      (keyPrefixBits(this.id, n.key) > depth ? deeper : stay).nodes.push(n);
     for (const n of last.replacements)
-      (commonPrefixBits(this.id, n.id) > depth ? deeper : stay).replacements.push(n);
+      (keyPrefixBits(this.id, n.key) > depth ? deeper : stay).replacements.push(n);
     this.buckets[depth] = stay;
     this.buckets.push(deeper);
   }
@@ -373,6 +403,46 @@ export class RoutingTable {
  */
 function groupOf(ip: string): SubnetKey {
   return subnetKey(ip) ?? ip;
+}
+
+/** Room for a node's index below the 30-bit distance head in {@link byDistance}'s sort keys. */
+const INDEX_BITS = 2 ** 12;
+
+/**
+ * `nodes` closest to `target` first. Sorting up to 512 entries per query with a byte-wise
+ * comparator was the simulator's hottest code, so each node gets one number — the first 30
+ * bits of its distance, then its index — and a typed array sorts those; the rare nodes whose
+ * distances tie in those bits are ordered by their full distance.
+ */
+function* byDistance(target: Uint8Array, nodes: readonly RoutingEntry[]): Generator<RoutingEntry> {
+  if (nodes.length >= INDEX_BITS) {
+    yield* [...nodes].sort((a, b) => compareKeyDistance(target, a.key, b.key));
+    return;
+  }
+  const head = idHead(target);
+  const keys = new Float64Array(nodes.length);
+  for (let i = 0; i < nodes.length; i++) keys[i] = (nodes[i]!.head ^ head) * INDEX_BITS + i;
+  keys.sort();
+  for (let i = 0; i < keys.length; ) {
+    const distanceHead = Math.floor(keys[i]! / INDEX_BITS);
+    let end = i + 1;
+    while (end < keys.length && Math.floor(keys[end]! / INDEX_BITS) === distanceHead) end++;
+    const run: RoutingEntry[] = [];
+    for (let r = i; r < end; r++) run.push(nodes[keys[r]! % INDEX_BITS]!);
+    if (run.length > 1) run.sort((a, b) => compareKeyDistance(target, a.key, b.key));
+    yield* run;
+    i = end;
+  }
+}
+
+/** Where the node with `key` is in `nodes`, or −1: heads first, so a miss costs one compare. */
+function indexOfKey(nodes: readonly RoutingEntry[], key: IdKey): number {
+  const head = keyHead(key);
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i]!;
+    if (n.head === head && n.key === key) return i;
+  }
+  return -1;
 }
 
 function emptyBucket(lastChanged: number): Bucket {

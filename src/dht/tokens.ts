@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RandomSource } from '../runtime/runtime.js';
+import { keepBytes } from '../shared/kept-bytes.js';
 
 /** How often the token secret changes (BEP 5: tokens are good for up to 10 minutes). */
 export const TOKEN_ROTATE_MS = 5 * 60_000;
@@ -18,8 +19,8 @@ export class TokenIssuer {
     private readonly random: RandomSource,
     private readonly now: () => number,
   ) {
-    this.current = random.bytes(16);
-    this.previous = random.bytes(16);
+    this.current = keepBytes(random.bytes(16));
+    this.previous = keepBytes(random.bytes(16));
     this.rotatedAt = now();
   }
 
@@ -39,7 +40,7 @@ export class TokenIssuer {
   private rotate(): void {
     while (this.now() - this.rotatedAt >= TOKEN_ROTATE_MS) {
       this.previous = this.current;
-      this.current = this.random.bytes(16);
+      this.current = keepBytes(this.random.bytes(16));
       this.rotatedAt += TOKEN_ROTATE_MS;
     }
   }

@@ -55,3 +55,32 @@ export const realProcesses: ProcessLauncher = {
     return { exited };
   },
 };
+
+/**
+ * Runs this same program again with `nodeFlags` added to Node's own flags (a larger heap), the
+ * terminal handed over, and SIGINT/SIGTERM passed on; settles with the child's exit code.
+ */
+export function rerunSelf(
+  nodeFlags: readonly string[],
+  env: Readonly<Record<string, string>>,
+): Promise<number> {
+  const args = [...process.execArgv, ...nodeFlags, ...process.argv.slice(1)];
+  const child = spawn(process.execPath, args, {
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
+  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+  const onInt = forward('SIGINT');
+  const onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return new Promise((resolve) => {
+    const done = (code: number) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(code);
+    };
+    child.once('error', () => done(1));
+    child.once('exit', (code, signal) => done(code ?? (signal === 'SIGINT' ? 130 : 1)));
+  });
+}
