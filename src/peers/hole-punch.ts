@@ -14,6 +14,8 @@ import { choosePunchPort, type PunchDeps } from './tcp-punch.js';
 const PUNCH_TIMEOUT_MS = 5_000;
 /** One port probe (a connection to a rendezvous and its one-line answer). */
 const PROBE_TIMEOUT_MS = 2_000;
+/** After probes showed ports that cannot be predicted, no probing for this long. */
+const UNPREDICTABLE_MS = 10 * 60_000;
 /** Punches answered for introductions at once: a rendezvous cannot make us dial without end. */
 const MAX_ANSWERED_PUNCHES = 16;
 
@@ -57,6 +59,8 @@ export interface HolePunchDeps {
  */
 export class HolePuncher {
   private answering = 0;
+  /** Until when our NAT's ports are taken as unpredictable (random): relay without probing. */
+  private unpredictableUntil = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly deps: HolePunchDeps) {}
 
@@ -68,7 +72,7 @@ export class HolePuncher {
     const localPort = choosePunchPort(this.deps.runtime.random);
     const reach = this.deps.reachability;
     if (reach.canPunch) return { localPort, punchPort: localPort, ports: 1 };
-    if (!reach.changesPorts || probeAt === undefined) return undefined;
+    if (!this.mayPredict || probeAt === undefined) return undefined;
     const predicted = await this.predict(probeAt);
     return predicted && { localPort, punchPort: predicted.first, ports: predicted.count };
   }
@@ -117,7 +121,7 @@ export class HolePuncher {
     const mayPunch =
       candidate !== undefined &&
       this.answering < MAX_ANSWERED_PUNCHES &&
-      (reach.canPunch || (reach.changesPorts && ports === 1 && probeAt !== undefined));
+      (reach.canPunch || (this.mayPredict && ports === 1 && probeAt !== undefined));
     if (!mayPunch || candidate === undefined) {
       answer(undefined);
       return undefined;
@@ -138,16 +142,32 @@ export class HolePuncher {
     }
   }
 
-  /** The ports our NAT will likely map our next connection to, from two probes at once. */
+  /** Whether our NAT changes ports and has not yet shown them to be unpredictable. */
+  private get mayPredict(): boolean {
+    return (
+      this.deps.reachability.changesPorts &&
+      this.deps.runtime.clock.now() >= this.unpredictableUntil
+    );
+  }
+
+  /**
+   * The ports our NAT will likely map our next connection to, from two probes at once. Ports
+   * that show no sequence make us stop probing for a while (the NAT picks them at random).
+   */
   private async predict(at: PeerEndpoint) {
     const probe = () => probeExternalEndpoint(this.punchDeps(), at, PROBE_TIMEOUT_MS);
+    let observed: PeerEndpoint[];
     try {
-      const [a, b] = await Promise.all([probe(), probe()]);
-      if (a.host !== b.host) return undefined;
-      return predictPorts([a.port, b.port], MAX_PUNCH_PORTS);
+      observed = await Promise.all([probe(), probe()]);
     } catch {
       return undefined;
     }
+    const [a, b] = observed as [PeerEndpoint, PeerEndpoint];
+    const predicted =
+      a.host === b.host ? predictPorts([a.port, b.port], MAX_PUNCH_PORTS) : undefined;
+    if (predicted === undefined)
+      this.unpredictableUntil = this.deps.runtime.clock.now() + UNPREDICTABLE_MS;
+    return predicted;
   }
 
   private punchDeps(): PunchDeps {

@@ -390,6 +390,10 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
     state: { done: boolean },
   ): Promise<PeerConnection> {
     const { clock, random, timers } = this.options.runtime;
+    const listenPort = this.reachability.state === 'public' ? this.options.listenPort() : undefined;
+    // Our punch offer (a port prediction takes probes of the rendezvous) while we reach it.
+    const offering =
+      listenPort === undefined ? this.puncher.offer(point.address) : Promise.resolve(undefined);
     const rendezvous = await this.connect(point.key, {
       addresses: [point.address],
       lookup: false,
@@ -398,8 +402,7 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
     });
     const client = this.rendezvousClient(rendezvous);
     await client.welcome;
-    const listenPort = this.reachability.state === 'public' ? this.options.listenPort() : undefined;
-    const offer = listenPort === undefined ? await this.puncher.offer(point.address) : undefined;
+    const offer = await offering;
     let punchError: unknown;
     if (listenPort !== undefined || offer !== undefined) {
       // A dial back may arrive before the rendezvous's answer: it must not be held.
