@@ -1,8 +1,8 @@
 import type { PeerEndpoint } from '../codec/compact.js';
 import type { InboundProtocol, SniffVerdict } from '../net/inbound-demux.js';
 import type { ByteStream } from '../runtime/runtime.js';
-import { PeerConnectError } from './errors.js';
 import { decodeEndpoint, encodeEndpoint, plainHost } from './endpoint.js';
+import { PeerConnectError } from './errors.js';
 import type { PunchDeps } from './tcp-punch.js';
 
 /**

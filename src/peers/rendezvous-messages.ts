@@ -97,6 +97,10 @@ export function encodeRendezvous(message: RendezvousMessage): {
   const port = (key: string, value: number | undefined) => {
     if (value !== undefined) fields[key] = value;
   };
+  // A run of ports only beside the port it starts from.
+  const ports = (first: number | undefined, value: number | undefined) => {
+    if (first !== undefined) port('w', value);
+  };
   switch (message.kind) {
     case 'welcome':
       endpoint('o', message.observed);
@@ -108,25 +112,25 @@ export function encodeRendezvous(message: RendezvousMessage): {
       fields.n = message.nonce;
       fields.k = message.target;
       port('p', message.punchPort);
-      port('w', message.ports);
+      ports(message.punchPort, message.ports);
       port('l', message.listenPort);
       break;
     case 'introduce':
       fields.n = message.nonce;
       fields.k = message.from;
       endpoint('c', message.candidate);
-      port('w', message.ports);
+      ports(message.candidate?.port, message.ports);
       endpoint('d', message.direct);
       break;
     case 'answer':
       fields.n = message.nonce;
       port('p', message.punchPort);
-      port('w', message.ports);
+      ports(message.punchPort, message.ports);
       break;
     case 'candidate':
       fields.n = message.nonce;
       endpoint('c', message.candidate);
-      port('w', message.ports);
+      ports(message.candidate?.port, message.ports);
       break;
     case 'failed':
       fields.n = message.nonce;
