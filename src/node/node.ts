@@ -207,6 +207,7 @@ export class Node extends EventEmitter<NodeEvents> {
     this.peers.on('peer', (peer) => this.emit('securePeer', peer));
     declarePeerMetrics(this.metrics, this.peers);
     this.inbound.register(this.peers.inbound);
+    this.inbound.register(this.peers.portProbe);
   }
 
   /** Starts a node listening on `config.port`. */

@@ -20,19 +20,19 @@ export interface HandshakeDeps {
 }
 
 /**
- * A secure channel to `key` over a TCP hole punch to `candidate` from `localPort`. Both ends
- * dialled, so roles come from the keys: the lower one runs the handshake as initiator (IK),
- * the other answers; a punch that reaches another key is dropped.
+ * A secure channel to `key` over a TCP hole punch to one of `candidates` from `localPort`.
+ * Both ends dialled, so roles come from the keys: the lower one runs the handshake as
+ * initiator (IK), the other answers; a punch that reaches another key is dropped.
  */
 export async function securePunched(
   deps: HandshakeDeps & PunchDeps,
   key: IdentityKey,
-  candidate: PeerEndpoint,
+  candidates: readonly PeerEndpoint[],
   localPort: number,
   timeoutMs: number,
 ): Promise<SecureStream> {
   const started = deps.clock.now();
-  const stream = await punchTcp(deps, candidate, localPort, timeoutMs);
+  const stream = await punchTcp(deps, candidates, localPort, timeoutMs);
   const common = {
     identity: deps.identity,
     random: deps.random,

@@ -12,7 +12,8 @@ export type ReachabilityState = 'unknown' | 'public' | 'nat';
  * Learns the node's reachability from what peers report (the address a rendezvous sees each
  * connection come from) and from connections arriving on its listening port. Behind a NAT it
  * also learns whether the NAT keeps a connection's source port, which TCP hole punching needs:
- * a NAT that rewrites ports (symmetric, or Linux's `--random-fully`) cannot be punched.
+ * a NAT that rewrites ports (symmetric, or Linux's `--random-fully`) can be punched only when
+ * its next ports can be predicted, and only from a peer whose NAT keeps them.
  */
 export class Reachability {
   state: ReachabilityState = 'unknown';
@@ -70,9 +71,17 @@ export class Reachability {
     this.changed();
   }
 
-  /** Whether we can take part in a TCP hole punch. */
+  /** Whether we can offer our own port to a TCP hole punch (our NAT, if any, keeps it). */
   get canPunch(): boolean {
     return this.state === 'public' || (this.state === 'nat' && this.portPreserving === true);
+  }
+
+  /**
+   * Whether we are behind a NAT that changed a connection's source port (symmetric, or one
+   * that picks ports at random): a punch then needs the ports it will map to predicted.
+   */
+  get changesPorts(): boolean {
+    return this.state === 'nat' && this.portPreserving === false;
   }
 
   private changed(): void {

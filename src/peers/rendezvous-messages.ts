@@ -9,6 +9,13 @@ export const RENDEZVOUS_PROTOCOL = 'shoal/rendezvous';
 /** Bytes of the nonce that ties a request, its introduction and their answers together. */
 export const NONCE_BYTES = 8;
 
+/**
+ * Most consecutive ports one punch offer may name: a NAT that changes ports (symmetric) offers
+ * the few it predicts it will map next, and its peer sends a SYN to each — a handful, never a
+ * scan.
+ */
+export const MAX_PUNCH_PORTS = 4;
+
 /** Longest failure reason sent or accepted. */
 const MAX_REASON_BYTES = 200;
 
@@ -23,7 +30,10 @@ const MAX_REASON_BYTES = 200;
  * - `introduce` (R → T, on T's registered channel): `from` wants you; its punch candidate and
  *   direct address are the address R sees it at with the ports it gave;
  * - `answer` (T → R): my punch port for that introduction (none: I will not punch);
- * - `candidate` (R → C): where to punch to (none: the target will not punch; relay instead);
+ * - `candidate` (R → C): where to punch to (none: the target will not punch; relay instead).
+ * A punch port may come with `ports` (1 to {@link MAX_PUNCH_PORTS}, default 1): the offer is
+ * that many consecutive ports from it, the external ports a NAT that changes ports is predicted
+ * to map the punch to (`connect` and `answer` give it, `introduce` and `candidate` pass it on);
  * - `failed` (R → C): the introduction could not be made, and why.
  * Addresses are always what R observed, with only ports from the peers, so nobody can make a
  * node dial a third party.
@@ -36,6 +46,7 @@ export type RendezvousMessage =
       readonly nonce: Buffer;
       readonly target: Buffer;
       readonly punchPort?: number;
+      readonly ports?: number;
       readonly listenPort?: number;
     }
   | {
@@ -43,10 +54,21 @@ export type RendezvousMessage =
       readonly nonce: Buffer;
       readonly from: Buffer;
       readonly candidate?: PeerEndpoint;
+      readonly ports?: number;
       readonly direct?: PeerEndpoint;
     }
-  | { readonly kind: 'answer'; readonly nonce: Buffer; readonly punchPort?: number }
-  | { readonly kind: 'candidate'; readonly nonce: Buffer; readonly candidate?: PeerEndpoint }
+  | {
+      readonly kind: 'answer';
+      readonly nonce: Buffer;
+      readonly punchPort?: number;
+      readonly ports?: number;
+    }
+  | {
+      readonly kind: 'candidate';
+      readonly nonce: Buffer;
+      readonly candidate?: PeerEndpoint;
+      readonly ports?: number;
+    }
   | { readonly kind: 'failed'; readonly nonce: Buffer; readonly reason: string };
 
 /** Mux message types, one per kind. */
@@ -75,6 +97,10 @@ export function encodeRendezvous(message: RendezvousMessage): {
   const port = (key: string, value: number | undefined) => {
     if (value !== undefined) fields[key] = value;
   };
+  // A run of ports only beside the port it starts from.
+  const ports = (first: number | undefined, value: number | undefined) => {
+    if (first !== undefined) port('w', value);
+  };
   switch (message.kind) {
     case 'welcome':
       endpoint('o', message.observed);
@@ -86,21 +112,25 @@ export function encodeRendezvous(message: RendezvousMessage): {
       fields.n = message.nonce;
       fields.k = message.target;
       port('p', message.punchPort);
+      ports(message.punchPort, message.ports);
       port('l', message.listenPort);
       break;
     case 'introduce':
       fields.n = message.nonce;
       fields.k = message.from;
       endpoint('c', message.candidate);
+      ports(message.candidate?.port, message.ports);
       endpoint('d', message.direct);
       break;
     case 'answer':
       fields.n = message.nonce;
       port('p', message.punchPort);
+      ports(message.punchPort, message.ports);
       break;
     case 'candidate':
       fields.n = message.nonce;
       endpoint('c', message.candidate);
+      ports(message.candidate?.port, message.ports);
       break;
     case 'failed':
       fields.n = message.nonce;
@@ -137,6 +167,7 @@ export function decodeRendezvous(type: number, payload: Uint8Array): RendezvousM
         nonce: f.nonce(),
         target: f.bytes('k', 32),
         ...optional('punchPort', f.port('p')),
+        ...optional('ports', f.ports(f.port('p'))),
         ...optional('listenPort', f.port('l')),
       };
     case 'introduce':
@@ -145,12 +176,23 @@ export function decodeRendezvous(type: number, payload: Uint8Array): RendezvousM
         nonce: f.nonce(),
         from: f.bytes('k', 32),
         ...optional('candidate', f.endpoint('c')),
+        ...optional('ports', f.ports(f.endpoint('c')?.port)),
         ...optional('direct', f.endpoint('d')),
       };
     case 'answer':
-      return { kind, nonce: f.nonce(), ...optional('punchPort', f.port('p')) };
+      return {
+        kind,
+        nonce: f.nonce(),
+        ...optional('punchPort', f.port('p')),
+        ...optional('ports', f.ports(f.port('p'))),
+      };
     case 'candidate':
-      return { kind, nonce: f.nonce(), ...optional('candidate', f.endpoint('c')) };
+      return {
+        kind,
+        nonce: f.nonce(),
+        ...optional('candidate', f.endpoint('c')),
+        ...optional('ports', f.ports(f.endpoint('c')?.port)),
+      };
     case 'failed': {
       const reason = f.raw('e');
       if (!(reason instanceof Uint8Array) || reason.length > MAX_REASON_BYTES)
@@ -190,6 +232,25 @@ class Fields {
     if (v === undefined) return undefined;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 65535)
       throw invalid(`"${key}" is not a port`);
+    return v;
+  }
+
+  /**
+   * The "w" count of consecutive ports from `first`: 1 to {@link MAX_PUNCH_PORTS}, all within
+   * the port range, and only beside a port.
+   */
+  ports(first: number | undefined): number | undefined {
+    const v = this.dict.get('w');
+    if (v === undefined) return undefined;
+    if (
+      first === undefined ||
+      typeof v !== 'number' ||
+      !Number.isInteger(v) ||
+      v < 1 ||
+      v > MAX_PUNCH_PORTS ||
+      first + v - 1 > 65535
+    )
+      throw invalid('"w" is not a short run of ports');
     return v;
   }
 

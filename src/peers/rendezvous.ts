@@ -136,6 +136,7 @@ export class RendezvousServer {
       nonce: message.nonce,
       from: peer.key.bytes,
       ...(candidate !== undefined && { candidate }),
+      ...(candidate !== undefined && message.ports !== undefined && { ports: message.ports }),
       ...(direct !== undefined && { direct }),
     });
     this.counters.introduced++;
@@ -170,17 +171,24 @@ export class RendezvousServer {
     pending.timer.cancel();
     const host = observedHost(peer);
     const port = message.punchPort;
+    const offered = host !== undefined && port !== undefined;
     send(pending.requester, {
       kind: 'candidate',
       nonce: message.nonce,
-      ...(host !== undefined && port !== undefined && { candidate: { host, port } }),
+      ...(offered && { candidate: { host, port } }),
+      ...(offered && message.ports !== undefined && { ports: message.ports }),
     });
   }
 }
 
-/** What a rendezvous said when asked for an introduction: where to punch to, if anywhere. */
+/**
+ * What a rendezvous said when asked for an introduction: where to punch to, if anywhere, and
+ * how many consecutive ports from there (more than one: the target's NAT changes ports, these
+ * are the ones it predicts).
+ */
 export interface Introduced {
   readonly candidate: PeerEndpoint | undefined;
+  readonly ports: number;
 }
 
 interface Waiting {
@@ -290,12 +298,16 @@ export class RendezvousClient {
     });
   }
 
-  /** Answers an introduction: our punch port, or none. */
-  answer(nonce: Buffer, punchPort: number | undefined): void {
+  /** Answers an introduction: our punch port (and the run of ports from it), or none. */
+  answer(
+    nonce: Buffer,
+    offer: { readonly punchPort: number; readonly ports: number } | undefined,
+  ): void {
     send(this.channel, {
       kind: 'answer',
       nonce,
-      ...(punchPort !== undefined && { punchPort }),
+      ...(offer !== undefined && { punchPort: offer.punchPort }),
+      ...(offer !== undefined && offer.ports > 1 && { ports: offer.ports }),
     });
   }
 
@@ -309,7 +321,8 @@ export class RendezvousClient {
     if (w === undefined) return;
     this.waiting.delete(nonce);
     w.timer.cancel();
-    if (message.kind === 'candidate') w.resolve({ candidate: message.candidate });
+    if (message.kind === 'candidate')
+      w.resolve({ candidate: message.candidate, ports: message.ports ?? 1 });
     else
       w.reject(
         new PeerConnectError('PEER_UNREACHABLE', `the rendezvous refused: ${message.reason}`),

@@ -14,9 +14,11 @@ import type { AddressRecord, RendezvousPoint } from './address-record.js';
 import type { KeyDirectory } from './directory.js';
 import { plainHost } from './endpoint.js';
 import { PeerConnectError } from './errors.js';
-import { relayedStream, securePunched, secureRelayed, sniffSecureChannel } from './paths.js';
+import { HolePuncher } from './hole-punch.js';
+import { relayedStream, secureRelayed, sniffSecureChannel } from './paths.js';
 import { type ConnectionKind, PeerConnection } from './peer-connection.js';
 import { PeerTable, type ProtocolHandler } from './peer-table.js';
+import { portProbeInbound } from './port-probe.js';
 import { Reachability } from './reachability.js';
 import {
   DEFAULT_RELAY_LIMITS,
@@ -27,14 +29,11 @@ import {
 } from './relay.js';
 import { RendezvousClient, RendezvousServer } from './rendezvous.js';
 import { RENDEZVOUS_PROTOCOL, type RendezvousMessage } from './rendezvous-messages.js';
-import { choosePunchPort } from './tcp-punch.js';
 
 /** How long `connect` tries by default, everything included. */
 export const CONNECT_TIMEOUT_MS = 30_000;
 /** One direct dial (TCP connect and handshake) to one address. */
 const DIRECT_DIAL_TIMEOUT_MS = 5_000;
-/** One hole punch, from both dials to the end of the handshake. */
-const PUNCH_TIMEOUT_MS = 5_000;
 /** How long a requester waits for a target to dial it back after an introduction. */
 const REVERSAL_TIMEOUT_MS = 5_000;
 /**
@@ -45,8 +44,6 @@ const REVERSAL_TIMEOUT_MS = 5_000;
 const HOLD_MS = 2_000;
 /** Addresses of one key dialled directly, one after the other. */
 const MAX_DIRECT_ADDRESSES = 4;
-/** Punches answered for introductions at once: a rendezvous cannot make us dial without end. */
-const MAX_ANSWERED_PUNCHES = 16;
 
 type Message<K extends RendezvousMessage['kind']> = Extract<RendezvousMessage, { kind: K }>;
 
@@ -103,6 +100,8 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
   readonly reachability = new Reachability();
   /** Recognises the secure channel on the listening port (register it with the demux). */
   readonly inbound: InboundProtocol;
+  /** Answers port probes on the listening port (register it with the demux too). */
+  readonly portProbe = portProbeInbound();
   readonly rendezvous: RendezvousServer;
   readonly relay: RelayServer;
   /** Connections made, by kind, and attempts that failed. */
@@ -114,8 +113,8 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
   private readonly held = new Map<string, PeerConnection>();
   /** Keys we asked (through a rendezvous) to dial us back. */
   private readonly dialBacks = new Set<string>();
+  private readonly puncher: HolePuncher;
   private relayedIn = 0;
-  private answeredPunches = 0;
   private stopped = false;
 
   constructor(private readonly options: SecurePeersOptions) {
@@ -128,6 +127,14 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
       timers,
       () => this.relayEnabled && this.reachability.state === 'public',
     );
+    this.puncher = new HolePuncher({
+      runtime: options.runtime,
+      identity: options.identity,
+      connections: options.connections,
+      transport: options.punchTransport,
+      reachability: this.reachability,
+      ...(options.localAddress !== undefined && { localAddress: options.localAddress }),
+    });
     this.inbound = {
       name: 'shoal',
       sniff: (first) => sniffSecureChannel(first),
@@ -383,6 +390,10 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
     state: { done: boolean },
   ): Promise<PeerConnection> {
     const { clock, random, timers } = this.options.runtime;
+    const listenPort = this.reachability.state === 'public' ? this.options.listenPort() : undefined;
+    // Our punch offer (a port prediction takes probes of the rendezvous) while we reach it.
+    const offering =
+      listenPort === undefined ? this.puncher.offer(point.address) : Promise.resolve(undefined);
     const rendezvous = await this.connect(point.key, {
       addresses: [point.address],
       lookup: false,
@@ -391,24 +402,23 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
     });
     const client = this.rendezvousClient(rendezvous);
     await client.welcome;
-    const reach = this.reachability;
-    const listenPort = reach.state === 'public' ? this.options.listenPort() : undefined;
-    const punchPort =
-      listenPort === undefined && reach.canPunch ? choosePunchPort(random) : undefined;
+    const offer = await offering;
     let punchError: unknown;
-    if (listenPort !== undefined || punchPort !== undefined) {
+    if (listenPort !== undefined || offer !== undefined) {
       // A dial back may arrive before the rendezvous's answer: it must not be held.
       if (listenPort !== undefined) this.dialBacks.add(key.toString());
       try {
-        const { candidate } = await client.introduce({
+        const { candidate, ports } = await client.introduce({
           nonce: random.bytes(8),
           target: key.bytes,
-          ...(punchPort !== undefined && { punchPort }),
+          ...(offer !== undefined && { punchPort: offer.punchPort }),
+          ...(offer !== undefined && offer.ports > 1 && { ports: offer.ports }),
           ...(listenPort !== undefined && { listenPort }),
         });
-        if (punchPort !== undefined && candidate !== undefined) {
+        const punching = offer && candidate && this.puncher.punch(key, offer, candidate, ports);
+        if (punching !== undefined) {
           this.counters.punchesTried++;
-          return await this.punch(key, candidate, punchPort);
+          return this.admit(await punching, 'punched');
         }
         if (listenPort !== undefined) {
           // The target dials us back; `establish` sees it arrive.
@@ -429,33 +439,6 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
         cause: error,
       });
     }
-  }
-
-  /** A TCP simultaneous open to `candidate` from `localPort`, then the handshake. */
-  private async punch(
-    key: IdentityKey,
-    candidate: PeerEndpoint,
-    localPort: number,
-  ): Promise<PeerConnection> {
-    const { clock, random, timers } = this.options.runtime;
-    const secure = await securePunched(
-      {
-        identity: this.options.identity,
-        random,
-        clock,
-        timers,
-        connections: this.options.connections,
-        transport: this.options.punchTransport,
-        ...(this.options.localAddress !== undefined && {
-          localAddress: this.options.localAddress,
-        }),
-      },
-      key,
-      candidate,
-      localPort,
-      PUNCH_TIMEOUT_MS,
-    );
-    return this.admit(secure, 'punched');
   }
 
   /** A secure channel to `key` inside a `shoal/relay` channel through `relay`. */
@@ -539,18 +522,20 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
       this.dialDirect(from, [message.direct], deadline).catch(() => undefined);
       return;
     }
-    const punchPort =
-      message.candidate !== undefined &&
-      this.reachability.canPunch &&
-      this.answeredPunches < MAX_ANSWERED_PUNCHES
-        ? choosePunchPort(this.options.runtime.random)
+    // The rendezvous answers port probes at the address we dialled it at.
+    const via = client.peer;
+    const probeAt =
+      via.initiator && via.kind === 'direct'
+        ? { host: plainHost(via.remoteAddress), port: via.remotePort }
         : undefined;
-    client.answer(message.nonce, punchPort);
-    if (punchPort === undefined || message.candidate === undefined) return;
-    this.answeredPunches++;
-    this.punch(from, message.candidate, punchPort)
-      .catch(() => undefined)
-      .finally(() => this.answeredPunches--);
+    this.puncher
+      .answerIntroduction(from, message.candidate, message.ports ?? 1, probeAt, (offer) =>
+        client.answer(message.nonce, offer),
+      )
+      .then((secure) => {
+        if (secure !== undefined) this.admit(secure, 'punched');
+      })
+      .catch(() => undefined);
   }
 
   // ---------------------------------------------------------------- the table

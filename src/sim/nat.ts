@@ -1,3 +1,4 @@
+import type { RandomSource } from '../runtime/runtime.js';
 import { SimError } from './errors.js';
 
 /**
@@ -16,6 +17,17 @@ export const NAT_TYPES: readonly NatType[] = [
   'port-restricted',
   'symmetric',
 ];
+
+/**
+ * How a NAT picks the external port of a new mapping it does not keep the source port for:
+ * the next one up (`sequential`: many routers, and what makes a symmetric NAT's next ports
+ * predictable) or anywhere (`random`: Linux's `--random-fully`, hardened routers; nothing
+ * to predict).
+ */
+export type PortAllocation = 'sequential' | 'random';
+
+/** First external port a NAT hands out; the range runs to 65535. */
+const FIRST_PORT = 20_000;
 
 interface Mapping {
   readonly internalPort: number;
@@ -36,17 +48,27 @@ interface Mapping {
 export class Nat {
   private readonly byKey = new Map<string, Mapping>();
   private readonly byPort = new Map<number, Mapping>();
-  private nextPort = 20_000;
+  private nextPort = FIRST_PORT;
   private readonly tcpByKey = new Map<string, Mapping>();
   private readonly tcpByPort = new Map<number, Mapping>();
-  private nextTcpPort = 20_000;
+  private nextTcpPort = FIRST_PORT;
 
   constructor(
     readonly type: NatType,
     /** The router's public address, which the outside world sees. */
     readonly publicIp: string,
     readonly udpTimeoutMs = 120_000,
+    /** `random` needs `random`, the simulation's seeded source. */
+    readonly allocation: PortAllocation = 'sequential',
+    private readonly random?: RandomSource,
   ) {}
+
+  /** Where the search for a new external port starts. */
+  private startPort(next: number): number {
+    if (this.allocation === 'random' && this.random !== undefined)
+      return FIRST_PORT + this.random.int(65_536 - FIRST_PORT);
+    return next;
+  }
 
   /** Translates an outgoing datagram's source port; returns the external port. */
   outbound(internalPort: number, remoteIp: string, remotePort: number, now: number): number {
@@ -152,9 +174,10 @@ export class Nat {
 
   /** A free external TCP port; idle mappings are reclaimed on the way. */
   private allocateTcpPort(now: number): number {
+    this.nextTcpPort = this.startPort(this.nextTcpPort);
     for (let tries = 0; tries < 65_536; tries++) {
       const p = this.nextTcpPort;
-      this.nextTcpPort = this.nextTcpPort >= 65_535 ? 20_000 : this.nextTcpPort + 1;
+      this.nextTcpPort = this.nextTcpPort >= 65_535 ? FIRST_PORT : this.nextTcpPort + 1;
       const m = this.tcpByPort.get(p);
       if (m !== undefined && now - m.lastUsed > this.udpTimeoutMs) {
         this.tcpByPort.delete(p);
@@ -168,9 +191,10 @@ export class Nat {
 
   /** The next free external port; mappings idle past their timeout are reclaimed on the way. */
   private allocatePort(now: number): number {
+    this.nextPort = this.startPort(this.nextPort);
     for (let tries = 0; tries < 65_536; tries++) {
       const p = this.nextPort;
-      this.nextPort = this.nextPort >= 65_535 ? 20_000 : this.nextPort + 1;
+      this.nextPort = this.nextPort >= 65_535 ? FIRST_PORT : this.nextPort + 1;
       const m = this.byPort.get(p);
       if (m !== undefined && now - m.lastUsed > this.udpTimeoutMs) {
         this.byPort.delete(p);

@@ -1,9 +1,9 @@
-import type { ByteStream, UdpRemote } from '../runtime/runtime.js';
+import type { ByteStream, RandomSource, UdpRemote } from '../runtime/runtime.js';
 import { SimIoError } from './errors.js';
 import type { SimOwner } from './event-queue.js';
 import { DEFAULT_LATENCY, LatencyModel, type LatencyOptions, type Location } from './latency.js';
 import type { MemFs } from './memfs.js';
-import { Nat, type NatType } from './nat.js';
+import { Nat, type NatType, type PortAllocation } from './nat.js';
 import { SimStream } from './sim-stream.js';
 import { EventKind, type Simulator } from './simulator.js';
 import type { UdpFaults } from './udp-faults.js';
@@ -41,6 +41,8 @@ export interface HostOptions {
   readonly downBytesPerSecond?: number;
   /** Behind a home router of this type; the host then has a private address. */
   readonly nat?: NatType;
+  /** How that router picks new external ports (default `sequential`). */
+  readonly natPorts?: PortAllocation;
   /** Index into `REGIONS`; random by weight when absent. */
   readonly region?: number;
 }
@@ -157,7 +159,9 @@ export class SimHost implements SimOwner {
     readonly index: number,
     publicIp: string,
     privateIp: string | undefined,
-    nat: NatType | undefined,
+    nat:
+      | { readonly type: NatType; readonly ports: PortAllocation; readonly random: RandomSource }
+      | undefined,
     readonly location: Location,
     upBytesPerMs: number,
     downBytesPerMs: number,
@@ -165,7 +169,8 @@ export class SimHost implements SimOwner {
   ) {
     this.publicIp = publicIp;
     this.ip = privateIp ?? publicIp;
-    this.nat = nat === undefined ? undefined : new Nat(nat, publicIp);
+    this.nat =
+      nat === undefined ? undefined : new Nat(nat.type, publicIp, undefined, nat.ports, nat.random);
     this.up = new Link(upBytesPerMs);
     this.down = new Link(downBytesPerMs);
     this.bornAt = now;
@@ -227,7 +232,9 @@ export class Network {
       index,
       publicIp,
       privateIp,
-      options.nat,
+      options.nat === undefined
+        ? undefined
+        : { type: options.nat, ports: options.natPorts ?? 'sequential', random: this.sim.random },
       location,
       (options.upBytesPerSecond ?? this.options.upBytesPerSecond) / 1000,
       (options.downBytesPerSecond ?? this.options.downBytesPerSecond) / 1000,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { encode } from '../../src/codec/bencode.js';
 import { Identity } from '../../src/crypto/identity.js';
 import {
   type AddressRecord,
@@ -11,6 +12,7 @@ import { PeerProtocolError } from '../../src/peers/errors.js';
 import {
   decodeRendezvous,
   encodeRendezvous,
+  MAX_PUNCH_PORTS,
   type RendezvousMessage,
 } from '../../src/peers/rendezvous-messages.js';
 import { SeededRandom } from '../../src/runtime/seeded-random.js';
@@ -43,40 +45,54 @@ const record: fc.Arbitrary<AddressRecord> = fc.record({
 const nonce = fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b));
 const key = fc.constantFrom(...keys).map((k) => k.bytes);
 const port = fc.integer({ min: 1, max: 65535 });
+/** A run of punch ports, which must stay in the port range from where it starts. */
+const ports = fc.integer({ min: 1, max: MAX_PUNCH_PORTS });
+const fits = (first: number | undefined, count: number | undefined) =>
+  count === undefined || (first !== undefined && first + count - 1 <= 65535);
 const message: fc.Arbitrary<RendezvousMessage> = fc.oneof(
   fc.record(
     { kind: fc.constant('welcome' as const), observed: endpoint, serving: fc.boolean() },
     { requiredKeys: ['kind', 'serving'] },
   ),
   fc.constant({ kind: 'register' as const }),
-  fc.record(
-    {
-      kind: fc.constant('connect' as const),
-      nonce,
-      target: key,
-      punchPort: port,
-      listenPort: port,
-    },
-    { requiredKeys: ['kind', 'nonce', 'target'] },
-  ),
-  fc.record(
-    {
-      kind: fc.constant('introduce' as const),
-      nonce,
-      from: key,
-      candidate: endpoint,
-      direct: endpoint,
-    },
-    { requiredKeys: ['kind', 'nonce', 'from'] },
-  ),
-  fc.record(
-    { kind: fc.constant('answer' as const), nonce, punchPort: port },
-    { requiredKeys: ['kind', 'nonce'] },
-  ),
-  fc.record(
-    { kind: fc.constant('candidate' as const), nonce, candidate: endpoint },
-    { requiredKeys: ['kind', 'nonce'] },
-  ),
+  fc
+    .record(
+      {
+        kind: fc.constant('connect' as const),
+        nonce,
+        target: key,
+        punchPort: port,
+        ports,
+        listenPort: port,
+      },
+      { requiredKeys: ['kind', 'nonce', 'target'] },
+    )
+    .filter((m) => fits(m.punchPort, m.ports)),
+  fc
+    .record(
+      {
+        kind: fc.constant('introduce' as const),
+        nonce,
+        from: key,
+        candidate: endpoint,
+        ports,
+        direct: endpoint,
+      },
+      { requiredKeys: ['kind', 'nonce', 'from'] },
+    )
+    .filter((m) => fits(m.candidate?.port, m.ports)),
+  fc
+    .record(
+      { kind: fc.constant('answer' as const), nonce, punchPort: port, ports },
+      { requiredKeys: ['kind', 'nonce'] },
+    )
+    .filter((m) => fits(m.punchPort, m.ports)),
+  fc
+    .record(
+      { kind: fc.constant('candidate' as const), nonce, candidate: endpoint, ports },
+      { requiredKeys: ['kind', 'nonce'] },
+    )
+    .filter((m) => fits(m.candidate?.port, m.ports)),
   fc.record({ kind: fc.constant('failed' as const), nonce, reason: fc.string({ maxLength: 50 }) }),
 );
 
@@ -140,6 +156,8 @@ test('rendezvous messages round-trip', () => {
       assert.equal(again.type, type);
       assert.deepEqual(again.payload, payload);
       assert.equal(back.kind, m.kind);
+      const run = (x: RendezvousMessage) => ('ports' in x ? x.ports : undefined);
+      assert.equal(run(back), run(m), 'the run of punch ports survives');
     }),
     { numRuns: Math.min(FUZZ_RUNS, 5_000) },
   );
@@ -156,7 +174,18 @@ test('rendezvous messages: random and mutated input gives a message or RENDEZVOU
     nonce: Buffer.alloc(8, 1),
     from: keys[1]!.bytes,
     candidate: { host: '203.0.113.5', port: 40_000 },
+    ports: 3,
     direct: { host: '203.0.113.5', port: 6881 },
   });
   assertDecoderSafe(mutated(payload), (bytes) => decodeRendezvous(type, bytes), PeerProtocolError);
+});
+
+test('rendezvous messages: a run of punch ports is short, in range, and only beside a port', () => {
+  const answer = (fields: Record<string, number>) =>
+    decodeRendezvous(4, encode({ n: Buffer.alloc(8, 1), ...fields }));
+  assert.equal((answer({ p: 40_000, w: 4 }) as { ports?: number }).ports, 4);
+  assert.throws(() => answer({ p: 40_000, w: MAX_PUNCH_PORTS + 1 }), /run of ports/);
+  assert.throws(() => answer({ p: 40_000, w: 0 }), /run of ports/);
+  assert.throws(() => answer({ p: 65_534, w: 3 }), /run of ports/);
+  assert.throws(() => answer({ w: 2 }), /run of ports/);
 });
