@@ -6,8 +6,13 @@ import type { PeerSession } from './peer-session.js';
 interface PexState {
   told: Map<string, PeerEndpoint>;
   lastSentAt: number;
+  /** When to look again whether this peer has news due (once told, or nothing to tell). */
+  nextCheckAt: number;
   lastReceivedAt: number;
 }
+
+/** A peer with nothing new to hear is looked at again after this long, not every second. */
+const RECHECK_MS = 10_000;
 
 /**
  * Peer exchange (BEP 11 `ut_pex`) for one torrent: tells each supporting peer, at most once a
@@ -49,6 +54,12 @@ export class PeerExchange implements PeerExtension<PeerSession> {
     send: (session: PeerSession, payload: Buffer) => void,
   ): void {
     const list = [...sessions].filter((s) => !s.closed && s.handshake);
+    const now = this.now();
+    // Each peer is due once a minute and this runs every second: most ticks have nobody to tell.
+    const due = list.filter(
+      (s) => s.extended?.m.get('ut_pex') && now >= this.stateOf(s).nextCheckAt,
+    );
+    if (due.length === 0) return;
     const current = new Map<string, PexPeer>();
     for (const s of list) {
       const address = listenAddress(s);
@@ -56,24 +67,24 @@ export class PeerExchange implements PeerExtension<PeerSession> {
       const flags = (s.outgoing ? PexFlag.reachable : 0) | (s.bits?.complete ? PexFlag.seed : 0);
       current.set(`${address.host}:${address.port}`, { ...address, flags });
     }
-    const now = this.now();
-    for (const s of list) {
-      if (!s.extended?.m.get('ut_pex')) continue;
+    for (const s of due) {
       const st = this.stateOf(s);
-      if (now - st.lastSentAt < this.intervalMs) continue;
       const self = listenAddress(s);
       const selfKey = self ? `${self.host}:${self.port}` : '';
       const added = [...current]
         .filter(([k]) => k !== selfKey && !st.told.has(k))
         .map(([, p]) => p);
       const dropped = [...st.told].filter(([k]) => !current.has(k)).map(([, p]) => p);
-      if (added.length === 0 && dropped.length === 0 && st.lastSentAt > Number.NEGATIVE_INFINITY)
+      if (added.length === 0 && dropped.length === 0 && st.lastSentAt > Number.NEGATIVE_INFINITY) {
+        st.nextCheckAt = now + RECHECK_MS;
         continue;
+      }
       const addedNow = added.slice(0, 50);
       const droppedNow = dropped.slice(0, 50);
       for (const p of addedNow) st.told.set(`${p.host}:${p.port}`, p);
       for (const p of droppedNow) st.told.delete(`${p.host}:${p.port}`);
       st.lastSentAt = now;
+      st.nextCheckAt = now + this.intervalMs;
       send(s, encodePex({ added: addedNow, dropped: droppedNow }));
     }
   }
@@ -84,6 +95,7 @@ export class PeerExchange implements PeerExtension<PeerSession> {
       s = {
         told: new Map(),
         lastSentAt: Number.NEGATIVE_INFINITY,
+        nextCheckAt: Number.NEGATIVE_INFINITY,
         lastReceivedAt: Number.NEGATIVE_INFINITY,
       };
       this.state.set(session, s);

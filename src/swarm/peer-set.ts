@@ -93,9 +93,11 @@ export class PeerSet {
   }
 
   /** Adds a place to find a peer. `sticky` candidates are retried until connected. */
-  addCandidate(host: string, port: number, sticky: boolean): void {
+  addCandidate(host: string, port: number, sticky: boolean): boolean {
     const key = `${host}:${port}`;
-    if (!this.candidates.has(key)) this.candidates.set(key, { host, port, sticky });
+    if (this.candidates.has(key)) return false;
+    this.candidates.set(key, { host, port, sticky });
+    return true;
   }
 
   /** The candidate we dialled at `address`, if any. */
@@ -132,6 +134,7 @@ export class PeerSet {
   /** Dials candidates while there is room. */
   connectSome(): void {
     const d = this.deps;
+    if (this.sessions.size + this.connecting.size >= d.maxPeers) return;
     const now = d.clock.now();
     // A peer that dialled us shows its ephemeral port; its listen address (from its extended
     // handshake) is what candidates name, so match on both to avoid redialling it.

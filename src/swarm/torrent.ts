@@ -479,8 +479,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   /** Adds a place to find a peer. `sticky` candidates are retried until connected. */
   addPeer(host: string, port: number, sticky = false): void {
     this.wake();
-    this.peers.addCandidate(host, port, sticky);
-    if (this.state === 'downloading' || this.state === 'seeding') this.peers.connectSome();
+    // A peer we knew already (PEX repeats itself) waits for the tick's dialling round.
+    const added = this.peers.addCandidate(host, port, sticky);
+    if ((added || sticky) && (this.state === 'downloading' || this.state === 'seeding'))
+      this.peers.connectSome();
   }
 
   /** Chooses how new pieces are picked: `rarest` first (default) or `sequential`. */

@@ -61,10 +61,11 @@ export const DEFAULT_SWARM_SCENARIO: SwarmScenarioOptions = {
 
 const SAMPLE_MS = 5000;
 /**
- * Each node's cache of whole pieces read for uploading (32 MiB by default). Reads cost no
- * virtual time here, so a small cache changes nothing but the memory a hundred nodes take.
+ * Each node's cache of whole pieces read for uploading (8 MiB by default). Reads cost no
+ * virtual time here, so a small cache changes nothing but the memory a thousand nodes take
+ * (4 MiB had been half of each node's heap).
  */
-const SIM_PIECE_CACHE_BYTES = 4 * 1024 * 1024;
+const SIM_PIECE_CACHE_BYTES = 512 * 1024;
 
 /**
  * `swarm`: one seeder and N leechers (the real `Node` and `Torrent` engines, a real UDP
