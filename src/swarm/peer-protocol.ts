@@ -152,7 +152,9 @@ export class PeerProtocol {
         if (!bits.has(m.index)) {
           bits.set(m.index);
           d.picker.addHave(m.index);
-          this.updateInterest(session);
+          // One more piece can only add interest: no need to scan their bitfield again.
+          if (session.wire.amInterested) d.scheduler.fillRequests(session);
+          else if (d.downloading() && d.picker.wants(m.index)) this.updateInterest(session);
         }
         if (d.have.complete && bits.complete) d.peers.drop(session, undefined); // both seeds
         return;
