@@ -51,6 +51,9 @@ export class CrowdLeecher {
   closedWhy: string | undefined;
   /** Every piece was received: no longer interested. */
   complete = false;
+  /** Requests the seeder refused (BEP 6 reject) and pieces it suggested (BEP 6 suggest). */
+  rejects = 0;
+  suggests = 0;
 
   private readonly pieceCount: number;
   private readonly have: Uint8Array;
@@ -107,6 +110,8 @@ export class CrowdLeecher {
   interested(): void {
     this.bytes = 0;
     this.unchokes = 0;
+    this.rejects = 0;
+    this.suggests = 0;
     this.firstByteAt = undefined;
     this.wantPieces = true;
     this.send(encodeMessage({ type: 'interested' }));
@@ -221,9 +226,12 @@ export class CrowdLeecher {
         this.seederHasAll = true;
         return;
       case MessageId.suggest:
-        if (body.length === 4) this.suggested.push(body.readUInt32BE(0));
+        this.suggests++;
+        if (body.length === 4 && this.suggested.length < 64)
+          this.suggested.push(body.readUInt32BE(0));
         return;
       case MessageId.reject:
+        this.rejects++;
         if (body.length === 12) this.onReject(body.readUInt32BE(0), body.readUInt32BE(4));
         return;
       default:

@@ -3,8 +3,8 @@
  * with {@link LoadPlan} as JSON. It opens `connections` TCP connections to one seeder, each
  * from its own loopback address (127.0.0.2, 127.0.0.3, …: seeders cap connections and pending
  * handshakes per IP address, as they should), each a {@link CrowdLeecher}. Once every
- * connection has its handshake answered (or `setupS` passes) it prints `ready`, makes every
- * leecher interested at once and prints `start`; `windowS` seconds later it prints `done` with
+ * connection has its handshake answered (or `setupS` passes) it prints `ready`, leaves them
+ * idle for `idleS` seconds, makes every leecher interested at once and prints `start`; `windowS` seconds later it prints `done` with
  * each connection's payload bytes, unchokes and time to first byte, and exits. A `progress`
  * line comes every 5 s in between. Everything is bounded: connection count, time, and the
  * data kept (counters only).
@@ -23,6 +23,8 @@ export interface LoadPlan {
   readonly connections: number;
   /** Seconds to get every connection up, at most. */
   readonly setupS: number;
+  /** Seconds the connections stay up, not interested, between `ready` and `start`. */
+  readonly idleS: number;
   /** Seconds of measured downloading. */
   readonly windowS: number;
   /** Requests each leecher keeps in flight while unchoked. */
@@ -64,7 +66,8 @@ function parsePlan(raw: string | undefined): LoadPlan {
   const counts = [plan.port, plan.pieceLength, plan.totalLength, plan.connections, plan.pipeline];
   if (!counts.every((n) => Number.isSafeInteger(n) && n > 0) || plan.connections > MAX_CONNECTIONS)
     throw new Error(`bad plan ${raw}`);
-  if (!(plan.setupS > 0 && plan.windowS > 0)) throw new Error(`bad durations in ${raw}`);
+  if (!(plan.setupS > 0 && plan.windowS > 0 && plan.idleS >= 0))
+    throw new Error(`bad durations in ${raw}`);
   if (!/^[0-9a-f]{40}$/.test(plan.infoHash)) throw new Error(`bad info-hash ${plan.infoHash}`);
   return plan;
 }
@@ -144,6 +147,7 @@ async function main(): Promise<void> {
     closed: reasons(leechers),
   });
 
+  await sleep(plan.idleS * 1000);
   const start = performance.now();
   for (const l of live) l.interested();
   emit('start');
@@ -168,6 +172,8 @@ async function main(): Promise<void> {
     unchokes: live.map((l) => l.unchokes),
     firstByteMs: live.map((l) => (l.firstByteAt === undefined ? null : l.firstByteAt - start)),
     complete: live.filter((l) => l.complete).length,
+    rejects: live.reduce((n, l) => n + l.rejects, 0),
+    suggests: live.reduce((n, l) => n + l.suggests, 0),
     stillOpen: live.filter((l) => l.closedWhy === undefined).length,
     closed: reasons(live),
   });

@@ -36,6 +36,9 @@ export interface CrowdFigures {
   readonly firstByteMaxS: number;
   /** Connections that got every piece (and so stopped asking). */
   readonly complete: number;
+  /** Requests refused (BEP 6 reject, on choke or to point at scarcer pieces) and suggestions. */
+  readonly rejects: number;
+  readonly suggests: number;
   readonly seederCpu: number;
   readonly loadCpu: number;
   readonly seederRss: number;
@@ -87,6 +90,8 @@ export function crowdFigures(input: {
     firstByteMedianS: median(firstBytes),
     firstByteMaxS: firstBytes.length > 0 ? Math.max(...firstBytes) : Number.NaN,
     complete: Number(input.done.complete ?? 0),
+    rejects: Number(input.done.rejects ?? 0),
+    suggests: Number(input.done.suggests ?? 0),
     seederCpu: input.seederCpu,
     loadCpu: input.loadCpu,
     seederRss: input.seederRss,
@@ -112,7 +117,8 @@ export function crowdText(who: string, f: CrowdFigures): string {
     `largest deviation from the mean ${(100 * f.maxDeviation).toFixed(0)}%, ` +
     `${f.withinTarget}/${f.asked} within ±${100 * FAIR_WITHIN}%\n` +
     `  unchokes per connection: median ${f.unchokesMedian}, most ${f.unchokesMax}; ` +
-    `first block after ${f.firstByteMedianS.toFixed(1)} s (median), ${f.firstByteMaxS.toFixed(1)} s (slowest served)\n` +
+    `first block after ${f.firstByteMedianS.toFixed(1)} s (median), ${f.firstByteMaxS.toFixed(1)} s (slowest served); ` +
+    `${f.rejects} requests rejected, ${f.suggests} pieces suggested (BEP 6)\n` +
     `  seeder CPU ${f.seederCpu.toFixed(2)} s over the window = ${((1000 * f.seederCpu) / f.asked).toFixed(1)} ms per connection, ` +
     `${cpuPerGib(f).toFixed(2)} s per GiB uploaded, ${((100 * f.seederCpu) / f.seconds).toFixed(0)}% of a core; ` +
     `RSS ${(f.seederRss / 1024 ** 2).toFixed(0)} MiB (peak ${(f.seederPeakRss / 1024 ** 2).toFixed(0)} MiB); ` +

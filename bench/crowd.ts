@@ -7,7 +7,8 @@
  * it receives instead of storing it. The seeder is `shoal share`, then libtorrent seeding the
  * same 1 GiB file (SHOAL_BENCH_CROWD_BYTES, 1 MiB pieces). Once every connection is up, all
  * leechers become interested at once and the generator counts each connection's payload for a
- * window of 40 s (SHOAL_BENCH_CROWD_S).
+ * window of 40 s (SHOAL_BENCH_CROWD_S). Before that the connections idle for 5 s, not
+ * interested: the seeder's CPU then is what merely holding them costs.
  *
  * Reported for each seeder: connections served (got any payload), each connection's bytes
  * (least, median, most; the largest deviation from the mean; the share within ±25 % of it),
@@ -22,7 +23,7 @@
  * their own choking algorithm. libtorrent puts loopback peers in its "local" peer class, which
  * ignores unchoke slots altogether; that is turned off so the crowd stands for Internet peers.
  * The output says all this. SHOAL_BENCH_CROWD_PARTS picks the seeders
- * (`shoal`, `libtorrent`).
+ * (`shoal`, `libtorrent`); SHOAL_BENCH_NODE_ARGS passes Node.js flags to the shoal seeder.
  */
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -54,6 +55,8 @@ const DEFAULT_WINDOW_S = 40;
 const DEFAULT_BYTES = 1024 ** 3;
 const PIECE = '1M';
 const SETUP_S = 30;
+/** Seconds the connections idle (not interested) before the window: the seeder's cost of holding them. */
+const IDLE_S = 5;
 const PIPELINE = 64;
 /** Connections each seeder accepts beyond the crowd (headroom, as a user setting it would). */
 const HEADROOM = 50;
@@ -119,6 +122,12 @@ while not ses.is_paused():
     time.sleep(1)
 `;
 
+/**
+ * Extra Node.js flags for the shoal seeder, from SHOAL_BENCH_NODE_ARGS (space-separated), e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
+ */
+const NODE_ARGS = (process.env.SHOAL_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+
 /** Context shared by the parts. */
 interface Bench {
   readonly dir: string;
@@ -161,7 +170,14 @@ async function crowdAgainst(
     `  ${ready.live}/${plan.connections} connections up in ${Number(ready.setupSeconds).toFixed(1)} s` +
       `${Object.keys(ready.closed as object).length > 0 ? `; closed: ${JSON.stringify(ready.closed)}` : ''}\n`,
   );
-  await load.waitFor((e) => e.event === 'start', deadline.left(), '"start" line');
+  const idleCpu0 = seeder.cpuSeconds() ?? Number.NaN;
+  const start = await load.waitFor((e) => e.event === 'start', deadline.left(), '"start" line');
+  const idleCpu = (seeder.cpuSeconds() ?? Number.NaN) - idleCpu0;
+  const idleSeconds = (start.at - ready.at) / 1000;
+  process.stdout.write(
+    `  idle, ${ready.live} connections open and not interested: seeder CPU ${((100 * idleCpu) / idleSeconds).toFixed(1)}% of a core ` +
+      `= ${((1e6 * idleCpu) / idleSeconds / Number(ready.live)).toFixed(0)} µs per connection per second\n`,
+  );
   const seederCpu0 = seeder.cpuSeconds() ?? Number.NaN;
   const loadCpu0 = load.cpuSeconds() ?? Number.NaN;
   const done = await load.waitFor((e) => e.event === 'done', deadline.left(), '"done" line');
@@ -201,6 +217,7 @@ async function shoalPart(bench: Bench): Promise<void> {
     'shoal seeder',
     process.execPath,
     [
+      ...NODE_ARGS,
       SHOAL_CLI,
       'share',
       bench.file,
@@ -304,6 +321,7 @@ export async function run(): Promise<void> {
         totalLength: meta.totalLength,
         connections,
         setupS: SETUP_S,
+        idleS: IDLE_S,
         windowS,
         pipeline: PIPELINE,
       },
