@@ -60,6 +60,11 @@ const BENCHMARKS: Record<string, { description: string; load: () => Promise<Benc
       'one node seeding 10,000 small torrents: start to all seeding, RSS per torrent, idle CPU, resume-data churn; vs libtorrent',
     load: () => import('./many.js'),
   },
+  crowd: {
+    description:
+      'one seeder, 200 leechers (one generator process): upload split between them, seeder CPU per connection; shoal vs libtorrent',
+    load: () => import('./crowd.js'),
+  },
   dht: {
     description:
       'DHT queries/s one node serves and lookup time in a 200-node loopback DHT: shoal vs bittorrent-dht',

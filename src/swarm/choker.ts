@@ -4,27 +4,24 @@ export interface ChokeCandidate {
   readonly interested: boolean;
   /** Bytes per second we receive from it. */
   readonly downloadRate: number;
-  /** Bytes per second we send to it. */
-  readonly uploadRate: number;
   /** It has sent us nothing for a long time despite being asked. */
   readonly snubbed: boolean;
 }
 
 /**
- * Decides who may download from us (BEP 3 tit-for-tat): while leeching, the interested peers
- * that give us the most; while seeding, those we can serve fastest (which spreads pieces
- * quickest); snubbed peers never earn a regular slot. One extra optimistic slot goes to
- * `optimistic` so newcomers get a chance to prove themselves.
+ * Decides who may download from us while we download (BEP 3 tit-for-tat): the interested peers
+ * that give us the most; snubbed peers never earn a regular slot. One extra optimistic slot
+ * goes to `optimistic` so newcomers get a chance to prove themselves. A seed hands its slots
+ * round instead ({@link rotateSeedSlots}).
  */
 export function chooseUnchoked(
   peers: readonly ChokeCandidate[],
   slots: number,
-  seeding: boolean,
   optimistic: number | undefined,
 ): Set<number> {
   const ranked = peers
     .filter((p) => p.interested && !p.snubbed)
-    .sort((a, b) => (seeding ? b.uploadRate - a.uploadRate : b.downloadRate - a.downloadRate));
+    .sort((a, b) => b.downloadRate - a.downloadRate);
   const chosen = new Set(ranked.slice(0, slots).map((p) => p.id));
   if (optimistic !== undefined) chosen.add(optimistic);
   return chosen;
@@ -38,4 +35,47 @@ export function pickOptimistic(
 ): number | undefined {
   const pool = peers.filter((p) => p.interested && !exclude.has(p.id));
   return pool.length === 0 ? undefined : pool[random(pool.length)]!.id;
+}
+
+/** What the seed's round robin needs to know about one connected peer. */
+export interface TurnCandidate {
+  readonly id: number;
+  /** It wants data from us (and is not serving a penalty). */
+  readonly interested: boolean;
+  /** It holds an upload slot now. */
+  readonly unchoked: boolean;
+  /** Its turn is over: it got its share of bytes, held the slot long enough, or asks nothing. */
+  readonly turnOver: boolean;
+  /** When its last turn ended (−∞ when it never had one): who waited longest goes first. */
+  readonly lastTurnEndedAt: number;
+}
+
+/**
+ * Decides who holds the `slots` upload slots of a seed: round robin. A seed has nothing to
+ * gain from reciprocation, and ranking by upload rate keeps the slots with whoever has them
+ * (their rate is the only one above zero), so in a crowd a few peers get everything and the
+ * rest only the optimistic slot. Instead every slot is a turn: a peer keeps its slot until its
+ * turn is over, then gives it to the interested peer whose last turn ended longest ago (one
+ * that never had a turn first, in the order they came). A peer whose turn is over keeps its
+ * slot when nobody waits. Over time each interested peer gets the same number of turns, give
+ * or take one.
+ */
+export function rotateSeedSlots(peers: readonly TurnCandidate[], slots: number): Set<number> {
+  const chosen = new Set<number>();
+  for (const p of peers) {
+    if (chosen.size >= slots) break;
+    if (p.unchoked && p.interested && !p.turnOver) chosen.add(p.id);
+  }
+  const waiting = peers
+    .filter((p) => p.interested && !p.unchoked)
+    .sort((a, b) => a.lastTurnEndedAt - b.lastTurnEndedAt || a.id - b.id);
+  for (const p of waiting) {
+    if (chosen.size >= slots) break;
+    chosen.add(p.id);
+  }
+  for (const p of peers) {
+    if (chosen.size >= slots) break;
+    if (p.unchoked && p.interested && p.turnOver) chosen.add(p.id);
+  }
+  return chosen;
 }

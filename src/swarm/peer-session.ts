@@ -68,6 +68,11 @@ export class PeerSession {
   lastRequestAt = 0;
   /** Requests it sent while we choked it (a flood when it keeps going). */
   requestsWhileChoked = 0;
+  /** Seeding: when its current turn in an upload slot began, and the bytes sent in it. */
+  turnStartedAt = 0;
+  turnBytes = 0;
+  /** Seeding: when we last choked it, ending its turn (−∞: it never had one). */
+  lastTurnEndedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly stream: ByteStream,

@@ -5,7 +5,7 @@ import { Bitfield } from '../../src/codec/bitfield.js';
 import { ManualClock } from '../../src/runtime/manual-clock.js';
 import { SeededRandom } from '../../src/runtime/seeded-random.js';
 import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
-import { chooseUnchoked, pickOptimistic } from '../../src/swarm/choker.js';
+import { chooseUnchoked, pickOptimistic, rotateSeedSlots } from '../../src/swarm/choker.js';
 import { BufferPool } from '../../src/swarm/piece-job.js';
 import { PiecePicker } from '../../src/swarm/piece-picker.js';
 
@@ -132,18 +132,43 @@ test('BufferPool reuses buffers within its bound, never hands one out twice, and
   assert.equal(kept.filter((b) => again.includes(b)).length, 2, 'shrunk to two spares');
 });
 
-test('the choker reciprocates while leeching and favours fast uploads while seeding', () => {
+test('the choker reciprocates while leeching', () => {
   const peers = [
-    { id: 1, interested: true, downloadRate: 100, uploadRate: 5, snubbed: false },
-    { id: 2, interested: true, downloadRate: 300, uploadRate: 1, snubbed: false },
-    { id: 3, interested: true, downloadRate: 900, uploadRate: 9, snubbed: true },
-    { id: 4, interested: false, downloadRate: 999, uploadRate: 99, snubbed: false },
-    { id: 5, interested: true, downloadRate: 0, uploadRate: 50, snubbed: false },
+    { id: 1, interested: true, downloadRate: 100, snubbed: false },
+    { id: 2, interested: true, downloadRate: 300, snubbed: false },
+    { id: 3, interested: true, downloadRate: 900, snubbed: true },
+    { id: 4, interested: false, downloadRate: 999, snubbed: false },
+    { id: 5, interested: true, downloadRate: 0, snubbed: false },
   ];
-  assert.deepEqual([...chooseUnchoked(peers, 1, false, undefined)], [2]);
-  assert.deepEqual([...chooseUnchoked(peers, 1, true, 1)].sort(), [1, 5]);
+  assert.deepEqual([...chooseUnchoked(peers, 1, undefined)], [2]);
+  assert.deepEqual([...chooseUnchoked(peers, 2, 5)].sort(), [1, 2, 5]);
   const opt = pickOptimistic(peers, new Set([2]), () => 0);
   assert.ok(opt !== undefined && ![2, 4].includes(opt));
+});
+
+test('a seed hands its slots to whoever waited longest once a turn is over', () => {
+  const peer = (id: number, unchoked: boolean, turnOver: boolean, lastTurnEndedAt: number) => ({
+    id,
+    interested: id !== 7,
+    unchoked,
+    turnOver,
+    lastTurnEndedAt,
+  });
+  const never = Number.NEGATIVE_INFINITY;
+  const peers = [
+    peer(1, true, false, never), // mid-turn: keeps its slot
+    peer(2, true, true, never), // turn over: gives way
+    peer(3, false, false, 500), // waited since 500
+    peer(4, false, false, never), // never had a turn: first in line
+    peer(5, false, false, 100), // waited since 100
+    peer(7, false, false, never), // not interested
+  ];
+  assert.deepEqual([...rotateSeedSlots(peers, 3)].sort(), [1, 4, 5]);
+  assert.deepEqual([...rotateSeedSlots(peers, 4)].sort(), [1, 3, 4, 5]);
+  // Nobody left waiting: a peer whose turn is over keeps its slot.
+  assert.deepEqual([...rotateSeedSlots(peers, 6)].sort(), [1, 2, 3, 4, 5]);
+  // Fewer slots than peers mid-turn: no more than the slots.
+  assert.equal(rotateSeedSlots(peers, 0).size, 0);
 });
 
 test('TokenBucket limits a byte rate and RateMeter measures one', () => {

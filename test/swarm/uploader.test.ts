@@ -11,6 +11,7 @@ import { PeerSession } from '../../src/swarm/peer-session.js';
 import { BLOCK_BYTES, BufferPool } from '../../src/swarm/piece-job.js';
 import { Uploader } from '../../src/swarm/uploader.js';
 import { encodeHandshake, reservedBytes } from '../../src/wire/handshake.js';
+import { encodeMessage } from '../../src/wire/messages.js';
 import { fakeStream } from '../support/fake-stream.js';
 import { fixtureTorrent } from '../support/nodes.js';
 import { fixtureBytes, tempDir } from '../support/tmp.js';
@@ -105,4 +106,98 @@ test('an evicted piece buffer is reused only once the socket has flushed its blo
   const evicted = new Set(held.slice(0, PIECES - 2).map((w) => w.chunks[1]!.buffer));
   const reused = Array.from({ length: PIECES - 2 }, () => buffers.take(PIECE));
   assert.deepEqual(new Set(reused), evicted);
+});
+
+/**
+ * A seed with `slots` upload slots and `count` interested peers that each keep asking for
+ * blocks while unchoked (64 a second, 1 MiB, in two pipelines of 32), run for `seconds` of a manual clock with the
+ * torrent's schedule: a rechoke every 10 s, the idle-slot check every second between. Returns
+ * the bytes each peer got.
+ */
+async function crowd(t: TestContext, count: number, slots: number, seconds: number) {
+  const dir = await tempDir(t);
+  const meta = parseTorrent(
+    await fixtureTorrent(dir, 'file.bin', { '': PIECE * PIECES }, { pieceLength: PIECE }),
+  );
+  const layout = new PieceLayout(meta);
+  const storage = new TorrentStorage(realFs, dir, layout, meta.name, meta.singleFile);
+  t.after(() => storage.close());
+  const clock = new ManualClock();
+  const sessions = Array.from({ length: count }, () => {
+    const session = new PeerSession(
+      fakeStream((_chunks, flushed) => {
+        flushed?.();
+        return true;
+      }),
+      { transport: 'tcp', direction: 'inbound', encrypted: false },
+      clock,
+      { handshake: () => {}, message: () => {} },
+      1 << 20,
+    );
+    const handshake = {
+      reserved: reservedBytes([]),
+      infoHash: Buffer.alloc(20),
+      peerId: Buffer.alloc(20, 1),
+    };
+    session.wire.receive(encodeHandshake(handshake));
+    session.handshake = handshake; // as the torrent records it
+    session.wire.receive(encodeMessage({ type: 'interested' }));
+    return session;
+  });
+  const uploader = new Uploader({
+    layout,
+    storage,
+    timers: { setTimeout: () => ({ cancel: () => {} }), setInterval: () => ({ cancel: () => {} }) },
+    now: () => clock.now(),
+    random: (n) => (n > 1 ? 1 : 0),
+    have: Bitfield.full(PIECES),
+    availability: new Uint32Array(PIECES),
+    v2Only: false,
+    seeding: () => true,
+    paused: () => false,
+    sessions: () => sessions,
+    drop: (_s, error) => assert.fail(error),
+    warn: () => {},
+    bucket: new TokenBucket(clock, 0),
+    globalBucket: new TokenBucket(clock, 0),
+    meter: new RateMeter(clock),
+    uploadSlots: slots,
+    maxIncomingRequests: 100,
+    pieceCacheBytes: PIECE * PIECES,
+    buffers: new BufferPool(PIECE),
+  });
+  for (const s of sessions) uploader.onInterested(s);
+  for (let second = 1; second <= seconds; second++) {
+    for (let batch = 0; batch < 2; batch++) {
+      for (const s of sessions) {
+        if (s.wire.amChoking) continue;
+        for (let i = 0; i < 32; i++) {
+          const block = (second * 64 + batch * 32 + i) % ((PIECE * PIECES) / BLOCK_BYTES);
+          const index = Math.floor((block * BLOCK_BYTES) / PIECE);
+          uploader.onRequest(s, {
+            index,
+            begin: (block * BLOCK_BYTES) % PIECE,
+            length: BLOCK_BYTES,
+          });
+        }
+      }
+      for (let i = 0; i < 1000 && sessions.some((s) => s.incoming.length > 0); i++)
+        await new Promise((resolve) => setImmediate(resolve));
+    }
+    clock.advance(1000);
+    if (second % 10 === 0) uploader.rechoke(clock.now());
+    else uploader.reassignIdleSlots();
+  }
+  return sessions.map((s) => s.upload.total);
+}
+
+test('a seed hands its upload slots round: every peer of a crowd gets a fair share', async (t) => {
+  // 12 peers, 3 slots, 2 minutes: with a 4 MiB turn a slot changes hands every 4 s.
+  const bytes = await crowd(t, 12, 3, 120);
+  const mean = bytes.reduce((a, b) => a + b, 0) / bytes.length;
+  assert.ok(mean > 0);
+  for (const [i, b] of bytes.entries()) {
+    assert.ok(b > 0, `peer ${i} got nothing: ${bytes.join(' ')}`);
+    assert.ok(Math.abs(b - mean) <= 0.25 * mean, `peer ${i} got ${b}, the mean is ${mean}`);
+  }
 });
