@@ -2,7 +2,8 @@
  * One end of a `secure` benchmark transfer, in a process of its own: `sender` listens, answers
  * the handshake and writes the bytes; `receiver` dials, handshakes and counts them. Prints JSON
  * lines: `listening` (sender, with its port), `ready` (handshake done), `done` (receiver: all
- * bytes in; sender: all bytes written).
+ * bytes in; sender: all bytes written). Impl `tcp` is shoal's own TCP streams with no secure
+ * layer: what moving the bytes costs before any encryption.
  */
 import { createServer, type Socket } from 'node:net';
 import SecretStream from '@hyperswarm/secret-stream';
@@ -11,8 +12,8 @@ import { createRealRuntime } from '../src/runtime/real.js';
 import type { ByteStream } from '../src/runtime/runtime.js';
 import { secureAccept, secureConnect } from '../src/secure/secure-stream.js';
 
-/** Which implementation runs the channel. */
-export type Impl = 'shoal' | 'secret-stream';
+/** Which implementation runs the channel (`tcp`: none, the plain-stream reference). */
+export type Impl = 'shoal' | 'secret-stream' | 'tcp';
 
 /** What a worker is told (as JSON in argv). */
 export interface WorkerConfig {
@@ -47,11 +48,14 @@ async function shoalSender(config: WorkerConfig): Promise<void> {
   });
   const server = await runtime.tcp.listen({ port: 0, host: '127.0.0.1' }, (s) => onAccept(s));
   emit({ event: 'listening', port: server.address().port });
-  const stream = await secureAccept(await accepted, {
-    identity: sender,
-    random: runtime.random,
-    timers: runtime.timers,
-  });
+  const stream =
+    config.impl === 'tcp'
+      ? await accepted
+      : await secureAccept(await accepted, {
+          identity: sender,
+          random: runtime.random,
+          timers: runtime.timers,
+        });
   emit({ event: 'ready' });
   let drained: () => void = () => {};
   stream.onDrain(() => drained());
@@ -71,12 +75,15 @@ async function shoalSender(config: WorkerConfig): Promise<void> {
 async function shoalReceiver(config: WorkerConfig): Promise<void> {
   const runtime = createRealRuntime();
   const raw = await runtime.tcp.connect('127.0.0.1', config.port!);
-  const stream = await secureConnect(raw, {
-    identity: receiver,
-    remote: sender.publicKey,
-    random: runtime.random,
-    timers: runtime.timers,
-  });
+  const stream =
+    config.impl === 'tcp'
+      ? raw
+      : await secureConnect(raw, {
+          identity: receiver,
+          remote: sender.publicKey,
+          random: runtime.random,
+          timers: runtime.timers,
+        });
   emit({ event: 'ready' });
   let got = 0;
   await new Promise<void>((resolve) => {
@@ -134,6 +141,7 @@ const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
 const run = {
   shoal: { sender: shoalSender, receiver: shoalReceiver },
   'secret-stream': { sender: secretStreamSender, receiver: secretStreamReceiver },
+  tcp: { sender: shoalSender, receiver: shoalReceiver },
 }[config.impl][config.role];
 run(config).then(
   () => process.exit(0),
