@@ -6,26 +6,41 @@ import { rerunSelf } from '../runtime/process.js';
 const RERUN_MARK = 'SHOAL_HEAP_ROOM';
 const MIB = 1024 * 1024;
 
-/**
- * The heap limit large simulations get: three quarters of the machine's memory. Node's default
- * stops near 4 GiB whatever the machine, and `shoal sim dht --nodes 100000` or `sim swarm
- * --leechers 1000` need more.
- */
-export function simHeapMiB(): number {
-  return Math.floor((totalmem() * 0.75) / MIB);
+/** What {@link heapRoomFlag} decides from. */
+export interface HeapRoomFacts {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly execArgv: readonly string[];
+  readonly heapLimitMiB: number;
+  readonly totalMemoryMiB: number;
 }
 
 /**
- * For `shoal sim`: re-runs the command once with {@link simHeapMiB} of heap when Node's limit
- * is lower and nobody chose one (`--max-old-space-size` in the flags or `NODE_OPTIONS`);
+ * The Node flag that gives a large simulation room — a heap of three quarters of the machine's
+ * memory — or undefined when this process should go on as it is: it is the re-run already,
+ * someone chose a limit (`--max-old-space-size` in Node's flags or `NODE_OPTIONS`), or the
+ * limit is that large anyway. Node's default stops near 4 GiB whatever the machine, and
+ * `shoal sim dht --nodes 100000` or `sim swarm --leechers 1000` need more.
+ */
+export function heapRoomFlag(facts: HeapRoomFacts): string | undefined {
+  if (facts.env[RERUN_MARK] !== undefined) return undefined;
+  const chosen = [...facts.execArgv, facts.env.NODE_OPTIONS ?? ''].some((f) =>
+    f.includes('--max-old-space-size'),
+  );
+  const want = Math.floor(facts.totalMemoryMiB * 0.75);
+  if (chosen || facts.heapLimitMiB >= want) return undefined;
+  return `--max-old-space-size=${want}`;
+}
+
+/**
+ * For `shoal sim`: re-runs the command once with {@link heapRoomFlag}'s heap when it says so;
  * undefined when this process should go on itself.
  */
 export function rerunWithHeapRoom(): Promise<number> | undefined {
-  if (process.env[RERUN_MARK] !== undefined) return undefined;
-  const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((f) =>
-    f.includes('--max-old-space-size'),
-  );
-  const want = simHeapMiB();
-  if (chosen || getHeapStatistics().heap_size_limit / MIB >= want) return undefined;
-  return rerunSelf([`--max-old-space-size=${want}`], { [RERUN_MARK]: '1' });
+  const flag = heapRoomFlag({
+    env: process.env,
+    execArgv: process.execArgv,
+    heapLimitMiB: getHeapStatistics().heap_size_limit / MIB,
+    totalMemoryMiB: totalmem() / MIB,
+  });
+  return flag === undefined ? undefined : rerunSelf([flag], { [RERUN_MARK]: '1' });
 }
