@@ -43,6 +43,7 @@ import {
   Children,
   Deadline,
   envBytes,
+  envCount,
   type JsonChild,
   mib,
   runParts,
@@ -64,14 +65,6 @@ const UNCHOKE_SLOTS = 8;
 const FILE_NAME = 'content.bin';
 
 const LOAD_SCRIPT = new URL('./crowd-load.js', import.meta.url).pathname;
-
-function envCount(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name}="${raw}" is not a count`);
-  return n;
-}
 
 /**
  * Seeds `torrent` from `save_path` with room for `connections` peers and `slots` unchoke

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { encode } from '../src/codec/bencode.js';
 import { PROBES, SHOAL_CLI, SYSTEM_PYTHON, toolProblem } from '../test/interop/helpers.js';
-import { Children, type JsonChild, type JsonEvent } from './support.js';
+import { Children, envCount, type JsonChild, type JsonEvent } from './support.js';
 
 const DEFAULT_TORRENTS = 10_000;
 const DEFAULT_IDLE_S = 30;
@@ -32,14 +32,6 @@ const TARGET_IDLE_CPU = 0.02;
 
 const cpuModel = (): string =>
   `${cpus()[0]?.model.trim() ?? 'unknown CPU'} (${cpus().length} CPUs)`;
-
-function envCount(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name}="${raw}" is not a count`);
-  return n;
-}
 
 /** The pieces of content of torrent `i`: 2–8 KiB, different for every torrent. */
 function contentOf(i: number): Buffer {
@@ -314,8 +306,8 @@ const verdict = (ok: boolean) => (ok ? 'pass' : 'FAIL');
 
 /** Runs the benchmark and prints its figures. */
 export async function run(): Promise<void> {
-  const count = envCount('SHOAL_BENCH_MANY_TORRENTS', DEFAULT_TORRENTS);
-  const idleS = envCount('SHOAL_BENCH_MANY_IDLE_S', DEFAULT_IDLE_S);
+  const count = envCount('SHOAL_BENCH_MANY_TORRENTS', DEFAULT_TORRENTS, 0);
+  const idleS = envCount('SHOAL_BENCH_MANY_IDLE_S', DEFAULT_IDLE_S, 0);
   const dir = await mkdtemp(join(tmpdir(), 'shoal-bench-many-'));
   const children = new Children(() => rmSync(dir, { recursive: true, force: true }));
   try {

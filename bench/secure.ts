@@ -36,19 +36,11 @@ import { SeededRandom } from '../src/runtime/seeded-random.js';
 import { SecureHandshake } from '../src/secure/secure-handshake.js';
 import { MAX_FRAME_PLAINTEXT } from '../src/secure/transport.js';
 import type { Impl, WorkerConfig } from './secure-worker.js';
-import { Children, envBytes, type JsonChild, runParts } from './support.js';
+import { Children, envBytes, envCount, type JsonChild, runParts } from './support.js';
 
 const WORKER = fileURLToPath(new URL('./secure-worker.js', import.meta.url));
 const IMPLS: readonly Impl[] = ['shoal', 'secret-stream'];
 const GiB = 1024 ** 3;
-
-function envCount(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name}="${raw}" is not a count`);
-  return n;
-}
 
 const cpuSeconds = (): number => {
   const u = process.cpuUsage();

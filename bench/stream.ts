@@ -25,7 +25,14 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { offloadScenario } from '../src/sim/scenarios/offload.js';
 import { streamScenario } from '../src/sim/scenarios/stream.js';
-import { Children, envBytes, type JsonChild, writeContent } from './support.js';
+import {
+  Children,
+  envBytes,
+  envCount,
+  envNumber,
+  type JsonChild,
+  writeContent,
+} from './support.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const WORKER = fileURLToPath(new URL('./stream-worker.js', import.meta.url));
@@ -33,14 +40,6 @@ const READ_BYTES = 64 * 1024;
 const PIECE_BYTES = 256 * 1024;
 
 const env = (): NodeJS.ProcessEnv => ({ ...process.env, SHOAL_EGRESS: 'loopback' });
-
-function envCount(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!(n > 0)) throw new Error(`${name}="${raw}" is not a positive number`);
-  return n;
-}
 
 /** Milliseconds to the first body byte and to the whole range, of one ranged GET. */
 function timedRange(url: string, start: number, length: number): Promise<[number, number]> {
@@ -155,7 +154,7 @@ async function seekPart(children: Children, dir: string): Promise<void> {
 }
 
 async function rebufferPart(): Promise<void> {
-  const minutes = envCount('SHOAL_BENCH_STREAM_MINUTES', 10);
+  const minutes = envNumber('SHOAL_BENCH_STREAM_MINUTES', 10);
   const outcome = await streamScenario({ minutes });
   process.stdout.write(
     `rebuffer (sim stream):\n${outcome.summary.map((l) => `  ${l}\n`).join('')}`,

@@ -13,6 +13,25 @@ import { createInterface } from 'node:readline';
 const BLOCK_BYTES = 64 * 1024 * 1024;
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
+/** A whole number of at least `min` (default 1) from environment variable `name`, or `fallback` when unset. */
+export function envCount(name: string, fallback: number, min = 1): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new Error(`${name}="${raw}" is not a count ≥ ${min}`);
+  return n;
+}
+
+/** A positive number (fractions allowed) from environment variable `name`, or `fallback` when unset. */
+export function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!(n > 0)) throw new Error(`${name}="${raw}" is not a positive number`);
+  return n;
+}
+
 /**
  * A positive byte count from environment variable `name`, or `fallback` when it is unset.
  * Plain bytes, or a K/M/G suffix in powers of 1024 (`128M`).
