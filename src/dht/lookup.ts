@@ -22,6 +22,11 @@ export interface LookupOptions {
   readonly target: Uint8Array;
   readonly seeds: readonly NodeContact[];
   readonly k: number;
+  /**
+   * How many of the closest answering nodes to return (default k): an announce stores at more
+   * nodes than the lookup waits for, using answers it already has.
+   */
+  readonly keep?: number;
   readonly alpha: number;
   /** Upper bound on queries sent (keeps a lookup bounded on a hostile network). */
   readonly maxQueries: number;
@@ -74,7 +79,7 @@ export function iterativeLookup(o: LookupOptions): Promise<LookupResult> {
   return new Promise((resolve) => {
     const finish = () => {
       finished = true;
-      const answered = list.filter((c) => c.state === 'done').slice(0, o.k);
+      const answered = list.filter((c) => c.state === 'done').slice(0, o.keep ?? o.k);
       resolve({
         closest: answered.map((c) => ({ contact: c.contact, r: c.reply! })),
         hops: answered[0]?.depth ?? 0,

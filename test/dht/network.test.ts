@@ -43,7 +43,13 @@ test('a 60-node DHT: peers announced at one node are found from any other; items
     'tables are well filled',
   );
   const infoHash = Buffer.alloc(20, 0x42);
-  await nodes[7]!.announce(infoHash, 51413);
+  const stores = new Set<Dht>();
+  for (const d of nodes) d.on('announce', () => stores.add(d));
+  const announced = await nodes[7]!.announce(infoHash, 51413);
+  // BEP 5's 8 closest, then up to 8 more the lookup met on its way (announceWidth 16).
+  const width = announced.closest.length;
+  assert.ok(width >= 8 && width <= 16, `announced to ${width}`);
+  assert.equal(stores.size, width, 'every node announced to took it');
   await nodes[23]!.announce(infoHash, 51414, { impliedPort: true });
   for (const asker of [nodes[3]!, nodes[59]!]) {
     const found = await asker.getPeers(infoHash);
