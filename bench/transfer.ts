@@ -21,20 +21,16 @@
  * passes Node.js flags to the shoal processes (for profiling).
  * Every downloaded copy is checked against the source (SHA-256); a mismatch, a timeout or a
  * crash makes the benchmark exit non-zero, while a missed target is only reported.
+ * The libtorrent contender lives in transfer-libtorrent.ts, the figures' summaries in
+ * transfer-report.ts.
  */
 
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import {
-  PROBES,
-  runShoal,
-  SHOAL_CLI,
-  SYSTEM_PYTHON,
-  toolProblem,
-} from '../test/interop/helpers.js';
+import { PROBES, runShoal, SHOAL_CLI, toolProblem } from '../test/interop/helpers.js';
 import {
   Children,
   Deadline,
@@ -48,6 +44,17 @@ import {
   sha256File,
   writeContent,
 } from './support.js';
+import { libtorrentLeecher, spawnLibtorrentSeeder } from './transfer-libtorrent.js';
+import {
+  best,
+  cpuModel,
+  cpuText,
+  median,
+  metText,
+  perGibText,
+  type Run,
+  timeline,
+} from './transfer-report.js';
 
 const MiB = 1024 ** 2;
 const TRANSFER_DEFAULT_BYTES = 1024 ** 3;
@@ -73,115 +80,6 @@ const partTimeoutMs = (): number => {
   if (!(s > 0)) throw new Error(`SHOAL_BENCH_TRANSFER_TIMEOUT_S="${raw}" is not a positive number`);
   return s * 1000;
 };
-
-/** Settings common to both libtorrent sessions: loopback only, no discovery, TCP only. */
-const LT_SESSION = `
-import json, resource, sys, time
-import libtorrent as lt
-
-def session():
-    settings = {
-        'listen_interfaces': '127.0.0.1:0',
-        'outgoing_interfaces': '127.0.0.1',
-        'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-        # shoal speaks TCP only, so both contenders use TCP.
-        'enable_incoming_utp': False, 'enable_outgoing_utp': False,
-        'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
-    }
-    return lt.session(settings)
-
-def emit(event, **fields):
-    print(json.dumps(dict(event=event, **fields)), flush=True)
-
-def fail(message):
-    emit('error', message=message)
-    sys.exit(1)
-`;
-
-/**
- * Seeds `torrent` from `save_path` after a full check, prints {"event":"seeding","port":N},
- * and runs until its stdin is closed (so it cannot outlive the benchmark).
- */
-const LT_SEEDER = `${LT_SESSION}
-torrent, save_path = sys.argv[1], sys.argv[2]
-ses = session()
-atp = lt.add_torrent_params()
-atp.ti = lt.torrent_info(torrent)
-atp.save_path = save_path
-h = ses.add_torrent(atp)
-deadline = time.monotonic() + 600
-checked = False
-while not checked:
-    ses.wait_for_alert(100)
-    for a in ses.pop_alerts():
-        if isinstance(a, lt.torrent_checked_alert):
-            checked = True
-        elif isinstance(a, (lt.torrent_error_alert, lt.file_error_alert, lt.listen_failed_alert)):
-            fail(a.message())
-    if time.monotonic() > deadline:
-        fail('checking took too long')
-st = h.status()
-if not st.is_seeding:
-    fail('the seeder does not have the whole file: state %s, progress %.3f' % (st.state, st.progress))
-if ses.listen_port() == 0:
-    fail('not listening')
-emit('seeding', port=ses.listen_port())
-sys.stdin.buffer.read()
-`;
-
-/**
- * Downloads `torrent` into `save_path` from the peer at 127.0.0.1:`port`; prints "started" once
- * the torrent is added and the peer dialled, then "done" with the seconds since then, the bytes
- * downloaded and the process's peak RSS (VmHWM; ru_maxrss would include the parent's RSS at fork).
- */
-const LT_LEECHER = `${LT_SESSION}
-torrent, save_path, port, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-ses = session()
-atp = lt.add_torrent_params()
-atp.ti = lt.torrent_info(torrent)
-atp.save_path = save_path
-h = ses.add_torrent(atp)
-h.connect_peer(('127.0.0.1', port))
-start = time.perf_counter()
-emit('started')
-finished = False
-while not finished:
-    ses.wait_for_alert(100)
-    for a in ses.pop_alerts():
-        if isinstance(a, lt.torrent_finished_alert):
-            finished = True
-        elif isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
-            fail(a.message())
-    if not finished:
-        st = h.status()
-        finished = st.is_finished or st.is_seeding
-        if time.perf_counter() - start > timeout:
-            fail('not finished after %.0f s: %d bytes' % (timeout, st.total_wanted_done))
-seconds = time.perf_counter() - start
-st = h.status()
-with open('/proc/self/status') as f:
-    hwm = [int(l.split()[1]) * 1024 for l in f if l.startswith('VmHWM:')]
-emit('done', seconds=seconds, downloaded=st.total_payload_download,
-     peakRssBytes=hwm[0] if hwm else None,
-     ruMaxrssBytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-`;
-
-/** One timed download in part 1. */
-interface Run {
-  /** Spawning the leecher → its "done" line. */
-  readonly wallSeconds: number;
-  /** Torrent added (peer dialled) → "done": the transfer alone, without process start-up. */
-  readonly transferSeconds: number;
-  readonly downloaded: number;
-  /** VmHWM: the peak RSS of the leecher program itself. */
-  readonly peakRssBytes: number;
-  /** What the leecher itself reported from getrusage's ru_maxrss (see JsonChild.track). */
-  readonly reportedMaxRss: number;
-  /** CPU seconds the leecher used up to its "done" line, start-up included. */
-  readonly leecherCpu: number;
-  /** CPU seconds the seeder used while the leecher ran. */
-  readonly seederCpu: number;
-}
 
 /**
  * Extra Node.js flags for every shoal child, from SHOAL_BENCH_NODE_ARGS (space-separated), e.g.
@@ -358,12 +256,7 @@ async function libtorrentRun(
   sourceHash: string,
   deadline: Deadline,
 ): Promise<Run> {
-  const seeder = bench.children.spawn(
-    'libtorrent seeder',
-    SYSTEM_PYTHON,
-    ['-c', LT_SEEDER, torrent, sourceDir],
-    childEnv(),
-  );
+  const seeder = spawnLibtorrentSeeder(bench.children, torrent, sourceDir, childEnv());
   const out = await mkdtemp(join(bench.dir, 'out-lt-'));
   try {
     const ready = await seeder.waitFor(
@@ -371,19 +264,17 @@ async function libtorrentRun(
       deadline.left(),
       '"seeding" line',
     );
-    const args = [
-      '-c',
-      LT_LEECHER,
+    const { cmd, args } = libtorrentLeecher(
       torrent,
       out,
-      String(num(ready, 'port')),
-      String(deadline.left() / 1000),
-    ];
+      num(ready, 'port'),
+      deadline.left() / 1000,
+    );
     return await timeDownload(
       bench,
       seeder,
       'libtorrent leecher',
-      SYSTEM_PYTHON,
+      cmd,
       args,
       out,
       sourceHash,
@@ -395,25 +286,6 @@ async function libtorrentRun(
     await rm(out, { recursive: true, force: true });
   }
 }
-
-const cpuModel = (): string => cpus()[0]?.model.trim() ?? 'unknown CPU';
-const best = (runs: Run[]): Run => runs.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a));
-const cpuText = (r: Run): string =>
-  `CPU ${(r.leecherCpu + r.seederCpu).toFixed(2)} s = leecher ${r.leecherCpu.toFixed(2)} + seeder ${r.seederCpu.toFixed(2)}`;
-const metText = (ok: boolean): string => (ok ? 'met' : 'NOT met');
-const median = (values: number[]): number => {
-  const v = [...values].sort((a, b) => a - b);
-  const mid = v.length >> 1;
-  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
-};
-/**
- * What travels between machines: the leecher's CPU-seconds per GiB moved (throughput ratios
- * swing with how each client meets a machine's page faults and scheduler), best and median.
- */
-const perGibText = (runs: Run[], size: number): string => {
-  const perGib = runs.map((r) => (r.leecherCpu * 1024 ** 3) / size);
-  return `leecher CPU ${Math.min(...perGib).toFixed(2)} s/GiB best, ${median(perGib).toFixed(2)} median`;
-};
 
 /** Part 1: shoal → shoal against libtorrent → libtorrent, one seeder and one leecher each. */
 async function pointToPoint(bench: Bench): Promise<void> {
@@ -633,41 +505,6 @@ async function swarm(bench: Bench): Promise<void> {
     await rm(sourceDir, { recursive: true, force: true });
     await Promise.all(outs.map((o) => rm(o, { recursive: true, force: true })));
   }
-}
-
-/**
- * Every two seconds of a swarm run: the copies of the file the seeder had sent, and the least,
- * mean and most progress among the leechers (from their once-a-second progress lines). Shows
- * whether the leechers keep pace with the seeder or fall behind it.
- */
-function timeline(
-  seeder: JsonChild,
-  leechers: readonly JsonChild[],
-  size: number,
-  t0: number,
-  last: number,
-): string {
-  const latest = (c: JsonChild, key: string, at: number): number => {
-    let v = 0;
-    for (const e of c.events) {
-      if (e.at > at) break;
-      const x = e[key];
-      if (e.event === 'progress' && typeof x === 'number') v = x;
-      if (e.event === 'done') v = key === 'progress' ? 1 : v;
-    }
-    return v;
-  };
-  const rows = ['   t/s  seeder sent  leechers min / mean / max'];
-  for (let t = 2; t < last + 2; t += 2) {
-    const at = t0 + t * 1000;
-    const p = leechers.map((l) => latest(l, 'progress', at));
-    const mean = p.reduce((a, b) => a + b, 0) / p.length;
-    rows.push(
-      `  ${String(t).padStart(4)}  ${(latest(seeder, 'uploaded', at) / size).toFixed(2).padStart(9)} ×  ` +
-        `${[Math.min(...p), mean, Math.max(...p)].map((x) => `${(100 * x).toFixed(0).padStart(3)}%`).join(' / ')}`,
-    );
-  }
-  return `${rows.join('\n')}\n`;
 }
 
 /** Runs both parts and prints their figures; a part that fails does not stop the other. */

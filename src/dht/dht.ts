@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { type BDict, decode, type Encodable, encode } from '../codec/bencode.js';
+import type { BDict, Encodable } from '../codec/bencode.js';
 import { decodeCompactPeers, type NodeContact, type PeerEndpoint } from '../codec/compact.js';
 import { hasCode } from '../errors.js';
 import { logger } from '../metrics/log.js';
@@ -8,18 +8,8 @@ import type { DatagramChannel } from '../net/datagram-mux.js';
 import type { Runtime, TimerHandle, UdpSocket } from '../runtime/runtime.js';
 import { IpRateLimiter } from '../shared/ip-rate-limiter.js';
 import { keepBytes } from '../shared/kept-bytes.js';
-import {
-  type DhtItem,
-  type Ed25519Keys,
-  ItemStore,
-  immutableTarget,
-  MAX_SALT_BYTES,
-  MAX_VALUE_BYTES,
-  mutableTarget,
-  signMutable,
-  verifyMutable,
-} from './bep44.js';
-import { DhtError } from './errors.js';
+import { type DhtItem, type Ed25519Keys, ItemStore } from './bep44.js';
+import { ItemLookups } from './item-lookups.js';
 import { iterativeLookup, type LookupReply } from './lookup.js';
 import { DhtMetrics, type LookupKind } from './metrics.js';
 import { ID_BYTES, idMatchesIp, isExemptAddress, nodeIdForIp } from './node-id.js';
@@ -135,6 +125,7 @@ export class Dht extends EventEmitter<DhtEvents> {
   private readonly tokens: TokenIssuer;
   private readonly peers: PeerStore;
   private readonly items: ItemStore;
+  private readonly itemLookups: ItemLookups;
   private readonly votes = new Map<string, number>();
   private timers: TimerHandle[] = [];
   private family: 4 | 6 = 4;
@@ -167,6 +158,12 @@ export class Dht extends EventEmitter<DhtEvents> {
       runtime.random,
     );
     this.items = new ItemStore(this.options.maxItems, ITEM_TTL_MS);
+    this.itemLookups = new ItemLookups({
+      items: this.items,
+      now,
+      lookupGet: (target, args, onReply) => this.lookup(target, 'get', args, undefined, onReply),
+      query: (to, q, a) => this.query(to, q, a),
+    });
     this.metrics = new DhtMetrics(this.options.metrics ?? createMetricsRegistry(), {
       nodes: () => this.table.size,
       storedInfoHashes: () => this.peers.size,
@@ -396,58 +393,22 @@ export class Dht extends EventEmitter<DhtEvents> {
   }
 
   /** Stores an immutable value (BEP 44); resolves with its target and how many nodes took it. */
-  async putImmutable(value: Encodable): Promise<{ target: Buffer; stored: number }> {
-    const v = encode(value);
-    if (v.length > MAX_VALUE_BYTES)
-      throw new DhtError(`value is ${v.length} bytes; BEP 44 allows ${MAX_VALUE_BYTES}`);
-    const target = immutableTarget(v);
-    const stored = await this.put(target, { v }, () => ({ v: decode(v) as Encodable }));
-    return { target, stored };
+  putImmutable(value: Encodable): Promise<{ target: Buffer; stored: number }> {
+    return this.itemLookups.putImmutable(value);
   }
 
   /** Stores a mutable value signed with `keys` (BEP 44); seq defaults to one above what is found. */
-  async putMutable(
+  putMutable(
     keys: Ed25519Keys,
     value: Encodable,
     options: { seq?: number; salt?: Buffer } = {},
   ): Promise<{ target: Buffer; seq: number; stored: number }> {
-    const salt = options.salt;
-    if (salt && salt.length > MAX_SALT_BYTES) throw new DhtError('salt longer than 64 bytes');
-    const target = mutableTarget(keys.publicKey, salt);
-    let seq = options.seq;
-    if (seq === undefined) {
-      const current = await this.getItem(target, salt);
-      seq = (current?.seq ?? -1) + 1;
-    }
-    const item = signMutable(keys, value, seq, salt);
-    if (item.v.length > MAX_VALUE_BYTES)
-      throw new DhtError(`value is ${item.v.length} bytes; BEP 44 allows ${MAX_VALUE_BYTES}`);
-    const stored = await this.put(target, item, () => ({
-      v: decode(item.v) as Encodable,
-      k: item.k,
-      sig: item.sig,
-      seq: item.seq,
-      ...(salt && salt.length > 0 && { salt }),
-    }));
-    return { target, seq, stored };
+    return this.itemLookups.putMutable(keys, value, options);
   }
 
   /** Fetches an item by target: immutable (verified by hash) or mutable (signature, highest seq). */
-  async getItem(target: Buffer, salt?: Buffer): Promise<DhtItem | undefined> {
-    const local = this.items.get(target, this.runtime.clock.now());
-    let best: DhtItem | undefined = local;
-    await this.lookup(
-      target,
-      'get',
-      () => ({ target }),
-      undefined,
-      (reply) => {
-        const item = itemFromReply(reply.r, salt);
-        if (!item || !validItem(target, item)) return;
-        if (!best || (item.seq !== undefined && (best.seq ?? -1) < item.seq)) best = item;
-      },
-    );
-    return best;
+  getItem(target: Buffer, salt?: Buffer): Promise<DhtItem | undefined> {
+    return this.itemLookups.getItem(target, salt);
   }
 
   /** Nodes in the routing table (0 until a bootstrap or a contact succeeds). */
@@ -517,26 +478,6 @@ export class Dht extends EventEmitter<DhtEvents> {
    */
   private learnNodes(nodes: readonly NodeContact[]): void {
     for (const n of nodes.slice(0, K)) this.table.heardAbout(n);
-  }
-
-  private async put(
-    target: Buffer,
-    item: DhtItem,
-    args: () => Record<string, Encodable | undefined>,
-  ): Promise<number> {
-    this.items.set(target, item, this.runtime.clock.now());
-    const r = await this.lookup(target, 'get', () => ({ target }));
-    const results = await Promise.all(
-      r.closest.map(({ contact, r: reply }) => {
-        const token = reply.get('token');
-        if (!(token instanceof Uint8Array)) return Promise.resolve(false);
-        return this.query(contact, 'put', { ...args(), token }).then(
-          () => true,
-          () => false,
-        );
-      }),
-    );
-    return results.filter(Boolean).length;
   }
 
   /** Sends one query and resolves with the response body. */
@@ -620,24 +561,4 @@ export class Dht extends EventEmitter<DhtEvents> {
       nodes: this.table.all(),
     }).catch((e: Error) => this.emit('warning', `cannot save DHT state: ${e.message}`));
   }
-}
-
-function itemFromReply(r: BDict, salt?: Buffer): DhtItem | undefined {
-  const v = r.get('v');
-  if (v === undefined) return undefined;
-  const k = r.get('k');
-  const sig = r.get('sig');
-  const seq = r.get('seq');
-  return {
-    v: encode(v as Encodable),
-    ...(k instanceof Uint8Array && { k: Buffer.from(k) }),
-    ...(sig instanceof Uint8Array && { sig: Buffer.from(sig) }),
-    ...(typeof seq === 'number' && { seq }),
-    ...(salt && salt.length > 0 && { salt }),
-  };
-}
-
-function validItem(target: Buffer, item: DhtItem): boolean {
-  if (!item.k) return immutableTarget(item.v).equals(target);
-  return mutableTarget(item.k, item.salt).equals(target) && verifyMutable(item);
 }

@@ -1,58 +1,46 @@
 import { EventEmitter } from 'node:events';
 import type { StrategyName } from '../apps/search/search-engine.js';
 import type { SearchSession } from '../apps/search/search-session.js';
-import { HashPool } from '../crypto/hash-pool.js';
+import type { HashPool } from '../crypto/hash-pool.js';
 import type { Identity, IdentityKey } from '../crypto/identity.js';
 import type { Dht } from '../dht/dht.js';
-import { LocalDiscovery } from '../discovery/lsd.js';
 import { ShoalError } from '../errors.js';
 import { selectedPriorities } from '../metainfo/file-selection.js';
 import type { MagnetLink } from '../metainfo/magnet.js';
 import { parseTorrent } from '../metainfo/parse.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { logger } from '../metrics/log.js';
-import { createMetricsRegistry, type MetricsRegistry } from '../metrics/registry.js';
-import { ConnectionManager } from '../net/connection-manager.js';
-import { type DatagramMux, isKrpcDatagram, isUdpTrackerReply } from '../net/datagram-mux.js';
+import type { MetricsRegistry } from '../metrics/registry.js';
+import type { ConnectionManager } from '../net/connection-manager.js';
 import type { Dialer } from '../net/dialer.js';
 import { InboundDemux } from '../net/inbound-demux.js';
-import type { PortMapper, PortMappingStatus } from '../net/nat/port-mapper.js';
+import type { PortMappingStatus } from '../net/nat/port-mapper.js';
 import { OverlayUnavailableError } from '../overlay/errors.js';
-import { declarePeerMetrics } from '../peers/metrics.js';
 import type { PeerConnection } from '../peers/peer-connection.js';
-import type { Presence } from '../peers/presence.js';
 import type { ConnectOptions, SecurePeers } from '../peers/secure-peers.js';
-import type { Runtime, TcpServer } from '../runtime/runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { mapLimit } from '../shared/map-limit.js';
-import { TokenBucket } from '../shared/rate.js';
-import { SharedTicker } from '../shared/ticker.js';
+import type { TokenBucket } from '../shared/rate.js';
 import { deleteTorrentFiles } from '../storage/delete-files.js';
-import { PeerWireMetrics } from '../swarm/metrics.js';
 import type { SeedLimitOverrides, SeedLimits } from '../swarm/seed-limits.js';
 import { Torrent } from '../swarm/torrent.js';
 import type { TrackerStatus } from '../tracker/announcer.js';
-import { UdpTrackerClient } from '../tracker/udp-client.js';
-import { isUtpPacket } from '../transport/utp/packet.js';
-import type { UtpSocket } from '../transport/utp/socket.js';
-import { BitTorrentInbound, MseInbound } from './bittorrent-inbound.js';
+import type { MseInbound } from './bittorrent-inbound.js';
 import { type LoadedBlocklist, loadBlocklist } from './blocklist-loader.js';
 import { completionHook } from './completion-hook.js';
 import type { NodeConfig } from './config.js';
 import { loadOrCreateIdentity } from './identity-store.js';
-import { Library } from './library.js';
+import type { Library } from './library.js';
 import { resumeLibrary } from './library-resume.js';
 import { fetchMagnetTorrent } from './magnet-torrent.js';
-import { declareNodeMetrics } from './metrics.js';
-import { type DhtJoinStatus, NodeDht } from './node-dht.js';
+import type { DhtJoinStatus } from './node-dht.js';
+import { assembleNode } from './node-parts.js';
 import type { OverlayService, OverlayViews } from './overlay-service.js';
-import { type NodeOverlay, OVERLAY_INFOHASH_HEX, startOverlay } from './overlay-wiring.js';
-import { PeerFinding } from './peer-finding.js';
-import { PeerWatch } from './peer-watch.js';
-import { startPortMapper } from './port-mapping.js';
-import { createSecurePeers, type SecurePeerParts, startPresence } from './secure-peers.js';
+import type { PeerWatch } from './peer-watch.js';
+import type { SecurePeerParts } from './secure-peers.js';
+import { type NodeServices, startServices } from './services.js';
 import { StreamServer } from './stream-server.js';
 import { type SharedTorrentParts, torrentDeps, torrentOptions } from './torrent-setup.js';
-import { bindNodeUdp, createNodeDialer, startUtp } from './transports.js';
 import {
   type AddTorrentOptions,
   DuplicateTorrentError,
@@ -69,9 +57,6 @@ export {
   type NodeStartOptions,
 } from './types.js';
 
-const CLIENT_PREFIX = '-SH0010-';
-/** How often the node's torrents do their housekeeping (one timer for all of them). */
-const TORRENT_TICK_MS = 1000;
 /** Torrents stopped at once by `stop` (each saving its resume data). */
 const STOP_PARALLEL = 64;
 
@@ -80,7 +65,8 @@ const STOP_PARALLEL = 64;
  * connection manager, one hashing pool, node-wide rate limits, and the engines it composes —
  * torrents, the DHT, trackers, local discovery. Incoming connections go through the connection
  * manager to the inbound demultiplexer, which hands each to the protocol its first bytes
- * belong to (BitTorrent today).
+ * belong to (BitTorrent today). `assembleNode` (node-parts.ts) makes its parts and
+ * `startServices` (services.ts) brings up its sockets and the engines on them.
  */
 export class Node extends EventEmitter<NodeEvents> {
   readonly peerId: Buffer;
@@ -102,18 +88,11 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly ownPool: HashPool | undefined;
   private readonly globalUpload: TokenBucket;
   private readonly globalDownload: TokenBucket;
-  private finding: PeerFinding | undefined;
   /** Node-wide seeding limits; torrents without their own follow them. */
   private seedLimitsNow: SeedLimits;
-  private udpTrackers: UdpTrackerClient | undefined;
-  private server: TcpServer | undefined;
-  private datagrams: DatagramMux | undefined;
-  private utp: UtpSocket | undefined;
-  private nodeDht: NodeDht | undefined;
-  private lsd: LocalDiscovery | undefined;
+  /** The node's sockets and the engines on them, filled in as `start` brings them up. */
+  private readonly services: NodeServices = {};
   private overlayService: OverlayService | undefined;
-  private nodeOverlay: NodeOverlay | undefined;
-  private portMapper: PortMapper | undefined;
   /** Settles when the DHT's first bootstrap is over (announces wait for it). */
   /** Metadata fetches under way, aborted when the node stops. */
   private readonly fetches = new Set<AbortController>();
@@ -121,7 +100,6 @@ export class Node extends EventEmitter<NodeEvents> {
   /** shoal's connections by key: authenticated, encrypted, one per peer. */
   readonly peers: SecurePeers;
   private readonly peerParts: SecurePeerParts;
-  private presence: Presence | undefined;
   /** The IP blocklist loaded at start (`config.blocklist`), if any. */
   blocklist: LoadedBlocklist | undefined;
 
@@ -136,78 +114,29 @@ export class Node extends EventEmitter<NodeEvents> {
     readonly identity: Identity,
   ) {
     super();
-    const hasher = options.hasher;
-    this.metrics = options.metrics ?? createMetricsRegistry();
-    this.peerId = Buffer.concat([Buffer.from(CLIENT_PREFIX, 'latin1'), runtime.random.bytes(12)]);
-    this.library = new Library(runtime.fs, config.dataDir);
-    this.ownPool = hasher
-      ? undefined
-      : new HashPool(config.hashWorkers > 0 ? config.hashWorkers : undefined);
-    this.globalUpload = new TokenBucket(runtime.clock, config.uploadLimit);
-    this.globalDownload = new TokenBucket(runtime.clock, config.downloadLimit);
     this.seedLimitsNow = {
       ratio: config.seedRatioLimit,
       seedTimeMinutes: config.seedTimeLimitMinutes,
       idleMinutes: config.seedIdleLimitMinutes,
     };
-    this.connections = new ConnectionManager(runtime.clock, runtime.timers, {
-      maxConnections: config.maxConnections,
-      maxPerIp: config.maxConnectionsPerIp,
+    const parts = assembleNode(runtime, config, options, identity, this, {
+      services: this.services,
+      torrents: this.torrents,
+      byHandshakeHash: this.byHandshakeHash,
     });
-    this.peerWatch = new PeerWatch(this.connections, runtime.clock, (s) => this.emit('status', s));
-    this.dialer = createNodeDialer(
-      runtime,
-      config,
-      this.connections,
-      this.peerWatch,
-      () => this.utp,
-    );
-    this.torrentParts = {
-      runtime,
-      pool: hasher ?? this.ownPool!,
-      peerId: this.peerId,
-      listenPort: () => this.announcedPort,
-      dialer: this.dialer,
-      connections: this.connections,
-      globalUpload: this.globalUpload,
-      globalDownload: this.globalDownload,
-      wireMetrics: new PeerWireMetrics(this.metrics),
-      seedLimits: () => this.seedLimitsNow,
-      ticker: new SharedTicker(runtime.timers, TORRENT_TICK_MS),
-      progressWanted: () => this.listenerCount('progress') > 0,
-    };
-    declareNodeMetrics(this.metrics, {
-      connections: this.connections,
-      dialer: this.dialer,
-      inbound: this.inbound,
-      datagrams: () => this.datagrams,
-      torrents: () => this.torrents.size,
-      blocklistRanges: () => this.blocklist?.list.size ?? 0,
-    });
-    const torrentFor = (hash: string) => this.byHandshakeHash.get(hash);
-    if (config.encryption !== 'require')
-      this.inbound.register(new BitTorrentInbound(torrentFor, this.connections));
-    if (config.encryption !== 'disable') {
-      this.mse = new MseInbound(torrentFor, this.connections, {
-        requireEncryption: config.encryption === 'require',
-        random: runtime.random,
-        timers: runtime.timers,
-      });
-      this.inbound.register(this.mse, { fallback: true });
-    }
-    this.peerParts = {
-      runtime,
-      config,
-      identity,
-      connections: this.connections,
-      dialer: this.dialer,
-      listenPort: () => this.port,
-    };
-    this.peers = createSecurePeers(this.peerParts);
-    this.peers.on('peer', (peer) => this.emit('securePeer', peer));
-    declarePeerMetrics(this.metrics, this.peers);
-    this.inbound.register(this.peers.inbound);
-    this.inbound.register(this.peers.portProbe);
+    this.metrics = parts.metrics;
+    this.peerId = parts.peerId;
+    this.library = parts.library;
+    this.ownPool = parts.ownPool;
+    this.globalUpload = parts.globalUpload;
+    this.globalDownload = parts.globalDownload;
+    this.connections = parts.connections;
+    this.peerWatch = parts.peerWatch;
+    this.dialer = parts.dialer;
+    this.torrentParts = parts.torrentParts;
+    this.mse = parts.mse;
+    this.peerParts = parts.peerParts;
+    this.peers = parts.peers;
   }
 
   /** Starts a node listening on `config.port`. */
@@ -240,79 +169,23 @@ export class Node extends EventEmitter<NodeEvents> {
         });
     }
     try {
-      node.server = await runtime.tcp.listen({ port: config.port, host: config.host }, (s) => {
-        const stream = node.connections.accept(s, 'tcp');
-        if (stream) node.inbound.handle(stream);
-      });
-      // One UDP socket on the same port number, shared by uTP, the DHT and UDP trackers.
-      node.datagrams = await bindNodeUdp(runtime, config.host, node.port);
-      if (config.utp)
-        node.utp = startUtp(runtime, node.datagrams.channel('utp', isUtpPacket), (s) => {
-          const stream = node.connections.accept(s, 'utp');
-          if (stream) node.inbound.handle(stream);
-        });
-      const dhtChannel = node.datagrams.channel('dht', isKrpcDatagram);
-      node.udpTrackers = UdpTrackerClient.over(
+      await startServices(node.services, {
         runtime,
-        node.datagrams.channel('udp-tracker', isUdpTrackerReply),
-        { firstTimeoutMs: config.udpTrackerTimeoutMs },
-      );
-      const anyHost = config.host === '0.0.0.0' || config.host === '::';
-      node.finding = new PeerFinding({
-        runtime,
-        udpTrackers: node.udpTrackers,
+        config,
+        metrics: node.metrics,
         peerId: node.peerId,
-        ...(!anyHost && { localAddress: config.host }),
-        port: () => node.announcedPort,
-        externalAddress: () => node.externalAddress,
-        dht: () => node.dht,
-        dhtReady: () => node.dhtReady,
-        rejoinDht: () => node.nodeDht?.join() ?? Promise.resolve(0),
+        dhtId: options.dhtId,
+        connections: node.connections,
+        inbound: node.inbound,
+        peers: node.peers,
+        peerParts: node.peerParts,
+        node,
+        torrentFor: (hash) => node.byHandshakeHash.get(hash),
       });
-      if (config.dht)
-        node.nodeDht = await NodeDht.start(
-          {
-            runtime,
-            config,
-            metrics: node.metrics,
-            ...(options.dhtId && { id: options.dhtId }),
-            warning: (w) => node.emit('warning', w, undefined),
-            status: (s) => node.emit('status', s),
-          },
-          dhtChannel,
-        );
-      node.presence = startPresence(node.peers, node.peerParts, node.dht, node.dhtReady, (p) =>
-        node.emit('published', p),
-      );
-      if (config.upnp || config.natPmp) node.startPortMapping(node.datagrams.port);
-      if (config.overlay) {
-        node.nodeOverlay = startOverlay({
-          runtime,
-          config,
-          identity,
-          peers: node.peers,
-          port: () => node.port,
-          dht: () => node.dht,
-          dhtReady: node.dhtReady,
-        });
-        node.useOverlay(node.nodeOverlay.service);
-      }
-      if (config.lsd) {
-        node.lsd = await LocalDiscovery.start(runtime, {
-          listenPort: () => node.port,
-          ...(config.host !== '0.0.0.0' &&
-            config.host !== '::' && { interfaceAddress: config.host }),
-          onPeer: (infoHash, host, port) => {
-            if (infoHash === OVERLAY_INFOHASH_HEX) node.nodeOverlay?.lsdPeer(host, port);
-            else node.byHandshakeHash.get(infoHash)?.addPeer(host, port);
-          },
-        });
-        if (node.nodeOverlay !== undefined) node.lsd.add(OVERLAY_INFOHASH_HEX);
-      }
     } catch (error) {
-      node.utp?.close();
-      await node.datagrams?.close();
-      await node.server?.close();
+      node.services.utp?.close();
+      await node.services.datagrams?.close();
+      await node.services.server?.close();
       await node.ownPool?.close();
       throw new ShoalError(
         'LISTEN_FAILED',
@@ -323,52 +196,34 @@ export class Node extends EventEmitter<NodeEvents> {
     return node;
   }
 
-  /**
-   * Asks the router to forward the TCP port and the UDP socket's port (UPnP and/or NAT-PMP).
-   * The external address it reports, when public, becomes the DHT's (a BEP 42 id to match)
-   * and is announced to trackers; the external port is the one announced.
-   */
-  private startPortMapping(udpPort: number): void {
-    this.portMapper = startPortMapper(
-      this.runtime,
-      this.config,
-      { tcp: this.port, udp: udpPort },
-      (status) => {
-        const external = this.externalAddress;
-        if (external) this.dht?.useExternalIp(external);
-        this.emit('portMapping', status);
-      },
-    );
-  }
-
   /** What the router forwards for us, when port mapping is on. */
   get portMapping(): PortMappingStatus | undefined {
-    return this.portMapper?.status;
+    return this.services.portMapper?.status;
   }
 
   /** Our public address as the router reports it, when a mapping stands and it is public. */
   get externalAddress(): string | undefined {
-    return this.portMapper?.publicAddress;
+    return this.services.portMapper?.publicAddress;
   }
 
   /** The TCP port peers are told: the router's external port while mapped, else ours. */
   get announcedPort(): number {
-    return this.portMapper?.externalPort('tcp') ?? this.port;
+    return this.services.portMapper?.externalPort('tcp') ?? this.port;
   }
 
   /** The DHT node, when enabled. */
   private get dht(): Dht | undefined {
-    return this.nodeDht?.dht;
+    return this.services.nodeDht?.dht;
   }
 
   /** Settles when the DHT's first join is over (at once without a DHT). */
   private get dhtReady(): Promise<number> {
-    return this.nodeDht?.ready ?? Promise.resolve(0);
+    return this.services.nodeDht?.ready ?? Promise.resolve(0);
   }
 
   /** How the DHT's last (re)join went, once one ended. */
   get dhtStatus(): DhtJoinStatus | undefined {
-    return this.nodeDht?.status;
+    return this.services.nodeDht?.status;
   }
 
   /** This node's public key: its name for shoal peers (`shoal_…`). */
@@ -389,7 +244,7 @@ export class Node extends EventEmitter<NodeEvents> {
 
   /** Figures of the secure peer layer: connections by kind, reachability, relay, record. */
   peerStats() {
-    return { ...this.peers.stats(), published: this.presence?.lastPublished ?? null };
+    return { ...this.peers.stats(), published: this.services.presence?.lastPublished ?? null };
   }
 
   /** The DHT node, when enabled. */
@@ -404,8 +259,8 @@ export class Node extends EventEmitter<NodeEvents> {
    */
   useOverlay(service: OverlayService): void {
     if (this.overlayService !== undefined && this.overlayService !== service) {
-      this.nodeOverlay?.stop();
-      this.nodeOverlay = undefined;
+      this.services.nodeOverlay?.stop();
+      this.services.nodeOverlay = undefined;
       this.overlayService.stop();
     }
     this.overlayService = service;
@@ -441,7 +296,7 @@ export class Node extends EventEmitter<NodeEvents> {
 
   /** The TCP port peers reach us on. */
   get port(): number {
-    return this.server?.address().port ?? 0;
+    return this.services.server?.address().port ?? 0;
   }
 
   /**
@@ -544,8 +399,8 @@ export class Node extends EventEmitter<NodeEvents> {
       torrent.addPeer(p.host, p.port, true);
     }
     log.info('torrent added', { infoHash: id, name: torrent.meta.name, state: torrent.state });
-    this.finding!.track(id, torrent, options.trackers ?? []);
-    if (!torrent.meta.private) this.lsd?.add(torrent.handshakeHashes[0]!.toString('hex'));
+    this.services.finding!.track(id, torrent, options.trackers ?? []);
+    if (!torrent.meta.private) this.services.lsd?.add(torrent.handshakeHashes[0]!.toString('hex'));
   }
 
   /**
@@ -558,7 +413,7 @@ export class Node extends EventEmitter<NodeEvents> {
     const { torrent, direct, known } = await fetchMagnetTorrent(
       {
         runtime: this.runtime,
-        finding: this.finding!,
+        finding: this.services.finding!,
         dialer: this.dialer,
         connections: this.connections,
         peerId: this.peerId,
@@ -585,7 +440,7 @@ export class Node extends EventEmitter<NodeEvents> {
 
   /** What each of a torrent's trackers last said. */
   trackerStatus(infoHash: string): TrackerStatus[] {
-    return this.finding?.trackerStatus(infoHash) ?? [];
+    return this.services.finding?.trackerStatus(infoHash) ?? [];
   }
 
   /** An HTTP handler streaming this node's torrents (`/stream/…`, `/watch/…`). */
@@ -664,8 +519,8 @@ export class Node extends EventEmitter<NodeEvents> {
       this.byHandshakeHash.delete(h.toString('hex'));
       this.mse?.skeys.delete(h);
     }
-    await this.finding?.untrack(infoHash);
-    this.lsd?.remove(t.handshakeHashes[0]!.toString('hex'));
+    await this.services.finding?.untrack(infoHash);
+    this.services.lsd?.remove(t.handshakeHashes[0]!.toString('hex'));
     await t.stop();
     await this.library.remove(infoHash);
     if (options.deleteData)
@@ -682,21 +537,21 @@ export class Node extends EventEmitter<NodeEvents> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.nodeOverlay?.stop();
+    this.services.nodeOverlay?.stop();
     this.overlayService?.stop();
     for (const fetch of this.fetches) fetch.abort();
-    await Promise.all([this.finding?.stop(), this.portMapper?.stop()]);
+    await Promise.all([this.services.finding?.stop(), this.services.portMapper?.stop()]);
     // Each stop saves resume data (several files open at once): 10,000 at a time run out.
     await mapLimit([...this.torrents.values()], STOP_PARALLEL, (t) => t.stop());
     await this.dht?.stop();
-    await this.lsd?.stop();
-    await this.udpTrackers?.close();
-    this.utp?.close();
-    await this.datagrams?.close();
-    this.presence?.stop();
+    await this.services.lsd?.stop();
+    await this.services.udpTrackers?.close();
+    this.services.utp?.close();
+    await this.services.datagrams?.close();
+    this.services.presence?.stop();
     this.peers.stop();
     this.connections.stop();
-    await this.server?.close();
+    await this.services.server?.close();
     await this.ownPool?.close();
   }
 }

@@ -14,6 +14,7 @@ import type { AddressRecord, RendezvousPoint } from './address-record.js';
 import type { KeyDirectory } from './directory.js';
 import { plainHost } from './endpoint.js';
 import { PeerConnectError } from './errors.js';
+import { HeldConnections } from './held-connections.js';
 import { HolePuncher } from './hole-punch.js';
 import { relayedStream, secureRelayed, sniffSecureChannel } from './paths.js';
 import { type ConnectionKind, PeerConnection } from './peer-connection.js';
@@ -27,7 +28,8 @@ import {
   type RelayLimits,
   RelayServer,
 } from './relay.js';
-import { RendezvousClient, RendezvousServer } from './rendezvous.js';
+import { type RendezvousClient, RendezvousServer } from './rendezvous.js';
+import { RendezvousClients } from './rendezvous-clients.js';
 import { RENDEZVOUS_PROTOCOL, type RendezvousMessage } from './rendezvous-messages.js';
 
 /** How long `connect` tries by default, everything included. */
@@ -36,12 +38,6 @@ export const CONNECT_TIMEOUT_MS = 30_000;
 const DIRECT_DIAL_TIMEOUT_MS = 5_000;
 /** How long a requester waits for a target to dial it back after an introduction. */
 const REVERSAL_TIMEOUT_MS = 5_000;
-/**
- * How long an incoming connection waits, unregistered, for our own dial to the same key to
- * finish, when ours is the one both ends will keep (so a caller never gets a connection that
- * is about to be closed).
- */
-const HOLD_MS = 2_000;
 /** Addresses of one key dialled directly, one after the other. */
 const MAX_DIRECT_ADDRESSES = 4;
 
@@ -108,9 +104,11 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
   readonly counters = { direct: 0, punched: 0, relayed: 0, failed: 0, punchesTried: 0 };
   private directory: KeyDirectory | undefined;
   private readonly relayEnabled: boolean;
-  private readonly clients = new Map<PeerConnection, RendezvousClient>();
+  /** Our rendezvous channels, one per rendezvous node we use. */
+  private readonly clients: RendezvousClients;
   private readonly attempts = new Map<string, Promise<PeerConnection>>();
-  private readonly held = new Map<string, PeerConnection>();
+  /** Incoming connections waiting for our own dial to the same key. */
+  private readonly held: HeldConnections;
   /** Keys we asked (through a rendezvous) to dial us back. */
   private readonly dialBacks = new Set<string>();
   private readonly puncher: HolePuncher;
@@ -126,6 +124,10 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
     this.rendezvous = new RendezvousServer(
       timers,
       () => this.relayEnabled && this.reachability.state === 'public',
+    );
+    this.held = new HeldConnections(timers, (peer) => this.admitNow(peer));
+    this.clients = new RendezvousClients(timers, this.reachability, (message, client) =>
+      this.introduced(message, client),
     );
     this.puncher = new HolePuncher({
       runtime: options.runtime,
@@ -215,46 +217,17 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
 
   /** The rendezvous channel to `peer`, opened on first use; its welcome feeds reachability. */
   rendezvousClient(peer: PeerConnection): RendezvousClient {
-    const open = this.clients.get(peer);
-    if (open?.isOpen) return open;
-    const client = new RendezvousClient(peer, this.options.runtime.timers, (message, c) =>
-      this.introduced(message, c),
-    );
-    this.clients.set(peer, client);
-    peer.onClose(() => this.clients.delete(peer));
-    client.welcome
-      .then((welcome) => {
-        if (welcome.observed === undefined || peer.kind === 'relayed') return;
-        const local = { host: peer.stream.localAddress, port: peer.stream.localPort };
-        this.reachability.observe(
-          welcome.observed,
-          local,
-          peer.initiator && peer.kind === 'direct',
-        );
-      })
-      .catch(() => undefined);
-    return client;
+    return this.clients.client(peer);
   }
 
   /** The connections to the rendezvous nodes we are registered with. */
   rendezvousConnections(): PeerConnection[] {
-    return [...this.clients].filter(([p, c]) => c.registered && !p.isClosed).map(([p]) => p);
+    return this.clients.connections();
   }
 
   /** The rendezvous nodes we are registered with now, nearest first (what our record names). */
   registeredRendezvous(): RendezvousPoint[] {
-    const out: (RendezvousPoint & { rtt: number })[] = [];
-    for (const [peer, client] of this.clients) {
-      if (client.registered && !peer.isClosed && peer.kind !== 'relayed') {
-        out.push({
-          key: peer.key,
-          address: { host: plainHost(peer.remoteAddress), port: peer.remotePort },
-          rtt: client.rttMs,
-        });
-      }
-    }
-    // Nearest first: a requester tries them in this order.
-    return out.sort((a, b) => a.rtt - b.rtt).map(({ key, address }) => ({ key, address }));
+    return this.clients.registered();
   }
 
   /** Figures for status lines, the API and metrics. */
@@ -276,8 +249,7 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
   /** Closes every secure connection; nothing new is accepted or dialled. */
   stop(): void {
     this.stopped = true;
-    for (const peer of this.held.values()) peer.close();
-    this.held.clear();
+    this.held.closeAll();
     this.table.closeAll();
   }
 
@@ -290,7 +262,7 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
     try {
       return await Promise.race([arrival.peer, this.tryEverything(key, options, deadline, state)]);
     } catch (error) {
-      const held = this.takeHeld(key);
+      const held = this.held.take(key);
       const late = held !== undefined ? this.admitNow(held) : this.table.get(key);
       if (late !== undefined && !late.isClosed) return late;
       this.counters.failed++;
@@ -298,7 +270,7 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
     } finally {
       state.done = true;
       arrival.cancel();
-      const held = this.takeHeld(key);
+      const held = this.held.take(key);
       if (held !== undefined) this.admitNow(held);
     }
   }
@@ -542,7 +514,7 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
 
   /**
    * Makes a finished handshake a connection. An incoming one that would lose to our own dial
-   * in flight to the same key waits (up to {@link HOLD_MS}) for that dial, so callers only
+   * in flight to the same key waits (see {@link HeldConnections}) for that dial, so callers only
    * ever see the connection both ends keep.
    */
   private admit(
@@ -575,13 +547,7 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
       Buffer.compare(this.key.bytes, peer.key.bytes) < 0 &&
       kind !== 'relayed';
     if (ourDialWins) {
-      this.held.get(id)?.close();
-      this.held.set(id, peer);
-      timers.setTimeout(() => {
-        if (this.held.get(id) !== peer) return;
-        this.held.delete(id);
-        this.admitNow(peer);
-      }, HOLD_MS);
+      this.held.hold(id, peer);
       return peer;
     }
     return this.admitNow(peer);
@@ -590,12 +556,5 @@ export class SecurePeers extends EventEmitter<SecurePeersEvents> {
   private admitNow(peer: PeerConnection): PeerConnection {
     if (peer.isClosed) return peer;
     return this.table.add(peer);
-  }
-
-  private takeHeld(key: IdentityKey): PeerConnection | undefined {
-    const id = key.toString();
-    const held = this.held.get(id);
-    this.held.delete(id);
-    return held;
   }
 }

@@ -7,8 +7,9 @@ import { contactOf } from '../overlay/contact.js';
 import { Overlay } from '../overlay/overlay.js';
 import type { Clock, Timers } from '../runtime/runtime.js';
 import type { ChurnModel } from './churn.js';
+import type { SimHost } from './host.js';
 import { type MessageLinks, MessageNetwork } from './message-network.js';
-import { Network, type SimHost } from './network.js';
+import { Network } from './network.js';
 import { EventKind, SIM_EPOCH_MS, type Simulator } from './simulator.js';
 
 /** The shape of the simulated search network. */

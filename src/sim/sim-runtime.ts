@@ -9,8 +9,9 @@ import type {
   UdpSocket,
 } from '../runtime/runtime.js';
 import { SimIoError } from './errors.js';
+import type { SimHost } from './host.js';
 import { MemFs, type PageStore } from './memfs.js';
-import type { Network, SimHost } from './network.js';
+import type { Network } from './network.js';
 import { SIM_EPOCH_MS } from './simulator.js';
 
 /**

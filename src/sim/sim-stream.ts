@@ -1,5 +1,6 @@
 import type { ByteStream } from '../runtime/runtime.js';
-import type { Network, SimHost } from './network.js';
+import type { SimHost } from './host.js';
+import type { Network } from './network.js';
 import { EventKind } from './simulator.js';
 
 /**

@@ -1,23 +1,20 @@
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
-import { Bitfield } from '../codec/bitfield.js';
+import type { Bitfield } from '../codec/bitfield.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { PeerConnection } from '../net/connection.js';
 import type { TimerHandle } from '../runtime/runtime.js';
-import { RateMeter, TokenBucket } from '../shared/rate.js';
+import type { RateMeter } from '../shared/rate.js';
 import { SharedTicker } from '../shared/ticker.js';
-import { describeIo, isMissingFile } from '../storage/io-errors.js';
-import { PieceLayout } from '../storage/layout.js';
-import { PieceState } from '../storage/piece-state.js';
-import { TorrentStorage } from '../storage/torrent-storage.js';
-import { PieceVerifier } from '../storage/verifier.js';
-import { ExtensionRegistry } from '../wire/extended.js';
+import type { PieceLayout } from '../storage/layout.js';
+import type { PieceState } from '../storage/piece-state.js';
+import type { TorrentStorage } from '../storage/torrent-storage.js';
+import type { ExtensionRegistry } from '../wire/extended.js';
 import type { Handshake } from '../wire/handshake.js';
-import { Blame } from './blame.js';
-import { MetadataServer } from './extensions/ut-metadata.js';
+import type { Blame } from './blame.js';
 import { applyFilePriorities, wantFilePieces } from './file-priorities.js';
-import { HashExchange } from './hash-exchange.js';
-import { TorrentMetrics } from './metrics.js';
+import type { HashExchange } from './hash-exchange.js';
+import type { TorrentMetrics } from './metrics.js';
 import {
   DEFAULT_SWARM_OPTIONS,
   type PeerInfo,
@@ -29,21 +26,21 @@ import {
   type TorrentState,
   type TorrentStats,
 } from './options.js';
-import { PeerExchange } from './peer-exchange.js';
 import { peerInfo } from './peer-info.js';
-import { PeerProtocol } from './peer-protocol.js';
+import type { PeerProtocol } from './peer-protocol.js';
 import type { PeerSession } from './peer-session.js';
-import { PeerSet } from './peer-set.js';
-import { PieceCompletion } from './piece-completion.js';
-import { BufferPool } from './piece-job.js';
-import { type PickMode, PiecePicker } from './piece-picker.js';
+import type { PeerSet } from './peer-set.js';
+import type { PieceCompletion } from './piece-completion.js';
+import type { BufferPool } from './piece-job.js';
+import type { PickMode, PiecePicker } from './piece-picker.js';
 import type { PieceReader } from './piece-reader.js';
 import { toReadable } from './read-stream.js';
-import { RequestScheduler } from './request-scheduler.js';
-import { NO_SEED_LIMITS, SeedLimiter, type SeedLimitOverrides } from './seed-limits.js';
-import { type ReadRange, TorrentStreams } from './torrent-streams.js';
-import { Uploader } from './uploader.js';
-import { WebSeed } from './web-seed.js';
+import type { RequestScheduler } from './request-scheduler.js';
+import type { SeedLimiter, SeedLimitOverrides } from './seed-limits.js';
+import { assembleSwarm } from './torrent-parts.js';
+import type { ReadRange, TorrentStreams } from './torrent-streams.js';
+import type { Uploader } from './uploader.js';
+import type { WebSeed } from './web-seed.js';
 
 export type { PickMode, PieceReader, ReadRange };
 export {
@@ -68,7 +65,8 @@ const CHOKE_INTERVAL_MS = 10_000;
  * the peer protocol (handshakes and message dispatch), the request scheduler (what to ask
  * whom for), piece completion (verify, write, announce), blame (bans for bad data), the
  * uploader (serving and choking), the hash exchange (BEP 52) and BEP 10 extensions (ut_metadata,
- * ut_pex). This class owns their lifecycle, the housekeeping tick, resume data and stats.
+ * ut_pex). `assembleSwarm` (torrent-parts.ts) builds and wires them; this class owns their
+ * lifecycle, the housekeeping tick, resume data and stats.
  */
 export class Torrent extends EventEmitter<TorrentEvents> {
   readonly meta: Metainfo;
@@ -86,14 +84,14 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly scheduler: RequestScheduler;
   private readonly completion: PieceCompletion;
   private readonly blame: Blame;
-  private readonly extensions = new ExtensionRegistry<PeerSession>();
+  private readonly extensions: ExtensionRegistry<PeerSession>;
   private readonly downloadRate: RateMeter;
   private readonly uploadRate: RateMeter;
   private readonly uploader: Uploader;
   private readonly hashes: HashExchange;
   private readonly buffers: BufferPool;
   private readonly streams: TorrentStreams;
-  private readonly webSeeds: WebSeed[] = [];
+  private readonly webSeeds: WebSeed[];
   private readonly metrics: TorrentMetrics;
   /** Seeding limits (ratio, time, idle) and the one that stopped the torrent, if any. */
   readonly seedLimits: SeedLimiter;
@@ -121,253 +119,44 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     super();
     this.meta = meta;
     this.opts = { ...DEFAULT_SWARM_OPTIONS, ...options.swarm };
-    const { runtime } = deps;
-    const clock = runtime.clock;
-    this.layout = new PieceLayout(meta);
-    this.buffers = new BufferPool(meta.pieceLength);
-    this.storage = new TorrentStorage(
-      runtime.fs,
-      options.downloadDir,
-      this.layout,
-      meta.name,
-      meta.singleFile,
-    );
-    this.have = new Bitfield(meta.pieceCount);
-    this.picker = new PiecePicker(meta.pieceCount, this.have, runtime.random);
-    if (options.pickMode) this.picker.mode = options.pickMode;
-    this.streams = new TorrentStreams({
-      layout: this.layout,
-      have: this.have,
-      storage: this.storage,
-      clock,
-      name: meta.name,
-      singleFile: meta.singleFile,
+    const parts = assembleSwarm(meta, deps, options, this.opts, {
+      state: () => this.state,
+      haveBytes: () => this.stats().bytesHave,
       wantFile: (i) => this.wantFile(i),
       windowsChanged: () => this.windowsChanged(),
-    });
-    const verifier = new PieceVerifier(this.layout, deps.pool);
-    this.pieceState = new PieceState(
-      runtime.fs,
-      this.layout,
-      this.storage,
-      verifier,
-      options.resumePath,
-    );
-    this.downloadRate = new RateMeter(clock);
-    this.uploadRate = new RateMeter(clock);
-    this.seedLimits = new SeedLimiter(deps.seedLimits ?? (() => NO_SEED_LIMITS), {
-      ...options.seedLimits,
-    });
-    this.metrics = new TorrentMetrics(deps.metrics, {
-      haveBytes: () => this.stats().bytesHave,
-      sizeBytes: () => meta.totalLength,
-      piecesHave: () => this.have.cardinality,
-      pieceCount: () => meta.pieceCount,
-      peers: () => this.peers.size,
-      banned: () => this.blame.bannedCount,
-      hashExchange: () => this.hashes.stats(),
-    });
-    const received = {
-      add: (n: number) => {
-        this.downloadRate.add(n);
-        this.metrics.bytesIn.inc(n);
-        deps.wireMetrics.payloadIn.inc(n);
-      },
-    };
-    const sent = {
-      add: (n: number) => {
-        this.uploadRate.add(n);
-        this.metrics.bytesOut.inc(n);
-        deps.wireMetrics.payloadOut.inc(n);
-      },
-    };
-    const upBucket = new TokenBucket(clock, this.opts.uploadLimit);
-    const downBucket = new TokenBucket(clock, this.opts.downloadLimit);
-    this.handshakeHashes = [];
-    if (meta.infoHashV1) this.handshakeHashes.push(meta.infoHashV1);
-    if (meta.infoHashV2) this.handshakeHashes.push(meta.infoHashV2.subarray(0, 20));
-    if (options.filePriorities) this.setFilePriorities(options.filePriorities);
-    const sessions = () => this.peers.all();
-    this.peers = new PeerSet({
-      clock,
-      dialer: deps.dialer,
-      connections: deps.connections,
-      infoHash: this.handshakeHashes[0]!,
-      pieceCount: meta.pieceCount,
-      maxPeers: this.opts.maxPeers,
-      maxPeersPerIp: this.opts.maxPeersPerIp,
-      turnoverIdleMs: this.opts.turnoverIdleMs,
-      handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
-      wireMetrics: deps.wireMetrics,
-      active: () => this.state === 'downloading' || this.state === 'seeding',
-      events: {
-        dialled: (s) => s.wire.sendHandshake(this.protocol.ourHandshake(this.handshakeHashes[0]!)),
-        handshake: (s, h) => {
-          this.protocol.onHandshake(s, h);
-          this.emit('peer', peerInfo(s, this.meta.pieceCount));
-        },
-        message: (s, m) => this.protocol.onMessage(s, m),
-        drained: (s) => {
-          this.hashes.drained(s);
-          void this.uploader.serve(s);
-        },
-        dropped: (s) => this.forgetPeer(s),
-        warn: (w) => this.emit('warning', w),
-      },
-    });
-    this.uploader = new Uploader({
-      layout: this.layout,
-      storage: this.storage,
-      timers: runtime.timers,
-      random: (n) => runtime.random.int(n),
-      have: this.have,
-      v2Only: meta.pieces === undefined,
-      availability: this.picker.availability,
-      seeding: () => this.state === 'seeding',
-      now: () => clock.now(),
-      paused: () => this.state === 'paused' || this.state === 'error',
-      sessions,
-      drop: (s, e) => {
-        // A read the disk refuses is no fault of the peer's: the files went away.
-        if (isMissingFile(e)) this.fail(new TorrentError(`files missing: ${describeIo(e)}`, e));
-        else this.peers.drop(s, e);
-      },
+      peer: (info) => this.emit('peer', info),
+      forgetPeer: (s) => this.forgetPeer(s),
+      banned: (host) => this.emit('banned', host),
       warn: (w) => this.emit('warning', w),
-      bucket: upBucket,
-      globalBucket: deps.globalUpload,
-      meter: sent,
-      uploadSlots: this.opts.uploadSlots,
-      maxIncomingRequests: this.opts.maxIncomingRequests,
-      pieceCacheBytes: this.opts.pieceCacheBytes,
-      buffers: this.buffers,
-    });
-    this.hashes = new HashExchange({
-      layout: this.layout,
-      storage: this.storage,
-      have: this.have,
-      clock,
-      fetchLayers: meta.pieces === undefined,
-      bucket: upBucket,
-      globalBucket: deps.globalUpload,
-      maxIncomingRequests: this.opts.maxIncomingRequests,
-      layerAdded: () => {
-        this.resumeDirty = true;
-        this.scheduler.fillAll();
-      },
-    });
-    this.scheduler = new RequestScheduler({
-      layout: this.layout,
-      picker: this.picker,
-      storage: this.storage,
-      hashes: this.hashes,
-      buffers: this.buffers,
-      deadlines: this.streams.deadlines,
-      clock,
-      bucket: downBucket,
-      globalBucket: deps.globalDownload,
-      meter: received,
-      sessions,
-      sessionCount: () => this.peers.size,
-      downloading: () => this.state === 'downloading',
-      isWriting: (i) => this.completion.writing.has(i),
-      pieceComplete: (job) => void this.completion.finish(job),
-    });
-    this.blame = new Blame({
-      random: runtime.random,
-      banAfterFailures: this.opts.banAfterFailures,
-      sessions,
-      isBanned: (host) => deps.connections.isBanned(host),
-      ban: (s, reason) => {
-        deps.connections.ban(s.host);
-        this.emit('banned', s.host);
-        this.emit('warning', `banned ${s.host} for ${reason}`);
-        this.peers.dropHost(s.host);
-      },
-      retryFrom: (index, size, peer) => this.scheduler.retryFrom(index, size, peer),
-      warn: (w) => this.emit('warning', w),
-      metrics: this.metrics,
-    });
-    this.completion = new PieceCompletion({
-      layout: this.layout,
-      have: this.have,
-      storage: this.storage,
-      verifier,
-      buffers: this.buffers,
-      scheduler: this.scheduler,
-      uploader: this.uploader,
-      blame: this.blame,
-      sessions,
-      stopped: () => this.state === 'stopped',
       pieceAdded: (index) => this.markHave(index),
       dirty: () => {
         this.resumeDirty = true;
       },
-      failed: (e) => this.report(e),
-      writeFailed: (index, e) =>
-        this.fail(new TorrentError(`cannot write piece ${index}: ${describeIo(e)}`, e)),
+      report: (e) => this.report(e),
+      fail: (e) => this.fail(e),
+      addPeer: (host, port) => this.addPeer(host, port),
     });
-    this.protocol = new PeerProtocol({
-      meta,
-      handshakeHashes: this.handshakeHashes,
-      peerId: deps.peerId,
-      clock,
-      have: this.have,
-      picker: this.picker,
-      peers: this.peers,
-      connections: deps.connections,
-      scheduler: this.scheduler,
-      uploader: this.uploader,
-      hashes: this.hashes,
-      blame: this.blame,
-      extensions: this.extensions,
-      clientName: this.opts.clientName,
-      maxIncomingRequests: this.opts.maxIncomingRequests,
-      listenPort: deps.listenPort,
-      ...(deps.dht && { dht: deps.dht }),
-      downloading: () => this.state === 'downloading',
-    });
-    if (options.webSeeds !== false) {
-      for (const url of new Set(meta.webSeeds)) {
-        if (!/^https?:\/\//i.test(url)) continue;
-        this.webSeeds.push(
-          new WebSeed(url, {
-            torrent: meta,
-            layout: this.layout,
-            http: runtime.http,
-            clock,
-            random: runtime.random,
-            picker: this.picker,
-            deadlines: this.streams.deadlines,
-            buffers: this.buffers,
-            jobs: this.scheduler.jobs,
-            sessions,
-            downloading: () => this.state === 'downloading',
-            canVerify: (i) => this.hashes.canVerify(i),
-            isWriting: (i) => this.completion.writing.has(i),
-            bucket: downBucket,
-            globalBucket: deps.globalDownload,
-            pieceComplete: (job) => void this.completion.finish(job),
-            received: (n) => {
-              this.downloadRate.add(n);
-              this.metrics.bytesIn.inc(n);
-              this.metrics.webSeedBytes.inc(n);
-            },
-            warn: (w) => this.emit('warning', w),
-            ...(deps.localAddress !== undefined && { localAddress: deps.localAddress }),
-          }),
-        );
-      }
-    }
-    this.extensions.register(new MetadataServer(meta.infoBytes));
-    if (this.opts.pex && !meta.private) {
-      this.extensions.register(
-        new PeerExchange(
-          (host, port) => this.addPeer(host, port),
-          () => clock.now(),
-          this.opts.pexIntervalMs,
-        ),
-      );
-    }
+    this.layout = parts.layout;
+    this.buffers = parts.buffers;
+    this.storage = parts.storage;
+    this.have = parts.have;
+    this.picker = parts.picker;
+    this.streams = parts.streams;
+    this.pieceState = parts.pieceState;
+    this.downloadRate = parts.downloadRate;
+    this.uploadRate = parts.uploadRate;
+    this.seedLimits = parts.seedLimits;
+    this.metrics = parts.metrics;
+    this.handshakeHashes = parts.handshakeHashes;
+    this.peers = parts.peers;
+    this.uploader = parts.uploader;
+    this.hashes = parts.hashes;
+    this.scheduler = parts.scheduler;
+    this.blame = parts.blame;
+    this.completion = parts.completion;
+    this.protocol = parts.protocol;
+    this.webSeeds = parts.webSeeds;
+    this.extensions = parts.extensions;
   }
 
   /** The info-hash shown to users: v1 when there is one, else v2. */

@@ -1,8 +1,9 @@
 import { Identity } from '../../src/crypto/identity.js';
 import { contactOf, type PeerContact } from '../../src/overlay/contact.js';
 import { SeededRandom } from '../../src/runtime/seeded-random.js';
+import type { SimHost } from '../../src/sim/host.js';
 import { MessageNetwork, type MessageNetworkOptions } from '../../src/sim/message-network.js';
-import { Network, type SimHost } from '../../src/sim/network.js';
+import { Network } from '../../src/sim/network.js';
 import { SIM_EPOCH_MS, Simulator } from '../../src/sim/simulator.js';
 
 /** Identities made once for all overlay tests (key generation is the slow part). */

@@ -1,8 +1,9 @@
 import { InlineHasher } from '../../crypto/inline-hasher.js';
 import { TrackerServer } from '../../tracker/server.js';
+import type { SimHost } from '../host.js';
 import { PageStore } from '../memfs.js';
 import { liveHeapBytes } from '../memory.js';
-import { Network, type SimHost } from '../network.js';
+import { Network } from '../network.js';
 import { createSimRuntime } from '../sim-runtime.js';
 import { Simulator } from '../simulator.js';
 import { TRACKER_PORT } from './common.js';

@@ -10,10 +10,10 @@
  * and the initiator sets `ack_nr` to one less.
  */
 import type { RandomSource } from '../../runtime/runtime.js';
+import { DelayedAck } from './delayed-ack.js';
 import { UtpConnectionError, type UtpFailure } from './errors.js';
 import { Ledbat, MAX_RTO_MS, RttEstimator } from './ledbat.js';
 import {
-  encodeUtpPacket,
   HEADER_BYTES,
   ST_DATA,
   ST_FIN,
@@ -22,8 +22,8 @@ import {
   ST_SYN,
   type UtpPacket,
   type UtpPacketType,
-  writeHeader,
 } from './packet.js';
+import { PacketBuilder } from './packet-builder.js';
 import { Arrival, ReceiveBuffer } from './receive-buffer.js';
 import { SendQueue } from './send-queue.js';
 import { MAX_OUT_PACKETS, SendWindow, type Sent } from './send-window.js';
@@ -53,9 +53,6 @@ const MAX_TIMEOUTS = 6;
 const HALF_OPEN_MS = 10_000;
 /** SYN retransmissions before a connect fails (after 1 + 2 + 4 s). */
 const MAX_SYN_RESENDS = 2;
-/** An in-order data packet is acked at once every this many packets, else after a delay. */
-const ACK_EVERY_PACKETS = 2;
-const DELAYED_ACK_MS = 10;
 /** A partial packet waits this long for more bytes while others are in flight (Nagle). */
 const NAGLE_MS = 5;
 /** A STATE keeps NAT mappings and the peer's timers alive when nothing else was sent. */
@@ -68,16 +65,11 @@ const FIN_WAIT_MS = 10_000;
 const LINGER_MS = 5_000;
 /** Bytes queued beyond this many high-water marks (writes ignoring `false`) end the connection. */
 const OVERFLOW_FACTOR = 32;
-/** Spare packet buffers kept per connection. */
-const MAX_SPARE_BUFFERS = 32;
 
 const SYN_SENT = 0;
 const SYN_RECV = 1;
 const CONNECTED = 2;
 const CLOSED = 3;
-
-/** Microseconds modulo 2^32 for a millisecond time; never 0 (0 means "no timestamp"). */
-const micros = (ms: number) => Math.floor(ms * 1000) >>> 0 || 1;
 
 /** See the module comment. Create with {@link UtpConnection.connect} or {@link UtpConnection.accept}. */
 export class UtpConnection {
@@ -88,14 +80,11 @@ export class UtpConnection {
   private readonly queue = new SendQueue();
   private readonly ledbat: Ledbat;
   private readonly rtt = new RttEstimator();
-  private packetBytes: number;
-  private readonly spare: Buffer[] = [];
-  private replyMicro = 0;
+  private readonly packets: PacketBuilder;
   private numTimeouts = 0;
   private timeoutAt = Number.POSITIVE_INFINITY;
-  private ackAt = Number.POSITIVE_INFINITY;
+  private readonly acks = new DelayedAck();
   private nagleAt = Number.POSITIVE_INFINITY;
-  private unackedPackets = 0;
   private lastSendAt: number;
   private lastRecvAt: number;
   private ending = false;
@@ -119,9 +108,9 @@ export class UtpConnection {
     private readonly sink: UtpConnectionSink,
   ) {
     this.state = role;
-    this.out = new SendWindow(seqNr, this.rtt, this.recycle);
     this.recv = new ReceiveBuffer(settings.recvWindowBytes, ackNr);
-    this.packetBytes = settings.packetBytes;
+    this.packets = new PacketBuilder(sendId, this.recv, settings.packetBytes);
+    this.out = new SendWindow(seqNr, this.rtt, this.packets.recycle);
     this.ledbat = new Ledbat(this.mss, settings.maxCwndBytes);
     this.peerWindow = settings.recvWindowBytes;
     this.lastSendAt = now;
@@ -148,7 +137,7 @@ export class UtpConnection {
       sink,
     );
     c.synSeq = syn;
-    c.handshake = c.control(ST_SYN, now, syn, settings.largePacketBytes, undefined, recvId);
+    c.handshake = c.packets.control(ST_SYN, now, syn, settings.largePacketBytes, undefined, recvId);
     c.sendHandshake(now);
     return c;
   }
@@ -173,10 +162,14 @@ export class UtpConnection {
     );
     c.peerWindow = syn.windowSize;
     const offer = settings.largePacketBytes > 0 && syn.maxDatagram > 0;
-    if (offer)
-      c.packetBytes = Math.max(c.packetBytes, Math.min(settings.largePacketBytes, syn.maxDatagram));
-    c.noteTimestamp(syn, now);
-    c.handshake = c.control(ST_STATE, now, c.out.seqNr, offer ? settings.largePacketBytes : 0);
+    if (offer) c.packets.useLargePackets(settings.largePacketBytes, syn.maxDatagram);
+    c.packets.noteTimestamp(syn, now);
+    c.handshake = c.packets.control(
+      ST_STATE,
+      now,
+      c.out.seqNr,
+      offer ? settings.largePacketBytes : 0,
+    );
     c.sendHandshake(now);
     c.timeoutAt = now + HALF_OPEN_MS;
     return c;
@@ -184,7 +177,7 @@ export class UtpConnection {
 
   /** Payload bytes of a full packet. */
   get mss(): number {
-    return this.packetBytes - HEADER_BYTES;
+    return this.packets.packetBytes - HEADER_BYTES;
   }
 
   /** True once closed and past lingering: the owner may forget it. */
@@ -199,7 +192,7 @@ export class UtpConnection {
     if (this.state !== CONNECTED) return this.timeoutAt;
     let t = Math.min(
       this.out.outstanding > 0 ? this.timeoutAt : Number.POSITIVE_INFINITY,
-      this.ackAt,
+      this.acks.at,
       this.lastSendAt + KEEPALIVE_MS,
       this.lastRecvAt + IDLE_TIMEOUT_MS,
     );
@@ -243,7 +236,8 @@ export class UtpConnection {
   /** Immediate close: a RESET to the peer, and `closed(error)` locally. */
   destroy(now: number, error?: Error): void {
     if (this.state === CLOSED) return;
-    if (this.state !== SYN_SENT) this.sink.send(this.control(ST_RESET, now, this.out.seqNr, 0));
+    if (this.state !== SYN_SENT)
+      this.sink.send(this.packets.control(ST_RESET, now, this.out.seqNr, 0));
     this.close(error, false);
   }
 
@@ -294,7 +288,7 @@ export class UtpConnection {
       if (now >= this.lastSendAt + this.rto) this.probe = true;
     }
     this.pump(now);
-    if (now >= this.ackAt) this.sendState(now);
+    if (now >= this.acks.at) this.sendState(now);
     if (now >= this.lastSendAt + KEEPALIVE_MS) this.sendState(now);
   }
 
@@ -336,7 +330,7 @@ export class UtpConnection {
     }
     this.lastRecvAt = now;
     this.numTimeouts = 0;
-    this.noteTimestamp(p, now);
+    this.packets.noteTimestamp(p, now);
     this.peerWindow = p.windowSize;
     const sample = p.timestampDifference;
     if (sample !== 0 && sample !== 0x7fffffff)
@@ -366,10 +360,7 @@ export class UtpConnection {
     this.handshake = undefined;
     this.recv.ackNr = seqAdd(p.seqNr, -1);
     if (this.settings.largePacketBytes > 0 && p.maxDatagram > 0)
-      this.packetBytes = Math.max(
-        this.packetBytes,
-        Math.min(this.settings.largePacketBytes, p.maxDatagram),
-      );
+      this.packets.useLargePackets(this.settings.largePacketBytes, p.maxDatagram);
     if (this.numTimeouts === 0) this.rtt.sample(now - this.lastSendAt);
     this.timeoutAt = Number.POSITIVE_INFINITY;
     this.sink.connected();
@@ -382,16 +373,8 @@ export class UtpConnection {
     const arrival = recv.accept(p.seqNr, payload, fin, this.deliver);
     if (this.isClosed) return;
     if (arrival === Arrival.InOrder) {
-      this.unackedPackets++;
-      if (
-        this.unackedPackets >= ACK_EVERY_PACKETS ||
-        recv.reorderCount > 0 ||
-        fin ||
-        payload.length < this.mss ||
-        recv.eofReached
-      )
-        this.sendState(now);
-      else if (this.ackAt === Number.POSITIVE_INFINITY) this.ackAt = now + DELAYED_ACK_MS;
+      const urgent = recv.reorderCount > 0 || fin || payload.length < this.mss || recv.eofReached;
+      if (this.acks.inOrder(now, urgent)) this.sendState(now);
       if (recv.eofReached && !this.ending) this.end(now);
     } else {
       // A duplicate means our ack was lost; a packet dropped for want of room gets an ack
@@ -415,19 +398,6 @@ export class UtpConnection {
     if (acked > 0) this.ledbat.onAck(acked, flightBefore, this.mss);
     if (hadOutstanding > 0 && out.detectLoss(p.sackLength > 0)) this.ledbat.onLoss(this.mss);
   }
-
-  /** Keeps a retired packet's buffer for the next one. */
-  private readonly recycle = (sent: Sent): void => {
-    // Reused only if sent once: the peer has it, so no send of it can still be pending in the
-    // runtime (a pending resend would go out with the next packet's bytes in it).
-    if (
-      sent.transmissions === 1 &&
-      sent.type === ST_DATA &&
-      this.spare.length < MAX_SPARE_BUFFERS &&
-      sent.buf.length === this.packetBytes
-    )
-      this.spare.push(sent.buf);
-  };
 
   // ------------------------------------------------------------------ sending
 
@@ -479,7 +449,7 @@ export class UtpConnection {
   }
 
   private sendData(size: number, now: number): void {
-    const buf = this.spare.pop() ?? Buffer.allocUnsafe(this.packetBytes);
+    const buf = this.packets.dataBuffer();
     this.queue.take(buf, HEADER_BYTES, size);
     this.enqueue(ST_DATA, buf, size, now);
   }
@@ -495,57 +465,20 @@ export class UtpConnection {
   }
 
   private transmit(sent: Sent, now: number): void {
-    writeHeader(
-      sent.buf,
-      sent.type,
-      0,
-      this.sendId,
-      micros(now),
-      this.replyMicro,
-      this.recv.window(),
-      sent.seq,
-      this.recv.ackNr,
-    );
+    this.packets.stamp(sent, now);
     this.out.transmitted(sent, now);
     if (this.timeoutAt === Number.POSITIVE_INFINITY) this.timeoutAt = now + this.rto;
     this.lastSendAt = now;
-    if (this.recv.reorderCount === 0) this.ackSent();
+    if (this.recv.reorderCount === 0) this.acks.sent();
     this.sink.send(sent.datagram);
   }
 
   /** A STATE: our ack (with a selective ACK when packets wait past a gap) and window. */
   private sendState(now: number): void {
-    const packet = this.control(ST_STATE, now, this.out.seqNr, 0, this.recv.sack());
+    const packet = this.packets.control(ST_STATE, now, this.out.seqNr, 0, this.recv.sack());
     this.lastSendAt = now;
-    this.ackSent();
+    this.acks.sent();
     this.sink.send(packet);
-  }
-
-  private ackSent(): void {
-    this.unackedPackets = 0;
-    this.ackAt = Number.POSITIVE_INFINITY;
-  }
-
-  /** A packet without payload: STATE, RESET, SYN (with `connectionId`), or SYN's answer. */
-  private control(
-    type: UtpPacketType,
-    now: number,
-    seqNr: number,
-    maxDatagramOffer: number,
-    sack?: Uint8Array,
-    connectionId = this.sendId,
-  ): Uint8Array {
-    return encodeUtpPacket({
-      type,
-      connectionId,
-      timestamp: micros(now),
-      timestampDifference: this.replyMicro,
-      windowSize: this.recv.window(),
-      seqNr,
-      ackNr: type === ST_SYN ? 0 : this.recv.ackNr,
-      sack,
-      maxDatagram: maxDatagramOffer > 0 ? maxDatagramOffer : undefined,
-    });
   }
 
   private sendHandshake(now: number): void {
@@ -583,10 +516,6 @@ export class UtpConnection {
     this.probe = false;
   }
 
-  private noteTimestamp(p: UtpPacket, now: number): void {
-    if (p.timestamp !== 0) this.replyMicro = (micros(now) - p.timestamp) >>> 0;
-  }
-
   private maybeFinish(now: number): void {
     if (
       this.state === CONNECTED &&
@@ -613,7 +542,7 @@ export class UtpConnection {
     this.state = CLOSED;
     if (!linger) this.lingerUntil = Number.NEGATIVE_INFINITY;
     this.queue.clear();
-    this.spare.length = 0;
+    this.packets.clear();
     this.handshake = undefined;
     if (!silent) this.sink.closed(error);
   }
