@@ -170,18 +170,18 @@ export class RoutingTable {
         this.split();
         continue;
       }
-      let bad = bucket.nodes.findIndex((n) => n.failures >= BAD_AFTER_FAILURES);
-      if (bad < 0) bad = bucket.nodes.findIndex((n) => !n.confirmed);
-      if (bad >= 0) {
-        this.unplace(bucket, bad);
-        this.place(bucket, entry, bad);
+      const { replaceable, stalest } = scanFull(bucket.nodes);
+      if (replaceable >= 0) {
+        this.unplace(bucket, replaceable);
+        this.place(bucket, entry, replaceable);
         bucket.lastChanged = now;
         return { kind: 'replaced' };
       }
-      const cache = bucket.replacements.filter((n) => n.key !== key);
+      const cache = bucket.replacements;
+      const cached = indexOfKey(cache, key);
+      if (cached >= 0) cache.splice(cached, 1);
       cache.push(entry);
-      bucket.replacements = cache.slice(-K);
-      const stalest = bucket.nodes.reduce((a, b) => (b.lastSeen < a.lastSeen ? b : a));
+      if (cache.length > K) cache.shift();
       return now - stalest.lastSeen > QUESTIONABLE_AFTER_MS
         ? { kind: 'full', ping: stalest }
         : { kind: 'cached' };
@@ -409,10 +409,11 @@ function groupOf(ip: string): SubnetKey {
 const INDEX_BITS = 2 ** 12;
 
 /**
- * `nodes` closest to `target` first. Sorting up to 512 entries per query with a byte-wise
- * comparator was the simulator's hottest code, so each node gets one number — the first 30
- * bits of its distance, then its index — and a typed array sorts those; the rare nodes whose
- * distances tie in those bits are ordered by their full distance.
+ * `nodes` closest to `target` first, lazily. Ordering up to 512 entries per query was the
+ * simulator's hottest code, and a caller takes only the first few: each node gets one number —
+ * the first 30 bits of its distance, then its index — in a typed-array min-heap (built in linear
+ * time, popped as far as the caller reads); the rare nodes whose distances tie in those bits are
+ * ordered by their full distance.
  */
 function* byDistance(target: Uint8Array, nodes: readonly RoutingEntry[]): Generator<RoutingEntry> {
   if (nodes.length >= INDEX_BITS) {
@@ -420,19 +421,60 @@ function* byDistance(target: Uint8Array, nodes: readonly RoutingEntry[]): Genera
     return;
   }
   const head = idHead(target);
-  const keys = new Float64Array(nodes.length);
-  for (let i = 0; i < nodes.length; i++) keys[i] = (nodes[i]!.head ^ head) * INDEX_BITS + i;
-  keys.sort();
-  for (let i = 0; i < keys.length; ) {
-    const distanceHead = Math.floor(keys[i]! / INDEX_BITS);
-    let end = i + 1;
-    while (end < keys.length && Math.floor(keys[end]! / INDEX_BITS) === distanceHead) end++;
-    const run: RoutingEntry[] = [];
-    for (let r = i; r < end; r++) run.push(nodes[keys[r]! % INDEX_BITS]!);
-    if (run.length > 1) run.sort((a, b) => compareKeyDistance(target, a.key, b.key));
+  const heap = new Float64Array(nodes.length);
+  for (let i = 0; i < nodes.length; i++) heap[i] = (nodes[i]!.head ^ head) * INDEX_BITS + i;
+  let size = heap.length;
+  for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(heap, i, size);
+  const pop = (): RoutingEntry => {
+    const top = heap[0]!;
+    heap[0] = heap[--size]!;
+    siftDown(heap, 0, size);
+    return nodes[top % INDEX_BITS]!;
+  };
+  const distanceHead = (key: number) => Math.floor(key / INDEX_BITS);
+  while (size > 0) {
+    const tie = distanceHead(heap[0]!);
+    const first = pop();
+    if (size === 0 || distanceHead(heap[0]!) !== tie) {
+      yield first;
+      continue;
+    }
+    const run = [first];
+    while (size > 0 && distanceHead(heap[0]!) === tie) run.push(pop());
+    run.sort((a, b) => compareKeyDistance(target, a.key, b.key));
     yield* run;
-    i = end;
   }
+}
+
+/** Restores the min-heap order of `heap[0, size)` below `i`. */
+function siftDown(heap: Float64Array, i: number, size: number): void {
+  const value = heap[i]!;
+  for (;;) {
+    let child = 2 * i + 1;
+    if (child >= size) break;
+    if (child + 1 < size && heap[child + 1]! < heap[child]!) child++;
+    if (heap[child]! >= value) break;
+    heap[i] = heap[child]!;
+    i = child;
+  }
+  heap[i] = value;
+}
+
+/**
+ * One pass over a full bucket: the first bad node, else the first unconfirmed one (−1 if none),
+ * which a newcomer replaces; and the least recently seen node, to ping.
+ */
+function scanFull(nodes: readonly RoutingEntry[]): { replaceable: number; stalest: RoutingEntry } {
+  let bad = -1;
+  let unconfirmed = -1;
+  let stalest = nodes[0]!;
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i]!;
+    if (bad < 0 && n.failures >= BAD_AFTER_FAILURES) bad = i;
+    if (unconfirmed < 0 && !n.confirmed) unconfirmed = i;
+    if (n.lastSeen < stalest.lastSeen) stalest = n;
+  }
+  return { replaceable: bad >= 0 ? bad : unconfirmed, stalest };
 }
 
 /** Where the node with `key` is in `nodes`, or −1: heads first, so a miss costs one compare. */

@@ -12,20 +12,21 @@ const id = fc
     Buffer.concat([Buffer.from([head, head, head, head & 0xfc]), rest.subarray(3)]),
   );
 
-test('closest() names exactly the nearest nodes, in order, ties in the first 30 bits included', () => {
+test('closest() names exactly the nearest nodes, as many as asked, in order, ties in the first 30 bits included', () => {
   fc.assert(
     fc.property(
       fc.uniqueArray(id, { minLength: 1, maxLength: 120, selector: (b) => b.toString('hex') }),
       id,
       id,
-      (ids, own, target) => {
+      fc.integer({ min: 1, max: 130 }),
+      (ids, own, target, count) => {
         const table = new RoutingTable(own, () => 0, { enforceNodeId: false, maxPerIp: 1000 });
         // One private address per node: no diversity limit applies to them.
         for (const [i, n] of ids.entries())
           table.insert({ id: n, host: `10.${i >> 8}.${i & 255}.1`, port: 6881 }, true);
         const all = table.all();
-        const want = [...all].sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, 8);
-        const got = table.closest(target, 8);
+        const want = [...all].sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, count);
+        const got = table.closest(target, count);
         assert.deepEqual(
           got.map((n) => n.id.toString('hex')),
           want.map((n) => n.id.toString('hex')),
