@@ -57,8 +57,6 @@ export const MAX_CLOSEST_PER_SUBNET = 2;
 
 /** A node in the routing table; its id is kept as an {@link IdKey}. */
 export class RoutingEntry implements NodeContact {
-  /** The id's first 30 bits ({@link keyHead}): buckets of 512 are scanned and sorted by it. */
-  readonly head: number;
   failures = 0;
 
   constructor(
@@ -70,9 +68,7 @@ export class RoutingEntry implements NodeContact {
     public responded: boolean,
     /** We have heard from it directly; false for a node only named in another's reply. */
     public confirmed: boolean,
-  ) {
-    this.head = keyHead(key);
-  }
+  ) {}
 
   /** The id (a fresh copy: tables keep only the key). */
   get id(): Buffer {
@@ -82,6 +78,11 @@ export class RoutingEntry implements NodeContact {
 
 interface Bucket {
   nodes: RoutingEntry[];
+  /**
+   * Each node's id head ({@link keyHead}), index for index: buckets of 512 are scanned and
+   * ordered by these packed small integers without visiting every entry.
+   */
+  heads: number[];
   replacements: RoutingEntry[];
   lastChanged: number;
 }
@@ -134,7 +135,7 @@ export class RoutingTable {
     for (;;) {
       const depth = this.depthOf(contact.id);
       const bucket = this.buckets[depth]!;
-      const existing = bucket.nodes[indexOfKey(bucket.nodes, key)];
+      const existing = bucket.nodes[indexInBucket(bucket, key)];
       if (existing) {
         // An id seen at another address is not moved: that would let anyone hijack an entry.
         if (existing.host !== contact.host || existing.port !== contact.port)
@@ -200,7 +201,7 @@ export class RoutingTable {
     const bucket = this.buckets[depth]!;
     if (bucket.nodes.length >= bucketCapacity(depth)) return;
     const key = idKey(contact.id);
-    if (indexOfKey(bucket.nodes, key) >= 0) return;
+    if (indexInBucket(bucket, key) >= 0) return;
     if (!this.derivedId(contact) || this.holderOf(contact) || !this.fits(contact, bucket)) return;
     const { host, port } = contact;
     this.place(bucket, new RoutingEntry(key, host, port, Number.NEGATIVE_INFINITY, false, false));
@@ -209,7 +210,7 @@ export class RoutingTable {
   /** A query to `id` failed; after two failures it is replaced from the cache if possible. */
   failed(id: Uint8Array): void {
     const bucket = this.bucketFor(id);
-    const i = indexOfKey(bucket.nodes, idKey(id));
+    const i = indexInBucket(bucket, idKey(id));
     if (i < 0) return;
     const n = bucket.nodes[i]!;
     n.failures++;
@@ -234,7 +235,7 @@ export class RoutingTable {
 
   private removeKey(key: IdKey): void {
     const bucket = this.bucketOfKey(key);
-    const i = indexOfKey(bucket.nodes, key);
+    const i = indexInBucket(bucket, key);
     if (i >= 0) this.unplace(bucket, i);
   }
 
@@ -250,15 +251,22 @@ export class RoutingTable {
     const j = this.depthOf(target);
     const out: RoutingEntry[] = [];
     const quota = new DiversityQuota(MAX_CLOSEST_PER_IP, MAX_CLOSEST_PER_SUBNET);
-    const take = (nodes: readonly RoutingEntry[]) => {
-      for (const n of byDistance(target, nodes)) {
+    const take = (nodes: readonly RoutingEntry[], heads: readonly number[]) => {
+      for (const n of byDistance(target, nodes, heads)) {
         if (out.length >= count) return;
         if (n.failures < BAD_AFTER_FAILURES && quota.admit(n.host)) out.push(n);
       }
     };
-    take(this.buckets[j]!.nodes);
-    if (out.length < count) take(this.buckets.slice(j + 1).flatMap((b) => b.nodes));
-    for (let i = j - 1; i >= 0 && out.length < count; i--) take(this.buckets[i]!.nodes);
+    take(this.buckets[j]!.nodes, this.buckets[j]!.heads);
+    if (out.length < count) {
+      const deeper = this.buckets.slice(j + 1);
+      take(
+        deeper.flatMap((b) => b.nodes),
+        deeper.flatMap((b) => b.heads),
+      );
+    }
+    for (let i = j - 1; i >= 0 && out.length < count; i--)
+      take(this.buckets[i]!.nodes, this.buckets[i]!.heads);
     return out;
   }
 
@@ -281,8 +289,8 @@ export class RoutingTable {
   }
 
   private getKey(key: IdKey): RoutingEntry | undefined {
-    const nodes = this.bucketOfKey(key).nodes;
-    return nodes[indexOfKey(nodes, key)];
+    const bucket = this.bucketOfKey(key);
+    return bucket.nodes[indexInBucket(bucket, key)];
   }
 
   /** Buckets unchanged for `ageMs`, as random ids inside each (targets for refresh lookups). */
@@ -345,12 +353,14 @@ export class RoutingTable {
   /** Puts `entry` in `bucket` (at `index`, or at the end) and counts it. */
   private place(bucket: Bucket, entry: RoutingEntry, index = bucket.nodes.length): void {
     bucket.nodes.splice(index, 0, entry);
+    bucket.heads.splice(index, 0, keyHead(entry.key));
     this.groups.add(groupOf(hostKey(entry.host)), entry);
   }
 
   /** Takes the node at `index` out of `bucket` and uncounts it. */
   private unplace(bucket: Bucket, index: number): void {
     const [entry] = bucket.nodes.splice(index, 1);
+    bucket.heads.splice(index, 1);
     if (entry) this.groups.remove(groupOf(hostKey(entry.host)), entry);
   }
 
@@ -372,8 +382,11 @@ export class RoutingTable {
     const depth = this.buckets.length - 1;
     const stay = emptyBucket(last.lastChanged);
     const deeper = emptyBucket(last.lastChanged);
-    for (const n of last.nodes)
-      (keyPrefixBits(this.id, n.key) > depth ? deeper : stay).nodes.push(n);
+    last.nodes.forEach((n, i) => {
+      const into = keyPrefixBits(this.id, n.key) > depth ? deeper : stay;
+      into.nodes.push(n);
+      into.heads.push(last.heads[i]!);
+    });
     for (const n of last.replacements)
       (keyPrefixBits(this.id, n.key) > depth ? deeper : stay).replacements.push(n);
     this.buckets[depth] = stay;
@@ -415,14 +428,18 @@ const INDEX_BITS = 2 ** 12;
  * time, popped as far as the caller reads); the rare nodes whose distances tie in those bits are
  * ordered by their full distance.
  */
-function* byDistance(target: Uint8Array, nodes: readonly RoutingEntry[]): Generator<RoutingEntry> {
+function* byDistance(
+  target: Uint8Array,
+  nodes: readonly RoutingEntry[],
+  heads: readonly number[],
+): Generator<RoutingEntry> {
   if (nodes.length >= INDEX_BITS) {
     yield* [...nodes].sort((a, b) => compareKeyDistance(target, a.key, b.key));
     return;
   }
   const head = idHead(target);
   const heap = new Float64Array(nodes.length);
-  for (let i = 0; i < nodes.length; i++) heap[i] = (nodes[i]!.head ^ head) * INDEX_BITS + i;
+  for (let i = 0; i < nodes.length; i++) heap[i] = (heads[i]! ^ head) * INDEX_BITS + i;
   let size = heap.length;
   for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(heap, i, size);
   const pop = (): RoutingEntry => {
@@ -477,18 +494,22 @@ function scanFull(nodes: readonly RoutingEntry[]): { replaceable: number; stales
   return { replaceable: bad >= 0 ? bad : unconfirmed, stalest };
 }
 
-/** Where the node with `key` is in `nodes`, or −1: heads first, so a miss costs one compare. */
-function indexOfKey(nodes: readonly RoutingEntry[], key: IdKey): number {
+/** Where the node with `key` is in `bucket`, or −1: its heads are scanned, not its entries. */
+function indexInBucket(bucket: Bucket, key: IdKey): number {
   const head = keyHead(key);
-  for (let i = 0; i < nodes.length; i++) {
-    const n = nodes[i]!;
-    if (n.head === head && n.key === key) return i;
-  }
+  const { heads } = bucket;
+  for (let i = heads.indexOf(head); i >= 0; i = heads.indexOf(head, i + 1))
+    if (bucket.nodes[i]!.key === key) return i;
   return -1;
 }
 
+/** Where the node with `key` is in a short list (the replacement cache), or −1. */
+function indexOfKey(nodes: readonly RoutingEntry[], key: IdKey): number {
+  return nodes.findIndex((n) => n.key === key);
+}
+
 function emptyBucket(lastChanged: number): Bucket {
-  return { nodes: [], replacements: [], lastChanged };
+  return { nodes: [], heads: [], replacements: [], lastChanged };
 }
 
 /** How many nodes the bucket at `depth` holds. */
