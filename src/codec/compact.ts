@@ -24,9 +24,11 @@ export function decodeCompactPeers(bytes: Uint8Array, family: 4 | 6): PeerEndpoi
 export function encodeCompactPeers(peers: readonly PeerEndpoint[], family: 4 | 6): Buffer {
   const size = family === 4 ? 6 : 18;
   const chosen = peers.filter((p) => ipFamily(p.host) === family);
-  const out = Buffer.alloc(chosen.length * size);
+  // Every byte is written below: from Node's pool, neither zeroed nor a backing store of its own.
+  const out = Buffer.allocUnsafe(chosen.length * size);
   chosen.forEach((p, i) => {
-    (family === 4 ? ipv4Bytes(p.host) : ipv6Bytes(p.host)).copy(out, i * size);
+    if (family === 4) out.writeUInt32BE(Math.max(0, ipv4Number(p.host)), i * size);
+    else ipv6Bytes(p.host).copy(out, i * size);
     out.writeUInt16BE(p.port, i * size + size - 2);
   });
   return out;
@@ -157,18 +159,34 @@ export function decodeCompactNodes(bytes: Uint8Array, family: 4 | 6): NodeContac
     const port = view.readUInt16BE(at + size - 2);
     if (port === 0) continue;
     const host = family === 4 ? ipv4ToString(view, at + 20) : ipv6ToString(view, at + 20);
-    out.push({ id: Buffer.from(view.subarray(at, at + 20)), host, port });
+    const id = Buffer.allocUnsafe(20);
+    view.copy(id, 0, at, at + 20);
+    out.push({ id, host, port });
   }
   return out;
 }
 
+/**
+ * A contact that keeps its 20-byte id as a latin1 string (routing tables do): encoded without
+ * first decoding the id into a buffer of its own.
+ */
+export interface KeyedContact {
+  readonly key: string;
+  readonly host: string;
+  readonly port: number;
+}
+
 /** Encodes contacts of one family as compact node info. */
-export function encodeCompactNodes(nodes: readonly NodeContact[], family: 4 | 6): Buffer {
+export function encodeCompactNodes(
+  nodes: readonly (NodeContact | KeyedContact)[],
+  family: 4 | 6,
+): Buffer {
   const chosen = nodes.filter((n) => ipFamily(n.host) === family);
   const size = family === 4 ? 26 : 38;
-  const out = Buffer.alloc(chosen.length * size);
+  const out = Buffer.allocUnsafe(chosen.length * size); // every byte is written below
   chosen.forEach((n, i) => {
-    n.id.copy(out, i * size);
+    if ('key' in n) out.write(n.key, i * size, 20, 'latin1');
+    else n.id.copy(out, i * size);
     if (family === 4) out.writeUInt32BE(ipv4Number(n.host), i * size + 20);
     else ipv6Bytes(n.host).copy(out, i * size + 20);
     out.writeUInt16BE(n.port, i * size + size - 2);

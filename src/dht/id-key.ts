@@ -9,6 +9,7 @@ export type IdKey = string;
 
 /** The key of a 20-byte id. */
 export function idKey(id: Uint8Array): IdKey {
+  if (Buffer.isBuffer(id)) return id.toString('latin1', 0, ID_BYTES);
   return Buffer.from(id.buffer, id.byteOffset, ID_BYTES).toString('latin1');
 }
 

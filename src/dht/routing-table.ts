@@ -248,15 +248,15 @@ export class RoutingTable {
    * closest take their place), so ids clustered round a target by one host fill few places.
    */
   closest(target: Uint8Array, count = K): RoutingEntry[] {
-    const j = this.depthOf(target);
     const out: RoutingEntry[] = [];
+    if (count <= 0) return out;
+    const j = this.depthOf(target);
     const quota = new DiversityQuota(MAX_CLOSEST_PER_IP, MAX_CLOSEST_PER_SUBNET);
-    const take = (nodes: readonly RoutingEntry[], heads: readonly number[]) => {
-      for (const n of byDistance(target, nodes, heads)) {
-        if (out.length >= count) return;
+    const take = (nodes: readonly RoutingEntry[], heads: readonly number[]) =>
+      visitByDistance(target, nodes, heads, (n) => {
         if (n.failures < BAD_AFTER_FAILURES && quota.admit(n.host)) out.push(n);
-      }
-    };
+        return out.length < count;
+      });
     take(this.buckets[j]!.nodes, this.buckets[j]!.heads);
     if (out.length < count) {
       const deeper = this.buckets.slice(j + 1);
@@ -418,29 +418,35 @@ function groupOf(ip: string): SubnetKey {
   return subnetKey(ip) ?? ip;
 }
 
-/** Room for a node's index below the 30-bit distance head in {@link byDistance}'s sort keys. */
+/** Room for a node's index below the 30-bit distance head in {@link visitByDistance}'s keys. */
 const INDEX_BITS = 2 ** 12;
 
+/** {@link visitByDistance}'s heap: one typed array for every query (allocating one was the cost). */
+let scratch = new Float64Array(1024);
+
 /**
- * `nodes` closest to `target` first, lazily. Ordering up to 512 entries per query was the
- * simulator's hottest code, and a caller takes only the first few: each node gets one number —
- * the first 30 bits of its distance, then its index — in a typed-array min-heap (built in linear
- * time, popped as far as the caller reads); the rare nodes whose distances tie in those bits are
- * ordered by their full distance.
+ * Shows `nodes` to `visit`, closest to `target` first, until it returns false. Ordering up to
+ * 512 entries per query was the simulator's hottest code, and a caller takes only the first
+ * few: each node gets one number — the first 30 bits of its distance, then its index — in a
+ * typed-array min-heap (built in linear time, popped only as far as the caller reads); the rare
+ * nodes whose distances tie in those bits are ordered by their full distance.
  */
-function* byDistance(
+function visitByDistance(
   target: Uint8Array,
   nodes: readonly RoutingEntry[],
   heads: readonly number[],
-): Generator<RoutingEntry> {
+  visit: (n: RoutingEntry) => boolean,
+): void {
+  const byKey = (a: RoutingEntry, b: RoutingEntry) => compareKeyDistance(target, a.key, b.key);
   if (nodes.length >= INDEX_BITS) {
-    yield* [...nodes].sort((a, b) => compareKeyDistance(target, a.key, b.key));
+    for (const n of [...nodes].sort(byKey)) if (!visit(n)) return;
     return;
   }
+  if (scratch.length < nodes.length) scratch = new Float64Array(INDEX_BITS);
+  const heap = scratch;
   const head = idHead(target);
-  const heap = new Float64Array(nodes.length);
   for (let i = 0; i < nodes.length; i++) heap[i] = (heads[i]! ^ head) * INDEX_BITS + i;
-  let size = heap.length;
+  let size = nodes.length;
   for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(heap, i, size);
   const pop = (): RoutingEntry => {
     const top = heap[0]!;
@@ -453,13 +459,12 @@ function* byDistance(
     const tie = distanceHead(heap[0]!);
     const first = pop();
     if (size === 0 || distanceHead(heap[0]!) !== tie) {
-      yield first;
+      if (!visit(first)) return;
       continue;
     }
     const run = [first];
     while (size > 0 && distanceHead(heap[0]!) === tie) run.push(pop());
-    run.sort((a, b) => compareKeyDistance(target, a.key, b.key));
-    yield* run;
+    for (const n of run.sort(byKey)) if (!visit(n)) return;
   }
 }
 

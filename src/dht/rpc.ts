@@ -72,7 +72,8 @@ export interface RpcDeps {
  * them out, and hands incoming queries to the owner. Knows nothing of routing or storage.
  */
 export class KrpcTransactions {
-  private readonly pending = new Map<string, Pending>();
+  /** Queries in flight by their 2-byte transaction id, read as a number. */
+  private readonly pending = new Map<number, Pending>();
   private closed = false;
 
   constructor(private readonly deps: RpcDeps) {
@@ -88,8 +89,8 @@ export class KrpcTransactions {
       }
       let t: Buffer;
       do t = this.deps.random.bytes(2);
-      while (this.pending.has(t.toString('hex')));
-      const key = t.toString('hex');
+      while (this.pending.has(t.readUInt16BE(0)));
+      const key = t.readUInt16BE(0);
       const packet = encodeQuery(
         t,
         q,
@@ -151,7 +152,8 @@ export class KrpcTransactions {
       this.deps.events.query({ ...msg, host, port: from.port, bytes: data.length });
       return;
     }
-    const key = Buffer.from(msg.t).toString('hex');
+    // Our transaction ids are 2 bytes; any other length is not an answer to us.
+    const key = msg.t.length === 2 ? (msg.t[0]! << 8) | msg.t[1]! : -1;
     const p = this.pending.get(key);
     // A reply must come from the address we asked, or it is ignored (spoofing, stray packets).
     const asked = p?.host === 'localhost' ? '127.0.0.1' : p?.host;
