@@ -1,4 +1,5 @@
 import { type BDict, type BValue, decode, encode } from '../codec/bencode.js';
+import { keepBytes } from '../shared/kept-bytes.js';
 import { WireError } from './errors.js';
 
 /** The BEP 10 extended handshake, as far as shoal uses it. */
@@ -67,8 +68,9 @@ export function decodeExtendedHandshake(payload: Uint8Array): ExtendedHandshake 
     ...(v instanceof Uint8Array && { v: Buffer.from(v).toString('utf8') }),
     ...(p !== undefined && { p }),
     ...(reqq !== undefined && { reqq }),
+    // A copy: the payload is lent, and a view would pin the chunk it came in.
     ...(yourip instanceof Uint8Array &&
-      (yourip.length === 4 || yourip.length === 16) && { yourip }),
+      (yourip.length === 4 || yourip.length === 16) && { yourip: keepBytes(yourip) }),
     ...(metadataSize !== undefined && { metadataSize }),
   };
 }

@@ -1,3 +1,4 @@
+import { keepBytes } from '../shared/kept-bytes.js';
 import { WireError } from './errors.js';
 
 const PSTR = Buffer.from('BitTorrent protocol', 'latin1');
@@ -59,9 +60,10 @@ export function decodeHandshake(bytes: Uint8Array): Handshake {
   if (bytes[0] !== PSTR.length || !PSTR.equals(bytes.subarray(1, 20))) {
     throw new WireError('not a BitTorrent handshake');
   }
+  // Kept for the connection's life: copies that pin no pool slab or received chunk.
   return {
-    reserved: Buffer.from(bytes.subarray(20, 28)),
-    infoHash: Buffer.from(bytes.subarray(28, 48)),
-    peerId: Buffer.from(bytes.subarray(48, 68)),
+    reserved: keepBytes(bytes.subarray(20, 28)),
+    infoHash: keepBytes(bytes.subarray(28, 48)),
+    peerId: keepBytes(bytes.subarray(48, 68)),
   };
 }

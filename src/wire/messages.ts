@@ -263,10 +263,14 @@ export function decodeBody(body: Buffer): Message | undefined {
 }
 
 /**
- * The largest stash a reader keeps between messages (a 16 KiB block and its header fit); a
- * larger one, grown for a rare large message, is dropped once that message is complete.
+ * The size of a stash (a 16 KiB block and its header fit); a larger one is grown for a rare
+ * large message and dropped once that message is complete.
  */
 const STASH_BYTES = 32 * 1024;
+/** Stashes no reader holds, shared by all: how many are kept for reuse. */
+const SPARE_STASHES = 64;
+const spareStashes: Buffer[] = [];
+const NO_STASH: Buffer = Buffer.alloc(0);
 
 /**
  * Splits a byte stream into message bodies, however the stream is chunked. Whole messages are
@@ -275,7 +279,7 @@ const STASH_BYTES = 32 * 1024;
  */
 export class MessageReader {
   /** The start of a message whose end has not arrived yet: `stashed` bytes, length prefix first. */
-  private stash = Buffer.alloc(0);
+  private stash: Buffer = NO_STASH;
   private stashed = 0;
 
   /** @param maxMessageBytes the longest body accepted; longer ones fail before buffering. */
@@ -283,8 +287,10 @@ export class MessageReader {
 
   /**
    * Reads `chunk` and calls `onBody` with each complete message body (`null` for a keep-alive).
-   * A body is lent for the call only: it may be a view of `chunk` or of the reader's own
-   * buffer, which the next message overwrites. @throws {WireError} for an over-long message
+   * A body is lent for the call only: it may be a view of `chunk` or of a stash buffer, which
+   * goes back to a pool shared by every reader when the call returns (a reader holds one only
+   * while a message is split across chunks: thousands of idle connections hold none).
+   * @throws {WireError} for an over-long message
    */
   push(chunk: Buffer, onBody: (body: Buffer | null) => void): void {
     let pos = 0;
@@ -295,8 +301,13 @@ export class MessageReader {
       if (this.stashed < 4 + length) return;
       const stash = this.stash;
       this.stashed = 0;
-      if (stash.length > STASH_BYTES) this.stash = Buffer.alloc(0); // a rare large message
-      onBody(length === 0 ? null : stash.subarray(4, 4 + length));
+      this.stash = NO_STASH;
+      try {
+        onBody(length === 0 ? null : stash.subarray(4, 4 + length));
+      } finally {
+        if (stash.length === STASH_BYTES && spareStashes.length < SPARE_STASHES)
+          spareStashes.push(stash);
+      }
     }
     while (chunk.length - pos >= 4) {
       const length = this.checked(chunk.readUInt32BE(pos));
@@ -328,11 +339,16 @@ export class MessageReader {
     return pos + n;
   }
 
-  /** Grows the stash to hold `bytes`, keeping what it holds. */
+  /** Grows the stash to hold `bytes`, keeping what it holds: a shared spare when one fits. */
   private reserve(bytes: number): void {
     if (this.stash.length >= bytes) return;
-    const grown = Buffer.allocUnsafe(bytes); // exactly: a node has a reader per peer
+    const grown =
+      bytes > STASH_BYTES
+        ? Buffer.allocUnsafe(bytes)
+        : (spareStashes.pop() ?? Buffer.allocUnsafeSlow(STASH_BYTES));
     this.stash.copy(grown, 0, 0, this.stashed);
+    if (this.stash.length === STASH_BYTES && spareStashes.length < SPARE_STASHES)
+      spareStashes.push(this.stash);
     this.stash = grown;
   }
 

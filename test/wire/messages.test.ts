@@ -135,6 +135,46 @@ test('a stream decodes the same from every split point', () => {
   }
 });
 
+test('readers interleaved on split messages share spare stashes without mixing their bytes', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.array(fc.integer({ min: 0, max: 20_000 }), { minLength: 1, maxLength: 6 }), {
+        minLength: 2,
+        maxLength: 5,
+      }),
+      fc.array(fc.integer({ min: 1, max: 9000 }), { minLength: 1, maxLength: 8 }),
+      (streams, cuts) => {
+        // Reader r's stream: messages of the given sizes, each filled with a byte naming r and i.
+        const bodies = streams.map((sizes, r) =>
+          sizes.map((n, i) => Buffer.alloc(n + 1, (r * 31 + i) & 0xff)),
+        );
+        const encoded = bodies.map((bs) =>
+          Buffer.concat(
+            bs.flatMap((b) => {
+              const length = Buffer.alloc(4);
+              length.writeUInt32BE(b.length);
+              return [length, b];
+            }),
+          ),
+        );
+        const readers = encoded.map(() => new MessageReader(1 << 20));
+        const got = encoded.map((): (Buffer | null)[] => []);
+        const at = encoded.map(() => 0);
+        // Round-robin: each reader in turn gets its next piece, so all are mid-message at once.
+        for (let turn = 0; at.some((a, r) => a < encoded[r]!.length); turn++) {
+          for (const [r, stream] of encoded.entries()) {
+            const end = Math.min(stream.length, at[r]! + cuts[turn % cuts.length]!);
+            got[r]!.push(...lent(readers[r]!, stream.subarray(at[r]!, end)));
+            at[r] = end;
+          }
+        }
+        assert.deepEqual(got, bodies);
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
 test('PeerWire reads a handshake and messages split anywhere, and tracks choke state', () => {
   const h = {
     reserved: reservedBytes(['fast']),
