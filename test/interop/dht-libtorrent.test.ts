@@ -20,6 +20,7 @@ import {
   assertSameContent,
   copyContent,
   fileScope,
+  LIBTORRENT_SCRIPT_PRELUDE,
   makeTransferFixture,
   requireTool,
   SYSTEM_PYTHON,
@@ -50,21 +51,7 @@ const getFixture = () => {
  * lookup found), `progress` every second (with the DHT's node count), `done` (a leecher then
  * exits 0), `alert` for errors. Exits non-zero at its deadline.
  */
-const LIBTORRENT_DHT_SCRIPT = String.raw`
-import json, sys, time, warnings
-import libtorrent as lt
-warnings.simplefilter('ignore', DeprecationWarning)
-
-cfg = json.loads(sys.argv[1])
-mode, host = cfg['mode'], cfg['host']
-deadline = time.time() + cfg['timeout']
-
-def out(event, **fields):
-    fields['event'] = event
-    sys.stdout.write(json.dumps(fields) + '\n')
-    sys.stdout.flush()
-
-cat = lt.alert.category_t
+const LIBTORRENT_DHT_SCRIPT = `${LIBTORRENT_SCRIPT_PRELUDE}
 ses = lt.session({
     'listen_interfaces': '%s:0' % host,
     'outgoing_interfaces': host,

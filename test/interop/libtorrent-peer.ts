@@ -5,6 +5,27 @@ import type { Netns } from './netns.js';
 // ---------------------------------------------------------------- libtorrent (Python bindings)
 
 /**
+ * How the libtorrent scripts begin: imports, `cfg` (JSON in argv[1]) with `mode`, `host` and a
+ * `deadline` from `cfg['timeout']`, `out(event, **fields)` printing one JSON line, and `cat`
+ * for alert masks.
+ */
+export const LIBTORRENT_SCRIPT_PRELUDE = String.raw`
+import json, sys, time, warnings
+import libtorrent as lt
+warnings.simplefilter('ignore', DeprecationWarning)
+
+cfg = json.loads(sys.argv[1])
+mode, host = cfg['mode'], cfg['host']
+deadline = time.time() + cfg['timeout']
+
+def out(event, **fields):
+    fields['event'] = event
+    sys.stdout.write(json.dumps(fields) + '\n')
+    sys.stdout.flush()
+
+cat = lt.alert.category_t`;
+
+/**
  * Runs one libtorrent session on one torrent: listens on HOST:PORT only (PORT 0 = any), with
  * DHT, local peer discovery, UPnP, NAT-PMP and uTP off (or with `utpOnly`, TCP off and uTP on), adds the torrent with the given save
  * path, and dials the given peers with connect_peer (again every few seconds while it has
@@ -16,20 +37,7 @@ import type { Netns } from './netns.js';
  * reply (with the number of peers it gave), error and warning, and `done` when a leecher has
  * every piece; a leecher then exits 0. Exits non-zero on errors or at the deadline.
  */
-const LIBTORRENT_PEER_SCRIPT = String.raw`
-import json, sys, time
-import libtorrent as lt
-
-cfg = json.loads(sys.argv[1])
-mode, host = cfg['mode'], cfg['host']
-deadline = time.time() + cfg['timeout']
-
-def out(event, **fields):
-    fields['event'] = event
-    sys.stdout.write(json.dumps(fields) + '\n')
-    sys.stdout.flush()
-
-cat = lt.alert.category_t
+const LIBTORRENT_PEER_SCRIPT = `${LIBTORRENT_SCRIPT_PRELUDE}
 utp_only = bool(cfg.get('utpOnly'))
 settings = {
     'listen_interfaces': '%s:%d' % (host, cfg['port']),
