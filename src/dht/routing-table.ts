@@ -19,8 +19,9 @@ export const QUESTIONABLE_AFTER_MS = 15 * 60_000;
  * The buckets farthest from us hold more than k nodes: 512, 256, 128, 64, 32 and 16 (an
  * "extended" table, as libtorrent keeps one, wider). They cover most of the id space, so a
  * lookup's first step lands about 6 bits closer to its target than with 8 per bucket: in the
- * simulator's 10,000-node DHT the median lookup takes 1.99 RTTs against 2.1–2.3 with libtorrent's
- * 128/64/32/16, for at most about 1,000 entries (~100 KB) per table.
+ * simulator's 10,000-node DHT the median lookup took 1.99 RTTs against 2.1–2.3 with libtorrent's
+ * 128/64/32/16 (measured before announces went wider, see `DhtOptions.announceWidth`), for at
+ * most about 1,000 entries (~100 KB) per table.
  */
 const EXTENDED_BUCKETS = 6;
 /** Failed queries after which a node is "bad". */
