@@ -34,7 +34,7 @@ import {
   writeContent,
 } from './support.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/bin/shoal.js', import.meta.url));
 const WORKER = fileURLToPath(new URL('./stream-worker.js', import.meta.url));
 const READ_BYTES = 64 * 1024;
 const PIECE_BYTES = 256 * 1024;

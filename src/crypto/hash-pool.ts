@@ -31,7 +31,9 @@ export class HashPool implements PieceHasher {
 
   private start(): void {
     for (let i = 0; i < Math.max(1, this.size); i++) {
-      const worker = this.threads.spawn(new URL('./hash-worker.js', import.meta.url));
+      // Spelled from the parent folder so that it also resolves from the bundled CLI's chunks
+      // (dist/src/bin/), which sit one level below dist/src like this module's folder.
+      const worker = this.threads.spawn(new URL('../crypto/hash-worker.js', import.meta.url));
       const slot = { worker, busy: 0 };
       worker.onMessage((message) => {
         const m = message as { id: number; result: HashJobResult };

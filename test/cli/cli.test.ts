@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { tempDir, writeTree } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 const run = async (args: string[], cwd?: string) => {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { cwd });

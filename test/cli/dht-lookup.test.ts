@@ -10,7 +10,7 @@ import { EgressPolicy } from '../../src/runtime/egress.js';
 import { createRealRuntime } from '../../src/runtime/real.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 const runtime = createRealRuntime(new EgressPolicy('loopback'));
 const LOOKUP_HOST = '127.0.6.100';
 

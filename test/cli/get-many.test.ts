@@ -9,7 +9,7 @@ import { fixtureTorrent, startNode } from '../support/nodes.js';
 import { runOnTty, screen } from '../support/terminal.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 
 function get(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { fixtureTorrent, startNode } from '../support/nodes.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 
 type Line = Record<string, number | string>;
 

@@ -14,7 +14,7 @@ import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
 import { runOnTty, screen } from '../support/terminal.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 const env = { ...process.env, SHOAL_EGRESS: 'loopback' };
 const BAR = /\[[█░]{20}\]/;
 

@@ -7,7 +7,7 @@ import type { SearchResult } from '../../src/apps/search/result-set.js';
 import { resultJson, resultLine, timeoutOf } from '../../src/cli/commands/search.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 const run = async (args: string[]) => {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args]);

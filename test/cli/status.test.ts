@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { fixtureTorrent } from '../support/nodes.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 
 /** A loopback TCP port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {

@@ -12,7 +12,7 @@ import { createRealRuntime } from '../../src/runtime/real.js';
 import { fixtureTorrent, startNode } from '../support/nodes.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 const runtime = createRealRuntime(new EgressPolicy('loopback'));
 
 test('shoal get with a bare magnet link finds a seeder through a private 50-node DHT', async (t) => {

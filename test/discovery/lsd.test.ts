@@ -9,7 +9,7 @@ import { decodeLsdAnnounce, encodeLsdAnnounce } from '../../src/discovery/lsd.js
 import { fixtureTorrent } from '../support/nodes.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 
 test('LSD announces round-trip and foreign packets are ignored', () => {
   const hash = 'ab'.repeat(20);

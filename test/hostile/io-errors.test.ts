@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 const MiB = 1024 * 1024;
 
 /** Mounts a tmpfs of `sizeMiB` at a new folder (unmounted after the test), or skips. */

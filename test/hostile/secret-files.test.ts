@@ -18,7 +18,7 @@ import type { FileSystem } from '../../src/runtime/runtime.js';
 import { MemFs, PageStore } from '../../src/sim/memfs.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 const runtime = createRealRuntime(new EgressPolicy('loopback'));
 
 async function shoal(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -26,7 +26,7 @@ export interface RunResult {
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 
 /** The compiled shoal CLI, found relative to this compiled file (dist/test/interop → dist/src/cli). */
-export const SHOAL_CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const SHOAL_CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 
 /** Ready-made probes for {@link requireTool}: a command that exits 0 when the tool is usable. */
 export const PROBES = {
@@ -160,7 +160,7 @@ export function run(
   });
 }
 
-/** Runs the compiled shoal CLI (`node dist/src/cli/main.js ...args`). */
+/** Runs the compiled shoal CLI (`node dist/src/bin/shoal.js ...args`, the bundle `npm run build` makes). */
 export function runShoal(
   args: readonly string[],
   options: { cwd?: string } = {},

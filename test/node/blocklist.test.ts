@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { fixtureTorrent, startNode } from '../support/nodes.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('a blocked address is never dialled and its connections are refused, and counted', async (t) => {

@@ -13,7 +13,7 @@ import { createRealRuntime } from '../../src/runtime/real.js';
 import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 
 test('the hook runs once per torrent that finished downloading, not for one found complete', async (t) => {
   const dir = await tempDir(t);

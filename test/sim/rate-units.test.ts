@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { simScenarioFlags } from '../../src/cli/commands/sim.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 const README = fileURLToPath(new URL('../../../README.md', import.meta.url));
 
 test('every sim rate flag (--…-kbps) is in kbit/s: its help says so and the run uses it', async () => {

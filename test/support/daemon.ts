@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The compiled shoal CLI. */
-export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../src/bin/shoal.js', import.meta.url));
 
 /**
  * Starts `shoal start` (peer port and API port both free ones, downloads under `dataDir`) for a
