@@ -99,6 +99,38 @@ export class PieceJob {
   }
 }
 
+/**
+ * The pieces being downloaded, by index: a `Map` that also keeps a bitfield of its keys, so
+ * the piece picker can pass over eight pieces in progress at once instead of asking about each
+ * (in a swarm most of what a peer has that we lack is already being fetched).
+ */
+export class PieceJobs extends Map<number, PieceJob> {
+  /** Bit `i` (most significant first, as in a bitfield) is set while piece `i` has a job. */
+  readonly bits: Uint8Array;
+
+  constructor(pieceCount: number) {
+    super();
+    this.bits = new Uint8Array(Math.ceil(pieceCount / 8));
+  }
+
+  override set(index: number, job: PieceJob): this {
+    super.set(index, job);
+    this.bits[index >> 3]! |= 0x80 >> (index & 7);
+    return this;
+  }
+
+  override delete(index: number): boolean {
+    const had = super.delete(index);
+    if (had) this.bits[index >> 3]! &= ~(0x80 >> (index & 7));
+    return had;
+  }
+
+  override clear(): void {
+    super.clear();
+    this.bits.fill(0);
+  }
+}
+
 /** A number identifying (piece, block) for request bookkeeping. */
 export function blockKey(index: number, block: number): number {
   return index * 65536 + block;

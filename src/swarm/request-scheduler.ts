@@ -6,7 +6,7 @@ import { WireError } from '../wire/errors.js';
 import type { StreamDeadlines } from './deadlines.js';
 import type { HashExchange } from './hash-exchange.js';
 import type { PeerSession } from './peer-session.js';
-import { BLOCK_BYTES, type BufferPool, blockKey, PieceJob } from './piece-job.js';
+import { BLOCK_BYTES, type BufferPool, blockKey, PieceJob, PieceJobs } from './piece-job.js';
 import type { PiecePicker } from './piece-picker.js';
 
 /** Requests kept in flight to a peer, at least and at most (blocks of 16 KiB). */
@@ -72,7 +72,7 @@ export interface RequestSchedulerDeps {
  */
 export class RequestScheduler {
   /** Pieces being downloaded, by index. */
-  readonly jobs = new Map<number, PieceJob>();
+  readonly jobs: PieceJobs;
   private jobLimit = 4;
   /** New pieces were held back because too much verified data waits for the disk. */
   private waitingForDisk = false;
@@ -82,7 +82,9 @@ export class RequestScheduler {
   /** When each peer's non-urgent requests were last taken back for urgent ones. */
   private readonly preemptedAt = new Map<number, number>();
 
-  constructor(private readonly deps: RequestSchedulerDeps) {}
+  constructor(private readonly deps: RequestSchedulerDeps) {
+    this.jobs = new PieceJobs(deps.layout.pieceCount);
+  }
 
   /** Tops up the requests in flight to `session`. */
   fillRequests(session: PeerSession, retried = false): void {
@@ -480,7 +482,7 @@ export class RequestScheduler {
         break;
       }
     }
-    if (index < 0) index = picker.pick(bits, busy);
+    if (index < 0) index = picker.pick(bits, busy, this.jobs.bits);
     if (index >= 0) {
       // Wait for pieces to finish, and for the disk when it falls behind the network.
       const diskBehind = this.deps.storage.unwrittenBytes >= MAX_UNWRITTEN_BYTES;

@@ -6,7 +6,7 @@ import { ManualClock } from '../../src/runtime/manual-clock.js';
 import { SeededRandom } from '../../src/runtime/seeded-random.js';
 import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
 import { chooseUnchoked, pickOptimistic, rotateSeedSlots } from '../../src/swarm/choker.js';
-import { BufferPool } from '../../src/swarm/piece-job.js';
+import { BufferPool, PieceJob, PieceJobs } from '../../src/swarm/piece-job.js';
 import { PiecePicker } from '../../src/swarm/piece-picker.js';
 
 test('Bitfield follows BEP 3 bit order and validates spare bits', () => {
@@ -67,6 +67,8 @@ test('PiecePicker picks and shows interest exactly as a plain piece-by-piece sca
     priority: fc.integer({ min: 0, max: 3 }),
     availability: fc.integer({ min: 0, max: 4 }),
     busy: fc.boolean(),
+    /** A busy piece the caller also names in the `skip` bitfield. */
+    skip: fc.boolean(),
   });
   fc.assert(
     fc.property(fc.array(piece, { minLength: 1, maxLength: 70 }), fc.nat(), (pieces, seed) => {
@@ -79,12 +81,16 @@ test('PiecePicker picks and shows interest exactly as a plain piece-by-piece sca
         n,
         pieces.map((p) => p.peer),
       );
-      const picker = new PiecePicker(n, have, new SeededRandom(seed));
-      pieces.forEach((p, i) => {
-        picker.priority[i] = p.priority;
-        picker.availability[i] = p.availability;
-      });
-      picker.prioritiesChanged();
+      const makePicker = () => {
+        const picker = new PiecePicker(n, have, new SeededRandom(seed));
+        pieces.forEach((p, i) => {
+          picker.priority[i] = p.priority;
+          picker.availability[i] = p.availability;
+        });
+        picker.prioritiesChanged();
+        return picker;
+      };
+      const picker = makePicker();
       const busy = (i: number) => pieces[i]!.busy;
       // The reference: every piece in turn from the same random start.
       const start = new SeededRandom(seed).int(n);
@@ -108,11 +114,32 @@ test('PiecePicker picks and shows interest exactly as a plain piece-by-piece sca
         }
       }
       assert.equal(picker.pick(peer, busy), expected);
+      const skip = bits(
+        n,
+        pieces.map((p) => p.busy && p.skip),
+      );
+      assert.equal(makePicker().pick(peer, busy, skip.bytes), expected, 'the same with `skip`');
       const interesting = pieces.some((p) => p.priority > 0 && !p.have && p.peer);
       assert.equal(picker.interestedIn(peer), interesting);
     }),
     { numRuns: 500 },
   );
+});
+
+test('PieceJobs keeps a bitfield of the pieces it holds', () => {
+  const jobs = new PieceJobs(20);
+  for (const i of [0, 7, 8, 19]) jobs.set(i, new PieceJob(i, 16));
+  assert.deepEqual([...jobs.bits], [0x81, 0x80, 0x10]);
+  assert.equal(jobs.delete(7), true);
+  assert.equal(jobs.delete(7), false);
+  jobs.set(0, new PieceJob(0, 16)); // replaced: still one
+  assert.deepEqual([...jobs.bits], [0x80, 0x80, 0x10]);
+  assert.deepEqual(
+    [...jobs.keys()].sort((a, b) => a - b),
+    [0, 8, 19],
+  );
+  jobs.clear();
+  assert.deepEqual([...jobs.bits], [0, 0, 0]);
 });
 
 test('BufferPool reuses buffers within its bound, never hands one out twice, and shrinks', () => {
