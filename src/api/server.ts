@@ -20,7 +20,10 @@ import { type ApiSettings, assertSafeListen } from './settings.js';
 import { TransmissionRpc } from './transmission.js';
 import { WEB_CSP, WebAssets } from './web-assets.js';
 
-/** Where `npm run build` puts the web UI, relative to this module in dist/ (and to the bundled CLI's chunks in dist/src/bin/). */
+/**
+ * Where `npm run build` puts the web UI, relative to this module in dist/ (and to the bundled
+ * CLI's chunks in dist/src/bin/).
+ */
 export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../web/', import.meta.url));
 
 /** What the API server is made of. */

@@ -1,3 +1,4 @@
+import { Bitfield } from '../codec/bitfield.js';
 import type { PeerSession } from './peer-session.js';
 
 /** Bytes per request: the size every client uses and most accept as the maximum. */
@@ -105,29 +106,29 @@ export class PieceJob {
  * (in a swarm most of what a peer has that we lack is already being fetched).
  */
 export class PieceJobs extends Map<number, PieceJob> {
-  /** Bit `i` (most significant first, as in a bitfield) is set while piece `i` has a job. */
-  readonly bits: Uint8Array;
+  /** Set while the piece has a job. */
+  readonly bits: Bitfield;
 
   constructor(pieceCount: number) {
     super();
-    this.bits = new Uint8Array(Math.ceil(pieceCount / 8));
+    this.bits = new Bitfield(pieceCount);
   }
 
   override set(index: number, job: PieceJob): this {
     super.set(index, job);
-    this.bits[index >> 3]! |= 0x80 >> (index & 7);
+    this.bits.set(index);
     return this;
   }
 
   override delete(index: number): boolean {
     const had = super.delete(index);
-    if (had) this.bits[index >> 3]! &= ~(0x80 >> (index & 7));
+    if (had) this.bits.clear(index);
     return had;
   }
 
   override clear(): void {
+    for (const index of this.keys()) this.bits.clear(index);
     super.clear();
-    this.bits.fill(0);
   }
 }
 

@@ -482,7 +482,7 @@ export class RequestScheduler {
         break;
       }
     }
-    if (index < 0) index = picker.pick(bits, busy, this.jobs.bits);
+    if (index < 0) index = picker.pick(bits, busy, this.jobs.bits.bytes);
     if (index >= 0) {
       // Wait for pieces to finish, and for the disk when it falls behind the network.
       const diskBehind = this.deps.storage.unwrittenBytes >= MAX_UNWRITTEN_BYTES;

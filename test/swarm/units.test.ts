@@ -129,17 +129,17 @@ test('PiecePicker picks and shows interest exactly as a plain piece-by-piece sca
 test('PieceJobs keeps a bitfield of the pieces it holds', () => {
   const jobs = new PieceJobs(20);
   for (const i of [0, 7, 8, 19]) jobs.set(i, new PieceJob(i, 16));
-  assert.deepEqual([...jobs.bits], [0x81, 0x80, 0x10]);
+  assert.deepEqual([...jobs.bits.bytes], [0x81, 0x80, 0x10]);
   assert.equal(jobs.delete(7), true);
   assert.equal(jobs.delete(7), false);
   jobs.set(0, new PieceJob(0, 16)); // replaced: still one
-  assert.deepEqual([...jobs.bits], [0x80, 0x80, 0x10]);
+  assert.deepEqual([...jobs.bits.bytes], [0x80, 0x80, 0x10]);
   assert.deepEqual(
     [...jobs.keys()].sort((a, b) => a - b),
     [0, 8, 19],
   );
   jobs.clear();
-  assert.deepEqual([...jobs.bits], [0, 0, 0]);
+  assert.deepEqual([...jobs.bits.bytes], [0, 0, 0]);
 });
 
 test('BufferPool reuses buffers within its bound, never hands one out twice, and shrinks', () => {
