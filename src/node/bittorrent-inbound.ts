@@ -54,6 +54,12 @@ export class MseInbound implements InboundProtocol {
       readonly requireEncryption: boolean;
       readonly random: RandomSource;
       readonly timers: Timers;
+      /**
+       * Whether some torrent could take a peer from `host`. When none could, the connection is
+       * closed before the Diffie-Hellman exchange: a full node spends no handshake on peers it
+       * would drop right after, and a flood of encrypted dials cannot buy its CPU.
+       */
+      readonly roomFor: (host: string) => boolean;
     },
   ) {}
 
@@ -62,6 +68,10 @@ export class MseInbound implements InboundProtocol {
   }
 
   accept(stream: ManagedStream, first: Buffer): void {
+    if (!this.options.roomFor(stream.remoteAddress)) {
+      stream.destroy();
+      return;
+    }
     mseAccept(stream, first, {
       lookupSkey: this.skeys.lookup,
       allow: this.options.requireEncryption ? 'rc4' : 'both',

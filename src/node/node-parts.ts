@@ -136,6 +136,10 @@ export function assembleNode(
       requireEncryption: config.encryption === 'require',
       random: runtime.random,
       timers: runtime.timers,
+      roomFor: (host) => {
+        for (const t of state.torrents.values()) if (t.hasRoomFor(host)) return true;
+        return false;
+      },
     });
     node.inbound.register(mse, { fallback: true });
   }

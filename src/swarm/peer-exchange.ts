@@ -9,7 +9,14 @@ interface PexState {
   /** When to look again whether this peer has news due (once told, or nothing to tell). */
   nextCheckAt: number;
   lastReceivedAt: number;
+  /** Where this peer listens, as `host:port`, once known. */
+  key?: string | undefined;
+  /** What we tell others of this peer (rebuilt when its flags change). */
+  entry?: PexPeer | undefined;
 }
+
+/** What the tick keeps of a peer that does not speak ut_pex: nothing, for one tick. */
+type Cache = Pick<PexState, 'key' | 'entry'>;
 
 /** A peer with nothing new to hear is looked at again after this long, not every second. */
 const RECHECK_MS = 10_000;
@@ -53,28 +60,30 @@ export class PeerExchange implements PeerExtension<PeerSession> {
     sessions: Iterable<PeerSession>,
     send: (session: PeerSession, payload: Buffer) => void,
   ): void {
-    const list = [...sessions].filter((s) => !s.closed && s.handshake);
     const now = this.now();
+    const list = [...sessions].filter((s) => !s.closed && s.handshake);
     // Each peer is due once a minute and this runs every second: most ticks have nobody to tell.
     const due = list.filter(
-      (s) => s.extended?.m.get('ut_pex') && now >= this.stateOf(s).nextCheckAt,
+      (s) => now >= (this.state.get(s)?.nextCheckAt ?? -1) && s.extended?.m.get('ut_pex'),
     );
     if (due.length === 0) return;
     const current = new Map<string, PexPeer>();
     for (const s of list) {
-      const address = listenAddress(s);
-      if (!address) continue;
+      // Peers that speak ut_pex keep their key and entry in their state; others are rare.
+      const st: Cache = this.state.get(s) ?? {};
+      const key = keyOf(s, st);
+      if (key === undefined) continue;
       const flags = (s.outgoing ? PexFlag.reachable : 0) | (s.bits?.complete ? PexFlag.seed : 0);
-      current.set(`${address.host}:${address.port}`, { ...address, flags });
+      if (st.entry?.flags !== flags) st.entry = { ...listenAddress(s)!, flags };
+      current.set(key, st.entry);
     }
     for (const s of due) {
       const st = this.stateOf(s);
-      const self = listenAddress(s);
-      const selfKey = self ? `${self.host}:${self.port}` : '';
-      const added = [...current]
-        .filter(([k]) => k !== selfKey && !st.told.has(k))
-        .map(([, p]) => p);
-      const dropped = [...st.told].filter(([k]) => !current.has(k)).map(([, p]) => p);
+      const selfKey = keyOf(s, st);
+      const added: PexPeer[] = [];
+      for (const [k, p] of current) if (k !== selfKey && !st.told.has(k)) added.push(p);
+      const dropped: PeerEndpoint[] = [];
+      for (const [k, p] of st.told) if (!current.has(k)) dropped.push(p);
       if (added.length === 0 && dropped.length === 0 && st.lastSentAt > Number.NEGATIVE_INFINITY) {
         st.nextCheckAt = now + RECHECK_MS;
         continue;
@@ -102,6 +111,20 @@ export class PeerExchange implements PeerExtension<PeerSession> {
     }
     return s;
   }
+}
+
+/**
+ * `host:port` of where `s` listens, kept in `cache` while the port stays the same (an incoming
+ * peer's may arrive, or change, with its extended handshake).
+ */
+function keyOf(s: PeerSession, cache: Cache): string | undefined {
+  const port = s.outgoing ? s.stream.remotePort : s.extended?.p;
+  if (cache.entry?.port !== port || cache.key === undefined) {
+    const address = listenAddress(s);
+    cache.key = address ? `${address.host}:${address.port}` : undefined;
+    cache.entry = undefined;
+  }
+  return cache.key;
 }
 
 /** Where a peer accepts connections: the address we dialled, or its advertised port. */

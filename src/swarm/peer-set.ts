@@ -113,6 +113,23 @@ export class PeerSet {
   admit(host: string): boolean {
     if (this.countFrom(host) >= this.deps.maxPeersPerIp) return false;
     if (this.sessions.size < this.deps.maxPeers) return true;
+    const victim = this.idlest();
+    if (!victim) return false;
+    this.drop(victim, new WireError('replaced by a new peer: it traded nothing for a while'));
+    return true;
+  }
+
+  /**
+   * Whether {@link admit} would let a connection with `host` join, without dropping anyone:
+   * asked before paying for an encrypted handshake with it.
+   */
+  hasRoomFor(host: string): boolean {
+    if (this.countFrom(host) >= this.deps.maxPeersPerIp) return false;
+    return this.sessions.size < this.deps.maxPeers || this.idlest() !== undefined;
+  }
+
+  /** The session idle past the turnover time that has traded nothing longest, if any. */
+  private idlest(): PeerSession | undefined {
     const now = this.deps.clock.now();
     let victim: PeerSession | undefined;
     for (const s of this.sessions.values()) {
@@ -120,9 +137,7 @@ export class PeerSet {
       if (now - idleSince < this.deps.turnoverIdleMs) continue;
       if (!victim || idleSince < Math.max(victim.lastPayloadAt, victim.connectedAt)) victim = s;
     }
-    if (!victim) return false;
-    this.drop(victim, new WireError('replaced by a new peer: it traded nothing for a while'));
-    return true;
+    return victim;
   }
 
   private countFrom(host: string): number {

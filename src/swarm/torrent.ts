@@ -364,12 +364,25 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   /**
+   * Whether an incoming connection from `host` could join now (running, and room for it or an
+   * idle peer to replace): the node asks before an encrypted handshake, which costs both sides
+   * a Diffie-Hellman exchange, so a full node does not spend that on peers it would drop.
+   */
+  hasRoomFor(host: string): boolean {
+    return this.takesPeers() && this.peers.hasRoomFor(host);
+  }
+
+  private takesPeers(): boolean {
+    return this.state === 'downloading' || this.state === 'seeding';
+  }
+
+  /**
    * Takes over an incoming connection whose handshake the node already read (to find us):
    * answers with our handshake and continues on this torrent. False when the torrent refuses
    * it (paused, stopped, full); the caller closes it then.
    */
   attachIncoming(conn: PeerConnection, handshake: Handshake, rest: Buffer): boolean {
-    if (this.state !== 'downloading' && this.state !== 'seeding') return false;
+    if (!this.takesPeers()) return false;
     if (!this.peers.admit(conn.stream.remoteAddress)) return false;
     this.wake();
     const session = this.peers.attach(conn);

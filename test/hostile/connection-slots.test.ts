@@ -1,10 +1,11 @@
 /**
  * Class: one address must not lock others out of a node's connections. Connections from one
  * IP are capped node-wide and per torrent; keep-alives do not keep an idle connection; a full
- * torrent replaces a peer that trades nothing with a newcomer.
+ * torrent replaces a peer that trades nothing with a newcomer. A full node does not spend a
+ * Diffie-Hellman exchange on an encrypted dial it would refuse anyway.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -98,4 +99,44 @@ test('a full torrent replaces an idle connection with a newcomer; keep-alives do
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(seeder.list()[0]!.stats().peers, 10, 'the attacker filled the torrent');
   await honestDownload(t, dir, torrent, seeder.port);
+});
+
+/**
+ * Opens an encrypted (MSE) dial from `localAddress`: sends a 96-byte public key and reports how
+ * many bytes the node sent back before it closed or `waitMs` passed.
+ */
+function mseDial(port: number, localAddress: string, waitMs = 2000): Promise<number> {
+  return new Promise((resolve) => {
+    let received = 0;
+    const s = connect({ host: '127.0.0.1', port, localAddress });
+    const done = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(received);
+    };
+    const timer = setTimeout(done, waitMs);
+    s.on('error', () => {});
+    s.on('close', done);
+    s.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received >= 96) done();
+    });
+    s.on('connect', () => {
+      const publicKey = randomBytes(96);
+      publicKey[0] = 0x10; // below the prime
+      s.write(publicKey);
+    });
+  });
+}
+
+test('a full torrent closes an encrypted dial before the Diffie-Hellman exchange', {
+  timeout: 60_000,
+}, async (t) => {
+  const { seeder, infoHash } = await setUp(t, { maxPeers: 2, turnoverIdleMs: 3_600_000 });
+  assert.ok((await mseDial(seeder.port, '127.0.0.4')) >= 96, 'with room, the node answers');
+  holdConnections(t, seeder.port, infoHash, 2, '127.0.0.3');
+  for (let i = 0; i < 50 && seeder.list()[0]!.stats().peers < 2; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.equal(seeder.list()[0]!.stats().peers, 2, 'the torrent is full');
+  assert.equal(await mseDial(seeder.port, '127.0.0.4'), 0, 'full: closed with no public key');
 });
