@@ -70,6 +70,8 @@ export class PeerSet {
   private readonly sessions = new Map<number, PeerSession>();
   private readonly candidates = new Map<string, Candidate>();
   private readonly connecting = new Set<string>();
+  /** {@link connectedAddresses}, until the sessions change. */
+  private connected: Set<string> | undefined;
 
   /** The torrent's dials back off apart from other torrents' (the connection manager's scope). */
   private readonly scope: string;
@@ -151,14 +153,7 @@ export class PeerSet {
     const d = this.deps;
     if (this.sessions.size + this.connecting.size >= d.maxPeers) return;
     const now = d.clock.now();
-    // A peer that dialled us shows its ephemeral port; its listen address (from its extended
-    // handshake) is what candidates name, so match on both to avoid redialling it.
-    const connected = new Set<string>();
-    for (const s of this.sessions.values()) {
-      connected.add(s.address);
-      const listen = listenAddress(s);
-      if (listen) connected.add(`${listen.host}:${listen.port}`);
-    }
+    const connected = this.connectedAddresses();
     for (const [key, c] of this.candidates) {
       if (this.sessions.size + this.connecting.size >= d.maxPeers) break;
       if (connected.has(key) || this.connecting.has(key)) continue;
@@ -191,6 +186,24 @@ export class PeerSet {
     }
   }
 
+  /**
+   * Addresses of the sessions, to skip when dialling: a peer that dialled us shows its ephemeral
+   * port, and its listen address (from its extended handshake) is what candidates name, so both.
+   * Kept until a session comes, goes or says where it listens: PEX calls for a dialling round
+   * per peer it names.
+   */
+  private connectedAddresses(): Set<string> {
+    if (this.connected) return this.connected;
+    const connected = new Set<string>();
+    for (const s of this.sessions.values()) {
+      connected.add(s.address);
+      const listen = listenAddress(s);
+      if (listen) connected.add(`${listen.host}:${listen.port}`);
+    }
+    this.connected = connected;
+    return connected;
+  }
+
   /** Takes over a connection: a new session whose bytes go to its wire. */
   attach(conn: PeerConnection): PeerSession {
     const stream = conn.stream;
@@ -211,12 +224,14 @@ export class PeerSet {
           // Keep-alives do not keep an idle peer: only real messages reset the idle clock.
           if (m.type !== 'keep-alive') session.lastMessageAt = this.deps.clock.now();
           events.message(session, m);
+          if (m.type === 'extended' && m.id === 0) this.connected = undefined; // its listen port
         },
       },
       maxMessage,
       (type) => this.deps.wireMetrics.sent(type),
     );
     this.sessions.set(session.id, session);
+    this.connected = undefined;
     stream.onData((chunk) => this.receive(session, chunk));
     stream.onDrain(() => {
       session.congested = false;
@@ -243,6 +258,7 @@ export class PeerSet {
     if (reason instanceof WireError) session.flushOutbox();
     session.closed = true;
     this.sessions.delete(session.id);
+    this.connected = undefined;
     if (session.outgoing && !session.handshake) {
       const { remoteAddress, remotePort } = session.stream;
       // The other transport is tried at once; a peer that closes both backs off as usual.
