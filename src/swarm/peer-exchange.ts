@@ -9,14 +9,7 @@ interface PexState {
   /** When to look again whether this peer has news due (once told, or nothing to tell). */
   nextCheckAt: number;
   lastReceivedAt: number;
-  /** Where this peer listens, as `host:port`, once known. */
-  key?: string | undefined;
-  /** What we tell others of this peer (rebuilt when its flags change). */
-  entry?: PexPeer | undefined;
 }
-
-/** What the tick keeps of a peer that does not speak ut_pex: nothing, for one tick. */
-type Cache = Pick<PexState, 'key' | 'entry'>;
 
 /** A peer with nothing new to hear is looked at again after this long, not every second. */
 const RECHECK_MS = 10_000;
@@ -69,17 +62,14 @@ export class PeerExchange implements PeerExtension<PeerSession> {
     if (due.length === 0) return;
     const current = new Map<string, PexPeer>();
     for (const s of list) {
-      // Peers that speak ut_pex keep their key and entry in their state; others are rare.
-      const st: Cache = this.state.get(s) ?? {};
-      const key = keyOf(s, st);
+      const key = listenKey(s);
       if (key === undefined) continue;
       const flags = (s.outgoing ? PexFlag.reachable : 0) | (s.bits?.complete ? PexFlag.seed : 0);
-      if (st.entry?.flags !== flags) st.entry = { ...listenAddress(s)!, flags };
-      current.set(key, st.entry);
+      current.set(key, { ...listenAddress(s)!, flags });
     }
     for (const s of due) {
       const st = this.stateOf(s);
-      const selfKey = keyOf(s, st);
+      const selfKey = listenKey(s);
       const added: PexPeer[] = [];
       for (const [k, p] of current) if (k !== selfKey && !st.told.has(k)) added.push(p);
       const dropped: PeerEndpoint[] = [];
@@ -113,18 +103,22 @@ export class PeerExchange implements PeerExtension<PeerSession> {
   }
 }
 
+const listenKeys = new WeakMap<PeerSession, { port: number; key: string }>();
+
 /**
- * `host:port` of where `s` listens, kept in `cache` while the port stays the same (an incoming
- * peer's may arrive, or change, with its extended handshake).
+ * {@link listenAddress} as `host:port`, the form candidates and PEX name peers by. Worked out
+ * once per session and port (an incoming peer's port comes, or changes, with its extended
+ * handshake): dialling rounds and the PEX tick ask for every session's, many times a second.
  */
-function keyOf(s: PeerSession, cache: Cache): string | undefined {
-  const port = s.outgoing ? s.stream.remotePort : s.extended?.p;
-  if (cache.entry?.port !== port || cache.key === undefined) {
-    const address = listenAddress(s);
-    cache.key = address ? `${address.host}:${address.port}` : undefined;
-    cache.entry = undefined;
-  }
-  return cache.key;
+export function listenKey(s: PeerSession): string | undefined {
+  const port = s.outgoing ? s.stream.remotePort : s.extended?.p || undefined;
+  if (port === undefined) return undefined;
+  const known = listenKeys.get(s);
+  if (known?.port === port) return known.key;
+  const { host } = listenAddress(s)!;
+  const key = `${host}:${port}`;
+  listenKeys.set(s, { port, key });
+  return key;
 }
 
 /** Where a peer accepts connections: the address we dialled, or its advertised port. */

@@ -9,7 +9,7 @@ import { WireError } from '../wire/errors.js';
 import type { Handshake } from '../wire/handshake.js';
 import type { Message } from '../wire/messages.js';
 import type { PeerWireMetrics } from './metrics.js';
-import { listenAddress } from './peer-exchange.js';
+import { listenAddress, listenKey } from './peer-exchange.js';
 import { PeerSession } from './peer-session.js';
 
 const log = logger('swarm:peers');
@@ -197,8 +197,8 @@ export class PeerSet {
     const connected = new Set<string>();
     for (const s of this.sessions.values()) {
       connected.add(s.address);
-      const listen = listenAddress(s);
-      if (listen) connected.add(`${listen.host}:${listen.port}`);
+      const listen = listenKey(s);
+      if (listen) connected.add(listen);
     }
     this.connected = connected;
     return connected;
@@ -327,9 +327,6 @@ export class PeerSet {
   addresses(): string[] {
     return [...this.sessions.values()]
       .filter((s) => s.handshake && !s.closed)
-      .map((s) => {
-        const a = listenAddress(s);
-        return a ? `${a.host}:${a.port}` : `${s.host}:${s.stream.remotePort}`;
-      });
+      .map((s) => listenKey(s) ?? `${s.host}:${s.stream.remotePort}`);
   }
 }
