@@ -450,7 +450,8 @@ async function main(argv: string[]): Promise<number> {
     .option('--seed <n>', 'seed of the run; the same seed gives the same run (default 1)')
     .option('--json', 'print one JSON object')
     .option('--report <file>', 'write charts to FILE.svg or FILE.html')
-    .option('--check-determinism', 'run twice and compare the trace digests');
+    .option('--check-determinism', 'run twice and compare the trace digests')
+    .option('--progress', 'print virtual time, events and memory to stderr every 10 s');
   // The scenarios' flags come with the simulator, loaded only when `sim` may be the command
   // (it brings every engine; any other command starts faster without it).
   const simFlags = argv.slice(2).includes('sim')

@@ -40,6 +40,17 @@ function newResources(before: Map<string, number>): string[] {
 /** Promise reaction jobs run so far, counted by a V8 promise hook while a simulation runs. */
 let reactions = 0;
 
+/** Told about every run now and then (see {@link watchProgress}). */
+let progressWatcher: ((sim: Simulator) => void) | undefined;
+
+/**
+ * Has `watcher` called every 65,536 events of any simulation run, for a progress line during
+ * long runs (`shoal sim --progress`); it must only read, never schedule. Undefined stops it.
+ */
+export function watchProgress(watcher: ((sim: Simulator) => void) | undefined): void {
+  progressWatcher = watcher;
+}
+
 /**
  * Deterministic discrete-event simulation over virtual time. One event queue ordered by
  * (time, sequence), one seeded PRNG for everything, and a run loop that after each event lets
@@ -141,7 +152,10 @@ export class Simulator {
         this.queue.pop();
         if (e.cancelled || (e.owner !== undefined && !e.owner.alive)) continue;
         this.now = e.time;
-        if ((++this.eventsRun & (REAL_IO_CHECK_EVERY - 1)) === 0) checkRealIo();
+        if ((++this.eventsRun & (REAL_IO_CHECK_EVERY - 1)) === 0) {
+          checkRealIo();
+          progressWatcher?.(this);
+        }
         this.trace.event(e.time, e.kind, e.owner?.index ?? 0xffffffff);
         e.fn();
         await this.drain();

@@ -7,7 +7,7 @@ import { MemFs, PAGE_BYTES, PageStore } from '../../src/sim/memfs.js';
 import { Nat } from '../../src/sim/nat.js';
 import { Network } from '../../src/sim/network.js';
 import { createSimRuntime } from '../../src/sim/sim-runtime.js';
-import { Simulator } from '../../src/sim/simulator.js';
+import { Simulator, watchProgress } from '../../src/sim/simulator.js';
 import { quantile, sortedCopy } from '../../src/sim/stats.js';
 import { TrackerServer } from '../../src/tracker/server.js';
 
@@ -364,4 +364,24 @@ test('HTTP over simulated TCP: a GET to the real tracker server inside the simul
     ),
     /ECONNREFUSED/,
   );
+});
+
+test('a progress watcher is told about a run every 65,536 events and never changes it', async () => {
+  const digestOf = async (watch: boolean) => {
+    const sim = new Simulator(3);
+    const seen: number[] = [];
+    watchProgress(watch ? (s) => seen.push(s.eventsRun) : undefined);
+    try {
+      for (let i = 0; i < 200_000; i++) sim.at(i / 10, () => {});
+      await sim.run();
+    } finally {
+      watchProgress(undefined);
+    }
+    return { digest: sim.trace.digest(), seen };
+  };
+  const watched = await digestOf(true);
+  assert.deepEqual(watched.seen, [65_536, 131_072, 196_608]);
+  const plain = await digestOf(false);
+  assert.deepEqual(plain.seen, []);
+  assert.equal(watched.digest, plain.digest);
 });

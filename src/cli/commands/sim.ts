@@ -1,9 +1,10 @@
 import { extname } from 'node:path';
 import { UsageError } from '../../errors.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import type { Clock, Runtime } from '../../runtime/runtime.js';
 import { renderReport, runScenario, runTwiceAndCompare, type SimRunReport } from '../../sim/run.js';
 import type { OptionSpec } from '../../sim/scenario.js';
 import { SCENARIOS } from '../../sim/scenarios/index.js';
+import { type Simulator, watchProgress } from '../../sim/simulator.js';
 
 /** Flags every `shoal sim` run takes, whatever the scenario. */
 export interface SimFlags {
@@ -11,6 +12,7 @@ export interface SimFlags {
   readonly json?: boolean;
   readonly report?: string;
   readonly checkDeterminism?: boolean;
+  readonly progress?: boolean;
   readonly [scenarioFlag: string]: string | boolean | undefined;
 }
 
@@ -36,6 +38,28 @@ function parseOption(spec: OptionSpec, raw: string | boolean): number | boolean 
   if (spec.kind === 'int' && !Number.isInteger(v))
     throw new UsageError(`--${spec.flag} must be a whole number, not "${raw}"`);
   return v;
+}
+
+/** Wall milliseconds between two `--progress` lines. */
+const PROGRESS_EVERY_MS = 10_000;
+
+/**
+ * A watcher that writes where a long run is to stderr, at most every 10 s of wall time:
+ * virtual time, events, wall time and resident memory.
+ */
+function progressLines(clock: Clock): (sim: Simulator) => void {
+  const started = clock.now();
+  let last = started;
+  return (sim) => {
+    const now = clock.now();
+    if (now - last < PROGRESS_EVERY_MS) return;
+    last = now;
+    const gib = (process.memoryUsage.rss() / 2 ** 30).toFixed(2);
+    process.stderr.write(
+      `sim: ${(sim.now / 1000).toFixed(1)} s virtual, ${sim.eventsRun} events, ` +
+        `${((now - started) / 1000).toFixed(0)} s wall, RSS ${gib} GiB\n`,
+    );
+  };
 }
 
 function replayLine(scenario: string, argv: readonly string[]): string {
@@ -81,6 +105,7 @@ export async function simCommand(
 
   let report: SimRunReport;
   let first: SimRunReport | undefined;
+  if (flags.progress) watchProgress(progressLines(runtime.clock));
   try {
     if (flags.checkDeterminism) {
       const both = await runTwiceAndCompare(scenario, options);
@@ -92,6 +117,8 @@ export async function simCommand(
       `shoal: the ${scenario} scenario failed with seed ${seed}; replay: ${replayLine(scenario, replay)}\n`,
     );
     throw error;
+  } finally {
+    watchProgress(undefined);
   }
   if (format !== undefined && flags.report !== undefined)
     await runtime.fs.writeFileAtomic(flags.report, Buffer.from(renderReport(report, format)));
