@@ -7,6 +7,9 @@ export interface SimOwner {
   readonly index: number;
 }
 
+/** What a cancelled event runs instead of its callback (which it lets go of). */
+const NOTHING = (): void => {};
+
 /**
  * One scheduled callback of the simulator. It doubles as the timer handle returned to the
  * code that scheduled it, so a timer costs one allocation.
@@ -17,7 +20,8 @@ export class SimEvent implements TimerHandle {
   constructor(
     readonly time: number,
     readonly seq: number,
-    readonly fn: () => void,
+    /** The callback; a cancelled event drops it, so what it holds can be collected at once. */
+    public fn: () => void,
     readonly owner: SimOwner | undefined,
     /** Trace tag: what kind of event this is. */
     readonly kind: number,
@@ -25,64 +29,102 @@ export class SimEvent implements TimerHandle {
 
   cancel(): void {
     this.cancelled = true;
+    this.fn = NOTHING;
   }
 }
 
+/** Children per node of the heap: four siblings' keys share a cache line, and it is half as deep. */
+const ARITY = 4;
+
 /**
- * The simulator's agenda: a binary min-heap of events ordered by (time, sequence), so events at
- * the same virtual instant run in the order they were scheduled. Cancelled events stay in the
- * heap and are skipped when popped (cheaper than removing them).
+ * The simulator's agenda: a min-heap of events ordered by (time, sequence), so events at the
+ * same virtual instant run in the order they were scheduled. The keys live in typed arrays
+ * beside the events, so ordering never reads an event object: with a million events pending
+ * (a thousand nodes' timers and segments) that is what kept the loop waiting on memory.
+ * Cancelled events stay in the heap and are skipped when popped (cheaper than removing them).
  */
 export class EventQueue {
-  private heap: SimEvent[] = [];
+  private times = new Float64Array(1024);
+  private seqs = new Float64Array(1024);
+  private events: (SimEvent | undefined)[] = [];
+  private count = 0;
 
   get size(): number {
-    return this.heap.length;
+    return this.count;
   }
 
   push(e: SimEvent): void {
-    const h = this.heap;
-    let i = h.length;
-    h.push(e);
+    if (this.count === this.times.length) this.grow();
+    const times = this.times;
+    const seqs = this.seqs;
+    const events = this.events;
+    const time = e.time;
+    const seq = e.seq;
+    let i = this.count++;
     while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = h[parent]!;
-      if (p.time < e.time || (p.time === e.time && p.seq < e.seq)) break;
-      h[i] = p;
+      const parent = ((i - 1) / ARITY) | 0;
+      const pt = times[parent]!;
+      if (pt < time || (pt === time && seqs[parent]! < seq)) break;
+      times[i] = pt;
+      seqs[i] = seqs[parent]!;
+      events[i] = events[parent];
       i = parent;
     }
-    h[i] = e;
+    times[i] = time;
+    seqs[i] = seq;
+    events[i] = e;
   }
 
   peek(): SimEvent | undefined {
-    return this.heap[0];
+    return this.count > 0 ? this.events[0] : undefined;
   }
 
   pop(): SimEvent | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (top === undefined || last === undefined || h.length === 0) return top;
-    const n = h.length;
+    if (this.count === 0) return undefined;
+    const times = this.times;
+    const seqs = this.seqs;
+    const events = this.events;
+    const top = events[0];
+    const n = --this.count;
+    const time = times[n]!;
+    const seq = seqs[n]!;
+    const last = events[n];
+    events[n] = undefined;
+    if (n === 0) return top;
     let i = 0;
     for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      let c = l;
-      let child = h[l]!;
-      if (r < n) {
-        const rc = h[r]!;
-        if (rc.time < child.time || (rc.time === child.time && rc.seq < child.seq)) {
-          c = r;
-          child = rc;
+      const first = i * ARITY + 1;
+      if (first >= n) break;
+      const end = Math.min(first + ARITY, n);
+      let c = first;
+      let ct = times[first]!;
+      let cs = seqs[first]!;
+      for (let k = first + 1; k < end; k++) {
+        const kt = times[k]!;
+        if (kt < ct || (kt === ct && seqs[k]! < cs)) {
+          c = k;
+          ct = kt;
+          cs = seqs[k]!;
         }
       }
-      if (last.time < child.time || (last.time === child.time && last.seq < child.seq)) break;
-      h[i] = child;
+      if (time < ct || (time === ct && seq < cs)) break;
+      times[i] = ct;
+      seqs[i] = cs;
+      events[i] = events[c];
       i = c;
     }
-    h[i] = last;
+    times[i] = time;
+    seqs[i] = seq;
+    events[i] = last;
     return top;
+  }
+
+  private grow(): void {
+    const times = new Float64Array(this.times.length * 2);
+    times.set(this.times);
+    this.times = times;
+    const seqs = new Float64Array(this.seqs.length * 2);
+    seqs.set(this.seqs);
+    this.seqs = seqs;
   }
 }

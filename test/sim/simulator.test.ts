@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import type { ByteStream } from '../../src/runtime/runtime.js';
 import { ChurnModel } from '../../src/sim/churn.js';
 import { EventQueue, SimEvent } from '../../src/sim/event-queue.js';
@@ -27,6 +28,44 @@ test('events run in (time, sequence) order', () => {
     q.push(e);
   while (q.size > 0) q.pop()!.fn();
   assert.deepEqual(order, ['z', 'a', 'b', 'c', 'd']);
+});
+
+test('the queue pops in (time, sequence) order through any mix of pushes and pops', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.integer({ min: 0, max: 50 }), fc.constant(-1)), { maxLength: 3000 }),
+      (ops) => {
+        const q = new EventQueue();
+        const model: SimEvent[] = [];
+        let seq = 0;
+        const before = (a: SimEvent, b: SimEvent) =>
+          a.time < b.time || (a.time === b.time && a.seq < b.seq);
+        for (const op of ops) {
+          if (op >= 0) {
+            const e = new SimEvent(op / 4, seq++, () => {}, undefined, 1);
+            q.push(e);
+            model.push(e);
+          } else {
+            model.sort((a, b) => (before(a, b) ? -1 : 1));
+            assert.equal(q.pop(), model.shift());
+          }
+          assert.equal(q.size, model.length);
+        }
+        model.sort((a, b) => (before(a, b) ? -1 : 1));
+        for (const e of model) assert.equal(q.pop(), e);
+        assert.equal(q.pop(), undefined);
+      },
+    ),
+    { numRuns: 50 },
+  );
+});
+
+test('a cancelled event lets go of its callback', () => {
+  const big = { bytes: new Uint8Array(10) };
+  const e = new SimEvent(1, 0, () => big.bytes.length, undefined, 1);
+  e.cancel();
+  assert.equal(e.cancelled, true);
+  assert.equal(e.fn(), undefined);
 });
 
 test('async work started by an event finishes before the clock moves on', async () => {

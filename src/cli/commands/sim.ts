@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { extname } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { Clock, Runtime } from '../../runtime/runtime.js';
@@ -55,7 +56,9 @@ function progressLines(clock: Clock): (sim: Simulator) => void {
     if (now - last < PROGRESS_EVERY_MS) return;
     last = now;
     const gib = (process.memoryUsage.rss() / 2 ** 30).toFixed(2);
-    process.stderr.write(
+    // A synchronous write: a stream on a pipe would open a handle, real I/O the run refuses.
+    writeSync(
+      2,
       `sim: ${(sim.now / 1000).toFixed(1)} s virtual, ${sim.eventsRun} events, ` +
         `${((now - started) / 1000).toFixed(0)} s wall, RSS ${gib} GiB\n`,
     );

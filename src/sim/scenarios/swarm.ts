@@ -360,5 +360,12 @@ function swarmMetrics(snapshot: MetricsSnapshot) {
       direction: 'out',
       type: 'cancel',
     }),
+    dials: sumSeries(snapshot, 'shoal_connections_total', {
+      direction: 'outbound',
+      outcome: 'dialled',
+    }),
+    encryptedDialsClosed: sumSeries(snapshot, 'shoal_outbound_encryption_total', {
+      result: 'refused_by_peer',
+    }),
   };
 }
