@@ -93,6 +93,8 @@ interface CachedPiece {
 export class Uploader {
   /** Pieces in memory, least recently used first. */
   private readonly cache = new Map<number, CachedPiece>();
+  /** Sessions we unchoked and have not choked since (nor lost): counted on every `interested`. */
+  private readonly unchoked = new Set<PeerSession>();
   private readonly timesSent: Uint16Array;
   private optimistic: number | undefined;
   private lastOptimisticAt = Number.NEGATIVE_INFINITY;
@@ -161,9 +163,7 @@ export class Uploader {
   /** A peer became interested: unchoke it at once if a slot is free. */
   onInterested(session: PeerSession): void {
     if (session.penaltyUntil > this.deps.now()) return;
-    let unchoked = 0;
-    for (const s of this.deps.sessions()) if (!s.wire.amChoking) unchoked++;
-    if (unchoked < this.deps.uploadSlots) this.unchoke(session);
+    if (this.unchoked.size < this.deps.uploadSlots) this.unchoke(session);
   }
 
   /**
@@ -172,6 +172,7 @@ export class Uploader {
    * whose leechers come and go would refuse pieces nobody has, for good).
    */
   forget(session: PeerSession): void {
+    this.unchoked.delete(session);
     if (this.optimistic === session.id) this.optimistic = undefined;
     for (const i of session.seedAccepted) if (this.timesSent[i]! > 0) this.timesSent[i]!--;
     session.seedAccepted.clear();
@@ -509,12 +510,14 @@ export class Uploader {
     session.turnStartedAt = session.lastRequestAt;
     session.turnBytes = 0;
     session.wire.sendMessage({ type: 'unchoke' });
+    this.unchoked.add(session);
   }
 
   private choke(session: PeerSession): void {
     if (session.closed || session.wire.amChoking) return;
     session.lastTurnEndedAt = this.deps.now();
     session.wire.sendMessage({ type: 'choke' });
+    this.unchoked.delete(session);
     if (session.fast) for (const r of session.incoming) reject(session, r);
     session.incoming.length = 0;
   }
