@@ -125,10 +125,10 @@ function handOver(
   try {
     const h = decodeHandshake(bytes.subarray(0, HANDSHAKE_BYTES));
     const torrent = torrentFor(Buffer.from(h.infoHash).toString('hex'));
-    if (torrent?.attachIncoming(conn, h, bytes.subarray(HANDSHAKE_BYTES))) {
-      connections.established(managed);
-      return;
-    }
+    const verdict = torrent?.attachIncoming(conn, h, bytes.subarray(HANDSHAKE_BYTES));
+    if (verdict === 'joined') connections.established(managed);
+    // A full torrent answered and ends the connection itself; the pending limit bounds the wait.
+    if (verdict === 'joined' || verdict === 'answered') return;
   } catch {
     // a malformed handshake: close below
   }

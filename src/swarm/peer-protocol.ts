@@ -92,12 +92,6 @@ export class PeerProtocol {
       throw new WireError('already connected to this peer');
     }
     if (d.connections.isBanned(session.host)) throw new WireError('banned peer');
-    if (session.outgoing && d.peers.candidate(session.address))
-      d.connections.dialSucceeded(
-        session.stream.remoteAddress,
-        session.stream.remotePort,
-        d.handshakeHashes[0]!.toString('hex'),
-      );
     session.handshake = h;
     session.fast = hasCapability(h.reserved, 'fast');
     session.ensureBits(d.meta.pieceCount);
@@ -127,6 +121,16 @@ export class PeerProtocol {
   onMessage(session: PeerSession, m: Message): void {
     const d = this.deps;
     const pieceCount = d.meta.pieceCount;
+    if (!session.spoke) {
+      session.spoke = true;
+      // Its handshake alone proves little (a full peer answers and closes): a message does.
+      if (session.outgoing && d.peers.candidate(session.address))
+        d.connections.dialSucceeded(
+          session.stream.remoteAddress,
+          session.stream.remotePort,
+          d.handshakeHashes[0]!.toString('hex'),
+        );
+    }
     switch (m.type) {
       case 'keep-alive':
         return;

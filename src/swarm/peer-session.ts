@@ -21,6 +21,11 @@ export class PeerSession {
   readonly upload: RateMeter;
   bits: Bitfield | undefined;
   handshake: Handshake | undefined;
+  /**
+   * It sent a message after its handshake. A peer that answers a dial with its handshake and
+   * closes at once (a full peer) never does, and is backed off like a refused dial.
+   */
+  spoke = false;
   extended: ExtendedHandshake | undefined;
   fast = false;
   /** Our requests not yet answered: key → when sent. */

@@ -259,10 +259,15 @@ export class PeerSet {
     session.closed = true;
     this.sessions.delete(session.id);
     this.connected = undefined;
-    if (session.outgoing && !session.handshake) {
+    if (session.outgoing && !session.spoke) {
       const { remoteAddress, remotePort } = session.stream;
-      // The other transport is tried at once; a peer that closes both backs off as usual.
-      if (this.deps.dialer.closedEarly(remoteAddress, remotePort, session.connection.transport))
+      // Closed before its handshake: the other transport is tried at once; a peer that closes
+      // both backs off as usual. Closed right after its handshake: it is full (or took us for
+      // a connection it already has), so back off, on the same transport.
+      if (
+        !session.handshake &&
+        this.deps.dialer.closedEarly(remoteAddress, remotePort, session.connection.transport)
+      )
         this.deps.connections.allowRedial(remoteAddress, remotePort, this.scope);
       else this.deps.connections.dialFailed(remoteAddress, remotePort, this.scope);
     }

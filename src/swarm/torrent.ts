@@ -10,7 +10,7 @@ import type { PieceLayout } from '../storage/layout.js';
 import type { PieceState } from '../storage/piece-state.js';
 import type { TorrentStorage } from '../storage/torrent-storage.js';
 import type { ExtensionRegistry } from '../wire/extended.js';
-import type { Handshake } from '../wire/handshake.js';
+import { encodeHandshake, type Handshake } from '../wire/handshake.js';
 import type { Blame } from './blame.js';
 import { applyFilePriorities, wantFilePieces } from './file-priorities.js';
 import type { HashExchange } from './hash-exchange.js';
@@ -59,6 +59,9 @@ const TICK_MS = 1000;
 /** A quiet torrent (no peers, none to dial, no web seed, nobody reading progress) ticks this seldom. */
 const QUIET_TICKS = 10;
 const CHOKE_INTERVAL_MS = 10_000;
+
+/** What became of an incoming connection offered to a torrent (see `attachIncoming`). */
+export type IncomingVerdict = 'joined' | 'answered' | 'refused';
 
 /**
  * One torrent's swarm, composed of parts of one concept each: the peer set (connections),
@@ -378,12 +381,19 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /**
    * Takes over an incoming connection whose handshake the node already read (to find us):
-   * answers with our handshake and continues on this torrent. False when the torrent refuses
-   * it (paused, stopped, full); the caller closes it then.
+   * answers with our handshake and continues on this torrent (`joined`). When full, it answers
+   * with our handshake and ends the connection (`answered`): the dialler learns it reached a
+   * busy BitTorrent peer, not one that refuses its transport or encryption, and backs off.
+   * `refused` when paused or stopped: the caller closes it.
    */
-  attachIncoming(conn: PeerConnection, handshake: Handshake, rest: Buffer): boolean {
-    if (!this.takesPeers()) return false;
-    if (!this.peers.admit(conn.stream.remoteAddress)) return false;
+  attachIncoming(conn: PeerConnection, handshake: Handshake, rest: Buffer): IncomingVerdict {
+    if (!this.takesPeers()) return 'refused';
+    if (!this.peers.admit(conn.stream.remoteAddress)) {
+      const ours = this.protocol.ourHandshake(Buffer.from(handshake.infoHash));
+      conn.stream.write(encodeHandshake(ours));
+      conn.stream.end();
+      return 'answered';
+    }
     this.wake();
     const session = this.peers.attach(conn);
     session.wire.sendHandshake(this.protocol.ourHandshake(Buffer.from(handshake.infoHash)));
@@ -397,7 +407,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       rest,
     ]);
     this.peers.receive(session, again);
-    return true;
+    return 'joined';
   }
 
   /** Cleans up after a peer that left. */

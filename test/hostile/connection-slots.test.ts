@@ -2,7 +2,8 @@
  * Class: one address must not lock others out of a node's connections. Connections from one
  * IP are capped node-wide and per torrent; keep-alives do not keep an idle connection; a full
  * torrent replaces a peer that trades nothing with a newcomer. A full node does not spend a
- * Diffie-Hellman exchange on an encrypted dial it would refuse anyway.
+ * Diffie-Hellman exchange on an encrypted dial it would refuse anyway, and answers a plaintext
+ * one with its handshake before it closes, so the dialler backs off instead of trying again.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -139,4 +140,35 @@ test('a full torrent closes an encrypted dial before the Diffie-Hellman exchange
     await new Promise((r) => setTimeout(r, 100));
   assert.equal(seeder.list()[0]!.stats().peers, 2, 'the torrent is full');
   assert.equal(await mseDial(seeder.port, '127.0.0.4'), 0, 'full: closed with no public key');
+});
+
+test('a full torrent answers a plaintext dial with its handshake, then ends the connection', {
+  timeout: 60_000,
+}, async (t) => {
+  const { seeder, infoHash } = await setUp(t, { maxPeers: 2, turnoverIdleMs: 3_600_000 });
+  holdConnections(t, seeder.port, infoHash, 2, '127.0.0.3');
+  for (let i = 0; i < 50 && seeder.list()[0]!.stats().peers < 2; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.equal(seeder.list()[0]!.stats().peers, 2, 'the torrent is full');
+  const answer = await new Promise<{ bytes: Buffer; ended: boolean }>((resolve) => {
+    const chunks: Buffer[] = [];
+    let ended = false;
+    const s = connect({ host: '127.0.0.1', port: seeder.port, localAddress: '127.0.0.5' });
+    const timer = setTimeout(() => s.destroy(), 5000);
+    s.on('error', () => {});
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('end', () => {
+      ended = true;
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ bytes: Buffer.concat(chunks), ended });
+    });
+    s.on('connect', () => s.write(rawHandshake(infoHash, 0x42)));
+  });
+  assert.equal(answer.bytes.length, 68, 'its handshake and nothing more');
+  assert.equal(answer.bytes.subarray(1, 20).toString('latin1'), 'BitTorrent protocol');
+  assert.deepEqual(answer.bytes.subarray(28, 48), Buffer.from(infoHash));
+  assert.ok(answer.ended, 'closed with a FIN, after its handshake arrived');
+  assert.equal(seeder.list()[0]!.stats().peers, 2, 'nobody was replaced');
 });
