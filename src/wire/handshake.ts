@@ -45,7 +45,11 @@ export function hasCapability(reserved: Uint8Array, capability: Capability): boo
 
 /** The 68 handshake bytes. */
 export function encodeHandshake(h: Handshake): Buffer {
-  const out = Buffer.alloc(HANDSHAKE_BYTES);
+  // From the shared pool (a new zeroed buffer each costs far more); every byte is written below,
+  // and the fields' lengths are checked so nothing of the pool can leak out.
+  if (h.reserved.length !== 8 || h.infoHash.length !== 20 || h.peerId.length !== 20)
+    throw new WireError('handshake fields must be 8, 20 and 20 bytes');
+  const out = Buffer.allocUnsafe(HANDSHAKE_BYTES);
   out[0] = PSTR.length;
   PSTR.copy(out, 1);
   out.set(h.reserved, 20);

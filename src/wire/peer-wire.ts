@@ -31,7 +31,8 @@ export class PeerWire {
   downloaded = 0;
   private reader: MessageReader;
   private handshaken = false;
-  private readonly handshakeBytes = Buffer.alloc(HANDSHAKE_BYTES);
+  /** A handshake that came in pieces, collected (allocated only then). */
+  private handshakeBytes: Buffer | undefined;
   private handshakeFilled = 0;
 
   constructor(
@@ -61,13 +62,22 @@ export class PeerWire {
    */
   receive(chunk: Buffer): void {
     if (!this.handshaken) {
-      const n = Math.min(HANDSHAKE_BYTES - this.handshakeFilled, chunk.length);
-      chunk.copy(this.handshakeBytes, this.handshakeFilled, 0, n);
-      this.handshakeFilled += n;
-      if (this.handshakeFilled < HANDSHAKE_BYTES) return;
+      let whole: Buffer;
+      if (this.handshakeFilled === 0 && chunk.length >= HANDSHAKE_BYTES) {
+        whole = chunk; // the usual case: decoded where it lies (the decoder copies its fields)
+      } else {
+        this.handshakeBytes ??= Buffer.alloc(HANDSHAKE_BYTES);
+        const n = Math.min(HANDSHAKE_BYTES - this.handshakeFilled, chunk.length);
+        chunk.copy(this.handshakeBytes, this.handshakeFilled, 0, n);
+        this.handshakeFilled += n;
+        if (this.handshakeFilled < HANDSHAKE_BYTES) return;
+        whole = this.handshakeBytes;
+        chunk = chunk.subarray(n);
+        this.handshakeBytes = undefined;
+      }
       this.handshaken = true;
-      this.handler.handshake(decodeHandshake(this.handshakeBytes));
-      chunk = chunk.subarray(n);
+      this.handler.handshake(decodeHandshake(whole.subarray(0, HANDSHAKE_BYTES)));
+      if (whole === chunk) chunk = chunk.subarray(HANDSHAKE_BYTES);
     }
     this.reader.push(chunk, this.onBody);
   }
