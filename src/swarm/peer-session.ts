@@ -10,6 +10,28 @@ import { PeerWire, type PeerWireHandler } from '../wire/peer-wire.js';
 let nextSessionId = 1;
 
 /**
+ * Sessions that queued bytes in this turn of the event loop, written out together by one
+ * microtask: a piece announced to a hundred peers costs one microtask, not a hundred (each
+ * `queueMicrotask` also makes Node create an async resource).
+ */
+let toFlush: PeerSession[] = [];
+
+function flushQueued(): void {
+  const sessions = toFlush;
+  toFlush = [];
+  for (const s of sessions) {
+    try {
+      s.flushOutbox();
+    } catch (error) {
+      // As uncaught as in a microtask of its own, without keeping the others' bytes back.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+}
+
+/**
  * Everything the swarm knows about one connected peer: its wire, what it has, what we asked it
  * for and it asked us for, and how fast data flows each way.
  */
@@ -103,7 +125,8 @@ export class PeerSession {
         // Everything sent in one turn of the event loop leaves in one write.
         for (const c of chunks) this.outbox.push(c);
         if (flushed) this.outboxFlushed.push(flushed);
-        if (this.outbox.length === chunks.length) queueMicrotask(() => this.flushOutbox());
+        if (this.outbox.length === chunks.length && toFlush.push(this) === 1)
+          queueMicrotask(flushQueued);
         this.lastSentAt = clock.now();
       },
       handler,
@@ -117,7 +140,7 @@ export class PeerSession {
   private outboxFlushed: (() => void)[] = [];
 
   /**
-   * Writes what this turn of the event loop queued, in one write (a microtask calls it; a
+   * Writes what this turn of the event loop queued, in one write (a shared microtask calls it; a
    * connection we refuse calls it at once, so a second connection to a peer still gets our
    * handshake and the peer learns it is a duplicate, not a peer closing on this transport).
    */
