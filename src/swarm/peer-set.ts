@@ -60,6 +60,9 @@ interface Candidate {
   readonly sticky: boolean;
 }
 
+/** Candidates a torrent remembers at most (libtorrent's peer list holds 3,000 by default). */
+export const MAX_CANDIDATES = 3000;
+
 /**
  * The peers of one torrent: the connected sessions and the candidates to dial. New
  * connections come from the dialer (the connection manager applies bans, limits and back-off);
@@ -94,10 +97,22 @@ export class PeerSet {
     return this.sessions.size === 0 && this.candidates.size === 0 && this.connecting.size === 0;
   }
 
-  /** Adds a place to find a peer. `sticky` candidates are retried until connected. */
+  /**
+   * Adds a place to find a peer. `sticky` candidates are retried until connected. Beyond
+   * {@link MAX_CANDIDATES} the oldest one not sticky and not being dialled makes way, so peers
+   * naming addresses (PEX, trackers) cannot grow the list without bound.
+   */
   addCandidate(host: string, port: number, sticky: boolean): boolean {
     const key = `${host}:${port}`;
     if (this.candidates.has(key)) return false;
+    if (this.candidates.size >= MAX_CANDIDATES && !sticky) {
+      for (const [k, c] of this.candidates)
+        if (!c.sticky && !this.connecting.has(k)) {
+          this.candidates.delete(k);
+          break;
+        }
+      if (this.candidates.size >= MAX_CANDIDATES) return false;
+    }
     this.candidates.set(key, { host, port, sticky });
     return true;
   }

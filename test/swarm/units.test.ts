@@ -7,6 +7,7 @@ import { SeededRandom } from '../../src/runtime/seeded-random.js';
 import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
 import { chooseUnchoked, pickOptimistic, rotateSeedSlots } from '../../src/swarm/choker.js';
 import { BufferPool, PieceJob, PieceJobs } from '../../src/swarm/piece-job.js';
+import { MAX_CANDIDATES, PeerSet, type PeerSetDeps } from '../../src/swarm/peer-set.js';
 import { PiecePicker } from '../../src/swarm/piece-picker.js';
 
 test('Bitfield follows BEP 3 bit order and validates spare bits', () => {
@@ -214,4 +215,20 @@ test('TokenBucket limits a byte rate and RateMeter measures one', () => {
   }
   assert.ok(Math.abs(meter.bytesPerSecond - 100_000) < 5000, `${meter.bytesPerSecond}`);
   assert.equal(meter.total, 500_000);
+});
+
+test('a peer set remembers at most MAX_CANDIDATES candidates, the newest, and every sticky one', () => {
+  // Only the candidate list is exercised: it needs nothing of the deps but the info-hash.
+  const peers = new PeerSet({ infoHash: Buffer.alloc(20) } as unknown as PeerSetDeps);
+  peers.addCandidate('192.0.2.1', 1, true);
+  for (let i = 0; i < MAX_CANDIDATES + 500; i++)
+    peers.addCandidate(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 6881, false);
+  assert.ok(peers.candidate('192.0.2.1:1'), 'the sticky one stays');
+  assert.equal(peers.candidate('10.0.0.0:6881'), undefined, 'the oldest made way');
+  const last = MAX_CANDIDATES + 499;
+  assert.ok(peers.candidate(`10.0.${(last >> 8) & 255}.${last & 255}:6881`), 'the newest is kept');
+  let count = 0;
+  for (let i = 0; i < MAX_CANDIDATES + 500; i++)
+    if (peers.candidate(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:6881`)) count++;
+  assert.equal(count, MAX_CANDIDATES - 1);
 });
