@@ -6,8 +6,8 @@ import { ManualClock } from '../../src/runtime/manual-clock.js';
 import { SeededRandom } from '../../src/runtime/seeded-random.js';
 import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
 import { chooseUnchoked, pickOptimistic, rotateSeedSlots } from '../../src/swarm/choker.js';
-import { BufferPool, PieceJob, PieceJobs } from '../../src/swarm/piece-job.js';
 import { MAX_CANDIDATES, PeerSet, type PeerSetDeps } from '../../src/swarm/peer-set.js';
+import { BufferPool, PieceJob, PieceJobs } from '../../src/swarm/piece-job.js';
 import { PiecePicker } from '../../src/swarm/piece-picker.js';
 
 test('Bitfield follows BEP 3 bit order and validates spare bits', () => {
