@@ -1,4 +1,13 @@
 import { spawn } from 'node:child_process';
+import { writeSync } from 'node:fs';
+
+/**
+ * Writes `text` to stderr at once, without a stream: a stream on a pipe opens a handle, and a
+ * simulation in progress (whose progress lines this writes) refuses any real I/O handle.
+ */
+export function writeStderrNow(text: string): void {
+  writeSync(2, text);
+}
 
 /** How a child process ended: its exit code (null when a signal ended it), or why it never ran. */
 export interface ProcessExit {

@@ -1,6 +1,6 @@
-import { writeSync } from 'node:fs';
 import { extname } from 'node:path';
 import { UsageError } from '../../errors.js';
+import { writeStderrNow } from '../../runtime/process.js';
 import type { Clock, Runtime } from '../../runtime/runtime.js';
 import { renderReport, runScenario, runTwiceAndCompare, type SimRunReport } from '../../sim/run.js';
 import type { OptionSpec } from '../../sim/scenario.js';
@@ -56,9 +56,7 @@ function progressLines(clock: Clock): (sim: Simulator) => void {
     if (now - last < PROGRESS_EVERY_MS) return;
     last = now;
     const gib = (process.memoryUsage.rss() / 2 ** 30).toFixed(2);
-    // A synchronous write: a stream on a pipe would open a handle, real I/O the run refuses.
-    writeSync(
-      2,
+    writeStderrNow(
       `sim: ${(sim.now / 1000).toFixed(1)} s virtual, ${sim.eventsRun} events, ` +
         `${((now - started) / 1000).toFixed(0)} s wall, RSS ${gib} GiB\n`,
     );
