@@ -388,15 +388,15 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    */
   attachIncoming(conn: PeerConnection, handshake: Handshake, rest: Buffer): IncomingVerdict {
     if (!this.takesPeers()) return 'refused';
+    const ours = this.protocol.ourHandshake(Buffer.from(handshake.infoHash));
     if (!this.peers.admit(conn.stream.remoteAddress)) {
-      const ours = this.protocol.ourHandshake(Buffer.from(handshake.infoHash));
       conn.stream.write(encodeHandshake(ours));
       conn.stream.end();
       return 'answered';
     }
     this.wake();
     const session = this.peers.attach(conn);
-    session.wire.sendHandshake(this.protocol.ourHandshake(Buffer.from(handshake.infoHash)));
+    session.wire.sendHandshake(ours);
     // Replay the handshake into the session's wire, then whatever followed it.
     const again = Buffer.concat([
       Buffer.from([19]),

@@ -62,22 +62,21 @@ export class PeerWire {
    */
   receive(chunk: Buffer): void {
     if (!this.handshaken) {
-      let whole: Buffer;
-      if (this.handshakeFilled === 0 && chunk.length >= HANDSHAKE_BYTES) {
-        whole = chunk; // the usual case: decoded where it lies (the decoder copies its fields)
-      } else {
+      // Usually it arrives whole and is decoded where it lies (the decoder copies its fields).
+      let whole = chunk;
+      let used = HANDSHAKE_BYTES;
+      if (this.handshakeFilled > 0 || chunk.length < HANDSHAKE_BYTES) {
         this.handshakeBytes ??= Buffer.alloc(HANDSHAKE_BYTES);
-        const n = Math.min(HANDSHAKE_BYTES - this.handshakeFilled, chunk.length);
-        chunk.copy(this.handshakeBytes, this.handshakeFilled, 0, n);
-        this.handshakeFilled += n;
+        used = Math.min(HANDSHAKE_BYTES - this.handshakeFilled, chunk.length);
+        chunk.copy(this.handshakeBytes, this.handshakeFilled, 0, used);
+        this.handshakeFilled += used;
         if (this.handshakeFilled < HANDSHAKE_BYTES) return;
         whole = this.handshakeBytes;
-        chunk = chunk.subarray(n);
         this.handshakeBytes = undefined;
       }
       this.handshaken = true;
       this.handler.handshake(decodeHandshake(whole.subarray(0, HANDSHAKE_BYTES)));
-      if (whole === chunk) chunk = chunk.subarray(HANDSHAKE_BYTES);
+      chunk = chunk.subarray(used);
     }
     this.reader.push(chunk, this.onBody);
   }
