@@ -281,7 +281,12 @@ class ByteWriter {
 
   ascii(s: string): void {
     this.reserve(s.length);
-    this.pos += this.buf.write(s, this.pos, 'latin1');
+    if (s.length > 16) {
+      this.pos += this.buf.write(s, this.pos, 'latin1');
+      return;
+    }
+    // Short tokens (lengths, integers, keys) are most of a message: no call into C++ for them.
+    for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i);
   }
 
   byte(b: number): void {
@@ -294,6 +299,12 @@ class ByteWriter {
     this.reserve(b.length);
     this.buf.set(b, this.pos);
     this.pos += b.length;
+  }
+
+  /** A byte string whose characters are its bytes (keys of decoded maps). */
+  latin1(s: string): void {
+    this.ascii(`${s.length}:`);
+    this.ascii(s);
   }
 
   utf8(s: string): void {
@@ -320,19 +331,27 @@ class ByteWriter {
   }
 }
 
-/** Short dictionary keys recur (every KRPC message has `t`, `y`, `a`…): their bytes are kept. */
-const keyCaches = { latin1: new Map<string, Buffer>(), utf8: new Map<string, Buffer>() };
-const KEY_CACHE_ENTRIES = 256;
-
-function keyBytes(key: string, encoding: 'latin1' | 'utf8'): Buffer {
-  if (key.length > 16) return Buffer.from(key, encoding);
-  const cache = keyCaches[encoding];
-  let bytes = cache.get(key);
-  if (bytes === undefined) {
-    bytes = Buffer.from(key, encoding);
-    if (cache.size < KEY_CACHE_ENTRIES) cache.set(key, bytes);
+/**
+ * Orders two dictionary keys by their encoded bytes without encoding them. Latin1 keys are
+ * bytes already; UTF-16 code-unit order is UTF-8 byte order except where a surrogate meets
+ * another unit, and there the bytes decide. (`Buffer.compare` on every pair was the
+ * simulator's top encoder cost.)
+ */
+function compareKeys(a: string, b: string, utf8: boolean): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (utf8 && (isSurrogate(x) || isSurrogate(y)))
+      return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+    return x - y;
   }
-  return bytes;
+  return a.length - b.length;
+}
+
+function isSurrogate(unit: number): boolean {
+  return unit >= 0xd800 && unit <= 0xdfff;
 }
 
 function encodeInto(value: Encodable, out: ByteWriter): void {
@@ -350,20 +369,20 @@ function encodeInto(value: Encodable, out: ByteWriter): void {
     for (const item of value as readonly Encodable[]) encodeInto(item, out);
     out.byte(CH_E);
   } else {
-    const entries: [Buffer, Encodable][] = [];
-    if (value instanceof Map) {
-      for (const [k, v] of value as ReadonlyMap<string, Encodable>) {
-        entries.push([keyBytes(k, 'latin1'), v]);
-      }
+    const utf8 = !(value instanceof Map);
+    const entries: [string, Encodable][] = [];
+    if (!utf8) {
+      for (const entry of value as ReadonlyMap<string, Encodable>) entries.push(entry);
     } else {
       for (const [k, v] of Object.entries(value as Record<string, Encodable | undefined>)) {
-        if (v !== undefined) entries.push([keyBytes(k, 'utf8'), v]);
+        if (v !== undefined) entries.push([k, v]);
       }
     }
-    if (entries.length > 1) entries.sort((a, b) => Buffer.compare(a[0], b[0]));
+    if (entries.length > 1) entries.sort((a, b) => compareKeys(a[0], b[0], utf8));
     out.byte(CH_D);
     for (const [k, v] of entries) {
-      out.bytes(k);
+      if (utf8) out.utf8(k);
+      else out.latin1(k);
       encodeInto(v, out);
     }
     out.byte(CH_E);

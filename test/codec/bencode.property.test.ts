@@ -35,6 +35,28 @@ test('encode then decode is the identity, and re-encoding gives the same bytes',
   );
 });
 
+test('object keys in any Unicode come out in UTF-8 byte order, as the strict decoder demands', () => {
+  // Surrogate pairs (code points past U+FFFF) sort after U+E000–U+FFFF in UTF-8 but before
+  // them in UTF-16: the encoder must order by the bytes.
+  const unit = fc.oneof(
+    fc.constantFrom('a', 'z', '\u00e9', '\ud7ff', '\ue000', '\uffff', '\u{10000}', '\u{1f600}'),
+    fc.string({ unit: 'grapheme', maxLength: 2 }),
+  );
+  const key = fc.array(unit, { maxLength: 3 }).map((parts) => parts.join(''));
+  fc.assert(
+    fc.property(fc.uniqueArray(key, { maxLength: 6 }), (keys) => {
+      const object = Object.fromEntries(keys.map((k, i) => [k, i]));
+      const back = decode(encode(object)) as Map<string, BValue>;
+      const expected = keys
+        .map((k) => Buffer.from(k, 'utf8'))
+        .sort(Buffer.compare)
+        .map((b) => b.toString('latin1'));
+      assert.deepEqual([...back.keys()], expected);
+    }),
+    { numRuns: Math.min(FUZZ_RUNS, 20_000) },
+  );
+});
+
 test('random bytes never make decode throw anything but BencodeError', () => {
   assertDecoderSafe(fc.uint8Array({ maxLength: 64 }), (bytes) => decode(bytes), BencodeError);
 });
