@@ -68,6 +68,26 @@ const CH_MINUS = 0x2d;
 const CH_0 = 0x30;
 const CH_9 = 0x39;
 
+/**
+ * Dictionary keys recently decoded, by a hash of their bytes. Messages repeat a few keys (`t`,
+ * `y`, `id`, `nodes`…): a key found here is not allocated again (allocating them was a tenth of
+ * the simulator's garbage). A miss just replaces the slot, so hostile keys cost nothing extra.
+ */
+const KEY_SLOTS = 509;
+const MAX_INTERNED_KEY = 24;
+const keySlots: (string | undefined)[] = new Array<string | undefined>(KEY_SLOTS).fill(undefined);
+
+function latin1(buf: Uint8Array, start: number, end: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
+}
+
+/** True when the latin1 string `s` is exactly `buf[start, end)`. */
+function spells(s: string, buf: Uint8Array, start: number, end: number): boolean {
+  if (s.length !== end - start) return false;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== buf[start + i]) return false;
+  return true;
+}
+
 class Decoder {
   pos = 0;
   values = 0;
@@ -115,19 +135,35 @@ class Decoder {
   }
 
   bytes(): Uint8Array {
+    const start = this.string();
+    return this.buf.subarray(start, this.pos);
+  }
+
+  /** Reads a string's length prefix and skips its bytes; returns where they start. */
+  private string(): number {
     const at = this.pos;
     const len = this.digits(CH_COLON, 'string length');
     if (len > this.limits.maxStringBytes) this.fail(`string of ${len} bytes exceeds limit`, at);
-    const end = this.pos + len;
-    if (end > this.buf.length) this.fail('string runs past end of input', at);
-    const out = this.buf.subarray(this.pos, end);
-    this.pos = end;
-    return out;
+    const start = this.pos;
+    if (start + len > this.buf.length) this.fail('string runs past end of input', at);
+    this.pos = start + len;
+    return start;
   }
 
+  /** A dictionary key as latin1; short ones come from {@link keySlots} when seen before. */
   key(): string {
-    const bytes = this.bytes();
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+    const start = this.string();
+    const end = this.pos;
+    const buf = this.buf;
+    if (end - start > MAX_INTERNED_KEY) return latin1(buf, start, end);
+    let h = end - start;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    const slot = (h >>> 0) % KEY_SLOTS;
+    const cached = keySlots[slot];
+    if (cached !== undefined && spells(cached, buf, start, end)) return cached;
+    const k = latin1(buf, start, end);
+    keySlots[slot] = k;
+    return k;
   }
 
   integer(): number | bigint {
@@ -295,7 +331,7 @@ class ByteWriter {
   }
 
   bytes(b: Uint8Array): void {
-    this.ascii(`${b.length}:`);
+    this.length(b.length);
     this.reserve(b.length);
     this.buf.set(b, this.pos);
     this.pos += b.length;
@@ -303,15 +339,31 @@ class ByteWriter {
 
   /** A byte string whose characters are its bytes (keys of decoded maps). */
   latin1(s: string): void {
-    this.ascii(`${s.length}:`);
+    this.length(s.length);
     this.ascii(s);
   }
 
   utf8(s: string): void {
+    if (s.length <= 16 && isAscii(s)) {
+      this.latin1(s);
+      return;
+    }
     const n = Buffer.byteLength(s, 'utf8');
-    this.ascii(`${n}:`);
+    this.length(n);
     this.reserve(n);
     this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  /** A string's length prefix, `N:`. */
+  private length(n: number): void {
+    if (n >= 100) {
+      this.ascii(`${n}:`);
+      return;
+    }
+    this.reserve(3);
+    if (n >= 10) this.buf[this.pos++] = CH_0 + Math.floor(n / 10);
+    this.buf[this.pos++] = CH_0 + (n % 10);
+    this.buf[this.pos++] = CH_COLON;
   }
 
   take(): Buffer {
@@ -350,6 +402,31 @@ function compareKeys(a: string, b: string, utf8: boolean): number {
   return a.length - b.length;
 }
 
+/**
+ * Sorts dictionary keys in place: insertion sort for the few keys a message has (no scratch
+ * array, unlike `Array.prototype.sort`), the built-in sort for long ones.
+ */
+function sortKeys(keys: string[], utf8: boolean): void {
+  if (keys.length > 16) {
+    keys.sort((a, b) => compareKeys(a, b, utf8));
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && compareKeys(keys[j]!, k, utf8) > 0) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 function isSurrogate(unit: number): boolean {
   return unit >= 0xd800 && unit <= 0xdfff;
 }
@@ -369,20 +446,16 @@ function encodeInto(value: Encodable, out: ByteWriter): void {
     for (const item of value as readonly Encodable[]) encodeInto(item, out);
     out.byte(CH_E);
   } else {
-    const utf8 = !(value instanceof Map);
-    const entries: [string, Encodable][] = [];
-    if (!utf8) {
-      for (const entry of value as ReadonlyMap<string, Encodable>) entries.push(entry);
-    } else {
-      for (const [k, v] of Object.entries(value as Record<string, Encodable | undefined>)) {
-        if (v !== undefined) entries.push([k, v]);
-      }
-    }
-    if (entries.length > 1) entries.sort((a, b) => compareKeys(a[0], b[0], utf8));
+    const map = value instanceof Map ? (value as ReadonlyMap<string, Encodable>) : undefined;
+    const object = value as Record<string, Encodable | undefined>;
+    const keys = map ? [...map.keys()] : Object.keys(object);
+    sortKeys(keys, !map);
     out.byte(CH_D);
-    for (const [k, v] of entries) {
-      if (utf8) out.utf8(k);
-      else out.latin1(k);
+    for (const k of keys) {
+      const v = map ? map.get(k)! : object[k];
+      if (v === undefined) continue;
+      if (map) out.latin1(k);
+      else out.utf8(k);
       encodeInto(v, out);
     }
     out.byte(CH_E);
