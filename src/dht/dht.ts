@@ -499,8 +499,8 @@ export class Dht extends EventEmitter<DhtEvents> {
 
   /** BEP 42: learn our external address from what others see; adopt a matching id when sure. */
   private voteExternalIp(compact: Uint8Array): void {
-    const host = compact.length === 6 ? Array.from(compact.subarray(0, 4)).join('.') : undefined;
-    if (!host) return;
+    if (compact.length !== 6) return;
+    const host = `${compact[0]}.${compact[1]}.${compact[2]}.${compact[3]}`;
     const n = (this.votes.get(host) ?? 0) + 1;
     this.votes.set(host, n);
     if (this.votes.size > 64) this.votes.clear();

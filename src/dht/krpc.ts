@@ -68,34 +68,47 @@ export function decodeKrpc(packet: Uint8Array): KrpcMessage {
   if (!(t instanceof Uint8Array) || t.length > 16)
     throw new KrpcError('missing or oversized transaction id');
   const y = asText(root.get('y'));
-  const v = root.get('v');
-  const ip = root.get('ip');
-  const extras = {
-    ...(v instanceof Uint8Array && { v }),
-  };
-  const ipField = ip instanceof Uint8Array && (ip.length === 6 || ip.length === 18) ? { ip } : {};
+  const vField = root.get('v');
+  const v = vField instanceof Uint8Array ? vField : undefined;
+  const ipField = root.get('ip');
+  const ip =
+    ipField instanceof Uint8Array && (ipField.length === 6 || ipField.length === 18)
+      ? ipField
+      : undefined;
+  // Built field by field, not by spreading optional parts: this runs for every datagram.
   if (y === 'q') {
     const q = asText(root.get('q'));
     const a = root.get('a');
     if (q === undefined || q.length > 64) throw new KrpcError('query without a method name');
     if (!(a instanceof Map)) throw new KrpcError('query without arguments');
-    return { y: 'q', t, q, a, readOnly: root.get('ro') === 1, ...extras };
+    const readOnly = root.get('ro') === 1;
+    return v ? { y: 'q', t, q, a, readOnly, v } : { y: 'q', t, q, a, readOnly };
   }
   if (y === 'r') {
     const r = root.get('r');
     if (!(r instanceof Map)) throw new KrpcError('response without a body');
-    return { y: 'r', t, r, ...ipField, ...extras };
+    const message: { y: 'r'; t: Uint8Array; r: BDict; ip?: Uint8Array; v?: Uint8Array } = {
+      y: 'r',
+      t,
+      r,
+    };
+    if (ip) message.ip = ip;
+    if (v) message.v = v;
+    return message;
   }
   if (y === 'e') {
     const e = root.get('e');
     if (!Array.isArray(e) || typeof e[0] !== 'number') throw new KrpcError('error without a code');
-    return { y: 'e', t, code: e[0], message: asText(e[1]) ?? '', ...ipField };
+    const message = asText(e[1]) ?? '';
+    return ip ? { y: 'e', t, code: e[0], message, ip } : { y: 'e', t, code: e[0], message };
   }
   throw new KrpcError('unknown message type');
 }
 
 function asText(v: BValue | undefined): string | undefined {
-  return v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : undefined;
+  return v instanceof Uint8Array
+    ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1')
+    : undefined;
 }
 
 /** Encodes a query. */
@@ -106,7 +119,10 @@ export function encodeQuery(
   readOnly: boolean,
   v?: Uint8Array,
 ): Buffer {
-  return encode({ a, q, t, y: 'q', ...(readOnly && { ro: 1 }), ...(v && { v }) });
+  const message: Record<string, Encodable> = { a, q, t, y: 'q' };
+  if (readOnly) message.ro = 1;
+  if (v) message.v = v;
+  return encode(message);
 }
 
 /** Encodes a response; `ip` is the requester's compact address (BEP 42). */
@@ -116,7 +132,7 @@ export function encodeResponse(
   ip?: Uint8Array,
   v?: Uint8Array,
 ): Buffer {
-  return encode({ ip, r, t, y: 'r', ...(v && { v }) });
+  return encode({ ip, r, t, y: 'r', v });
 }
 
 /** Encodes an error reply. */

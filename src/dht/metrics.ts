@@ -29,28 +29,37 @@ export interface DhtGaugeSource {
 }
 
 /**
- * What a DHT node counts: queries each way by type, answers to ours by result, datagrams
- * dropped, and its lookups (how many, hops, queries, time). The simulator gives every node the
- * same registry, so the counts add up to the network's.
+ * The series every DHT node counts into, made once per registry: the simulator gives thousands
+ * of nodes one registry, and each node holding its own maps of the same series cost ~2 KB apiece.
  */
-export class DhtMetrics {
-  private readonly queriesIn = new Map<string, CounterSeries>();
-  private readonly queriesOut = new Map<string, CounterSeries>();
-  private readonly otherIn: CounterSeries;
-  private readonly otherOut: CounterSeries;
+class DhtSeries {
+  readonly queriesIn = new Map<string, CounterSeries>();
+  readonly queriesOut = new Map<string, CounterSeries>();
+  readonly otherIn: CounterSeries;
+  readonly otherOut: CounterSeries;
   readonly responses: CounterSeries;
   readonly errors: CounterSeries;
   readonly timeouts: CounterSeries;
   readonly malformed: CounterSeries;
   readonly unexpected: CounterSeries;
   readonly rateLimited: CounterSeries;
-  private readonly lookups = new Map<LookupKind, CounterSeries>();
-  private readonly hops = new Map<LookupKind, HistogramSeries>();
-  private readonly lookupQueries = new Map<LookupKind, HistogramSeries>();
-  private readonly lookupSeconds = new Map<LookupKind, HistogramSeries>();
-  private readonly computed: CollectedMetric[];
+  readonly lookups = new Map<LookupKind, CounterSeries>();
+  readonly hops = new Map<LookupKind, HistogramSeries>();
+  readonly lookupQueries = new Map<LookupKind, HistogramSeries>();
+  readonly lookupSeconds = new Map<LookupKind, HistogramSeries>();
 
-  constructor(registry: MetricsRegistry, source: DhtGaugeSource) {
+  private static readonly byRegistry = new WeakMap<MetricsRegistry, DhtSeries>();
+
+  static of(registry: MetricsRegistry): DhtSeries {
+    let series = DhtSeries.byRegistry.get(registry);
+    if (!series) {
+      series = new DhtSeries(registry);
+      DhtSeries.byRegistry.set(registry, series);
+    }
+    return series;
+  }
+
+  private constructor(registry: MetricsRegistry) {
     const queries = registry.counter({
       name: 'shoal_dht_queries_total',
       help: 'KRPC queries, by direction and query type.',
@@ -107,6 +116,33 @@ export class DhtMetrics {
       this.lookupQueries.set(type, queried.labels({ type }));
       this.lookupSeconds.set(type, seconds.labels({ type }));
     }
+  }
+}
+
+/**
+ * What a DHT node counts: queries each way by type, answers to ours by result, datagrams
+ * dropped, and its lookups (how many, hops, queries, time). The simulator gives every node the
+ * same registry, so the counts add up to the network's.
+ */
+export class DhtMetrics {
+  private readonly series: DhtSeries;
+  readonly responses: CounterSeries;
+  readonly errors: CounterSeries;
+  readonly timeouts: CounterSeries;
+  readonly malformed: CounterSeries;
+  readonly unexpected: CounterSeries;
+  readonly rateLimited: CounterSeries;
+  private readonly computed: CollectedMetric[];
+
+  constructor(registry: MetricsRegistry, source: DhtGaugeSource) {
+    const series = DhtSeries.of(registry);
+    this.series = series;
+    this.responses = series.responses;
+    this.errors = series.errors;
+    this.timeouts = series.timeouts;
+    this.malformed = series.malformed;
+    this.unexpected = series.unexpected;
+    this.rateLimited = series.rateLimited;
     this.computed = [
       registry.gauge({
         name: 'shoal_dht_nodes',
@@ -127,27 +163,29 @@ export class DhtMetrics {
   }
 
   queryIn(type: string): void {
-    (this.queriesIn.get(type) ?? this.otherIn).inc();
+    (this.series.queriesIn.get(type) ?? this.series.otherIn).inc();
   }
 
   queryOut(type: string): void {
-    (this.queriesOut.get(type) ?? this.otherOut).inc();
+    (this.series.queriesOut.get(type) ?? this.series.otherOut).inc();
   }
 
   /** A lookup finished. */
   lookup(kind: LookupKind, hops: number, queried: number, ms: number): void {
-    this.lookups.get(kind)!.inc();
-    this.hops.get(kind)!.observe(hops);
-    this.lookupQueries.get(kind)!.observe(queried);
-    this.lookupSeconds.get(kind)!.observe(ms / 1000);
+    const s = this.series;
+    s.lookups.get(kind)!.inc();
+    s.hops.get(kind)!.observe(hops);
+    s.lookupQueries.get(kind)!.observe(queried);
+    s.lookupSeconds.get(kind)!.observe(ms / 1000);
   }
 
   /** The classic counters, for status lines and `stats()`. */
   counters(): RpcCounters {
-    let queriesIn = this.otherIn.value;
-    for (const s of this.queriesIn.values()) queriesIn += s.value;
-    let queriesOut = this.otherOut.value;
-    for (const s of this.queriesOut.values()) queriesOut += s.value;
+    const { queriesIn: inByType, queriesOut: outByType, otherIn, otherOut } = this.series;
+    let queriesIn = otherIn.value;
+    for (const s of inByType.values()) queriesIn += s.value;
+    let queriesOut = otherOut.value;
+    for (const s of outByType.values()) queriesOut += s.value;
     return {
       queriesIn,
       queriesOut,

@@ -70,9 +70,9 @@ export class QueryServer {
   }
 
   private reply(q: IncomingQuery, ip: Buffer, body: QueryReply): void {
-    const id = this.deps.context().table.id;
-    const encode = (r: QueryReply) =>
-      encodeResponse(q.t, { ...r, id }, ip, this.deps.clientVersion);
+    // The handler's reply is its own fresh object: our id is added to it, not spread into a copy.
+    body.id = this.deps.table.id;
+    const encode = (r: QueryReply) => encodeResponse(q.t, r, ip, this.deps.clientVersion);
     let r = body;
     let packet = encode(r);
     // Never answer an address we have not verified with much more than it sent us.

@@ -7,7 +7,7 @@ import { K } from '../routing-table.js';
 import type { IncomingQuery } from '../rpc.js';
 import type { TokenIssuer } from '../tokens.js';
 
-/** The body of a KRPC response (`id` is added by the server). */
+/** The body of a KRPC response (`id` is added by the server, to this object). */
 export type QueryReply = Record<string, Encodable | undefined>;
 
 /** A query refused with a KRPC error (BEP 5 / BEP 44 codes). */
@@ -49,8 +49,8 @@ export function closestNodes(ctx: HandlerContext, target: Uint8Array, args?: BDi
     : [];
   const v4 = wants.length === 0 ? ctx.family === 4 : wants.includes('n4');
   const v6 = wants.length === 0 ? ctx.family === 6 : wants.includes('n6');
-  return {
-    ...(v4 && { nodes: encodeCompactNodes(closest, 4) }),
-    ...(v6 && { nodes6: encodeCompactNodes(closest, 6) }),
-  };
+  const reply: QueryReply = {};
+  if (v4) reply.nodes = encodeCompactNodes(closest, 4);
+  if (v6) reply.nodes6 = encodeCompactNodes(closest, 6);
+  return reply;
 }
