@@ -32,7 +32,7 @@ export interface DhtGaugeSource {
  * The series every DHT node counts into, made once per registry: the simulator gives thousands
  * of nodes one registry, and each node holding its own maps of the same series cost ~2 KB apiece.
  */
-class DhtSeries {
+export class DhtSeries {
   readonly queriesIn = new Map<string, CounterSeries>();
   readonly queriesOut = new Map<string, CounterSeries>();
   readonly otherIn: CounterSeries;
@@ -125,24 +125,12 @@ class DhtSeries {
  * same registry, so the counts add up to the network's.
  */
 export class DhtMetrics {
-  private readonly series: DhtSeries;
-  readonly responses: CounterSeries;
-  readonly errors: CounterSeries;
-  readonly timeouts: CounterSeries;
-  readonly malformed: CounterSeries;
-  readonly unexpected: CounterSeries;
-  readonly rateLimited: CounterSeries;
+  /** The counters, shared by every node of one registry (answers, errors, drops…). */
+  readonly series: DhtSeries;
   private readonly computed: CollectedMetric[];
 
   constructor(registry: MetricsRegistry, source: DhtGaugeSource) {
-    const series = DhtSeries.of(registry);
-    this.series = series;
-    this.responses = series.responses;
-    this.errors = series.errors;
-    this.timeouts = series.timeouts;
-    this.malformed = series.malformed;
-    this.unexpected = series.unexpected;
-    this.rateLimited = series.rateLimited;
+    this.series = DhtSeries.of(registry);
     this.computed = [
       registry.gauge({
         name: 'shoal_dht_nodes',
@@ -189,11 +177,11 @@ export class DhtMetrics {
     return {
       queriesIn,
       queriesOut,
-      responsesIn: this.responses.value,
-      errorsIn: this.errors.value,
-      timeouts: this.timeouts.value,
-      rateLimited: this.rateLimited.value,
-      dropped: this.malformed.value + this.unexpected.value,
+      responsesIn: this.series.responses.value,
+      errorsIn: this.series.errors.value,
+      timeouts: this.series.timeouts.value,
+      rateLimited: this.series.rateLimited.value,
+      dropped: this.series.malformed.value + this.series.unexpected.value,
     };
   }
 

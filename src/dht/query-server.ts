@@ -43,7 +43,7 @@ export class QueryServer {
   handle(q: IncomingQuery): void {
     if (this.deps.readOnly) return; // BEP 43: read-only nodes answer nothing
     if (!this.deps.limiter.allow(q.host)) {
-      this.deps.metrics.rateLimited.inc();
+      this.deps.metrics.series.rateLimited.inc();
       return;
     }
     const ip = encodeCompactAddress(q.host, q.port);

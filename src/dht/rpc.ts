@@ -120,7 +120,7 @@ export class KrpcTransactions {
       this.deps.metrics.queryOut(q);
       const timer = this.deps.timers.setTimeout(() => {
         this.pending.delete(key);
-        this.deps.metrics.timeouts.inc();
+        this.deps.metrics.series.timeouts.inc();
         if (to.id) this.deps.events.timedOut(to.id);
         reject(new DhtError(`${to.host}:${to.port} did not answer ${q}`));
       }, this.deps.queryTimeoutMs);
@@ -157,7 +157,7 @@ export class KrpcTransactions {
     try {
       msg = decodeKrpc(data);
     } catch {
-      this.deps.metrics.malformed.inc();
+      this.deps.metrics.series.malformed.inc();
       return;
     }
     if (msg.y === 'q') {
@@ -171,18 +171,18 @@ export class KrpcTransactions {
     // A reply must come from the address we asked, or it is ignored (spoofing, stray packets).
     const asked = p?.host === 'localhost' ? '127.0.0.1' : p?.host;
     if (!p || asked !== host || p.port !== from.port) {
-      this.deps.metrics.unexpected.inc();
+      this.deps.metrics.series.unexpected.inc();
       return;
     }
     this.pending.delete(key);
     p.timer.cancel();
     if (msg.ip) this.deps.events.sawExternalIp(msg.ip);
     if (msg.y === 'e') {
-      this.deps.metrics.errors.inc();
+      this.deps.metrics.series.errors.inc();
       p.reject(new DhtError(`${host}:${from.port} answered error ${msg.code}: ${msg.message}`));
       return;
     }
-    this.deps.metrics.responses.inc();
+    this.deps.metrics.series.responses.inc();
     const id = msg.r.get('id');
     if (id instanceof Uint8Array && id.length === ID_BYTES)
       this.deps.events.responded(Buffer.from(id), host, from.port);
