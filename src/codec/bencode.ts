@@ -194,7 +194,7 @@ class Decoder {
       for (let i = start; i < start + len; i++) n = n * 10 + (buf[i]! - CH_0);
       return negative ? -n : n;
     }
-    const text = Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('latin1');
+    const text = latin1(buf, start, start + len);
     const big = BigInt(negative ? `-${text}` : text);
     return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER)
       ? Number(big)

@@ -169,19 +169,19 @@ export class DhtMetrics {
 
   /** The classic counters, for status lines and `stats()`. */
   counters(): RpcCounters {
-    const { queriesIn: inByType, queriesOut: outByType, otherIn, otherOut } = this.series;
-    let queriesIn = otherIn.value;
-    for (const s of inByType.values()) queriesIn += s.value;
-    let queriesOut = otherOut.value;
-    for (const s of outByType.values()) queriesOut += s.value;
+    const s = this.series;
+    let queriesIn = s.otherIn.value;
+    for (const c of s.queriesIn.values()) queriesIn += c.value;
+    let queriesOut = s.otherOut.value;
+    for (const c of s.queriesOut.values()) queriesOut += c.value;
     return {
       queriesIn,
       queriesOut,
-      responsesIn: this.series.responses.value,
-      errorsIn: this.series.errors.value,
-      timeouts: this.series.timeouts.value,
-      rateLimited: this.series.rateLimited.value,
-      dropped: this.series.malformed.value + this.series.unexpected.value,
+      responsesIn: s.responses.value,
+      errorsIn: s.errors.value,
+      timeouts: s.timeouts.value,
+      rateLimited: s.rateLimited.value,
+      dropped: s.malformed.value + s.unexpected.value,
     };
   }
 
