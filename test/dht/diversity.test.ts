@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import type { NodeContact } from '../../src/codec/compact.js';
-import { hostKey, subnetKey } from '../../src/dht/ip-diversity.js';
+import { Groups, hostKey, type SubnetKey, subnetKey } from '../../src/dht/ip-diversity.js';
 import {
   commonPrefixBits,
   compareDistance,
@@ -204,4 +205,32 @@ test('peer store: one address stores at most 64 entries over all info-hashes', (
   assert.ok(store.add(Buffer.alloc(20, 9), { host: '198.51.100.1', port: 1 }, false, 600));
   // Entries expire and the address may store again.
   assert.ok(store.add(Buffer.alloc(20, 8), { host: '203.0.113.9', port: 6881 }, false, 70_000));
+});
+
+test('property: Groups holds what a map of arrays holds, in the order items came', () => {
+  const key = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom('a', 'b::/64'));
+  const op = fc.tuple(fc.boolean(), key, fc.integer({ min: 0, max: 9 }));
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+      const items = Array.from({ length: 10 }, (_, i) => ({ i }));
+      const groups = new Groups<{ i: number }>();
+      const reference = new Map<SubnetKey, { i: number }[]>();
+      for (const [adding, k, n] of ops) {
+        const item = items[n]!;
+        const list = reference.get(k) ?? [];
+        if (adding) {
+          groups.add(k, item);
+          reference.set(k, [...list, item]);
+        } else {
+          groups.remove(k, item);
+          const at = list.indexOf(item);
+          if (at >= 0) reference.set(k, list.filter((_, j) => j !== at));
+        }
+      }
+      for (const k of [0, 1, 2, 3, 4, 5, 6, 'a', 'b::/64'])
+        assert.deepEqual(groups.get(k), reference.get(k) ?? []);
+      assert.deepEqual(groups.get(undefined), []);
+    }),
+    { numRuns: 500 },
+  );
 });
