@@ -39,8 +39,7 @@ export class IpRateLimiter {
     const from = due === undefined || due < now ? now : due;
     const allowed = from - now <= this.toleranceMs;
     this.fullAt.set(address, allowed ? from + this.intervalMs : from);
-    if (this.fullAt.size > this.maxAddresses)
-      this.fullAt.delete(this.fullAt.keys().next().value!);
+    if (this.fullAt.size > this.maxAddresses) this.fullAt.delete(this.fullAt.keys().next().value!);
     return allowed;
   }
 

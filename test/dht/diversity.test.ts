@@ -224,7 +224,11 @@ test('property: Groups holds what a map of arrays holds, in the order items came
         } else {
           groups.remove(k, item);
           const at = list.indexOf(item);
-          if (at >= 0) reference.set(k, list.filter((_, j) => j !== at));
+          if (at >= 0)
+            reference.set(
+              k,
+              list.filter((_, j) => j !== at),
+            );
         }
       }
       for (const k of [0, 1, 2, 3, 4, 5, 6, 'a', 'b::/64'])
