@@ -1,4 +1,5 @@
 import { ipFamily, ipv4Number, ipv6Bytes } from '../codec/compact.js';
+import { insertAt, removeAt } from '../shared/array-edit.js';
 import { isExemptAddress, isExemptIpv4 } from './node-id.js';
 
 /** An address as the DHT counts it: IPv4-mapped IPv6 addresses are their IPv4 address. */
@@ -108,8 +109,8 @@ export class Groups<T extends object> {
       return;
     }
     const i = this.firstAtLeast(key + 1);
-    this.keys.splice(i, 0, key);
-    this.items.splice(i, 0, item);
+    insertAt(this.keys, i, key);
+    insertAt(this.items, i, item);
   }
 
   remove(key: SubnetKey | undefined, item: T): void {
@@ -126,8 +127,8 @@ export class Groups<T extends object> {
     }
     for (let i = this.firstAtLeast(key); this.keys[i] === key; i++)
       if (this.items[i] === item) {
-        this.keys.splice(i, 1);
-        this.items.splice(i, 1);
+        removeAt(this.keys, i);
+        removeAt(this.items, i);
         return;
       }
   }

@@ -1,5 +1,4 @@
 import {
-  type CollectedMetric,
   type CounterSeries,
   exponentialBuckets,
   type HistogramSeries,
@@ -47,6 +46,11 @@ export class DhtSeries {
   readonly hops = new Map<LookupKind, HistogramSeries>();
   readonly lookupQueries = new Map<LookupKind, HistogramSeries>();
   readonly lookupSeconds = new Map<LookupKind, HistogramSeries>();
+  /**
+   * The nodes whose tables and stores the gauges add up: three collectors per registry rather
+   * than three per node (a closure, a handle and a set entry each).
+   */
+  readonly sources = new Set<DhtGaugeSource>();
 
   private static readonly byRegistry = new WeakMap<MetricsRegistry, DhtSeries>();
 
@@ -116,6 +120,28 @@ export class DhtSeries {
       this.lookupQueries.set(type, queried.labels({ type }));
       this.lookupSeconds.set(type, seconds.labels({ type }));
     }
+    const total = (read: (source: DhtGaugeSource) => number) => () => {
+      // No node running: no sample, as when each node registered its own collector.
+      if (this.sources.size === 0) return [];
+      let sum = 0;
+      for (const source of this.sources) sum += read(source);
+      return sum;
+    };
+    registry.gauge({
+      name: 'shoal_dht_nodes',
+      help: 'Nodes in the routing table.',
+      collect: total((s) => s.nodes()),
+    });
+    registry.gauge({
+      name: 'shoal_dht_stored_info_hashes',
+      help: 'Info-hashes we store announced peers for.',
+      collect: total((s) => s.storedInfoHashes()),
+    });
+    registry.gauge({
+      name: 'shoal_dht_stored_items',
+      help: 'BEP 44 items we store.',
+      collect: total((s) => s.storedItems()),
+    });
   }
 }
 
@@ -127,27 +153,13 @@ export class DhtSeries {
 export class DhtMetrics {
   /** The counters, shared by every node of one registry (answers, errors, drops…). */
   readonly series: DhtSeries;
-  private readonly computed: CollectedMetric[];
 
-  constructor(registry: MetricsRegistry, source: DhtGaugeSource) {
+  constructor(
+    registry: MetricsRegistry,
+    private readonly source: DhtGaugeSource,
+  ) {
     this.series = DhtSeries.of(registry);
-    this.computed = [
-      registry.gauge({
-        name: 'shoal_dht_nodes',
-        help: 'Nodes in the routing table.',
-        collect: () => source.nodes(),
-      }),
-      registry.gauge({
-        name: 'shoal_dht_stored_info_hashes',
-        help: 'Info-hashes we store announced peers for.',
-        collect: () => source.storedInfoHashes(),
-      }),
-      registry.gauge({
-        name: 'shoal_dht_stored_items',
-        help: 'BEP 44 items we store.',
-        collect: () => source.storedItems(),
-      }),
-    ];
+    this.series.sources.add(source);
   }
 
   queryIn(type: string): void {
@@ -187,6 +199,6 @@ export class DhtMetrics {
 
   /** The DHT stopped; the registry may outlive it (the simulator's does). */
   close(): void {
-    for (const c of this.computed) c.unregister();
+    this.series.sources.delete(this.source);
   }
 }

@@ -1,4 +1,5 @@
 import type { NodeContact } from '../codec/compact.js';
+import { insertAt, removeAt } from '../shared/array-edit.js';
 import {
   compareKeyDistance,
   type IdKey,
@@ -403,15 +404,15 @@ export class RoutingTable {
 
   /** Puts `entry` in `bucket` (at `index`, or at the end) and counts it. */
   private place(bucket: Bucket, entry: RoutingEntry, index = bucket.nodes.length): void {
-    bucket.nodes.splice(index, 0, entry);
-    bucket.heads.splice(index, 0, keyHead(entry.key));
+    insertAt(bucket.nodes, index, entry);
+    insertAt(bucket.heads, index, keyHead(entry.key));
     this.groups.add(groupOf(hostKey(entry.host)), entry);
   }
 
   /** Takes the node at `index` out of `bucket` and uncounts it. */
   private unplace(bucket: Bucket, index: number): void {
-    const [entry] = bucket.nodes.splice(index, 1);
-    bucket.heads.splice(index, 1);
+    const entry = removeAt(bucket.nodes, index);
+    removeAt(bucket.heads, index);
     if (entry) this.groups.remove(groupOf(hostKey(entry.host)), entry);
   }
 

@@ -116,7 +116,7 @@ export class Network {
       options.nat === undefined
         ? undefined
         : `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${(index & 255) | 1}`;
-    const location = this.latency.place(this.sim.random, options.region);
+    const location = this.latency.place(this.sim.random, index, options.region);
     const host = new SimHost(
       index,
       publicIp,
@@ -168,7 +168,7 @@ export class Network {
 
   /** One-way delay between two hosts, without jitter. */
   oneWayMs(a: SimHost, b: SimHost): number {
-    return this.latency.oneWay(a.index, a.location, b.index, b.location);
+    return this.latency.oneWay(a.index, b.index);
   }
 
   /** Median round-trip time over random pairs of the hosts present (a property of the model). */
