@@ -306,6 +306,32 @@ export function encode(value: Encodable): Buffer {
   return w.take();
 }
 
+/** Messages for sending are carved from slabs this big. */
+const SEND_SLAB_BYTES = 64 * 1024;
+let sendSlab = Buffer.allocUnsafeSlow(SEND_SLAB_BYTES);
+let sendSlabUsed = 0;
+
+/**
+ * Encodes like {@link encode}, into a slab shared by many messages rather than a buffer of
+ * its own: for a datagram handed to a socket at once (the DHT's queries and replies). Node's
+ * buffer pool is 8 KiB, so at a few hundred bytes a message it made a new pool every few dozen
+ * messages, which a 100,000-node simulation profiled at 5 % of its time. Keeping the result
+ * would keep its whole slab alive: copy it first.
+ */
+export function encodeToSend(value: Encodable): Buffer {
+  const w = new ByteWriter();
+  encodeInto(value, w);
+  const n = w.size;
+  if (n > SEND_SLAB_BYTES / 8) return w.take();
+  if (sendSlabUsed + n > SEND_SLAB_BYTES) {
+    sendSlab = Buffer.allocUnsafeSlow(SEND_SLAB_BYTES);
+    sendSlabUsed = 0;
+  }
+  const out = w.takeInto(sendSlab, sendSlabUsed);
+  sendSlabUsed += (n + 7) & ~7;
+  return out;
+}
+
 /**
  * A growable output buffer. Encoding is synchronous, so one scratch buffer is shared by every
  * call and the result is copied out at the end: no array of parts, no per-token allocations.
@@ -366,9 +392,22 @@ class ByteWriter {
     this.buf[this.pos++] = CH_COLON;
   }
 
+  /** Bytes written so far. */
+  get size(): number {
+    return this.pos;
+  }
+
   take(): Buffer {
     const out = Buffer.allocUnsafe(this.pos);
     this.buf.copy(out, 0, 0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+
+  /** Copies what was written into `slab` at `at` (room checked by the caller); returns that part. */
+  takeInto(slab: Buffer, at: number): Buffer {
+    this.buf.copy(slab, at, 0, this.pos);
+    const out = slab.subarray(at, at + this.pos);
     this.pos = 0;
     return out;
   }

@@ -1,4 +1,4 @@
-import { type BDict, type BValue, decode, type Encodable, encode } from '../codec/bencode.js';
+import { type BDict, type BValue, decode, type Encodable, encodeToSend } from '../codec/bencode.js';
 import { ShoalError } from '../errors.js';
 
 /** A KRPC message could not be decoded or is missing a required field. */
@@ -111,7 +111,7 @@ function asText(v: BValue | undefined): string | undefined {
     : undefined;
 }
 
-/** Encodes a query. */
+/** Encodes a query, for sending at once (the bytes share a slab: see {@link encodeToSend}). */
 export function encodeQuery(
   t: Uint8Array,
   q: string,
@@ -122,22 +122,22 @@ export function encodeQuery(
   const message: Record<string, Encodable> = { a, q, t, y: 'q' };
   if (readOnly) message.ro = 1;
   if (v) message.v = v;
-  return encode(message);
+  return encodeToSend(message);
 }
 
-/** Encodes a response; `ip` is the requester's compact address (BEP 42). */
+/** Encodes a response for sending at once; `ip` is the requester's compact address (BEP 42). */
 export function encodeResponse(
   t: Uint8Array,
   r: Record<string, Encodable | undefined>,
   ip?: Uint8Array,
   v?: Uint8Array,
 ): Buffer {
-  return encode({ ip, r, t, y: 'r', v });
+  return encodeToSend({ ip, r, t, y: 'r', v });
 }
 
-/** Encodes an error reply. */
+/** Encodes an error reply for sending at once. */
 export function encodeError(t: Uint8Array, code: number, message: string, ip?: Uint8Array): Buffer {
-  return encode({ e: [code, message], ip, t, y: 'e' });
+  return encodeToSend({ e: [code, message], ip, t, y: 'e' });
 }
 
 /** A 20-byte id field of a KRPC body, or an error naming it. */
