@@ -239,7 +239,7 @@ export class Dht extends EventEmitter<DhtEvents> {
       dht.attach(socket);
     }
     for (const n of saved?.nodes ?? []) dht.table.insert(n, false);
-    dht.timers.push(runtime.timers.setInterval(() => void dht.maintain(), MAINTENANCE_MS));
+    dht.timers.push(runtime.timers.setInterval(() => dht.maintain(), MAINTENANCE_MS));
     return dht;
   }
 
@@ -527,12 +527,24 @@ export class Dht extends EventEmitter<DhtEvents> {
     }
   }
 
-  private async maintain(): Promise<void> {
+  /**
+   * Once a minute: expires stored peers, refreshes stale buckets, bootstraps an empty table
+   * and saves the state. Most minutes there is nothing to look up, and then no promise is
+   * made: a 100,000-node simulation runs this 1,700 times a virtual second.
+   */
+  private maintain(): void {
     const now = this.runtime.clock.now();
     this.peers.expire(now);
     const targets = this.table.staleBucketTargets(REFRESH_AFTER_MS, (n) =>
       this.runtime.random.bytes(n),
     );
+    const bootstrap = this.table.size === 0 && this.options.bootstrap.length > 0;
+    if (targets.length > 0 || bootstrap) void this.refresh(targets);
+    else if (this.options.statePath) void this.saveState();
+  }
+
+  /** Looks up `targets` (stale buckets), bootstraps an empty table, then saves the state. */
+  private async refresh(targets: readonly Buffer[]): Promise<void> {
     // Every stale bucket was marked refreshed, so every one is looked up (a few at a time).
     for (let i = 0; i < targets.length; i += this.options.alpha) {
       const batch = targets.slice(i, i + this.options.alpha);

@@ -53,7 +53,10 @@ const MAX_REMEMBERED_PEERS = 4096;
  * above this line.
  */
 export class Dialer {
-  /** Addresses that refused MSE: dialled in plaintext directly under `prefer`. */
+  /**
+   * Addresses that refused MSE: dialled in plaintext directly under `prefer`, until a
+   * plaintext connection closes before its handshake ({@link closedEarly}).
+   */
   private readonly plaintextPeers = new Set<string>();
   /** Addresses whose last connection over a transport closed before its handshake. */
   private readonly avoid = new Map<string, TransportKind>();
@@ -116,9 +119,15 @@ export class Dialer {
    * A connection we dialled over `transport` closed before its protocol handshake (a client
    * that listens for TCP but takes only uTP does that): the next dial tries the other
    * transport first. True when that is a change worth trying at once.
+   *
+   * A peer remembered as refusing encryption is forgotten too: it may have closed our key
+   * exchange only because it was full, and a peer that requires encryption closes a plaintext
+   * handshake just like this, so the next dial offers encryption again. Like libtorrent, a
+   * peer that keeps failing is tried encrypted and plaintext by turns, never given up on.
    */
   closedEarly(host: string, port: number, transport: TransportKind): boolean {
     const key = `${host}:${port}`;
+    this.plaintextPeers.delete(key);
     const switched =
       this.avoid.get(key) !== transport && this.deps.transports.some((t) => t.kind !== transport);
     this.avoid.delete(key);

@@ -61,6 +61,7 @@ export function createSimRuntime(net: Network, host: SimHost, pages: PageStore):
   };
 }
 
+/** The simulator's virtual clock; wall time starts at {@link SIM_EPOCH_MS}. */
 class SimClock implements Clock {
   constructor(private readonly sim: Simulator) {}
 
@@ -90,6 +91,7 @@ class SimTimers implements Timers {
   }
 }
 
+/** UDP sockets bound on the host through the network model. */
 class SimUdp implements UdpFactory {
   constructor(
     private readonly net: Network,
@@ -135,6 +137,7 @@ class SimUdpHandle implements UdpSocket {
   }
 }
 
+/** TCP listeners and connections of the host through the network model. */
 class SimTcp implements TcpFactory {
   constructor(
     private readonly net: Network,

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { ConnectionManager } from '../../src/net/connection-manager.js';
+import { Dialer } from '../../src/net/dialer.js';
+import { TcpTransport } from '../../src/net/transport.js';
+import { createRealRuntime } from '../../src/runtime/real.js';
+
+const runtime = createRealRuntime();
+
+/**
+ * A peer on 127.0.0.1 that takes every connection, notes how many bytes the dialler sent
+ * within 300 ms, and closes it: to an MSE key exchange it looks like a peer refusing
+ * encryption (or a full one), to a plaintext dial like one that requires encryption.
+ */
+async function closingPeer(t: { after: (fn: () => void) => void }) {
+  const sent: number[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    const index = sent.push(0) - 1;
+    socket.on('data', (d) => {
+      sent[index]! += d.length;
+    });
+    socket.on('error', () => undefined);
+    setTimeout(() => socket.destroy(), 300);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  const address = server.address();
+  assert.ok(address !== null && typeof address === 'object');
+  return { port: address.port, sent };
+}
+
+test('a peer that refused encryption is offered it again once a plaintext dial closes early', async (t) => {
+  const peer = await closingPeer(t);
+  const connections = new ConnectionManager(runtime.clock, runtime.timers);
+  t.after(() => connections.stop());
+  const dialer = new Dialer({
+    connections,
+    transports: [new TcpTransport(runtime)],
+    encryption: 'prefer',
+    random: runtime.random,
+    timers: runtime.timers,
+  });
+  const request = {
+    host: '127.0.0.1',
+    port: peer.port,
+    infoHash: Buffer.alloc(20, 9),
+    timeoutMs: 5000,
+  };
+  const dial = async () => {
+    // Back-off between dials of one peer is the connection manager's business, not this test's.
+    connections.allowRedial(request.host, request.port, request.infoHash.toString('hex'));
+    const conn = await dialer.dial(request);
+    conn.stream.destroy();
+  };
+
+  await dial();
+  assert.equal(peer.sent.length, 2, 'the key exchange was closed, then a plaintext dial');
+  assert.ok(peer.sent[0]! >= 96, 'the first connection opened with an MSE public key');
+  assert.equal(dialer.counts.encryptionRefused, 1);
+
+  // The plaintext connection closed before its handshake (the peer set reports that).
+  dialer.closedEarly('127.0.0.1', peer.port, 'tcp');
+  await dial();
+  assert.equal(peer.sent.length, 4);
+  assert.ok(peer.sent[2]! >= 96, 'encryption was offered again, not plaintext for good');
+
+  // This time plaintext worked (nothing reported): the next dial goes straight to plaintext.
+  await dial();
+  assert.equal(peer.sent.length, 5, 'one connection, no key exchange first');
+  await new Promise((resolve) => setTimeout(resolve, 350));
+  assert.equal(peer.sent[4], 0, 'nothing sent by the dialler on a plaintext connection');
+});
