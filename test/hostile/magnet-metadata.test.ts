@@ -11,15 +11,13 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { sha1 } from '../../src/crypto/hash.js';
 import { parseMagnet } from '../../src/metainfo/magnet.js';
-import { ConnectionManager } from '../../src/net/connection-manager.js';
-import { Dialer } from '../../src/net/dialer.js';
-import { TcpTransport } from '../../src/net/transport.js';
 import { EgressPolicy } from '../../src/runtime/egress.js';
 import { createRealRuntime } from '../../src/runtime/real.js';
 import { fetchMetadata, type MetadataProgress } from '../../src/swarm/metadata-fetcher.js';
 import type { Torrent } from '../../src/swarm/torrent.js';
 import { startFakeMetadataPeer } from '../support/metadata-peers.js';
 import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
+import { tcpDialer } from '../support/tcp-dialer.js';
 import { tempDir } from '../support/tmp.js';
 
 const runtime = createRealRuntime(new EgressPolicy('loopback'));
@@ -78,15 +76,7 @@ test('a liar and a flood are dropped; the honest peer, appearing later, gives th
   const size = seeding.meta.infoBytes.length;
   const liar = await startFakeMetadataPeer(t, 'liar', '127.0.22.1', size);
   const flood = await startFakeMetadataPeer(t, 'flood', '127.0.22.2', size);
-  const connections = new ConnectionManager(runtime.clock, runtime.timers);
-  t.after(() => connections.stop());
-  const dialer = new Dialer({
-    connections,
-    transports: [new TcpTransport(runtime)],
-    encryption: 'prefer',
-    random: runtime.random,
-    timers: runtime.timers,
-  });
+  const { dialer } = tcpDialer(t, runtime, 'prefer');
   const peers = [liar, flood];
   // The honest peer turns up a second later (as from the DHT or a tracker).
   const late = setTimeout(

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
-import { test } from 'node:test';
-import { ConnectionManager } from '../../src/net/connection-manager.js';
-import { Dialer } from '../../src/net/dialer.js';
-import { TcpTransport } from '../../src/net/transport.js';
+import { type TestContext, test } from 'node:test';
 import { createRealRuntime } from '../../src/runtime/real.js';
+import { tcpDialer } from '../support/tcp-dialer.js';
 
 const runtime = createRealRuntime();
 
@@ -13,7 +11,7 @@ const runtime = createRealRuntime();
  * within 300 ms, and closes it: to an MSE key exchange it looks like a peer refusing
  * encryption (or a full one), to a plaintext dial like one that requires encryption.
  */
-async function closingPeer(t: { after: (fn: () => void) => void }) {
+async function closingPeer(t: TestContext) {
   const sent: number[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
@@ -38,15 +36,7 @@ async function closingPeer(t: { after: (fn: () => void) => void }) {
 
 test('a peer that refused encryption is offered it again once a plaintext dial closes early', async (t) => {
   const peer = await closingPeer(t);
-  const connections = new ConnectionManager(runtime.clock, runtime.timers);
-  t.after(() => connections.stop());
-  const dialer = new Dialer({
-    connections,
-    transports: [new TcpTransport(runtime)],
-    encryption: 'prefer',
-    random: runtime.random,
-    timers: runtime.timers,
-  });
+  const { dialer, connections } = tcpDialer(t, runtime, 'prefer');
   const request = {
     host: '127.0.0.1',
     port: peer.port,
