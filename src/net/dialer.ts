@@ -54,10 +54,12 @@ const MAX_REMEMBERED_PEERS = 4096;
  */
 export class Dialer {
   /**
-   * Addresses that refused MSE: dialled in plaintext directly under `prefer`, until a
-   * plaintext connection closes before its handshake ({@link closedEarly}).
+   * Under `prefer`, addresses that refused MSE: `plaintext` ones are dialled in the clear
+   * directly; `encrypt-again` ones closed a plaintext connection before its handshake
+   * ({@link closedEarly}) and are offered encryption once more, without the immediate
+   * plaintext retry of a first refusal: one connection per attempt, the two ways by turns.
    */
-  private readonly plaintextPeers = new Set<string>();
+  private readonly refusedMse = new Map<string, 'plaintext' | 'encrypt-again'>();
   /** Addresses whose last connection over a transport closed before its handshake. */
   private readonly avoid = new Map<string, TransportKind>();
   /** Outgoing connections by whether they ended up encrypted. */
@@ -75,7 +77,7 @@ export class Dialer {
     const encrypt =
       request.infoHash !== undefined &&
       this.deps.encryption !== 'disable' &&
-      !(this.deps.encryption === 'prefer' && this.plaintextPeers.has(key));
+      !(this.deps.encryption === 'prefer' && this.refusedMse.get(key) === 'plaintext');
     // A torrent's dials back off apart from other torrents' dials of the same peer.
     const scope = request.infoHash?.toString('hex');
     const permit = this.deps.connections.beginDial(request.host, request.port, {
@@ -104,14 +106,22 @@ export class Dialer {
       // A peer that speaks only plaintext closes on our key exchange: dial it again in the clear.
       this.counts.encryptionRefused++;
       log.debug('encryption refused; dialling in plaintext', { peer: key, reason: error.reason });
-      this.plaintextPeers.add(key);
-      if (this.plaintextPeers.size > MAX_REMEMBERED_PEERS)
-        this.plaintextPeers.delete(this.plaintextPeers.values().next().value!);
-      const again = this.deps.connections.beginDial(request.host, request.port, {
+      const again = this.refusedMse.get(key) === 'encrypt-again';
+      this.refusedMse.delete(key);
+      this.refusedMse.set(key, 'plaintext');
+      if (this.refusedMse.size > MAX_REMEMBERED_PEERS)
+        this.refusedMse.delete(this.refusedMse.keys().next().value!);
+      // Its turn for plaintext is the next attempt, after a back-off that doubles as for any
+      // peer closing before its handshake.
+      if (again) {
+        this.deps.connections.dialFailed(request.host, request.port, scope);
+        throw error;
+      }
+      const retry = this.deps.connections.beginDial(request.host, request.port, {
         retry: true,
         ...(scope !== undefined && { scope }),
       });
-      return this.plain(await this.open(again, request));
+      return this.plain(await this.open(retry, request));
     }
   }
 
@@ -120,14 +130,14 @@ export class Dialer {
    * that listens for TCP but takes only uTP does that): the next dial tries the other
    * transport first. True when that is a change worth trying at once.
    *
-   * A peer remembered as refusing encryption is forgotten too: it may have closed our key
-   * exchange only because it was full, and a peer that requires encryption closes a plaintext
-   * handshake just like this, so the next dial offers encryption again. Like libtorrent, a
-   * peer that keeps failing is tried encrypted and plaintext by turns, never given up on.
+   * A peer remembered as refusing encryption gets another offer of it: it may have closed our
+   * key exchange only because it was full, and a peer that requires encryption closes a
+   * plaintext handshake just like this. Like libtorrent, a peer that keeps failing is tried
+   * encrypted and plaintext by turns, one connection per attempt, never given up on.
    */
   closedEarly(host: string, port: number, transport: TransportKind): boolean {
     const key = `${host}:${port}`;
-    this.plaintextPeers.delete(key);
+    if (this.refusedMse.get(key) === 'plaintext') this.refusedMse.set(key, 'encrypt-again');
     const switched =
       this.avoid.get(key) !== transport && this.deps.transports.some((t) => t.kind !== transport);
     this.avoid.delete(key);
