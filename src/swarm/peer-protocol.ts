@@ -107,6 +107,7 @@ export class PeerProtocol {
       });
       session.wire.sendMessage({ type: 'extended', id: 0, payload });
     }
+    session.seedAtHandshake = d.have.complete;
     if (session.fast && d.have.complete) session.wire.sendMessage({ type: 'have-all' });
     else if (session.fast && d.have.cardinality === 0)
       session.wire.sendMessage({ type: 'have-none' });
@@ -156,9 +157,12 @@ export class PeerProtocol {
         if (!bits.has(m.index)) {
           bits.set(m.index);
           d.picker.addHave(m.index);
-          // One more piece can only add interest: no need to scan their bitfield again.
-          if (session.wire.amInterested) d.scheduler.fillRequests(session);
-          else if (d.downloading() && d.picker.wants(m.index)) this.updateInterest(session);
+          // One more piece can only add interest: no need to scan their bitfield again. A
+          // piece we have already adds nothing to ask them for.
+          if (d.picker.wants(m.index)) {
+            if (session.wire.amInterested) d.scheduler.fillRequests(session);
+            else if (d.downloading()) this.updateInterest(session);
+          }
         }
         if (d.have.complete && bits.complete) d.peers.drop(session, undefined); // both seeds
         return;

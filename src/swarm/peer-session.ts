@@ -42,6 +42,12 @@ export class PeerSession {
   readonly download: RateMeter;
   readonly upload: RateMeter;
   bits: Bitfield | undefined;
+  /**
+   * We were a seed when we shook hands, so it has told us of every piece it got since: a
+   * leecher keeps from a leecher the pieces both have (see `Torrent.markHave`), and only then is
+   * its bitfield as we know it whole.
+   */
+  seedAtHandshake = false;
   handshake: Handshake | undefined;
   /**
    * It sent a message after its handshake. A peer that answers a dial with its handshake and

@@ -60,6 +60,9 @@ interface Candidate {
   readonly sticky: boolean;
 }
 
+/** The share of the peer limit a torrent fills by dialling; peers that dial us fill the rest. */
+export const DIAL_SHARE = 0.5;
+
 /** Candidates a torrent remembers at most (libtorrent's peer list holds 3,000 by default). */
 export const MAX_CANDIDATES = 3000;
 
@@ -73,6 +76,8 @@ export class PeerSet {
   private readonly sessions = new Map<number, PeerSession>();
   private readonly candidates = new Map<string, Candidate>();
   private readonly connecting = new Set<string>();
+  /** Candidates added as sticky (never forgotten): dialled up to the peer limit. */
+  private stickyCount = 0;
   /** {@link connectedAddresses}, until the sessions change. */
   private connected: Set<string> | undefined;
 
@@ -114,6 +119,7 @@ export class PeerSet {
       if (this.candidates.size >= MAX_CANDIDATES) return false;
     }
     this.candidates.set(key, { host, port, sticky });
+    if (sticky) this.stickyCount++;
     return true;
   }
 
@@ -163,14 +169,23 @@ export class PeerSet {
     return n;
   }
 
-  /** Dials candidates while there is room. */
+  /**
+   * Dials candidates while fewer than {@link DIAL_SHARE} of the peer limit are connected or
+   * being dialled (sticky ones up to the limit). The rest of the room is kept for the peers that
+   * find us: in a big swarm where everyone dials up to the limit, everyone is full, a newcomer
+   * gets in only by displacing someone, and the displaced peer dials again to displace another.
+   */
   connectSome(): void {
     const d = this.deps;
-    if (this.sessions.size + this.connecting.size >= d.maxPeers) return;
+    const target = Math.ceil(d.maxPeers * DIAL_SHARE);
+    const busy = () => this.sessions.size + this.connecting.size;
+    if (busy() >= (this.stickyCount > 0 ? d.maxPeers : target)) return;
     const now = d.clock.now();
     const connected = this.connectedAddresses();
     for (const [key, c] of this.candidates) {
-      if (this.sessions.size + this.connecting.size >= d.maxPeers) break;
+      const n = busy();
+      if (n >= d.maxPeers) break;
+      if (n >= target && !c.sticky) continue;
       if (connected.has(key) || this.connecting.has(key)) continue;
       if (d.connections.retryAt(c.host, c.port, this.scope) > now || d.connections.isBanned(c.host))
         continue;

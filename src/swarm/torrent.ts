@@ -420,13 +420,22 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.extensions.close(session);
   }
 
-  /** A verified piece is ours: announce it, and see whether we are done. */
+  /**
+   * A verified piece is ours: announce it, and see whether we are done. A leecher that has the
+   * piece already is not told: it cannot want it from us, and a hundred peers would each hear of
+   * every piece twice over. A seed is, since it counts where its pieces went; and everyone hears
+   * of the piece that completes us.
+   */
   private markHave(index: number): void {
     this.have.set(index);
     this.resumeDirty = true;
     this.streams.pieceVerified(index);
+    const complete = this.have.complete;
     for (const s of this.peers.all()) {
-      if (s.handshake && !s.closed) s.wire.sendMessage({ type: 'have', index });
+      if (!s.handshake || s.closed) continue;
+      const bits = s.bits;
+      if (complete || bits === undefined || !bits.has(index) || bits.complete)
+        s.wire.sendMessage({ type: 'have', index });
     }
     if (!this.picker.wantsMore()) {
       this.state = 'seeding';
@@ -442,7 +451,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         else this.protocol.updateInterest(s);
       }
     } else {
-      for (const s of this.peers.all()) this.protocol.updateInterest(s);
+      // Only a peer that had this piece can have stopped being of interest; the rest may take
+      // more requests now that a piece is done.
+      for (const s of this.peers.all()) {
+        if (!s.wire.amInterested) continue;
+        if (s.bits?.has(index)) this.protocol.updateInterest(s);
+        else this.scheduler.fillRequests(s);
+      }
     }
   }
 

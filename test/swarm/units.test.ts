@@ -6,7 +6,7 @@ import { ManualClock } from '../../src/runtime/manual-clock.js';
 import { SeededRandom } from '../../src/runtime/seeded-random.js';
 import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
 import { chooseUnchoked, pickOptimistic, rotateSeedSlots } from '../../src/swarm/choker.js';
-import { MAX_CANDIDATES, PeerSet, type PeerSetDeps } from '../../src/swarm/peer-set.js';
+import { DIAL_SHARE, MAX_CANDIDATES, PeerSet, type PeerSetDeps } from '../../src/swarm/peer-set.js';
 import { BufferPool, PieceJob, PieceJobs } from '../../src/swarm/piece-job.js';
 import { PiecePicker } from '../../src/swarm/piece-picker.js';
 
@@ -231,4 +231,32 @@ test('a peer set remembers at most MAX_CANDIDATES candidates, the newest, and ev
   for (let i = 0; i < MAX_CANDIDATES + 500; i++)
     if (peers.candidate(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:6881`)) count++;
   assert.equal(count, MAX_CANDIDATES - 1);
+});
+
+test('a peer set dials up to its share of the peer limit, sticky candidates up to the limit', () => {
+  const dialled: string[] = [];
+  const peers = new PeerSet({
+    infoHash: Buffer.alloc(20),
+    maxPeers: 10,
+    maxPeersPerIp: 16,
+    clock: new ManualClock(),
+    dialer: {
+      dial: (o: { host: string }) => {
+        dialled.push(o.host);
+        return new Promise(() => {}); // still connecting
+      },
+    },
+    connections: { retryAt: () => 0, isBanned: () => false },
+  } as unknown as PeerSetDeps);
+  for (let i = 1; i <= 20; i++) peers.addCandidate(`10.0.0.${i}`, 6881, false);
+  peers.connectSome();
+  assert.equal(
+    dialled.length,
+    Math.ceil(10 * DIAL_SHARE),
+    'the rest is room for peers that dial us',
+  );
+  peers.addCandidate('192.0.2.1', 6881, true);
+  peers.connectSome();
+  assert.equal(dialled.at(-1), '192.0.2.1', 'a sticky candidate is dialled beyond the share');
+  assert.equal(dialled.length, Math.ceil(10 * DIAL_SHARE) + 1);
 });

@@ -367,5 +367,27 @@ function swarmMetrics(snapshot: MetricsSnapshot) {
     encryptedDialsClosed: sumSeries(snapshot, 'shoal_outbound_encryption_total', {
       result: 'refused_by_peer',
     }),
+    acceptedConnections: sumSeries(snapshot, 'shoal_connections_total', {
+      direction: 'inbound',
+      outcome: 'accepted',
+    }),
+    ...messagesByType(snapshot),
   };
+}
+
+/**
+ * Messages sent by all nodes, by type: `sentHave`, `sentPiece`, `sentExtended` (PEX and the
+ * extended handshake), `sentKeepAlive`, ….
+ */
+function messagesByType(snapshot: MetricsSnapshot): Record<string, number> {
+  const byType: Record<string, number> = {};
+  const metric = snapshot.shoal_peer_messages_total;
+  if (metric?.type !== 'counter') return byType;
+  for (const s of metric.series) {
+    const type = s.labels.type;
+    if (s.labels.direction !== 'out' || type === undefined) continue;
+    const name = `sent-${type}`.replace(/-(.)/g, (_, c: string) => c.toUpperCase());
+    byType[name] = (byType[name] ?? 0) + s.value;
+  }
+  return byType;
 }
