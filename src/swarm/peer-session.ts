@@ -141,6 +141,32 @@ export class PeerSession {
     );
   }
 
+  /** Pieces to announce at the next tick (see {@link announceLater}). */
+  private laterHaves: number[] | undefined;
+
+  /**
+   * Holds back the announcement of a piece we got: for a peer we choke that is interested in us
+   * already, it only updates what it counts, so a second's worth goes out together, in one
+   * write rather than one each. Returns true for the first piece held.
+   */
+  announceLater(index: number): boolean {
+    if (this.laterHaves === undefined) {
+      this.laterHaves = [index];
+      return true;
+    }
+    this.laterHaves.push(index);
+    return false;
+  }
+
+  /** Announces the pieces held back by {@link announceLater}. */
+  announceHeld(): void {
+    const held = this.laterHaves;
+    if (held === undefined) return;
+    this.laterHaves = undefined;
+    if (this.closed) return;
+    for (const index of held) this.wire.sendMessage({ type: 'have', index });
+  }
+
   private outbox: Uint8Array[] = [];
   /** The `flushed` callbacks of what `outbox` holds. */
   private outboxFlushed: (() => void)[] = [];

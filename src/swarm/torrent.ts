@@ -83,6 +83,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly picker: PiecePicker;
   private readonly pieceState: PieceState;
   private readonly peers: PeerSet;
+  /** Peers with piece announcements held back until the next tick. */
+  private readonly heldHaves = new Set<PeerSession>();
   private readonly protocol: PeerProtocol;
   private readonly scheduler: RequestScheduler;
   private readonly completion: PieceCompletion;
@@ -412,6 +414,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** Cleans up after a peer that left. */
   private forgetPeer(session: PeerSession): void {
+    this.heldHaves.delete(session);
     if (session.bits && session.handshake) this.picker.removePeer(session.bits);
     this.scheduler.forget(session);
     session.incoming.length = 0;
@@ -434,8 +437,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     for (const s of this.peers.all()) {
       if (!s.handshake || s.closed) continue;
       const bits = s.bits;
-      if (complete || bits === undefined || !bits.has(index) || bits.complete)
-        s.wire.sendMessage({ type: 'have', index });
+      if (!complete && bits !== undefined && bits.has(index) && !bits.complete) continue;
+      if (!complete && s.wire.amChoking && s.wire.peerInterested) {
+        if (s.announceLater(index)) this.heldHaves.add(s);
+      } else s.wire.sendMessage({ type: 'have', index });
     }
     if (!this.picker.wantsMore()) {
       this.state = 'seeding';
@@ -484,6 +489,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     // A torrent with no peers, none to dial and no web seed has no peer work: 10,000 idle
     // seeding torrents cost only their seeding-limit accounting.
     if (!this.peers.quiet || this.webSeeds.length > 0) {
+      for (const session of this.heldHaves) session.announceHeld();
+      this.heldHaves.clear();
       this.scheduler.updateJobLimit();
       this.peers.tend(now, this.opts, (peer) =>
         this.scheduler.tend(peer, now, this.opts.requestTimeoutMs),

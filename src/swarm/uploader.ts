@@ -511,6 +511,7 @@ export class Uploader {
     session.lastRequestAt = this.deps.now();
     session.turnStartedAt = session.lastRequestAt;
     session.turnBytes = 0;
+    session.announceHeld(); // what it may ask for, first
     session.wire.sendMessage({ type: 'unchoke' });
     this.unchoked.add(session);
   }

@@ -4,8 +4,12 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { Bitfield } from '../../src/codec/bitfield.js';
 import { parseTorrent } from '../../src/metainfo/parse.js';
-import { reservedBytes } from '../../src/wire/handshake.js';
+import { ManualClock } from '../../src/runtime/manual-clock.js';
+import { PeerSession } from '../../src/swarm/peer-session.js';
+import { encodeHandshake, reservedBytes } from '../../src/wire/handshake.js';
+import { encodeMessage } from '../../src/wire/messages.js';
 import { PeerWire } from '../../src/wire/peer-wire.js';
+import { fakeStream } from '../support/fake-stream.js';
 import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -94,4 +98,36 @@ test('a seed hears of every piece a leecher gets: it counts where its pieces wen
   // Not every one: the leecher drops the seed once it is one too, maybe before the last
   // announcements leave. A seed treated as a leecher that has the pieces would hear one.
   assert.ok(heard.size >= PIECES / 2, `heard ${[...heard]}`);
+});
+
+test('announcements held back for a peer go out together, in one write, when released', async () => {
+  const writes: Buffer[] = [];
+  const session = new PeerSession(
+    fakeStream((chunks) => writes.push(Buffer.concat(chunks)) > 0),
+    { transport: 'tcp', direction: 'inbound', encrypted: false },
+    new ManualClock(),
+    { handshake: () => {}, message: () => {} },
+    1 << 20,
+  );
+  session.wire.receive(
+    encodeHandshake({
+      reserved: reservedBytes([]),
+      infoHash: Buffer.alloc(20),
+      peerId: Buffer.alloc(20, 1),
+    }),
+  );
+  await new Promise((r) => setImmediate(r));
+  writes.length = 0;
+  assert.equal(session.announceLater(3), true, 'the first one held');
+  assert.equal(session.announceLater(5), false);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(writes.length, 0, 'nothing sent while held');
+  session.announceHeld();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(writes.length, 1);
+  const have = (i: number) => encodeMessage({ type: 'have', index: i });
+  assert.deepEqual(writes[0], Buffer.concat([have(3), have(5)]));
+  session.announceHeld();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(writes.length, 1, 'each is announced once');
 });
