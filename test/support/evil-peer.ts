@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { reservedBytes } from '../../src/wire/handshake.js';
 import type { BlockRef, Message } from '../../src/wire/messages.js';
 import { PeerWire } from '../../src/wire/peer-wire.js';
+import { feedWire } from './wire-socket.js';
 
 /** A scripted hostile peer started by {@link startFakeSeed}. */
 export interface FakeSeed {
@@ -60,13 +61,7 @@ export async function startFakeSeed(
       },
       1 << 20,
     );
-    socket.on('data', (d) => {
-      try {
-        wire.receive(d);
-      } catch {
-        socket.destroy();
-      }
-    });
+    feedWire(socket, wire);
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const address = server.address();

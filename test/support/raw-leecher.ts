@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { reservedBytes } from '../../src/wire/handshake.js';
 import type { BlockRef } from '../../src/wire/messages.js';
 import { PeerWire } from '../../src/wire/peer-wire.js';
+import { feedWire } from './wire-socket.js';
 
 /** A scripted leecher started by {@link startRawLeecher}. */
 export interface RawLeecher {
@@ -104,13 +105,7 @@ export function startRawLeecher(o: RawLeecherOptions): Promise<RawLeecher> {
         outstanding++;
       }
     };
-    socket.on('data', (d) => {
-      try {
-        wire.receive(d);
-      } catch {
-        socket.destroy();
-      }
-    });
+    feedWire(socket, wire);
     socket.on('close', () => {
       closed = true;
     });

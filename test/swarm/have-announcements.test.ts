@@ -5,13 +5,13 @@ import { type TestContext, test } from 'node:test';
 import { Bitfield } from '../../src/codec/bitfield.js';
 import { parseTorrent } from '../../src/metainfo/parse.js';
 import { ManualClock } from '../../src/runtime/manual-clock.js';
-import { PeerSession } from '../../src/swarm/peer-session.js';
-import { encodeHandshake, reservedBytes } from '../../src/wire/handshake.js';
+import { reservedBytes } from '../../src/wire/handshake.js';
 import { encodeMessage } from '../../src/wire/messages.js';
 import { PeerWire } from '../../src/wire/peer-wire.js';
 import { fakeStream } from '../support/fake-stream.js';
 import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
 import { tempDir } from '../support/tmp.js';
+import { feedWire, handshakenSession } from '../support/wire-socket.js';
 
 const PIECE = 32 * 1024;
 const PIECES = 8;
@@ -42,13 +42,7 @@ function startObserver(port: number, infoHash: Uint8Array, pieces: readonly numb
     },
     1 << 20,
   );
-  socket.on('data', (d) => {
-    try {
-      wire.receive(d);
-    } catch {
-      socket.destroy();
-    }
-  });
+  feedWire(socket, wire);
   socket.on('error', () => socket.destroy());
   socket.on('connect', () =>
     wire.sendHandshake({
@@ -102,19 +96,9 @@ test('a seed hears of every piece a leecher gets: it counts where its pieces wen
 
 test('announcements held back for a peer go out together, in one write, when released', async () => {
   const writes: Buffer[] = [];
-  const session = new PeerSession(
+  const session = handshakenSession(
     fakeStream((chunks) => writes.push(Buffer.concat(chunks)) > 0),
-    { transport: 'tcp', direction: 'inbound', encrypted: false },
     new ManualClock(),
-    { handshake: () => {}, message: () => {} },
-    1 << 20,
-  );
-  session.wire.receive(
-    encodeHandshake({
-      reserved: reservedBytes([]),
-      infoHash: Buffer.alloc(20),
-      peerId: Buffer.alloc(20, 1),
-    }),
   );
   await new Promise((r) => setImmediate(r));
   writes.length = 0;

@@ -15,6 +15,7 @@ import { encodeMessage } from '../../src/wire/messages.js';
 import { fakeStream } from '../support/fake-stream.js';
 import { fixtureTorrent } from '../support/nodes.js';
 import { fixtureBytes, tempDir } from '../support/tmp.js';
+import { handshakenSession } from '../support/wire-socket.js';
 
 const PIECE = 32 * 1024;
 const PIECES = 6;
@@ -39,20 +40,7 @@ async function setup(t: TestContext) {
   const held: HeldWrite[] = [];
   const stream = fakeStream((chunks, flushed) => held.push({ chunks, flushed }) > 0);
 
-  const session = new PeerSession(
-    stream,
-    { transport: 'tcp', direction: 'inbound', encrypted: false },
-    clock,
-    { handshake: () => {}, message: () => {} },
-    1 << 20,
-  );
-  session.wire.receive(
-    encodeHandshake({
-      reserved: reservedBytes([]),
-      infoHash: Buffer.alloc(20),
-      peerId: Buffer.alloc(20, 1),
-    }),
-  );
+  const session = handshakenSession(stream, clock);
   session.wire.sendMessage({ type: 'unchoke' });
   await new Promise((resolve) => setImmediate(resolve)); // the session writes in a microtask
   held.length = 0;
