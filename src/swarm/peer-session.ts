@@ -147,15 +147,10 @@ export class PeerSession {
   /**
    * Holds back the announcement of a piece we got: for a peer we choke that is interested in us
    * already, it only updates what it counts, so a second's worth goes out together, in one
-   * write rather than one each. Returns true for the first piece held.
+   * write rather than one each.
    */
-  announceLater(index: number): boolean {
-    if (this.laterHaves === undefined) {
-      this.laterHaves = [index];
-      return true;
-    }
-    this.laterHaves.push(index);
-    return false;
+  announceLater(index: number): void {
+    (this.laterHaves ??= []).push(index);
   }
 
   /** Announces the pieces held back by {@link announceLater}. */

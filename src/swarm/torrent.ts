@@ -439,7 +439,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       const bits = s.bits;
       if (!complete && bits !== undefined && bits.has(index) && !bits.complete) continue;
       if (!complete && s.wire.amChoking && s.wire.peerInterested) {
-        if (s.announceLater(index)) this.heldHaves.add(s);
+        s.announceLater(index);
+        this.heldHaves.add(s);
       } else s.wire.sendMessage({ type: 'have', index });
     }
     if (!this.picker.wantsMore()) {

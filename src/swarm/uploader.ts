@@ -391,8 +391,8 @@ export class Uploader {
     const copies = (i: number) => Math.max(this.timesSent[i]!, this.deps.availability[i]!);
     const asked = copies(index);
     // What a peer has is known whole only if it knew us as a seed from the start.
-    if (!this.deps.seeding() || !session.fast || asked === 0 || !session.seedAtHandshake) return [];
-    if (!session.bits) return [];
+    const seeding = this.deps.seeding() && session.seedAtHandshake;
+    if (!seeding || !session.fast || asked === 0 || !session.bits) return [];
     const bits = session.bits;
     const n = this.deps.layout.pieceCount;
     let least = Number.POSITIVE_INFINITY;

@@ -102,8 +102,8 @@ test('announcements held back for a peer go out together, in one write, when rel
   );
   await new Promise((r) => setImmediate(r));
   writes.length = 0;
-  assert.equal(session.announceLater(3), true, 'the first one held');
-  assert.equal(session.announceLater(5), false);
+  session.announceLater(3);
+  session.announceLater(5);
   await new Promise((r) => setImmediate(r));
   assert.equal(writes.length, 0, 'nothing sent while held');
   session.announceHeld();
