@@ -150,7 +150,8 @@ export class PeerSession {
    * write rather than one each.
    */
   announceLater(index: number): void {
-    (this.laterHaves ??= []).push(index);
+    this.laterHaves ??= [];
+    this.laterHaves.push(index);
   }
 
   /** Announces the pieces held back by {@link announceLater}. */
