@@ -179,6 +179,7 @@ export class PeerProtocol {
         d.uploader.onInterested(session);
         return;
       case 'not-interested':
+        d.uploader.onNotInterested(session);
         return;
       case 'request':
         d.uploader.onRequest(session, m);

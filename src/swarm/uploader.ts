@@ -167,6 +167,19 @@ export class Uploader {
   }
 
   /**
+   * A peer lost interest. While we leech, its slot goes at once to a peer that waits for one:
+   * kept until the next rechoke, it would be upload capacity nobody uses (in a flash crowd's
+   * first seconds, most idle slots were held by peers no longer interested). A seed's turns
+   * end on their own within a second ({@link rotate}).
+   */
+  onNotInterested(session: PeerSession): void {
+    if (session.wire.amChoking || this.deps.seeding()) return;
+    this.choke(session);
+    const next = this.unchokeWaiting(this.deps.now());
+    if (this.optimistic === session.id) this.optimistic = next?.id;
+  }
+
+  /**
    * A peer left. The copies we gave it left with it: pieces it passed on are counted by the
    * availability of the peers that have them now, so they no longer count as sent (else a seed
    * whose leechers come and go would refuse pieces nobody has, for good).
@@ -254,7 +267,11 @@ export class Uploader {
     const held = !session.wire.amChoking;
     this.choke(session);
     this.deps.warn(`choked ${session.address} for ${PENALTY_MS / 1000} s: ${reason}`);
-    if (!held) return;
+    if (held) this.unchokeWaiting(now);
+  }
+
+  /** Unchokes one interested peer we choke, at random; returns it (undefined: none waits). */
+  private unchokeWaiting(now: number): PeerSession | undefined {
     const waiting = [...this.deps.sessions()].filter(
       (s) =>
         s.handshake &&
@@ -263,7 +280,10 @@ export class Uploader {
         s.wire.peerInterested &&
         s.penaltyUntil <= now,
     );
-    if (waiting.length > 0) this.unchoke(waiting[this.deps.random(waiting.length)]!);
+    if (waiting.length === 0) return undefined;
+    const next = waiting[this.deps.random(waiting.length)]!;
+    this.unchoke(next);
+    return next;
   }
 
   /**

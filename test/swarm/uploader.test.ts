@@ -96,13 +96,37 @@ test('an evicted piece buffer is reused only once the socket has flushed its blo
   assert.deepEqual(new Set(reused), evicted);
 });
 
-/**
- * A seed with `slots` upload slots and `count` interested peers that each keep asking for
- * blocks while unchoked (64 a second, 1 MiB, in two pipelines of 32), run for `seconds` of a manual clock with the
- * torrent's schedule: a rechoke every 10 s, the idle-slot check every second between. Returns
- * the bytes each peer got.
- */
-async function crowd(t: TestContext, count: number, slots: number, seconds: number) {
+/** A handshaken inbound peer, already interested, whose socket flushes every write at once. */
+function interestedPeer(clock: ManualClock): PeerSession {
+  const session = new PeerSession(
+    fakeStream((_chunks, flushed) => {
+      flushed?.();
+      return true;
+    }),
+    { transport: 'tcp', direction: 'inbound', encrypted: false },
+    clock,
+    { handshake: () => {}, message: () => {} },
+    1 << 20,
+  );
+  const handshake = {
+    reserved: reservedBytes([]),
+    infoHash: Buffer.alloc(20),
+    peerId: Buffer.alloc(20, 1),
+  };
+  session.wire.receive(encodeHandshake(handshake));
+  session.handshake = handshake; // as the torrent records it
+  session.wire.receive(encodeMessage({ type: 'interested' }));
+  return session;
+}
+
+/** An uploader of a complete six-piece torrent serving `sessions` from `slots` slots. */
+async function uploaderFor(
+  t: TestContext,
+  clock: ManualClock,
+  sessions: readonly PeerSession[],
+  slots: number,
+  seeding: boolean,
+): Promise<Uploader> {
   const dir = await tempDir(t);
   const meta = parseTorrent(
     await fixtureTorrent(dir, 'file.bin', { '': PIECE * PIECES }, { pieceLength: PIECE }),
@@ -110,29 +134,7 @@ async function crowd(t: TestContext, count: number, slots: number, seconds: numb
   const layout = new PieceLayout(meta);
   const storage = new TorrentStorage(realFs, dir, layout, meta.name, meta.singleFile);
   t.after(() => storage.close());
-  const clock = new ManualClock();
-  const sessions = Array.from({ length: count }, () => {
-    const session = new PeerSession(
-      fakeStream((_chunks, flushed) => {
-        flushed?.();
-        return true;
-      }),
-      { transport: 'tcp', direction: 'inbound', encrypted: false },
-      clock,
-      { handshake: () => {}, message: () => {} },
-      1 << 20,
-    );
-    const handshake = {
-      reserved: reservedBytes([]),
-      infoHash: Buffer.alloc(20),
-      peerId: Buffer.alloc(20, 1),
-    };
-    session.wire.receive(encodeHandshake(handshake));
-    session.handshake = handshake; // as the torrent records it
-    session.wire.receive(encodeMessage({ type: 'interested' }));
-    return session;
-  });
-  const uploader = new Uploader({
+  return new Uploader({
     layout,
     storage,
     timers: { setTimeout: () => ({ cancel: () => {} }), setInterval: () => ({ cancel: () => {} }) },
@@ -141,7 +143,7 @@ async function crowd(t: TestContext, count: number, slots: number, seconds: numb
     have: Bitfield.full(PIECES),
     availability: new Uint32Array(PIECES),
     v2Only: false,
-    seeding: () => true,
+    seeding: () => seeding,
     paused: () => false,
     sessions: () => sessions,
     drop: (_s, error) => assert.fail(error),
@@ -154,6 +156,18 @@ async function crowd(t: TestContext, count: number, slots: number, seconds: numb
     pieceCacheBytes: PIECE * PIECES,
     buffers: new BufferPool(PIECE),
   });
+}
+
+/**
+ * A seed with `slots` upload slots and `count` interested peers that each keep asking for
+ * blocks while unchoked (64 a second, 1 MiB, in two pipelines of 32), run for `seconds` of a manual clock with the
+ * torrent's schedule: a rechoke every 10 s, the idle-slot check every second between. Returns
+ * the bytes each peer got.
+ */
+async function crowd(t: TestContext, count: number, slots: number, seconds: number) {
+  const clock = new ManualClock();
+  const sessions = Array.from({ length: count }, () => interestedPeer(clock));
+  const uploader = await uploaderFor(t, clock, sessions, slots, true);
   for (const s of sessions) uploader.onInterested(s);
   for (let second = 1; second <= seconds; second++) {
     for (let batch = 0; batch < 2; batch++) {
@@ -188,4 +202,43 @@ test('a seed hands its upload slots round: every peer of a crowd gets a fair sha
     assert.ok(b > 0, `peer ${i} got nothing: ${bytes.join(' ')}`);
     assert.ok(Math.abs(b - mean) <= 0.25 * mean, `peer ${i} got ${b}, the mean is ${mean}`);
   }
+});
+
+test('a leecher gives the slot of a peer that lost interest to one that waits, at once', async (t) => {
+  const clock = new ManualClock();
+  const [first, second, waiting] = [1, 2, 3].map(() => interestedPeer(clock)) as [
+    PeerSession,
+    PeerSession,
+    PeerSession,
+  ];
+  const uploader = await uploaderFor(t, clock, [first, second, waiting], 2, false);
+  for (const s of [first, second, waiting]) uploader.onInterested(s);
+  assert.deepEqual(
+    [first, second, waiting].map((s) => s.wire.amChoking),
+    [false, false, true],
+  );
+  first.wire.receive(encodeMessage({ type: 'not-interested' }));
+  uploader.onNotInterested(first);
+  assert.deepEqual(
+    [first, second, waiting].map((s) => s.wire.amChoking),
+    [true, false, false],
+  );
+});
+
+test('a seed keeps a peer that lost interest until its turn is checked', async (t) => {
+  const clock = new ManualClock();
+  const [first, waiting] = [1, 2].map(() => interestedPeer(clock)) as [PeerSession, PeerSession];
+  const uploader = await uploaderFor(t, clock, [first, waiting], 1, true);
+  for (const s of [first, waiting]) uploader.onInterested(s);
+  first.wire.receive(encodeMessage({ type: 'not-interested' }));
+  uploader.onNotInterested(first);
+  assert.deepEqual(
+    [first, waiting].map((s) => s.wire.amChoking),
+    [false, true],
+  );
+  uploader.reassignIdleSlots(); // the seed's rotation, every second
+  assert.deepEqual(
+    [first, waiting].map((s) => s.wire.amChoking),
+    [true, false],
+  );
 });
