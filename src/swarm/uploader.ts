@@ -174,9 +174,7 @@ export class Uploader {
    */
   onNotInterested(session: PeerSession): void {
     if (session.wire.amChoking || this.deps.seeding()) return;
-    this.choke(session);
-    const next = this.unchokeWaiting(this.deps.now());
-    if (this.optimistic === session.id) this.optimistic = next?.id;
+    this.passSlot(session, this.pickWaiting(this.deps.now()));
   }
 
   /**
@@ -267,23 +265,32 @@ export class Uploader {
     const held = !session.wire.amChoking;
     this.choke(session);
     this.deps.warn(`choked ${session.address} for ${PENALTY_MS / 1000} s: ${reason}`);
-    if (held) this.unchokeWaiting(now);
+    const next = held ? this.pickWaiting(now) : undefined;
+    if (next) this.unchoke(next);
   }
 
-  /** Unchokes one interested peer we choke, at random; returns it (undefined: none waits). */
-  private unchokeWaiting(now: number): PeerSession | undefined {
-    const waiting = [...this.deps.sessions()].filter(
-      (s) =>
-        s.handshake &&
-        !s.closed &&
-        s.wire.amChoking &&
-        s.wire.peerInterested &&
-        s.penaltyUntil <= now,
+  /** True for a peer that waits for an upload slot: interested, choked, not serving a penalty. */
+  private waits(s: PeerSession, now: number): boolean {
+    return (
+      s.handshake !== undefined &&
+      !s.closed &&
+      s.wire.amChoking &&
+      s.wire.peerInterested &&
+      s.penaltyUntil <= now
     );
-    if (waiting.length === 0) return undefined;
-    const next = waiting[this.deps.random(waiting.length)]!;
-    this.unchoke(next);
-    return next;
+  }
+
+  /** One peer that waits for a slot, at random (undefined: none does). */
+  private pickWaiting(now: number): PeerSession | undefined {
+    const waiting = [...this.deps.sessions()].filter((s) => this.waits(s, now));
+    return waiting.length === 0 ? undefined : waiting[this.deps.random(waiting.length)]!;
+  }
+
+  /** Chokes `from` and gives its slot, the optimistic one included, to `to`. */
+  private passSlot(from: PeerSession, to: PeerSession | undefined): void {
+    if (this.optimistic === from.id) this.optimistic = to?.id;
+    this.choke(from);
+    if (to) this.unchoke(to);
   }
 
   /**
@@ -329,9 +336,7 @@ export class Uploader {
   reassignIdleSlots(): void {
     const now = this.deps.now();
     const live = [...this.deps.sessions()].filter((s) => s.handshake && !s.closed);
-    const waiting = live.filter(
-      (s) => s.wire.amChoking && s.wire.peerInterested && s.penaltyUntil <= now,
-    );
+    const waiting = live.filter((s) => this.waits(s, now));
     // A slot held by a peer that reads nothing is taken back when others wait for one.
     if (waiting.length > 0)
       for (const s of live)
@@ -347,10 +352,7 @@ export class Uploader {
       const idle =
         !s.wire.amChoking && s.incoming.length === 0 && now - s.lastRequestAt > IDLE_SLOT_MS;
       if (!idle) continue;
-      const next = waiting.splice(this.deps.random(waiting.length), 1)[0]!;
-      if (this.optimistic === s.id) this.optimistic = next.id;
-      this.choke(s);
-      this.unchoke(next);
+      this.passSlot(s, waiting.splice(this.deps.random(waiting.length), 1)[0]!);
     }
   }
 
