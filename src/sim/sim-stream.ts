@@ -142,13 +142,16 @@ export class SimStream implements ByteStream {
     const sim = this.net.sim;
     sim.trace.note(this.peer.host.index, size);
     this.peer.inFlight -= size;
-    if (this.closed) return;
-    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-    if (this.paused || this.dataHandler === undefined || this.inbox.length > 0) {
-      this.inbox.push(data);
-      this.inboxBytes += size;
-    } else {
-      this.dataHandler(data);
+    // Each slice is handed on as it is (a reader may get a message in two calls), not joined
+    // into a fresh buffer: a big swarm receives gigabytes, and the copies were a tenth of its time.
+    for (const data of chunks) {
+      if (this.closed) return;
+      if (this.paused || this.dataHandler === undefined || this.inbox.length > 0) {
+        this.inbox.push(data);
+        this.inboxBytes += data.length;
+      } else {
+        this.dataHandler(data);
+      }
     }
     if (this.peer.queued > 0 && !this.peer.closed) this.net.kick(this.peer);
   }

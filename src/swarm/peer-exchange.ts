@@ -9,6 +9,8 @@ interface PexState {
   /** When to look again whether this peer has news due (once told, or nothing to tell). */
   nextCheckAt: number;
   lastReceivedAt: number;
+  /** {@link PeerExchange}'s `generation` when `told` last matched our peers exactly. */
+  inSyncAt: number;
 }
 
 /** A peer with nothing new to hear is looked at again after this long, not every second. */
@@ -22,6 +24,9 @@ const RECHECK_MS = 10_000;
 export class PeerExchange implements PeerExtension<PeerSession> {
   readonly name = 'ut_pex';
   private readonly state = new WeakMap<PeerSession, PexState>();
+  /** Our peers' addresses at the last tick, in order, and a number that changes with them. */
+  private lastKeys: string[] = [];
+  private generation = 0;
 
   constructor(
     private readonly addPeer: (host: string, port: number) => void,
@@ -61,20 +66,31 @@ export class PeerExchange implements PeerExtension<PeerSession> {
     );
     if (due.length === 0) return;
     const current = new Map<string, PexPeer>();
+    const keys: string[] = [];
     for (const s of list) {
       const key = listenKey(s);
       if (key === undefined) continue;
       const flags = (s.outgoing ? PexFlag.reachable : 0) | (s.bits?.complete ? PexFlag.seed : 0);
       current.set(key, { ...listenAddress(s)!, flags });
+      keys.push(key);
     }
+    if (!sameKeys(keys, this.lastKeys)) this.generation++;
+    this.lastKeys = keys;
     for (const s of due) {
       const st = this.stateOf(s);
+      if (st.inSyncAt === this.generation) {
+        // Told exactly these peers already: nothing to add or drop (a hundred peers each due
+        // every ten seconds would otherwise compare a hundred addresses each).
+        st.nextCheckAt = now + RECHECK_MS;
+        continue;
+      }
       const selfKey = listenKey(s);
       const added: PexPeer[] = [];
       for (const [k, p] of current) if (k !== selfKey && !st.told.has(k)) added.push(p);
       const dropped: PeerEndpoint[] = [];
       for (const [k, p] of st.told) if (!current.has(k)) dropped.push(p);
       if (added.length === 0 && dropped.length === 0 && st.lastSentAt > Number.NEGATIVE_INFINITY) {
+        st.inSyncAt = this.generation;
         st.nextCheckAt = now + RECHECK_MS;
         continue;
       }
@@ -82,6 +98,7 @@ export class PeerExchange implements PeerExtension<PeerSession> {
       const droppedNow = dropped.slice(0, 50);
       for (const p of addedNow) st.told.set(`${p.host}:${p.port}`, p);
       for (const p of droppedNow) st.told.delete(`${p.host}:${p.port}`);
+      if (added.length <= 50 && dropped.length <= 50) st.inSyncAt = this.generation;
       st.lastSentAt = now;
       st.nextCheckAt = now + this.intervalMs;
       send(s, encodePex({ added: addedNow, dropped: droppedNow }));
@@ -96,11 +113,18 @@ export class PeerExchange implements PeerExtension<PeerSession> {
         lastSentAt: Number.NEGATIVE_INFINITY,
         nextCheckAt: Number.NEGATIVE_INFINITY,
         lastReceivedAt: Number.NEGATIVE_INFINITY,
+        inSyncAt: -1,
       };
       this.state.set(session, s);
     }
     return s;
   }
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const listenKeys = new WeakMap<PeerSession, { port: number; key: string }>();

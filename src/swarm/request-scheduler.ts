@@ -92,16 +92,6 @@ export class RequestScheduler {
     if (this.deps.deadlines.active && !retried) this.fillUrgent();
     if (session.closed || !this.deps.downloading() || !session.bits) return;
     this.deps.hashes.requestFrom(session); // v2 piece layers a magnet link lacks
-    const now = this.deps.clock.now();
-    const canRequest = (index: number) => {
-      if (!this.deps.hashes.canVerify(index)) return false;
-      const rejectedAt = session.rejected.get(index);
-      if (rejectedAt !== undefined) {
-        if (now - rejectedAt < REJECT_BACKOFF_MS) return false;
-        session.rejected.delete(index);
-      }
-      return !session.wire.peerChoking || session.allowedFast.has(index);
-    };
     if (session.wire.peerChoking && session.allowedFast.size === 0) return;
     // Top the pipeline up in batches rather than one request per block received.
     const target = Math.min(session.pipelineTarget, session.requestLimit);
@@ -119,6 +109,16 @@ export class RequestScheduler {
       session.trusted ? Infinity : untrustedCap,
     );
     if (!session.trusted && session.awaitingCheck >= 2) return;
+    const now = this.deps.clock.now();
+    const canRequest = (index: number) => {
+      if (!this.deps.hashes.canVerify(index)) return false;
+      const rejectedAt = session.rejected.get(index);
+      if (rejectedAt !== undefined) {
+        if (now - rejectedAt < REJECT_BACKOFF_MS) return false;
+        session.rejected.delete(index);
+      }
+      return !session.wire.peerChoking || session.allowedFast.has(index);
+    };
     const streaming = this.deps.deadlines.active;
     const cap = streaming
       ? Math.min(

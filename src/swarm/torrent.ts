@@ -11,6 +11,7 @@ import type { PieceState } from '../storage/piece-state.js';
 import type { TorrentStorage } from '../storage/torrent-storage.js';
 import type { ExtensionRegistry } from '../wire/extended.js';
 import { encodeHandshake, type Handshake } from '../wire/handshake.js';
+import { encodeMessage } from '../wire/messages.js';
 import type { Blame } from './blame.js';
 import { applyFilePriorities, wantFilePieces } from './file-priorities.js';
 import type { HashExchange } from './hash-exchange.js';
@@ -434,6 +435,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.resumeDirty = true;
     this.streams.pieceVerified(index);
     const complete = this.have.complete;
+    let encoded: Buffer | undefined;
     for (const s of this.peers.all()) {
       if (!s.handshake || s.closed) continue;
       const bits = s.bits;
@@ -441,7 +443,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       if (!complete && s.wire.amChoking && s.wire.peerInterested) {
         s.announceLater(index);
         this.heldHaves.add(s);
-      } else s.wire.sendMessage({ type: 'have', index });
+      } else {
+        encoded ??= encodeMessage({ type: 'have', index });
+        s.wire.sendEncodedHave(encoded);
+      }
     }
     if (!this.picker.wantsMore()) {
       this.state = 'seeding';

@@ -195,6 +195,24 @@ const FIXED_BODY: Record<number, number> = {
   [MessageId.hashReject]: 48,
 };
 
+/** Ids whose decoded message holds a view of the body: a bitfield, an extension payload, hashes. */
+const VIEW_IDS: ReadonlySet<number> = new Set([
+  MessageId.bitfield,
+  MessageId.extended,
+  MessageId.hashRequest,
+  MessageId.hashes,
+  MessageId.hashReject,
+]);
+
+/**
+ * True when {@link decodeBody} would return views of a body with this id (a piece's block
+ * aside): a caller that lends out the body must decode such a body from a copy. The rest decode
+ * into numbers and can be read where they lie.
+ */
+export function decodesToView(id: number): boolean {
+  return VIEW_IDS.has(id);
+}
+
 /**
  * Decodes one message body (`id` + payload, without the length prefix).
  * Unknown ids are returned as `undefined` and ignored by callers, as BEP 3 asks.

@@ -2,10 +2,10 @@ import { WireError } from './errors.js';
 import { decodeHandshake, encodeHandshake, HANDSHAKE_BYTES, type Handshake } from './handshake.js';
 import {
   decodeBody,
+  decodesToView,
   encodeMessage,
   encodePieceHeader,
   type Message,
-  MessageId,
   MessageReader,
 } from './messages.js';
 
@@ -57,8 +57,9 @@ export class PeerWire {
 
   /**
    * Feeds received bytes. The chunk may be reused by the caller once this returns: a block is
-   * handed to the handler as a view of it (to be copied during the call), any other message is
-   * decoded from a copy so what the handler keeps stays intact. @throws {WireError}
+   * handed to the handler as a view of it (to be copied during the call), a message that keeps
+   * bytes (a bitfield, an extension payload, hashes) is decoded from a copy so what the handler
+   * keeps stays intact, and the rest are read where they lie. @throws {WireError}
    */
   receive(chunk: Buffer): void {
     if (!this.handshaken) {
@@ -86,7 +87,7 @@ export class PeerWire {
       this.handler.message({ type: 'keep-alive' });
       return;
     }
-    const m = decodeBody(body[0] === MessageId.piece ? body : Buffer.from(body));
+    const m = decodeBody(decodesToView(body[0]!) ? Buffer.from(body) : body);
     if (m === undefined) return; // unknown message ids are ignored (BEP 3)
     switch (m.type) {
       case 'choke':
@@ -134,6 +135,17 @@ export class PeerWire {
     }
     this.onSent(m.type);
     this.send([encodeMessage(m)]);
+  }
+
+  /**
+   * Sends a `have` already encoded by {@link encodeMessage}: a piece announced to a hundred
+   * peers is encoded once, and every peer's write holds the same bytes (no stream changes what
+   * it is given to send).
+   */
+  sendEncodedHave(encoded: Uint8Array): void {
+    if (!this.handshaken) throw new WireError('message sent before the handshake');
+    this.onSent('have');
+    this.send([encoded]);
   }
 
   /**

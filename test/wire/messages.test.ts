@@ -201,6 +201,41 @@ test('PeerWire reads a handshake and messages split anywhere, and tracks choke s
   }
 });
 
+test('what PeerWire hands on stays intact after the caller reuses its chunk', () => {
+  const messages: Message[] = [
+    { type: 'have', index: 7 },
+    { type: 'bitfield', bits: Buffer.from([0xf0, 0x0f]) },
+    { type: 'request', index: 1, begin: 16384, length: 16384 },
+    { type: 'extended', id: 3, payload: Buffer.from('d1:ai1ee') },
+    { type: 'suggest', index: 9 },
+    {
+      type: 'hashes',
+      piecesRoot: Buffer.alloc(32, 5),
+      baseLayer: 0,
+      index: 0,
+      length: 2,
+      proofLayers: 0,
+      hashes: Buffer.alloc(64, 6),
+    },
+    { type: 'port', port: 6881 },
+  ];
+  const h = {
+    reserved: reservedBytes(['fast']),
+    infoHash: Buffer.alloc(20, 1),
+    peerId: Buffer.alloc(20, 2),
+  };
+  const chunk = Buffer.concat([encodeHandshake(h), ...messages.map((m) => encodeMessage(m))]);
+  const seen: Message[] = [];
+  const wire = new PeerWire(
+    () => {},
+    { handshake: () => {}, message: (m) => seen.push(m) },
+    1 << 16,
+  );
+  wire.receive(chunk);
+  chunk.fill(0xee); // as a socket reading into a shared buffer does next
+  assert.deepEqual(seen, messages);
+});
+
 test('oversized and malformed messages are refused with WireError', () => {
   const r = new MessageReader(1000);
   assert.throws(() => bodiesOf(r, Buffer.from('00100000', 'hex')), /exceeds the limit/);
