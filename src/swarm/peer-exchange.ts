@@ -85,19 +85,28 @@ export class PeerExchange implements PeerExtension<PeerSession> {
         continue;
       }
       const selfKey = listenKey(s);
-      const added: PexPeer[] = [];
-      for (const [k, p] of current) if (k !== selfKey && !st.told.has(k)) added.push(p);
-      const dropped: PeerEndpoint[] = [];
-      for (const [k, p] of st.told) if (!current.has(k)) dropped.push(p);
+      const added: string[] = [];
+      for (const k of current.keys()) if (k !== selfKey && !st.told.has(k)) added.push(k);
+      const dropped: string[] = [];
+      for (const k of st.told.keys()) if (!current.has(k)) dropped.push(k);
       if (added.length === 0 && dropped.length === 0 && st.lastSentAt > Number.NEGATIVE_INFINITY) {
         st.inSyncAt = this.generation;
         st.nextCheckAt = now + RECHECK_MS;
         continue;
       }
-      const addedNow = added.slice(0, 50);
-      const droppedNow = dropped.slice(0, 50);
-      for (const p of addedNow) st.told.set(`${p.host}:${p.port}`, p);
-      for (const p of droppedNow) st.told.delete(`${p.host}:${p.port}`);
+      // Told peers are kept under `current`'s keys (each peer's cached address string): a new
+      // string per entry, a hundred peers told of a hundred each, cost megabytes per node.
+      const addedNow: PexPeer[] = [];
+      for (const k of added.slice(0, 50)) {
+        const p = current.get(k)!;
+        st.told.set(k, p);
+        addedNow.push(p);
+      }
+      const droppedNow: PeerEndpoint[] = [];
+      for (const k of dropped.slice(0, 50)) {
+        droppedNow.push(st.told.get(k)!);
+        st.told.delete(k);
+      }
       if (added.length <= 50 && dropped.length <= 50) st.inSyncAt = this.generation;
       st.lastSentAt = now;
       st.nextCheckAt = now + this.intervalMs;
