@@ -68,3 +68,32 @@ test('peer exchange tells each peer the others where they listen, and follows a 
   assert.deepEqual(a.sent[1], ['+10.0.0.2:7002', '+10.0.0.3:7001', '-10.0.0.2:7000']);
   assert.deepEqual(c.sent[1], ['+10.0.0.2:7002', '-10.0.0.2:7000']);
 });
+
+test('a peer told everyone hears nothing more until the peers change, then hears the change', () => {
+  let now = 0;
+  const pex = new PeerExchange(
+    () => {},
+    () => now,
+  );
+  const a = fakePeer('10.0.0.1', true, 6881);
+  const b = fakePeer('10.0.0.2', true, 6882);
+  const c = fakePeer('10.0.0.3', true, 6883);
+  let peers = [a, b];
+  const tickAt = (ms: number) => {
+    now = ms;
+    pex.onTick(peers as unknown as PeerSession[]);
+  };
+  tickAt(0);
+  assert.deepEqual(a.sent, [['+10.0.0.2:6882']]);
+  // Five quiet minutes, ticked every second: no news, so no message.
+  for (let t = 1_000; t <= 300_000; t += 1_000) tickAt(t);
+  assert.equal(a.sent.length, 1);
+  // B leaves and C comes: A hears both at its next check, once.
+  peers = [a, c];
+  for (let t = 301_000; t <= 400_000; t += 1_000) tickAt(t);
+  assert.deepEqual(a.sent, [['+10.0.0.2:6882'], ['+10.0.0.3:6883', '-10.0.0.2:6882']]);
+  // The same peers in another order are no news either.
+  peers = [c, a];
+  for (let t = 401_000; t <= 500_000; t += 1_000) tickAt(t);
+  assert.equal(a.sent.length, 2);
+});
