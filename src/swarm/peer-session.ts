@@ -31,6 +31,41 @@ function flushQueued(): void {
   }
 }
 
+/** Messages shorter than this are joined with their small neighbours into one buffer per write. */
+const JOIN_BELOW_BYTES = 256;
+
+/**
+ * `chunks` with each run of small ones (announcements, requests) copied into one buffer: a
+ * stream then carries a few buffers per write, not one per message (a piece announced to a
+ * hundred peers while requests go out was hundreds of tiny buffers), and blocks stay uncopied.
+ */
+export function joinSmallChunks(chunks: Uint8Array[]): Uint8Array[] {
+  let small = 0;
+  for (const c of chunks) if (c.length < JOIN_BELOW_BYTES) small++;
+  if (small < 2) return chunks;
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < chunks.length; ) {
+    let end = i;
+    let bytes = 0;
+    while (end < chunks.length && chunks[end]!.length < JOIN_BELOW_BYTES) {
+      bytes += chunks[end]!.length;
+      end++;
+    }
+    if (end - i < 2) {
+      out.push(chunks[i]!);
+      i++;
+      continue;
+    }
+    const joined = Buffer.allocUnsafe(bytes);
+    for (let at = 0; i < end; i++) {
+      joined.set(chunks[i]!, at);
+      at += chunks[i]!.length;
+    }
+    out.push(joined);
+  }
+  return out;
+}
+
 /**
  * Everything the swarm knows about one connected peer: its wire, what it has, what we asked it
  * for and it asked us for, and how fast data flows each way.
@@ -184,7 +219,7 @@ export class PeerSession {
         : () => {
             for (const f of callbacks) f();
           };
-    if (!this.stream.writev(chunks, flushed) && !this.congested) {
+    if (!this.stream.writev(joinSmallChunks(chunks), flushed) && !this.congested) {
       this.congested = true;
       this.congestedAt = this.lastSentAt;
     }

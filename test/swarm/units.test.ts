@@ -6,6 +6,7 @@ import { ManualClock } from '../../src/runtime/manual-clock.js';
 import { SeededRandom } from '../../src/runtime/seeded-random.js';
 import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
 import { chooseUnchoked, pickOptimistic, rotateSeedSlots } from '../../src/swarm/choker.js';
+import { joinSmallChunks } from '../../src/swarm/peer-session.js';
 import { DIAL_SHARE, MAX_CANDIDATES, PeerSet, type PeerSetDeps } from '../../src/swarm/peer-set.js';
 import { BufferPool, PieceJob, PieceJobs } from '../../src/swarm/piece-job.js';
 import { PiecePicker } from '../../src/swarm/piece-picker.js';
@@ -259,4 +260,29 @@ test('a peer set dials up to its share of the peer limit, sticky candidates up t
   peers.connectSome();
   assert.equal(dialled.at(-1), '192.0.2.1', 'a sticky candidate is dialled beyond the share');
   assert.equal(dialled.length, Math.ceil(10 * DIAL_SHARE) + 1);
+});
+
+test('an outbox keeps its bytes and its large chunks, and joins each run of small ones', () => {
+  const chunk = fc
+    .tuple(
+      fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 200, max: 20_000 })),
+      fc.nat(255),
+    )
+    .map(([length, fill]): Uint8Array => Buffer.alloc(length, fill));
+  fc.assert(
+    fc.property(fc.array(chunk, { maxLength: 30 }), (chunks) => {
+      const out = joinSmallChunks(chunks);
+      assert.deepEqual(Buffer.concat(out), Buffer.concat(chunks));
+      const given = new Set(chunks);
+      const large = chunks.filter((c) => c.length >= 256);
+      assert.deepEqual(
+        out.filter((c) => given.has(c) && c.length >= 256),
+        large,
+        'every large chunk goes out as it is, in order',
+      );
+      const passedSmall = out.map((c) => given.has(c) && c.length < 256);
+      for (let i = 1; i < out.length; i++)
+        assert.ok(!(passedSmall[i - 1] && passedSmall[i]), 'no two small chunks left side by side');
+    }),
+  );
 });
