@@ -65,17 +65,17 @@ export class PeerExchange implements PeerExtension<PeerSession> {
       (s) => now >= (this.state.get(s)?.nextCheckAt ?? -1) && s.extended?.m.get('ut_pex'),
     );
     if (due.length === 0) return;
-    const current = new Map<string, PexPeer>();
+    const keyed: PeerSession[] = [];
     const keys: string[] = [];
     for (const s of list) {
       const key = listenKey(s);
       if (key === undefined) continue;
-      const flags = (s.outgoing ? PexFlag.reachable : 0) | (s.bits?.complete ? PexFlag.seed : 0);
-      current.set(key, { ...listenAddress(s)!, flags });
+      keyed.push(s);
       keys.push(key);
     }
     if (!sameKeys(keys, this.lastKeys)) this.generation++;
     this.lastKeys = keys;
+    let current: Map<string, PexPeer> | undefined;
     for (const s of due) {
       const st = this.stateOf(s);
       if (st.inSyncAt === this.generation) {
@@ -84,6 +84,7 @@ export class PeerExchange implements PeerExtension<PeerSession> {
         st.nextCheckAt = now + RECHECK_MS;
         continue;
       }
+      current ??= addresses(keyed, keys);
       const selfKey = listenKey(s);
       const added: string[] = [];
       for (const k of current.keys()) if (k !== selfKey && !st.told.has(k)) added.push(k);
@@ -128,6 +129,16 @@ export class PeerExchange implements PeerExtension<PeerSession> {
     }
     return s;
   }
+}
+
+/** Our peers as PEX names them, by key (`keyed[i]` listens at `keys[i]`). */
+function addresses(keyed: readonly PeerSession[], keys: readonly string[]): Map<string, PexPeer> {
+  const current = new Map<string, PexPeer>();
+  keyed.forEach((s, i) => {
+    const flags = (s.outgoing ? PexFlag.reachable : 0) | (s.bits?.complete ? PexFlag.seed : 0);
+    current.set(keys[i]!, { ...listenAddress(s)!, flags });
+  });
+  return current;
 }
 
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
