@@ -18,9 +18,10 @@ export interface HeapRoomFacts {
  * Young-generation semi-space for a large simulation, in MiB. Scavenges of a multi-GiB heap cost
  * tens of milliseconds however little they free, so fewer of them pay: `shoal sim dht --nodes
  * 100000` took 23.9 minutes with 64 against 30.9 with V8's default (16), at 5.0 GiB peak RSS
- * against 4.6.
+ * against 4.6; `shoal sim swarm --leechers 300` 339 s with 64, 331 s with 128 and 313 s with
+ * 256 (1.47, 1.55 and 1.81 GB peak RSS; a 2-core AMD EPYC VM).
  */
-const SEMI_SPACE_MIB = 64;
+const SEMI_SPACE_MIB = 256;
 
 /**
  * The Node flags that give a large simulation room — a heap of three quarters of the machine's

@@ -143,7 +143,8 @@ export class SimStream implements ByteStream {
     sim.trace.note(this.peer.host.index, size);
     this.peer.inFlight -= size;
     // Each slice is handed on as it is (a reader may get a message in two calls), not joined
-    // into a fresh buffer: a big swarm receives gigabytes, and the copies were a tenth of its time.
+    // into a fresh buffer: a big swarm receives gigabytes, and joining them took 5-6 % of its
+    // time, and more in garbage collection.
     for (const data of chunks) {
       if (this.closed) return;
       if (this.paused || this.dataHandler === undefined || this.inbox.length > 0) {

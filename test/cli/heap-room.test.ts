@@ -7,7 +7,7 @@ const machine = { env: {}, execArgv: [], heapLimitMiB: 4144, totalMemoryMiB: 24_
 test('a simulation on a large machine gets three quarters of its memory as heap, and a larger young generation', () => {
   assert.deepEqual(heapRoomFlags(machine), [
     '--max-old-space-size=18000',
-    '--max-semi-space-size=64',
+    '--max-semi-space-size=256',
   ]);
 });
 
