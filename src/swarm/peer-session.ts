@@ -118,6 +118,8 @@ export class PeerSession {
   refusedInARow = 0;
   /** It kept asking for what we refused: the scarcity rule no longer applies to it. */
   ignoresSuggestions = false;
+  /** Times in a row its next block waited for first copies others asked for. */
+  yieldsInARow = 0;
   /** Pieces it suggested we fetch from it (BEP 6), tried before our own picks. */
   readonly suggested = new Set<number>();
   /** Pieces it contributed to that are waiting for their hash check. */

@@ -7,6 +7,7 @@ import { WireError } from '../wire/errors.js';
 import type { BlockRef } from '../wire/messages.js';
 import { chooseUnchoked, pickOptimistic, rotateSeedSlots } from './choker.js';
 import type { PeerSession } from './peer-session.js';
+import { PieceCache } from './piece-cache.js';
 import type { BufferPool } from './piece-job.js';
 
 /** Largest block a peer may request (16 KiB is usual; some clients ask for more). */
@@ -40,6 +41,13 @@ const SEED_TURN_BYTES = 4 * 1024 * 1024;
  * as the old fastest-upload choker did, while 10-20 s turns were 5-10 % slower.
  */
 const SEED_TURN_MS = 60_000;
+/**
+ * A rate-limited seed serves the first copy of a piece before a second copy of another (see
+ * {@link Uploader.yieldsToFirstCopies}); a peer asking for a second copy waits at most this
+ * many blocks' time in a row, so it is slowed, never starved (a streaming reader may ask only
+ * for pieces others are getting too).
+ */
+const MAX_YIELDS_IN_A_ROW = 8;
 
 /** What the uploader needs from its torrent. */
 export interface UploaderDeps {
@@ -70,20 +78,6 @@ export interface UploaderDeps {
 }
 
 /**
- * A piece held in memory to serve from, and how many still use its buffer: blocks sent but not
- * yet flushed by their socket, a disk read or write in flight, a serve loop awaiting the read.
- * Once it has left the cache and nobody uses it, its buffer goes back to the pool: fresh
- * memory costs far more than the copies it saves (every new page faults).
- */
-interface CachedPiece {
-  readonly data: Promise<Buffer>;
-  /** The data, once read (at once for a piece just verified). */
-  buffer: Buffer | undefined;
-  users: number;
-  evicted: boolean;
-}
-
-/**
  * The upload half of a swarm: validates and queues peers' requests, serves blocks from a small
  * cache of whole pieces within the rate limits, and decides who is unchoked (BEP 3 choking:
  * reciprocation and one optimistic slot while leeching, round robin while seeding). As a seed
@@ -91,18 +85,21 @@ interface CachedPiece {
  * (BEP 6 reject and suggest).
  */
 export class Uploader {
-  /** Pieces in memory, least recently used first. */
-  private readonly cache = new Map<number, CachedPiece>();
+  private readonly cache: PieceCache;
   /** Sessions we unchoked and have not choked since (nor lost): counted on every `interested`. */
   private readonly unchoked = new Set<PeerSession>();
   private readonly timesSent: Uint16Array;
+  /** Per piece, the session that is getting its first copy from us (-1: none). */
+  private readonly firstCopyTo: Int32Array;
   private optimistic: number | undefined;
   private lastOptimisticAt = Number.NEGATIVE_INFINITY;
   /** Bytes of a seed's turn in an upload slot. */
   private readonly turnQuota: number;
 
   constructor(private readonly deps: UploaderDeps) {
+    this.cache = new PieceCache(deps.layout, deps.storage, deps.buffers, deps.pieceCacheBytes);
     this.timesSent = new Uint16Array(deps.layout.pieceCount);
+    this.firstCopyTo = new Int32Array(deps.layout.pieceCount).fill(-1);
     this.turnQuota = Math.max(SEED_TURN_BYTES, deps.layout.pieceLength);
   }
 
@@ -143,6 +140,7 @@ export class Uploader {
       // Once a peer gets part of a piece, the rest of that piece is never refused.
       session.refusedInARow = 0;
       session.seedAccepted.add(r.index);
+      if (this.timesSent[r.index] === 0) this.firstCopyTo[r.index] = session.id;
       this.timesSent[r.index] = Math.min(65535, this.timesSent[r.index]! + 1);
     }
     session.lastRequestAt = this.deps.now();
@@ -185,7 +183,10 @@ export class Uploader {
   forget(session: PeerSession): void {
     this.unchoked.delete(session);
     if (this.optimistic === session.id) this.optimistic = undefined;
-    for (const i of session.seedAccepted) if (this.timesSent[i]! > 0) this.timesSent[i]!--;
+    for (const i of session.seedAccepted) {
+      if (this.timesSent[i]! > 0) this.timesSent[i]!--;
+      if (this.firstCopyTo[i] === session.id) this.firstCopyTo[i] = -1;
+    }
     session.seedAccepted.clear();
   }
 
@@ -207,26 +208,32 @@ export class Uploader {
           this.deps.globalBucket.delayFor(r.length),
         );
         if (wait > 0) {
-          await new Promise<void>((resolve) => this.deps.timers.setTimeout(resolve, wait));
+          await this.sleep(wait);
           continue;
         }
+        if (this.yieldsToFirstCopies(session, r)) {
+          session.yieldsInARow++;
+          await this.sleep(this.blockTimeMs(r.length));
+          continue;
+        }
+        session.yieldsInARow = 0;
         session.incoming.shift();
         // Cached pieces are served without yielding, so a run of blocks leaves in one write;
         // every 64 blocks we yield so the socket can report congestion. The piece is in use
         // from here until its block is flushed (or the loop gives up on it).
         let entry = this.cache.get(r.index);
         if (entry?.buffer === undefined || ++batch % 64 === 0) {
-          entry = this.readPiece(r.index);
-          this.readAhead(session, r.index);
+          entry = this.cache.read(r.index);
+          this.cache.readAhead(session.incoming, r.index);
           entry.users++;
           try {
             await entry.data;
           } catch (error) {
-            this.release(entry);
+            this.cache.release(entry);
             throw error;
           }
           if (session.closed || session.wire.amChoking) {
-            this.release(entry);
+            this.cache.release(entry);
             break;
           }
         } else entry.users++;
@@ -237,7 +244,7 @@ export class Uploader {
         if (block.length < r.length)
           block = Buffer.concat([block, Buffer.alloc(r.length - block.length)]);
         const used = entry;
-        session.wire.sendPiece(r.index, r.begin, block, () => this.release(used));
+        session.wire.sendPiece(r.index, r.begin, block, () => this.cache.release(used));
         session.upload.add(r.length);
         session.lastPayloadAt = this.deps.now();
         this.deps.meter.add(r.length);
@@ -250,6 +257,45 @@ export class Uploader {
     } finally {
       session.serving = false;
     }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => this.deps.timers.setTimeout(resolve, ms));
+  }
+
+  /**
+   * True when a rate-limited seed should hold back a second copy of a piece (`r`, asked by
+   * `session`) because another unchoked peer waits for the first copy of one. When the limit is
+   * what holds the swarm back, every byte spent on a copy some peer could fetch from another
+   * delays the pieces only we have: at the end of a download, every leecher asks us for the
+   * last pieces (endgame) and the first copies went out at a fraction of our rate, while the
+   * others could have fetched them from the first receivers at once.
+   */
+  private yieldsToFirstCopies(session: PeerSession, r: BlockRef): boolean {
+    const limited = !this.deps.bucket.unlimited || !this.deps.globalBucket.unlimited;
+    if (!limited || !this.deps.seeding() || session.yieldsInARow >= MAX_YIELDS_IN_A_ROW)
+      return false;
+    if (this.firstCopyTo[r.index] === session.id) return false;
+    for (const s of this.unchoked) {
+      const head = s.incoming[0];
+      if (
+        s !== session &&
+        head &&
+        !s.closed &&
+        !s.congested &&
+        this.firstCopyTo[head.index] === s.id
+      )
+        return true;
+    }
+    return false;
+  }
+
+  /** How long `bytes` take at the tightest upload limit, in whole milliseconds (at least 1). */
+  private blockTimeMs(bytes: number): number {
+    const rates = [this.deps.bucket, this.deps.globalBucket]
+      .filter((b) => !b.unlimited)
+      .map((b) => b.bytesPerSecond);
+    return Math.max(1, Math.ceil((bytes * 1000) / Math.min(...rates)));
   }
 
   /**
@@ -443,88 +489,9 @@ export class Uploader {
     return found;
   }
 
-  /**
-   * Caches a piece that was just verified: in a swarm the pieces peers want from us are mostly
-   * the newest, so they are served from memory rather than read back from disk. `data` is also
-   * being written until `written` settles.
-   */
+  /** Caches a piece that was just verified (see {@link PieceCache.keep}). */
   keep(index: number, data: Buffer, written: Promise<unknown>): void {
-    const entry: CachedPiece = {
-      data: Promise.resolve(data),
-      buffer: data,
-      users: 1,
-      evicted: false,
-    };
-    const done = () => this.release(entry);
-    written.then(done, done);
-    this.add(index, entry);
-  }
-
-  /**
-   * Starts reading the next piece this peer asked for (after `index`) if it is not cached, so
-   * the disk works while the blocks of the current piece go out.
-   */
-  private readAhead(session: PeerSession, index: number): void {
-    for (const q of session.incoming) {
-      if (q.index === index) continue;
-      if (!this.cache.has(q.index)) this.readPiece(q.index);
-      return;
-    }
-  }
-
-  /** The cache entry of piece `index`, reading it from disk (into a pooled buffer) if need be. */
-  private readPiece(index: number): CachedPiece {
-    const hit = this.cache.get(index);
-    if (hit) {
-      this.cache.delete(index);
-      this.cache.set(index, hit);
-      return hit;
-    }
-    const { layout, storage, buffers } = this.deps;
-    const size = layout.pieceSize(index);
-    const into = Buffer.from(buffers.take(size), 0, size);
-    const reading = storage.read(index * layout.pieceLength, size, into);
-    const entry: CachedPiece = { data: reading, buffer: undefined, users: 1, evicted: false };
-    reading.then(
-      (b) => {
-        entry.buffer = b;
-        this.release(entry);
-      },
-      () => {
-        if (this.cache.get(index) === entry) this.cache.delete(index);
-      },
-    );
-    this.add(index, entry);
-    return entry;
-  }
-
-  /** Adds a piece to the cache, evicting the least recently used beyond its size. */
-  private add(index: number, entry: CachedPiece): void {
-    const old = this.cache.get(index);
-    if (old) this.evict(index, old);
-    this.cache.set(index, entry);
-    const layout = this.deps.layout;
-    const maxEntries = Math.max(2, Math.floor(this.deps.pieceCacheBytes / layout.pieceLength));
-    for (const [oldest, e] of this.cache) {
-      if (this.cache.size <= maxEntries) break;
-      this.evict(oldest, e);
-    }
-  }
-
-  private evict(index: number, entry: CachedPiece): void {
-    this.cache.delete(index);
-    entry.evicted = true;
-    if (entry.users === 0) this.recycle(entry);
-  }
-
-  /** One use of `entry` ended. */
-  private release(entry: CachedPiece): void {
-    if (--entry.users === 0 && entry.evicted) this.recycle(entry);
-  }
-
-  private recycle(entry: CachedPiece): void {
-    if (entry.buffer !== undefined && entry.buffer.byteOffset === 0)
-      this.deps.buffers.give(entry.buffer.buffer as ArrayBuffer);
+    this.cache.keep(index, data, written);
   }
 
   private unchoke(session: PeerSession): void {

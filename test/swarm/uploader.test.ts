@@ -126,6 +126,7 @@ async function uploaderFor(
   sessions: readonly PeerSession[],
   slots: number,
   seeding: boolean,
+  uploadLimit = 0,
 ): Promise<Uploader> {
   const dir = await tempDir(t);
   const meta = parseTorrent(
@@ -137,7 +138,7 @@ async function uploaderFor(
   return new Uploader({
     layout,
     storage,
-    timers: { setTimeout: () => ({ cancel: () => {} }), setInterval: () => ({ cancel: () => {} }) },
+    timers: clock,
     now: () => clock.now(),
     random: (n) => (n > 1 ? 1 : 0),
     have: Bitfield.full(PIECES),
@@ -148,7 +149,7 @@ async function uploaderFor(
     sessions: () => sessions,
     drop: (_s, error) => assert.fail(error),
     warn: () => {},
-    bucket: new TokenBucket(clock, 0),
+    bucket: new TokenBucket(clock, uploadLimit),
     globalBucket: new TokenBucket(clock, 0),
     meter: new RateMeter(clock),
     uploadSlots: slots,
@@ -241,4 +242,50 @@ test('a seed keeps a peer that lost interest until its turn is checked', async (
     [first, waiting].map((s) => s.wire.amChoking),
     [true, false],
   );
+});
+
+/** Moves the clock on and lets the serve loops that woke up run (and read from disk). */
+async function tick(clock: ManualClock, ms: number): Promise<void> {
+  clock.advance(ms);
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+const block = (index: number, n: number) => ({
+  index,
+  begin: n * BLOCK_BYTES,
+  length: BLOCK_BYTES,
+});
+
+test('a rate-limited seed sends the first copy of a piece before a second copy of it', async (t) => {
+  const clock = new ManualClock();
+  const [first, second] = [1, 2].map(() => interestedPeer(clock)) as [PeerSession, PeerSession];
+  // One block a second: every block that goes out is one the other peer waits for.
+  const uploader = await uploaderFor(t, clock, [first, second], 2, true, BLOCK_BYTES);
+  for (const s of [first, second]) uploader.onInterested(s);
+  uploader.onRequest(first, block(0, 0)); // piece 0 goes to `first` first
+  await tick(clock, 1000);
+  assert.equal(first.upload.total, BLOCK_BYTES);
+  // `second` asks for all of piece 0 (a second copy) before `first` asks for the rest of it:
+  // both wait for the same tokens, `second` in front.
+  uploader.onRequest(second, block(0, 0));
+  uploader.onRequest(second, block(0, 1));
+  uploader.onRequest(first, block(0, 1));
+  await tick(clock, 1000);
+  assert.deepEqual([first.upload.total, second.upload.total], [2 * BLOCK_BYTES, 0]);
+  for (let s = 0; s < 3; s++) await tick(clock, 1000);
+  assert.deepEqual([first.upload.total, second.upload.total], [2 * BLOCK_BYTES, 2 * BLOCK_BYTES]);
+});
+
+test('a peer asking a rate-limited seed for second copies is slowed, not starved', async (t) => {
+  const clock = new ManualClock();
+  const [first, second] = [1, 2].map(() => interestedPeer(clock)) as [PeerSession, PeerSession];
+  const uploader = await uploaderFor(t, clock, [first, second], 2, true, BLOCK_BYTES);
+  for (const s of [first, second]) uploader.onInterested(s);
+  uploader.onRequest(first, block(0, 0));
+  await tick(clock, 1000);
+  uploader.onRequest(second, block(0, 0)); // a second copy, behind first copies of all the rest
+  for (let i = 1; i < PIECES; i++) for (const n of [0, 1]) uploader.onRequest(first, block(i, n));
+  for (let s = 0; s < 10; s++) await tick(clock, 1000);
+  assert.equal(second.upload.total, BLOCK_BYTES, 'the second copy went out within 10 blocks');
+  assert.ok(first.upload.total >= 9 * BLOCK_BYTES, `first got ${first.upload.total}`);
 });
