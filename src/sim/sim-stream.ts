@@ -22,6 +22,12 @@ export class SimStream implements ByteStream {
   inboxBytes = 0;
   /** Delivery time of our last segment to the peer (deliveries never reorder). */
   lastDelivery = 0;
+  /** Bytes our reader has been handed so far. */
+  private consumed = 0;
+  /** Bytes written so far (sent or queued). */
+  private written = 0;
+  /** `flushed` callbacks of our writes, each due once the peer's reader has the write's end. */
+  private readonly flushes: { readonly end: number; readonly done: () => void }[] = [];
   private readonly sendq: Buffer[] = [];
   private head = 0;
   private readonly inbox: Buffer[] = [];
@@ -48,17 +54,20 @@ export class SimStream implements ByteStream {
   }
 
   /**
-   * Queues the chunks themselves: the receiver is handed views of them. So `flushed` is never
-   * called, and a sender never reuses what it sent here.
+   * Queues the chunks themselves: the receiver is handed views of them. So `flushed` is called
+   * only once the peer's reader has been handed the last of them (a reader copies what it
+   * keeps), and then a sender may reuse their memory, as it does over a real socket.
    */
-  writev(chunks: readonly Uint8Array[], _flushed?: () => void): boolean {
+  writev(chunks: readonly Uint8Array[], flushed?: () => void): boolean {
     this.net.sim.activity++;
     if (this.closed || this.ending) return false;
     for (const c of chunks) {
       if (c.length === 0) continue;
       this.sendq.push(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.length));
       this.queued += c.length;
+      this.written += c.length;
     }
+    if (flushed) this.flushes.push({ end: this.written, done: flushed });
     if (this.queued > 0) this.net.kick(this);
     if (this.queued >= this.net.options.tcpHighWaterBytes) {
       this.needDrain = true;
@@ -152,9 +161,20 @@ export class SimStream implements ByteStream {
         this.inboxBytes += data.length;
       } else {
         this.dataHandler(data);
+        this.consumed += data.length;
       }
     }
+    this.peer.settleFlushes(this.consumed);
     if (this.peer.queued > 0 && !this.peer.closed) this.net.kick(this.peer);
+  }
+
+  /** Calls the `flushed` callbacks of the writes whose last byte our peer's reader has had. */
+  private settleFlushes(consumedByPeer: number): void {
+    const due = this.flushes;
+    let n = 0;
+    while (n < due.length && due[n]!.end <= consumedByPeer) n++;
+    if (n === 0) return;
+    for (const f of due.splice(0, n)) f.done();
   }
 
   /** The peer closed (FIN or RST reached us). */
@@ -188,7 +208,9 @@ export class SimStream implements ByteStream {
       const data = this.inbox.shift()!;
       this.inboxBytes -= data.length;
       this.dataHandler(data);
+      this.consumed += data.length;
     }
+    this.peer.settleFlushes(this.consumed);
     if (this.peer.queued > 0 && !this.peer.closed) this.net.kick(this.peer);
   }
 
@@ -196,6 +218,7 @@ export class SimStream implements ByteStream {
     if (this.closed) return;
     this.closed = true;
     this.sendq.length = 0;
+    this.flushes.length = 0;
     this.queued = 0;
     this.host.streams.delete(this);
     this.net.sim.after(

@@ -279,6 +279,32 @@ test('TCP: a paused reader holds its sender back; resume lets it finish', async 
   assert.ok(received > 0 && received % (64 * 1024) === 0);
 });
 
+test('TCP: a write is flushed once the reader has had its last byte, paused or not', async () => {
+  const { sim, client, server } = await connected();
+  let received = 0;
+  server.onData((d) => {
+    received += d.length;
+  });
+  server.pause();
+  const flushedAt: number[] = [];
+  const sizes = [3000, 100_000, 1];
+  for (const size of sizes) client.writev([Buffer.alloc(size)], () => flushedAt.push(received));
+  await sim.run(sim.now + 5000);
+  assert.deepEqual(flushedAt, [], 'nothing is flushed while the reader holds it unread');
+  server.resume();
+  await sim.run();
+  // Each callback came once, in order, after the reader had been handed the write's end.
+  let end = 0;
+  assert.equal(flushedAt.length, sizes.length);
+  sizes.forEach((size, i) => {
+    end += size;
+    assert.ok(
+      flushedAt[i]! >= end,
+      `write ${i} flushed at ${flushedAt[i]} bytes read, ends at ${end}`,
+    );
+  });
+});
+
 test('TCP: refused, unreachable and behind-NAT connects fail; destroy reaches the peer', async () => {
   const { sim, net, pages } = world(12);
   const a = net.addHost();
