@@ -168,6 +168,10 @@ async function main(argv: string[]): Promise<number> {
         [],
       )
       .option('--no-pex', 'do not exchange peers with peers (BEP 11)')
+      .option(
+        '--no-direct-writes',
+        'write downloads through the page cache (default: past it, with O_DIRECT, where possible)',
+      )
       .option('--lsd', 'find peers on the local network by multicast (BEP 14)')
       .option(
         '--encryption <mode>',

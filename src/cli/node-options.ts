@@ -35,6 +35,8 @@ export interface NodeFlags {
   readonly seedRatioLimit?: string;
   readonly seedTimeLimit?: string;
   readonly seedIdleLimit?: string;
+  /** `--no-direct-writes` sets this false. */
+  readonly directWrites?: boolean;
 }
 
 /**
@@ -69,6 +71,7 @@ export async function configFromFlags(
     ...(flags.dhtBootstrap !== undefined &&
       flags.dhtBootstrap.length > 0 && { dhtBootstrap: flags.dhtBootstrap }),
     ...(flags.pex === false && { pex: false }),
+    ...(flags.directWrites === false && { directWrites: false }),
     ...(flags.lsd === true && { lsd: true }),
     ...(flags.overlay === false && { overlay: false }),
     ...(flags.overlayPeer !== undefined &&

@@ -27,6 +27,12 @@ export interface NodeConfig {
   readonly downloadLimit: number;
   /** Worker threads for hashing; 0 = one per core. */
   readonly hashWorkers: number;
+  /**
+   * Write downloaded pieces past the OS page cache (O_DIRECT) where the file system allows it:
+   * a large download then costs no memcpy into the cache and does not push other files out of
+   * it. Reads, short writes and unaligned edges stay buffered.
+   */
+  readonly directWrites: boolean;
   /** First UDP tracker timeout (BEP 15: 15 s, doubling on each retry). */
   readonly udpTrackerTimeoutMs: number;
   /** Run a mainline DHT node (BEP 5) on the same port number, over UDP. */
@@ -121,6 +127,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig 
     uploadLimit: 0,
     downloadLimit: 0,
     hashWorkers: 0,
+    directWrites: true,
     udpTrackerTimeoutMs: 15_000,
     dht: true,
     dhtBootstrap: [
@@ -179,6 +186,7 @@ const ENV_KEYS: Record<string, keyof NodeConfig> = {
   SHOAL_NAT_GATEWAY: 'natGateway',
   SHOAL_BLOCKLIST: 'blocklist',
   SHOAL_ON_COMPLETE: 'onComplete',
+  SHOAL_DIRECT_WRITES: 'directWrites',
 };
 
 /**

@@ -49,6 +49,7 @@ export function torrentOptions(
     ...(options.pickMode && { pickMode: options.pickMode }),
     ...(options.webSeeds !== undefined && { webSeeds: options.webSeeds }),
     ...(options.seedLimits && { seedLimits: options.seedLimits }),
+    directWrites: config.directWrites,
     swarm: {
       pex: config.pex,
       maxPeers: config.maxPeersPerTorrent,

@@ -2,8 +2,9 @@ import { constants, readFile as readFileCallback, type Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { DirectWriter } from './direct-writes.js';
 import { IoError, SecretFileError, UnsafeFileError } from './errors.js';
-import type { BeneathMode, FileHandle, FileStat, FileSystem } from './runtime.js';
+import type { BeneathMode, FileHandle, FileStat, FileSystem, OpenOptions } from './runtime.js';
 
 // Flags some platforms lack (Windows has neither O_NOFOLLOW nor O_DIRECTORY): 0 = not asked for.
 const O_DIRECTORY = constants.O_DIRECTORY ?? 0;
@@ -22,7 +23,9 @@ function toStat(s: Stats): FileStat {
   };
 }
 
-function wrapHandle(h: fsp.FileHandle): FileHandle {
+function wrapHandle(h: fsp.FileHandle, directWrites = false): FileHandle {
+  // Opened on the first write that suits it, closed with the handle.
+  let direct: Promise<DirectWriter | undefined> | undefined;
   return {
     async read(target, offset, length, position) {
       const { bytesRead } = await h.read(target, offset, length, position);
@@ -30,6 +33,10 @@ function wrapHandle(h: fsp.FileHandle): FileHandle {
     },
     async write(data, position) {
       let done = 0;
+      if (directWrites && DirectWriter.suits(data.length, position)) {
+        direct ??= DirectWriter.open(h.fd);
+        done = (await (await direct)?.writePrefix(data, position)) ?? 0;
+      }
       while (done < data.length) {
         const { bytesWritten } = await h.write(data, done, data.length - done, position + done);
         done += bytesWritten;
@@ -38,7 +45,10 @@ function wrapHandle(h: fsp.FileHandle): FileHandle {
     truncate: (length) => h.truncate(length),
     sync: () => h.sync(),
     stat: async () => toStat(await h.stat()),
-    close: () => h.close(),
+    async close() {
+      await (await direct)?.close().catch(() => undefined);
+      await h.close();
+    },
   };
 }
 
@@ -248,7 +258,7 @@ export function createRealFs(options: RealFsOptions = {}): FileSystem {
         () => false,
       ),
 
-    async openBeneath(root, path, beneathMode: BeneathMode) {
+    async openBeneath(root, path, beneathMode: BeneathMode, options: OpenOptions = {}) {
       assertPlainNames(root, path);
       const folder = await walk(root, path, beneathMode === 'create');
       const name = path[path.length - 1]!;
@@ -277,7 +287,7 @@ export function createRealFs(options: RealFsOptions = {}): FileSystem {
         if (s.isDirectory()) throw new IoError(`cannot open "${full}": it is a folder`);
         throw new UnsafeFileError(full, full, 'is not a regular file (a FIFO, socket or device)');
       }
-      return wrapHandle(h);
+      return wrapHandle(h, beneathMode !== 'read' && options.directWrites === true);
     },
 
     async statBeneath(root, path) {

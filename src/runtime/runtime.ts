@@ -213,6 +213,15 @@ export interface FileHandle {
  */
 export type BeneathMode = 'read' | 'write' | 'create';
 
+/** How {@link FileSystem.openBeneath} treats the file once open. */
+export interface OpenOptions {
+  /**
+   * Write long block-aligned runs past the OS page cache (O_DIRECT) where the file system
+   * allows it; everything else, and every read, goes through the cache as usual.
+   */
+  readonly directWrites?: boolean;
+}
+
 /** The file system operations shoal's engines need, and no more. */
 export interface FileSystem {
   /** `lstat`: symbolic links are reported, not followed. */
@@ -233,7 +242,12 @@ export interface FileSystem {
    * be a link. This is how every file of a torrent is opened, so no write ever leaves the
    * download folder. @throws {UnsafeFileError} naming the link or special file met
    */
-  openBeneath(root: string, path: readonly string[], mode: BeneathMode): Promise<FileHandle>;
+  openBeneath(
+    root: string,
+    path: readonly string[],
+    mode: BeneathMode,
+    options?: OpenOptions,
+  ): Promise<FileHandle>;
   /**
    * `lstat` of `root/path…` reached the same way as {@link openBeneath} (no link followed on
    * the way; a link at the end is reported, not followed). @throws {UnsafeFileError}

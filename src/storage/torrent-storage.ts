@@ -2,6 +2,14 @@ import { join } from 'node:path';
 import type { FileHandle, FileStat, FileSystem } from '../runtime/runtime.js';
 import type { PieceLayout } from './layout.js';
 
+/** Options of {@link TorrentStorage}. */
+export interface StorageOptions {
+  /** Handles open at once; the least recently used is closed first (default 32). */
+  readonly maxOpenFiles?: number;
+  /** Write long aligned runs past the page cache (O_DIRECT) where possible (default false). */
+  readonly directWrites?: boolean;
+}
+
 interface OpenFile {
   handle: Promise<FileHandle>;
   writable: boolean;
@@ -35,7 +43,7 @@ export class TorrentStorage {
     /** `name` for a single-file torrent, otherwise the torrent's folder name. */
     private readonly name: string,
     private readonly singleFile: boolean,
-    private readonly maxOpenFiles = 32,
+    private readonly options: StorageOptions = {},
   ) {}
 
   /** Where file `fileIndex` lives on disk. */
@@ -195,7 +203,7 @@ export class TorrentStorage {
     handle.catch(() => {
       if (this.open.get(fileIndex) === entry) this.open.delete(fileIndex);
     });
-    while (this.open.size > this.maxOpenFiles) {
+    while (this.open.size > (this.options.maxOpenFiles ?? 32)) {
       const [oldest, o] = this.open.entries().next().value as [number, OpenFile];
       this.open.delete(oldest);
       void o.handle.then((h) => h.close()).catch(() => undefined);
@@ -205,7 +213,9 @@ export class TorrentStorage {
 
   private async openForWrite(fileIndex: number): Promise<FileHandle> {
     const length = this.layout.files[fileIndex]!.length;
-    const h = await this.fs.openBeneath(this.root, this.pathBelowRoot(fileIndex), 'create');
+    const h = await this.fs.openBeneath(this.root, this.pathBelowRoot(fileIndex), 'create', {
+      directWrites: this.options.directWrites === true,
+    });
     try {
       if ((await h.stat()).size !== length) await h.truncate(length);
     } catch (error) {

@@ -187,6 +187,11 @@ export interface TorrentOptions {
   readonly webSeeds?: boolean;
   /** The torrent's own seeding limits (absent ones follow the node's). */
   readonly seedLimits?: SeedLimitOverrides;
+  /**
+   * Write verified pieces past the OS page cache (O_DIRECT) where the file system allows it
+   * (default true); reads, short writes and unaligned edges stay buffered.
+   */
+  readonly directWrites?: boolean;
   readonly swarm?: Partial<SwarmOptions>;
 }
 

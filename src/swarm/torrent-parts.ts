@@ -117,6 +117,7 @@ export function assembleSwarm(
     layout,
     meta.name,
     meta.singleFile,
+    { directWrites: options.directWrites ?? true },
   );
   const have = new Bitfield(meta.pieceCount);
   const picker = new PiecePicker(meta.pieceCount, have, runtime.random);
