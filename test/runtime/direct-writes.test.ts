@@ -11,8 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import fc from 'fast-check';
+import { loadConfig } from '../../src/node/config.js';
 import { DirectWriter } from '../../src/runtime/direct-writes.js';
-import { createRealFs } from '../../src/runtime/real-fs.js';
+import { createRealFs, realFs } from '../../src/runtime/real-fs.js';
+import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
 import { fixtureBytes, tempDir } from '../support/tmp.js';
 
 const fs = createRealFs();
@@ -137,4 +139,31 @@ test('a tmpfs, with or without O_DIRECT, still gets every byte', async (t) => {
   const back = await readFile(join(dir, 'x.bin'));
   assert.equal(back.length, 8192 + data.length);
   assert.deepEqual(back.subarray(8192), data);
+});
+
+test('a node writes downloads past the page cache unless directWrites is off', async (t) => {
+  const dir = await tempDir(t);
+  if (!(await directWorks(t, dir))) return;
+  const torrent = await fixtureTorrent(dir, 'big', { 'a.bin': 6 * MiB }, { pieceLength: MiB });
+  const seeder = await startNode(t);
+  await seeder.add(torrent, { downloadDir: dir });
+  const off = await loadConfig(realFs, {}, { SHOAL_DATA_DIR: dir, SHOAL_DIRECT_WRITES: 'off' });
+  assert.equal(off.directWrites, false);
+  for (const directWrites of [true, false]) {
+    const leecher = await startNode(t, { directWrites });
+    const out = join(dir, `out-${directWrites}`);
+    await whenDone(
+      await leecher.add(torrent, {
+        downloadDir: out,
+        peers: [{ host: '127.0.0.1', port: seeder.port }],
+      }),
+    );
+    const file = join(out, 'big', 'a.bin');
+    const cached = cachedBytes(t, file);
+    assert.deepEqual(await readFile(file), await readFile(join(dir, 'big', 'a.bin')));
+    if (cached === undefined) return;
+    if (directWrites) assert.equal(cached, 0, `${cached} bytes of the download are cached`);
+    else assert.equal(cached, 6 * MiB);
+    await leecher.stop();
+  }
 });
