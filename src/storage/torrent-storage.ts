@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { DirectWriter } from '../runtime/direct-writes.js';
 import type { FileHandle, FileStat, FileSystem } from '../runtime/runtime.js';
 import type { PieceLayout } from './layout.js';
 
@@ -29,9 +30,9 @@ export class TorrentStorage {
   private readonly inFlight = new Map<number, { data: Uint8Array; done: Promise<void> }>();
   private unwritten = 0;
   /**
-   * The last write queued per file. Writes to one file go one at a time: the kernel serialises
-   * buffered writes on the file's inode lock anyway, and worker threads spinning for that lock
-   * cost a leecher a tenth of its CPU.
+   * The last buffered write queued per file. Buffered writes to one file go one at a time: the
+   * kernel serialises them on the file's inode lock anyway, and worker threads spinning for
+   * that lock cost a leecher a tenth of its CPU.
    */
   private readonly fileWrites = new Map<number, Promise<void>>();
 
@@ -131,6 +132,10 @@ export class TorrentStorage {
   }
 
   private writeSegment(fileIndex: number, data: Uint8Array, position: number): Promise<void> {
+    // Direct writes go in parallel: one at a time, each waited for its turn through a busy
+    // event loop while the disk sat idle, and verified pieces piled up until downloading stalled.
+    if (this.options.directWrites === true && DirectWriter.suits(data.length, position))
+      return this.handle(fileIndex, true).then((h) => h.write(data, position));
     const previous = this.fileWrites.get(fileIndex) ?? Promise.resolve();
     const write = previous.then(async () => {
       const h = await this.handle(fileIndex, true);
