@@ -97,7 +97,9 @@ export function assembleNode(
     maxConnections: config.maxConnections,
     maxPerIp: config.maxConnectionsPerIp,
   });
-  const peerWatch = new PeerWatch(connections, runtime.clock, (s) => node.emit('status', s));
+  const peerWatch = new PeerWatch(connections, runtime.clock, config.encryption, (s) =>
+    node.emit('status', s),
+  );
   const dialer = createNodeDialer(
     runtime,
     config,

@@ -386,6 +386,9 @@ export class Node extends EventEmitter<NodeEvents> {
       this.emit('finished', torrent, reached);
     });
     torrent.on('peer', (p) => this.peerWatch.connected(id, p.address));
+    torrent.on('closedBeforeHandshake', (host, port, encrypted) =>
+      this.peerWatch.closedBeforeHandshake(id, host, port, encrypted),
+    );
     return torrent;
   }
 

@@ -1,6 +1,6 @@
 import { hasCode } from '../errors.js';
 import type { ConnectionManager } from '../net/connection-manager.js';
-import { Dialer, type DialerDeps, type DialRequest } from '../net/dialer.js';
+import { Dialer, type DialerDeps, type DialRequest, type EncryptionPolicy } from '../net/dialer.js';
 import { ConnectionRefusedError } from '../net/errors.js';
 import type { Transport } from '../net/transport.js';
 import type { Clock } from '../runtime/runtime.js';
@@ -48,6 +48,7 @@ export class PeerWatch {
   constructor(
     private readonly connections: ConnectionManager,
     private readonly clock: Clock,
+    private readonly encryption: EncryptionPolicy,
     private readonly report: (status: NodeStatus) => void,
   ) {}
 
@@ -74,6 +75,32 @@ export class PeerWatch {
     const attempts = w.attempts;
     w.attempts = 0;
     this.report({ kind: 'peer', infoHash, address, connected: true, attempts });
+  }
+
+  /**
+   * A dialled peer of `infoHash` closed the connection before its BitTorrent handshake (the
+   * dial itself succeeded, so the dialer heard nothing wrong): a client that requires
+   * encryption does this to a plaintext handshake, one that does not know the torrent to any.
+   */
+  closedBeforeHandshake(infoHash: string, host: string, port: number, encrypted: boolean): void {
+    const address = `${host}:${port}`;
+    const w = this.watched.get(address);
+    if (!w?.infoHashes.has(infoHash)) return;
+    w.attempts++;
+    const problem = encrypted
+      ? 'it closed the encrypted connection before the BitTorrent handshake (does it have this torrent?)'
+      : this.encryption === 'disable'
+        ? 'it closed the connection at our plaintext handshake: it may require encryption, which --encryption disable turns off'
+        : 'it closed the connection at our plaintext handshake (does it have this torrent? the next attempt offers encryption)';
+    this.report({
+      kind: 'peer',
+      infoHash,
+      address,
+      connected: false,
+      attempts: w.attempts,
+      problem,
+      retryInMs: Math.max(0, this.connections.retryAt(host, port, infoHash) - this.clock.now()),
+    });
   }
 
   /** `transport`, with the reason of each failed dial to a watched address noted. */

@@ -199,6 +199,11 @@ export interface TorrentOptions {
 export interface TorrentEvents {
   /** A peer completed its handshake: how it is connected (transport, encryption). */
   peer: [PeerInfo];
+  /**
+   * A peer we dialled closed the connection before its BitTorrent handshake: it refuses us,
+   * the torrent, or (when `encrypted` is false) perhaps plaintext.
+   */
+  closedBeforeHandshake: [host: string, port: number, encrypted: boolean];
   progress: [TorrentStats];
   done: [TorrentStats];
   error: [Error];

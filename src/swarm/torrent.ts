@@ -415,6 +415,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** Cleans up after a peer that left. */
   private forgetPeer(session: PeerSession): void {
+    if (session.outgoing && !session.handshake) {
+      const { remoteAddress, remotePort } = session.stream;
+      this.emit('closedBeforeHandshake', remoteAddress, remotePort, session.connection.encrypted);
+    }
     this.heldHaves.delete(session);
     if (session.bits && session.handshake) this.picker.removePeer(session.bits);
     this.scheduler.forget(session);

@@ -70,3 +70,42 @@ test('get says on stderr that a DHT router and a named peer are refused and that
   child.kill('SIGINT');
   assert.equal(await exited, 130);
 });
+
+test('get says when a named peer closes at the handshake, and that it may require encryption', async (t) => {
+  const dir = await tempDir(t);
+  const torrent = await fixtureTorrent(dir, 'shy', { 'a.bin': 40_000 });
+  const torrentPath = join(dir, 'shy.torrent');
+  await writeFile(torrentPath, torrent);
+  // Accepts, then hangs up at once, as a client that requires encryption does to plaintext.
+  const peer = createServer((socket) => socket.destroy());
+  await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => peer.close(r)));
+  const { port } = peer.address() as { port: number };
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'get',
+      torrentPath,
+      ...['-o', join(dir, 'out'), '--data-dir', join(dir, 'data'), '--standalone'],
+      ...['--port', '0', '--host', '127.0.0.1', '--no-utp', '--no-dht'],
+      ...['--peer', `127.0.0.1:${port}`, '--encryption', 'disable'],
+    ],
+    { env: { ...process.env, SHOAL_EGRESS: 'loopback' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.after(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => {
+    stderr += s;
+  });
+  const wanted = new RegExp(
+    `^peer 127\\.0\\.0\\.1:${port}: it closed the connection at our plaintext handshake: it may ` +
+      'require encryption, which --encryption disable turns off; trying again in \\d+s \\(attempt 1\\)$',
+    'm',
+  );
+  for (let waited = 0; !wanted.test(stderr); waited += 100) {
+    assert.ok(waited < 20_000, `said within 20 s:\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});
