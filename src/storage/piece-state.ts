@@ -114,15 +114,16 @@ export class PieceState {
     }
     let next = 0;
     const worker = async () => {
+      // One buffer per worker, read into and handed back by the hasher piece after piece: a
+      // fresh one per piece cost a 1 GiB check a fifth of its time in garbage collection.
+      let buffer = new ArrayBuffer(this.layout.pieceLength);
       while (next < candidates.length && !stopped()) {
         const p = candidates[next++]!;
-        const data = await this.storage.read(p * this.layout.pieceLength, this.layout.pieceSize(p));
-        // A read owns its buffer, unless a small one was cut from Node's shared pool: copy that.
-        const owned = data.byteOffset === 0 && data.buffer.byteLength === data.length;
-        const buffer = (
-          owned ? data.buffer : data.buffer.slice(data.byteOffset, data.byteOffset + data.length)
-        ) as ArrayBuffer;
-        if ((await this.verifier.verify(p, buffer, true)).ok) have.set(p);
+        const into = Buffer.from(buffer);
+        await this.storage.read(p * this.layout.pieceLength, this.layout.pieceSize(p), into);
+        const verdict = await this.verifier.verify(p, buffer, true);
+        buffer = verdict.buffer;
+        if (verdict.ok) have.set(p);
       }
     };
     await Promise.all(Array.from({ length: parallel }, worker));
