@@ -67,23 +67,30 @@ async function prepare(
   return { fx, torrent };
 }
 
+/** An rtorrent seed of the fixture (checked and seeding), its torrent and the fixture. */
+async function rtorrentSeed(t: TestContext, encryption: string | undefined) {
+  const ready = await prepare(t);
+  if (!ready) return undefined;
+  const seedDir = await tempDir(t, 'shoal-rtorrent-seed-');
+  await copyContent(ready.fx, seedDir);
+  const rt = await startRtorrent(t, {
+    mode: 'seed',
+    torrent: ready.torrent,
+    dir: seedDir,
+    ...(encryption && { encryption }),
+  });
+  return { ...ready, rt };
+}
+
 for (const encryption of [undefined, REQUIRE_RC4]) {
   const how = encryption ? ' (rtorrent requires RC4)' : '';
 
   test(`shoal downloads a multi-file v1 torrent from rtorrent${how}`, {
     timeout: 90_000,
   }, async (t) => {
-    const ready = await prepare(t);
-    if (!ready) return;
-    const { fx, torrent } = ready;
-    const seedDir = await tempDir(t, 'shoal-rtorrent-seed-');
-    await copyContent(fx, seedDir);
-    const rt = await startRtorrent(t, {
-      mode: 'seed',
-      torrent,
-      dir: seedDir,
-      ...(encryption && { encryption }),
-    });
+    const seeding = await rtorrentSeed(t, encryption);
+    if (!seeding) return;
+    const { fx, torrent, rt } = seeding;
     const saveDir = await tempDir(t, 'shoal-rtorrent-get-');
     const result = await shoalFetch(t, torrent, saveDir, {
       host: HOST,
@@ -136,17 +143,9 @@ for (const encryption of [undefined, REQUIRE_RC4]) {
 test('rtorrent requiring RC4 drops a shoal that will not encrypt (control)', {
   timeout: 60_000,
 }, async (t) => {
-  const ready = await prepare(t);
-  if (!ready) return;
-  const { fx, torrent } = ready;
-  const seedDir = await tempDir(t, 'shoal-rtorrent-seed-');
-  await copyContent(fx, seedDir);
-  const rt = await startRtorrent(t, {
-    mode: 'seed',
-    torrent,
-    dir: seedDir,
-    encryption: REQUIRE_RC4,
-  });
+  const seeding = await rtorrentSeed(t, REQUIRE_RC4);
+  if (!seeding) return;
+  const { torrent, rt } = seeding;
   const dataDir = await tempDir(t, 'shoal-rtorrent-plain-');
   const get = startShoal(t, [
     'get',
