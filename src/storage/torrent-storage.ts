@@ -14,12 +14,26 @@ export interface StorageOptions {
 interface OpenFile {
   handle: Promise<FileHandle>;
   writable: boolean;
+  /** Reads and writes using the handle now; it is closed only once they are done. */
+  users: number;
+  /** Evicted (or replaced) while in use: closed when the last user is done. */
+  closeWhenIdle: boolean;
+}
+
+/** Closes an open file's handle, once nothing uses it. */
+function closeOpenFile(o: OpenFile): void {
+  if (o.users > 0) {
+    o.closeWhenIdle = true;
+    return;
+  }
+  void o.handle.then((h) => h.close()).catch(() => undefined);
 }
 
 /**
  * Reads and writes a torrent's pieces in its files: positional I/O only, padding never
  * written, files created sparse at their full length on first write, and at most
- * `maxOpenFiles` handles open at once (least recently used closed first). Every file is opened
+ * `maxOpenFiles` handles kept open (least recently used closed first, once no read or write
+ * is using it). Every file is opened
  * with {@link FileSystem.openBeneath}: a symbolic link (or a FIFO, a device) anywhere below the
  * download folder makes that file fail with `UnsafeFileError`, and nothing outside the folder is
  * ever read, created or written.
@@ -84,12 +98,16 @@ export class TorrentStorage {
     for (const s of this.layout.segments(offset, length)) {
       let done = 0;
       if (!s.padding) {
-        const h = await this.handle(s.fileIndex, false);
-        while (done < s.length) {
-          const n = await h.read(out, at + done, s.length - done, s.fileOffset + done);
-          if (n === 0) break; // short file: the rest reads as zeros and will fail verification
-          done += n;
-        }
+        const base = at;
+        done = await this.using(s.fileIndex, false, async (h) => {
+          let got = 0;
+          while (got < s.length) {
+            const n = await h.read(out, base + got, s.length - got, s.fileOffset + got);
+            if (n === 0) break; // short file: the rest reads as zeros and will fail verification
+            got += n;
+          }
+          return got;
+        });
       }
       out.fill(0, at + done, at + s.length);
       at += s.length;
@@ -135,12 +153,9 @@ export class TorrentStorage {
     // Direct writes go in parallel: one at a time, each waited for its turn through a busy
     // event loop while the disk sat idle, and verified pieces piled up until downloading stalled.
     if (this.options.directWrites === true && DirectWriter.suits(data.length, position))
-      return this.handle(fileIndex, true).then((h) => h.write(data, position));
+      return this.using(fileIndex, true, (h) => h.write(data, position));
     const previous = this.fileWrites.get(fileIndex) ?? Promise.resolve();
-    const write = previous.then(async () => {
-      const h = await this.handle(fileIndex, true);
-      await h.write(data, position);
-    });
+    const write = previous.then(() => this.using(fileIndex, true, (h) => h.write(data, position)));
     // The queue goes on after a failed write (which its own caller hears about).
     const queued = write.catch(() => undefined);
     this.fileWrites.set(fileIndex, queued);
@@ -189,21 +204,41 @@ export class TorrentStorage {
     );
   }
 
-  private handle(fileIndex: number, writable: boolean): Promise<FileHandle> {
+  /**
+   * Runs `use` with file `fileIndex`'s handle, which stays open until `use` is done even if the
+   * handle is evicted meanwhile (a closed handle under a read or a write in flight failed it,
+   * and could have sent it to a file opened since under the same descriptor number).
+   */
+  private async using<T>(
+    fileIndex: number,
+    writable: boolean,
+    use: (h: FileHandle) => Promise<T>,
+  ): Promise<T> {
+    const entry = this.entry(fileIndex, writable);
+    entry.users++;
+    try {
+      return await use(await entry.handle);
+    } finally {
+      entry.users--;
+      if (entry.closeWhenIdle && entry.users === 0) closeOpenFile(entry);
+    }
+  }
+
+  private entry(fileIndex: number, writable: boolean): OpenFile {
     const cached = this.open.get(fileIndex);
     if (cached && (cached.writable || !writable)) {
       this.open.delete(fileIndex); // re-insert: most recently used last
       this.open.set(fileIndex, cached);
-      return cached.handle;
+      return cached;
     }
     if (cached) {
       this.open.delete(fileIndex);
-      void cached.handle.then((h) => h.close()).catch(() => undefined);
+      closeOpenFile(cached);
     }
     const handle = writable
       ? this.openForWrite(fileIndex)
       : this.fs.openBeneath(this.root, this.pathBelowRoot(fileIndex), 'read');
-    const entry = { handle, writable };
+    const entry: OpenFile = { handle, writable, users: 0, closeWhenIdle: false };
     this.open.set(fileIndex, entry);
     handle.catch(() => {
       if (this.open.get(fileIndex) === entry) this.open.delete(fileIndex);
@@ -211,9 +246,9 @@ export class TorrentStorage {
     while (this.open.size > (this.options.maxOpenFiles ?? 32)) {
       const [oldest, o] = this.open.entries().next().value as [number, OpenFile];
       this.open.delete(oldest);
-      void o.handle.then((h) => h.close()).catch(() => undefined);
+      closeOpenFile(o);
     }
-    return handle;
+    return entry;
   }
 
   private async openForWrite(fileIndex: number): Promise<FileHandle> {

@@ -69,3 +69,34 @@ test('writes to one file go one at a time, all land, and a failed one does not s
   assert.deepEqual(await storage.read(PIECE, PIECE), Buffer.alloc(PIECE, 2));
   assert.equal(storage.unwrittenBytes, 0);
 });
+
+test('more files in use than handles allowed: no handle is closed under a read or write', async (t) => {
+  const dir = await tempDir(t);
+  const files: Record<string, number> = {};
+  for (let i = 0; i < 40; i++) files[`f${String(i).padStart(2, '0')}.bin`] = 20_000 + i * 97;
+  const meta = parseTorrent(
+    await fixtureTorrent(dir, 'many', files, { pieceLength: PIECE, version: 'v1' }),
+  );
+  const layout = new PieceLayout(meta);
+  const source = Buffer.concat(
+    Object.keys(files)
+      .sort()
+      .map((name) => fixtureBytes(files[name]!, name)),
+  );
+  const out = await tempDir(t);
+  const { fs } = countingFs(); // each write waits a turn of the event loop before it starts
+  const storage = new TorrentStorage(fs, out, layout, meta.name, meta.singleFile, {
+    maxOpenFiles: 2,
+  });
+  t.after(() => storage.close());
+  const piece = (i: number) => source.subarray(i * PIECE, Math.min((i + 1) * PIECE, source.length));
+  const all = Array.from({ length: layout.pieceCount }, (_, i) => i);
+  await Promise.all(all.map((i) => storage.write(i * PIECE, piece(i))));
+  const back = await Promise.all(all.map((i) => storage.read(i * PIECE, piece(i).length)));
+  for (const i of all) assert.ok(back[i]!.equals(piece(i)), `piece ${i} reads back as written`);
+  for (const name of Object.keys(files))
+    assert.ok(
+      (await realFs.readFile(`${out}/many/${name}`)).equals(fixtureBytes(files[name]!, name)),
+      `${name} on disk`,
+    );
+});
