@@ -5,12 +5,12 @@ import * as fsp from 'node:fs/promises';
  * O_DIRECT wants the file offset, the length and the memory address aligned to the device's
  * logical block; 4096 covers both 512-byte and 4 KiB sectors.
  */
-export const DIRECT_ALIGNMENT = 4096;
+const DIRECT_ALIGNMENT = 4096;
 /**
  * Shorter writes stay buffered: the page cache gathers small writes for the disk better than
  * the disk takes them one synchronous request at a time.
  */
-export const MIN_DIRECT_BYTES = 256 * 1024;
+const MIN_DIRECT_BYTES = 256 * 1024;
 /** One staging slot; longer writes go in slot-sized steps. */
 const SLOT_BYTES = 1024 * 1024;
 const SLOTS = 8;
@@ -24,9 +24,9 @@ declare const WebAssembly: {
 /**
  * Page-aligned scratch memory for O_DIRECT writes, shared by the whole process. Node cannot ask
  * for aligned memory, but a WebAssembly.Memory's buffer starts on a page boundary, so slots cut
- * from it at multiples of 4096 are aligned. A piece is copied into a slot (a memcpy of memory
- * that stays hot) and written from there, which also keeps the bytes still for the device
- * while the write is in flight.
+ * from it at multiples of 4096 are aligned. A piece is copied into a slot (one memcpy) and
+ * written from there, which also keeps the bytes still for the device while the write is in
+ * flight.
  */
 class StagingSlots {
   private readonly free: Buffer[] = [];
@@ -82,7 +82,7 @@ export class DirectWriter {
   /**
    * Opens `fd`'s file again, for direct writes, through `/proc/self/fd` (the same file, not a
    * path that could have been swapped since). Undefined where the platform or the file system
-   * has no O_DIRECT (tmpfs, macOS, no /proc).
+   * has no O_DIRECT (tmpfs before Linux 6.6, macOS, no /proc).
    */
   static async open(fd: number): Promise<DirectWriter | undefined> {
     if (O_DIRECT === undefined || process.platform !== 'linux' || stagingSlots() === null)
