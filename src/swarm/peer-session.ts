@@ -89,6 +89,8 @@ export class PeerSession {
    * closes at once (a full peer) never does, and is backed off like a refused dial.
    */
   spoke = false;
+  /** The connection ended from its side (a close or a reset), not by our choice. */
+  closedByPeer = false;
   extended: ExtendedHandshake | undefined;
   fast = false;
   /** Our requests not yet answered: key → when sent. */

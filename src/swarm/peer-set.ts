@@ -267,7 +267,10 @@ export class PeerSet {
       session.congested = false;
       events.drained(session);
     });
-    stream.onClose(() => this.drop(session, undefined));
+    stream.onClose(() => {
+      if (!session.closed) session.closedByPeer = true;
+      this.drop(session, undefined);
+    });
     return session;
   }
 

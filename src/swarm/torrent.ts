@@ -415,7 +415,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** Cleans up after a peer that left. */
   private forgetPeer(session: PeerSession): void {
-    if (session.outgoing && !session.handshake) {
+    if (session.outgoing && !session.handshake && session.closedByPeer) {
       const { remoteAddress, remotePort } = session.stream;
       this.emit('closedBeforeHandshake', remoteAddress, remotePort, session.connection.encrypted);
     }
