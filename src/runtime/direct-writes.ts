@@ -75,7 +75,11 @@ function stagingSlots(): StagingSlots | null {
  */
 export class DirectWriter {
   /** False once the file system refused a direct write: everything goes buffered from then on. */
-  private usable = true;
+  get usable(): boolean {
+    return this.refused === false;
+  }
+
+  private refused = false;
 
   private constructor(private readonly handle: fsp.FileHandle) {}
 
@@ -106,7 +110,7 @@ export class DirectWriter {
    */
   async writePrefix(data: Uint8Array, position: number): Promise<number> {
     const staging = stagingSlots();
-    if (!this.usable || staging === null) return 0;
+    if (this.refused || staging === null) return 0;
     const length = data.length - (data.length % DIRECT_ALIGNMENT);
     let done = 0;
     while (done < length) {
@@ -121,7 +125,7 @@ export class DirectWriter {
         if (bytesWritten !== n) return done - (done % DIRECT_ALIGNMENT);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
-        this.usable = false;
+        this.refused = true;
         return done;
       } finally {
         staging.give(slot);

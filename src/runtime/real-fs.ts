@@ -24,18 +24,23 @@ function toStat(s: Stats): FileStat {
 }
 
 function wrapHandle(h: fsp.FileHandle, directWrites = false): FileHandle {
-  // Opened on the first write that suits it, closed with the handle.
+  // Opened on the first write that suits it, closed with the handle; off for good once the
+  // file system refuses it.
   let direct: Promise<DirectWriter | undefined> | undefined;
+  let directOn = directWrites;
   return {
+    writesDirect: (length, position) => directOn && DirectWriter.suits(length, position),
     async read(target, offset, length, position) {
       const { bytesRead } = await h.read(target, offset, length, position);
       return bytesRead;
     },
     async write(data, position) {
       let done = 0;
-      if (directWrites && DirectWriter.suits(data.length, position)) {
+      if (directOn && DirectWriter.suits(data.length, position)) {
         direct ??= DirectWriter.open(h.fd);
-        done = (await (await direct)?.writePrefix(data, position)) ?? 0;
+        const writer = await direct;
+        done = (await writer?.writePrefix(data, position)) ?? 0;
+        if (!writer?.usable) directOn = false;
       }
       while (done < data.length) {
         const { bytesWritten } = await h.write(data, done, data.length - done, position + done);

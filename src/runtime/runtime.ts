@@ -199,6 +199,11 @@ export interface FileHandle {
   read(target: Uint8Array, offset: number, length: number, position: number): Promise<number>;
   /** Writes all of `data` at `position`. */
   write(data: Uint8Array, position: number): Promise<void>;
+  /**
+   * True when a write of `length` bytes at `position` would go past the page cache (see
+   * {@link OpenOptions.directWrites}): such writes need not wait for one another.
+   */
+  writesDirect?(length: number, position: number): boolean;
   truncate(length: number): Promise<void>;
   sync(): Promise<void>;
   /** Metadata of the open file itself (`fstat`: what was opened, whatever its path is now). */

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { DirectWriter } from '../runtime/direct-writes.js';
 import type { FileHandle, FileStat, FileSystem } from '../runtime/runtime.js';
 import type { PieceLayout } from './layout.js';
 
@@ -150,12 +149,20 @@ export class TorrentStorage {
   }
 
   private writeSegment(fileIndex: number, data: Uint8Array, position: number): Promise<void> {
-    // Direct writes go in parallel: one at a time, each waited for its turn through a busy
-    // event loop while the disk sat idle, and verified pieces piled up until downloading stalled.
-    if (this.options.directWrites === true && DirectWriter.suits(data.length, position))
-      return this.using(fileIndex, true, (h) => h.write(data, position));
+    return this.using(fileIndex, true, (h) =>
+      // Direct writes go in parallel: one at a time, each waited for its turn through a busy
+      // event loop while the disk sat idle, and verified pieces piled up until downloading
+      // stalled.
+      h.writesDirect?.(data.length, position)
+        ? h.write(data, position)
+        : this.queued(fileIndex, () => h.write(data, position)),
+    );
+  }
+
+  /** Runs `run` after the buffered writes queued before it to the same file. */
+  private queued(fileIndex: number, run: () => Promise<void>): Promise<void> {
     const previous = this.fileWrites.get(fileIndex) ?? Promise.resolve();
-    const write = previous.then(() => this.using(fileIndex, true, (h) => h.write(data, position)));
+    const write = previous.then(run);
     // The queue goes on after a failed write (which its own caller hears about).
     const queued = write.catch(() => undefined);
     this.fileWrites.set(fileIndex, queued);
