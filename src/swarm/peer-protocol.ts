@@ -204,6 +204,7 @@ export class PeerProtocol {
         else d.extensions.dispatch(session, m.id, m.payload);
         return;
       case 'suggest':
+        session.suggests = true;
         if (m.index < pieceCount && !d.have.has(m.index)) {
           session.suggested.add(m.index);
           if (session.suggested.size > MAX_SUGGESTED)

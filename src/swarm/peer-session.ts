@@ -99,8 +99,13 @@ export class PeerSession {
   readonly incoming: BlockRef[] = [];
   /** Pieces it lets us request while choked (BEP 6). */
   readonly allowedFast = new Set<number>();
-  /** How many requests we keep in flight to it. */
-  pipelineTarget = 64;
+  /**
+   * How many requests we keep in flight to it: a few at first, one more per block it sends
+   * (slow start, doubling every round trip), until its measured rate sizes the pipeline.
+   */
+  pipelineTarget = 4;
+  /** {@link pipelineTarget} follows its measured rate now (no more slow start). */
+  pipelineSized = false;
   lastReceivedAt: number;
   /** When it last said something other than a keep-alive (the idle clock). */
   lastMessageAt: number;
@@ -124,6 +129,11 @@ export class PeerSession {
   yieldsInARow = 0;
   /** Pieces it suggested we fetch from it (BEP 6), tried before our own picks. */
   readonly suggested = new Set<number>();
+  /**
+   * It has suggested pieces (BEP 6): a seed steering first copies, which refuses what others
+   * could give us, so we do not ask it to finish pieces we started elsewhere.
+   */
+  suggests = false;
   /** Pieces it contributed to that are waiting for their hash check. */
   awaitingCheck = 0;
   closed = false;

@@ -10,7 +10,7 @@ import { BLOCK_BYTES, type BufferPool, blockKey, PieceJob, PieceJobs } from './p
 import type { PiecePicker } from './piece-picker.js';
 
 /** Requests kept in flight to a peer, at least and at most (blocks of 16 KiB). */
-const MIN_PIPELINE = 4;
+const MIN_PIPELINE = 2;
 const MAX_PIPELINE = 2000;
 /** Data we did not ask for that a peer may send before it is dropped. */
 const MAX_UNSOLICITED_BYTES = 4 * 1024 * 1024;
@@ -345,6 +345,8 @@ export class RequestScheduler {
     if (expected) {
       session.outstanding.delete(key);
       job.released(b);
+      if (!session.pipelineSized)
+        session.pipelineTarget = Math.min(MAX_PIPELINE, session.pipelineTarget + 1);
     }
     session.lastPieceAt = now;
     session.lastPayloadAt = now;
@@ -399,11 +401,13 @@ export class RequestScheduler {
       session.lastPieceAt = now;
       this.releaseAll(session);
       session.pipelineTarget = 2;
+      session.pipelineSized = true;
     } else if (!session.snubbed && session.download.total > 0) {
       // Keep enough requests in flight to cover about two seconds at the current rate. A slow
       // peer gets a short queue: requests it sits on for a minute tie pieces up, and a seed
       // would count them as given out long before they are.
       const rate = session.download.bytesPerSecond;
+      session.pipelineSized = true;
       session.pipelineTarget = Math.max(
         MIN_PIPELINE,
         Math.min(MAX_PIPELINE, Math.ceil((rate * 2) / BLOCK_BYTES)),
@@ -456,10 +460,13 @@ export class RequestScheduler {
     // Pieces streams need are handed out by fillUrgent, to the peers that deliver soonest.
     const deadlines = this.deps.deadlines;
     const urgent = (i: number) => deadlines.active && deadlines.covers(i);
-    // Finish pieces already started before starting new ones.
+    const picker = this.deps.picker;
+    // Finish pieces already started before starting new ones (not from a seed that steers its
+    // first copies, unless it is the only one with the piece: it would refuse).
     for (const job of this.jobs.values()) {
       if (
         job.fullyRequested ||
+        (session.suggests && picker.availability[job.index]! > 1) ||
         job.verifying ||
         job.external ||
         !bits.has(job.index) ||
@@ -471,7 +478,6 @@ export class RequestScheduler {
       const b = job.nextFreeBlock();
       if (b >= 0) return { job, block: b };
     }
-    const picker = this.deps.picker;
     const busy = (i: number) =>
       this.jobs.has(i) || this.deps.isWriting(i) || !canRequest(i) || urgent(i);
     let index = -1;

@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import { Bitfield } from '../../src/codec/bitfield.js';
-import { parseTorrent } from '../../src/metainfo/parse.js';
 import { ManualClock } from '../../src/runtime/manual-clock.js';
-import { realFs } from '../../src/runtime/real.js';
 import { SeededRandom } from '../../src/runtime/seeded-random.js';
-import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
-import { PieceLayout } from '../../src/storage/layout.js';
-import { TorrentStorage } from '../../src/storage/torrent-storage.js';
 import { StreamDeadlines } from '../../src/swarm/deadlines.js';
-import type { HashExchange } from '../../src/swarm/hash-exchange.js';
-import { PeerSession } from '../../src/swarm/peer-session.js';
-import { BLOCK_BYTES, BufferPool, type PieceJob } from '../../src/swarm/piece-job.js';
+import { BLOCK_BYTES } from '../../src/swarm/piece-job.js';
 import { PiecePicker } from '../../src/swarm/piece-picker.js';
 import { DEFAULT_STREAM_BYTES_PER_SECOND, PieceReader } from '../../src/swarm/piece-reader.js';
-import { RequestScheduler } from '../../src/swarm/request-scheduler.js';
-import type { Message } from '../../src/wire/messages.js';
-import { fakeStream } from '../support/fake-stream.js';
-import { fixtureTorrent } from '../support/nodes.js';
-import { tempDir } from '../support/tmp.js';
+import { cancels, type FakePeer, requests, schedulerSetup } from '../support/scheduler.js';
 
 const PIECE = 64 * 1024;
 const PIECES = 40;
@@ -88,85 +77,8 @@ test('StreamDeadlines: windows sized from the bitrate, nearest first, seeks drop
   assert.deepEqual(d.pieces(), []);
 });
 
-/** Requests, cancels and other messages one fake peer was sent. */
-interface FakePeer {
-  readonly session: PeerSession;
-  readonly sent: Message[];
-}
-
-async function schedulerSetup(t: TestContext) {
-  const dir = await tempDir(t);
-  const meta = parseTorrent(
-    await fixtureTorrent(dir, 'video.bin', { '': PIECE * PIECES }, { pieceLength: PIECE }),
-  );
-  const layout = new PieceLayout(meta);
-  const storage = new TorrentStorage(realFs, dir, layout, meta.name, meta.singleFile);
-  t.after(() => storage.close());
-  const clock = new ManualClock(0);
-  const have = new Bitfield(PIECES);
-  const picker = new PiecePicker(PIECES, have, new SeededRandom(7));
-  const deadlines = new StreamDeadlines(layout, have, clock);
-  const peers: FakePeer[] = [];
-  const completed: PieceJob[] = [];
-  const hashes = { requestFrom: () => {}, canVerify: () => true } as unknown as HashExchange;
-  const scheduler = new RequestScheduler({
-    layout,
-    picker,
-    storage,
-    hashes,
-    buffers: new BufferPool(PIECE),
-    deadlines,
-    clock,
-    bucket: new TokenBucket(clock, 0),
-    globalBucket: new TokenBucket(clock, 0),
-    meter: new RateMeter(clock),
-    sessions: () => peers.map((p) => p.session),
-    sessionCount: () => peers.length,
-    downloading: () => true,
-    isWriting: () => false,
-    pieceComplete: (job) => completed.push(job),
-  });
-  /**
-   * Connected, unchoking, trusted peers with every piece, whose measured rates are `rates`
-   * (bytes/s, fed to their meters for five seconds together).
-   */
-  const addPeers = (...rates: number[]): FakePeer[] => {
-    const added = rates.map(() => {
-      const sent: Message[] = [];
-      const session = new PeerSession(
-        fakeStream(() => true),
-        { transport: 'tcp', direction: 'outbound', encrypted: false },
-        clock,
-        { handshake: () => {}, message: () => {} },
-        1 << 20,
-      );
-      session.wire.sendMessage = (m: Message) => {
-        sent.push(m);
-      };
-      session.bits = Bitfield.full(PIECES);
-      session.wire.peerChoking = false;
-      session.trusted = true;
-      session.pipelineTarget = 64;
-      picker.addPeer(session.bits);
-      return { session, sent };
-    });
-    for (let ms = 0; ms < 5000; ms += 100) {
-      clock.advance(100);
-      for (const [i, p] of added.entries()) p.session.download.add(rates[i]! / 10);
-    }
-    peers.push(...added);
-    return added;
-  };
-  return { clock, have, deadlines, scheduler, addPeers, completed };
-}
-
-const requests = (p: FakePeer) =>
-  p.sent.filter((m): m is Extract<Message, { type: 'request' }> => m.type === 'request');
-const cancels = (p: FakePeer) =>
-  p.sent.filter((m): m is Extract<Message, { type: 'cancel' }> => m.type === 'cancel');
-
 test('RequestScheduler: a stream window is fetched first, from the fastest peer', async (t) => {
-  const { deadlines, scheduler, addPeers } = await schedulerSetup(t);
+  const { deadlines, scheduler, addPeers } = await schedulerSetup(t, PIECE, PIECES);
   const [fast, slow] = addPeers(2_000_000, 100_000) as [FakePeer, FakePeer];
   deadlines.open({ position: 20 * PIECE, end: PIECES * PIECE, bytesPerSecond: 100_000 });
   scheduler.fillUrgent();
@@ -185,7 +97,7 @@ test('RequestScheduler: a stream window is fetched first, from the fastest peer'
 });
 
 test('RequestScheduler: late blocks are asked of a second peer; a seek cancels what left the window', async (t) => {
-  const { clock, deadlines, scheduler, addPeers } = await schedulerSetup(t);
+  const { clock, deadlines, scheduler, addPeers } = await schedulerSetup(t, PIECE, PIECES);
   const [a, b] = addPeers(1_000_000, 900_000) as [FakePeer, FakePeer];
   deadlines.open({ position: 0, end: PIECES * PIECE, bytesPerSecond: 500_000 });
   scheduler.fillUrgent();
@@ -211,7 +123,7 @@ test('RequestScheduler: late blocks are asked of a second peer; a seek cancels w
 });
 
 test('RequestScheduler: a seek cancels the old window’s requests and asks for the new one', async (t) => {
-  const { clock, deadlines, scheduler, addPeers } = await schedulerSetup(t);
+  const { clock, deadlines, scheduler, addPeers } = await schedulerSetup(t, PIECE, PIECES);
   const [a] = addPeers(1_000_000) as [FakePeer];
   // 25 kB/s: the window is its floor of 1 MiB, pieces 0 to 15.
   const id = deadlines.open({ position: 0, end: PIECES * PIECE, bytesPerSecond: 25_000 });
