@@ -14,7 +14,7 @@ import type { BufferPool } from './piece-job.js';
 const MAX_REQUEST_BYTES = 128 * 1024;
 const OPTIMISTIC_INTERVAL_MS = 30_000;
 /** An unchoked peer that has asked for nothing this long gives its slot to another. */
-const IDLE_SLOT_MS = 1000;
+const IDLE_SLOT_MS = 3000;
 /** How many less-sent pieces a seed suggests when it refuses a request. */
 const SUGGESTIONS = 3;
 /**
