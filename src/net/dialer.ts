@@ -63,7 +63,7 @@ export class Dialer {
   /** Addresses whose last connection over a transport closed before its handshake. */
   private readonly avoid = new Map<string, TransportKind>();
   /** Outgoing connections by whether they ended up encrypted. */
-  readonly counts = { encrypted: 0, plaintext: 0, encryptionRefused: 0 };
+  readonly counts = { encrypted: 0, plaintext: 0, encryptionRefused: 0, newKeyRedials: 0 };
 
   constructor(private readonly deps: DialerDeps) {}
 
@@ -86,17 +86,19 @@ export class Dialer {
     if (!encrypt) return this.plain(await this.open(permit, request));
     const conn = await this.open(permit, request);
     try {
-      const mse = await mseConnect(conn.stream, {
-        infoHash: request.infoHash!,
-        allow: this.deps.encryption === 'require' ? 'rc4' : 'both',
-        random: this.deps.random,
-        timers: this.deps.timers,
-        timeoutMs: request.timeoutMs,
-      });
-      conn.info.encrypted = mse.encrypted;
-      this.counts.encrypted++;
-      return { stream: mse.stream, info: conn.info };
+      return await this.encrypted(conn, request);
     } catch (error) {
+      if (error instanceof MseHandshakeError && error.reason === 'legacy-secret') {
+        // libtorrent 1.1–2.0 fail 1 key exchange in 256 (see trippedByUnpaddedSecret): a new
+        // connection brings a new key.
+        log.debug('key exchange tripped an old libtorrent; dialling again', { peer: key });
+        this.counts.newKeyRedials++;
+        const retry = this.deps.connections.beginDial(request.host, request.port, {
+          retry: true,
+          ...(scope !== undefined && { scope }),
+        });
+        return this.encrypted(await this.open(retry, request), request);
+      }
       const refused =
         error instanceof MseHandshakeError &&
         (error.reason === 'closed' ||
@@ -144,6 +146,20 @@ export class Dialer {
     this.avoid.set(key, transport);
     if (this.avoid.size > MAX_REMEMBERED_PEERS) this.avoid.delete(this.avoid.keys().next().value!);
     return switched;
+  }
+
+  /** Runs the MSE key exchange on a fresh connection: the payload stream, maybe RC4. */
+  private async encrypted(conn: PeerConnection, request: DialRequest): Promise<PeerConnection> {
+    const mse = await mseConnect(conn.stream, {
+      infoHash: request.infoHash!,
+      allow: this.deps.encryption === 'require' ? 'rc4' : 'both',
+      random: this.deps.random,
+      timers: this.deps.timers,
+      timeoutMs: request.timeoutMs,
+    });
+    conn.info.encrypted = mse.encrypted;
+    this.counts.encrypted++;
+    return { stream: mse.stream, info: conn.info };
   }
 
   private plain(conn: PeerConnection): PeerConnection {

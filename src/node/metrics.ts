@@ -79,6 +79,7 @@ export function declareNodeMetrics(registry: MetricsRegistry, n: NodeMetricSourc
       [{ result: 'negotiated' }, n.dialer.counts.encrypted],
       [{ result: 'plaintext' }, n.dialer.counts.plaintext],
       [{ result: 'refused_by_peer' }, n.dialer.counts.encryptionRefused],
+      [{ result: 'redialled_new_key' }, n.dialer.counts.newKeyRedials],
     ],
   });
   registry.gauge({

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRealRuntime } from '../../src/runtime/real.js';
 import type { ByteStream } from '../../src/runtime/runtime.js';
+import { MseHandshakeError } from '../../src/transport/mse/errors.js';
 import { mseAccept, mseConnect } from '../../src/transport/mse/handshake.js';
 import { type MseAllow, type MseCipher, SkeyTable } from '../../src/transport/mse/protocol.js';
 import { sniffInbound } from '../../src/transport/mse/sniff.js';
@@ -121,15 +122,24 @@ for (const c of dialCases) {
   }, async (t) => {
     if (!requireTool(t, 'libtorrent')) return;
     const { lt, infoHash, pieceLength, pieceHashes } = await ltSeed(t, forced(c.ltLevel));
-    const socket = await runtime.tcp.connect(HOST, lt.port, { timeoutMs: 5000 });
-    t.after(() => socket.destroy());
     const handshake = ourHandshake(infoHash);
-    const { stream, encrypted } = await mseConnect(socket, {
-      infoHash,
-      allow: c.allow,
-      random: runtime.random,
-      timers: runtime.timers,
-      ...(c.asInitialPayload && { initialPayload: handshake }),
+    const dial = async () => {
+      const socket = await runtime.tcp.connect(HOST, lt.port, { timeoutMs: 5000 });
+      t.after(() => socket.destroy());
+      return mseConnect(socket, {
+        infoHash,
+        allow: c.allow,
+        random: runtime.random,
+        timers: runtime.timers,
+        ...(c.asInitialPayload && { initialPayload: handshake }),
+      });
+    };
+    // libtorrent 2.0 fails 1 key exchange in 256 (an S with a leading zero byte, see
+    // trippedByUnpaddedSecret); shoal's dialer dials again at once, and so does this test.
+    const { stream, encrypted } = await dial().catch((error: unknown) => {
+      if (!(error instanceof MseHandshakeError) || error.reason !== 'legacy-secret') throw error;
+      t.diagnostic('the key exchange tripped libtorrent 2.0: dialling again');
+      return dial();
     });
     assert.equal(encrypted, c.encrypted);
     const reader = new PeerReader(stream);

@@ -2,6 +2,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { createRealRuntime } from '../../src/runtime/real.js';
+import type { ByteStream } from '../../src/runtime/runtime.js';
+import { SeededRandom } from '../../src/runtime/seeded-random.js';
+import { DH_KEY_BYTES, MseKeyPair } from '../../src/transport/mse/dh.js';
+import { mseAccept } from '../../src/transport/mse/handshake.js';
+import { SkeyTable } from '../../src/transport/mse/protocol.js';
 import { tcpDialer } from '../support/tcp-dialer.js';
 
 const runtime = createRealRuntime();
@@ -69,4 +74,83 @@ test('a peer that refused encryption is offered it again once a plaintext dial c
   }
   await new Promise((resolve) => setTimeout(resolve, 350));
   assert.deepEqual(peer.sent.slice(3), [0, 0], 'nothing sent by the dialler in plaintext');
+});
+
+/**
+ * A peer that fails a key exchange as libtorrent 1.1–2.0 do when S begins with a zero byte:
+ * on its first connection it answers Ya with a key chosen to give such an S and closes on the
+ * request that follows; later connections complete the handshake with `mseAccept`.
+ */
+async function unpaddedSecretPeer(t: TestContext, infoHash: Buffer) {
+  const served = new SkeyTable();
+  served.add(infoHash);
+  const connections: { sent: number; encrypted?: boolean }[] = [];
+  const sockets: ByteStream[] = [];
+  const server = await runtime.tcp.listen({ host: '127.0.0.1', port: 0 }, (socket) => {
+    sockets.push(socket);
+    const seen = { sent: 0 } as { sent: number; encrypted?: boolean };
+    const first = connections.push(seen) === 1;
+    let ya = Buffer.alloc(0);
+    socket.onData((chunk) => {
+      seen.sent += chunk.length;
+      if (!first) {
+        if (ya.length > 0) return;
+        ya = Buffer.from(chunk);
+        mseAccept(socket, chunk, {
+          lookupSkey: served.lookup,
+          allow: 'both',
+          random: runtime.random,
+          timers: runtime.timers,
+        }).then(
+          (mse) => {
+            seen.encrypted = true;
+            mse.stream.write(Buffer.from('ok'));
+          },
+          () => undefined,
+        );
+        return;
+      }
+      if (ya.length >= DH_KEY_BYTES) {
+        socket.destroy(); // the request arrived: "invalid info-hash"
+        return;
+      }
+      ya = Buffer.concat([ya, chunk]);
+      if (ya.length < DH_KEY_BYTES) return;
+      for (let seed = 1; ; seed++) {
+        const keys = new MseKeyPair(new SeededRandom(seed));
+        if (keys.sharedSecret(ya.subarray(0, DH_KEY_BYTES))[0] !== 0) continue;
+        socket.write(keys.publicKey);
+        break;
+      }
+    });
+  });
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    void server.close();
+  });
+  return { port: server.address().port, connections };
+}
+
+test('a key exchange that trips an old libtorrent is dialled again at once, encrypted', async (t) => {
+  const infoHash = Buffer.alloc(20, 7);
+  const peer = await unpaddedSecretPeer(t, infoHash);
+  const { dialer } = tcpDialer(t, runtime, 'prefer');
+  const conn = await dialer.dial({ host: '127.0.0.1', port: peer.port, infoHash, timeoutMs: 5000 });
+  t.after(() => conn.stream.destroy());
+  const greeting = await new Promise<Buffer>((resolve) =>
+    conn.stream.onData((d) => resolve(Buffer.from(d))),
+  );
+  assert.equal(greeting.toString(), 'ok', 'the second connection carries the payload');
+  assert.equal(peer.connections.length, 2, 'one failed key exchange, one new connection');
+  assert.ok(
+    peer.connections.every((c) => c.sent >= DH_KEY_BYTES),
+    'both opened with MSE',
+  );
+  assert.equal(peer.connections[1]!.encrypted, true);
+  assert.deepEqual(dialer.counts, {
+    encrypted: 1,
+    plaintext: 0,
+    encryptionRefused: 0,
+    newKeyRedials: 1,
+  });
 });

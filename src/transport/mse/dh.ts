@@ -24,6 +24,17 @@ function inRange(key: Uint8Array): boolean {
   return key[DH_KEY_BYTES - 1]! > 1;
 }
 
+/**
+ * True when S begins with a zero byte (1 in 256 handshakes). libtorrent 1.1 to 2.0 (Debian's
+ * 2.0.8 among them) hash S for HASH('req3', S) without its leading zero bytes and a stray byte
+ * in their place, so with such an S its obfuscated info-hash is wrong and the handshake fails.
+ * A responder sees Ya before it picks its key and can pick again; an initiator can only dial
+ * again.
+ */
+export function trippedByUnpaddedSecret(secret: Uint8Array): boolean {
+  return secret[0] === 0;
+}
+
 /** Private keys are 160 bits, the length the spec recommends. */
 const PRIVATE_KEY_BYTES = 20;
 

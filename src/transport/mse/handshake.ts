@@ -59,6 +59,7 @@ export function mseConnect(stream: ByteStream, options: MseConnectOptions): Prom
     (chunk) => initiator.receive(chunk),
     [initiator.start()],
     undefined,
+    (detail) => initiator.closedReason(detail),
     (o) => {
       const payload = new MseStream(stream, o.ciphers, o.leftover);
       return { stream: payload, encrypted: payload.encrypted };
@@ -118,6 +119,7 @@ export function mseAccept(
     (chunk) => responder.receive(chunk),
     [],
     firstChunk,
+    (detail) => new MseHandshakeError('closed', `the peer closed the connection${detail}`),
     (o) => {
       const leftover =
         o.initialPayload.length === 0 ? o.leftover : Buffer.concat([o.initialPayload, o.leftover]);
@@ -134,7 +136,8 @@ export function mseAccept(
 
 /**
  * Feeds `stream`'s bytes to a handshake machine until it completes, sending what it says to;
- * `finish` wraps the outcome before any later byte can arrive. One deadline covers it all.
+ * `closed` names the failure when the peer closes first (`detail` says how), `finish` wraps the outcome before
+ * any later byte can arrive. One deadline covers it all.
  */
 function drive<Outcome, Result>(
   stream: ByteStream,
@@ -142,6 +145,7 @@ function drive<Outcome, Result>(
   receive: (chunk: Uint8Array) => MseStep<Outcome>,
   opening: readonly Buffer[],
   firstChunk: Uint8Array | undefined,
+  closed: (detail: string) => MseHandshakeError,
   finish: (outcome: Outcome) => Result,
 ): Promise<Result> {
   return new Promise((resolve, reject) => {
@@ -173,14 +177,7 @@ function drive<Outcome, Result>(
       timer.cancel();
       resolve(finish(step.outcome));
     };
-    stream.onClose((error) =>
-      fail(
-        new MseHandshakeError(
-          'closed',
-          `the peer closed the connection${error ? ` (${error.message})` : ''}`,
-        ),
-      ),
-    );
+    stream.onClose((error) => fail(closed(error ? ` (${error.message})` : '')));
     stream.onData(feed);
     if (opening.length > 0) stream.writev(opening);
     if (firstChunk !== undefined) feed(firstChunk);

@@ -1,5 +1,5 @@
 import type { RandomSource } from '../../runtime/runtime.js';
-import { DH_KEY_BYTES, MseKeyPair } from './dh.js';
+import { DH_KEY_BYTES, MseKeyPair, trippedByUnpaddedSecret } from './dh.js';
 import { MseHandshakeError } from './errors.js';
 import { Inbox } from './inbox.js';
 import {
@@ -59,6 +59,7 @@ export class MseInitiator {
   private vcPattern: Buffer | undefined;
   private cipher: MseCipher = 'rc4';
   private padBytes = 0;
+  private unpaddedSecretRisk = false;
 
   constructor(private readonly options: MseInitiatorOptions) {
     if (options.infoHash.length !== HASH_BYTES) {
@@ -96,7 +97,9 @@ export class MseInitiator {
     const inbox = this.inbox;
     if (this.state === 'yb') {
       if (inbox.length < DH_KEY_BYTES) return { send, outcome: undefined };
-      send.push(this.thirdMessage(this.keys.sharedSecret(inbox.take(DH_KEY_BYTES))));
+      const secret = this.keys.sharedSecret(inbox.take(DH_KEY_BYTES));
+      this.unpaddedSecretRisk = trippedByUnpaddedSecret(secret);
+      send.push(this.thirdMessage(secret));
       this.state = 'vc';
     }
     if (this.state === 'vc') {
@@ -135,6 +138,22 @@ export class MseInitiator {
       send,
       outcome: { cipher: this.cipher, ciphers: rc4 ? this.ciphers : undefined, leftover },
     };
+  }
+
+  /**
+   * Why the peer closing now fails the handshake: `legacy-secret` when it closed on our third
+   * message and S began with a zero byte, which libtorrent 1.1–2.0 mishandle (dialling again
+   * with a new key works), else `closed`. `detail` ends the message (the socket's error).
+   */
+  closedReason(detail = ''): MseHandshakeError {
+    if (this.state === 'vc' && this.unpaddedSecretRisk) {
+      return new MseHandshakeError(
+        'legacy-secret',
+        'the peer closed the connection on our request; our shared secret began with a zero ' +
+          `byte, which libtorrent 1.1-2.0 mishandle: dial again for a new key${detail}`,
+      );
+    }
+    return new MseHandshakeError('closed', `the peer closed the connection${detail}`);
   }
 
   /**

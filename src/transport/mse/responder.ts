@@ -1,5 +1,5 @@
 import type { RandomSource } from '../../runtime/runtime.js';
-import { DH_KEY_BYTES, MseKeyPair } from './dh.js';
+import { DH_KEY_BYTES, MseKeyPair, trippedByUnpaddedSecret } from './dh.js';
 import { MseHandshakeError } from './errors.js';
 import { Inbox } from './inbox.js';
 import {
@@ -43,6 +43,8 @@ export interface MseResponderOutcome extends MseOutcome {
 
 /** After Ya, HASH('req1', S) must end within PadA: at most 512 + 20 bytes are searched. */
 const SYNC_WINDOW = MAX_PAD_BYTES + HASH_BYTES;
+/** Key pairs tried for an S libtorrent 1.1–2.0 can hash (each fails 1 in 256). */
+const KEY_PAIR_TRIES = 8;
 /** VC, crypto_provide, len(PadC). */
 const PROVIDE_BYTES = VC_BYTES + 4 + 2;
 
@@ -87,8 +89,14 @@ export class MseResponder {
     const inbox = this.inbox;
     if (this.state === 'ya') {
       if (inbox.length < DH_KEY_BYTES) return wait;
-      const keys = new MseKeyPair(this.options.random);
-      this.secret = keys.sharedSecret(inbox.take(DH_KEY_BYTES));
+      const ya = inbox.take(DH_KEY_BYTES);
+      // An S that begins with a zero byte fails against libtorrent 1.1–2.0: pick another key.
+      let keys = new MseKeyPair(this.options.random);
+      this.secret = keys.sharedSecret(ya);
+      for (let n = 1; n < KEY_PAIR_TRIES && trippedByUnpaddedSecret(this.secret); n++) {
+        keys = new MseKeyPair(this.options.random);
+        this.secret = keys.sharedSecret(ya);
+      }
       this.syncHash = mseHash('req1', this.secret);
       const random = this.options.random;
       send.push(Buffer.concat([keys.publicKey, random.bytes(random.int(MAX_PAD_BYTES + 1))]));
