@@ -38,15 +38,34 @@ export function trippedByUnpaddedSecret(secret: Uint8Array): boolean {
 /** Private keys are 160 bits, the length the spec recommends. */
 const PRIVATE_KEY_BYTES = 20;
 
-// Creating the group checks that P is a safe prime, which costs ~20 ms; one group object serves
-// every handshake (each use sets its private key first, and JavaScript runs them one at a time).
-// Reusing it, a key pair costs ~0.07 ms and a shared secret ~0.05 ms, against ~0.3 ms each for
-// a bigint square-and-multiply.
+// Creating a node:crypto group checks that P is a safe prime, which costs ~20 ms: a CLI `get`
+// dialling one peer spent more on that than on its key exchange. So the first key operations of
+// a process use bigint square-and-multiply (~0.23 ms each), and only a process that goes on
+// making handshakes builds the group, which then serves every handshake (each use sets its
+// private key first, and JavaScript runs them one at a time) at ~0.05 ms an operation.
+/** Key operations done in bigint arithmetic before the node:crypto group is built. */
+export const BIGINT_KEY_OPERATIONS = 32;
+let bigintOperations = 0;
 let group: DiffieHellman | undefined;
-const mseGroup = (): DiffieHellman => {
+const P = BigInt(`0x${MSE_PRIME.toString('hex')}`);
+const toBigint = (bytes: Uint8Array): bigint => BigInt(`0x${Buffer.from(bytes).toString('hex')}`);
+
+/** `base`^`exponent` mod P, 96 bytes; `base` 2 when absent (a public key). */
+function power(exponent: Buffer, base?: Uint8Array): Buffer {
+  if (group === undefined && bigintOperations < BIGINT_KEY_OPERATIONS) {
+    bigintOperations++;
+    let result = 1n;
+    let b = base === undefined ? 2n : toBigint(base) % P;
+    for (let e = toBigint(exponent); e > 0n; e >>= 1n) {
+      if (e & 1n) result = (result * b) % P;
+      b = (b * b) % P;
+    }
+    return Buffer.from(result.toString(16).padStart(2 * DH_KEY_BYTES, '0'), 'hex');
+  }
   group ??= createDiffieHellman(MSE_PRIME, 2);
-  return group;
-};
+  group.setPrivateKey(exponent);
+  return pad(base === undefined ? group.generateKeys() : group.computeSecret(base));
+}
 
 /** `value` left-padded with zeros to the 96 bytes every MSE key and secret takes on the wire. */
 const pad = (value: Buffer): Buffer => {
@@ -68,9 +87,7 @@ export class MseKeyPair {
   constructor(random: RandomSource) {
     this.privateKey = random.bytes(PRIVATE_KEY_BYTES);
     this.privateKey[0] = this.privateKey[0]! | 0x80; // a full 160 bits, never a trivial key
-    const dh = mseGroup();
-    dh.setPrivateKey(this.privateKey);
-    this.publicKey = pad(dh.generateKeys());
+    this.publicKey = power(this.privateKey);
   }
 
   /**
@@ -81,10 +98,8 @@ export class MseKeyPair {
     if (!inRange(peerPublicKey)) {
       throw new MseHandshakeError('bad-key', "the peer's public key is not in (1, P - 1)");
     }
-    const dh = mseGroup();
-    dh.setPrivateKey(this.privateKey);
     try {
-      return pad(dh.computeSecret(peerPublicKey));
+      return power(this.privateKey, peerPublicKey);
     } catch (error) {
       throw new MseHandshakeError(
         'bad-key',

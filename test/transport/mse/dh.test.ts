@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeededRandom } from '../../../src/runtime/seeded-random.js';
-import { DH_KEY_BYTES, MSE_PRIME, MseKeyPair } from '../../../src/transport/mse/dh.js';
+import {
+  BIGINT_KEY_OPERATIONS,
+  DH_KEY_BYTES,
+  MSE_PRIME,
+  MseKeyPair,
+} from '../../../src/transport/mse/dh.js';
 import { MseHandshakeError } from '../../../src/transport/mse/errors.js';
 
 const P = BigInt(`0x${MSE_PRIME.toString('hex')}`);
@@ -18,6 +23,23 @@ function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
   }
   return result;
 }
+
+test('key operations agree with the reference before and after the node:crypto group takes over', () => {
+  // Runs first in this process: the first BIGINT_KEY_OPERATIONS use bigint arithmetic.
+  const peer = toBytes(modPow(2n, 0xc0ffeen, P));
+  for (let n = 0; n < BIGINT_KEY_OPERATIONS; n++) {
+    const random = new SeededRandom(500 + n);
+    const x = random.bytes(20);
+    x[0] = x[0]! | 0x80;
+    const pair = new MseKeyPair(new SeededRandom(500 + n));
+    assert.ok(pair.publicKey.equals(toBytes(modPow(2n, toBig(x), P))), `Y, operation ${2 * n}`);
+    const secret = pair.sharedSecret(peer);
+    assert.ok(
+      secret.equals(toBytes(modPow(toBig(peer), toBig(x), P))),
+      `S, operation ${2 * n + 1}`,
+    );
+  }
+});
 
 test('the prime is the 768-bit one of the spec', () => {
   assert.equal(MSE_PRIME.length, 96);
