@@ -6,9 +6,11 @@
  *    libtorrent → libtorrent (two Python processes). Each side runs twice (or
  *    SHOAL_BENCH_TRANSFER_ROUNDS times), alternating; the best run counts, the median is told
  *    too, and each leecher's CPU-seconds per GiB (best and median) with the CPU model: CPU per
- *    byte travels between machines better than MB/s does (target: shoal's ≤ libtorrent's). Throughput is the file size over the time from spawning the leecher to its
- *    "done" line (process start-up included, for both). Prints MB/s, the ratio and each
- *    leecher's peak RSS. Targets: shoal ≥ 1.5× libtorrent, shoal leecher peak RSS ≤ 256 MiB.
+ *    byte travels between machines better than MB/s does (target: shoal's ≤ libtorrent's).
+ *    Throughput is the file size over the time from spawning the leecher to its "done" line
+ *    (process start-up included, for both). Both sides run with the DHT off (the peer is
+ *    given). Prints MB/s, the ratio and each leecher's peak RSS. Targets: shoal ≥ 1.5×
+ *    libtorrent, shoal leecher peak RSS ≤ 256 MiB.
  *
  * 2. Swarming: one shoal seeder limited to 20 MB/s upload, eight unlimited shoal leechers, a
  *    256 MiB file (SHOAL_BENCH_SWARM_BYTES) in 256 KiB pieces. Every leecher is told about the
@@ -88,6 +90,13 @@ const partTimeoutMs = (): number => {
  */
 const NODE_ARGS = (process.env.SHOAL_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
+/**
+ * Flags of every shoal child: the DHT off, as in libtorrent's sessions here (the peers are
+ * given), and a leecher never hands its download to a daemon that happens to run.
+ */
+const SHARE_FLAGS = ['--json', '--no-dht'];
+const GET_FLAGS = [...SHARE_FLAGS, '--standalone'];
+
 /** The environment of every child: shoal may only talk to loopback. */
 const childEnv = (): NodeJS.ProcessEnv => ({ ...process.env, SHOAL_EGRESS: 'loopback' });
 
@@ -139,7 +148,7 @@ async function startShoalSeeder(
       '127.0.0.1',
       '--data-dir',
       dataDir,
-      '--json',
+      ...SHARE_FLAGS,
       ...extra,
     ],
     childEnv(),
@@ -230,7 +239,7 @@ async function shoalRun(
       '127.0.0.1',
       '--data-dir',
       dataDir,
-      '--json',
+      ...GET_FLAGS,
     ];
     return await timeDownload(
       bench,
@@ -423,7 +432,7 @@ async function swarm(bench: Bench): Promise<void> {
         '127.0.0.1',
         '--data-dir',
         dataDir,
-        '--json',
+        ...GET_FLAGS,
       ]);
     }
     const seederCpu0 = seeder.cpuSeconds() ?? Number.NaN;

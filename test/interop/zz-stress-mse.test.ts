@@ -21,6 +21,7 @@ const MAX_MS = Number(process.env.ZZ_MAX_MS ?? 7.5 * 60_000);
 const DELAY_MS = Number(process.env.ZZ_DELAY_MS ?? 10);
 const ONLY = process.env.ZZ_ONLY;
 const WORKERS = Number(process.env.ZZ_WORKERS ?? 1);
+const FORCE = process.env.ZZ_FORCE_YA === undefined ? {} : { forceYaByte: Number(process.env.ZZ_FORCE_YA) };
 const LABEL = process.env.ZZ_LABEL ?? 'run';
 
 const scope = fileScope();
@@ -61,6 +62,7 @@ test('stress: aria2 requiring RC4', { timeout: 10 * 60_000, skip: ONLY === 'tr' 
     maxMs: MAX_MS,
     delayMs: DELAY_MS,
     workers: WORKERS,
+    ...FORCE,
     ...(WORKERS > 1 && {
       localAddresses: Array.from({ length: WORKERS }, (_, w) => `127.0.0.${w + 2}`),
     }),
@@ -95,6 +97,7 @@ test('stress: Transmission requiring encryption', {
       maxMs: MAX_MS,
       delayMs: DELAY_MS,
       workers: WORKERS,
+      ...FORCE,
       ...(WORKERS > 1 && { localAddresses: netns.addresses.slice(1) }),
     },
     { SHOAL_EGRESS: 'loopback', SHOAL_EGRESS_ALLOW: netns.cidr },
