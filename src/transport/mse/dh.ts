@@ -35,6 +35,15 @@ export function trippedByUnpaddedSecret(secret: Uint8Array): boolean {
   return secret[0] === 0;
 }
 
+/**
+ * True when a public key begins with 19, the first byte of a plaintext BitTorrent handshake:
+ * Transmission 3.00 decides an incoming connection is plaintext from that byte alone and drops
+ * the key exchange (1 dial in 256). An initiator picks another key.
+ */
+export function passesForPlaintext(publicKey: Uint8Array): boolean {
+  return publicKey[0] === 19;
+}
+
 /** Private keys are 160 bits, the length the spec recommends. */
 const PRIVATE_KEY_BYTES = 20;
 

@@ -1,5 +1,5 @@
 import type { RandomSource } from '../../runtime/runtime.js';
-import { DH_KEY_BYTES, MseKeyPair, trippedByUnpaddedSecret } from './dh.js';
+import { DH_KEY_BYTES, MseKeyPair, passesForPlaintext, trippedByUnpaddedSecret } from './dh.js';
 import { MseHandshakeError } from './errors.js';
 import { Inbox } from './inbox.js';
 import {
@@ -35,6 +35,8 @@ export interface MseInitiatorOptions {
   readonly initialPayload?: Uint8Array;
 }
 
+/** Key pairs tried for a Ya that Transmission 3.00 does not take for plaintext (1 in 256 is). */
+const KEY_PAIR_TRIES = 8;
 /** After Yb, the encrypted VC must start within PadB: at most 512 + 8 bytes are searched. */
 const VC_WINDOW = MAX_PAD_BYTES + VC_BYTES;
 /** crypto_select and len(PadD). */
@@ -70,7 +72,11 @@ export class MseInitiator {
       throw new RangeError(`the initial payload is at most ${MAX_INITIAL_PAYLOAD_BYTES} bytes`);
     }
     this.provide = cryptoBits(options.allow);
-    this.keys = new MseKeyPair(options.random);
+    // A Ya that begins like a plaintext handshake fails against Transmission 3.00: pick again.
+    let keys = new MseKeyPair(options.random);
+    for (let n = 1; n < KEY_PAIR_TRIES && passesForPlaintext(keys.publicKey); n++)
+      keys = new MseKeyPair(options.random);
+    this.keys = keys;
   }
 
   /** The first message: our public key Ya and 0–512 random bytes of PadA. */
