@@ -2,11 +2,14 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { HashPool } from '../../src/crypto/hash-pool.js';
 import { type CreateTorrentOptions, createTorrent } from '../../src/metainfo/create.js';
+import { parseTorrent } from '../../src/metainfo/parse.js';
 import { defaultConfig, type NodeConfig } from '../../src/node/config.js';
 import { Node } from '../../src/node/node.js';
 import { EgressPolicy } from '../../src/runtime/egress.js';
 import { createRealRuntime, realFs } from '../../src/runtime/real.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
+import { PieceLayout } from '../../src/storage/layout.js';
+import { TorrentStorage } from '../../src/storage/torrent-storage.js';
 import type { DialPeer } from '../../src/swarm/metadata-fetcher.js';
 import type { Torrent } from '../../src/swarm/torrent.js';
 import { tempDir, writeTree } from './tmp.js';
@@ -43,6 +46,26 @@ export async function fixtureTorrent(
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * A one-file torrent of `pieces` pieces of `pieceLength` bytes, written in a temporary folder,
+ * with its layout and its storage (closed when the test ends): what swarm parts serve from.
+ */
+export async function storedTorrent(
+  t: TestContext,
+  name: string,
+  pieceLength: number,
+  pieces: number,
+): Promise<{ layout: PieceLayout; storage: TorrentStorage }> {
+  const dir = await tempDir(t);
+  const meta = parseTorrent(
+    await fixtureTorrent(dir, name, { '': pieceLength * pieces }, { pieceLength }),
+  );
+  const layout = new PieceLayout(meta);
+  const storage = new TorrentStorage(realFs, dir, layout, meta.name, meta.singleFile);
+  t.after(() => storage.close());
+  return { layout, storage };
 }
 
 /** Resolves when `torrent` has every wanted piece, or rejects after `timeoutMs`. */

@@ -1,12 +1,8 @@
 import type { TestContext } from 'node:test';
 import { Bitfield } from '../../src/codec/bitfield.js';
-import { parseTorrent } from '../../src/metainfo/parse.js';
 import { ManualClock } from '../../src/runtime/manual-clock.js';
-import { realFs } from '../../src/runtime/real.js';
 import { SeededRandom } from '../../src/runtime/seeded-random.js';
 import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
-import { PieceLayout } from '../../src/storage/layout.js';
-import { TorrentStorage } from '../../src/storage/torrent-storage.js';
 import { StreamDeadlines } from '../../src/swarm/deadlines.js';
 import type { HashExchange } from '../../src/swarm/hash-exchange.js';
 import { PeerSession } from '../../src/swarm/peer-session.js';
@@ -15,8 +11,7 @@ import { PiecePicker } from '../../src/swarm/piece-picker.js';
 import { RequestScheduler } from '../../src/swarm/request-scheduler.js';
 import type { Message } from '../../src/wire/messages.js';
 import { fakeStream } from './fake-stream.js';
-import { fixtureTorrent } from './nodes.js';
-import { tempDir } from './tmp.js';
+import { storedTorrent } from './nodes.js';
 
 /** Requests, cancels and other messages one fake peer was sent. */
 export interface FakePeer {
@@ -31,13 +26,7 @@ export interface FakePeer {
 export async function schedulerSetup(t: TestContext, pieceLength: number, pieces: number) {
   const PIECE = pieceLength;
   const PIECES = pieces;
-  const dir = await tempDir(t);
-  const meta = parseTorrent(
-    await fixtureTorrent(dir, 'video.bin', { '': PIECE * PIECES }, { pieceLength: PIECE }),
-  );
-  const layout = new PieceLayout(meta);
-  const storage = new TorrentStorage(realFs, dir, layout, meta.name, meta.singleFile);
-  t.after(() => storage.close());
+  const { layout, storage } = await storedTorrent(t, 'video.bin', PIECE, PIECES);
   const clock = new ManualClock(0);
   const have = new Bitfield(PIECES);
   const picker = new PiecePicker(PIECES, have, new SeededRandom(7));

@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { Bitfield } from '../../src/codec/bitfield.js';
-import { parseTorrent } from '../../src/metainfo/parse.js';
 import { ManualClock } from '../../src/runtime/manual-clock.js';
-import { realFs } from '../../src/runtime/real.js';
 import { RateMeter, TokenBucket } from '../../src/shared/rate.js';
-import { PieceLayout } from '../../src/storage/layout.js';
-import { TorrentStorage } from '../../src/storage/torrent-storage.js';
 import { PeerSession } from '../../src/swarm/peer-session.js';
 import { BLOCK_BYTES, BufferPool } from '../../src/swarm/piece-job.js';
 import { Uploader } from '../../src/swarm/uploader.js';
 import { encodeHandshake, reservedBytes } from '../../src/wire/handshake.js';
 import { encodeMessage } from '../../src/wire/messages.js';
 import { fakeStream } from '../support/fake-stream.js';
-import { fixtureTorrent } from '../support/nodes.js';
-import { fixtureBytes, tempDir } from '../support/tmp.js';
+import { storedTorrent } from '../support/nodes.js';
+import { fixtureBytes } from '../support/tmp.js';
 import { handshakenSession } from '../support/wire-socket.js';
 
 const PIECE = 32 * 1024;
@@ -28,14 +24,8 @@ interface HeldWrite {
 
 /** A seeding uploader whose one peer's socket keeps every write until the test flushes it. */
 async function setup(t: TestContext) {
-  const dir = await tempDir(t);
-  const meta = parseTorrent(
-    await fixtureTorrent(dir, 'file.bin', { '': PIECE * PIECES }, { pieceLength: PIECE }),
-  );
+  const { layout, storage } = await storedTorrent(t, 'file.bin', PIECE, PIECES);
   const source = fixtureBytes(PIECE * PIECES, '');
-  const layout = new PieceLayout(meta);
-  const storage = new TorrentStorage(realFs, dir, layout, meta.name, meta.singleFile);
-  t.after(() => storage.close());
   const clock = new ManualClock();
   const held: HeldWrite[] = [];
   const stream = fakeStream((chunks, flushed) => held.push({ chunks, flushed }) > 0);
@@ -128,13 +118,7 @@ async function uploaderFor(
   seeding: boolean,
   uploadLimit = 0,
 ): Promise<Uploader> {
-  const dir = await tempDir(t);
-  const meta = parseTorrent(
-    await fixtureTorrent(dir, 'file.bin', { '': PIECE * PIECES }, { pieceLength: PIECE }),
-  );
-  const layout = new PieceLayout(meta);
-  const storage = new TorrentStorage(realFs, dir, layout, meta.name, meta.singleFile);
-  t.after(() => storage.close());
+  const { layout, storage } = await storedTorrent(t, 'file.bin', PIECE, PIECES);
   return new Uploader({
     layout,
     storage,
