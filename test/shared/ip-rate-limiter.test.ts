@@ -5,21 +5,28 @@ import { ManualClock } from '../../src/runtime/manual-clock.js';
 import { IpRateLimiter } from '../../src/shared/ip-rate-limiter.js';
 import { FUZZ_RUNS } from '../support/fuzz.js';
 
-/** The textbook token bucket the limiter must behave as: fractional tokens, refilled per ms. */
+/**
+ * The textbook token bucket the limiter must behave as, refilled per ms. Tokens are counted in
+ * thousandths, so the arithmetic is exact: with fractions, 0.92 + 0.08 tokens came to just under
+ * one and the reference refused a request that was due.
+ */
 class ReferenceBucket {
-  private tokens: number;
+  private milliTokens: number;
   private last = 0;
   constructor(
     private readonly perSecond: number,
     private readonly burst: number,
   ) {
-    this.tokens = burst;
+    this.milliTokens = burst * 1000;
   }
   allow(now: number): boolean {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000);
+    this.milliTokens = Math.min(
+      this.burst * 1000,
+      this.milliTokens + (now - this.last) * this.perSecond,
+    );
     this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.milliTokens < 1000) return false;
+    this.milliTokens -= 1000;
     return true;
   }
 }
