@@ -148,6 +148,8 @@ export class PeerSession {
   serving = false;
   /** When it last asked us for a block (or we unchoked it). */
   lastRequestAt = 0;
+  /** Blocks we handed to its socket that have not been flushed yet: it is being served. */
+  unflushedBlocks = 0;
   /** Requests it sent while we choked it (a flood when it keeps going). */
   requestsWhileChoked = 0;
   /** Seeding: when its current turn in an upload slot began, and the bytes sent in it. */

@@ -86,11 +86,15 @@ test('an evicted piece buffer is reused only once the socket has flushed its blo
   assert.deepEqual(new Set(reused), evicted);
 });
 
-/** A handshaken inbound peer, already interested, whose socket flushes every write at once. */
-function interestedPeer(clock: ManualClock): PeerSession {
+/**
+ * A handshaken inbound peer, already interested, whose socket flushes every write at once (or,
+ * given `held`, keeps every write there until the test flushes it).
+ */
+function interestedPeer(clock: ManualClock, held?: HeldWrite[]): PeerSession {
   const session = new PeerSession(
-    fakeStream((_chunks, flushed) => {
-      flushed?.();
+    fakeStream((chunks, flushed) => {
+      if (held) held.push({ chunks, flushed });
+      else flushed?.();
       return true;
     }),
     { transport: 'tcp', direction: 'inbound', encrypted: false },
@@ -225,6 +229,37 @@ test('a seed keeps a peer that lost interest until its turn is checked', async (
   assert.deepEqual(
     [first, waiting].map((s) => s.wire.amChoking),
     [true, false],
+  );
+});
+
+test('a leecher passes the slot of a peer that asks for nothing, not of one still being served', async (t) => {
+  const clock = new ManualClock();
+  const held: HeldWrite[] = [];
+  const served = interestedPeer(clock, held); // its socket has not flushed what we sent
+  const [quiet, waiting] = [1, 2].map(() => interestedPeer(clock)) as [PeerSession, PeerSession];
+  const peers = [served, quiet, waiting];
+  const uploader = await uploaderFor(t, clock, peers, 2, false);
+  for (const s of peers) uploader.onInterested(s);
+  uploader.onRequest(served, block(0, 0));
+  await tick(clock, 500);
+  assert.equal(served.upload.total, BLOCK_BYTES);
+  uploader.reassignIdleSlots(); // half a second: nobody is idle yet
+  assert.deepEqual(
+    peers.map((s) => s.wire.amChoking),
+    [false, false, true],
+  );
+  await tick(clock, 1000);
+  uploader.reassignIdleSlots(); // `quiet` asked for nothing for 1.5 s; `served` still has a block on its way
+  assert.deepEqual(
+    peers.map((s) => s.wire.amChoking),
+    [false, true, false],
+  );
+  for (const w of held.splice(0)) w.flushed?.();
+  await tick(clock, 1100);
+  uploader.reassignIdleSlots(); // flushed and quiet since: its slot goes to `quiet`, which waits
+  assert.deepEqual(
+    peers.map((s) => s.wire.amChoking),
+    [true, false, false],
   );
 });
 
