@@ -263,6 +263,29 @@ test('a leecher passes the slot of a peer that asks for nothing, not of one stil
   );
 });
 
+test('a seed ends the turn of a peer that asks for nothing, even while its last block is on its way', async (t) => {
+  const clock = new ManualClock();
+  const held: HeldWrite[] = [];
+  const served = interestedPeer(clock, held); // its socket has not flushed what we sent
+  const waiting = interestedPeer(clock);
+  const uploader = await uploaderFor(t, clock, [served, waiting], 1, true);
+  for (const s of [served, waiting]) uploader.onInterested(s);
+  uploader.onRequest(served, block(0, 0));
+  await tick(clock, 500);
+  assert.equal(served.upload.total, BLOCK_BYTES);
+  uploader.reassignIdleSlots(); // half a second: the turn goes on
+  assert.deepEqual(
+    [served, waiting].map((s) => s.wire.amChoking),
+    [false, true],
+  );
+  await tick(clock, 1000);
+  uploader.reassignIdleSlots(); // quiet for 1.5 s: the block still in its socket does not hold the slot
+  assert.deepEqual(
+    [served, waiting].map((s) => s.wire.amChoking),
+    [true, false],
+  );
+});
+
 /** Moves the clock on and lets the serve loops that woke up run (and read from disk). */
 async function tick(clock: ManualClock, ms: number): Promise<void> {
   clock.advance(ms);
