@@ -62,6 +62,14 @@ export class Bitfield {
     return this.count === this.size;
   }
 
+  /** How many pieces are set here and not in `other` (of the same size): what a peer lacks of ours. */
+  countNotIn(other: Bitfield): number {
+    let n = 0;
+    const theirs = other.bytes;
+    for (let i = 0; i < this.bytes.length; i++) n += POPCOUNT[this.bytes[i]! & ~theirs[i]!]!;
+    return n;
+  }
+
   /** Indices set, in order. */
   *indices(): IterableIterator<number> {
     for (let i = 0; i < this.size; i++) if (this.has(i)) yield i;

@@ -24,6 +24,28 @@ test('Bitfield follows BEP 3 bit order and validates spare bits', () => {
   assert.deepEqual([...new Bitfield(10, Uint8Array.of(0x81, 0x40)).indices()], [0, 7, 9]);
 });
 
+test('Bitfield.countNotIn counts the pieces one set has and the other lacks', () => {
+  fc.assert(
+    fc.property(
+      fc
+        .integer({ min: 1, max: 80 })
+        .chain((size) =>
+          fc.tuple(
+            fc.constant(size),
+            fc.uint8Array({ minLength: Math.ceil(size / 8), maxLength: Math.ceil(size / 8) }),
+            fc.uint8Array({ minLength: Math.ceil(size / 8), maxLength: Math.ceil(size / 8) }),
+          ),
+        ),
+      ([size, x, y]) => {
+        const a = new Bitfield(size, x);
+        const b = new Bitfield(size, y);
+        const expected = [...a.indices()].filter((i) => !b.has(i)).length;
+        assert.equal(a.countNotIn(b), expected);
+      },
+    ),
+  );
+});
+
 test('PiecePicker picks randomly at first, then rarest first, honouring priorities', () => {
   const have = new Bitfield(8);
   const picker = new PiecePicker(8, have, new SeededRandom(1));

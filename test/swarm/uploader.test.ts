@@ -286,6 +286,44 @@ test('a seed ends the turn of a peer that asks for nothing, even while its last 
   );
 });
 
+test('a leecher hands an idle slot to the waiting peer that lacks most of what it has', async (t) => {
+  const clock = new ManualClock();
+  const [quiet, needy, nearlyDone, halfway] = [1, 2, 3, 4].map(() => interestedPeer(clock)) as [
+    PeerSession,
+    PeerSession,
+    PeerSession,
+    PeerSession,
+  ];
+  const holding = (pieces: number[]) => {
+    const bits = new Bitfield(PIECES);
+    for (const i of pieces) bits.set(i);
+    return bits;
+  };
+  nearlyDone.bits = holding([0, 1, 2, 3, 4]); // lacks 1 of our 6 pieces
+  needy.bits = holding([0]); // lacks 5
+  halfway.bits = holding([0, 1, 2]); // lacks 3
+  const peers = [quiet, needy, nearlyDone, halfway];
+  const uploader = await uploaderFor(t, clock, peers, 1, false);
+  for (const s of peers) uploader.onInterested(s);
+  assert.deepEqual(
+    peers.map((s) => s.wire.amChoking),
+    [false, true, true, true],
+  );
+  await tick(clock, 1500);
+  uploader.reassignIdleSlots(); // `quiet` asked for nothing for 1.5 s
+  assert.deepEqual(
+    peers.map((s) => s.wire.amChoking),
+    [true, false, true, true],
+  );
+  needy.wire.receive(encodeMessage({ type: 'not-interested' }));
+  uploader.onNotInterested(needy); // its slot goes at once, to the next neediest
+  assert.deepEqual(
+    peers.map((s) => s.wire.amChoking),
+    [false, true, true, true],
+    '`quiet` has no bitfield yet: it lacks all six',
+  );
+});
+
 /** Moves the clock on and lets the serve loops that woke up run (and read from disk). */
 async function tick(clock: ManualClock, ms: number): Promise<void> {
   clock.advance(ms);
