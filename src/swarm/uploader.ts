@@ -344,8 +344,10 @@ export class Uploader {
    * The peer among `candidates` that lacks most of the pieces we have, ties at random (undefined
    * when there is none). A slot handed on between rechokes is worth most to the peer with the
    * most to ask us for: it is the least likely to be fetching all of it elsewhere already. In the
-   * simulator's 1,000-leecher crowd this beat a random choice (the median leecher had 371 pieces
-   * at 130 s rather than 359); the rechoke still ranks by what peers give us.
+   * simulator's 1,000-leecher crowd this beat a random choice: the median leecher had 371 pieces
+   * at 130 s rather than 359, and the mean finished in 315.6 s rather than 318.9 s. A peer that
+   * claims to lack everything wins these slots, but the rechoke still ranks by what peers give
+   * us.
    */
   private neediest(candidates: readonly PeerSession[]): PeerSession | undefined {
     if (candidates.length === 0) return undefined;
@@ -408,9 +410,9 @@ export class Uploader {
   /**
    * Gives the slot of an unchoked peer that is idle ({@link idle}) to the interested peer we
    * choke that lacks most of what we have ({@link neediest}; checked every second): when
-   * pieces are scarce, peers we unchoke
-   * are often fetching everything we could give them elsewhere, and a slot nobody uses is
-   * upload capacity lost until the next rechoke. A seed ends the turns that are over.
+   * pieces are scarce, peers we unchoke are often fetching everything we could give them
+   * elsewhere, and a slot nobody uses is upload capacity lost until the next rechoke. A seed
+   * ends the turns that are over.
    */
   reassignIdleSlots(): void {
     const now = this.deps.now();
