@@ -161,6 +161,9 @@ export function assembleSwarm(
       metrics.bytesOut.inc(n);
       deps.wireMetrics.payloadOut.inc(n);
     },
+    get bytesPerSecond() {
+      return uploadRate.bytesPerSecond;
+    },
   };
   const upBucket = new TokenBucket(clock, opts.uploadLimit);
   const downBucket = new TokenBucket(clock, opts.downloadLimit);

@@ -8,7 +8,8 @@ import type { BlockRef } from '../wire/messages.js';
 import { chooseUnchoked, pickOptimistic, rotateSeedSlots } from './choker.js';
 import type { PeerSession } from './peer-session.js';
 import { PieceCache } from './piece-cache.js';
-import type { BufferPool } from './piece-job.js';
+import { BLOCK_BYTES, type BufferPool } from './piece-job.js';
+import { SendBacklog } from './send-backlog.js';
 
 /** Largest block a peer may request (16 KiB is usual; some clients ask for more). */
 const MAX_REQUEST_BYTES = 128 * 1024;
@@ -53,6 +54,14 @@ const SEED_TURN_MS = 60_000;
  * for pieces others are getting too).
  */
 const MAX_YIELDS_IN_A_ROW = 8;
+/**
+ * The blocks we keep handed to sockets and not yet gone out ({@link SendBacklog}): about this
+ * many seconds at our upload rate, and never fewer than {@link MIN_BACKLOG_BLOCKS}.
+ */
+const BACKLOG_SECONDS = 1;
+const MIN_BACKLOG_BLOCKS = 8;
+/** Longest wait for room in the backlog before looking again. */
+const BACKLOG_WAIT_MS = 250;
 
 /** What the uploader needs from its torrent. */
 export interface UploaderDeps {
@@ -74,7 +83,7 @@ export interface UploaderDeps {
   /** Torrent-wide and node-wide upload limits, and the torrent's upload meter. */
   readonly bucket: TokenBucket;
   readonly globalBucket: TokenBucket;
-  readonly meter: Pick<RateMeter, 'add'>;
+  readonly meter: Pick<RateMeter, 'add' | 'bytesPerSecond'>;
   readonly uploadSlots: number;
   readonly maxIncomingRequests: number;
   readonly pieceCacheBytes: number;
@@ -100,12 +109,14 @@ export class Uploader {
   private lastOptimisticAt = Number.NEGATIVE_INFINITY;
   /** Bytes of a seed's turn in an upload slot. */
   private readonly turnQuota: number;
+  private readonly backlog: SendBacklog<PeerSession>;
 
   constructor(private readonly deps: UploaderDeps) {
     this.cache = new PieceCache(deps.layout, deps.storage, deps.buffers, deps.pieceCacheBytes);
     this.timesSent = new Uint16Array(deps.layout.pieceCount);
     this.firstCopyTo = new Int32Array(deps.layout.pieceCount).fill(-1);
     this.turnQuota = Math.max(SEED_TURN_BYTES, deps.layout.pieceLength);
+    this.backlog = new SendBacklog(deps.timers);
   }
 
   /** Handles a `request`. @throws {WireError} for invalid requests and floods */
@@ -193,6 +204,7 @@ export class Uploader {
       if (this.firstCopyTo[i] === session.id) this.firstCopyTo[i] = -1;
     }
     session.seedAccepted.clear();
+    this.backlog.drop(session);
   }
 
   /** Serves queued requests until the queue empties, the socket fills or the peer is choked. */
@@ -216,6 +228,10 @@ export class Uploader {
           await this.sleep(wait);
           continue;
         }
+        if (!this.backlogHasRoom()) {
+          await this.backlog.wait(BACKLOG_WAIT_MS);
+          continue;
+        }
         if (this.yieldsToFirstCopies(session, r)) {
           session.yieldsInARow++;
           await this.sleep(this.blockTimeMs(r.length));
@@ -223,6 +239,7 @@ export class Uploader {
         }
         session.yieldsInARow = 0;
         session.incoming.shift();
+        this.backlog.add(session); // counted from here: other loops see it while we read
         // Cached pieces are served without yielding, so a run of blocks leaves in one write;
         // every 64 blocks we yield so the socket can report congestion. The piece is in use
         // from here until its block is flushed (or the loop gives up on it).
@@ -239,6 +256,7 @@ export class Uploader {
           }
           if (session.closed || session.wire.amChoking) {
             this.cache.release(entry);
+            this.backlog.remove(session);
             break;
           }
         } else entry.users++;
@@ -252,6 +270,7 @@ export class Uploader {
         session.unflushedBlocks++;
         session.wire.sendPiece(r.index, r.begin, block, () => {
           session.unflushedBlocks--;
+          this.backlog.remove(session);
           this.cache.release(used);
         });
         session.upload.add(r.length);
@@ -266,6 +285,19 @@ export class Uploader {
     } finally {
       session.serving = false;
     }
+  }
+
+  /**
+   * True while another block may go to a socket ({@link SendBacklog}). The blocks of a peer
+   * whose socket is full are not counted: it drains at its own pace (or not at all, if it does
+   * not read), and holds no one back.
+   */
+  private backlogHasRoom(): boolean {
+    const budget = Math.max(
+      MIN_BACKLOG_BLOCKS,
+      Math.ceil((this.deps.meter.bytesPerSecond * BACKLOG_SECONDS) / BLOCK_BYTES),
+    );
+    return this.backlog.hasRoom(budget, (s) => !s.closed && !s.congested);
   }
 
   private sleep(ms: number): Promise<void> {

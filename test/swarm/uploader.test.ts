@@ -369,3 +369,48 @@ test('a peer asking a rate-limited seed for second copies is slowed, not starved
   assert.equal(second.upload.total, BLOCK_BYTES, 'the second copy went out within 10 blocks');
   assert.ok(first.upload.total >= 9 * BLOCK_BYTES, `first got ${first.upload.total}`);
 });
+
+test('an uploader keeps a few blocks in its sockets and the other requests in its queue', async (t) => {
+  const clock = new ManualClock();
+  const held: HeldWrite[] = [];
+  const peers = [interestedPeer(clock, held), interestedPeer(clock, held)];
+  const uploader = await uploaderFor(t, clock, peers, 2, true);
+  for (const s of peers) uploader.onInterested(s);
+  for (const s of peers)
+    for (let i = 0; i < PIECES * 2; i++) uploader.onRequest(s, block(i >> 1, i & 1));
+  await tick(clock, 0);
+  const sent = () => peers.map((s) => s.upload.total / BLOCK_BYTES);
+  const queued = () => peers.reduce((n, s) => n + s.incoming.length, 0);
+  // Eight blocks go to the sockets (a second at our rate, or 8 when that is less).
+  assert.equal(
+    sent().reduce((a, b) => a + b),
+    8,
+  );
+  assert.equal(queued(), 2 * PIECES * 2 - 8);
+  // As they go out, the next take their place, until every request is served.
+  for (let round = 0; round < 10 && queued() > 0; round++) {
+    for (const w of held.splice(0)) w.flushed?.();
+    await tick(clock, 0);
+  }
+  assert.deepEqual(sent(), [PIECES * 2, PIECES * 2]);
+});
+
+test('a peer that does not read what it asked for holds no other peer back', async (t) => {
+  const clock = new ManualClock();
+  const stuckWrites: HeldWrite[] = [];
+  const [stuck, other] = [interestedPeer(clock, stuckWrites), interestedPeer(clock, [])] as [
+    PeerSession,
+    PeerSession,
+  ];
+  const uploader = await uploaderFor(t, clock, [stuck, other], 2, true);
+  for (const s of [stuck, other]) uploader.onInterested(s);
+  for (let i = 0; i < PIECES * 2; i++) uploader.onRequest(stuck, block(i >> 1, i & 1));
+  await tick(clock, 0);
+  assert.equal(stuck.upload.total, 8 * BLOCK_BYTES); // the backlog is full of its blocks
+  uploader.onRequest(other, block(0, 0));
+  await tick(clock, 0);
+  assert.equal(other.upload.total, 0);
+  stuck.congested = true; // its socket is full: it does not read
+  await tick(clock, 300);
+  assert.equal(other.upload.total, BLOCK_BYTES);
+});
