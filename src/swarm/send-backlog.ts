@@ -8,7 +8,7 @@ import type { Timers } from '../runtime/runtime.js';
  * requests stays with us and pieces go out one after another: each reaches its peer sooner and
  * is passed on sooner. In the simulator's 1,000-leecher crowd, a budget of 8 blocks (a second
  * at the peers' 1 Mbit/s) gave the median leecher 21 pieces at 20 s instead of 12, the seed's
- * first copies were all out 6 s sooner, and the last leecher finished in 1.187 x T_min, not 1.209.
+ * first copies were all out 6 s sooner, and the last leecher finished in 1.19 x T_min, not 1.209.
  */
 export class SendBacklog<K> {
   private readonly perKey = new Map<K, number>();
