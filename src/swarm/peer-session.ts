@@ -150,6 +150,8 @@ export class PeerSession {
   lastRequestAt = 0;
   /** Blocks we handed to its socket that have not been flushed yet: it is being served. */
   unflushedBlocks = 0;
+  /** The piece of the last block we handed to its socket (−1: none yet). */
+  sendingPiece = -1;
   /** Requests it sent while we choked it (a flood when it keeps going). */
   requestsWhileChoked = 0;
   /** Seeding: when its current turn in an upload slot began, and the bytes sent in it. */

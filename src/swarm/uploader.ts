@@ -226,8 +226,9 @@ export class Uploader {
           await this.sleep(wait);
           continue;
         }
-        if (!this.backlogHasRoom()) {
-          await this.backlog.wait(BACKLOG_WAIT_MS);
+        const starts = r.index !== session.sendingPiece;
+        if (!this.backlogHasRoom() || (starts && !this.backlog.isTurnOf(session))) {
+          await this.backlog.wait(session, BACKLOG_WAIT_MS, starts);
           continue;
         }
         if (this.yieldsToFirstCopies(session, r)) {
@@ -237,7 +238,9 @@ export class Uploader {
         }
         session.yieldsInARow = 0;
         session.incoming.shift();
-        this.backlog.add(session); // counted from here: other loops see it while we read
+        session.sendingPiece = r.index;
+        // Counted from here: other loops see it while we read.
+        this.backlog.add(session, session.incoming[0]?.index === r.index);
         // Cached pieces are served without yielding, so a run of blocks leaves in one write;
         // every 64 blocks we yield so the socket can report congestion. The piece is in use
         // from here until its block is flushed (or the loop gives up on it).
@@ -282,6 +285,7 @@ export class Uploader {
       this.deps.drop(session, error as Error);
     } finally {
       session.serving = false;
+      this.backlog.leave(session);
     }
   }
 

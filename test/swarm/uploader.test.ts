@@ -414,3 +414,51 @@ test('a peer that does not read what it asked for holds no other peer back', asy
   await tick(clock, 300);
   assert.equal(other.upload.total, BLOCK_BYTES);
 });
+
+test('with its backlog full, an uploader sends pieces whole, going round the peers one at a time', async (t) => {
+  const clock = new ManualClock();
+  const names = ['a', 'b', 'c'] as const;
+  const writes = names.map(() => [] as HeldWrite[]);
+  const peers = writes.map((held) => interestedPeer(clock, held));
+  const uploader = await uploaderFor(t, clock, peers, 3, false);
+  for (const s of peers) uploader.onInterested(s);
+  const ask = async (peer: number, index: number) => {
+    uploader.onRequest(peers[peer]!, block(index, 0));
+    uploader.onRequest(peers[peer]!, block(index, 1));
+    await tick(clock, 0);
+  };
+  /** Blocks handed to sockets so far, in order: peer name and piece. */
+  const sent: string[] = [];
+  const seen = writes.map(() => 0);
+  const pending: HeldWrite[] = [];
+  const record = () => {
+    writes.forEach((held, p) => {
+      for (; seen[p]! < held.length; seen[p]!++) {
+        const w = held[seen[p]!]!;
+        // A write holds a run of blocks (each a 13-byte header and the data), or an unchoke.
+        const headers = w.chunks.filter((c) => c.length === 13 && c[4] === 7);
+        for (const h of headers) sent.push(`${names[p]}${Buffer.from(h).readUInt32BE(5)}`);
+        if (headers.length > 0) pending.push(w);
+      }
+    });
+  };
+  await ask(0, 0);
+  await ask(0, 1);
+  await ask(1, 2);
+  await ask(1, 3);
+  record();
+  assert.deepEqual(sent, ['a0', 'a0', 'a1', 'a1', 'b2', 'b2', 'b3', 'b3'], 'the backlog is full');
+  // Now c asks for two pieces, then a and b for one more each: they queue for their turns.
+  await ask(2, 4);
+  await ask(2, 5);
+  await ask(0, 2);
+  await ask(1, 5);
+  record();
+  assert.equal(sent.length, 8);
+  for (let i = 0; i < 20 && pending.length > 0; i++) {
+    pending.shift()!.flushed?.();
+    await tick(clock, 0);
+    record();
+  }
+  assert.deepEqual(sent.slice(8), ['c4', 'c4', 'a2', 'a2', 'b5', 'b5', 'c5', 'c5']);
+});
