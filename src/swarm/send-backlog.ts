@@ -72,11 +72,11 @@ export class SendBacklog<K> {
 
   /** `key` is gone: its blocks never will go out, and it waits for nothing. */
   drop(key: K): void {
-    const n = this.perKey.get(key);
-    this.leave(key);
-    if (n === undefined) return;
+    this.blocks -= this.perKey.get(key) ?? 0;
     this.perKey.delete(key);
-    this.blocks -= n;
+    this.wakers.delete(key);
+    this.underway.delete(key);
+    this.leaveTurns(key);
     this.wake();
   }
 
@@ -103,8 +103,7 @@ export class SendBacklog<K> {
         timer.cancel();
         resolve();
       };
-      this.wakers.get(key)?.();
-      this.wakers.set(key, wake);
+      this.wakers.set(key, wake); // one serve loop per key: never two waits at once
     });
   }
 
