@@ -371,13 +371,21 @@ export class Uploader {
     );
   }
 
-  /** The peer that waits for a slot and lacks most of what we have ({@link pickNeediest}). */
+  /** The peer that should get a slot handed on now ({@link pickNext}), if any waits. */
   private pickWaiting(now: number): PeerSession | undefined {
-    return pickNeediest(
-      this.deps.have,
-      this.deps.random,
-      [...this.deps.sessions()].filter((s) => this.waits(s, now)),
-    );
+    return this.pickNext([...this.deps.sessions()].filter((s) => this.waits(s, now)));
+  }
+
+  /**
+   * Among peers that wait for a slot, the one that lacks most of what we have
+   * ({@link pickNeediest}), preferring those that give us data now (they unchoke us and
+   * something arrives): a leecher connected to many peers gives to many and, ranked among
+   * everyone's other peers, is seldom paid back by the rechoke; a slot handed on between
+   * rechokes pays it (1,000-leecher crowd: last leecher 1.184 -> 1.161 x T_min).
+   */
+  private pickNext(waiting: readonly PeerSession[]): PeerSession | undefined {
+    const giving = waiting.filter((s) => !s.wire.peerChoking && s.download.bytesPerSecond > 0);
+    return pickNeediest(this.deps.have, this.deps.random, giving.length > 0 ? giving : waiting);
   }
 
   /** Chokes `from` and gives its slot, the optimistic one included, to `to`. */
@@ -445,7 +453,7 @@ export class Uploader {
     for (const s of live) {
       if (waiting.length === 0) break;
       if (s.wire.amChoking || !this.idle(s, now)) continue;
-      const next = pickNeediest(this.deps.have, this.deps.random, waiting)!;
+      const next = this.pickNext(waiting)!;
       waiting.splice(waiting.indexOf(next), 1);
       this.passSlot(s, next);
     }

@@ -324,6 +324,42 @@ test('a leecher hands an idle slot to the waiting peer that lacks most of what i
   );
 });
 
+test('a leecher hands an idle slot first to a waiting peer that gives it data now', async (t) => {
+  const clock = new ManualClock();
+  const [quiet, needy, giver, choking] = [1, 2, 3, 4].map(() => interestedPeer(clock)) as [
+    PeerSession,
+    PeerSession,
+    PeerSession,
+    PeerSession,
+  ];
+  needy.bits = new Bitfield(PIECES); // lacks all six of our pieces
+  giver.bits = Bitfield.full(PIECES);
+  giver.bits.clear(0); // lacks one
+  choking.bits = giver.bits;
+  const peers = [quiet, needy, giver, choking];
+  const uploader = await uploaderFor(t, clock, peers, 1, false);
+  for (const s of peers) uploader.onInterested(s);
+  // `giver` unchokes us and sends; `choking` sent before but chokes us now.
+  for (const s of [giver, choking]) s.wire.receive(encodeMessage({ type: 'unchoke' }));
+  choking.download.add(BLOCK_BYTES);
+  choking.wire.receive(encodeMessage({ type: 'choke' }));
+  await tick(clock, 1000);
+  giver.download.add(BLOCK_BYTES);
+  await tick(clock, 500);
+  uploader.reassignIdleSlots(); // `quiet` asked for nothing for 1.5 s
+  assert.deepEqual(
+    peers.map((s) => s.wire.amChoking),
+    [true, true, false, true],
+    'the slot goes to the peer that gives, not to the neediest',
+  );
+  giver.wire.receive(encodeMessage({ type: 'not-interested' }));
+  uploader.onNotInterested(giver); // nobody else gives: the neediest gets it
+  assert.deepEqual(
+    peers.map((s) => s.wire.amChoking),
+    [true, false, true, true],
+  );
+});
+
 /** Moves the clock on and lets the serve loops that woke up run (and read from disk). */
 async function tick(clock: ManualClock, ms: number): Promise<void> {
   clock.advance(ms);
