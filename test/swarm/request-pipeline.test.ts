@@ -24,13 +24,13 @@ test('a new peer gets a short pipeline that grows by one request per block, unti
   scheduler.fillRequests(peer.session);
   // Not the whole queue a peer allows at once: a slow seed would sit on it for a minute, every
   // piece in it counted as given out.
-  assert.equal(peer.session.outstanding.size, 4, 'four requests to start with');
+  assert.equal(peer.session.outstanding.size, 2, 'two requests to start with');
   for (let n = 1; n <= 6; n++) {
     answerOne(scheduler, peer);
     scheduler.fillRequests(peer.session);
-    assert.equal(peer.session.pipelineTarget, 4 + n, 'one more per block received');
+    assert.equal(peer.session.pipelineTarget, 2 + n, 'one more per block received');
   }
-  assert.ok(peer.session.outstanding.size >= 9, 'and kept full');
+  assert.ok(peer.session.outstanding.size >= 7, 'and kept full');
   // Once a second the pipeline is sized from the measured rate: two seconds of it, at least two
   // requests. This peer sent 6 blocks in no time and then nothing for a second.
   clock.advance(1000);
@@ -41,6 +41,20 @@ test('a new peer gets a short pipeline that grows by one request per block, unti
   answerOne(scheduler, peer);
   assert.equal(peer.session.pipelineTarget, sized, 'no more growth per block once sized');
   assert.ok(requests(peer).length > 0);
+});
+
+test('until its data has verified once, a peer is asked for one piece at a time', async (t) => {
+  const pieces = 8;
+  const { scheduler, connect } = await schedulerSetup(t, 16 * BLOCK_BYTES, pieces);
+  const peer = connect(Bitfield.full(pieces));
+  peer.session.pipelineTarget = 64;
+  peer.session.pipelineSized = true;
+  scheduler.fillRequests(peer.session);
+  assert.equal(peer.session.outstanding.size, 16, 'the 16 blocks of one piece');
+  assert.equal(new Set(requests(peer).map((r) => r.index)).size, 1);
+  peer.session.trusted = true;
+  scheduler.fillRequests(peer.session);
+  assert.equal(peer.session.outstanding.size, 64, 'trusted: its whole pipeline');
 });
 
 test('a seed that suggests pieces is not asked to finish pieces started from others', async (t) => {
