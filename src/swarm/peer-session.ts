@@ -100,10 +100,10 @@ export class PeerSession {
   /** Pieces it lets us request while choked (BEP 6). */
   readonly allowedFast = new Set<number>();
   /**
-   * How many requests we keep in flight to it: two at first, one more per block it sends
+   * How many requests we keep in flight to it: a few at first, one more per block it sends
    * (slow start, doubling every round trip), until its measured rate sizes the pipeline.
    */
-  pipelineTarget = 2;
+  pipelineTarget = 4;
   /** {@link pipelineTarget} follows its measured rate now (no more slow start). */
   pipelineSized = false;
   lastReceivedAt: number;

@@ -104,7 +104,7 @@ export class RequestScheduler {
     // least): a peer sending garbage then costs about one piece before its first failure gets it
     // banned, and in a flash crowd, where every peer is new, requests do not pile up at the few
     // peers with the newest pieces while the others' uploads idle (1,000-leecher simulation:
-    // upload lost in the first minute 19.7 -> 17.9 s of the swarm's capacity).
+    // upload lost in the first minute 19.7 -> 17.5 s of the swarm's capacity).
     const untrustedCap = Math.max(2, Math.ceil(this.deps.layout.pieceLength / BLOCK_BYTES));
     const limit = Math.min(
       session.pipelineTarget,

@@ -24,13 +24,13 @@ test('a new peer gets a short pipeline that grows by one request per block, unti
   scheduler.fillRequests(peer.session);
   // Not the whole queue a peer allows at once: a slow seed would sit on it for a minute, every
   // piece in it counted as given out.
-  assert.equal(peer.session.outstanding.size, 2, 'two requests to start with');
+  assert.equal(peer.session.outstanding.size, 4, 'four requests to start with');
   for (let n = 1; n <= 6; n++) {
     answerOne(scheduler, peer);
     scheduler.fillRequests(peer.session);
-    assert.equal(peer.session.pipelineTarget, 2 + n, 'one more per block received');
+    assert.equal(peer.session.pipelineTarget, 4 + n, 'one more per block received');
   }
-  assert.ok(peer.session.outstanding.size >= 7, 'and kept full');
+  assert.ok(peer.session.outstanding.size >= 9, 'and kept full');
   // Once a second the pipeline is sized from the measured rate: two seconds of it, at least two
   // requests. This peer sent 6 blocks in no time and then nothing for a second.
   clock.advance(1000);
