@@ -3,9 +3,14 @@ import { blockHashes, HASH_BYTES, MERKLE_BLOCK_BYTES, merkleRoot } from './merkl
 
 /** A run of consecutive pieces to hash, as sent to a hashing worker. */
 export interface HashJob {
-  /** Holds the data; transferred to the worker and back so it can be reused. */
-  readonly buffer: ArrayBuffer;
-  /** Bytes of real data at the start of `buffer`. */
+  /**
+   * Holds the data: an `ArrayBuffer` is transferred to the worker and back so it can be reused;
+   * a `SharedArrayBuffer` is read where it is.
+   */
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  /** Where the data starts in `buffer` (0 when absent). */
+  readonly offset?: number;
+  /** Bytes of real data at the start of the data. */
   readonly length: number;
   readonly pieceLength: number;
   /** v1: SHA-1 each piece of `buffer[0, v1Length)` (bytes past `length` must be zero). */
@@ -16,7 +21,7 @@ export interface HashJob {
 
 /** What a hashing worker sends back for a {@link HashJob}. */
 export interface HashJobResult {
-  readonly buffer: ArrayBuffer;
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
   /** Concatenated 20-byte SHA-1 piece hashes. */
   readonly v1?: Uint8Array;
   /** Concatenated 32-byte per-piece subtree roots (the v2 piece layer). */
@@ -31,13 +36,14 @@ export interface HashJobResult {
 export interface PieceHasher {
   /** How many jobs it works on at once (callers keep about twice that many in flight). */
   readonly size: number;
-  /** Hashes `job`; `job.buffer` is unusable until the result hands it back. */
+  /** Hashes `job`; an `ArrayBuffer` in `job.buffer` is unusable until the result hands it back. */
   run(job: HashJob): Promise<HashJobResult>;
 }
 
 /** Does the hashing of one job; runs inside a worker (and inline when no pool is wanted). */
 export function runHashJob(job: HashJob): HashJobResult {
-  const data = new Uint8Array(job.buffer);
+  const offset = job.offset ?? 0;
+  const data = new Uint8Array(job.buffer, offset, job.buffer.byteLength - offset);
   let v1: Uint8Array | undefined;
   let v2: Uint8Array | undefined;
   if (job.v1Length !== undefined) {

@@ -11,7 +11,7 @@ interface Pending {
  * A fixed set of worker threads that hash pieces, so that creating or verifying a multi-GiB
  * torrent keeps the event loop free. The threads start with the first job (a node that only
  * verifies small pieces never needs them). Jobs go to the least-busy worker; buffers are
- * transferred, not copied, both ways.
+ * transferred (or shared), not copied, both ways.
  */
 export class HashPool implements PieceHasher {
   private readonly workers: { worker: WorkerHandle; busy: number }[] = [];
@@ -49,7 +49,10 @@ export class HashPool implements PieceHasher {
     }
   }
 
-  /** Hashes `job` on a worker; `job.buffer` is unusable until the result hands it back. */
+  /**
+   * Hashes `job` on a worker; an `ArrayBuffer` in `job.buffer` is unusable until the result
+   * hands it back (shared memory is read in place).
+   */
   run(job: HashJob): Promise<HashJobResult> {
     if (this.closed) return Promise.reject(new HashPoolClosedError());
     if (this.workers.length === 0) this.start();
@@ -59,7 +62,8 @@ export class HashPool implements PieceHasher {
     slot.worker.ref(); // keep the process alive while a job is outstanding
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, job }, [job.buffer]);
+      const transfer = job.buffer instanceof ArrayBuffer ? [job.buffer] : [];
+      slot.worker.postMessage({ id, job }, transfer);
     });
   }
 

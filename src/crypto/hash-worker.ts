@@ -5,5 +5,5 @@ import { type HashJob, runHashJob } from './hash-job.js';
 serveParent((message) => {
   const m = message as { id: number; job: HashJob };
   const result = runHashJob(m.job);
-  return [{ id: m.id, result }, [result.buffer]];
+  return [{ id: m.id, result }, result.buffer instanceof ArrayBuffer ? [result.buffer] : []];
 });

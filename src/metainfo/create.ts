@@ -283,7 +283,7 @@ class Hasher {
   private async submit(job: HashJob, store: (r: HashJobResult) => void): Promise<void> {
     const done = this.pool.run(job).then((r) => {
       store(r);
-      this.spare.push(r.buffer);
+      if (r.buffer instanceof ArrayBuffer) this.spare.push(r.buffer);
       this.hashed += job.length;
       this.onProgress?.(this.hashed, this.totalLength);
     });

@@ -1,11 +1,9 @@
 import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { PAGE_BYTES, pageArena } from './page-arena.js';
 
-/**
- * O_DIRECT wants the file offset, the length and the memory address aligned to the device's
- * logical block; 4096 covers both 512-byte and 4 KiB sectors.
- */
-const DIRECT_ALIGNMENT = 4096;
+/** O_DIRECT wants the file offset, the length and the memory address aligned (see PAGE_BYTES). */
+const DIRECT_ALIGNMENT = PAGE_BYTES;
 /**
  * Shorter writes stay buffered: the page cache gathers small writes for the disk better than
  * the disk takes them one synchronous request at a time.
@@ -109,9 +107,11 @@ export class DirectWriter {
    * system refuses direct writes (EINVAL), and the writer stays off after that.
    */
   async writePrefix(data: Uint8Array, position: number): Promise<number> {
-    const staging = stagingSlots();
-    if (this.refused || staging === null) return 0;
+    if (this.refused) return 0;
     const length = data.length - (data.length % DIRECT_ALIGNMENT);
+    if (pageArena()?.owns(data)) return this.writeInPlace(data.subarray(0, length), position);
+    const staging = stagingSlots();
+    if (staging === null) return 0;
     let done = 0;
     while (done < length) {
       const slot = await staging.take();
@@ -132,6 +132,28 @@ export class DirectWriter {
       }
     }
     return done;
+  }
+
+  /** Writes aligned memory (a {@link PageArena} slot) as it is: no staging copy. */
+  private async writeInPlace(data: Uint8Array, position: number): Promise<number> {
+    let done = 0;
+    try {
+      while (done < data.length) {
+        const { bytesWritten } = await this.handle.write(
+          data,
+          done,
+          data.length - done,
+          position + done,
+        );
+        done += bytesWritten;
+        // A short write (a full disk) leaves the rest to the buffered path, which reports it.
+        if (bytesWritten === 0 || done % DIRECT_ALIGNMENT !== 0) break;
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+      this.refused = true;
+    }
+    return done - (done % DIRECT_ALIGNMENT);
   }
 
   close(): Promise<void> {

@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { DirectWriter } from './direct-writes.js';
 import { IoError, SecretFileError, UnsafeFileError } from './errors.js';
+import { lazyPageArena } from './page-arena.js';
 import type { BeneathMode, FileHandle, FileStat, FileSystem, OpenOptions } from './runtime.js';
 
 // Flags some platforms lack (Windows has neither O_NOFOLLOW nor O_DIRECTORY): 0 = not asked for.
@@ -237,6 +238,7 @@ export function createRealFs(options: RealFsOptions = {}): FileSystem {
   };
 
   return {
+    writeMemory: lazyPageArena,
     stat: async (path) => toStat(await fsp.lstat(path)),
     readdir: (path) => fsp.readdir(path),
     // The callback form: about twice as fast as fs/promises' for the small files a node reads

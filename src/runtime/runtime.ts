@@ -268,4 +268,17 @@ export interface FileSystem {
    * read or change, or that belongs to another user. @throws {SecretFileError}
    */
   readSecretFile(path: string): Promise<Buffer>;
+  /**
+   * Memory this file system writes from without a copy (page-aligned, for direct writes), lent
+   * in slots; absent where any memory does as well (the simulator's).
+   */
+  readonly writeMemory?: WriteMemory;
+}
+
+/** Memory lent out in slots and handed back (see {@link FileSystem.writeMemory}). */
+export interface WriteMemory {
+  /** A slot of at least `bytes`, or undefined when there is none to lend. */
+  take(bytes: number): Uint8Array | undefined;
+  /** Takes back a slot from {@link take}; anything else is ignored. */
+  give(slot: Uint8Array): void;
 }

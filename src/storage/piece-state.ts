@@ -117,14 +117,14 @@ export class PieceState {
       // One buffer per worker, read into and handed back by the hasher piece after piece: a
       // fresh one per piece cost a 1 GiB check a fifth of its time in garbage collection.
       // Sized by the pieces met (a one-piece torrent of a small file needs no whole piece).
-      let buffer = new ArrayBuffer(0);
+      let memory: Uint8Array = new Uint8Array(0);
       while (next < candidates.length && !stopped()) {
         const p = candidates[next++]!;
         const size = this.layout.pieceSize(p);
-        if (buffer.byteLength < size) buffer = new ArrayBuffer(size);
-        await this.storage.read(p * this.layout.pieceLength, size, Buffer.from(buffer));
-        const verdict = await this.verifier.verify(p, buffer, true);
-        buffer = verdict.buffer;
+        if (memory.byteLength < size) memory = new Uint8Array(size);
+        await this.storage.read(p * this.layout.pieceLength, size, Buffer.from(memory.buffer));
+        const verdict = await this.verifier.verify(p, memory, true);
+        memory = verdict.memory;
         if (verdict.ok) have.set(p);
       }
     };

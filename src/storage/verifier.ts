@@ -6,8 +6,8 @@ import type { PieceLayout } from './layout.js';
  * Checks pieces against the torrent's hashes. A piece that just arrived is hashed on the
  * calling thread when it is small (up to {@link INLINE_VERIFY_BYTES}): handing it to a worker
  * and back cost more than hashing it, and on a busy machine a worker is no free core. Large
- * pieces and rechecks (many pieces at once) go to the worker pool; the `ArrayBuffer` travels
- * to the worker and back without a copy.
+ * pieces and rechecks (many pieces at once) go to the worker pool, which reads shared memory
+ * in place and takes an `ArrayBuffer` to the worker and back without a copy.
  */
 export class PieceVerifier {
   constructor(
@@ -17,34 +17,32 @@ export class PieceVerifier {
   ) {}
 
   /**
-   * Resolves with the verdict and the buffer (handed back by the worker). `offload` sends even
-   * a small piece to the worker pool (for rechecks, which verify many pieces in parallel).
+   * Resolves with the verdict and the piece's memory: `memory` itself when it is shared, else a
+   * view of the buffer the worker handed back (`memory` must then span a whole `ArrayBuffer`,
+   * which travels to the worker and back). `offload` sends even a small piece to the worker pool
+   * (for rechecks, which verify many pieces in parallel).
    */
   async verify(
     index: number,
-    buffer: ArrayBuffer,
+    memory: Uint8Array,
     offload = false,
-  ): Promise<{ ok: boolean; buffer: ArrayBuffer }> {
+  ): Promise<{ ok: boolean; memory: Uint8Array }> {
     const check = this.layout.check(index);
-    if (check === undefined) return { ok: false, buffer };
+    if (check === undefined) return { ok: false, memory };
     const pieceLength = this.layout.pieceLength;
     const hasher = !offload && pieceLength <= INLINE_VERIFY_BYTES ? this.inline : this.pool;
-    if (check.kind === 'v1') {
-      const r = await hasher.run({
-        buffer,
-        length: check.length,
-        pieceLength,
-        v1Length: check.length,
-      });
-      return { ok: Buffer.from(r.v1!).equals(check.hash), buffer: r.buffer };
-    }
-    const r = await hasher.run({
-      buffer,
-      length: check.dataLength,
-      pieceLength,
-      v2Width: check.width,
-    });
-    return { ok: Buffer.from(r.v2!).equals(check.hash), buffer: r.buffer };
+    const data = { buffer: memory.buffer, offset: memory.byteOffset, pieceLength };
+    const r = await hasher.run(
+      check.kind === 'v1'
+        ? { ...data, length: check.length, v1Length: check.length }
+        : { ...data, length: check.dataLength, v2Width: check.width },
+    );
+    const back =
+      r.buffer === memory.buffer || r.buffer instanceof SharedArrayBuffer
+        ? memory
+        : new Uint8Array(r.buffer, memory.byteOffset, memory.byteLength);
+    const hash = check.kind === 'v1' ? r.v1! : r.v2!;
+    return { ok: Buffer.from(hash).equals(check.hash), memory: back };
   }
 }
 

@@ -13,6 +13,8 @@ export interface CachedPiece {
   readonly data: Promise<Buffer>;
   /** The data, once read (at once for a piece just verified). */
   buffer: Buffer | undefined;
+  /** The pool buffer holding the data: back to the pool once evicted and unused. */
+  readonly memory: Uint8Array;
   users: number;
   evicted: boolean;
 }
@@ -42,13 +44,14 @@ export class PieceCache {
 
   /**
    * Caches a piece that was just verified: in a swarm the pieces peers want from us are mostly
-   * the newest, so they are served from memory rather than read back from disk. `data` is also
-   * being written until `written` settles.
+   * the newest, so they are served from memory rather than read back from disk. `data` (a view
+   * of the pool buffer `memory`) is also being written until `written` settles.
    */
-  keep(index: number, data: Buffer, written: Promise<unknown>): void {
+  keep(index: number, data: Buffer, written: Promise<unknown>, memory: Uint8Array): void {
     const entry: CachedPiece = {
       data: Promise.resolve(data),
       buffer: data,
+      memory,
       users: 1,
       evicted: false,
     };
@@ -78,9 +81,16 @@ export class PieceCache {
       return hit;
     }
     const size = this.layout.pieceSize(index);
-    const into = Buffer.from(this.buffers.take(size), 0, size);
+    const memory = this.buffers.take(size);
+    const into = Buffer.from(memory.buffer, memory.byteOffset, size);
     const reading = this.storage.read(index * this.layout.pieceLength, size, into);
-    const entry: CachedPiece = { data: reading, buffer: undefined, users: 1, evicted: false };
+    const entry: CachedPiece = {
+      data: reading,
+      buffer: undefined,
+      memory,
+      users: 1,
+      evicted: false,
+    };
     reading.then(
       (b) => {
         entry.buffer = b;
@@ -117,7 +127,6 @@ export class PieceCache {
   }
 
   private recycle(entry: CachedPiece): void {
-    if (entry.buffer !== undefined && entry.buffer.byteOffset === 0)
-      this.buffers.give(entry.buffer.buffer as ArrayBuffer);
+    if (entry.buffer !== undefined) this.buffers.give(entry.memory);
   }
 }

@@ -46,12 +46,12 @@ export class PieceCompletion {
     const d = this.deps;
     job.verifying = true;
     let ok = false;
-    let buffer = job.buffer;
+    let memory = job.memory;
     for (const s of job.contributors) s.awaitingCheck++;
     try {
-      const r = await d.verifier.verify(job.index, job.buffer);
+      const r = await d.verifier.verify(job.index, job.memory);
       ok = r.ok;
-      buffer = r.buffer;
+      memory = r.memory;
     } catch (error) {
       if (!d.stopped()) d.failed(error as Error);
       return;
@@ -65,25 +65,25 @@ export class PieceCompletion {
     d.scheduler.jobs.delete(job.index);
     job.origin?.pieceChecked(job.index, ok);
     if (!ok) {
-      d.buffers.give(buffer);
+      d.buffers.give(memory);
       d.blame.convict(job); // with no peer contributors (a web seed's), it only counts the waste
       d.scheduler.fillAll();
       return;
     }
     // Verified is enough to announce and serve it: the storage answers reads of a piece whose
     // write is still in flight from memory, so peers need not wait for the disk.
-    const data = Buffer.from(buffer, 0, job.size);
+    const data = Buffer.from(memory.buffer, memory.byteOffset, job.size);
     d.blame.acquit(job);
     const write = d.storage.write(job.index * d.layout.pieceLength, data);
     this.writing.set(job.index, write);
     // Peers that lack it will likely ask for it soon; otherwise its buffer serves the next piece.
     const kept = this.someoneLacks(job.index);
-    if (kept) d.uploader.keep(job.index, data, write);
+    if (kept) d.uploader.keep(job.index, data, write, memory);
     d.pieceAdded(job.index);
     try {
       await write;
       d.dirty(); // resume data may vouch for it now
-      if (!kept) d.buffers.give(buffer);
+      if (!kept) d.buffers.give(memory);
     } catch (error) {
       d.have.clear(job.index);
       d.writeFailed(job.index, error as Error);

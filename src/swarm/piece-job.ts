@@ -1,4 +1,5 @@
 import { Bitfield } from '../codec/bitfield.js';
+import type { WriteMemory } from '../runtime/runtime.js';
 import type { PeerSession } from './peer-session.js';
 
 /** Bytes per request: the size every client uses and most accept as the maximum. */
@@ -10,9 +11,9 @@ export interface PieceOrigin {
 }
 
 /**
- * One piece being downloaded: its buffer (a whole `ArrayBuffer`, so it can be handed to a
- * hashing worker without a copy), which blocks arrived, how many requests each block has in
- * flight, and who contributed (to blame when the piece fails its hash check).
+ * One piece being downloaded: its memory (a pool slot, which a hashing worker reads without a
+ * copy), which blocks arrived, how many requests each block has in flight, and who contributed
+ * (to blame when the piece fails its hash check).
  */
 export class PieceJob {
   readonly view: Uint8Array;
@@ -32,10 +33,10 @@ export class PieceJob {
   constructor(
     readonly index: number,
     readonly size: number,
-    /** At least `size` bytes; reused from earlier pieces when possible. */
-    readonly buffer: ArrayBuffer = new ArrayBuffer(size),
+    /** At least `size` bytes, from a {@link BufferPool}; reused from earlier pieces when possible. */
+    readonly memory: Uint8Array = new Uint8Array(size),
   ) {
-    this.view = new Uint8Array(buffer, 0, size);
+    this.view = memory.subarray(0, size);
     this.blockCount = Math.ceil(size / BLOCK_BYTES);
     this.received = new Uint8Array(this.blockCount);
     this.inFlight = new Uint8Array(this.blockCount);
@@ -139,16 +140,19 @@ export function blockKey(index: number, block: number): number {
 
 /**
  * Spare piece buffers, so neither downloads nor uploads allocate (and zero) a fresh buffer per
- * piece: new memory is slow, since every page of it faults on first touch. Bounded: spares
- * beyond `spareBytes` (and two buffers) are left to the garbage collector.
+ * piece: new memory is slow, since every page of it faults on first touch. New buffers come
+ * from the file system's write memory when it lends any (page-aligned memory, written to disk
+ * without a copy), else from the heap. Bounded: spares beyond `spareBytes` (and two buffers)
+ * go back to the write memory or are left to the garbage collector.
  */
 export class BufferPool {
-  private readonly spare: ArrayBuffer[] = [];
+  private readonly spare: Uint8Array[] = [];
   private readonly max: number;
 
   constructor(
     private readonly bytes: number,
     spareBytes = 32 * 1024 * 1024,
+    private readonly memory?: WriteMemory,
   ) {
     this.max = this.buffersIn(spareBytes);
   }
@@ -158,24 +162,34 @@ export class BufferPool {
     return Math.max(2, Math.floor(bytes / this.bytes));
   }
 
-  /** A buffer of at least `size` bytes (contents undefined). */
-  take(size: number): ArrayBuffer {
-    if (size <= this.bytes) {
-      const b = this.spare.pop();
-      if (b) return b;
-      return new ArrayBuffer(this.bytes);
-    }
-    return new ArrayBuffer(size);
+  /** A buffer of at least `size` bytes (contents undefined): a whole pool buffer when it fits. */
+  take(size: number): Uint8Array {
+    if (size > this.bytes) return new Uint8Array(size);
+    return this.spare.pop() ?? this.fresh();
+  }
+
+  private fresh(): Uint8Array {
+    const slot = this.memory?.take(this.bytes);
+    return slot === undefined ? new Uint8Array(this.bytes) : slot.subarray(0, this.bytes);
   }
 
   /** Lets go of spares beyond `bytes` (and two buffers), e.g. once downloading is over. */
   shrink(bytes: number): void {
-    this.spare.length = Math.min(this.spare.length, this.buffersIn(bytes));
+    const keep = this.buffersIn(bytes);
+    while (this.spare.length > keep) this.letGo(this.spare.pop()!);
   }
 
-  /** Takes back a buffer nothing uses any more (giving one twice is ignored, not shared). */
-  give(buffer: ArrayBuffer): void {
-    if (buffer.byteLength !== this.bytes || this.spare.length >= this.max) return;
-    if (!this.spare.includes(buffer)) this.spare.push(buffer);
+  /**
+   * Takes back a buffer from {@link take} that nothing uses any more (giving one twice is
+   * ignored, not shared).
+   */
+  give(buffer: Uint8Array): void {
+    if (buffer.byteLength !== this.bytes || this.spare.includes(buffer)) return;
+    if (this.spare.length < this.max) this.spare.push(buffer);
+    else this.letGo(buffer);
+  }
+
+  private letGo(buffer: Uint8Array): void {
+    this.memory?.give(buffer);
   }
 }

@@ -212,7 +212,7 @@ export class RequestScheduler {
         for (let b = 0; b < job.blockCount; b++) this.cancel(s, blockKey(index, b));
       if (job.idle) {
         this.jobs.delete(index);
-        this.deps.buffers.give(job.buffer);
+        this.deps.buffers.give(job.memory);
       }
     }
   }

@@ -110,7 +110,7 @@ export function assembleSwarm(
   const { runtime } = deps;
   const clock = runtime.clock;
   const layout = new PieceLayout(meta);
-  const buffers = new BufferPool(meta.pieceLength);
+  const buffers = new BufferPool(meta.pieceLength, undefined, runtime.fs.writeMemory);
   const storage = new TorrentStorage(
     runtime.fs,
     options.downloadDir,

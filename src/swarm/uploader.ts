@@ -557,8 +557,8 @@ export class Uploader {
   }
 
   /** Caches a piece that was just verified (see {@link PieceCache.keep}). */
-  keep(index: number, data: Buffer, written: Promise<unknown>): void {
-    this.cache.keep(index, data, written);
+  keep(index: number, data: Buffer, written: Promise<unknown>, memory: Uint8Array): void {
+    this.cache.keep(index, data, written, memory);
   }
 
   private unchoke(session: PeerSession): void {

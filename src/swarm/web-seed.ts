@@ -192,7 +192,7 @@ export class WebSeed implements PieceOrigin {
     } catch (error) {
       this.inFlight.delete(job.index);
       if (d.jobs.get(job.index) === job) d.jobs.delete(job.index);
-      d.buffers.give(job.buffer);
+      d.buffers.give(job.memory);
       this.backOff((error as Error).message);
       return;
     }

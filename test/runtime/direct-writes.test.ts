@@ -13,6 +13,7 @@ import { type TestContext, test } from 'node:test';
 import fc from 'fast-check';
 import { loadConfig } from '../../src/node/config.js';
 import { DirectWriter } from '../../src/runtime/direct-writes.js';
+import { pageArena } from '../../src/runtime/page-arena.js';
 import { createRealFs, realFs } from '../../src/runtime/real-fs.js';
 import { fixtureTorrent, startNode, whenDone } from '../support/nodes.js';
 import { fixtureBytes, tempDir } from '../support/tmp.js';
@@ -76,6 +77,25 @@ test('long aligned runs bypass the page cache; buffered writes fill it', async (
   // Only the unaligned 1000-byte tail went through the cache: one page.
   assert.ok(direct <= 4096, `${direct} bytes of the direct-written file are cached`);
   assert.ok(buffered >= 8 * MiB, `only ${buffered} bytes of the buffered file are cached`);
+});
+
+test('page-arena memory is written direct as it is; an unaligned view of it still lands', async (t) => {
+  const root = await tempDir(t);
+  if (!(await directWorks(t, root))) return;
+  const data = fixtureBytes(4 * MiB + 1000, 'arena');
+  const slot = pageArena()!.take(data.length)!;
+  slot.set(data);
+  const inPlace = Buffer.from(slot.buffer, slot.byteOffset, data.length);
+  assert.ok(pageArena()!.owns(inPlace));
+  await writeThrough(root, 'arena.bin', true, [{ position: 0, data: inPlace }]);
+  const cached = cachedBytes(t, join(root, 'arena.bin'));
+  assert.deepEqual(await readFile(join(root, 'arena.bin')), data);
+  // Off a page boundary: not written in place, but through a staging slot.
+  const unaligned = Buffer.from(slot.buffer, slot.byteOffset + 100, MiB);
+  await writeThrough(root, 'unaligned.bin', true, [{ position: 0, data: unaligned }]);
+  assert.deepEqual(await readFile(join(root, 'unaligned.bin')), data.subarray(100, 100 + MiB));
+  pageArena()!.give(slot);
+  if (cached !== undefined) assert.ok(cached <= 4096, `${cached} bytes cached`);
 });
 
 test('writes of any shape land exactly, direct or buffered (property)', async (t) => {

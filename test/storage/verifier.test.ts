@@ -34,11 +34,11 @@ async function check(layout: PieceLayout, data: Buffer, offload = false) {
   const inline = new CountingHasher();
   const verifier = new PieceVerifier(layout, pool, inline);
   const piece = data.subarray(0, layout.pieceLength);
-  const buffer = new ArrayBuffer(piece.length);
-  new Uint8Array(buffer).set(piece);
-  const good = await verifier.verify(0, buffer, offload);
-  new Uint8Array(good.buffer)[7]! ^= 1;
-  const bad = await verifier.verify(0, good.buffer, offload);
+  const memory = new Uint8Array(piece.length);
+  memory.set(piece);
+  const good = await verifier.verify(0, memory, offload);
+  good.memory[7]! ^= 1;
+  const bad = await verifier.verify(0, good.memory, offload);
   return { ok: good.ok, badOk: bad.ok, pool: pool.jobs, inline: inline.jobs };
 }
 

@@ -172,7 +172,7 @@ test('BufferPool reuses buffers within its bound, never hands one out twice, and
   assert.equal(new Set(taken).size, 6, 'an empty pool allocates');
   for (const b of taken) pool.give(b);
   pool.give(taken[3]!); // given twice: still one spare
-  pool.give(new ArrayBuffer(512)); // not its size: ignored
+  pool.give(new Uint8Array(512)); // not its size: ignored
   const again = Array.from({ length: 6 }, () => pool.take(1024));
   assert.equal(again.filter((b) => taken.includes(b)).length, 4, 'four spares kept (4 KiB)');
   assert.equal(new Set(again).size, 6);
@@ -181,6 +181,29 @@ test('BufferPool reuses buffers within its bound, never hands one out twice, and
   pool.shrink(2048);
   const kept = Array.from({ length: 3 }, () => pool.take(1024));
   assert.equal(kept.filter((b) => again.includes(b)).length, 2, 'shrunk to two spares');
+});
+
+test("BufferPool takes new buffers from the file system's write memory and hands extras back", () => {
+  const lent: Uint8Array[] = [];
+  const back: Uint8Array[] = [];
+  const memory = {
+    take: (bytes: number) =>
+      lent.length < 3 ? lent[lent.push(new Uint8Array(bytes + 8)) - 1] : undefined,
+    give: (slot: Uint8Array) => void back.push(slot),
+  };
+  const pool = new BufferPool(1024, 2 * 1024, memory);
+  const taken = Array.from({ length: 4 }, () => pool.take(1000));
+  assert.equal(lent.length, 3);
+  assert.deepEqual(
+    taken.map((b) => b.byteLength),
+    [1024, 1024, 1024, 1024],
+    'a lent slot is cut to the pool size; past what is lent, the heap',
+  );
+  assert.equal(taken[0]!.buffer, lent[0]!.buffer);
+  for (const b of taken) pool.give(b);
+  assert.equal(back.length, 2, 'beyond two spares, buffers go back to the memory');
+  pool.shrink(0);
+  assert.equal(back.length, 2, 'two spares are always kept');
 });
 
 test('the choker reciprocates while leeching', () => {

@@ -73,7 +73,7 @@ test('an evicted piece buffer is reused only once the socket has flushed its blo
   for (let i = 0; i < PIECES; i++) await request(i);
   // The cache holds two pieces, so the first four were evicted while their blocks sat unsent in
   // the socket. Nothing may reuse their memory yet: what the pool gives out now is fresh.
-  const scribbled = Array.from({ length: 8 }, () => new Uint8Array(buffers.take(PIECE)).fill(0xee));
+  const scribbled = Array.from({ length: 8 }, () => buffers.take(PIECE).fill(0xee));
   held.forEach((w, i) => {
     const block = w.chunks[1]!;
     assert.deepEqual(Buffer.from(block), source.subarray(i * PIECE, i * PIECE + BLOCK_BYTES));
@@ -82,7 +82,7 @@ test('an evicted piece buffer is reused only once the socket has flushed its blo
   // Once flushed, the evicted pieces' buffers come back to the pool (the cached two stay).
   for (const w of held) w.flushed?.();
   const evicted = new Set(held.slice(0, PIECES - 2).map((w) => w.chunks[1]!.buffer));
-  const reused = Array.from({ length: PIECES - 2 }, () => buffers.take(PIECE));
+  const reused = Array.from({ length: PIECES - 2 }, () => buffers.take(PIECE).buffer);
   assert.deepEqual(new Set(reused), evicted);
 });
 
