@@ -411,6 +411,7 @@ export class Uploader {
       interested: s.wire.peerInterested && s.penaltyUntil <= now,
       downloadRate: s.download.bytesPerSecond,
       snubbed: s.snubbed,
+      owed: s.download.total - s.upload.total,
     }));
     const regular = chooseUnchoked(candidates, this.deps.uploadSlots - 1, undefined);
     const known = live.some((s) => s.id === this.optimistic);

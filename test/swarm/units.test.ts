@@ -208,16 +208,45 @@ test("BufferPool takes new buffers from the file system's write memory and hands
 
 test('the choker reciprocates while leeching', () => {
   const peers = [
-    { id: 1, interested: true, downloadRate: 100, snubbed: false },
-    { id: 2, interested: true, downloadRate: 300, snubbed: false },
-    { id: 3, interested: true, downloadRate: 900, snubbed: true },
-    { id: 4, interested: false, downloadRate: 999, snubbed: false },
-    { id: 5, interested: true, downloadRate: 0, snubbed: false },
+    { id: 1, interested: true, downloadRate: 100, snubbed: false, owed: 0 },
+    { id: 2, interested: true, downloadRate: 300, snubbed: false, owed: 0 },
+    { id: 3, interested: true, downloadRate: 900, snubbed: true, owed: -5 },
+    { id: 4, interested: false, downloadRate: 999, snubbed: false, owed: 0 },
+    { id: 5, interested: true, downloadRate: 0, snubbed: false, owed: 0 },
   ];
   assert.deepEqual([...chooseUnchoked(peers, 1, undefined)], [2]);
   assert.deepEqual([...chooseUnchoked(peers, 2, 5)].sort(), [1, 2, 5]);
-  const opt = pickOptimistic(peers, new Set([2]), () => 0);
-  assert.ok(opt !== undefined && ![2, 4].includes(opt));
+  const picks = new Set([0, 1, 2].map((k) => pickOptimistic(peers, new Set([2]), () => k)));
+  assert.deepEqual([...picks].sort(), [1, 3, 5], 'owed nothing: any interested peer not chosen');
+});
+
+test('the optimistic slot goes to the interested peer we owe most', () => {
+  const peer = (id: number, owed: number, interested = true) => ({
+    id,
+    interested,
+    downloadRate: 0,
+    snubbed: false,
+    owed,
+  });
+  const peers = [peer(1, 5000), peer(2, 90_000), peer(3, -70_000), peer(4, 1e9, false), peer(5, 0)];
+  assert.equal(
+    pickOptimistic(peers, new Set(), () => 0),
+    2,
+  );
+  assert.equal(
+    pickOptimistic(peers, new Set([2]), () => 0),
+    1,
+    'the next creditor',
+  );
+  assert.equal(
+    pickOptimistic(peers, new Set([1, 2]), () => 1),
+    5,
+    'no creditor: at random',
+  );
+  assert.equal(
+    pickOptimistic(peers, new Set([1, 2, 3, 5]), () => 0),
+    undefined,
+  );
 });
 
 test('a seed hands its slots to whoever waited longest once a turn is over', () => {
