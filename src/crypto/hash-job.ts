@@ -42,8 +42,7 @@ export interface PieceHasher {
 
 /** Does the hashing of one job; runs inside a worker (and inline when no pool is wanted). */
 export function runHashJob(job: HashJob): HashJobResult {
-  const offset = job.offset ?? 0;
-  const data = new Uint8Array(job.buffer, offset, job.buffer.byteLength - offset);
+  const data = new Uint8Array(job.buffer, job.offset ?? 0);
   let v1: Uint8Array | undefined;
   let v2: Uint8Array | undefined;
   if (job.v1Length !== undefined) {
@@ -71,4 +70,9 @@ export function runHashJob(job: HashJob): HashJobResult {
 /** Leaves per piece: the tree width of one piece's subtree. */
 export function leavesPerPiece(pieceLength: number): number {
   return Math.max(1, pieceLength / MERKLE_BLOCK_BYTES);
+}
+
+/** What to transfer with a job or its result: an `ArrayBuffer` moves, shared memory stays. */
+export function transferList(buffer: ArrayBuffer | SharedArrayBuffer): ArrayBuffer[] {
+  return buffer instanceof ArrayBuffer ? [buffer] : [];
 }

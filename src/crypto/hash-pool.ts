@@ -1,6 +1,6 @@
 import { realWorkers, type WorkerFactory, type WorkerHandle } from '../runtime/workers.js';
 import { HashPoolClosedError } from './errors.js';
-import type { HashJob, HashJobResult, PieceHasher } from './hash-job.js';
+import { type HashJob, type HashJobResult, type PieceHasher, transferList } from './hash-job.js';
 
 interface Pending {
   resolve: (result: HashJobResult) => void;
@@ -62,8 +62,7 @@ export class HashPool implements PieceHasher {
     slot.worker.ref(); // keep the process alive while a job is outstanding
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const transfer = job.buffer instanceof ArrayBuffer ? [job.buffer] : [];
-      slot.worker.postMessage({ id, job }, transfer);
+      slot.worker.postMessage({ id, job }, transferList(job.buffer));
     });
   }
 

@@ -109,51 +109,42 @@ export class DirectWriter {
   async writePrefix(data: Uint8Array, position: number): Promise<number> {
     if (this.refused) return 0;
     const length = data.length - (data.length % DIRECT_ALIGNMENT);
-    if (pageArena()?.owns(data)) return this.writeInPlace(data.subarray(0, length), position);
-    const staging = stagingSlots();
+    // Arena memory is aligned already and goes as it is; anything else through staging slots.
+    const staging = pageArena()?.owns(data) ? undefined : stagingSlots();
     if (staging === null) return 0;
-    let done = 0;
-    while (done < length) {
-      const slot = await staging.take();
-      try {
-        const n = Math.min(SLOT_BYTES, length - done);
-        slot.set(data.subarray(done, done + n));
-        const { bytesWritten } = await this.handle.write(slot, 0, n, position + done);
-        done += bytesWritten;
-        // A short write (a full disk) leaves the rest, aligned or not, to the buffered path,
-        // which reports the error.
-        if (bytesWritten !== n) return done - (done % DIRECT_ALIGNMENT);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
-        this.refused = true;
-        return done;
-      } finally {
-        staging.give(slot);
-      }
-    }
-    return done;
-  }
-
-  /** Writes aligned memory (a {@link PageArena} slot) as it is: no staging copy. */
-  private async writeInPlace(data: Uint8Array, position: number): Promise<number> {
+    const step = staging === undefined ? length : SLOT_BYTES;
     let done = 0;
     try {
-      while (done < data.length) {
-        const { bytesWritten } = await this.handle.write(
-          data,
-          done,
-          data.length - done,
-          position + done,
-        );
-        done += bytesWritten;
-        // A short write (a full disk) leaves the rest to the buffered path, which reports it.
-        if (bytesWritten === 0 || done % DIRECT_ALIGNMENT !== 0) break;
+      while (done < length) {
+        const chunk = data.subarray(done, Math.min(done + step, length));
+        const written = await this.writeChunk(chunk, position + done, staging);
+        done += written;
+        // A short write (a full disk) leaves the rest, aligned or not, to the buffered path,
+        // which reports the error.
+        if (written !== chunk.length) return done - (done % DIRECT_ALIGNMENT);
       }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
       this.refused = true;
     }
-    return done - (done % DIRECT_ALIGNMENT);
+    return done;
+  }
+
+  /** One direct write of `chunk`, copied into a staging slot first unless `staging` is absent. */
+  private async writeChunk(
+    chunk: Uint8Array,
+    position: number,
+    staging: StagingSlots | undefined,
+  ): Promise<number> {
+    if (staging === undefined)
+      return (await this.handle.write(chunk, 0, chunk.length, position)).bytesWritten;
+    const slot = await staging.take();
+    try {
+      slot.set(chunk);
+      return (await this.handle.write(slot, 0, chunk.length, position)).bytesWritten;
+    } finally {
+      staging.give(slot);
+    }
   }
 
   close(): Promise<void> {

@@ -44,10 +44,11 @@ export class PieceCache {
 
   /**
    * Caches a piece that was just verified: in a swarm the pieces peers want from us are mostly
-   * the newest, so they are served from memory rather than read back from disk. `data` (a view
-   * of the pool buffer `memory`) is also being written until `written` settles.
+   * the newest, so they are served from memory rather than read back from disk. Its pool buffer
+   * `memory` is also being written until `written` settles.
    */
-  keep(index: number, data: Buffer, written: Promise<unknown>, memory: Uint8Array): void {
+  keep(index: number, memory: Uint8Array, written: Promise<unknown>): void {
+    const data = Buffer.from(memory.buffer, memory.byteOffset, this.layout.pieceSize(index));
     const entry: CachedPiece = {
       data: Promise.resolve(data),
       buffer: data,

@@ -78,7 +78,7 @@ export class PieceCompletion {
     this.writing.set(job.index, write);
     // Peers that lack it will likely ask for it soon; otherwise its buffer serves the next piece.
     const kept = this.someoneLacks(job.index);
-    if (kept) d.uploader.keep(job.index, data, write, memory);
+    if (kept) d.uploader.keep(job.index, memory, write);
     d.pieceAdded(job.index);
     try {
       await write;

@@ -558,8 +558,8 @@ export class Uploader {
   }
 
   /** Caches a piece that was just verified (see {@link PieceCache.keep}). */
-  keep(index: number, data: Buffer, written: Promise<unknown>, memory: Uint8Array): void {
-    this.cache.keep(index, data, written, memory);
+  keep(index: number, memory: Uint8Array, written: Promise<unknown>): void {
+    this.cache.keep(index, memory, written);
   }
 
   private unchoke(session: PeerSession): void {
