@@ -38,6 +38,8 @@ export interface PieceHasher {
   readonly size: number;
   /** Hashes `job`; an `ArrayBuffer` in `job.buffer` is unusable until the result hands it back. */
   run(job: HashJob): Promise<HashJobResult>;
+  /** Jobs are about to come: get ready now (start threads), not on the first job. */
+  warm(): void;
 }
 
 /** Does the hashing of one job; runs inside a worker (and inline when no pool is wanted). */

@@ -29,6 +29,15 @@ export class HashPool implements PieceHasher {
     this.size = size ?? threads.parallelism;
   }
 
+  /**
+   * Starts the threads now. A thread takes tens of milliseconds to boot (more on a busy machine);
+   * a download that waits for its first verified piece before trusting a peer with more
+   * requests should not spend them idle.
+   */
+  warm(): void {
+    if (this.workers.length === 0 && !this.closed) this.start();
+  }
+
   private start(): void {
     for (let i = 0; i < Math.max(1, this.size); i++) {
       // Spelled from the parent folder so that it also resolves from the bundled CLI's chunks
@@ -55,7 +64,7 @@ export class HashPool implements PieceHasher {
    */
   run(job: HashJob): Promise<HashJobResult> {
     if (this.closed) return Promise.reject(new HashPoolClosedError());
-    if (this.workers.length === 0) this.start();
+    this.warm();
     const slot = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
     slot.busy++;

@@ -8,6 +8,9 @@ import { type HashJob, type HashJobResult, type PieceHasher, runHashJob } from '
 export class InlineHasher implements PieceHasher {
   readonly size = 1;
 
+  /** Nothing to get ready: the calling thread is there already. */
+  warm(): void {}
+
   run(job: HashJob): Promise<HashJobResult> {
     try {
       return Promise.resolve(runHashJob(job));

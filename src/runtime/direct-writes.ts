@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { PAGE_BYTES, pageArena } from './page-arena.js';
+import { copyBytes, PAGE_BYTES, pageArena } from './page-arena.js';
 
 /** O_DIRECT wants the file offset, the length and the memory address aligned (see PAGE_BYTES). */
 const DIRECT_ALIGNMENT = PAGE_BYTES;
@@ -140,7 +140,7 @@ export class DirectWriter {
       return (await this.handle.write(chunk, 0, chunk.length, position)).bytesWritten;
     const slot = await staging.take();
     try {
-      slot.set(chunk);
+      copyBytes(slot, chunk);
       return (await this.handle.write(slot, 0, chunk.length, position)).bytesWritten;
     } finally {
       staging.give(slot);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { copyBytes } from '../runtime/page-arena.js';
 import type { FileHandle, FileStat, FileSystem } from '../runtime/runtime.js';
 import type { PieceLayout } from './layout.js';
 
@@ -88,7 +89,7 @@ export class TorrentStorage {
     const out = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     const pending = this.inFlight.get(offset);
     if (pending && pending.data.length >= length) {
-      out.set(pending.data.subarray(0, length));
+      copyBytes(out, pending.data.subarray(0, length));
       return out;
     }
     for (const [at, w] of this.inFlight)

@@ -16,6 +16,11 @@ export class PieceVerifier {
     private readonly inline: PieceHasher = new InlineHasher(),
   ) {}
 
+  /** Pieces are about to arrive: readies the worker pool when they are large enough to need it. */
+  prepare(): void {
+    if (this.layout.pieceLength > INLINE_VERIFY_BYTES) this.pool.warm();
+  }
+
   /**
    * Resolves with the verdict and the piece's memory: `memory` itself when it is shared, else a
    * view of the buffer the worker handed back (`memory` must then span a whole `ArrayBuffer`,

@@ -41,6 +41,11 @@ export class PieceCompletion {
 
   constructor(private readonly deps: PieceCompletionDeps) {}
 
+  /** Pieces are about to arrive: gets verification ready (hashing threads boot meanwhile). */
+  prepare(): void {
+    this.deps.verifier.prepare();
+  }
+
   /** Verifies and writes a piece whose blocks have all arrived. */
   async finish(job: PieceJob): Promise<void> {
     const d = this.deps;

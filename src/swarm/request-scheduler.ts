@@ -1,3 +1,4 @@
+import { copyBytes } from '../runtime/page-arena.js';
 import type { Clock } from '../runtime/runtime.js';
 import type { RateMeter, TokenBucket } from '../shared/rate.js';
 import type { PieceLayout } from '../storage/layout.js';
@@ -359,7 +360,7 @@ export class RequestScheduler {
     this.deps.globalBucket.tryTake(block.length);
     this.deps.bucket.tryTake(block.length);
     if (!job.received[b] && !job.verifying) {
-      job.view.set(block, begin);
+      copyBytes(job.view, block, begin);
       job.received[b] = 1;
       job.receivedCount++;
       job.contributors.add(session);

@@ -183,7 +183,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.resumeDirty = !trusted || this.layout.files.some((f) => !f.padding && f.length === 0);
     await this.storage.createEmptyFiles();
     this.state = this.picker.wantsMore() ? 'downloading' : 'seeding';
-    if (!this.picker.wantsMore()) this.emitDone();
+    if (this.picker.wantsMore()) this.completion.prepare();
+    else this.emitDone();
     const ticker = this.deps.ticker ?? new SharedTicker(this.deps.runtime.timers, TICK_MS);
     this.lastResumeSaveAt = this.deps.runtime.clock.now();
     this.timers.push(ticker.subscribe(() => this.everySecond()));

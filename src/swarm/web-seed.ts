@@ -1,3 +1,4 @@
+import { copyBytes } from '../runtime/page-arena.js';
 import type { Clock, HttpClient, RandomSource } from '../runtime/runtime.js';
 import type { TokenBucket } from '../shared/rate.js';
 import type { PieceLayout } from '../storage/layout.js';
@@ -223,7 +224,7 @@ export class WebSeed implements PieceOrigin {
           seg.length,
           file.length,
         );
-        job.view.set(body, at);
+        copyBytes(job.view, body, at);
         this.bytes += body.length;
         d.received(body.length);
         d.bucket.tryTake(body.length);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { PAGE_BYTES, PageArena, pageArena } from '../../src/runtime/page-arena.js';
+import { copyBytes, PAGE_BYTES, PageArena, pageArena } from '../../src/runtime/page-arena.js';
 
 const MiB = 1024 * 1024;
 
@@ -83,4 +83,32 @@ test('slots never overlap, whatever the order of takes and gives (property)', ()
 
 test('the process arena is one, made once', () => {
   assert.equal(pageArena(), pageArena());
+});
+
+test('copyBytes copies into and out of shared and ordinary memory at any offset (property)', () => {
+  const arena = new PageArena(MiB);
+  const shared = arena.take(64 * 1024)!;
+  const plain = new Uint8Array(64 * 1024);
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 4096 }),
+      fc.nat(60 * 1024),
+      fc.boolean(),
+      (bytes, at, intoShared) => {
+        const target = intoShared ? shared : plain;
+        const other = intoShared ? plain : shared;
+        target.fill(0xee);
+        copyBytes(target, bytes, at);
+        assert.deepEqual(target.subarray(at, at + bytes.length), bytes);
+        assert.equal(target[at - 1] ?? 0xee, 0xee, 'the byte before is untouched');
+        assert.equal(target[at + bytes.length] ?? 0xee, 0xee, 'the byte after is untouched');
+        // And back out of it into the other kind of memory.
+        copyBytes(other, target.subarray(at, at + bytes.length));
+        assert.deepEqual(other.subarray(0, bytes.length), bytes);
+      },
+    ),
+  );
+  assert.throws(() => copyBytes(plain, new Uint8Array(2), plain.length - 1), RangeError);
+  assert.throws(() => copyBytes(plain, new Uint8Array(1), -1), RangeError);
+  copyBytes(plain, new Uint8Array(0), plain.length); // nothing to copy, nowhere: fine
 });

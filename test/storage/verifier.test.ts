@@ -13,9 +13,13 @@ class CountingHasher implements PieceHasher {
   readonly size = 1;
   jobs = 0;
   private readonly inner = new InlineHasher();
+  warmed = 0;
   run(job: HashJob): Promise<HashJobResult> {
     this.jobs++;
     return this.inner.run(job);
+  }
+  warm(): void {
+    this.warmed++;
   }
 }
 
@@ -65,4 +69,16 @@ test('pieces up to the inline size are hashed in place, larger ones and rechecks
     pool: 2,
     inline: 0,
   });
+});
+
+test('prepare readies the pool only when pieces are large enough to go to it', async (t) => {
+  for (const [pieceLength, warmed] of [
+    [INLINE_VERIFY_BYTES, 0],
+    [INLINE_VERIFY_BYTES * 2, 1],
+  ] as const) {
+    const { layout } = await twoPieces(t, pieceLength);
+    const pool = new CountingHasher();
+    new PieceVerifier(layout, pool, new CountingHasher()).prepare();
+    assert.equal(pool.warmed, warmed, `pieces of ${pieceLength} bytes`);
+  }
 });
