@@ -112,7 +112,7 @@ export class SwarmRegistry {
     if (slot >= 0) peers.update(slot, r.peerId, seed, nowMs);
     else {
       if (peers.size >= this.options.maxPeersPerSwarm) this.removePeer(peers, peers.oldest());
-      slot = peers.add(host, r.port, r.peerId, seed, nowMs);
+      slot = peers.add(host, r.port, r.peerId, seed, nowMs, this.randomBelow(peers.size + 1));
       this.peerCount++;
     }
     return this.outcome(peers, this.pick(peers, slot, r.numWant, family, nowMs));
@@ -202,9 +202,9 @@ export class SwarmRegistry {
   }
 
   /**
-   * Up to `want` random live peers other than the asker (seeds get no other seeds). The swarm
-   * is walked from a random place with a random stride coprime to its size, which visits every
-   * peer once, in an order that changes each time, without copying or a set of seen indexes.
+   * Up to `want` random live peers other than the asker (seeds get no other seeds): the swarm's
+   * table holds its peers in random order (each newcomer takes a random slot), so the peers
+   * from a random place on are a random set, read without copying or a set of seen indexes.
    */
   private pick(
     peers: PeerTable,
@@ -215,17 +215,8 @@ export class SwarmRegistry {
   ): number[] {
     const n = peers.size;
     if (n <= 1 || want <= 0) return [];
-    const start = this.randomBelow(n);
-    let step = 1 + this.randomBelow(n - 1);
-    while (gcd(step, n) !== 1) step = (step % (n - 1)) + 1;
-    return peers.sample(
-      self,
-      want,
-      family,
-      nowMs - this.options.peerTimeoutSeconds * 1000,
-      start,
-      step,
-    );
+    const since = nowMs - this.options.peerTimeoutSeconds * 1000;
+    return peers.sample(self, want, family, since, this.randomBelow(n));
   }
 
   /** A number in [0, n) from the xorshift32 generator. */
@@ -241,15 +232,6 @@ export class SwarmRegistry {
 
 /** The table of a swarm nobody is in. */
 const EMPTY = new PeerTable();
-
-function gcd(a: number, b: number): number {
-  while (b !== 0) {
-    const r = a % b;
-    a = b;
-    b = r;
-  }
-  return a;
-}
 
 /** The swarms map's key for an info-hash: its 20 bytes as a latin1 string (half of hex). */
 function keyOf(bytes: Uint8Array): string {

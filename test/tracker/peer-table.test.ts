@@ -61,26 +61,31 @@ test('peer table: sampling skips the asker, stale peers, other families and seed
   for (let i = 0; i < 20; i++) addPeer(t, `10.0.1.${i}`, 6881, i % 2 === 0, i < 5 ? 0 : 100_000);
   addPeer(t, '2001:db8::9', 6881, false, 100_000);
   const self = t.find('10.0.1.6', 6881); // a seed
-  const all = t.sample(self, 100, 0, 50_000, 0, 1);
+  const all = t.sample(self, 100, 0, 50_000, 0);
   assert.ok(!all.includes(self));
   for (const s of all) {
     assert.ok(!t.isSeed(s), 'a seed is given no seeds');
     assert.ok(t.host(s) !== '10.0.1.1' && t.host(s) !== '10.0.1.3', 'stale peers skipped');
   }
   assert.equal(all.length, 8 + 1, 'leechers 5…19 that are live, and the IPv6 one');
-  assert.equal(t.sample(self, 100, 4, 50_000, 0, 1).length, 8, 'IPv4 only');
+  assert.equal(t.sample(self, 100, 4, 50_000, 0).length, 8, 'IPv4 only');
   assert.deepEqual(
-    t.sample(self, 100, 6, 50_000, 3, 5).map((s) => t.host(s)),
+    t.sample(self, 100, 6, 50_000, 3).map((s) => t.host(s)),
     ['2001:db8::9'],
   );
-  assert.equal(t.sample(self, 3, 0, 50_000, 0, 1).length, 3, 'at most `want`');
+  assert.equal(t.sample(self, 3, 0, 50_000, 0).length, 3, 'at most `want`');
   t.expire(50_000);
   assert.equal(t.size, 16, 'the five stale peers expired');
 });
 
 test('peer table: agrees with a plain map over random operations (property)', () => {
   const op = fc.oneof(
-    fc.record({ kind: fc.constant('announce' as const), peer: fc.nat(200), seed: fc.boolean() }),
+    fc.record({
+      kind: fc.constant('announce' as const),
+      peer: fc.nat(200),
+      seed: fc.boolean(),
+      at: fc.nat(250),
+    }),
     fc.record({ kind: fc.constant('remove' as const), peer: fc.nat(200) }),
   );
   fc.assert(
@@ -97,7 +102,11 @@ test('peer table: agrees with a plain map over random operations (property)', ()
           model.delete(o.peer);
         } else {
           if (slot >= 0) t.update(slot, id(o.peer), o.seed, 1);
-          else t.add(hostOf(o.peer), 7000 + o.peer, id(o.peer), o.seed, 1);
+          else {
+            // Any slot up to the end: the peer there moves to the end.
+            const at = o.at % (t.size + 1);
+            assert.equal(t.add(hostOf(o.peer), 7000 + o.peer, id(o.peer), o.seed, 1, at), at);
+          }
           model.set(o.peer, o.seed);
         }
       }
@@ -112,6 +121,38 @@ test('peer table: agrees with a plain map over random operations (property)', ()
     }),
     { numRuns: 300 },
   );
+});
+
+test('peer table: newcomers at random slots make any run of slots a random set of peers', () => {
+  let x = 7;
+  const random = (n: number) => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+  // 1,000 peers, of which the 100 that came first (say, one attacker's) form a cluster.
+  const table = (randomSlots: boolean) => {
+    const t = new PeerTable();
+    for (let p = 0; p < 1000; p++)
+      t.add('10.2.0.1', 10_000 + p, id(p), false, 0, randomSlots ? random(t.size + 1) : undefined);
+    return t;
+  };
+  const clusterCounts = (t: PeerTable) => {
+    const counts: number[] = [];
+    for (let reply = 0; reply < 2000; reply++) {
+      const picked = t.sample(-1, 50, 0, 0, random(t.size));
+      assert.equal(picked.length, 50);
+      counts.push(picked.filter((s) => t.port(s) < 10_100).length);
+    }
+    return counts;
+  };
+  const spread = clusterCounts(table(true));
+  const mean = spread.reduce((a, b) => a + b, 0) / spread.length;
+  assert.ok(Math.abs(mean - 5) < 0.5, `a reply holds 5 of the cluster on average (${mean})`);
+  assert.ok(Math.max(...spread) <= 16, `and never most of it (${Math.max(...spread)})`);
+  // Appended in arrival order, a run from a random place can be all cluster.
+  assert.equal(Math.max(...clusterCounts(table(false))), 50);
 });
 
 test('ipv4Number: parses dotted quads exactly as node:net recognises them', () => {
