@@ -297,6 +297,22 @@ async function libtorrentRun(
   }
 }
 
+/**
+ * Runs the reference's round once more when a signal killed one of its processes (the Debian
+ * python3-libtorrent leecher died of SIGSEGV in one round of many here): a crash of the
+ * reference is no figure, and is told. Any other failure, and any of shoal's, stops the run.
+ */
+async function againIfKilled(run: () => Promise<Run>): Promise<Run> {
+  try {
+    return await run();
+  } catch (error) {
+    const killed = /exited \(code null, signal (SIG[A-Z]+)\)/.exec(String(error));
+    if (killed === null) throw error;
+    process.stdout.write(`  libtorrent died of ${killed[1]}: that round runs again\n`);
+    return run();
+  }
+}
+
 /** Part 1: shoal → shoal against libtorrent → libtorrent, one seeder and one leecher each. */
 async function pointToPoint(bench: Bench): Promise<void> {
   const size = envBytes('SHOAL_BENCH_TRANSFER_BYTES', TRANSFER_DEFAULT_BYTES);
@@ -328,7 +344,9 @@ async function pointToPoint(bench: Bench): Promise<void> {
         const r =
           who === 'shoal'
             ? await shoalRun(bench, source, torrent, sourceHash, deadline)
-            : await libtorrentRun(bench, sourceDir, torrent, sourceHash, deadline);
+            : await againIfKilled(() =>
+                libtorrentRun(bench, sourceDir, torrent, sourceHash, deadline),
+              );
         runs[who].push(r);
         process.stdout.write(
           `  round ${round + 1} ${who.padEnd(10)} ${mbps(size, r.wallSeconds).padStart(12)}  ` +
