@@ -355,7 +355,12 @@ test('Transmission downloads from libtorrent, found only through shoal tracker o
   const after = await tracker.stats();
   assertLibtorrentAnnounced(lt, tracker.udpUrl, 0);
   assert.equal(trTracker.lastAnnounceSucceeded, true, JSON.stringify(trTracker));
-  assert.ok(Number(trTracker.lastAnnouncePeerCount) >= 1, JSON.stringify(trTracker));
+  // Its last announce may already be the one saying it completed, and a seed is given no seeds:
+  // then the tracker counts it as the second seed.
+  assert.ok(
+    Number(trTracker.lastAnnouncePeerCount) >= 1 || Number(trTracker.seederCount) >= 2,
+    JSON.stringify(trTracker),
+  );
   assert.ok(after.announces! > before.announces!, `Transmission never announced`);
   assert.ok(after.udpPackets! >= 4, `two clients connect + announce over UDP: ${after.udpPackets}`);
   assert.ok(seen.has(ltHost), `Transmission's peers: ${JSON.stringify([...seen])}`);
